@@ -1,0 +1,52 @@
+# TwtAPI portal. `make run` serves the site, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint translations compile-translations migrate venv dev-venv clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the requirement files change.
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime-installed
+
+venv: $(VENV)/.runtime-installed
+dev-venv: $(VENV)/.dev-installed
+
+## Compile the message catalogues (.po -> .mo); the .mo files are build output, not committed.
+compile-translations: venv
+	$(BIN)/pybabel -q compile -d translations
+
+## Extract messages from the code, merge them into every catalogue, and compile.
+translations: venv
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output --no-wrap .
+	$(BIN)/pybabel -q update -i translations/messages.pot -d translations --no-location --no-wrap --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel -q compile -d translations
+
+## Bring the database up to the newest migration.
+migrate: venv
+	$(FLASK) db upgrade
+
+run: compile-translations migrate
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: dev-venv
+	$(BIN)/pybabel -q compile -d translations
+	$(BIN)/python -m pytest
+
+lint: dev-venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache translations/*/LC_MESSAGES/*.mo

@@ -1,0 +1,95 @@
+"""The TwtAPI portal: ``create_app`` builds and wires the Flask application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import BASE_DIR, Config, load_config
+from app.extensions import babel, csrf, db, limiter, migrate
+
+
+def create_app(config: str | Config | None = None, overrides: Mapping | None = None) -> Flask:
+    """Build the application.
+
+    ``config`` is a configuration name (``development``, ``testing``, ``production``), a
+    ``Config`` instance, or None for ``APP_ENV``. ``overrides`` replaces single settings
+    (tests use it). Raises ``ConfigError`` when the configuration is unusable.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    cfg = config if isinstance(config, Config) else load_config(config)
+    app.config.from_object(cfg)
+    if overrides:
+        app.config.update(overrides)
+
+    register_logging(app)
+    register_proxy(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_templating(app)
+
+    from app.errors import register_error_handlers
+    from app.security import register_security
+
+    register_security(app)
+    register_error_handlers(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    level = getattr(logging, app.config.get("LOG_LEVEL", "INFO"), logging.INFO)
+    app.logger.setLevel(level)
+    root = logging.getLogger()
+    if not root.handlers and not app.testing:
+        logging.basicConfig(
+            level=level, format="%(asctime)s %(levelname)s [%(name)s] %(message)s"
+        )
+
+
+def register_proxy(app: Flask) -> None:
+    """Trust ``X-Forwarded-*`` from exactly PROXY_HOPS proxies, so https URLs stay https."""
+    hops = app.config.get("PROXY_HOPS", 0)
+    if hops > 0:
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    from app import database
+    from app.i18n import select_locale
+
+    db.init_app(app)
+    database.configure_engine(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.pages import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+
+
+def register_templating(app: Flask) -> None:
+    from flask_babel import format_currency, format_decimal, get_locale
+
+    from app.i18n import html_lang
+
+    app.jinja_env.globals.update(
+        get_locale=get_locale,
+        html_lang=html_lang,
+        format_currency=format_currency,
+        format_decimal=format_decimal,
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

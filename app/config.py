@@ -1,0 +1,195 @@
+"""Configuration classes, read from the environment when they are instantiated.
+
+Pick one with ``APP_ENV`` (``development``, the default, ``production`` or ``testing``).
+A ``.env`` file in the working directory is read first when present (it never overrides
+variables already set in the environment). Every variable is documented in
+``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from app.pricing import DEFAULT_PRICING
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration cannot be used; the message is one line naming the problem."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(environ, name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    DEBUG = False
+    TESTING = False
+
+    def __init__(self, environ=None):
+        env = os.environ if environ is None else environ
+        self.SECRET_KEY = env.get("SECRET_KEY") or None
+        self.SITE_NAME = env.get("SITE_NAME", "TwtAPI")
+        self.SITE_URL = env.get("SITE_URL", "http://127.0.0.1:5000").rstrip("/")
+        self.SUPPORT_EMAIL = env.get("SUPPORT_EMAIL", "support@twtapi.com")
+        self.SECURITY_EMAIL = env.get("SECURITY_EMAIL", self.SUPPORT_EMAIL)
+
+        database_url = env.get("DATABASE_URL")
+        self.DATABASE_URL_SET = bool(database_url)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            database_url or f"sqlite:///{INSTANCE_DIR / 'twtapi.sqlite'}"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+        self.REDIS_URL = env.get("REDIS_URL") or None
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "twtapi")
+        self.RATELIMIT_HEADERS_ENABLED = False
+
+        keys = env.get("DATA_ENCRYPTION_KEYS", "")
+        self.DATA_ENCRYPTION_KEYS = [k.strip() for k in keys.split(",") if k.strip()]
+
+        self.MAIL_URL = env.get("MAIL_URL") or None
+        self.MAIL_DIR = env.get("MAIL_DIR") or str(INSTANCE_DIR / "mail")
+        self.MAIL_FROM = env.get("MAIL_FROM", f"{self.SITE_NAME} <no-reply@twtapi.com>")
+
+        self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY") or None
+        self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET") or None
+        self.UPSTREAM_API_URL = env.get("UPSTREAM_API_URL") or None
+
+        # Number of trusted reverse proxies in front of the app (0: none, trust nothing).
+        self.PROXY_HOPS = _int(env, "PROXY_HOPS", 0)
+        self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024)
+        self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
+
+        self.LANGUAGES = {"en": "English", "zh_Hans": "简体中文"}
+        self.BABEL_DEFAULT_LOCALE = "en"
+        self.BABEL_DEFAULT_TIMEZONE = "UTC"
+        self.BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+
+        self.SESSION_COOKIE_NAME = "session"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = _bool(env.get("SESSION_COOKIE_SECURE"), False)
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        self.PREFERRED_URL_SCHEME = "http"
+
+        self.PRICING = DEFAULT_PRICING
+
+    def validate(self) -> None:
+        """Raise ConfigError when a setting this environment needs is missing."""
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = False  # the interactive debugger is opt-in: FLASK_DEBUG=1 flask run
+
+    def __init__(self, environ=None):
+        super().__init__(environ)
+        # Development only: a fixed, clearly-labelled key so `make run` works out of the box.
+        # Production refuses to start without SECRET_KEY (see ProductionConfig.validate).
+        self.SECRET_KEY = self.SECRET_KEY or "development-only-not-secret"  # noqa: S105
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self, environ=None):
+        super().__init__(environ)
+        self.SECRET_KEY = "testing-only-not-secret"  # noqa: S105
+        self.SQLALCHEMY_DATABASE_URI = "sqlite://"
+        self.MAIL_DIR = None
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def __init__(self, environ=None):
+        env = os.environ if environ is None else environ
+        super().__init__(env)
+        self.SESSION_COOKIE_SECURE = _bool(env.get("SESSION_COOKIE_SECURE"), True)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.PROXY_HOPS = _int(env, "PROXY_HOPS", 1)
+        self.PREFERRED_URL_SCHEME = "https"
+
+    def validate(self) -> None:
+        missing = [
+            name
+            for name, present in (
+                ("SECRET_KEY", bool(self.SECRET_KEY)),
+                ("DATABASE_URL", self.DATABASE_URL_SET),
+                ("DATA_ENCRYPTION_KEYS", bool(self.DATA_ENCRYPTION_KEYS)),
+            )
+            if not present
+        ]
+        if missing:
+            raise ConfigError(
+                "Production configuration is incomplete: set " + ", ".join(missing)
+                + " (see docs/configuration.md)."
+            )
+        uri = self.SQLALCHEMY_DATABASE_URI
+        temporary = uri in {"sqlite://", "sqlite:///:memory:"} or "/tmp/" in uri  # noqa: S108 - refused
+        if uri.startswith("sqlite") and temporary:
+            raise ConfigError(
+                "Production refuses a temporary SQLite database: point DATABASE_URL at PostgreSQL."
+            )
+        if len(self.SECRET_KEY) < 32:
+            raise ConfigError("SECRET_KEY is too short for production: use at least 32 random characters.")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None, environ=None) -> Config:
+    """Build and validate the configuration called ``name`` (default: ``APP_ENV``)."""
+    if environ is None:
+        load_dotenv(BASE_DIR / ".env", override=False)
+        environ = os.environ
+    name = name or environ.get("APP_ENV") or "development"
+    try:
+        cls = CONFIGS[name]
+    except KeyError as exc:
+        raise ConfigError(
+            f"APP_ENV must be one of {', '.join(sorted(CONFIGS))}, got {name!r}."
+        ) from exc
+    config = cls(environ)
+    config.validate()
+    return config

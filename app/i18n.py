@@ -1,0 +1,46 @@
+"""Language selection.
+
+Order of precedence: the ``lang`` cookie (set only when
+the visitor picks a language), the browser's ``Accept-Language``, then English.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, request
+
+LANG_COOKIE = "lang"
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def supported_locales() -> list[str]:
+    return list(current_app.config["LANGUAGES"])
+
+
+def normalise_locale(value: str | None) -> str | None:
+    """Map a language tag (``zh-CN``, ``zh_Hans``, ``en-GB``) to a supported locale, or None."""
+    if not value:
+        return None
+    tag = value.strip().replace("-", "_")
+    supported = supported_locales()
+    if tag in supported:
+        return tag
+    primary = tag.split("_", 1)[0].lower()
+    # Every Chinese variant gets the one Chinese catalogue we have (Simplified).
+    return next((loc for loc in supported if loc.split("_", 1)[0].lower() == primary), None)
+
+
+def select_locale() -> str:
+    """The locale for the current request (flask-babel's locale selector)."""
+    chosen = normalise_locale(request.cookies.get(LANG_COOKIE))
+    if chosen:
+        return chosen
+    for tag, _quality in request.accept_languages:
+        chosen = normalise_locale(tag)
+        if chosen:
+            return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def html_lang(locale) -> str:
+    """The BCP 47 tag for ``<html lang>``: ``en`` or ``zh-Hans``."""
+    return str(locale).replace("_", "-")

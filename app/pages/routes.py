@@ -1,0 +1,63 @@
+"""Views of the public pages."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, redirect, render_template, request
+
+from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, normalise_locale
+from app.pages import bp, services
+from app.pricing import get_pricing
+from app.security import public, safe_next
+
+
+@bp.get("/")
+@public
+def show_home():
+    """The home page: what the API offers, how credits work, and where to start."""
+    return render_template("pages/home.html", pricing=get_pricing())
+
+
+@bp.get("/pricing")
+@public
+def show_pricing():
+    """Credit packs and the credit cost of every endpoint, from the one price list."""
+    return render_template("pages/pricing.html", pricing=get_pricing())
+
+
+@bp.get("/language/<code>")
+@public
+def set_language(code: str):
+    """Remember the language the visitor picked (the ``lang`` cookie) and go back."""
+    locale = normalise_locale(code)
+    response = redirect(safe_next(request.args.get("next")), code=303)
+    if locale:
+        response.set_cookie(
+            LANG_COOKIE,
+            locale,
+            max_age=LANG_COOKIE_MAX_AGE,
+            secure=request.is_secure,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+@bp.get("/healthz")
+@public
+def show_health():
+    """Liveness and database check for load balancers and monitors."""
+    up = services.database_is_up()
+    body = {"status": "ok" if up else "error", "database": "ok" if up else "unavailable"}
+    response = jsonify(body)
+    response.status_code = 200 if up else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/.well-known/security.txt")
+@public
+def show_security_txt():
+    """How to report a vulnerability (RFC 9116)."""
+    cfg = current_app.config
+    body = services.security_txt(cfg["SITE_URL"], cfg["SECURITY_EMAIL"])
+    return body, 200, {"Content-Type": "text/plain; charset=utf-8"}

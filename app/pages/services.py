@@ -1,0 +1,33 @@
+"""Services behind the public pages (no request access here)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from app.extensions import db
+
+
+def database_is_up() -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "down" for the health check
+        db.session.rollback()
+        return False
+
+
+def security_txt(site_url: str, security_email: str, now: datetime | None = None) -> str:
+    """An RFC 9116 security.txt; Expires is always a year ahead, so it never goes stale."""
+    now = now or datetime.now(UTC)
+    expires = (now + timedelta(days=365)).replace(microsecond=0)
+    lines = [
+        f"Contact: mailto:{security_email}",
+        f"Expires: {expires.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        "Preferred-Languages: en, zh",
+        f"Canonical: {site_url}/.well-known/security.txt",
+        f"Policy: {site_url}/privacy",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,141 @@
+"""Configuration: environments, production safety checks, .env files."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.config import ConfigError, load_config, normalise_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PRODUCTION_ENV = {
+    "SECRET_KEY": "x" * 48,
+    "DATABASE_URL": "postgresql://app@db.internal/twtapi",
+    "DATA_ENCRYPTION_KEYS": "k2,k1",
+}
+
+
+@pytest.mark.parametrize("missing", sorted(PRODUCTION_ENV))
+def test_production_refuses_to_start_naming_the_missing_setting(missing):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    with pytest.raises(ConfigError) as info:
+        load_config("production", env)
+    message = str(info.value)
+    assert missing in message
+    assert "\n" not in message
+
+
+def test_production_names_every_missing_setting_at_once():
+    with pytest.raises(ConfigError) as info:
+        load_config("production", {})
+    assert "SECRET_KEY, DATABASE_URL, DATA_ENCRYPTION_KEYS" in str(info.value)
+
+
+def test_production_refuses_sqlite_in_tmp():
+    env = {**PRODUCTION_ENV, "DATABASE_URL": "sqlite:////tmp/twtapi.sqlite"}
+    with pytest.raises(ConfigError, match="PostgreSQL"):
+        load_config("production", env)
+
+
+def test_production_refuses_short_secret_key():
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config("production", {**PRODUCTION_ENV, "SECRET_KEY": "short"})
+
+
+def test_production_defaults_are_secure():
+    cfg = load_config("production", PRODUCTION_ENV)
+    assert cfg.SESSION_COOKIE_SECURE is True
+    assert cfg.SESSION_COOKIE_HTTPONLY is True
+    assert cfg.SESSION_COOKIE_SAMESITE == "Lax"
+    assert cfg.PROXY_HOPS == 1
+    assert cfg.PREFERRED_URL_SCHEME == "https"
+    assert cfg.SQLALCHEMY_DATABASE_URI.startswith("postgresql+psycopg://")
+    assert cfg.DATA_ENCRYPTION_KEYS == ["k2", "k1"]
+
+
+def test_development_works_with_no_environment_at_all():
+    cfg = load_config("development", {})
+    assert cfg.SECRET_KEY
+    assert cfg.SQLALCHEMY_DATABASE_URI.startswith("sqlite:///")
+    assert cfg.SQLALCHEMY_DATABASE_URI.endswith("instance/twtapi.sqlite")
+    assert cfg.RATELIMIT_STORAGE_URI == "memory://"
+    assert cfg.SESSION_COOKIE_SECURE is False
+
+
+def test_redis_url_becomes_the_rate_limit_storage():
+    cfg = load_config("development", {"REDIS_URL": "redis://127.0.0.1:6379/3"})
+    assert cfg.RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6379/3"
+
+
+def test_unknown_environment_name_is_a_clear_error():
+    with pytest.raises(ConfigError, match="APP_ENV must be one of"):
+        load_config("staging", {})
+
+
+def test_bad_number_is_a_clear_error():
+    with pytest.raises(ConfigError, match="PROXY_HOPS must be a whole number"):
+        load_config("development", {"PROXY_HOPS": "two"})
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_database_urls_use_psycopg3(given, expected):
+    assert normalise_database_url(given) == expected
+
+
+def test_create_app_accepts_a_config_instance():
+    cfg = load_config("production", PRODUCTION_ENV)
+    app = create_app(cfg)
+    assert app.config["ENV_NAME"] == "production"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def _run_wsgi(env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    unset = {"SECRET_KEY", "DATABASE_URL", "DATA_ENCRYPTION_KEYS"}
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
+    return subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); import wsgi"],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_wsgi_prints_one_clear_line_when_production_is_misconfigured(tmp_path):
+    result = _run_wsgi({"APP_ENV": "production", "SECRET_KEY": "x" * 40}, tmp_path)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "TwtAPI cannot start: Production configuration is incomplete: set DATABASE_URL, "
+        "DATA_ENCRYPTION_KEYS (see docs/configuration.md)."
+    ]
+
+
+def test_dotenv_file_is_read_without_overriding_the_environment(tmp_path, monkeypatch):
+    """A .env beside the project supplies settings; real environment variables win."""
+    env_file = ROOT / ".env"
+    if env_file.exists():
+        pytest.skip("a developer's own .env exists; not overwriting it")
+    env_file.write_text("SITE_NAME=FromDotEnv\nSUPPORT_EMAIL=dotenv@example.com\n")
+    try:
+        monkeypatch.delenv("SITE_NAME", raising=False)
+        monkeypatch.setenv("SUPPORT_EMAIL", "env@example.com")
+        cfg = load_config("development")
+        assert cfg.SITE_NAME == "FromDotEnv"
+        assert cfg.SUPPORT_EMAIL == "env@example.com"
+    finally:
+        env_file.unlink()
+        os.environ.pop("SITE_NAME", None)

@@ -1,0 +1,77 @@
+"""Languages: locale choice, <html lang>, and a complete, current Chinese catalogue."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUES = sorted((ROOT / "translations").glob("*/LC_MESSAGES/messages.po"))
+
+
+def test_english_without_any_language_header(client):
+    body = client.get("/").get_data(as_text=True)
+    assert '<html lang="en">' in body
+    assert "How credits work" in body
+
+
+@pytest.mark.parametrize("header", ["zh-CN", "zh", "zh-Hans-CN,en;q=0.5", "zh-TW", "fr-FR,zh;q=0.8,en;q=0.5"])
+def test_chinese_for_a_chinese_accept_language(client, header):
+    body = client.get("/", headers={"Accept-Language": header}).get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in body
+    assert "积分如何运作" in body
+
+
+@pytest.mark.parametrize("header", ["en-US,en;q=0.9,zh-CN;q=0.8", "de-DE", "*"])
+def test_english_when_english_comes_first_or_nothing_matches(client, header):
+    body = client.get("/", headers={"Accept-Language": header}).get_data(as_text=True)
+    assert '<html lang="en">' in body
+
+
+def test_a_chinese_catalogue_exists():
+    assert [p.parent.parent.name for p in CATALOGUES] == ["zh_Hans"]
+
+
+@pytest.mark.parametrize("po_path", CATALOGUES, ids=lambda p: p.parent.parent.name)
+def test_every_message_is_translated(po_path):
+    with po_path.open("rb") as f:
+        catalogue = read_po(f)
+    untranslated = [m.id for m in catalogue if m.id and (not m.string or m.fuzzy)]
+    assert untranslated == []
+
+
+@pytest.mark.parametrize("po_path", CATALOGUES, ids=lambda p: p.parent.parent.name)
+def test_catalogue_holds_every_message_in_the_code(po_path, tmp_path):
+    """Extract messages afresh: a string added to code or templates but not to the catalogue fails."""
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg",
+         "-k", "_l", "-k", "lazy_gettext", "-o", str(pot), "."],
+        cwd=ROOT, check=True, timeout=120,
+    )
+    with pot.open("rb") as f:
+        extracted = {m.id for m in read_po(f) if m.id}
+    with po_path.open("rb") as f:
+        catalogued = {m.id for m in read_po(f) if m.id}
+    assert sorted(extracted - catalogued) == []
+
+
+def test_placeholders_survive_translation():
+    import re
+
+    for po_path in CATALOGUES:
+        with po_path.open("rb") as f:
+            for message in read_po(f):
+                if not message.id:
+                    continue
+                names = set(re.findall(r"%\((\w+)\)s", message.id))
+                assert names == set(re.findall(r"%\((\w+)\)s", message.string)), message.id
+
+
+def test_compiled_catalogue_is_used(client):
+    """make test compiles the .po files; the .mo must be there and loaded."""
+    assert (ROOT / "translations/zh_Hans/LC_MESSAGES/messages.mo").exists()
+    body = client.get("/no-such-page", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert "页面未找到" in body
