@@ -31,7 +31,7 @@ compile-translations: venv
 ## Extract messages from the code, merge them into every catalogue, and compile.
 translations: venv
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output --no-wrap .
-	$(BIN)/pybabel -q update -i translations/messages.pot -d translations --no-location --no-wrap --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel -q update -i translations/messages.pot -d translations --no-wrap --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel -q compile -d translations
 
 ## Bring the database up to the newest migration.
@@ -39,6 +39,7 @@ migrate: venv
 	$(FLASK) db upgrade
 
 run: compile-translations migrate
+	$(FLASK) demo-data
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: dev-venv

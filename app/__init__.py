@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import BASE_DIR, Config, load_config
-from app.extensions import babel, csrf, db, limiter, migrate
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config: str | Config | None = None, overrides: Mapping | None = None) -> Flask:
@@ -31,11 +31,13 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
     register_blueprints(app)
     register_templating(app)
 
+    from app.email import register_mail
     from app.errors import register_error_handlers
     from app.security import register_security
 
     register_security(app)
     register_error_handlers(app)
+    register_mail(app)
 
     from app.cli import register_cli
 
@@ -69,19 +71,23 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     database.configure_engine(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # our session rows do this job (app/auth/services.py)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.auth import bp as auth_bp
     from app.pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)
+    app.register_blueprint(auth_bp)
 
 
 def register_templating(app: Flask) -> None:
-    from flask_babel import format_currency, format_decimal, get_locale
+    from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 
     from app.i18n import html_lang
 
@@ -90,6 +96,8 @@ def register_templating(app: Flask) -> None:
         html_lang=html_lang,
         format_currency=format_currency,
         format_decimal=format_decimal,
+        format_date=format_date,
+        format_datetime=format_datetime,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -9,6 +9,7 @@ variables already set in the environment). Every variable is documented in
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -74,6 +75,7 @@ class Config:
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "twtapi")
         self.RATELIMIT_HEADERS_ENABLED = False
+        self.RATELIMIT_STRATEGY = "moving-window"
 
         keys = env.get("DATA_ENCRYPTION_KEYS", "")
         self.DATA_ENCRYPTION_KEYS = [k.strip() for k in keys.split(",") if k.strip()]
@@ -105,9 +107,35 @@ class Config:
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        # app.security.enforce_csrf checks every unsafe request (session or same-origin token).
+        self.WTF_CSRF_CHECK_DEFAULT = False
         self.PREFERRED_URL_SCHEME = "http"
 
         self.PRICING = DEFAULT_PRICING
+
+        # Accounts
+        self.MIN_AGE = _int(env, "MIN_AGE", 16)
+        self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10 per hour")
+        self.RESET_RATE_LIMIT = env.get("RESET_RATE_LIMIT", "10 per hour")
+        self.SESSION_IDLE_MINUTES = _int(env, "SESSION_IDLE_MINUTES", 30)
+        self.REMEMBER_DAYS = _int(env, "REMEMBER_DAYS", 30)
+        self.PERMANENT_SESSION_LIFETIME = timedelta(days=self.REMEMBER_DAYS)
+        self.PASSWORD_HASH_TIME_COST = _int(env, "PASSWORD_HASH_TIME_COST", 2)
+        self.PASSWORD_HASH_MEMORY_KIB = _int(env, "PASSWORD_HASH_MEMORY_KIB", 19 * 1024)
+        # Version labels of the documents a new account accepts (versioned documents replace these).
+        self.PRIVACY_POLICY_VERSION = env.get("PRIVACY_POLICY_VERSION", "2025-02-26")
+        self.TERMS_VERSION = env.get("TERMS_VERSION", "2025-02-26")
+
+        # Retention periods in days (docs/policy-map.md, app/retention.py)
+        for name, default in (
+            ("UNVERIFIED_ACCOUNT_DAYS", 30),
+            ("SESSION_RETENTION_DAYS", 30),
+            ("SESSION_IP_DAYS", 7),
+            ("ACCOUNT_TOKEN_RETENTION_DAYS", 7),
+            ("MAIL_SENT_RETENTION_DAYS", 7),
+            ("ACCOUNT_PURGE_DAYS", 30),
+        ):
+            setattr(self, name, _int(env, name, default))
 
     def validate(self) -> None:
         """Raise ConfigError when a setting this environment needs is missing."""

@@ -1,12 +1,13 @@
 """Language selection.
 
-Order of precedence: the ``lang`` cookie (set only when
+Order of precedence: the signed-in user's saved language, the ``lang`` cookie (set only when
 the visitor picks a language), the browser's ``Accept-Language``, then English.
 """
 
 from __future__ import annotations
 
 from flask import current_app, request
+from flask_login import current_user
 
 LANG_COOKIE = "lang"
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -31,7 +32,8 @@ def normalise_locale(value: str | None) -> str | None:
 
 def select_locale() -> str:
     """The locale for the current request (flask-babel's locale selector)."""
-    chosen = normalise_locale(request.cookies.get(LANG_COOKIE))
+    user_locale = current_user.locale if current_user and current_user.is_authenticated else None
+    chosen = normalise_locale(user_locale) or normalise_locale(request.cookies.get(LANG_COOKIE))
     if chosen:
         return chosen
     for tag, _quality in request.accept_languages:

@@ -8,8 +8,13 @@ it at the end, so runs never see each other's rows. Every test starts from empty
 from __future__ import annotations
 
 import os
+import re
+import socket
 import uuid
 from collections.abc import Callable, Iterator
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
 
 import pytest
 from flask_migrate import upgrade
@@ -87,7 +92,7 @@ def database_url(database_factory) -> str:
 
 
 def _overrides(url: str) -> dict:
-    overrides = {"SQLALCHEMY_DATABASE_URI": url, "SERVER_NAME": None}
+    overrides = {"SQLALCHEMY_DATABASE_URI": url, "SERVER_NAME": None, "MAIL_URL": _smtp_url}
     if REDIS_URL:
         overrides.update(
             REDIS_URL=REDIS_URL,
@@ -104,8 +109,53 @@ def _session_engine(database_url):
     engine.dispose()
 
 
+class SMTPRecorder:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self):
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        message = message_from_bytes(envelope.content, policy=email_policy.default)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 OK"
+
+
+_smtp_url: str | None = None
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that every test app sends mail to."""
+    global _smtp_url
+    from aiosmtpd.controller import Controller
+
+    recorder = SMTPRecorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    _smtp_url = f"smtp://127.0.0.1:{controller.port}"
+    yield controller, recorder
+    controller.stop()
+    _smtp_url = None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture
-def make_app(database_url, _session_engine) -> Iterator[Callable[..., object]]:
+def outbox(smtp_server) -> list[EmailMessage]:
+    """The messages delivered to the SMTP server during this test."""
+    _, recorder = smtp_server
+    recorder.messages.clear()
+    return recorder.messages
+
+
+@pytest.fixture
+def make_app(database_url, _session_engine, smtp_server) -> Iterator[Callable[..., object]]:
     """Build an application on the session database, with settings overridden per test.
 
     After the test, every table is emptied and the rate-limit counters are reset, so the
@@ -157,3 +207,64 @@ def pytest_report_header(config):
     database = "PostgreSQL (TEST_DATABASE_URL, a fresh database per run)" if TEST_DATABASE_URL else "SQLite"
     limits = "Redis (REDIS_URL)" if REDIS_URL else "memory"
     return [f"database: {database}; rate-limit storage: {limits}"]
+
+
+# --- helpers that act as a visitor's browser ----------------------------------------------------
+
+SAME_ORIGIN = {"Origin": "http://localhost"}
+
+
+def form_token(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = re.search(r'name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no csrf_token on the page"
+    return match.group(1)
+
+
+def submit(client, page: str, data: dict, action: str | None = None, prefix: str = "", **kwargs):
+    """Open ``page`` and post ``data`` with that page's CSRF token, as a browser would."""
+    token = form_token(client.get(page).get_data(as_text=True))
+    key = f"{prefix}-csrf_token" if prefix else "csrf_token"
+    headers = {**SAME_ORIGIN, **kwargs.pop("headers", {})}
+    return client.post(action or page, data={key: token, **data}, headers=headers, **kwargs)
+
+
+def link_in(message: EmailMessage, path: str) -> str:
+    """The path of the first link to ``path`` in an e-mail's text part."""
+    text = message.get_body(("plain",)).get_content()
+    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"[^\s]*)", text)
+    assert match, f"no {path} link in the message"
+    return match.group(1)
+
+
+class AuthActions:
+    """Register, verify, sign in and out through the real pages."""
+
+    PASSWORD = "correct horse battery staple"
+
+    def __init__(self, client, outbox):
+        self.client = client
+        self.outbox = outbox
+
+    def register(self, email="alice@example.com", password=PASSWORD, nickname="Alice", verify=True):
+        response = submit(self.client, "/register", {
+            "email": email, "password": password, "nickname": nickname, "age_confirmed": "y"})
+        assert response.status_code == 200
+        if verify:
+            message = next(m for m in reversed(self.outbox) if m["To"] == email.lower())
+            self.client.get(link_in(message, "/verify-email/"))
+        return response
+
+    def login(self, email="alice@example.com", password=PASSWORD, remember=False, **kwargs):
+        data = {"email": email, "password": password}
+        if remember:
+            data["remember"] = "y"
+        return submit(self.client, "/login", data, **kwargs)
+
+    def logout(self):
+        return submit(self.client, "/account", {}, action="/logout")
+
+
+@pytest.fixture
+def auth(client, outbox) -> AuthActions:
+    return AuthActions(client, outbox)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, redirect, render_template, request
 
+from flask_login import current_user
+
+from app.extensions import db
 from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, normalise_locale
 from app.pages import bp, services
 from app.pricing import get_pricing
@@ -27,10 +30,18 @@ def show_pricing():
 @bp.get("/language/<code>")
 @public
 def set_language(code: str):
-    """Remember the language the visitor picked (the ``lang`` cookie) and go back."""
+    """Remember the language the visitor picked and go back.
+
+    Signed-in users have it saved in their profile; other visitors get the ``lang`` cookie.
+    A GET on purpose: the footer switch is a plain link that works without a form or session.
+    """
     locale = normalise_locale(code)
     response = redirect(safe_next(request.args.get("next")), code=303)
-    if locale:
+    if locale and current_user.is_authenticated:
+        # A signed-in user's saved language decides, so the choice is saved there.
+        current_user.locale = locale
+        db.session.commit()
+    elif locale:
         response.set_cookie(
             LANG_COOKIE,
             locale,

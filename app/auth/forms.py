@@ -1,0 +1,111 @@
+"""Account forms. Field names are part of the public interface (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+
+from app.auth.passwords import MAX_LENGTH, password_problems
+from app.forms import BaseForm
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+EMAIL_VALIDATORS = [
+    DataRequired(message=_l("Enter your e-mail address.")),
+    Length(max=254, message=_l("That address is too long.")),
+    Email(check_deliverability=False, message=_l("Enter a valid e-mail address, like name@example.com.")),
+]
+
+
+class NewPasswordMixin:
+    """Validates ``password`` against the rules of app.auth.passwords."""
+
+    def email_for_password_check(self) -> str | None:
+        return None
+
+    def validate_password(self, field):
+        problems = password_problems(field.data or "", self.email_for_password_check())
+        if problems:
+            raise ValidationError(" ".join(str(p) for p in problems))
+
+
+class RegistrationForm(NewPasswordMixin, BaseForm):
+    email = EmailField(_l("E-mail address"), validators=EMAIL_VALIDATORS, filters=[strip])
+    password = PasswordField(_l("Password"), validators=[InputRequired(message=_l("Choose a password."))])
+    nickname = StringField(_l("Nickname (optional)"), validators=[
+        Optional(), Length(max=40, message=_l("Use at most 40 characters."))])
+    age_confirmed = BooleanField(validators=[
+        DataRequired(message=_l("You must confirm your age to create an account."))])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.age_confirmed.label.text = _l("I am at least %(age)s years old.", age=current_app.config["MIN_AGE"])
+
+    def email_for_password_check(self):
+        return self.email.data
+
+
+class LoginForm(BaseForm):
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(message=_l("Enter your e-mail address."))],
+                       filters=[strip])
+    password = PasswordField(_l("Password"), validators=[
+        InputRequired(message=_l("Enter your password.")), Length(max=MAX_LENGTH * 4)])
+    remember = BooleanField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.remember.label.text = _l("Keep me signed in for %(days)s days on this device",
+                                      days=current_app.config["REMEMBER_DAYS"])
+
+
+class ResetRequestForm(BaseForm):
+    email = EmailField(_l("E-mail address"), validators=EMAIL_VALIDATORS, filters=[strip])
+
+
+class ResetPasswordForm(NewPasswordMixin, BaseForm):
+    password = PasswordField(_l("New password"), validators=[InputRequired(message=_l("Choose a password."))])
+
+    def __init__(self, *args, email: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._email = email
+
+    def email_for_password_check(self):
+        return self._email
+
+
+class ProfileForm(BaseForm):
+    nickname = StringField(_l("Nickname"), validators=[
+        Optional(), Length(max=40, message=_l("Use at most 40 characters."))])
+    locale = SelectField(_l("Language for pages and e-mail"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        languages = current_app.config["LANGUAGES"]
+        self.locale.choices = [("", _l("Same as my browser"))] + list(languages.items())
+
+
+class ChangePasswordForm(NewPasswordMixin, BaseForm):
+    current_password = PasswordField(_l("Current password"), validators=[
+        InputRequired(message=_l("Enter your current password."))])
+    password = PasswordField(_l("New password"), validators=[InputRequired(message=_l("Choose a password."))])
+
+    def __init__(self, *args, email: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._email = email
+
+    def email_for_password_check(self):
+        return self._email
+
+
+class ChangeEmailForm(BaseForm):
+    new_email = EmailField(_l("New e-mail address"), validators=EMAIL_VALIDATORS, filters=[strip])
+    current_password = PasswordField(_l("Current password"), validators=[
+        InputRequired(message=_l("Enter your current password."))])
+
+
+class ActionForm(BaseForm):
+    """A form with only its CSRF token: buttons that change something (sign out, end a session)."""

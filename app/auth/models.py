@@ -1,0 +1,145 @@
+"""Users, their sign-in sessions and the one-time tokens e-mailed to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, and_, or_
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.retention import PERSONAL, Rule, register, truncate_ip
+from app.timeutil import utcnow
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored normalised and lower-cased, so uniqueness is case-insensitive on every database.
+    email: Mapped[str] = mapped_column(db.String(254), unique=True, info=PERSONAL)
+    password_hash: Mapped[str] = mapped_column(db.String(255))
+    nickname: Mapped[str | None] = mapped_column(db.String(40), info=PERSONAL)
+    locale: Mapped[str | None] = mapped_column(db.String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    email_verified_at: Mapped[datetime | None]
+    age_confirmed_at: Mapped[datetime]
+    accepted_privacy_version: Mapped[str] = mapped_column(db.String(32))
+    accepted_terms_version: Mapped[str] = mapped_column(db.String(32))
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    sessions: Mapped[list[UserSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def display_name(self) -> str:
+        return self.nickname or self.email
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class UserSession(db.Model):
+    """One sign-in. The browser holds a random id; we keep only its SHA-256."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(db.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    remember: Mapped[bool] = mapped_column(default=False)
+    ip: Mapped[str | None] = mapped_column(db.String(45), info=PERSONAL)
+    ip_truncated: Mapped[bool] = mapped_column(default=False)
+    user_agent: Mapped[str | None] = mapped_column(db.String(255), info=PERSONAL)
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)
+    end_reason: Mapped[str | None] = mapped_column(db.String(32))
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+
+class AccountToken(db.Model):
+    """A single-use token sent by e-mail: verify an address, reset a password, change e-mail."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(db.String(20))
+    token_hash: Mapped[str] = mapped_column(db.String(64), unique=True)
+    new_email: Mapped[str | None] = mapped_column(db.String(254), info=PERSONAL)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+def _anonymise_session_ip(row: UserSession) -> None:
+    row.ip = truncate_ip(row.ip)
+    row.ip_truncated = True
+
+
+register(Rule(
+    name="users.unverified",
+    model=User,
+    action="delete",
+    days_setting="UNVERIFIED_ACCOUNT_DAYS",
+    default_days=30,
+    description="Accounts whose e-mail address was never confirmed are deleted N days after sign-up.",
+    selects=lambda cutoff: and_(User.email_verified_at.is_(None), User.created_at < cutoff),
+))
+register(Rule(
+    name="users.active",
+    model=User,
+    action="keep",
+    days_setting="ACCOUNT_PURGE_DAYS",
+    default_days=30,
+    description="Account data is kept while the account is open; after closure it is erased.",
+    legal_basis="contract (GDPR Art. 6(1)(b)) while the account is open",
+))
+register(Rule(
+    name="user_sessions.ended",
+    model=UserSession,
+    action="delete",
+    days_setting="SESSION_RETENTION_DAYS",
+    default_days=30,
+    description="Sign-in sessions are deleted N days after they ended or expired.",
+    selects=lambda cutoff: or_(
+        UserSession.ended_at < cutoff,
+        UserSession.expires_at < cutoff,
+        and_(UserSession.remember.is_(False), UserSession.last_seen_at < cutoff),
+    ),
+))
+register(Rule(
+    name="user_sessions.ip",
+    model=UserSession,
+    action="anonymise",
+    days_setting="SESSION_IP_DAYS",
+    default_days=7,
+    description="The IP address of a sign-in is cut to its network (IPv4 /24, IPv6 /48) after N days.",
+    selects=lambda cutoff: and_(UserSession.ip_truncated.is_(False), UserSession.created_at < cutoff),
+    anonymise=_anonymise_session_ip,
+))
+register(Rule(
+    name="account_tokens.expired",
+    model=AccountToken,
+    action="delete",
+    days_setting="ACCOUNT_TOKEN_RETENTION_DAYS",
+    default_days=7,
+    description="E-mailed one-time tokens are deleted N days after they expire.",
+    selects=lambda cutoff: AccountToken.expires_at < cutoff,
+))

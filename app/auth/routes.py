@@ -1,0 +1,323 @@
+"""Account views: thin wrappers that parse forms, call app.auth.services and commit once."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from app.auth import bp, services
+from app.auth.forms import (
+    ActionForm,
+    ChangeEmailForm,
+    ChangePasswordForm,
+    LoginForm,
+    ProfileForm,
+    RegistrationForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+)
+from app.extensions import db, limiter, login_manager
+from app.i18n import LANG_COOKIE, normalise_locale, select_locale
+from app.security import customer, public, safe_next
+from app.timeutil import utcnow
+
+# --- session loading (the glue between Flask-Login and our session rows) --------------------
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    """The signed-in user, when the browser's session id matches an active session row."""
+    row = services.load_session(session.get("sid"), current_app.config, utcnow())
+    db.session.commit()  # records idle/expired endings and the coarse last-seen time
+    if row is None or str(row.user_id) != user_id:
+        session.pop("sid", None)
+        session.pop("_user_id", None)
+        return None
+    g.user_session = row
+    return row.user
+
+
+@login_manager.unauthorized_handler
+def ask_to_sign_in():
+    flash(_("Please sign in to see this page."), "info")
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("auth.login", next=target))
+
+
+@bp.before_app_request
+def load_signed_in_user():
+    """Load the user before the view runs, so session bookkeeping commits on its own."""
+    if session.get("sid"):
+        current_user._get_current_object()
+
+
+def _sign_in(user, remember: bool) -> None:
+    """Start a fresh session: the old session data (and any fixed id) is discarded."""
+    secret = services.start_session(user, request.remote_addr, request.user_agent.string, remember,
+                                    current_app.config, utcnow())
+    session.clear()
+    session["sid"] = secret
+    session.permanent = remember
+    login_user(user)
+
+
+# --- registration and verification ------------------------------------------------------------
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["REGISTER_RATE_LIMIT"], methods=["POST"])
+def register():
+    """Create an account. Known and new addresses get the same answer (no enumeration)."""
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.show_dashboard"))
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        try:
+            services.register(form.email.data, form.password.data, form.nickname.data, str(select_locale()),
+                              current_app.config, utcnow())
+        except services.InvalidEmail:
+            form.email.errors.append(_("Enter a valid e-mail address, like name@example.com."))
+        else:
+            db.session.commit()
+            return render_template("auth/check_inbox.html", email=services.normalise_email(form.email.data))
+    return render_template("auth/register.html", form=form)
+
+
+@bp.get("/verify-email/<token>")
+@public
+def verify_email(token: str):
+    """Confirm an address from the e-mailed link (sign-up or e-mail change)."""
+    user = services.confirm_email_token(token, current_app.config, utcnow())
+    if user is None:
+        db.session.rollback()
+        return render_template("auth/verify_failed.html"), 400
+    db.session.commit()
+    flash(_("Thank you, your e-mail address %(email)s is confirmed.", email=user.email), "success")
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.show_dashboard"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/account/verify-email/resend")
+@customer
+def resend_verification():
+    """Send a new verification link (at most a few an hour)."""
+    if current_user.is_verified:
+        flash(_("Your e-mail address is already confirmed."), "info")
+        return redirect(url_for("auth.show_dashboard"))
+    verdict = services.resend_verification(current_user, current_app.config, utcnow())
+    db.session.commit()
+    if verdict.allowed:
+        flash(_("We sent a new link to %(email)s.", email=current_user.email), "success")
+    else:
+        minutes = max(1, round(verdict.retry_after / 60))
+        flash(_("You asked for several links already. Please wait %(minutes)s minutes and check your spam "
+                "folder.", minutes=minutes), "warning")
+    return redirect(url_for("auth.show_dashboard"))
+
+
+# --- sign in and out -------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    """Sign in. One generic error for unknown addresses and wrong passwords; throttled."""
+    next_url = safe_next(request.values.get("next"), url_for("auth.show_dashboard"))
+    if request.method == "GET" and request.args.get("check"):
+        if current_user.is_authenticated:
+            return redirect(next_url)
+        form = LoginForm()
+        return render_template("auth/login.html", form=form, next_url=next_url, cookies_refused=True), 400
+    if current_user.is_authenticated:
+        return redirect(next_url)
+    form = LoginForm()
+    if form.validate_on_submit():
+        email, ip = form.email.data, request.remote_addr
+        verdict = services.login_verdict(email, ip)
+        if not verdict.allowed:
+            minutes = max(1, round(verdict.retry_after / 60))
+            return render_template("auth/login.html", form=form, next_url=next_url, throttled_minutes=minutes), 429
+        user = services.authenticate(email, form.password.data)
+        if user is None:
+            services.record_login_failure(email, ip)
+            db.session.rollback()
+            form.password.errors.append(_("The e-mail address or password is not right."))
+            return render_template("auth/login.html", form=form, next_url=next_url), 200
+        _sign_in(user, bool(form.remember.data))
+        db.session.commit()
+        # Come back through the cookie check: if the browser refused the session cookie, say so.
+        return redirect(url_for("auth.login", check=1, next=next_url), code=303)
+    return render_template("auth/login.html", form=form, next_url=next_url)
+
+
+@bp.post("/logout")
+@public
+def logout():
+    """Sign out: end this session row and forget the browser's session."""
+    row = g.get("user_session")
+    if row is not None:
+        services.end_session(row, "logout", utcnow())
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("pages.show_home"), code=303)
+
+
+# --- password reset ---------------------------------------------------------------------------
+
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["RESET_RATE_LIMIT"], methods=["POST"])
+def reset_request():
+    """Ask for a reset link. The answer is the same whether or not the address has an account."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data, current_app.config, utcnow())
+        db.session.commit()
+        return render_template("auth/reset_sent.html", email=form.email.data.strip())
+    return render_template("auth/reset_request.html", form=form)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str):
+    """Choose a new password from an e-mailed link (single use, one hour)."""
+    found = services.find_token(token, services.RESET_PASSWORD, utcnow())
+    if found is None:
+        return render_template("auth/reset_failed.html"), 400
+    form = ResetPasswordForm(email=found.user.email)
+    if form.validate_on_submit():
+        user = services.reset_password(token, form.password.data, current_app.config, utcnow())
+        db.session.commit()
+        if current_user.is_authenticated:
+            logout_user()
+        session.clear()
+        flash(_("Your password is changed. Please sign in with the new one."), "success")
+        return redirect(url_for("auth.login", next=None) if user else url_for("auth.reset_request"), code=303)
+    return render_template("auth/reset_password.html", form=form, token=token)
+
+
+# --- the portal: dashboard, profile, security ---------------------------------------------------
+
+
+@bp.get("/account")
+@customer
+def show_dashboard():
+    """The account overview."""
+    return render_template("auth/dashboard.html", action_form=ActionForm())
+
+
+@bp.route("/account/profile", methods=["GET", "POST"])
+@customer
+def edit_profile():
+    """Correct one's data: nickname and language (password and e-mail have their own forms)."""
+    form = _profile_form()
+    if form.validate_on_submit():
+        services.update_profile(current_user, form.nickname.data, normalise_locale(form.locale.data))
+        db.session.commit()
+        flash(_("Your profile is saved."), "success")
+        response = redirect(url_for("auth.edit_profile"), code=303)
+        if current_user.locale:
+            # The saved language now decides; an older cookie choice must not linger beside it.
+            response.delete_cookie(LANG_COOKIE)
+        return response
+    return _render_profile(profile_form=form)
+
+
+def _profile_form(**kwargs) -> ProfileForm:
+    return ProfileForm(data={"nickname": current_user.nickname or "", "locale": current_user.locale or ""}, **kwargs)
+
+
+def _render_profile(status: int = 200, **forms):
+    forms.setdefault("profile_form", _profile_form(formdata=None))
+    forms.setdefault("password_form", ChangePasswordForm(email=current_user.email, formdata=None, prefix="password"))
+    forms.setdefault("email_form", ChangeEmailForm(formdata=None, prefix="email"))
+    return render_template("auth/profile.html", **forms), status
+
+
+@bp.post("/account/profile/password")
+@customer
+def change_password():
+    """Change the password (the current one is required); other sessions end."""
+    form = ChangePasswordForm(email=current_user.email, prefix="password")
+    if form.validate_on_submit():
+        row = g.get("user_session")
+        changed = services.change_password(current_user, form.current_password.data, form.password.data,
+                                           row.id if row else None, current_app.config, utcnow())
+        if changed:
+            db.session.commit()
+            flash(_("Your password is changed. Your other sessions were signed out."), "success")
+            return redirect(url_for("auth.edit_profile"), code=303)
+        form.current_password.errors.append(_("Your current password is not right."))
+    return _render_profile(400, password_form=form)
+
+
+@bp.post("/account/profile/email")
+@customer
+def change_email():
+    """Start an e-mail change: a link goes to the new address; the old one is told when it is done."""
+    form = ChangeEmailForm(prefix="email")
+    if form.validate_on_submit():
+        try:
+            accepted = services.request_email_change(current_user, form.current_password.data, form.new_email.data,
+                                                     current_app.config, utcnow())
+        except services.InvalidEmail:
+            form.new_email.errors.append(_("Enter a valid e-mail address, like name@example.com."))
+        else:
+            if accepted:
+                db.session.commit()
+                flash(_("We sent a confirmation link to %(email)s. Your address changes when you open it.",
+                        email=form.new_email.data.strip()), "success")
+                return redirect(url_for("auth.edit_profile"), code=303)
+            form.current_password.errors.append(_("Your current password is not right."))
+    return _render_profile(400, email_form=form)
+
+
+@bp.get("/account/security")
+@customer
+def show_security():
+    """Active sessions, with a button to end each one."""
+    row = g.get("user_session")
+    return render_template(
+        "auth/security.html",
+        sessions=services.active_sessions(current_user),
+        current_session_id=row.id if row else None,
+        describe=services.describe_user_agent,
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/account/security/sessions/<int:session_id>/end")
+@customer
+def end_session(session_id: int):
+    """End one of the user's own sessions (another user's id is simply not found)."""
+    target = next((s for s in services.active_sessions(current_user) if s.id == session_id), None)
+    if target is None:
+        flash(_("That session had already ended."), "info")
+        return redirect(url_for("auth.show_security"), code=303)
+    services.end_session(target, "ended_by_user", utcnow())
+    db.session.commit()
+    current = g.get("user_session")
+    if current is not None and current.id == session_id:
+        logout_user()
+        session.clear()
+        flash(_("You are signed out."), "info")
+        return redirect(url_for("pages.show_home"), code=303)
+    flash(_("The session is ended."), "success")
+    return redirect(url_for("auth.show_security"), code=303)
+
+
+@bp.post("/account/security/sessions/end-others")
+@customer
+def end_other_sessions():
+    """End every session except this one."""
+    current = g.get("user_session")
+    count = services.end_sessions(current_user, "ended_by_user", utcnow(), keep_id=current.id if current else None)
+    db.session.commit()
+    flash(_("%(count)s other sessions were ended.", count=count), "success")
+    return redirect(url_for("auth.show_security"), code=303)

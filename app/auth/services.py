@@ -1,0 +1,348 @@
+"""Account services. Plain functions with explicit arguments: no request, no commit (flush only)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select, update
+
+from app import throttle
+from app.auth.models import AccountToken, User, UserSession
+from app.auth.passwords import hash_password, verify_password
+from app.email import external_url, queue_email
+from app.extensions import db
+from app.security import hash_token, new_token
+
+VERIFY_EMAIL = "verify_email"
+RESET_PASSWORD = "reset_password"
+CHANGE_EMAIL = "change_email"
+TOKEN_LIFETIMES = {
+    VERIFY_EMAIL: timedelta(hours=24),
+    CHANGE_EMAIL: timedelta(hours=24),
+    RESET_PASSWORD: timedelta(hours=1),
+}
+
+LOGIN_LIMITS_PER_ACCOUNT = ("5 per 5 minutes", "100 per hour")
+LOGIN_LIMIT_PER_IP = "30 per 5 minutes"
+RESEND_LIMIT = "3 per hour"
+RESET_LIMIT_PER_ADDRESS = "3 per hour"
+
+
+class InvalidEmail(ValueError):
+    """The address is not a valid e-mail address."""
+
+
+def normalise_email(raw: str) -> str:
+    """The stored form of an address: validated, normalised, lower-cased. Raises InvalidEmail."""
+    try:
+        result = validate_email((raw or "").strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail(str(exc)) from exc
+    return result.normalized.lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    try:
+        normalised = normalise_email(email)
+    except InvalidEmail:
+        return None
+    return db.session.scalar(select(User).where(User.email == normalised))
+
+
+def user_locale(user: User, config) -> str:
+    return user.locale or config["BABEL_DEFAULT_LOCALE"]
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+
+def issue_token(user: User, purpose: str, now: datetime, new_email: str | None = None) -> str:
+    """Create a single-use token; return the secret (only its hash is stored)."""
+    secret = new_token()
+    db.session.add(AccountToken(
+        user=user, purpose=purpose, token_hash=hash_token(secret), new_email=new_email,
+        created_at=now, expires_at=now + TOKEN_LIFETIMES[purpose],
+    ))
+    db.session.flush()
+    return secret
+
+
+def find_token(secret: str, purpose: str, now: datetime) -> AccountToken | None:
+    """The unused, unexpired token of ``purpose`` matching ``secret``."""
+    if not secret or len(secret) > 200:
+        return None
+    token = db.session.scalar(select(AccountToken).where(AccountToken.token_hash == hash_token(secret)))
+    if token is None or token.purpose != purpose or token.used_at is not None or token.expires_at < now:
+        return None
+    return token
+
+
+# --- registration and verification ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Registration:
+    user: User | None  # None when the address already had an account (its owner was e-mailed)
+
+
+def register(email: str, password: str, nickname: str | None, locale: str, config, now: datetime) -> Registration:
+    """Create an unverified account and e-mail a verification link.
+
+    When the address already has an account, nothing is created; its owner is told by e-mail.
+    Both paths hash the password, so they take the same time and look the same to the caller's
+    visitor.
+    """
+    normalised = normalise_email(email)
+    password_hash = hash_password(password)
+    existing = db.session.scalar(select(User).where(User.email == normalised))
+    if existing is not None:
+        queue_email(existing.email, "register_existing", user_locale(existing, config),
+                    login_url=external_url("auth.login"), reset_url=external_url("auth.reset_request"))
+        return Registration(user=None)
+    user = User(
+        email=normalised, password_hash=password_hash, nickname=clean_nickname(nickname), locale=locale,
+        created_at=now, age_confirmed_at=now, password_changed_at=now,
+        accepted_privacy_version=config["PRIVACY_POLICY_VERSION"], accepted_terms_version=config["TERMS_VERSION"],
+    )
+    db.session.add(user)
+    db.session.flush()
+    send_verification(user, config, now)
+    return Registration(user=user)
+
+
+def send_verification(user: User, config, now: datetime) -> None:
+    secret = issue_token(user, VERIFY_EMAIL, now)
+    queue_email(user.email, "verify_email", user_locale(user, config),
+                verify_url=external_url("auth.verify_email", token=secret), hours=24)
+
+
+def resend_verification(user: User, config, now: datetime) -> throttle.Verdict:
+    """Send a fresh link unless the user asked too often; the verdict says which."""
+    verdict = throttle.hit(RESEND_LIMIT, throttle.throttle_key("verify-resend", str(user.id)))
+    if verdict.allowed and not user.is_verified:
+        send_verification(user, config, now)
+    return verdict
+
+
+def confirm_email_token(secret: str, config, now: datetime) -> User | None:
+    """Use a verification or e-mail-change link. Returns the user, or None when it is not valid."""
+    token = find_token(secret, VERIFY_EMAIL, now) or find_token(secret, CHANGE_EMAIL, now)
+    if token is None:
+        return None
+    user = token.user
+    token.used_at = now
+    if token.purpose == CHANGE_EMAIL:
+        if db.session.scalar(select(User.id).where(User.email == token.new_email, User.id != user.id)):
+            return None
+        old_email = user.email
+        user.email = token.new_email
+        queue_email(old_email, "email_changed", user_locale(user, config),
+                    new_email=user.email, support_email=config["SUPPORT_EMAIL"])
+    if token.purpose == CHANGE_EMAIL or not user.is_verified:
+        user.email_verified_at = now
+    db.session.flush()
+    return user
+
+
+# --- sign-in and sessions -------------------------------------------------------------------
+
+
+def login_verdict(email: str, ip: str | None) -> throttle.Verdict:
+    """Whether another sign-in attempt is allowed for this address and this IP."""
+    account = throttle.throttle_key("login-account", email.strip().lower())
+    verdicts = [throttle.check(limit, account) for limit in LOGIN_LIMITS_PER_ACCOUNT]
+    verdicts.append(throttle.check(LOGIN_LIMIT_PER_IP, throttle.throttle_key("login-ip", ip or "-")))
+    blocked = [v for v in verdicts if not v.allowed]
+    return max(blocked, key=lambda v: v.retry_after) if blocked else throttle.Verdict(True, 0)
+
+
+def record_login_failure(email: str, ip: str | None) -> None:
+    account = throttle.throttle_key("login-account", email.strip().lower())
+    for limit in LOGIN_LIMITS_PER_ACCOUNT:
+        throttle.hit(limit, account)
+    throttle.hit(LOGIN_LIMIT_PER_IP, throttle.throttle_key("login-ip", ip or "-"))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user whose address and password match, or None. Re-hashes outdated hashes."""
+    user = find_user_by_email(email)
+    matches, needs_rehash = verify_password(user.password_hash if user else None, password)
+    if not matches:
+        return None
+    if needs_rehash:
+        user.password_hash = hash_password(password)
+    return user
+
+
+def start_session(user: User, ip: str | None, user_agent: str | None, remember: bool, config,
+                  now: datetime) -> str:
+    """Record a new sign-in; return the session secret for the browser."""
+    secret = new_token()
+    lifetime = timedelta(days=config["REMEMBER_DAYS"]) if remember else timedelta(hours=12)
+    db.session.add(UserSession(
+        user=user, token_hash=hash_token(secret), created_at=now, last_seen_at=now, expires_at=now + lifetime,
+        remember=remember, ip=ip, user_agent=(user_agent or "")[:255] or None,
+    ))
+    user.last_login_at = now
+    db.session.flush()
+    return secret
+
+
+def load_session(secret: str, config, now: datetime) -> UserSession | None:
+    """The active session for ``secret``; ends it instead when it is idle or expired."""
+    if not secret:
+        return None
+    row = db.session.scalar(select(UserSession).where(UserSession.token_hash == hash_token(secret)))
+    if row is None or row.ended_at is not None:
+        return None
+    idle_limit = timedelta(minutes=config["SESSION_IDLE_MINUTES"])
+    if now >= row.expires_at:
+        end_session(row, "expired", now)
+        return None
+    if not row.remember and now - row.last_seen_at > idle_limit:
+        end_session(row, "idle", now)
+        return None
+    if now - row.last_seen_at > timedelta(minutes=1):
+        row.last_seen_at = now  # coarse on purpose: one write a minute, not one per request
+    return row
+
+
+def end_session(row: UserSession, reason: str, now: datetime) -> None:
+    if row.ended_at is None:
+        row.ended_at = now
+        row.end_reason = reason
+    db.session.flush()
+
+
+def end_sessions(user: User, reason: str, now: datetime, keep_id: int | None = None) -> int:
+    """End every active session of ``user`` except ``keep_id``; return how many ended."""
+    query = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+    if keep_id is not None:
+        query = query.where(UserSession.id != keep_id)
+    result = db.session.execute(query.values(ended_at=now, end_reason=reason))
+    return result.rowcount
+
+
+def active_sessions(user: User) -> list[UserSession]:
+    return list(db.session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .order_by(UserSession.last_seen_at.desc())
+    ))
+
+
+# --- passwords and profile ----------------------------------------------------------------
+
+
+def request_password_reset(email: str, config, now: datetime) -> None:
+    """E-mail a reset link when the address has an account; do nothing visible otherwise."""
+    user = find_user_by_email(email)
+    if user is None:
+        return
+    if not throttle.hit(RESET_LIMIT_PER_ADDRESS, throttle.throttle_key("reset", user.email)).allowed:
+        return
+    secret = issue_token(user, RESET_PASSWORD, now)
+    queue_email(user.email, "reset_password", user_locale(user, config),
+                reset_url=external_url("auth.reset_password", token=secret), minutes=60)
+
+
+def reset_password(secret: str, new_password: str, config, now: datetime) -> User | None:
+    """Set a new password from a reset link; end every session. None when the link is not valid."""
+    token = find_token(secret, RESET_PASSWORD, now)
+    if token is None:
+        return None
+    token.used_at = now
+    user = token.user
+    _set_password(user, new_password, config, now)
+    end_sessions(user, "password_reset", now)
+    if not user.is_verified:
+        user.email_verified_at = now  # the link reached the inbox: the address is proven
+    return user
+
+
+def change_password(user: User, current: str, new_password: str, keep_session_id: int | None, config,
+                    now: datetime) -> bool:
+    """Change the password when ``current`` is right; end the user's other sessions."""
+    matches, _ = verify_password(user.password_hash, current)
+    if not matches:
+        return False
+    _set_password(user, new_password, config, now)
+    end_sessions(user, "password_changed", now, keep_id=keep_session_id)
+    return True
+
+
+def _set_password(user: User, new_password: str, config, now: datetime) -> None:
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = now
+    queue_email(user.email, "password_changed", user_locale(user, config),
+                reset_url=external_url("auth.reset_request"), support_email=config["SUPPORT_EMAIL"])
+    db.session.flush()
+
+
+def request_email_change(user: User, password: str, new_email: str, config, now: datetime) -> bool:
+    """E-mail a confirmation link to the new address when the password is right.
+
+    When the new address belongs to another account, nothing is sent to it and the answer is
+    the same, so the form cannot be used to find out who has an account.
+    """
+    matches, _ = verify_password(user.password_hash, password)
+    if not matches:
+        return False
+    normalised = normalise_email(new_email)
+    if normalised != user.email and not db.session.scalar(select(User.id).where(User.email == normalised)):
+        secret = issue_token(user, CHANGE_EMAIL, now, new_email=normalised)
+        queue_email(normalised, "confirm_new_email", user_locale(user, config),
+                    confirm_url=external_url("auth.verify_email", token=secret), hours=24)
+    return True
+
+
+def clean_nickname(nickname: str | None) -> str | None:
+    cleaned = re.sub(r"\s+", " ", nickname or "").strip()
+    return cleaned[:40] or None
+
+
+def update_profile(user: User, nickname: str | None, locale: str | None) -> None:
+    user.nickname = clean_nickname(nickname)
+    user.locale = locale or None
+    db.session.flush()
+
+
+# --- presentation helpers -----------------------------------------------------------------
+
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+             ("Chromium/", "Chromium"), ("Safari/", "Safari"), ("curl/", "curl"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def describe_user_agent(user_agent: str | None) -> str:
+    """A short description such as "Firefox on Linux" (unknown parts stay out)."""
+    ua = user_agent or ""
+    browser = next((name for marker, name in _BROWSERS if marker in ua), None)
+    system = next((name for marker, name in _SYSTEMS if marker in ua), None)
+    if browser and system:
+        return f"{browser} · {system}"
+    return browser or system or "?"
+
+
+# --- demo data ------------------------------------------------------------------------------
+
+DEMO_EMAIL = "demo@twtapi.com"
+DEMO_PASSWORD = "sample-customer-2025-twtapi"  # noqa: S105 - printed by `flask demo-data`, development only
+
+
+def ensure_demo_customer(config, now: datetime) -> tuple[User, bool]:
+    """The verified demo customer, created on first call. Returns (user, created)."""
+    user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
+    if user is not None:
+        return user, False
+    user = User(
+        email=DEMO_EMAIL, password_hash=hash_password(DEMO_PASSWORD), nickname="Demo", locale=None,
+        created_at=now, email_verified_at=now, age_confirmed_at=now, password_changed_at=now,
+        accepted_privacy_version=config["PRIVACY_POLICY_VERSION"], accepted_terms_version=config["TERMS_VERSION"],
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user, True

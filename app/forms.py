@@ -1,0 +1,24 @@
+"""The base form every form of the site derives from."""
+
+from flask import g
+from flask_wtf import FlaskForm
+from wtforms.csrf.core import CSRF
+
+from app.security import check_csrf_token, portal_csrf_token
+
+
+class PortalCSRF(CSRF):
+    """Renders the token of app.security; checks it unless the request hook already did."""
+
+    def generate_csrf_token(self, csrf_token_field):
+        return portal_csrf_token()
+
+    def validate_csrf_token(self, form, field):
+        if g.get("csrf_checked"):
+            return
+        check_csrf_token(field.data)
+
+
+class BaseForm(FlaskForm):
+    class Meta:
+        csrf_class = PortalCSRF
