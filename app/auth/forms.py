@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 from app.auth.passwords import MAX_LENGTH, password_problems
 from app.forms import BaseForm
 
+
 def strip(value):
     return value.strip() if isinstance(value, str) else value
 

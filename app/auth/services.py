@@ -17,7 +17,7 @@ from app.extensions import db
 from app.security import hash_token, new_token
 
 VERIFY_EMAIL = "verify_email"
-RESET_PASSWORD = "reset_password"
+RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
 CHANGE_EMAIL = "change_email"
 TOKEN_LIFETIMES = {
     VERIFY_EMAIL: timedelta(hours=24),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import current_app, jsonify, redirect, render_template, request
-
 from flask_login import current_user
 
 from app.extensions import db
