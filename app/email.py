@@ -103,10 +103,10 @@ def _build(message: OutboxMessage, sender: str) -> EmailMessage:
     mail["To"] = message.recipient
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip("> ") or None)
-    mail["Content-Language"] = message.locale.replace("_", "-")
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(message.body_text)
     mail.add_alternative(message.body_html, subtype="html")
+    mail["Content-Language"] = message.locale.replace("_", "-")  # after set_content, which clears it
     return mail
 
 
@@ -173,6 +173,7 @@ def deliver_due(config, now: datetime | None = None, ids: list[int] | None = Non
             log.warning("Mail %s (%s) not sent, attempt %s: %s", message.id, message.template,
                         message.attempts, type(exc).__name__)
         else:
+            log.info("Mail %s (%s) sent", message.id, message.template)
             message.sent_at = now
             message.attempts += 1
             message.last_error = None

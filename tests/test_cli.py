@@ -1,5 +1,11 @@
 """Command-line helpers."""
 
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.extensions import db as _db
+from tests.conftest import AuthActions
+
 
 def test_show_config_redacts_the_database_password(make_app):
     app = make_app(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://app:hunter2-secret@db.internal/twtapi")
@@ -8,3 +14,25 @@ def test_show_config_redacts_the_database_password(make_app):
     assert "hunter2-secret" not in result.output
     assert "postgresql+psycopg://app:***@db.internal/twtapi" in result.output
     assert "testing" in result.output
+
+
+def test_demo_data_is_idempotent_and_signs_in(app, client, runner):
+    first = runner.invoke(args=["demo-data"])
+    second = runner.invoke(args=["demo-data"])
+    assert first.exit_code == second.exit_code == 0
+    assert "Created demo customer" in first.output
+    assert "Already present" in second.output
+    with app.app_context():
+        users = _db.session.scalars(select(User)).all()
+        assert [u.email for u in users] == ["demo@twtapi.com"]
+        assert users[0].is_verified
+    password = first.output.split("password:")[1].strip()
+    response = AuthActions(client, []).login("demo@twtapi.com", password)
+    assert response.status_code == 303
+
+
+def test_demo_data_is_refused_in_production(make_app):
+    app = make_app(ENV_NAME="production")
+    result = app.test_cli_runner().invoke(args=["demo-data"])
+    assert result.exit_code != 0
+    assert "refused in production" in result.output

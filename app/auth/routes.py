@@ -142,12 +142,14 @@ def login():
             return render_template("auth/login.html", form=form, next_url=next_url, throttled_minutes=minutes), 429
         user = services.authenticate(email, form.password.data)
         if user is None:
+            current_app.logger.info("auth:login:failure")
             services.record_login_failure(email, ip)
             db.session.rollback()
             form.password.errors.append(_("The e-mail address or password is not right."))
             return render_template("auth/login.html", form=form, next_url=next_url), 200
         _sign_in(user, bool(form.remember.data))
         db.session.commit()
+        current_app.logger.info("auth:login:success user=%s", user.id)
         # Come back through the cookie check: if the browser refused the session cookie, say so.
         return redirect(url_for("auth.login", check=1, next=next_url), code=303)
     return render_template("auth/login.html", form=form, next_url=next_url)
@@ -161,6 +163,7 @@ def logout():
     if row is not None:
         services.end_session(row, "logout", utcnow())
         db.session.commit()
+        current_app.logger.info("auth:logout user=%s", row.user_id)
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
@@ -194,6 +197,7 @@ def reset_password(token: str):
     if form.validate_on_submit():
         user = services.reset_password(token, form.password.data, current_app.config, utcnow())
         db.session.commit()
+        current_app.logger.info("auth:password:reset user=%s", user.id if user else None)
         if current_user.is_authenticated:
             logout_user()
         session.clear()
