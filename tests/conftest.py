@@ -158,8 +158,7 @@ def outbox(smtp_server) -> list[EmailMessage]:
 def make_app(database_url, _session_engine, smtp_server) -> Iterator[Callable[..., object]]:
     """Build an application on the session database, with settings overridden per test.
 
-    After the test, every table is emptied and the rate-limit counters are reset, so the
-    next test starts clean.
+    After the test, its connections are closed and the rate-limit counters are reset.
     """
     apps = []
 
@@ -175,6 +174,12 @@ def make_app(database_url, _session_engine, smtp_server) -> Iterator[Callable[..
             _db.engine.dispose()
     if apps:
         limiter.reset()
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables_after_each_test(_session_engine):
+    """Every test starts from empty tables, whatever wrote to them (an app, gunicorn, a CLI)."""
+    yield
     with _session_engine.begin() as conn:
         for table in reversed(_db.metadata.sorted_tables):
             conn.execute(table.delete())

@@ -6,6 +6,7 @@ browser download is not reachable from these machines.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -42,7 +43,7 @@ def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30.0) -
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url, tmp_path_factory):
+def live_server(database_url, tmp_path_factory, smtp_server):
     """The real app under gunicorn on 127.0.0.1, on the session's migrated database."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
@@ -52,6 +53,7 @@ def live_server(database_url, tmp_path_factory):
         "DATABASE_URL": database_url,
         "SECRET_KEY": "browser-tests-only-" + "x" * 24,
         "SITE_URL": f"http://127.0.0.1:{port}",
+        "MAIL_URL": f"smtp://127.0.0.1:{smtp_server[0].port}",
     }
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
@@ -76,15 +78,36 @@ def live_server(database_url, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def cookie_blocking_context(playwright, tmp_path):
+    """A Chromium profile whose settings block every cookie, as a privacy-minded visitor may."""
+    profile = tmp_path / "profile"
+    (profile / "Default").mkdir(parents=True)
+    (profile / "Default" / "Preferences").write_text(
+        json.dumps({"profile": {"default_content_setting_values": {"cookies": 2}}})
+    )
+    args = [a for a in CHROMIUM_ARGS if a != "--headless"]
+    context = playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=args
+    )
+    yield context
+    context.close()
 
 
 @pytest.fixture

@@ -1,0 +1,58 @@
+"""A new customer's first minutes, in a real browser: sign up, confirm, sign in, sessions, sign out."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct horse battery staple"
+
+
+def _link(outbox, to: str, path: str) -> str:
+    message = next(m for m in reversed(outbox) if m["To"] == to)
+    text = message.get_body(("plain",)).get_content()
+    return re.search(r"(https?://\S+" + re.escape(path) + r"\S+)", text).group(1)
+
+
+def test_sign_up_confirm_sign_in_see_session_and_sign_out(page, context, live_server, outbox):
+    page.goto(live_server + "/")
+    page.get_by_role("link", name="Register").click()
+    assert context.cookies() == []  # the sign-up form itself sets no cookie
+    page.get_by_label("E-mail address").fill("browser.user@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Nickname (optional)").fill("Browser")
+    page.get_by_label("I am at least 16 years old.").check()
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+
+    page.goto(_link(outbox, "browser.user@example.com", "/verify-email/"))
+    page.get_by_text("is confirmed").wait_for()
+
+    page.get_by_label("E-mail address").fill("browser.user@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Hello, Browser").wait_for()
+    assert [c["name"] for c in context.cookies()] == ["session"]
+    session_cookie = context.cookies()[0]
+    assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Lax"
+
+    page.get_by_role("link", name="Security").first.click()
+    assert page.get_by_text("this device").is_visible()
+
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_text("You are signed out.").wait_for()
+    page.goto(live_server + "/account")
+    assert "/login" in page.url
+
+
+def test_cookies_blocked_says_they_are_required(cookie_blocking_context, live_server, app, runner):
+    """A browser that blocks cookies is told why sign-in fails instead of failing silently."""
+    runner.invoke(args=["demo-data"])
+    page = cookie_blocking_context.new_page()
+    page.goto(live_server + "/login")
+    page.get_by_label("E-mail address").fill("demo@twtapi.com")
+    page.get_by_label("Password").fill("sample-customer-2025-twtapi")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("Cookies are required to sign in.").wait_for()
+    assert cookie_blocking_context.cookies() == []
