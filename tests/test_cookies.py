@@ -28,3 +28,20 @@ def test_static_files_and_error_pages_set_no_cookie(client):
         assert response.headers.getlist("Set-Cookie") == []
     assert client.get("/missing").headers.getlist("Set-Cookie") == []
     assert client.get("/api/v1/missing").headers.getlist("Set-Cookie") == []
+
+
+NECESSARY_COOKIES = {"session", "lang"}
+
+
+def test_signed_in_pages_set_only_the_necessary_session_cookie(app, client, outbox):
+    from tests.conftest import AuthActions
+
+    auth = AuthActions(client, outbox)
+    auth.register()
+    auth.login()
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.arguments or rule.endpoint == "static":
+            continue
+        response = client.get(rule.rule)
+        names = {c.split("=", 1)[0] for c in response.headers.getlist("Set-Cookie")}
+        assert names <= NECESSARY_COOKIES, (rule.rule, names)

@@ -56,3 +56,28 @@ def test_cookies_blocked_says_they_are_required(cookie_blocking_context, live_se
     page.get_by_role("button", name="Log in").click()
     page.get_by_text("Cookies are required to sign in.").wait_for()
     assert cookie_blocking_context.cookies() == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_portal_pages_have_no_serious_accessibility_violations(browser, live_server, runner, language):
+    from axe_playwright_python.sync_playwright import Axe
+
+    runner.invoke(args=["demo-data"])
+    context = browser.new_context(locale=language, extra_http_headers={"Accept-Language": language})
+    try:
+        page = context.new_page()
+        page.goto(live_server + "/login")
+        page.locator("#email").fill("demo@twtapi.com")
+        page.locator("#password").fill("sample-customer-2025-twtapi")
+        page.locator("form button[type=submit]").last.click()
+        page.wait_for_url(live_server + "/account")
+        for path in ["/account", "/account/profile", "/account/security"]:
+            page.goto(live_server + path)
+            violations = [
+                (v["id"], [n["target"] for n in v["nodes"]])
+                for v in Axe().run(page).response["violations"]
+                if v["impact"] in {"serious", "critical"}
+            ]
+            assert violations == [], path
+    finally:
+        context.close()

@@ -91,3 +91,16 @@ def test_no_serious_accessibility_violations(browser, live_server, path, languag
         assert serious == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/login", "/register", "/reset-password"])
+def test_account_forms_have_no_serious_accessibility_violations(page, live_server, path):
+    page.goto(live_server + path)
+    page.get_by_role("button").last.click()  # submit empty: the page now shows its errors
+    page.wait_for_load_state()
+    violations = [
+        (v["id"], [n["target"] for n in v["nodes"]])
+        for v in Axe().run(page).response["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]
+    assert violations == []
