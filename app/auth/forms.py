@@ -23,10 +23,17 @@ EMAIL_VALIDATORS = [
 
 
 class NewPasswordMixin:
-    """Validates ``password`` against the rules of app.auth.passwords."""
+    """Validates ``password`` against the rules of app.auth.passwords.
+
+    ``email`` (the account's address) lets the rules refuse a password containing it.
+    """
+
+    def __init__(self, *args, email: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._email = email
 
     def email_for_password_check(self) -> str | None:
-        return None
+        return self._email
 
     def validate_password(self, field):
         problems = password_problems(field.data or "", self.email_for_password_check())
@@ -70,13 +77,6 @@ class ResetRequestForm(BaseForm):
 class ResetPasswordForm(NewPasswordMixin, BaseForm):
     password = PasswordField(_l("New password"), validators=[InputRequired(message=_l("Choose a password."))])
 
-    def __init__(self, *args, email: str | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._email = email
-
-    def email_for_password_check(self):
-        return self._email
-
 
 class ProfileForm(BaseForm):
     nickname = StringField(_l("Nickname"), validators=[
@@ -93,13 +93,6 @@ class ChangePasswordForm(NewPasswordMixin, BaseForm):
     current_password = PasswordField(_l("Current password"), validators=[
         InputRequired(message=_l("Enter your current password."))])
     password = PasswordField(_l("New password"), validators=[InputRequired(message=_l("Choose a password."))])
-
-    def __init__(self, *args, email: str | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._email = email
-
-    def email_for_password_check(self):
-        return self._email
 
 
 class ChangeEmailForm(BaseForm):

@@ -305,6 +305,11 @@ def clean_nickname(nickname: str | None) -> str | None:
 
 def update_profile(user: User, nickname: str | None, locale: str | None) -> None:
     user.nickname = clean_nickname(nickname)
+    save_locale(user, locale)
+
+
+def save_locale(user: User, locale: str | None) -> None:
+    """The language of the user's pages and e-mail (None: follow the browser)."""
     user.locale = locale or None
     db.session.flush()
 

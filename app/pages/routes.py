@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, redirect, render_template, request
 from flask_login import current_user
 
+from app.auth import services as auth_services
 from app.extensions import db
 from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, normalise_locale
 from app.pages import bp, services
@@ -38,7 +39,7 @@ def set_language(code: str):
     response = redirect(safe_next(request.args.get("next")), code=303)
     if locale and current_user.is_authenticated:
         # A signed-in user's saved language decides, so the choice is saved there.
-        current_user.locale = locale
+        auth_services.save_locale(current_user, locale)
         db.session.commit()
     elif locale:
         response.set_cookie(
