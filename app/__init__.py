@@ -31,6 +31,7 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
     register_blueprints(app)
     register_templating(app)
 
+    from app.audit import services as _audit_guard  # noqa: F401 - installs the append-only guard
     from app.email import register_mail
     from app.errors import register_error_handlers
     from app.security import register_security
@@ -81,9 +82,11 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.pages import bp as pages_bp
+    from app.staff import bp as staff_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(staff_bp)
 
 
 def register_templating(app: Flask) -> None:

@@ -44,10 +44,15 @@ def demo_data_command():
     if current_app.config.get("ENV_NAME") == "production":
         raise click.ClickException("demo-data is refused in production.")
     user, created = auth_services.ensure_demo_customer(current_app.config, utcnow())
+    admin, admin_created = auth_services.ensure_demo_admin(current_app.config, utcnow())
     db.session.commit()
     click.echo(("Created" if created else "Already present:") + " demo customer")
     click.echo(f"  e-mail:   {user.email}")
     click.echo(f"  password: {auth_services.DEMO_PASSWORD}")
+    click.echo(("Created" if admin_created else "Already present:") + " demo staff member (all roles)")
+    click.echo(f"  e-mail:   {admin.email}")
+    click.echo(f"  password: {auth_services.DEMO_ADMIN_PASSWORD}")
+    click.echo("  The staff console (/staff/) asks it to turn on two-factor authentication first.")
 
 
 privacy_cli = AppGroup("privacy", help="Retention and privacy jobs.")
@@ -78,8 +83,59 @@ def send_queued_command():
     click.echo(f"sent {counts['sent']}, failed {counts['failed']}")
 
 
+users_cli = AppGroup("users", help="Accounts and staff.")
+
+
+@users_cli.command("create-staff")
+@click.option("--email", required=True, help="The staff member's e-mail address.")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="support, privacy, billing or admin; repeat for several.")
+def create_staff_command(email: str, roles: tuple[str, ...]):
+    """Create a staff account (asking for its password), or add roles to an existing account."""
+    from app.auth import services as auth_services
+    from app.auth.passwords import password_problems
+
+    existing = auth_services.find_user_by_email(email)
+    password = None
+    if existing is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        problems = password_problems(password, email)
+        if problems:
+            raise click.ClickException(" ".join(str(p) for p in problems))
+    try:
+        user, created = auth_services.create_staff(email, password, list(roles), current_app.config, utcnow())
+    except (auth_services.UnknownRole, auth_services.InvalidEmail) as exc:
+        raise click.ClickException(f"Refused: {exc}") from None
+    db.session.commit()
+    click.echo(f"{'Created' if created else 'Updated'} {user.email}: roles {', '.join(sorted(user.role_names))}")
+    click.echo("Two-factor authentication must be turned on before the staff console opens.")
+
+
+crypto_cli = AppGroup("crypto", help="Field encryption keys.")
+
+
+@crypto_cli.command("generate-key")
+def generate_key_command():
+    """Print a new key for DATA_ENCRYPTION_KEYS (put it first; keep the old ones after it)."""
+    from app.crypto import new_key
+
+    click.echo(new_key())
+
+
+@crypto_cli.command("rotate")
+@click.option("--batch-size", default=500, show_default=True)
+def rotate_command(batch_size: int):
+    """Re-encrypt every encrypted value with the newest key, in batches."""
+    from app.crypto import rotate
+
+    for column, count in rotate(batch_size=batch_size).items():
+        click.echo(f"{column}: re-encrypted {count}")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(show_config_command)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(privacy_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(crypto_cli)

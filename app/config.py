@@ -118,6 +118,8 @@ class Config:
         self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10 per hour")
         self.RESET_RATE_LIMIT = env.get("RESET_RATE_LIMIT", "10 per hour")
         self.SESSION_IDLE_MINUTES = _int(env, "SESSION_IDLE_MINUTES", 30)
+        self.REAUTH_MINUTES = _int(env, "REAUTH_MINUTES", 5)
+        self.STAFF_IDLE_MINUTES = _int(env, "STAFF_IDLE_MINUTES", 30)
         self.REMEMBER_DAYS = _int(env, "REMEMBER_DAYS", 30)
         self.PERMANENT_SESSION_LIFETIME = timedelta(days=self.REMEMBER_DAYS)
         self.PASSWORD_HASH_TIME_COST = _int(env, "PASSWORD_HASH_TIME_COST", 2)
@@ -134,6 +136,8 @@ class Config:
             ("ACCOUNT_TOKEN_RETENTION_DAYS", 7),
             ("MAIL_SENT_RETENTION_DAYS", 7),
             ("ACCOUNT_PURGE_DAYS", 30),
+            ("SECURITY_EVENT_DAYS", 90),
+            ("AUDIT_RETENTION_DAYS", 730),
         ):
             setattr(self, name, _int(env, name, default))
 
@@ -197,6 +201,12 @@ class ProductionConfig(Config):
             )
         if len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY is too short for production: use at least 32 random characters.")
+        from app.crypto import EncryptionKeyError, validate_keys
+
+        try:
+            validate_keys(self.DATA_ENCRYPTION_KEYS)
+        except EncryptionKeyError as exc:
+            raise ConfigError(str(exc) + ".") from None
 
 
 CONFIGS = {

@@ -80,7 +80,9 @@ def _apply(rule: Rule, cutoff: datetime, batch_size: int, dry_run: bool) -> int:
         if not ids:
             return total
         if rule.action == "delete":
-            db.session.execute(db.delete(model).where(model.id.in_(ids)))
+            db.session.execute(
+                db.delete(model).where(model.id.in_(ids)).execution_options(retention_purge=True)
+            )
         else:
             for row in db.session.scalars(select(model).where(model.id.in_(ids))):
                 rule.anonymise(row)

@@ -9,7 +9,7 @@ import secrets
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, abort, current_app, g, request, session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -221,6 +221,27 @@ def register_log_redaction() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactSecretsFilter) for f in logger.filters):
             logger.addFilter(RedactSecretsFilter())
+
+
+def staff(*roles: str):
+    """A staff view; ``roles`` lists who may open it (any staff role when empty).
+
+    The staff blueprint's guard has already required a signed-in staff member with 2FA; this
+    adds the role check and marks the view for tests/test_access.py.
+    """
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if roles and not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        setattr(wrapper, ACCESS_ATTR, "staff")
+        wrapper.staff_roles = roles
+        return wrapper
+
+    return decorate
 
 
 def register_security(app: Flask) -> None:

@@ -23,10 +23,11 @@ def test_demo_data_is_idempotent_and_signs_in(app, client, runner):
     assert "Created demo customer" in first.output
     assert "Already present" in second.output
     with app.app_context():
-        users = _db.session.scalars(select(User)).all()
-        assert [u.email for u in users] == ["demo@twtapi.com"]
-        assert users[0].is_verified
-    password = first.output.split("password:")[1].strip()
+        users = {u.email: u for u in _db.session.scalars(select(User))}
+        assert set(users) == {"demo@twtapi.com", "admin@twtapi.com"}
+        assert users["demo@twtapi.com"].is_verified and not users["demo@twtapi.com"].is_staff
+        assert users["admin@twtapi.com"].role_names == {"support", "privacy", "billing", "admin"}
+    password = first.output.split("password:")[1].split()[0]
     response = AuthActions(client, []).login("demo@twtapi.com", password)
     assert response.status_code == 303
 

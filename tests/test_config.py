@@ -6,16 +6,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from app import create_app
 from app.config import ConfigError, load_config, normalise_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
+KEY_NEW, KEY_OLD = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 PRODUCTION_ENV = {
     "SECRET_KEY": "x" * 48,
     "DATABASE_URL": "postgresql://app@db.internal/twtapi",
-    "DATA_ENCRYPTION_KEYS": "k2,k1",
+    "DATA_ENCRYPTION_KEYS": f"{KEY_NEW}, {KEY_OLD}",
 }
 
 
@@ -54,7 +56,12 @@ def test_production_defaults_are_secure():
     assert cfg.PROXY_HOPS == 1
     assert cfg.PREFERRED_URL_SCHEME == "https"
     assert cfg.SQLALCHEMY_DATABASE_URI.startswith("postgresql+psycopg://")
-    assert cfg.DATA_ENCRYPTION_KEYS == ["k2", "k1"]
+    assert cfg.DATA_ENCRYPTION_KEYS == [KEY_NEW, KEY_OLD]
+
+
+def test_production_refuses_keys_that_are_not_fernet_keys():
+    with pytest.raises(ConfigError, match="flask crypto generate-key"):
+        load_config("production", {**PRODUCTION_ENV, "DATA_ENCRYPTION_KEYS": "not-a-key"})
 
 
 def test_development_works_with_no_environment_at_all():

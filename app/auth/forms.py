@@ -103,3 +103,20 @@ class ChangeEmailForm(BaseForm):
 
 class ActionForm(BaseForm):
     """A form with only its CSRF token: buttons that change something (sign out, end a session)."""
+
+
+class SecondFactorForm(BaseForm):
+    code = StringField(_l("Authentication code or recovery code"), validators=[
+        DataRequired(message=_l("Enter the code from your authenticator app or a recovery code.")),
+        Length(max=40)], filters=[strip])
+
+
+class ReauthForm(BaseForm):
+    password = PasswordField(_l("Password"), validators=[InputRequired(message=_l("Enter your password."))])
+    code = StringField(_l("Authentication code or recovery code"), validators=[Optional(), Length(max=40)],
+                       filters=[strip])
+
+
+class EnableTwoFactorForm(BaseForm):
+    code = StringField(_l("Six-digit code from the app"), validators=[
+        DataRequired(message=_l("Enter the six-digit code your app shows.")), Length(max=12)], filters=[strip])

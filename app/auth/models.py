@@ -8,6 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.crypto import EncryptedText
 from app.extensions import db
 from app.retention import PERSONAL, Rule, register, truncate_ip
 from app.timeutil import utcnow
@@ -29,6 +30,13 @@ class User(UserMixin, db.Model):
     accepted_terms_version: Mapped[str] = mapped_column(db.String(32))
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Two-factor authentication: the TOTP secret is encrypted; it is "on" once confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_counter: Mapped[int | None]  # the newest time step used: no code works twice
+
+    roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
+                                                 lazy="selectin")
 
     sessions: Mapped[list[UserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -41,6 +49,21 @@ class User(UserMixin, db.Model):
     @property
     def display_name(self) -> str:
         return self.nickname or self.email
+
+    @property
+    def has_2fa(self) -> bool:
+        return self.totp_enabled_at is not None
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.role_names)
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.role_names & set(roles))
 
     def get_id(self) -> str:
         return str(self.id)
@@ -63,6 +86,8 @@ class UserSession(db.Model):
     user_agent: Mapped[str | None] = mapped_column(db.String(255), info=PERSONAL)
     ended_at: Mapped[datetime | None] = mapped_column(index=True)
     end_reason: Mapped[str | None] = mapped_column(db.String(32))
+    # When the password (and second factor) were last entered in this session.
+    reauthenticated_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="sessions")
 
@@ -86,6 +111,44 @@ class AccountToken(db.Model):
     used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+STAFF_ROLES = ("support", "privacy", "billing", "admin")
+
+
+class UserRole(db.Model):
+    """A staff role held by a user. Customers hold none."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(db.String(20), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecoveryCode(db.Model):
+    """A single-use two-factor recovery code, stored as its SHA-256 (the code has 80 random bits)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(db.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+class SecurityEvent(db.Model):
+    """Something that happened to an account's security, shown to its owner for 90 days."""
+
+    __tablename__ = "security_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(db.String(40))  # e.g. auth:login:failure
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    ip: Mapped[str | None] = mapped_column(db.String(45), info=PERSONAL)
+    user_agent: Mapped[str | None] = mapped_column(db.String(255), info=PERSONAL)
 
 
 def _anonymise_session_ip(row: UserSession) -> None:
@@ -133,6 +196,15 @@ register(Rule(
     description="The IP address of a sign-in is cut to its network (IPv4 /24, IPv6 /48) after N days.",
     selects=lambda cutoff: and_(UserSession.ip_truncated.is_(False), UserSession.created_at < cutoff),
     anonymise=_anonymise_session_ip,
+))
+register(Rule(
+    name="security_events.expired",
+    model=SecurityEvent,
+    action="delete",
+    days_setting="SECURITY_EVENT_DAYS",
+    default_days=90,
+    description="Security activity (sign-ins, password and 2FA changes) is deleted after N days.",
+    selects=lambda cutoff: SecurityEvent.created_at < cutoff,
 ))
 register(Rule(
     name="account_tokens.expired",

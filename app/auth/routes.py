@@ -6,21 +6,33 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from app.auth import bp, services
+from app.auth import bp, services, twofactor
 from app.auth.forms import (
     ActionForm,
     ChangeEmailForm,
     ChangePasswordForm,
+    EnableTwoFactorForm,
     LoginForm,
     ProfileForm,
+    ReauthForm,
     RegistrationForm,
     ResetPasswordForm,
     ResetRequestForm,
+    SecondFactorForm,
 )
+from app.auth.guards import recent_auth_required
+from app.auth.models import User
+from app.auth.passwords import verify_password
 from app.extensions import db, limiter, login_manager
 from app.i18n import LANG_COOKIE, normalise_locale, select_locale
 from app.security import customer, public, safe_next
+from app.throttle import check as throttle_check
+from app.throttle import hit as throttle_hit
+from app.throttle import throttle_key
 from app.timeutil import utcnow
+
+PENDING_2FA_SECONDS = 300
+SECOND_FACTOR_LIMIT = "5 per 5 minutes"
 
 # --- session loading (the glue between Flask-Login and our session rows) --------------------
 
@@ -52,14 +64,23 @@ def load_signed_in_user():
         current_user._get_current_object()
 
 
+def _client() -> services.Client:
+    return services.Client(request.remote_addr, request.user_agent.string)
+
+
 def _sign_in(user, remember: bool) -> None:
     """Start a fresh session: the old session data (and any fixed id) is discarded."""
-    secret = services.start_session(user, request.remote_addr, request.user_agent.string, remember,
-                                    current_app.config, utcnow())
+    now, client = utcnow(), _client()
+    if services.is_new_device(user, client, current_app.config, now):
+        services.notify_new_device(user, client, current_app.config, now)
+    secret = services.start_session(user, client.ip, client.user_agent, remember, current_app.config, now)
+    services.record_event(user, "auth:login:success", client, now)
     session.clear()
     session["sid"] = secret
     session.permanent = remember
     login_user(user)
+    # Entering the password (and code) just now counts as a recent authentication.
+    services.mark_reauthenticated(services.load_session(secret, current_app.config, now), now)
 
 
 # --- registration and verification ------------------------------------------------------------
@@ -89,10 +110,12 @@ def register():
 @public
 def verify_email(token: str):
     """Confirm an address from the e-mailed link (sign-up or e-mail change)."""
-    user = services.confirm_email_token(token, current_app.config, utcnow())
+    user, changed = services.confirm_email_token(token, current_app.config, utcnow())
     if user is None:
         db.session.rollback()
         return render_template("auth/verify_failed.html"), 400
+    if changed:
+        services.record_event(user, "auth:email:change", _client(), utcnow())
     db.session.commit()
     flash(_("Thank you, your e-mail address %(email)s is confirmed.", email=user.email), "success")
     if current_user.is_authenticated:
@@ -145,14 +168,95 @@ def login():
             current_app.logger.info("auth:login:failure")
             services.record_login_failure(email, ip)
             db.session.rollback()
+            services.record_failed_login(email, _client(), utcnow())
+            db.session.commit()
             form.password.errors.append(_("The e-mail address or password is not right."))
             return render_template("auth/login.html", form=form, next_url=next_url), 200
+        if user.has_2fa:
+            db.session.commit()  # a re-hashed password is kept even if the code never comes
+            session.clear()
+            session.update(pending_2fa_user=user.id, pending_2fa_remember=bool(form.remember.data),
+                           pending_2fa_next=next_url, pending_2fa_at=utcnow().timestamp())
+            return redirect(url_for("auth.login_second_factor"), code=303)
         _sign_in(user, bool(form.remember.data))
         db.session.commit()
         current_app.logger.info("auth:login:success user=%s", user.id)
         # Come back through the cookie check: if the browser refused the session cookie, say so.
         return redirect(url_for("auth.login", check=1, next=next_url), code=303)
     return render_template("auth/login.html", form=form, next_url=next_url)
+
+
+@bp.route("/login/2fa", methods=["GET", "POST"])
+@public
+def login_second_factor():
+    """The second step of signing in, for accounts with two-factor authentication."""
+    user_id, started = session.get("pending_2fa_user"), session.get("pending_2fa_at", 0)
+    if not user_id:
+        return redirect(url_for("auth.login"))
+    user = db.session.get(User, user_id)
+    if user is None or utcnow().timestamp() - started > PENDING_2FA_SECONDS:
+        for key in ("pending_2fa_user", "pending_2fa_remember", "pending_2fa_next", "pending_2fa_at"):
+            session.pop(key, None)
+        flash(_("Please sign in again."), "info")
+        return redirect(url_for("auth.login"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        key = throttle_key("second-factor", str(user.id))
+        verdict = throttle_check(SECOND_FACTOR_LIMIT, key)
+        if not verdict.allowed:
+            minutes = max(1, round(verdict.retry_after / 60))
+            return render_template("auth/login_2fa.html", form=form, throttled_minutes=minutes), 429
+        now = utcnow()
+        method = twofactor.verify_second_factor(user, form.code.data, now)
+        if method is None:
+            throttle_hit(SECOND_FACTOR_LIMIT, key)
+            db.session.rollback()
+            services.record_event(user, "auth:login:failure", _client(), now)
+            db.session.commit()
+            form.code.errors.append(_("That code is not right, or was already used."))
+            return render_template("auth/login_2fa.html", form=form), 200
+        if method == "recovery":
+            services.record_event(user, "auth:2fa:recovery_used", _client(), now)
+            services.notify_recovery_code_used(user, twofactor.remaining_recovery_codes(user), current_app.config)
+        remember, next_url = session.get("pending_2fa_remember", False), session.get("pending_2fa_next")
+        _sign_in(user, remember)
+        db.session.commit()
+        current_app.logger.info("auth:login:success user=%s", user.id)
+        return redirect(url_for("auth.login", check=1, next=safe_next(next_url, url_for("auth.show_dashboard"))),
+                        code=303)
+    return render_template("auth/login_2fa.html", form=form)
+
+
+@bp.route("/reauth", methods=["GET", "POST"])
+@customer
+def reauthenticate():
+    """Confirm the password (and second factor) before a sensitive action, then go back."""
+    next_url = safe_next(request.values.get("next"), url_for("auth.show_security"))
+    form = ReauthForm()
+    if form.validate_on_submit():
+        key = throttle_key("reauth", str(current_user.id))
+        verdict = throttle_check(SECOND_FACTOR_LIMIT, key)
+        if not verdict.allowed:
+            minutes = max(1, round(verdict.retry_after / 60))
+            return render_template("auth/reauth.html", form=form, next_url=next_url, throttled_minutes=minutes), 429
+        now = utcnow()
+        password_ok = verify_password(current_user.password_hash, form.password.data)[0]
+        factor = twofactor.verify_second_factor(current_user, form.code.data or "", now) \
+            if password_ok and current_user.has_2fa else None
+        if password_ok and (factor or not current_user.has_2fa):
+            if factor == "recovery":
+                services.record_event(current_user, "auth:2fa:recovery_used", _client(), now)
+                services.notify_recovery_code_used(current_user, twofactor.remaining_recovery_codes(current_user),
+                                                   current_app.config)
+            services.mark_reauthenticated(g.get("user_session"), now)
+            db.session.commit()
+            return redirect(next_url, code=303)
+        throttle_hit(SECOND_FACTOR_LIMIT, key)
+        db.session.rollback()
+        target = form.code if password_ok else form.password
+        target.errors.append(_("That code is not right, or was already used.") if password_ok
+                             else _("Your password is not right."))
+    return render_template("auth/reauth.html", form=form, next_url=next_url)
 
 
 @bp.post("/logout")
@@ -162,6 +266,7 @@ def logout():
     row = g.get("user_session")
     if row is not None:
         services.end_session(row, "logout", utcnow())
+        services.record_event(row.user, "auth:logout", _client(), utcnow())
         db.session.commit()
         current_app.logger.info("auth:logout user=%s", row.user_id)
     logout_user()
@@ -196,6 +301,8 @@ def reset_password(token: str):
     form = ResetPasswordForm(email=found.user.email)
     if form.validate_on_submit():
         user = services.reset_password(token, form.password.data, current_app.config, utcnow())
+        if user is not None:
+            services.record_event(user, "auth:password:reset", _client(), utcnow())
         db.session.commit()
         current_app.logger.info("auth:password:reset user=%s", user.id if user else None)
         if current_user.is_authenticated:
@@ -246,6 +353,7 @@ def _render_profile(status: int = 200, **forms):
 
 @bp.post("/account/profile/password")
 @customer
+@recent_auth_required
 def change_password():
     """Change the password (the current one is required); other sessions end."""
     form = ChangePasswordForm(email=current_user.email, prefix="password")
@@ -254,6 +362,7 @@ def change_password():
         changed = services.change_password(current_user, form.current_password.data, form.password.data,
                                            row.id if row else None, current_app.config, utcnow())
         if changed:
+            services.record_event(current_user, "auth:password:change", _client(), utcnow())
             db.session.commit()
             flash(_("Your password is changed. Your other sessions were signed out."), "success")
             return redirect(url_for("auth.edit_profile"), code=303)
@@ -263,6 +372,7 @@ def change_password():
 
 @bp.post("/account/profile/email")
 @customer
+@recent_auth_required
 def change_email():
     """Start an e-mail change: a link goes to the new address; the old one is told when it is done."""
     form = ChangeEmailForm(prefix="email")
@@ -290,9 +400,12 @@ def show_security():
     return render_template(
         "auth/security.html",
         sessions=services.active_sessions(current_user),
+        events=services.recent_events(current_user, current_app.config, utcnow()),
         current_session_id=row.id if row else None,
         describe=services.describe_user_agent,
         action_form=ActionForm(),
+        recovery_left=twofactor.remaining_recovery_codes(current_user) if current_user.has_2fa else None,
+        event_labels=services.EVENT_LABELS,
     )
 
 
@@ -305,6 +418,7 @@ def end_session(session_id: int):
         flash(_("That session had already ended."), "info")
         return redirect(url_for("auth.show_security"), code=303)
     services.end_session(target, "ended_by_user", utcnow())
+    services.record_event(current_user, "auth:session:end", _client(), utcnow())
     db.session.commit()
     current = g.get("user_session")
     if current is not None and current.id == session_id:
@@ -322,6 +436,92 @@ def end_other_sessions():
     """End every session except this one."""
     current = g.get("user_session")
     count = services.end_sessions(current_user, "ended_by_user", utcnow(), keep_id=current.id if current else None)
+    if count:
+        services.record_event(current_user, "auth:session:end", _client(), utcnow())
     db.session.commit()
     flash(_("%(count)s other sessions were ended.", count=count), "success")
     return redirect(url_for("auth.show_security"), code=303)
+
+
+# --- two-factor authentication ----------------------------------------------------------------
+
+
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/account/security/2fa")
+@customer
+@recent_auth_required
+def show_two_factor():
+    """Set up two-factor authentication (QR code and key), or manage it when it is on."""
+    if current_user.has_2fa:
+        html = render_template("auth/two_factor.html", action_form=SecondFactorForm(),
+                               recovery_left=twofactor.remaining_recovery_codes(current_user))
+        return _no_store(current_app.make_response(html))
+    if not current_user.totp_secret:
+        twofactor.begin_setup(current_user)
+        db.session.commit()
+    return _render_setup(EnableTwoFactorForm())
+
+
+def _render_setup(form, status: int = 200):
+    uri = twofactor.provisioning_uri(current_user, current_app.config["SITE_NAME"])
+    html = render_template("auth/two_factor_setup.html", form=form, qr_svg=twofactor.qr_svg(uri),
+                           secret=current_user.totp_secret)
+    return _no_store(current_app.make_response((html, status)))
+
+
+@bp.post("/account/security/2fa/enable")
+@customer
+@recent_auth_required
+def enable_two_factor():
+    """Turn 2FA on once the app shows a matching code; show the recovery codes once."""
+    if current_user.has_2fa or not current_user.totp_secret:
+        return redirect(url_for("auth.show_two_factor"), code=303)
+    form = EnableTwoFactorForm()
+    if form.validate_on_submit():
+        codes = twofactor.confirm_setup(current_user, form.code.data, utcnow())
+        if codes:
+            services.record_event(current_user, "auth:2fa:enable", _client(), utcnow())
+            services.notify_two_factor_changed(current_user, True, current_app.config)
+            db.session.commit()
+            return _no_store(current_app.make_response(render_template("auth/recovery_codes.html", codes=codes)))
+        db.session.rollback()
+        form.code.errors.append(_("That code does not match. Check the time on your device and try again."))
+    return _render_setup(form, 400)
+
+
+@bp.post("/account/security/2fa/disable")
+@customer
+@recent_auth_required
+def disable_two_factor():
+    """Turn 2FA off; a current code (or a recovery code) is required."""
+    form = SecondFactorForm()
+    if current_user.has_2fa and form.validate_on_submit():
+        if twofactor.verify_second_factor(current_user, form.code.data, utcnow()):
+            twofactor.disable(current_user)
+            services.record_event(current_user, "auth:2fa:disable", _client(), utcnow())
+            services.notify_two_factor_changed(current_user, False, current_app.config)
+            db.session.commit()
+            flash(_("Two-factor authentication is off."), "success")
+            return redirect(url_for("auth.show_security"), code=303)
+        db.session.rollback()
+        form.code.errors.append(_("That code is not right, or was already used."))
+    html = render_template("auth/two_factor.html", action_form=form,
+                           recovery_left=twofactor.remaining_recovery_codes(current_user))
+    return _no_store(current_app.make_response((html, 400)))
+
+
+@bp.post("/account/security/2fa/recovery-codes")
+@customer
+@recent_auth_required
+def regenerate_recovery_codes():
+    """Replace the recovery codes (the old ones stop working) and show the new ones once."""
+    if not current_user.has_2fa:
+        return redirect(url_for("auth.show_two_factor"), code=303)
+    codes = twofactor.new_recovery_codes(current_user, utcnow())
+    services.record_event(current_user, "auth:2fa:recovery_codes", _client(), utcnow())
+    db.session.commit()
+    return _no_store(current_app.make_response(render_template("auth/recovery_codes.html", codes=codes)))

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from app import throttle
-from app.auth.models import AccountToken, User, UserSession
+from app.audit import services as audit
+from app.auth.models import STAFF_ROLES, AccountToken, SecurityEvent, User, UserRole, UserSession
 from app.auth.passwords import hash_password, verify_password
 from app.email import external_url, queue_email
 from app.extensions import db
@@ -127,16 +129,20 @@ def resend_verification(user: User, config, now: datetime) -> throttle.Verdict:
     return verdict
 
 
-def confirm_email_token(secret: str, config, now: datetime) -> User | None:
-    """Use a verification or e-mail-change link. Returns the user, or None when it is not valid."""
+def confirm_email_token(secret: str, config, now: datetime) -> tuple[User | None, bool]:
+    """Use a verification or e-mail-change link.
+
+    Returns (user, changed): the user, or None when the link is not valid, and whether the
+    address was changed (rather than confirmed).
+    """
     token = find_token(secret, VERIFY_EMAIL, now) or find_token(secret, CHANGE_EMAIL, now)
     if token is None:
-        return None
+        return None, False
     user = token.user
     token.used_at = now
     if token.purpose == CHANGE_EMAIL:
         if db.session.scalar(select(User.id).where(User.email == token.new_email, User.id != user.id)):
-            return None
+            return None, False
         old_email = user.email
         user.email = token.new_email
         queue_email(old_email, "email_changed", user_locale(user, config),
@@ -144,7 +150,7 @@ def confirm_email_token(secret: str, config, now: datetime) -> User | None:
     if token.purpose == CHANGE_EMAIL or not user.is_verified:
         user.email_verified_at = now
     db.session.flush()
-    return user
+    return user, token.purpose == CHANGE_EMAIL
 
 
 # --- sign-in and sessions -------------------------------------------------------------------
@@ -198,11 +204,13 @@ def load_session(secret: str, config, now: datetime) -> UserSession | None:
     row = db.session.scalar(select(UserSession).where(UserSession.token_hash == hash_token(secret)))
     if row is None or row.ended_at is not None:
         return None
-    idle_limit = timedelta(minutes=config["SESSION_IDLE_MINUTES"])
+    idle_minutes = config["STAFF_IDLE_MINUTES"] if row.user.is_staff else config["SESSION_IDLE_MINUTES"]
+    idle_limit = timedelta(minutes=idle_minutes)
     if now >= row.expires_at:
         end_session(row, "expired", now)
         return None
-    if not row.remember and now - row.last_seen_at > idle_limit:
+    # Staff sessions always idle out, "keep me signed in" or not.
+    if (not row.remember or row.user.is_staff) and now - row.last_seen_at > idle_limit:
         end_session(row, "idle", now)
         return None
     if now - row.last_seen_at > timedelta(minutes=1):
@@ -231,6 +239,106 @@ def active_sessions(user: User) -> list[UserSession]:
         select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
         .order_by(UserSession.last_seen_at.desc())
     ))
+
+
+# --- re-authentication ----------------------------------------------------------------------
+
+
+def mark_reauthenticated(row: UserSession | None, now: datetime) -> None:
+    if row is not None:
+        row.reauthenticated_at = now
+        db.session.flush()
+
+
+def recently_authenticated(row: UserSession | None, config, now: datetime) -> bool:
+    """True when the password (and second factor) were entered in this session lately."""
+    if row is None or row.reauthenticated_at is None:
+        return False
+    return now - row.reauthenticated_at <= timedelta(minutes=config["REAUTH_MINUTES"])
+
+
+# --- security activity ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from, as recorded in security events."""
+
+    ip: str | None
+    user_agent: str | None
+
+
+EVENT_LABELS = {
+    "auth:login:success": _l("Signed in"),
+    "auth:login:failure": _l("Failed sign-in attempt"),
+    "auth:logout": _l("Signed out"),
+    "auth:password:change": _l("Password changed"),
+    "auth:password:reset": _l("Password reset by e-mail link"),
+    "auth:email:change": _l("E-mail address changed"),
+    "auth:2fa:enable": _l("Two-factor authentication turned on"),
+    "auth:2fa:disable": _l("Two-factor authentication turned off"),
+    "auth:2fa:recovery_used": _l("Recovery code used"),
+    "auth:2fa:recovery_codes": _l("New recovery codes made"),
+    "auth:session:end": _l("Session ended"),
+    "api:key:create": _l("API key created"),
+    "api:key:revoke": _l("API key revoked"),
+}
+
+
+def record_event(user: User, tag: str, client: Client, now: datetime) -> SecurityEvent:
+    """Append a security event (``auth:login:success``, ``auth:2fa:enable`` ...) for ``user``."""
+    event = SecurityEvent(user_id=user.id, tag=tag, created_at=now, ip=client.ip,
+                          user_agent=(client.user_agent or "")[:255] or None)
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def record_failed_login(email: str, client: Client, now: datetime) -> None:
+    """Record a failed sign-in on the account it targeted, when there is one."""
+    user = find_user_by_email(email)
+    if user is not None:
+        record_event(user, "auth:login:failure", client, now)
+
+
+def recent_events(user: User, config, now: datetime) -> list[SecurityEvent]:
+    since = now - timedelta(days=config["SECURITY_EVENT_DAYS"])
+    return list(db.session.scalars(
+        select(SecurityEvent).where(SecurityEvent.user_id == user.id, SecurityEvent.created_at >= since)
+        .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc()).limit(200)
+    ))
+
+
+def is_new_device(user: User, client: Client, config, now: datetime) -> bool:
+    """True when no earlier sign-in of ``user`` (within the activity period) used this kind of device.
+
+    The very first sign-in of an account is not "new": there is nothing to compare with.
+    """
+    since = now - timedelta(days=config["SECURITY_EVENT_DAYS"])
+    agents = db.session.scalars(select(SecurityEvent.user_agent).where(
+        SecurityEvent.user_id == user.id, SecurityEvent.tag == "auth:login:success",
+        SecurityEvent.created_at >= since)).all()
+    if not agents:
+        return False
+    device = describe_user_agent(client.user_agent)
+    return all(describe_user_agent(agent) != device for agent in agents)
+
+
+def notify_new_device(user: User, client: Client, config, now: datetime) -> None:
+    queue_email(user.email, "new_device_sign_in", user_locale(user, config),
+                device=describe_user_agent(client.user_agent), ip=client.ip or "?",
+                when=now.strftime("%Y-%m-%d %H:%M UTC"), security_url=external_url("auth.show_security"),
+                reset_url=external_url("auth.reset_request"))
+
+
+def notify_two_factor_changed(user: User, enabled: bool, config) -> None:
+    queue_email(user.email, "two_factor_changed", user_locale(user, config), enabled=enabled,
+                security_url=external_url("auth.show_security"), support_email=config["SUPPORT_EMAIL"])
+
+
+def notify_recovery_code_used(user: User, remaining: int, config) -> None:
+    queue_email(user.email, "recovery_code_used", user_locale(user, config), remaining=remaining,
+                security_url=external_url("auth.show_security"), support_email=config["SUPPORT_EMAIL"])
 
 
 # --- passwords and profile ----------------------------------------------------------------
@@ -332,10 +440,45 @@ def describe_user_agent(user_agent: str | None) -> str:
     return browser or system or "?"
 
 
+# --- staff ----------------------------------------------------------------------------------
+
+
+class UnknownRole(ValueError):
+    """A role name outside STAFF_ROLES."""
+
+
+def create_staff(email: str, password: str | None, roles: list[str], config, now: datetime) -> tuple[User, bool]:
+    """Give ``roles`` to the account of ``email``, creating a verified account when there is none.
+
+    Returns (user, created). The password is used only for a new account. The grant is written
+    to the audit log (by "system": this runs from the command line).
+    """
+    unknown = sorted(set(roles) - set(STAFF_ROLES))
+    if unknown or not roles:
+        raise UnknownRole(", ".join(unknown) or "no role given")
+    normalised = normalise_email(email)
+    user = db.session.scalar(select(User).where(User.email == normalised))
+    created = user is None
+    if created:
+        user = User(email=normalised, password_hash=hash_password(password), created_at=now, email_verified_at=now,
+                    age_confirmed_at=now, password_changed_at=now,
+                    accepted_privacy_version=config["PRIVACY_POLICY_VERSION"],
+                    accepted_terms_version=config["TERMS_VERSION"])
+        db.session.add(user)
+        db.session.flush()
+    for role in sorted(set(roles) - user.role_names):
+        user.roles.append(UserRole(user_id=user.id, role=role, granted_at=now))
+        audit.record(None, "staff:role:grant", now, target_user=user, reason=role)
+    db.session.flush()
+    return user, created
+
+
 # --- demo data ------------------------------------------------------------------------------
 
 DEMO_EMAIL = "demo@twtapi.com"
 DEMO_PASSWORD = "sample-customer-2025-twtapi"  # noqa: S105 - printed by `flask demo-data`, development only
+DEMO_ADMIN_EMAIL = "admin@twtapi.com"
+DEMO_ADMIN_PASSWORD = "sample-staff-2025-twtapi"  # noqa: S105 - printed by `flask demo-data`, development only
 
 
 def ensure_demo_customer(config, now: datetime) -> tuple[User, bool]:
@@ -351,3 +494,8 @@ def ensure_demo_customer(config, now: datetime) -> tuple[User, bool]:
     db.session.add(user)
     db.session.flush()
     return user, True
+
+
+def ensure_demo_admin(config, now: datetime) -> tuple[User, bool]:
+    """The demo staff member with every role (development only). Returns (user, created)."""
+    return create_staff(DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, list(STAFF_ROLES), config, now)

@@ -1,0 +1,1 @@
+"""The append-only audit log of staff actions and staff reads of customers' personal data."""

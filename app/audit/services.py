@@ -1,0 +1,60 @@
+"""Writing the audit log, and the guard that keeps it append-only.
+
+Only two kinds of change are ever allowed, both through explicit execution options: the
+retention purge deleting entries past their period (``retention_purge``) and pseudonymising the
+subject of an erased customer (``audit_pseudonymise``). Anything else that would update or
+delete an entry raises ``AuditLogIsAppendOnly``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session
+
+from app.audit.models import AuditEntry
+from app.extensions import db
+
+
+class AuditLogIsAppendOnly(RuntimeError):
+    """Raised on any attempt to change or remove an audit entry."""
+
+
+def record(actor, action: str, now: datetime, target_user=None, target: str | None = None,
+           reason: str | None = None, ip: str | None = None) -> AuditEntry:
+    """Append an entry: ``actor`` (a staff user) did ``action`` to ``target_user``/``target``."""
+    entry = AuditEntry(
+        created_at=now, actor_id=actor.id if actor else None, actor_label=actor.email if actor else "system",
+        action=action, target_user_id=target_user.id if target_user else None,
+        target=target or (target_user.email if target_user else None), reason=(reason or None), ip=ip,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def pseudonymise_subject(user_id: int, pseudonym: str) -> int:
+    """Replace an erased customer's identity in the entries about them; return how many changed."""
+    result = db.session.execute(
+        update(AuditEntry).where(AuditEntry.target_user_id == user_id).values(target=pseudonym)
+        .execution_options(audit_pseudonymise=True)
+    )
+    return result.rowcount
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes(session, flush_context, instances):
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditLogIsAppendOnly("Audit entries cannot be changed or deleted.")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_changes(state):
+    if not (state.is_update or state.is_delete):
+        return
+    if state.execution_options.get("retention_purge") or state.execution_options.get("audit_pseudonymise"):
+        return
+    if getattr(state.statement, "table", None) is AuditEntry.__table__:
+        raise AuditLogIsAppendOnly("Audit entries cannot be changed or deleted.")

@@ -1,0 +1,122 @@
+"""Two-factor authentication services: TOTP (RFC 6238) and single-use recovery codes.
+
+No request, no commit. The TOTP secret is stored encrypted (EncryptedText); recovery codes are
+stored as SHA-256 hashes. A TOTP code is accepted once: the time step it belongs to is recorded
+and no code of that step or an earlier one works again.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+import pyotp
+import segno
+from sqlalchemy import delete, select
+
+from app.auth.models import RecoveryCode, User
+from app.extensions import db
+from app.security import hash_token
+
+RECOVERY_CODE_COUNT = 10
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
+VALID_WINDOW = 1  # accept the previous and next 30-second step, for clock drift
+
+
+def begin_setup(user: User) -> str:
+    """Give ``user`` a new, not yet active secret (replacing an unconfirmed one); return it."""
+    if user.has_2fa:
+        raise ValueError("two-factor authentication is already on")
+    user.totp_secret = pyotp.random_base32()
+    user.totp_last_counter = None
+    db.session.flush()
+    return user.totp_secret
+
+
+def provisioning_uri(user: User, issuer: str) -> str:
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=issuer)
+
+
+def qr_svg(uri: str) -> str:
+    """The provisioning URI as an inline SVG QR code, drawn here (no third-party service)."""
+    return segno.make(uri, error="m").svg_inline(scale=5, border=2, dark="#000", light="#fff",
+                                                 title="QR code")
+
+
+def _matching_counter(secret: str, code: str, now: datetime) -> int | None:
+    code = "".join(ch for ch in code if ch.isdigit())
+    if len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now if now.tzinfo else now.replace(tzinfo=UTC))  # our naive times are UTC
+    for counter in range(current - VALID_WINDOW, current + VALID_WINDOW + 1):
+        if secrets.compare_digest(totp.generate_otp(counter), code):
+            return counter
+    return None
+
+
+def check_totp(user: User, code: str, now: datetime) -> bool:
+    """True when ``code`` is a fresh valid TOTP code; records its time step so it works once."""
+    if not user.totp_secret:
+        return False
+    counter = _matching_counter(user.totp_secret, code, now)
+    if counter is None or (user.totp_last_counter is not None and counter <= user.totp_last_counter):
+        return False
+    user.totp_last_counter = counter
+    db.session.flush()
+    return True
+
+
+def confirm_setup(user: User, code: str, now: datetime) -> list[str] | None:
+    """Turn 2FA on when ``code`` matches the pending secret; return the new recovery codes."""
+    if user.has_2fa or not check_totp(user, code, now):
+        return None
+    user.totp_enabled_at = now
+    return new_recovery_codes(user, now)
+
+
+def new_recovery_codes(user: User, now: datetime) -> list[str]:
+    """Replace the user's recovery codes with 10 fresh ones; return them (shown once)."""
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = ["-".join("".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(4)) for _ in range(4))
+             for _ in range(RECOVERY_CODE_COUNT)]
+    db.session.add_all(RecoveryCode(user_id=user.id, code_hash=hash_token(code), created_at=now) for code in codes)
+    db.session.flush()
+    return codes
+
+
+def use_recovery_code(user: User, code: str, now: datetime) -> bool:
+    """True when ``code`` is one of the user's unused recovery codes; it is then used up."""
+    normalised = code.strip().lower().replace(" ", "")
+    if len(normalised) == 16 and "-" not in normalised:
+        normalised = "-".join(normalised[i:i + 4] for i in range(0, 16, 4))
+    row = db.session.scalar(select(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == hash_token(normalised),
+        RecoveryCode.used_at.is_(None)))
+    if row is None:
+        return False
+    row.used_at = now
+    db.session.flush()
+    return True
+
+
+def remaining_recovery_codes(user: User) -> int:
+    return len(db.session.scalars(select(RecoveryCode.id).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))).all())
+
+
+def verify_second_factor(user: User, code: str, now: datetime) -> str | None:
+    """``"totp"`` or ``"recovery"`` when ``code`` is accepted, else None."""
+    if check_totp(user, code, now):
+        return "totp"
+    if use_recovery_code(user, code, now):
+        return "recovery"
+    return None
+
+
+def disable(user: User) -> None:
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_counter = None
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.session.flush()

@@ -1,0 +1,7 @@
+"""The staff console: every page needs a signed-in staff member with two-factor authentication."""
+
+from flask import Blueprint
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+from app.staff import routes  # noqa: E402,F401  (registers the views on bp)

@@ -1,0 +1,43 @@
+"""Staff console views. The blueprint guards itself: see ``require_staff``."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.audit.models import AuditEntry
+from app.errors.services import error_texts
+from app.extensions import db
+from app.security import staff
+from app.staff import bp
+
+
+@bp.before_request
+def require_staff():
+    """Anonymous: sign in. Customers: 403. Staff without 2FA: a page saying how to turn it on."""
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if not current_user.is_staff:
+        title, explanation = error_texts(403)
+        return render_template("errors/error.html", status=403, title=title, explanation=explanation), 403
+    if not current_user.has_2fa:
+        return render_template("staff/needs_2fa.html"), 403
+    return None
+
+
+@bp.after_request
+def never_cache(response):
+    """Staff pages show customers' data: no browser or proxy may keep a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+@staff()
+def show_dashboard():
+    """The staff home: who you are, what your roles allow, and the latest staff actions."""
+    recent = []
+    if current_user.has_role("admin", "privacy"):
+        recent = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(20)).all()
+    return render_template("staff/dashboard.html", recent=recent)
