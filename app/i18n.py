@@ -6,7 +6,7 @@ the visitor picks a language), the browser's ``Accept-Language``, then English.
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_login import current_user
 
 LANG_COOKIE = "lang"
@@ -31,7 +31,9 @@ def normalise_locale(value: str | None) -> str | None:
 
 
 def select_locale() -> str:
-    """The locale for the current request (flask-babel's locale selector)."""
+    """The locale for the current request (flask-babel's locale selector); English outside requests."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     user_locale = current_user.locale if current_user and current_user.is_authenticated else None
     chosen = normalise_locale(user_locale) or normalise_locale(request.cookies.get(LANG_COOKIE))
     if chosen:

@@ -242,10 +242,13 @@ def link_in(message: EmailMessage, path: str) -> str:
     return match.group(1)
 
 
+PASSWORD_FOR_TESTS = "correct horse battery staple"
+
+
 class AuthActions:
     """Register, verify, sign in and out through the real pages."""
 
-    PASSWORD = "correct horse battery staple"
+    PASSWORD = PASSWORD_FOR_TESTS
 
     def __init__(self, client, outbox):
         self.client = client
@@ -273,3 +276,25 @@ class AuthActions:
 @pytest.fixture
 def auth(client, outbox) -> AuthActions:
     return AuthActions(client, outbox)
+
+
+def totp_now(secret: str, offset_steps: int = 0) -> str:
+    """The code an authenticator app would show (``offset_steps`` 30-second steps away)."""
+    import time
+
+    import pyotp
+
+    return pyotp.TOTP(secret).at(time.time() + 30 * offset_steps)
+
+
+def turn_on_2fa(client) -> tuple[str, list[str]]:
+    """Turn on 2FA through the pages for the signed-in user; return (secret, recovery codes)."""
+    page = client.get("/account/security/2fa").get_data(as_text=True)
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)
+    response = submit(client, "/account/security/2fa", {"code": totp_now(secret)},
+                      action="/account/security/2fa/enable")
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    codes = re.findall(r"<li><code>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4})</code></li>",
+                       response.get_data(as_text=True))
+    assert len(codes) == 10
+    return secret, codes

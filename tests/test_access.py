@@ -41,3 +41,45 @@ def test_customer_pages_send_anonymous_visitors_to_sign_in(app):
         assert response.status_code in ({302} if method == "GET" else {302, 400}), rule.rule
         if response.status_code == 302:
             assert response.headers["Location"].startswith("/login"), rule.rule
+
+
+def _get_rules(app, access: str):
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if getattr(view, ACCESS_ATTR, None) == access and "GET" in rule.methods and not rule.arguments:
+            yield rule, view
+
+
+def test_every_class_is_checked_with_anonymous_customer_and_staff_clients(app, runner, outbox):
+    from tests.conftest import AuthActions, turn_on_2fa
+    from tests.staff.test_routes import PASSWORD, make_staff
+
+    anonymous = app.test_client()
+    customer = app.test_client()
+    AuthActions(customer, outbox).register("customer@example.com")
+    AuthActions(customer, outbox).login("customer@example.com")
+    make_staff(runner, "admin@example.com", roles=("admin", "support", "privacy", "billing"))
+    staff = app.test_client()
+    AuthActions(staff, outbox).login("admin@example.com", PASSWORD)
+    turn_on_2fa(staff)
+
+    staff_rules = list(_get_rules(app, "staff"))
+    assert staff_rules, "the staff console has no page"
+    for rule, _ in staff_rules:
+        assert anonymous.get(rule.rule).status_code == 302, rule.rule
+        assert customer.get(rule.rule).status_code == 403, rule.rule
+        assert staff.get(rule.rule).status_code == 200, rule.rule
+    for rule, _ in _get_rules(app, "customer"):
+        assert anonymous.get(rule.rule).status_code == 302, rule.rule
+        assert customer.get(rule.rule).status_code in {200, 302}, rule.rule
+    for rule, _ in _get_rules(app, "public"):
+        for client in (anonymous, customer, staff):
+            assert client.get(rule.rule).status_code < 400, rule.rule
+
+
+def test_staff_views_declare_roles_that_exist(app):
+    from app.auth.models import STAFF_ROLES
+
+    for endpoint, view in app.view_functions.items():
+        if getattr(view, ACCESS_ATTR, None) == "staff":
+            assert set(view.staff_roles) <= set(STAFF_ROLES), endpoint

@@ -37,3 +37,34 @@ def test_demo_data_is_refused_in_production(make_app):
     result = app.test_cli_runner().invoke(args=["demo-data"])
     assert result.exit_code != 0
     assert "refused in production" in result.output
+
+
+def test_create_staff_refuses_a_weak_password_and_unknown_roles(runner):
+    weak = runner.invoke(args=["users", "create-staff", "--email", "sam@example.com", "--role", "support"],
+                         input="sam-is-great-2025\nsam-is-great-2025\n")
+    assert weak.exit_code != 0
+    assert "must not contain your e-mail address" in weak.output
+    unknown = runner.invoke(args=["users", "create-staff", "--email", "sam@example.com", "--role", "wizard"],
+                            input="orange kettle under the stairs\norange kettle under the stairs\n")
+    assert unknown.exit_code != 0
+    assert "Refused: wizard" in unknown.output
+
+
+def test_create_staff_adds_roles_to_an_existing_account_and_audits_it(app, runner, client, outbox):
+    from app.audit.models import AuditEntry
+
+    AuthActions(client, outbox).register("sam@example.com")
+    result = runner.invoke(args=["users", "create-staff", "--email", "sam@example.com",
+                                 "--role", "privacy", "--role", "billing"])
+    assert result.exit_code == 0, result.output
+    assert "Updated sam@example.com: roles billing, privacy" in result.output
+    with app.app_context():
+        actions = _db.session.scalars(select(AuditEntry.reason).where(AuditEntry.action == "staff:role:grant")).all()
+        assert sorted(actions) == ["billing", "privacy"]
+
+
+def test_crypto_generate_key_prints_a_usable_key(runner):
+    from cryptography.fernet import Fernet
+
+    key = runner.invoke(args=["crypto", "generate-key"]).output.strip()
+    assert Fernet(key.encode()).decrypt(Fernet(key.encode()).encrypt(b"ok")) == b"ok"

@@ -36,3 +36,21 @@ def test_web_server_access_lines_have_tokens_redacted():
     assert RedactSecretsFilter().filter(record)
     assert "s3cr3t-T0ken" not in record.getMessage()
     assert re.search(r"/reset-password/\[redacted\]", record.getMessage())
+
+
+def test_two_factor_secrets_and_codes_are_not_logged(app, client, outbox, caplog):
+    from tests.conftest import totp_now, turn_on_2fa
+
+    caplog.set_level(logging.DEBUG)
+    auth = AuthActions(client, outbox)
+    auth.register()
+    auth.login()
+    secret, codes = turn_on_2fa(client)
+    auth.logout()
+    auth.login()
+    code = totp_now(secret, 1)
+    submit(client, "/login/2fa", {"code": code})
+    ours = [r for r in caplog.records if not r.name.startswith("mail.log")]
+    logged = "\n".join(record.getMessage() for record in ours)
+    for value in [secret, code, *codes]:
+        assert value not in logged

@@ -56,5 +56,6 @@ def _refuse_bulk_changes(state):
         return
     if state.execution_options.get("retention_purge") or state.execution_options.get("audit_pseudonymise"):
         return
-    if getattr(state.statement, "table", None) is AuditEntry.__table__:
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) == AuditEntry.__tablename__:
         raise AuditLogIsAppendOnly("Audit entries cannot be changed or deleted.")
