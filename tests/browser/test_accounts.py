@@ -81,3 +81,40 @@ def test_portal_pages_have_no_serious_accessibility_violations(browser, live_ser
             assert violations == [], path
     finally:
         context.close()
+
+
+def test_turn_on_2fa_and_sign_in_with_a_code(page, context, live_server, runner):
+    """The key shown on the page goes into an "authenticator" (pyotp here); its codes sign in."""
+    import time
+
+    import pyotp
+    from axe_playwright_python.sync_playwright import Axe
+
+    runner.invoke(args=["demo-data"])
+    page.goto(live_server + "/login")
+    page.get_by_label("E-mail address").fill("demo@twtapi.com")
+    page.get_by_label("Password").fill("sample-customer-2025-twtapi")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Hello, Demo").wait_for()
+
+    page.goto(live_server + "/account/security/2fa")
+    assert page.locator("figure.qr svg").is_visible()
+    serious = [v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in {"serious", "critical"}]
+    assert serious == []
+    secret = page.locator("code.secret").inner_text()
+    page.get_by_label("Six-digit code from the app").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on").click()
+    page.get_by_role("heading", name="Your recovery codes").wait_for()
+    assert page.locator(".recovery-codes li").count() == 10
+
+    page.get_by_role("button", name="Log out").click()
+    page.goto(live_server + "/login")
+    page.get_by_label("E-mail address").fill("demo@twtapi.com")
+    page.get_by_label("Password").fill("sample-customer-2025-twtapi")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Two-factor authentication").wait_for()
+    page.get_by_label("Authentication code or recovery code").fill(pyotp.TOTP(secret).at(time.time() + 30))
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("heading", name="Hello, Demo").wait_for()
+    page.goto(live_server + "/account/security")
+    assert page.get_by_text("Two-factor authentication turned on").is_visible()
