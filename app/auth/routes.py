@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
@@ -79,8 +81,6 @@ def _sign_in(user, remember: bool) -> None:
     session["sid"] = secret
     session.permanent = remember
     login_user(user)
-    # Entering the password (and code) just now counts as a recent authentication.
-    services.mark_reauthenticated(services.load_session(secret, current_app.config, now), now)
 
 
 # --- registration and verification ------------------------------------------------------------
@@ -176,7 +176,7 @@ def login():
             db.session.commit()  # a re-hashed password is kept even if the code never comes
             session.clear()
             session.update(pending_2fa_user=user.id, pending_2fa_remember=bool(form.remember.data),
-                           pending_2fa_next=next_url, pending_2fa_at=utcnow().timestamp())
+                           pending_2fa_next=next_url, pending_2fa_at=time.time())
             return redirect(url_for("auth.login_second_factor"), code=303)
         _sign_in(user, bool(form.remember.data))
         db.session.commit()
@@ -194,7 +194,7 @@ def login_second_factor():
     if not user_id:
         return redirect(url_for("auth.login"))
     user = db.session.get(User, user_id)
-    if user is None or utcnow().timestamp() - started > PENDING_2FA_SECONDS:
+    if user is None or time.time() - started > PENDING_2FA_SECONDS:
         for key in ("pending_2fa_user", "pending_2fa_remember", "pending_2fa_next", "pending_2fa_at"):
             session.pop(key, None)
         flash(_("Please sign in again."), "info")
@@ -207,17 +207,13 @@ def login_second_factor():
             minutes = max(1, round(verdict.retry_after / 60))
             return render_template("auth/login_2fa.html", form=form, throttled_minutes=minutes), 429
         now = utcnow()
-        method = twofactor.verify_second_factor(user, form.code.data, now)
-        if method is None:
+        if not services.check_second_factor(user, form.code.data, _client(), current_app.config, now):
             throttle_hit(SECOND_FACTOR_LIMIT, key)
             db.session.rollback()
             services.record_event(user, "auth:login:failure", _client(), now)
             db.session.commit()
             form.code.errors.append(_("That code is not right, or was already used."))
             return render_template("auth/login_2fa.html", form=form), 200
-        if method == "recovery":
-            services.record_event(user, "auth:2fa:recovery_used", _client(), now)
-            services.notify_recovery_code_used(user, twofactor.remaining_recovery_codes(user), current_app.config)
         remember, next_url = session.get("pending_2fa_remember", False), session.get("pending_2fa_next")
         _sign_in(user, remember)
         db.session.commit()
@@ -241,13 +237,9 @@ def reauthenticate():
             return render_template("auth/reauth.html", form=form, next_url=next_url, throttled_minutes=minutes), 429
         now = utcnow()
         password_ok = verify_password(current_user.password_hash, form.password.data)[0]
-        factor = twofactor.verify_second_factor(current_user, form.code.data or "", now) \
-            if password_ok and current_user.has_2fa else None
-        if password_ok and (factor or not current_user.has_2fa):
-            if factor == "recovery":
-                services.record_event(current_user, "auth:2fa:recovery_used", _client(), now)
-                services.notify_recovery_code_used(current_user, twofactor.remaining_recovery_codes(current_user),
-                                                   current_app.config)
+        factor_ok = not current_user.has_2fa or (password_ok and services.check_second_factor(
+            current_user, form.code.data or "", _client(), current_app.config, now))
+        if password_ok and factor_ok:
             services.mark_reauthenticated(g.get("user_session"), now)
             db.session.commit()
             return redirect(next_url, code=303)
@@ -500,7 +492,7 @@ def disable_two_factor():
     """Turn 2FA off; a current code (or a recovery code) is required."""
     form = SecondFactorForm()
     if current_user.has_2fa and form.validate_on_submit():
-        if twofactor.verify_second_factor(current_user, form.code.data, utcnow()):
+        if services.check_second_factor(current_user, form.code.data, _client(), current_app.config, utcnow()):
             twofactor.disable(current_user)
             services.record_event(current_user, "auth:2fa:disable", _client(), utcnow())
             services.notify_two_factor_changed(current_user, False, current_app.config)

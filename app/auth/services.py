@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from app import throttle
 from app.audit import services as audit
+from app.auth import twofactor
 from app.auth.models import STAFF_ROLES, AccountToken, SecurityEvent, User, UserRole, UserSession
 from app.auth.passwords import hash_password, verify_password
 from app.email import external_url, queue_email
@@ -185,12 +186,15 @@ def authenticate(email: str, password: str) -> User | None:
 
 def start_session(user: User, ip: str | None, user_agent: str | None, remember: bool, config,
                   now: datetime) -> str:
-    """Record a new sign-in; return the session secret for the browser."""
+    """Record a new sign-in; return the session secret for the browser.
+
+    Signing in counts as a recent authentication for the sensitive actions that ask for one.
+    """
     secret = new_token()
     lifetime = timedelta(days=config["REMEMBER_DAYS"]) if remember else timedelta(hours=12)
     db.session.add(UserSession(
         user=user, token_hash=hash_token(secret), created_at=now, last_seen_at=now, expires_at=now + lifetime,
-        remember=remember, ip=ip, user_agent=(user_agent or "")[:255] or None,
+        remember=remember, ip=ip, user_agent=(user_agent or "")[:255] or None, reauthenticated_at=now,
     ))
     user.last_login_at = now
     db.session.flush()
@@ -334,6 +338,18 @@ def notify_new_device(user: User, client: Client, config, now: datetime) -> None
 def notify_two_factor_changed(user: User, enabled: bool, config) -> None:
     queue_email(user.email, "two_factor_changed", user_locale(user, config), enabled=enabled,
                 security_url=external_url("auth.show_security"), support_email=config["SUPPORT_EMAIL"])
+
+
+def check_second_factor(user: User, code: str, client: Client, config, now: datetime) -> bool:
+    """Accept a fresh TOTP code or an unused recovery code.
+
+    A recovery code that is used up is recorded as a security event and its owner is told.
+    """
+    method = twofactor.verify_second_factor(user, code, now)
+    if method == "recovery":
+        record_event(user, "auth:2fa:recovery_used", client, now)
+        notify_recovery_code_used(user, twofactor.remaining_recovery_codes(user), config)
+    return method is not None
 
 
 def notify_recovery_code_used(user: User, remaining: int, config) -> None:
