@@ -32,6 +32,7 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
     register_templating(app)
 
     from app.audit import services as _audit_guard  # noqa: F401 - installs the append-only guard
+    from app.consent.routes import register_consent
     from app.email import register_mail
     from app.errors import register_error_handlers
     from app.security import register_security
@@ -39,6 +40,7 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
     register_security(app)
     register_error_handlers(app)
     register_mail(app)
+    register_consent(app)
 
     from app.cli import register_cli
 
@@ -81,12 +83,14 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
+    from app.consent import bp as consent_bp
     from app.pages import bp as pages_bp
     from app.staff import bp as staff_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(consent_bp)
 
 
 def register_templating(app: Flask) -> None:

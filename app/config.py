@@ -128,6 +128,13 @@ class Config:
         self.PRIVACY_POLICY_VERSION = env.get("PRIVACY_POLICY_VERSION", "2025-02-26")
         self.TERMS_VERSION = env.get("TERMS_VERSION", "2025-02-26")
 
+        # Cookie consent
+        self.CONSENT_MAX_AGE_DAYS = _int(env, "CONSENT_MAX_AGE_DAYS", 180)
+        self.CONSENT_REJECT_MAX_AGE_DAYS = _int(env, "CONSENT_REJECT_MAX_AGE_DAYS", 180)
+        self.COOKIE_POLICY_VERSION = env.get("COOKIE_POLICY_VERSION", "2026-11-28")
+        # One line shown when the cookie policy changed since the visitor's decision.
+        self.COOKIE_POLICY_CHANGES = env.get("COOKIE_POLICY_CHANGES", "")
+
         # Retention periods in days (docs/policy-map.md, app/retention.py)
         for name, default in (
             ("UNVERIFIED_ACCOUNT_DAYS", 30),
@@ -137,6 +144,8 @@ class Config:
             ("MAIL_SENT_RETENTION_DAYS", 7),
             ("ACCOUNT_PURGE_DAYS", 30),
             ("SECURITY_EVENT_DAYS", 90),
+            ("CONSENT_RECORD_DAYS", 3 * 365),
+            ("ANALYTICS_VISITOR_DAYS", 395),
             ("AUDIT_RETENTION_DAYS", 730),
         ):
             setattr(self, name, _int(env, name, default))

@@ -9,7 +9,8 @@ from __future__ import annotations
 from flask import current_app, has_request_context, request
 from flask_login import current_user
 
-LANG_COOKIE = "lang"
+from app.consent.registry import LANG_COOKIE
+
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 

@@ -1,0 +1,76 @@
+"""Proof of consent and the daily analytics counters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.retention import PERSONAL, Rule, register
+from app.timeutil import utcnow
+
+
+class ConsentRecord(db.Model):
+    """One cookie decision. No IP address and no user agent are kept."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consent_id: Mapped[str] = mapped_column(db.String(36), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True,
+                                                info=PERSONAL)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    categories: Mapped[str] = mapped_column(db.String(200))  # comma-separated, "necessary" always first
+    method: Mapped[str] = mapped_column(db.String(16))  # accept_all | reject_all | save | withdraw | gpc
+    policy_version: Mapped[str] = mapped_column(db.String(32))
+    banner_hash: Mapped[str] = mapped_column(db.String(64))
+    locale: Mapped[str] = mapped_column(db.String(16))
+
+    @property
+    def category_set(self) -> set[str]:
+        return set(filter(None, self.categories.split(",")))
+
+
+class PageViewDay(db.Model):
+    """Page views per day and route (the route pattern, never a raw path with ids or tokens)."""
+
+    __tablename__ = "analytics_page_views"
+    __table_args__ = (UniqueConstraint("day", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(index=True)
+    path: Mapped[str] = mapped_column(db.String(200))
+    views: Mapped[int] = mapped_column(default=0)
+
+
+class VisitorDay(db.Model):
+    """A visitor seen on a day, as a keyed hash of the analytics id and the day (not linkable across days)."""
+
+    __tablename__ = "analytics_visitors"
+    __table_args__ = (UniqueConstraint("day", "visitor_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(index=True)
+    visitor_hash: Mapped[str] = mapped_column(db.String(64), info=PERSONAL)
+
+
+register(Rule(
+    name="consent_records.expired",
+    model=ConsentRecord,
+    action="delete",
+    days_setting="CONSENT_RECORD_DAYS",
+    default_days=3 * 365,
+    description="Proof of each cookie decision is kept N days (3 years) to show consent was given, then deleted.",
+    selects=lambda cutoff: ConsentRecord.created_at < cutoff,
+))
+register(Rule(
+    name="analytics_visitors.expired",
+    model=VisitorDay,
+    action="delete",
+    days_setting="ANALYTICS_VISITOR_DAYS",
+    default_days=395,
+    description="Daily visitor hashes (for unique-visitor counts) are deleted after N days.",
+    selects=lambda cutoff: VisitorDay.day < cutoff.date(),
+))

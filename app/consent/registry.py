@@ -1,0 +1,87 @@
+"""The cookie registry: every cookie the site can set, in one place.
+
+The cookie page renders from it, the consent logic expires cookies of refused categories from
+it, and a browser test fails on any cookie that is not here. A category other than
+``necessary`` and ``analytics`` is added only when a cookie needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+NECESSARY = "necessary"
+ANALYTICS = "analytics"
+
+SESSION_COOKIE = "session"
+CONSENT_COOKIE = "consent"
+LANG_COOKIE = "lang"
+ANALYTICS_COOKIE = "twa_id"
+
+ANALYTICS_ID_MAX_AGE_DAYS = 395  # 13 months at most
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    label: str
+    description: str
+    optional: bool
+
+
+@dataclass(frozen=True)
+class Cookie:
+    name: str
+    category: str
+    purpose: str
+    lifetime: str
+    http_only: bool = True
+
+    def lifetime_text(self, config) -> str:
+        """The lifetime with the configured periods filled in."""
+        return str(self.lifetime) % {
+            "remember_days": config["REMEMBER_DAYS"],
+            "consent_days": config["CONSENT_MAX_AGE_DAYS"],
+        }
+
+
+CATEGORIES = (
+    Category(NECESSARY, _l("Necessary"), _l(
+        "Keep you signed in, protect forms against forgery, remember your cookie choice and the language you "
+        "picked. They are always on; if you block them in your browser, signing in stops working."), False),
+    Category(ANALYTICS, _l("Analytics"), _l(
+        "Count page views and unique visitors per day so we can improve the site and its documentation. "
+        "First party only: nothing is sent to another company."), True),
+)
+
+COOKIES = (
+    Cookie(SESSION_COOKIE, NECESSARY, _l(
+        "Your sign-in session (a random id; the session itself is kept on our server), the form-forgery "
+        "protection token and one-time messages such as \"You are signed out\"."),
+        _l("Until you close the browser; %(remember_days)s days if you choose \"Keep me signed in\".")),
+    Cookie(CONSENT_COOKIE, NECESSARY, _l(
+        "Your cookie choice: its id, the categories you allowed, the cookie-policy version and the time."),
+        _l("%(consent_days)s days, then we ask again.")),
+    Cookie(LANG_COOKIE, NECESSARY, _l("The language you picked in the footer. Set only when you pick one."),
+           _l("1 year.")),
+    Cookie(ANALYTICS_COOKIE, ANALYTICS, _l(
+        "A random visitor id used only to count unique visitors per day on this site."),
+        _l("13 months at most; removed at once if you withdraw consent.")),
+)
+
+
+def category(name: str) -> Category | None:
+    return next((c for c in CATEGORIES if c.name == name), None)
+
+
+def optional_categories() -> tuple[Category, ...]:
+    return tuple(c for c in CATEGORIES if c.optional)
+
+
+def cookies_in(categories: set[str]) -> tuple[Cookie, ...]:
+    return tuple(c for c in COOKIES if c.category in categories)
+
+
+def registered_names() -> set[str]:
+    return {c.name for c in COOKIES}
