@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from datetime import timedelta
+
+from flask import current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
+from app.consent import services as consent_services
 from app.errors.services import error_texts
 from app.extensions import db
 from app.security import staff
-from app.staff import bp
+from app.staff import bp, services
+from app.timeutil import utcnow
 
 
 @bp.before_request
@@ -41,3 +45,16 @@ def show_dashboard():
     if current_user.has_role("admin", "privacy"):
         recent = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(20)).all()
     return render_template("staff/dashboard.html", recent=recent)
+
+
+@bp.get("/analytics")
+@staff("admin")
+def show_analytics():
+    """First-party page analytics: views and unique visitors per day, and the most viewed pages."""
+    days = min(max(request.args.get("days", 30, type=int) or 30, 7), 366)
+    until = utcnow().date()
+    since = until - timedelta(days=days - 1)
+    totals = consent_services.daily_totals(since, until)
+    chart = services.bar_chart([(t["day"].isoformat(), t["views"]) for t in totals])
+    return render_template("staff/analytics.html", totals=totals, chart=chart, days=days,
+                           top=consent_services.top_pages(since, until))

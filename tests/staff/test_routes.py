@@ -64,3 +64,25 @@ def test_staff_sessions_idle_out_after_30_minutes_even_when_remembered(app, clie
         row.last_seen_at -= timedelta(minutes=31)
         _db.session.commit()
     assert client.get("/account").status_code == 302
+
+
+def test_admins_see_analytics_as_an_svg_chart_with_a_table(app, client, runner, outbox):
+    from app.consent import services as consent_services
+    from app.timeutil import utcnow
+
+    with app.app_context():
+        consent_services.count_page_view("/pricing", "v1", "k", utcnow().date())
+        _db.session.commit()
+    make_staff(runner, roles=("admin",))
+    AuthActions(client, outbox).login("staff@example.com", PASSWORD)
+    turn_on_2fa(client)
+    body = client.get("/staff/analytics?days=7").get_data(as_text=True)
+    assert '<svg role="img"' in body and "<rect" in body
+    assert "<table>" in body and "/pricing" in body
+
+
+def test_other_staff_roles_cannot_open_analytics(client, runner, outbox):
+    make_staff(runner, roles=("support",))
+    AuthActions(client, outbox).login("staff@example.com", PASSWORD)
+    turn_on_2fa(client)
+    assert client.get("/staff/analytics").status_code == 403

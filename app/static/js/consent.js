@@ -9,7 +9,8 @@
     event.preventDefault();
     var data = new FormData(form);
     data.set("action", button.value);
-    fetch(form.action, { method: "POST", body: data, credentials: "same-origin", redirect: "manual" })
+    // getAttribute: the buttons are named "action", which shadows form.action.
+    fetch(form.getAttribute("action"), { method: "POST", body: data, credentials: "same-origin", redirect: "manual" })
       .then(function (response) {
         if (response.type !== "opaqueredirect" && !response.ok) throw new Error("consent not saved");
         var banner = document.getElementById("consent-banner");
