@@ -82,15 +82,21 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.consent import bp as consent_bp
+    from app.keys import bp as keys_bp
     from app.pages import bp as pages_bp
     from app.staff import bp as staff_bp
+    from app.usage import bp as usage_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(consent_bp)
+    app.register_blueprint(keys_bp)
+    app.register_blueprint(usage_bp)
+    app.register_blueprint(api_bp)
 
 
 def register_templating(app: Flask) -> None:

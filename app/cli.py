@@ -46,9 +46,20 @@ def demo_data_command():
     user, created = auth_services.ensure_demo_customer(current_app.config, utcnow())
     admin, admin_created = auth_services.ensure_demo_admin(current_app.config, utcnow())
     db.session.commit()
+    secret = None
+    if created:
+        from app.keys import services as key_services
+
+        _key, secret = key_services.create_key(user, "Demo key", None, 10, current_app.config, utcnow())
+    db.session.commit()
     click.echo(("Created" if created else "Already present:") + " demo customer")
     click.echo(f"  e-mail:   {user.email}")
     click.echo(f"  password: {auth_services.DEMO_PASSWORD}")
+    click.echo(f"  credits:  {user.credit_balance}")
+    if secret:
+        click.echo(f"  API key:  {secret}  (shown once)")
+        site = current_app.config["SITE_URL"]
+        click.echo(f"  try:      curl -H 'Authorization: Bearer {secret}' {site}/api/v1/users/jack")
     click.echo(("Created" if admin_created else "Already present:") + " demo staff member (all roles)")
     click.echo(f"  e-mail:   {admin.email}")
     click.echo(f"  password: {auth_services.DEMO_ADMIN_PASSWORD}")
@@ -111,6 +122,22 @@ def create_staff_command(email: str, roles: tuple[str, ...]):
     click.echo("Two-factor authentication must be turned on before the staff console opens.")
 
 
+credits_cli = AppGroup("credits", help="The credit ledger.")
+
+
+@credits_cli.command("verify")
+def verify_credits_command():
+    """Check that every balance equals the sum of its ledger; exit 1 on any mismatch."""
+    from app.billing.services import verify_balances
+
+    mismatches = verify_balances()
+    for user_id, email, balance, total in mismatches:
+        click.echo(f"MISMATCH user {user_id} {email}: balance {balance}, ledger {total}")
+    click.echo(f"{len(mismatches)} mismatches")
+    if mismatches:
+        raise SystemExit(1)
+
+
 crypto_cli = AppGroup("crypto", help="Field encryption keys.")
 
 
@@ -139,3 +166,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(mail_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(crypto_cli)
+    app.cli.add_command(credits_cli)

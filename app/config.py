@@ -128,6 +128,11 @@ class Config:
         self.PRIVACY_POLICY_VERSION = env.get("PRIVACY_POLICY_VERSION", "2025-02-26")
         self.TERMS_VERSION = env.get("TERMS_VERSION", "2025-02-26")
 
+        # API gateway
+        self.UPSTREAM_TIMEOUT_SECONDS = float(env.get("UPSTREAM_TIMEOUT_SECONDS", "10"))
+        thresholds = env.get("LOW_CREDIT_THRESHOLDS", "100,20,0")
+        self.LOW_CREDIT_THRESHOLDS = sorted({int(t) for t in thresholds.split(",") if t.strip()}, reverse=True)
+
         # Cookie consent
         self.CONSENT_MAX_AGE_DAYS = _int(env, "CONSENT_MAX_AGE_DAYS", 180)
         self.CONSENT_REJECT_MAX_AGE_DAYS = _int(env, "CONSENT_REJECT_MAX_AGE_DAYS", 180)
@@ -145,6 +150,8 @@ class Config:
             ("ACCOUNT_PURGE_DAYS", 30),
             ("SECURITY_EVENT_DAYS", 90),
             ("CONSENT_RECORD_DAYS", 3 * 365),
+            ("CALL_LOG_DAYS", 90),
+            ("CALL_IP_DAYS", 7),
             ("ANALYTICS_VISITOR_DAYS", 395),
             ("AUDIT_RETENTION_DAYS", 730),
         ):

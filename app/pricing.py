@@ -44,6 +44,7 @@ class Pricing:
     currency: str
     signup_credits: int
     rate_limit_per_minute: int
+    max_keys: int
     credit_packs: tuple[CreditPack, ...]
     endpoints: tuple[EndpointPrice, ...]
 
@@ -60,17 +61,17 @@ DEFAULT_PRICING = Pricing(
     currency="USD",
     signup_credits=100,
     rate_limit_per_minute=60,
+    max_keys=10,
     credit_packs=(
         CreditPack("starter", _l("Starter"), 900, "USD", 10_000),
         CreditPack("growth", _l("Growth"), 4_900, "USD", 60_000),
         CreditPack("scale", _l("Scale"), 19_900, "USD", 300_000),
     ),
     endpoints=(
+        EndpointPrice("GET", "/api/v1/tweets/search", 10, _l("Up to 100 posts matching a search query.")),
         EndpointPrice("GET", "/api/v1/tweets/{id}", 1, _l("One post with its text, author and metrics.")),
-        EndpointPrice("GET", "/api/v1/tweets/{id}/replies", 5, _l("Up to 100 replies to a post.")),
         EndpointPrice("GET", "/api/v1/users/{username}", 1, _l("A public profile.")),
         EndpointPrice("GET", "/api/v1/users/{username}/tweets", 5, _l("Up to 100 recent posts of a user.")),
-        EndpointPrice("GET", "/api/v1/search/tweets", 10, _l("Up to 100 posts matching a search query.")),
         EndpointPrice("GET", "/api/v1/account", 0, _l("Your balance and usage. Free of charge.")),
     ),
 )

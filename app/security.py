@@ -187,6 +187,12 @@ def public(view):
     return view
 
 
+def api_key(view):
+    """A view authenticated by an API key in the Authorization header (the /api/v1 gateway)."""
+    setattr(view, ACCESS_ATTR, "api")
+    return view
+
+
 def customer(view):
     """A view for signed-in users: anonymous visitors are sent to the sign-in page."""
 

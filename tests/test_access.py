@@ -1,4 +1,6 @@
-"""Every route is classified (public, customer, staff) and behaves as its class says."""
+"""Every route is classified (public, customer, staff, api) and behaves as its class says."""
+
+import re
 
 from app.security import ACCESS_ATTR
 
@@ -34,7 +36,7 @@ def test_customer_pages_send_anonymous_visitors_to_sign_in(app):
     assert customer_rules
     for rule in customer_rules:
         method = "GET" if "GET" in rule.methods else "POST"
-        path = rule.rule.replace("<int:session_id>", "1")
+        path = re.sub(r"<int:\w+>", "1", rule.rule)
         response = client.open(path, method=method, headers={"Origin": "http://localhost"},
                                data={"csrf_token": "anon.x"} if method == "POST" else None)
         # Unsafe requests without a valid token stop at CSRF (400); everything else at sign-in.
@@ -71,7 +73,9 @@ def test_every_class_is_checked_with_anonymous_customer_and_staff_clients(app, r
         assert staff.get(rule.rule).status_code == 200, rule.rule
     for rule, _ in _get_rules(app, "customer"):
         assert anonymous.get(rule.rule).status_code == 302, rule.rule
-        assert customer.get(rule.rule).status_code in {200, 302}, rule.rule
+        with customer.get(rule.rule) as response:
+            response.get_data()
+            assert response.status_code in {200, 302}, rule.rule
     for rule, _ in _get_rules(app, "public"):
         for client in (anonymous, customer, staff):
             assert client.get(rule.rule).status_code < 400, rule.rule
@@ -83,3 +87,14 @@ def test_staff_views_declare_roles_that_exist(app):
     for endpoint, view in app.view_functions.items():
         if getattr(view, ACCESS_ATTR, None) == "staff":
             assert set(view.staff_roles) <= set(STAFF_ROLES), endpoint
+
+
+def test_api_key_endpoints_refuse_anonymous_callers_with_a_problem_401(app):
+    client = app.test_client()
+    api_rules = [r for r in app.url_map.iter_rules()
+                 if getattr(app.view_functions[r.endpoint], ACCESS_ATTR, None) == "api"]
+    assert api_rules
+    for path in ("/api/v1/account", "/api/v1/users/jack"):
+        response = client.get(path)
+        assert response.status_code == 401
+        assert response.mimetype == "application/problem+json"

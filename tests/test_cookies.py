@@ -43,6 +43,7 @@ def test_signed_in_pages_set_only_the_necessary_session_cookie(app, client, outb
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.arguments or rule.endpoint == "static":
             continue
-        response = client.get(rule.rule)
+        with client.get(rule.rule) as response:
+            response.get_data()
         names = {c.split("=", 1)[0] for c in response.headers.getlist("Set-Cookie")}
         assert names <= NECESSARY_COOKIES, (rule.rule, names)

@@ -34,6 +34,10 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
     totp_enabled_at: Mapped[datetime | None]
     totp_last_counter: Mapped[int | None]  # the newest time step used: no code works twice
+    # Credits: the balance always equals the sum of the user's credit ledger (flask credits verify).
+    credit_balance: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The lowest low-credit threshold already announced by e-mail (reset when credits are added).
+    low_credit_notified: Mapped[int | None]
 
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
                                                  lazy="selectin")

@@ -27,11 +27,13 @@ from app.auth.models import User
 from app.auth.passwords import verify_password
 from app.extensions import db, limiter, login_manager
 from app.i18n import LANG_COOKIE, normalise_locale, select_locale
+from app.keys import services as key_services
 from app.security import customer, public, safe_next
 from app.throttle import check as throttle_check
 from app.throttle import hit as throttle_hit
 from app.throttle import throttle_key
 from app.timeutil import utcnow
+from app.usage import services as usage_services
 
 PENDING_2FA_SECONDS = 300
 SECOND_FACTOR_LIMIT = "5 per 5 minutes"
@@ -311,8 +313,11 @@ def reset_password(token: str):
 @bp.get("/account")
 @customer
 def show_dashboard():
-    """The account overview."""
-    return render_template("auth/dashboard.html", action_form=ActionForm())
+    """The account overview: verification, balance, this month's calls and the keys at a glance."""
+    now = utcnow()
+    return render_template("auth/dashboard.html", action_form=ActionForm(),
+                           month=usage_services.month_totals(current_user.id, now.date()),
+                           keys=key_services.active_keys(current_user, now))
 
 
 @bp.route("/account/profile", methods=["GET", "POST"])

@@ -148,8 +148,13 @@ def confirm_email_token(secret: str, config, now: datetime) -> tuple[User | None
         user.email = token.new_email
         queue_email(old_email, "email_changed", user_locale(user, config),
                     new_email=user.email, support_email=config["SUPPORT_EMAIL"])
-    if token.purpose == CHANGE_EMAIL or not user.is_verified:
+    first_confirmation = not user.is_verified
+    if token.purpose == CHANGE_EMAIL or first_confirmation:
         user.email_verified_at = now
+    if first_confirmation and config["PRICING"].signup_credits:
+        from app.billing.services import add_credits
+
+        add_credits(user, config["PRICING"].signup_credits, "signup_bonus", now, reason="welcome credits")
     db.session.flush()
     return user, token.purpose == CHANGE_EMAIL
 
@@ -498,7 +503,7 @@ DEMO_ADMIN_PASSWORD = "sample-staff-2025-twtapi"  # noqa: S105 - printed by `fla
 
 
 def ensure_demo_customer(config, now: datetime) -> tuple[User, bool]:
-    """The verified demo customer, created on first call. Returns (user, created)."""
+    """The verified demo customer with demo credits, created on first call. Returns (user, created)."""
     user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
     if user is not None:
         return user, False
@@ -509,6 +514,9 @@ def ensure_demo_customer(config, now: datetime) -> tuple[User, bool]:
     )
     db.session.add(user)
     db.session.flush()
+    from app.billing.services import add_credits
+
+    add_credits(user, 10_000, "adjustment", now, reason="demo credits")
     return user, True
 
 

@@ -26,7 +26,10 @@ def _secure_cookie_kwargs() -> dict:
 
 
 def load_decision():
-    """Read the consent cookie and the GPC signal once per request."""
+    """Read the consent cookie and the GPC signal once per request (API calls carry no cookies)."""
+    if request.path.startswith("/api/"):
+        g.consent_current = True  # no banner and no analytics on API responses
+        return
     g.consent = services.decode_cookie(request.cookies.get(registry.CONSENT_COOKIE), current_app.config["SECRET_KEY"])
     g.gpc = request.headers.get("Sec-GPC", "").strip() == "1"
     now = utcnow()

@@ -19,6 +19,7 @@ def wants_problem_json() -> bool:
 
 
 def problem_response(status: int, detail: str | None = None, headers=None, **extra):
+    """An ``application/problem+json`` response (RFC 9457)."""
     title = HTTP_STATUS_CODES.get(status, "Error")
     body = json.dumps(problem(status, title, detail, **extra))
     response = current_app.response_class(body, status=status, mimetype="application/problem+json")

@@ -8,12 +8,13 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
+from app import charts
 from app.audit.models import AuditEntry
 from app.consent import services as consent_services
 from app.errors.services import error_texts
 from app.extensions import db
 from app.security import staff
-from app.staff import bp, services
+from app.staff import bp
 from app.timeutil import utcnow
 
 
@@ -55,6 +56,6 @@ def show_analytics():
     until = utcnow().date()
     since = until - timedelta(days=days - 1)
     totals = consent_services.daily_totals(since, until)
-    chart = services.bar_chart([(t["day"].isoformat(), t["views"]) for t in totals])
+    chart = charts.bar_chart([(t["day"].isoformat(), t["views"]) for t in totals])
     return render_template("staff/analytics.html", totals=totals, chart=chart, days=days,
                            top=consent_services.top_pages(since, until))

@@ -20,6 +20,13 @@ def decide(client, action, categories=(), next_url="/pricing", headers=None):
     return client.post("/consent", data=data, headers={**SAME_ORIGIN, **(headers or {})})
 
 
+def _fetch(client, path):
+    """GET a page and read it whole (streamed CSVs included), closing the response."""
+    with client.get(path) as response:
+        response.get_data()
+        return response
+
+
 def set_cookies(response) -> dict[str, str]:
     return {c.split("=", 1)[0]: c for c in response.headers.getlist("Set-Cookie")}
 
@@ -279,6 +286,6 @@ def test_every_cookie_the_site_sets_is_registered(app, outbox):
                 seen |= set(set_cookies(decide(client, action)))
             for rule in app.url_map.iter_rules():
                 if "GET" in rule.methods and not rule.arguments and rule.endpoint != "static":
-                    seen |= set(set_cookies(client.get(rule.rule)))
+                    seen |= set(set_cookies(_fetch(client, rule.rule)))
     assert "twa_id" in seen and "consent" in seen
     assert seen <= registry.registered_names()

@@ -1,4 +1,4 @@
-"""Helpers for staff pages (no request access)."""
+"""Server-drawn charts (SVG geometry for templates; no script, no third party)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,121 @@
+"""The gateway's steps: match the endpoint, validate input, rate-limit, fetch the data.
+
+No request access here: the view passes what it read from the request.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlencode
+
+from limits import parse
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+
+from app.api import demo
+from app.extensions import limiter
+from app.pricing import EndpointPrice, Pricing
+
+USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+TWEET_ID = re.compile(r"^[0-9]{1,19}$")
+MAX_QUERY = 512
+
+
+class BadInput(ValueError):
+    """The client sent something the endpoint cannot use; the message says what."""
+
+
+class UpstreamError(Exception):
+    """The data backend failed or timed out."""
+
+
+@dataclass(frozen=True)
+class Match:
+    price: EndpointPrice
+    params: dict
+
+
+@lru_cache(maxsize=8)
+def _route_map(endpoints: tuple[EndpointPrice, ...]) -> Map:
+    rules = [Rule(re.sub(r"\{(\w+)\}", r"<\1>", e.path), endpoint=e.path, methods=[e.method]) for e in endpoints]
+    return Map(rules, strict_slashes=False)
+
+
+def match(pricing: Pricing, path: str, method: str) -> Match:
+    """The priced endpoint for ``path``. Raises NotFound or MethodNotAllowed."""
+    adapter = _route_map(pricing.endpoints).bind("api", "/")
+    endpoint, params = adapter.match(path, method="GET" if method == "HEAD" else method)
+    return Match(next(e for e in pricing.endpoints if e.path == endpoint), params)
+
+
+def validate(m: Match, args) -> None:
+    """Raise BadInput when parameters are malformed (nothing is charged then)."""
+    if "username" in m.params and not USERNAME.match(m.params["username"]):
+        raise BadInput("A username has 1 to 15 letters, digits or underscores.")
+    if "id" in m.params and not TWEET_ID.match(m.params["id"]):
+        raise BadInput("A post id is a number of up to 19 digits.")
+    if m.price.path == "/api/v1/tweets/search":
+        query = args.get("q", "").strip()
+        if not query:
+            raise BadInput("Give a search query in the q parameter, e.g. ?q=python.")
+        if len(query) > MAX_QUERY:
+            raise BadInput(f"The search query is longer than {MAX_QUERY} characters.")
+
+
+@dataclass(frozen=True)
+class RateState:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window frees a slot
+
+
+def rate_limit(key_id: int, per_minute: int) -> RateState:
+    """Count one call against the key's moving one-minute window (shared storage: Redis when set)."""
+    item = parse(f"{per_minute} per minute")
+    allowed = limiter.limiter.hit(item, "api-key", str(key_id))
+    stats = limiter.limiter.get_window_stats(item, "api-key", str(key_id))
+    reset = max(0, math.ceil(stats.reset_time - time.time()))
+    return RateState(allowed, per_minute, max(0, stats.remaining), reset)
+
+
+def rate_headers(state: RateState) -> dict:
+    """IETF draft RateLimit headers (draft-ietf-httpapi-ratelimit-headers)."""
+    return {
+        "RateLimit-Policy": f'"per-key";q={state.limit};w=60',
+        "RateLimit": f'"per-key";r={state.remaining};t={state.reset}',
+    }
+
+
+def fetch(m: Match, args, upstream_url: str | None, timeout: float) -> tuple[int, dict]:
+    """The data for a matched call: from the upstream backend, or the built-in demo one."""
+    if not upstream_url:
+        return 200, demo.respond(m.price.path, m.params, {"q": args.get("q", "").strip()})
+    path = m.price.path.format(**m.params)
+    query = urlencode([(k, v) for k, v in args.items(multi=True)])
+    url = upstream_url.rstrip("/") + path[len("/api/v1"):] + (f"?{query}" if query else "")
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - configured URL
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, json.loads(response.read(2_000_000) or b"{}")
+    except urllib.error.HTTPError as exc:
+        if exc.code >= 500:
+            raise UpstreamError(f"upstream answered {exc.code}") from exc
+        try:
+            body = json.loads(exc.read(100_000) or b"{}")
+        except ValueError:
+            body = {}
+        return exc.code, body
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+        raise UpstreamError(type(exc).__name__) from exc
+
+
+__all__ = ["BadInput", "Match", "MethodNotAllowed", "NotFound", "RateState", "UpstreamError", "fetch", "match",
+           "rate_headers", "rate_limit", "validate"]

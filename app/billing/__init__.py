@@ -1,0 +1,1 @@
+"""Credits: the credit ledger (and, with Stripe, credit packs and orders)."""

@@ -1,0 +1,98 @@
+"""API key views on /account/keys."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.auth import services as auth_services
+from app.auth.forms import ActionForm
+from app.auth.guards import recent_auth_required
+from app.extensions import db
+from app.keys import bp, services
+from app.keys.forms import CreateKeyForm, RotateKeyForm
+from app.pricing import get_pricing
+from app.security import customer
+from app.timeutil import utcnow
+
+
+def _client():
+    return auth_services.Client(request.remote_addr, request.user_agent.string)
+
+
+def _show_secret(key, secret):
+    """The one time a key's secret is shown: never cached."""
+    response = make_response(render_template("keys/created.html", key=key, secret=secret))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _render_list(form=None, status=200):
+    return render_template("keys/list.html", keys=services.all_keys(current_user), now=utcnow(),
+                           form=form or CreateKeyForm(formdata=None), rotate_form=RotateKeyForm(formdata=None),
+                           action_form=ActionForm(), max_keys=get_pricing().max_keys,
+                           account_limit=get_pricing().rate_limit_per_minute), status
+
+
+@bp.get("/account/keys")
+@customer
+def list_keys():
+    """The user's keys with their prefix, dates and status."""
+    return _render_list()
+
+
+@bp.post("/account/keys")
+@customer
+@recent_auth_required
+def create_key():
+    """Create a key (verified accounts only) and show its secret once."""
+    if not current_user.is_verified:
+        flash(_("Confirm your e-mail address before creating API keys."), "warning")
+        return redirect(url_for("keys.list_keys"), code=303)
+    form = CreateKeyForm()
+    if not form.validate_on_submit():
+        return _render_list(form, 400)
+    try:
+        key, secret = services.create_key(current_user, form.name.data, form.rate_limit.data, get_pricing().max_keys,
+                                          current_app.config, utcnow())
+    except services.KeyLimitReached:
+        form.name.errors.append(_("You already have %(count)s active keys, the most an account can have. "
+                                  "Revoke one first.", count=get_pricing().max_keys))
+        return _render_list(form, 400)
+    auth_services.record_event(current_user, "api:key:create", _client(), utcnow())
+    db.session.commit()
+    return _show_secret(key, secret)
+
+
+@bp.post("/account/keys/<int:key_id>/revoke")
+@customer
+def revoke_key(key_id: int):
+    """Revoke a key: its next request is refused."""
+    try:
+        key = services.revoke_key(current_user, key_id, utcnow())
+    except services.KeyNotFound:
+        flash(_("That key does not exist."), "error")
+        return redirect(url_for("keys.list_keys"), code=303)
+    auth_services.record_event(current_user, "api:key:revoke", _client(), utcnow())
+    db.session.commit()
+    flash(_("The key %(prefix)s… is revoked.", prefix=key.prefix), "success")
+    return redirect(url_for("keys.list_keys"), code=303)
+
+
+@bp.post("/account/keys/<int:key_id>/rotate")
+@customer
+@recent_auth_required
+def rotate_key(key_id: int):
+    """Replace a key; the old one keeps working for the chosen grace period (7 days at most)."""
+    form = RotateKeyForm()
+    if not form.validate_on_submit():
+        return _render_list(status=400)
+    try:
+        key, secret = services.rotate_key(current_user, key_id, form.grace_days.data, current_app.config, utcnow())
+    except services.KeyNotFound:
+        flash(_("That key does not exist or no longer works."), "error")
+        return redirect(url_for("keys.list_keys"), code=303)
+    auth_services.record_event(current_user, "api:key:create", _client(), utcnow())
+    db.session.commit()
+    return _show_secret(key, secret)

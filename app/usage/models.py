@@ -1,0 +1,75 @@
+"""The raw API call log and its daily roll-ups."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.retention import PERSONAL, Rule, register, truncate_ip
+from app.timeutil import utcnow
+
+
+class ApiCall(db.Model):
+    """One call to /api/v1, kept CALL_LOG_DAYS days."""
+
+    __tablename__ = "api_calls"
+    __table_args__ = (Index("ix_api_calls_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(db.String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    method: Mapped[str] = mapped_column(db.String(8))
+    endpoint: Mapped[str] = mapped_column(db.String(100))  # the route pattern, e.g. /api/v1/users/{username}
+    status: Mapped[int]
+    credits: Mapped[int] = mapped_column(default=0)
+    latency_ms: Mapped[int] = mapped_column(default=0)
+    ip: Mapped[str | None] = mapped_column(db.String(45), info=PERSONAL)
+    ip_truncated: Mapped[bool] = mapped_column(default=False)
+
+
+class UsageDaily(db.Model):
+    """Calls, credits and errors per day, account, key and endpoint, updated with every call."""
+
+    __tablename__ = "usage_daily"
+    __table_args__ = (UniqueConstraint("day", "user_id", "key_id", "endpoint"),
+                      Index("ix_usage_daily_user_id_day", "user_id", "day"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    endpoint: Mapped[str] = mapped_column(db.String(100))
+    calls: Mapped[int] = mapped_column(default=0)
+    credits: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[int] = mapped_column(default=0)
+
+
+def _truncate_call_ip(row: ApiCall) -> None:
+    row.ip = truncate_ip(row.ip)
+    row.ip_truncated = True
+
+
+register(Rule(
+    name="api_calls.expired",
+    model=ApiCall,
+    action="delete",
+    days_setting="CALL_LOG_DAYS",
+    default_days=90,
+    description="Raw API calls are deleted after N days; daily roll-ups without IPs remain.",
+    selects=lambda cutoff: ApiCall.created_at < cutoff,
+))
+register(Rule(
+    name="api_calls.ip",
+    model=ApiCall,
+    action="anonymise",
+    days_setting="CALL_IP_DAYS",
+    default_days=7,
+    description="The IP address of an API call is cut to its network after N days.",
+    selects=lambda cutoff: db.and_(ApiCall.ip_truncated.is_(False), ApiCall.created_at < cutoff),
+    anonymise=_truncate_call_ip,
+))

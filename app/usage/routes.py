@@ -1,0 +1,62 @@
+"""The usage page and its CSV downloads."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Response, current_app, render_template, request, stream_with_context
+from flask_login import current_user
+
+from app import charts
+from app.pricing import get_pricing
+from app.security import customer
+from app.timeutil import utcnow
+from app.usage import bp, services
+
+RANGES = (7, 30, 90)
+
+
+def _range() -> tuple[int, object, object]:
+    days = request.args.get("days", 30, type=int)
+    days = days if days in RANGES else 30
+    until = utcnow().date()
+    return days, until - timedelta(days=days - 1), until
+
+
+@bp.get("/account/usage")
+@customer
+def show_usage():
+    """Calls and credits per day (SVG chart and table), by endpoint and by key, and the balance."""
+    days, since, until = _range()
+    daily = services.daily(current_user.id, since, until)
+    chart = charts.bar_chart([(d["day"].isoformat(), d["calls"]) for d in daily])
+    pricing = get_pricing()
+    return render_template(
+        "usage/usage.html", days=days, ranges=RANGES, daily=daily, chart=chart,
+        endpoints=services.by_endpoint(current_user.id, since, until),
+        keys=services.by_key(current_user.id, since, until),
+        balance=current_user.credit_balance, pricing=pricing,
+        totals={k: sum(d[k] for d in daily) for k in ("calls", "credits", "errors")},
+        call_log_days=current_app.config["CALL_LOG_DAYS"],
+    )
+
+
+def _csv(lines, filename: str) -> Response:
+    return Response(stream_with_context(lines), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+@bp.get("/account/usage.csv")
+@customer
+def download_usage_csv():
+    """Daily usage of the chosen range as CSV."""
+    days, since, until = _range()
+    return _csv(services.daily_csv(current_user.id, since, until), f"usage-{since}-{until}.csv")
+
+
+@bp.get("/account/usage/calls.csv")
+@customer
+def download_calls_csv():
+    """Every raw call still kept (the call log's retention period), streamed as CSV."""
+    since = utcnow() - timedelta(days=current_app.config["CALL_LOG_DAYS"])
+    return _csv(services.calls_csv(current_user.id, since), "api-calls.csv")

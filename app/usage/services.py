@@ -1,0 +1,114 @@
+"""Recording API calls and reading usage. The daily roll-up is updated in the same transaction
+as the call, so pages and CSVs that read roll-ups are always current (no roll-up job needed)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.keys.models import ApiKey
+from app.usage.models import ApiCall, UsageDaily
+
+
+def record_call(*, request_id: str, user_id: int, key_id: int | None, method: str, endpoint: str, status: int,
+                credits: int, latency_ms: int, ip: str | None, now: datetime) -> None:
+    """Log one call and add it to the day's roll-up (flush only)."""
+    db.session.add(ApiCall(request_id=request_id, user_id=user_id, key_id=key_id, created_at=now, method=method,
+                           endpoint=endpoint, status=status, credits=credits, latency_ms=latency_ms, ip=ip))
+    error = 1 if status >= 400 else 0
+    day = now.date()
+    where = (UsageDaily.day == day, UsageDaily.user_id == user_id, UsageDaily.endpoint == endpoint,
+             UsageDaily.key_id == key_id if key_id is not None else UsageDaily.key_id.is_(None))
+    values = {"calls": UsageDaily.calls + 1, "credits": UsageDaily.credits + credits,
+              "errors": UsageDaily.errors + error}
+    if db.session.execute(update(UsageDaily).where(*where).values(**values)).rowcount:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(UsageDaily(day=day, user_id=user_id, key_id=key_id, endpoint=endpoint, calls=1,
+                                      credits=credits, errors=error))
+    except IntegrityError:  # a concurrent call created today's row first
+        db.session.execute(update(UsageDaily).where(*where).values(**values))
+
+
+def daily(user_id: int, since: date, until: date) -> list[dict]:
+    rows = dict((r[0], r[1:]) for r in db.session.execute(
+        select(UsageDaily.day, func.sum(UsageDaily.calls), func.sum(UsageDaily.credits), func.sum(UsageDaily.errors))
+        .where(UsageDaily.user_id == user_id, UsageDaily.day.between(since, until)).group_by(UsageDaily.day)))
+    out = []
+    for i in range((until - since).days + 1):
+        day = since + timedelta(days=i)
+        calls, credits, errors = rows.get(day, (0, 0, 0))
+        out.append({"day": day, "calls": int(calls or 0), "credits": int(credits or 0), "errors": int(errors or 0)})
+    return out
+
+
+def by_endpoint(user_id: int, since: date, until: date) -> list[dict]:
+    rows = db.session.execute(
+        select(UsageDaily.endpoint, func.sum(UsageDaily.calls), func.sum(UsageDaily.credits),
+               func.sum(UsageDaily.errors))
+        .where(UsageDaily.user_id == user_id, UsageDaily.day.between(since, until))
+        .group_by(UsageDaily.endpoint).order_by(func.sum(UsageDaily.calls).desc()))
+    return [{"endpoint": r[0], "calls": int(r[1]), "credits": int(r[2]), "errors": int(r[3])} for r in rows]
+
+
+def by_key(user_id: int, since: date, until: date) -> list[dict]:
+    rows = db.session.execute(
+        select(ApiKey.name, ApiKey.prefix, func.sum(UsageDaily.calls), func.sum(UsageDaily.credits))
+        .select_from(UsageDaily).outerjoin(ApiKey, ApiKey.id == UsageDaily.key_id)
+        .where(UsageDaily.user_id == user_id, UsageDaily.day.between(since, until))
+        .group_by(ApiKey.name, ApiKey.prefix).order_by(func.sum(UsageDaily.calls).desc()))
+    return [{"name": r[0], "prefix": r[1], "calls": int(r[2]), "credits": int(r[3])} for r in rows]
+
+
+def month_totals(user_id: int, today: date) -> dict:
+    row = db.session.execute(
+        select(func.coalesce(func.sum(UsageDaily.calls), 0), func.coalesce(func.sum(UsageDaily.credits), 0))
+        .where(UsageDaily.user_id == user_id, UsageDaily.day >= today.replace(day=1))).first()
+    return {"calls": int(row[0]), "credits": int(row[1])}
+
+
+def _csv_lines(header: list[str], rows) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(row)
+        yield buffer.getvalue()
+
+
+def daily_csv(user_id: int, since: date, until: date) -> Iterator[str]:
+    rows = ((d["day"].isoformat(), d["calls"], d["credits"], d["errors"]) for d in daily(user_id, since, until))
+    return _csv_lines(["day", "calls", "credits", "errors"], rows)
+
+
+def calls_csv(user_id: int, since: datetime, batch: int = 5000) -> Iterator[str]:
+    """Every raw call still within retention, streamed in batches (never all in memory)."""
+
+    def rows():
+        last_id = 0
+        while True:
+            chunk = db.session.execute(
+                select(ApiCall.id, ApiCall.created_at, ApiCall.request_id, ApiKey.prefix, ApiCall.method,
+                       ApiCall.endpoint, ApiCall.status, ApiCall.credits, ApiCall.latency_ms, ApiCall.ip)
+                .outerjoin(ApiKey, ApiKey.id == ApiCall.key_id)
+                .where(ApiCall.user_id == user_id, ApiCall.created_at >= since, ApiCall.id > last_id)
+                .order_by(ApiCall.id).limit(batch)).all()
+            if not chunk:
+                return
+            for r in chunk:
+                yield (r[1].isoformat(timespec="seconds") + "Z", r[2], (r[3] or "") + "…" if r[3] else "", r[4],
+                       r[5], r[6], r[7], r[8], r[9] or "")
+            last_id = chunk[-1][0]
+
+    return _csv_lines(["time_utc", "request_id", "key", "method", "endpoint", "status", "credits", "latency_ms",
+                       "ip"], rows())
