@@ -22,6 +22,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from app import create_app
+from app.auth.models import User
 from app.config import normalise_database_url
 from app.extensions import db as _db
 from app.extensions import limiter
@@ -298,3 +299,31 @@ def turn_on_2fa(client) -> tuple[str, list[str]]:
                        response.get_data(as_text=True))
     assert len(codes) == 10
     return secret, codes
+
+
+def make_customer(app, email="alice@example.com", credits=1000, rate_limit=None):
+    """A verified customer with ``credits`` and one API key, made through the services.
+
+    Returns (user_id, secret). For tests of the gateway, where the pages are not the subject.
+    """
+    from app.auth.passwords import hash_password
+    from app.billing.services import add_credits
+    from app.keys.services import create_key
+    from app.timeutil import utcnow
+
+    with app.test_request_context():
+        now = utcnow()
+        user = User(email=email, password_hash=hash_password(PASSWORD_FOR_TESTS), created_at=now,
+                    email_verified_at=now, age_confirmed_at=now, password_changed_at=now,
+                    accepted_privacy_version="v", accepted_terms_version="v")
+        _db.session.add(user)
+        _db.session.flush()
+        if credits:
+            add_credits(user, credits, "purchase", now)
+        _key, secret = create_key(user, "test key", rate_limit, 10, app.config, now)
+        _db.session.commit()
+        return user.id, secret
+
+
+def bearer(secret: str) -> dict:
+    return {"Authorization": f"Bearer {secret}"}
