@@ -75,7 +75,7 @@ class Config:
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "twtapi")
         self.RATELIMIT_HEADERS_ENABLED = False
-        self.RATELIMIT_STRATEGY = "moving-window"
+        self.RATELIMIT_STRATEGY = "sliding-window-counter"
 
         keys = env.get("DATA_ENCRYPTION_KEYS", "")
         self.DATA_ENCRYPTION_KEYS = [k.strip() for k in keys.split(",") if k.strip()]

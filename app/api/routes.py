@@ -80,13 +80,14 @@ def gateway(path: str):
     if endpoint == ACCOUNT_ENDPOINT:
         return finish(200, _account_body(key.user_id, pricing, now))
 
-    balance = billing.current_balance(key.user_id)
-    if balance < price:
-        return finish(402, {"detail": f"This call costs {price} credits and your balance is {balance}.",
-                            "balance": balance, "price": price}, balance=balance)
+    upstream = current_app.config["UPSTREAM_API_URL"]
+    if upstream:  # check before spending the backend's time; the charge below re-checks atomically
+        balance = billing.current_balance(key.user_id)
+        if balance < price:
+            return finish(402, {"detail": f"This call costs {price} credits and your balance is {balance}.",
+                                "balance": balance, "price": price}, balance=balance)
     try:
-        status, data = services.fetch(matched, request.args, current_app.config["UPSTREAM_API_URL"],
-                                      current_app.config["UPSTREAM_TIMEOUT_SECONDS"])
+        status, data = services.fetch(matched, request.args, upstream, current_app.config["UPSTREAM_TIMEOUT_SECONDS"])
     except services.UpstreamError:
         return finish(502, {"detail": "The data backend did not answer; nothing was charged. Try again later."})
     if status >= 400:

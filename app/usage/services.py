@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.keys.models import ApiKey
@@ -22,19 +21,33 @@ def record_call(*, request_id: str, user_id: int, key_id: int | None, method: st
     db.session.add(ApiCall(request_id=request_id, user_id=user_id, key_id=key_id, created_at=now, method=method,
                            endpoint=endpoint, status=status, credits=credits, latency_ms=latency_ms, ip=ip))
     error = 1 if status >= 400 else 0
-    day = now.date()
-    where = (UsageDaily.day == day, UsageDaily.user_id == user_id, UsageDaily.endpoint == endpoint,
-             UsageDaily.key_id == key_id if key_id is not None else UsageDaily.key_id.is_(None))
-    values = {"calls": UsageDaily.calls + 1, "credits": UsageDaily.credits + credits,
-              "errors": UsageDaily.errors + error}
-    if db.session.execute(update(UsageDaily).where(*where).values(**values)).rowcount:
+    insert = _dialect_insert()(UsageDaily).values(day=now.date(), user_id=user_id, key_id=key_id, endpoint=endpoint,
+                                                  calls=1, credits=credits, errors=error)
+    if key_id is None:  # NULLs never conflict in a unique constraint: count key-less calls by update
+        where = (UsageDaily.day == now.date(), UsageDaily.user_id == user_id, UsageDaily.endpoint == endpoint,
+                 UsageDaily.key_id.is_(None))
+        if not db.session.execute(update(UsageDaily).where(*where).values(
+                calls=UsageDaily.calls + 1, credits=UsageDaily.credits + credits,
+                errors=UsageDaily.errors + error)).rowcount:
+            db.session.execute(insert)
         return
-    try:
-        with db.session.begin_nested():
-            db.session.add(UsageDaily(day=day, user_id=user_id, key_id=key_id, endpoint=endpoint, calls=1,
-                                      credits=credits, errors=error))
-    except IntegrityError:  # a concurrent call created today's row first
-        db.session.execute(update(UsageDaily).where(*where).values(**values))
+    # One statement, safe under concurrency: insert today's row or add to it.
+    db.session.execute(insert.on_conflict_do_update(
+        index_elements=["day", "user_id", "key_id", "endpoint"],
+        set_={"calls": UsageDaily.calls + 1, "credits": UsageDaily.credits + credits,
+              "errors": UsageDaily.errors + error},
+    ))
+
+
+def _dialect_insert():
+    name = db.engine.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database {name}")
+    return insert
 
 
 def daily(user_id: int, since: date, until: date) -> list[dict]:

@@ -1,0 +1,210 @@
+"""Benchmark of the metered API gateway against a bare endpoint, and a race for K credits.
+
+Usage (from the project root, with the dev virtualenv):
+    .venv/bin/python bench/api/run.py                       # SQLite
+    .venv/bin/python bench/api/run.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+Targets 127.0.0.1 only; each load run is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare_database(base_url: str | None, workdir: Path) -> tuple[str, callable]:
+    """A fresh, migrated database; returns its URL and a cleanup function."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    if base_url is None:
+        url, cleanup = f"sqlite:///{workdir / 'bench.sqlite'}", (lambda: None)
+    else:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        from app.config import normalise_database_url
+
+        base = make_url(normalise_database_url(base_url))
+        name = f"twtapi_bench_{uuid.uuid4().hex[:8]}"
+        admin = dict(host=base.host, port=base.port or 5432, user=base.username, dbname=base.database, autocommit=True)
+        with psycopg.connect(**admin) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = base.set(database=name).render_as_string(hide_password=False)
+
+        def cleanup():
+            with psycopg.connect(**admin) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+    return url, cleanup
+
+
+def make_customer(url: str, email: str, credits: int) -> str:
+    from app import create_app
+    from app.auth.models import User
+    from app.auth.passwords import hash_password
+    from app.billing.services import add_credits
+    from app.extensions import db
+    from app.keys.services import create_key
+    from app.timeutil import utcnow
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+    with app.test_request_context():
+        now = utcnow()
+        user = User(email=email, password_hash=hash_password("bench password long enough"), created_at=now,
+                    email_verified_at=now, age_confirmed_at=now, password_changed_at=now,
+                    accepted_privacy_version="v", accepted_terms_version="v")
+        db.session.add(user)
+        db.session.flush()
+        if credits:
+            add_credits(user, credits, "purchase", now)
+        _key, secret = create_key(user, "bench", None, 10, app.config, now)
+        db.session.commit()
+        db.engine.dispose()
+    return secret
+
+
+def start_server(url: str, workers: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_MAIL_DIR": str(workdir / "mail"),
+           "SECRET_KEY": "bench-" + "x" * 40, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench' / 'api'}"}
+    log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--worker-class", "gthread", "--threads", "4", "--log-level", "warning", "wsgi_bench:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1).close()  # noqa: S310 - loopback
+            return process, base
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("gunicorn did not start; see " + str(workdir / "gunicorn.log"))
+
+
+def wrk(url: str, seconds: int, connections: int, headers: dict) -> dict:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latency = {p: re.search(rf"\s{p}%\s+([\d.]+\w+)", out).group(1) for p in ("50", "75", "90", "99")}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "latency": latency, "requests": total, "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def race(base: str, secret: str, credits: int, callers: int) -> dict:
+    """``callers`` concurrent calls for ``credits`` credits (1 credit each)."""
+    results: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(callers)
+
+    def call():
+        request = urllib.request.Request(base + "/api/v1/users/jack", headers={"Authorization": f"Bearer {secret}"})
+        barrier.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        with lock:
+            results.append(status)
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"200": results.count(200), "402": results.count(402), "other": len(results) - results.count(200)
+            - results.count(402)}
+
+
+def count_logged(url: str, secret: str) -> tuple[int, int]:
+    from sqlalchemy import create_engine, text
+
+    from app.security import hash_token
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        key_id = conn.execute(text("SELECT id FROM api_keys WHERE secret_hash = :h"), {"h": hash_token(secret)}).scalar()
+        charged = conn.execute(text("SELECT count(*) FROM api_calls WHERE key_id = :k AND credits > 0"),
+                               {"k": key_id}).scalar()
+        balance = conn.execute(text("SELECT credit_balance FROM users u JOIN api_keys k ON k.user_id = u.id "
+                                    "WHERE k.id = :k"), {"k": key_id}).scalar()
+    engine.dispose()
+    return charged, balance
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", help="PostgreSQL URL to create a bench database in (default: SQLite)")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--race-credits", type=int, default=50)
+    parser.add_argument("--race-callers", type=int, default=200)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install -y wrk")
+
+    workdir = Path(tempfile.mkdtemp(prefix="twtapi-bench-"))
+    url, cleanup = prepare_database(args.database_url, workdir)
+    load_key = make_customer(url, "load@example.com", 10_000_000)
+    race_key = make_customer(url, "race@example.com", args.race_credits)
+    server, base = start_server(url, args.workers, workdir)
+    try:
+        wrk(base + "/bench/bare", 2, args.connections, {})  # warm-up
+        bare = wrk(base + "/bench/bare", args.seconds, args.connections, {})
+        metered = wrk(base + "/api/v1/users/jack", args.seconds, args.connections,
+                      {"Authorization": f"Bearer {load_key}"})
+        raced = race(base, race_key, args.race_credits, args.race_callers)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    logged, balance = count_logged(url, race_key)
+    charged_load, _ = count_logged(url, load_key)
+    cleanup()
+    report = {
+        "database": "PostgreSQL" if args.database_url else "SQLite",
+        "workers": args.workers, "connections": args.connections, "seconds": args.seconds,
+        "bare": bare, "metered": metered, "throughput_ratio": round(metered["rps"] / bare["rps"], 3),
+        "metered_calls_logged_and_charged": charged_load,
+        "race": {**raced, "credits": args.race_credits, "callers": args.race_callers,
+                 "logged_charged_calls": logged, "balance_after": balance,
+                 "exact": raced["200"] == args.race_credits == logged and balance == 0},
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
