@@ -95,7 +95,7 @@ def start_server(url: str, workers: int, workdir: Path) -> tuple[subprocess.Pope
     port = free_port()
     env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_MAIL_DIR": str(workdir / "mail"),
            "SECRET_KEY": "bench-" + "x" * 40, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench' / 'api'}"}
-    log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115 - closed with the process
+    log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
          "--worker-class", "gthread", "--threads", "4", "--log-level", "warning", "wsgi_bench:app"],
@@ -130,7 +130,8 @@ def race(base: str, secret: str, credits: int, callers: int) -> dict:
     barrier = threading.Barrier(callers)
 
     def call():
-        request = urllib.request.Request(base + "/api/v1/users/jack", headers={"Authorization": f"Bearer {secret}"})
+        request = urllib.request.Request(base + "/api/v1/users/jack",
+                                         headers={"Authorization": f"Bearer {secret}"})
         barrier.wait()
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
@@ -156,7 +157,8 @@ def count_logged(url: str, secret: str) -> tuple[int, int]:
 
     engine = create_engine(url)
     with engine.connect() as conn:
-        key_id = conn.execute(text("SELECT id FROM api_keys WHERE secret_hash = :h"), {"h": hash_token(secret)}).scalar()
+        key_id = conn.execute(text("SELECT id FROM api_keys WHERE secret_hash = :h"),
+                              {"h": hash_token(secret)}).scalar()
         charged = conn.execute(text("SELECT count(*) FROM api_calls WHERE key_id = :k AND credits > 0"),
                                {"k": key_id}).scalar()
         balance = conn.execute(text("SELECT credit_balance FROM users u JOIN api_keys k ON k.user_id = u.id "
