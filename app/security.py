@@ -209,14 +209,16 @@ def customer(view):
 # --- Logs ---------------------------------------------------------------------------------
 
 _SECRET_PATH = re.compile(r"(/(?:verify-email|reset-password)/)[^\s/?\"]+")
+_API_KEY = re.compile(r"twt_[A-Za-z0-9_-]{8,}")
 
 
 class RedactSecretsFilter(logging.Filter):
-    """Hide e-mailed tokens in request paths logged by the web server (werkzeug, gunicorn)."""
+    """Hide e-mailed tokens in request paths, and API keys sent (wrongly) in query strings, in the
+    lines the web server logs (werkzeug, gunicorn)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _SECRET_PATH.sub(r"\1[redacted]", message)
+        redacted = _API_KEY.sub("twt_[redacted]", _SECRET_PATH.sub(r"\1[redacted]", message))
         if redacted != message:
             record.msg, record.args = redacted, ()
         return True

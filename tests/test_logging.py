@@ -54,3 +54,10 @@ def test_two_factor_secrets_and_codes_are_not_logged(app, client, outbox, caplog
     logged = "\n".join(record.getMessage() for record in ours)
     for value in [secret, code, *codes]:
         assert value not in logged
+
+
+def test_api_keys_in_query_strings_are_redacted_from_access_lines():
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1,
+                               '"GET /api/v1/users/jack?api_key=twt_AbCdEfGh12345678 HTTP/1.1" 401', (), None)
+    RedactSecretsFilter().filter(record)
+    assert "twt_AbCdEfGh12345678" not in record.getMessage()
