@@ -84,6 +84,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.billing import bp as billing_bp
     from app.consent import bp as consent_bp
     from app.keys import bp as keys_bp
     from app.pages import bp as pages_bp
@@ -97,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(keys_bp)
     app.register_blueprint(usage_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(billing_bp)
 
 
 def register_templating(app: Flask) -> None:

@@ -133,6 +133,12 @@ class Config:
         thresholds = env.get("LOW_CREDIT_THRESHOLDS", "100,20,0")
         self.LOW_CREDIT_THRESHOLDS = sorted({int(t) for t in thresholds.split(",") if t.strip()}, reverse=True)
 
+        # Billing
+        self.ORDER_RETENTION_YEARS = _int(env, "ORDER_RETENTION_YEARS", 10)
+        self.ORDER_RETENTION_DAYS = self.ORDER_RETENTION_YEARS * 365
+        # Development signs demo payments with a key derived from SECRET_KEY when this is unset.
+        self.STRIPE_WEBHOOK_TOLERANCE_SECONDS = _int(env, "STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+
         # Cookie consent
         self.CONSENT_MAX_AGE_DAYS = _int(env, "CONSENT_MAX_AGE_DAYS", 180)
         self.CONSENT_REJECT_MAX_AGE_DAYS = _int(env, "CONSENT_REJECT_MAX_AGE_DAYS", 180)
@@ -151,6 +157,7 @@ class Config:
             ("SECURITY_EVENT_DAYS", 90),
             ("CONSENT_RECORD_DAYS", 3 * 365),
             ("CALL_LOG_DAYS", 90),
+            ("WEBHOOK_EVENT_DAYS", 90),
             ("CALL_IP_DAYS", 7),
             ("ANALYTICS_VISITOR_DAYS", 395),
             ("AUDIT_RETENTION_DAYS", 730),

@@ -41,7 +41,9 @@ def content_security_policy(nonce: str) -> str:
         "img-src": "'self' data:",
         "font-src": "'self'",
         "connect-src": "'self'",
-        "form-action": "'self'",
+        # Checkout redirects the browser from our form to Stripe's page when Stripe is configured.
+        "form-action": "'self' https://checkout.stripe.com" if current_app.config.get("STRIPE_SECRET_KEY")
+        else "'self'",
         "frame-ancestors": "'none'",
         "base-uri": "'none'",
         "object-src": "'none'",

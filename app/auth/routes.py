@@ -317,7 +317,8 @@ def show_dashboard():
     now = utcnow()
     return render_template("auth/dashboard.html", action_form=ActionForm(),
                            month=usage_services.month_totals(current_user.id, now.date()),
-                           keys=key_services.active_keys(current_user, now))
+                           keys=key_services.active_keys(current_user, now),
+                           packs=current_app.config["PRICING"].credit_packs)
 
 
 @bp.route("/account/profile", methods=["GET", "POST"])

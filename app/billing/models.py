@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.retention import Rule, register
+from app.retention import PERSONAL, Rule, register
 from app.timeutil import utcnow
 
 KINDS = ("signup_bonus", "purchase", "refund", "usage", "adjustment")
@@ -36,4 +36,70 @@ register(Rule(
     default_days=30,
     description="Credit ledger entries are kept with the account: they are its billing record.",
     legal_basis="contract and accounting records while the account exists",
+))
+
+
+ORDER_STATUSES = ("pending", "paid", "failed", "expired", "refunded", "partially_refunded")
+
+
+class Order(db.Model):
+    """A credit-pack purchase. We keep order id, amount and status; card data never reaches us."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(db.String(20), unique=True)  # ORD-7KQ2-9XW4
+    # SET NULL: the order outlives an erased account (tax law), without the buyer's identity.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True,
+                                                info=PERSONAL)
+    pack_id: Mapped[str] = mapped_column(db.String(40))
+    pack_name: Mapped[str] = mapped_column(db.String(80))
+    credits: Mapped[int]
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(db.String(3))
+    status: Mapped[str] = mapped_column(db.String(20), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    paid_at: Mapped[datetime | None]
+    checkout_session_id: Mapped[str | None] = mapped_column(db.String(255), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(db.String(255), index=True)
+    receipt_url: Mapped[str | None] = mapped_column(db.String(500))
+    refunded_cents: Mapped[int] = mapped_column(default=0)
+    refund_ids: Mapped[str] = mapped_column(db.Text, default="")
+    credits_reversed: Mapped[int] = mapped_column(default=0)
+    credit_shortfall: Mapped[int] = mapped_column(default=0)  # refunded credits already spent
+
+
+class WebhookEvent(db.Model):
+    """Each Stripe event id is stored once: a second delivery finds it and changes nothing."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(db.String(255), unique=True)
+    type: Mapped[str] = mapped_column(db.String(80))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    order_reference: Mapped[str | None] = mapped_column(db.String(20))
+    # For a refund that arrives before its order is known as paid: applied when payment completes.
+    payment_intent_id: Mapped[str | None] = mapped_column(db.String(255), index=True)
+    refunded_cents: Mapped[int | None]
+    outcome: Mapped[str] = mapped_column(db.String(40), default="")
+
+
+register(Rule(
+    name="orders.expired",
+    model=Order,
+    action="delete",
+    days_setting="ORDER_RETENTION_DAYS",
+    default_days=3650,
+    description="Orders are kept N days (10 years, tax law), also after the account is erased, then deleted.",
+    selects=lambda cutoff: Order.created_at < cutoff,
+))
+register(Rule(
+    name="webhook_events.expired",
+    model=WebhookEvent,
+    action="delete",
+    days_setting="WEBHOOK_EVENT_DAYS",
+    default_days=90,
+    description="Stripe event ids (kept to ignore repeated deliveries) are deleted after N days.",
+    selects=lambda cutoff: WebhookEvent.received_at < cutoff,
 ))

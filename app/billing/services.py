@@ -98,3 +98,214 @@ def check_low_credit(user_id: int, balance: int, config) -> None:
     user.low_credit_notified = level
     queue_email(user.email, "low_credits", user.locale or config["BABEL_DEFAULT_LOCALE"], balance=balance,
                 pricing_url=external_url("pages.show_pricing"), usage_url=external_url("usage.show_usage"))
+
+
+# --- orders and checkout ---------------------------------------------------------------------
+
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+class UnknownPack(ValueError):
+    """No credit pack has that id."""
+
+
+def new_reference() -> str:
+    import secrets
+
+    part = lambda: "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(4))  # noqa: E731
+    return f"ORD-{part()}-{part()}"
+
+
+def create_order(user: User, pack_id: str, pricing, now: datetime):
+    """A pending order for one credit pack (flush only)."""
+    from app.billing.models import Order
+
+    pack = pricing.pack(pack_id)
+    if pack is None:
+        raise UnknownPack(pack_id)
+    order = Order(reference=new_reference(), user_id=user.id, pack_id=pack.id, pack_name=str(pack.name),
+                  credits=pack.credits, amount_cents=pack.price_cents, currency=pack.currency, created_at=now)
+    db.session.add(order)
+    db.session.flush()
+    return order
+
+
+def find_order(reference: str, user_id: int | None = None):
+    from app.billing.models import Order
+
+    query = select(Order).where(Order.reference == reference)
+    if user_id is not None:
+        query = query.where(Order.user_id == user_id)
+    return db.session.scalar(query)
+
+
+def orders_of(user_id: int) -> list:
+    from app.billing.models import Order
+
+    return list(db.session.scalars(select(Order).where(Order.user_id == user_id).order_by(Order.id.desc())))
+
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+
+def handle_event(event: dict, config, now: datetime) -> str:
+    """Apply one verified Stripe event; return what happened (for the log).
+
+    The event id is stored in the same transaction as its effects, so a repeated delivery, even
+    a concurrent one, finds it and changes nothing (the unique constraint decides the race).
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from app.billing.models import WebhookEvent
+
+    event_id, kind = str(event.get("id", "")), str(event.get("type", ""))
+    obj = (event.get("data") or {}).get("object") or {}
+    record = WebhookEvent(event_id=event_id, type=kind, received_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(record)
+    except IntegrityError:
+        return "duplicate"
+    outcome = _apply(kind, obj, record, config, now)
+    record.outcome = outcome
+    db.session.flush()
+    return outcome
+
+
+def _order_for(obj: dict):
+    from app.billing.models import Order
+
+    reference = (obj.get("metadata") or {}).get("order_reference") or obj.get("client_reference_id")
+    if reference:
+        order = db.session.scalar(select(Order).where(Order.reference == reference).with_for_update())
+        if order:
+            return order
+    if obj.get("object") == "checkout.session" and obj.get("id"):
+        order = db.session.scalar(select(Order).where(Order.checkout_session_id == obj["id"]).with_for_update())
+        if order:
+            return order
+    intent = obj.get("payment_intent")
+    if intent:
+        return db.session.scalar(select(Order).where(Order.payment_intent_id == intent).with_for_update())
+    return None
+
+
+def _apply(kind: str, obj: dict, record, config, now: datetime) -> str:
+    if kind.startswith("checkout.session."):
+        order = _order_for({**obj, "object": "checkout.session"})
+        if order is None:
+            return "unknown order"
+        record.order_reference = order.reference
+        if obj.get("payment_intent") and not order.payment_intent_id:
+            order.payment_intent_id = obj["payment_intent"]
+        if kind == "checkout.session.completed":
+            if obj.get("payment_status") in ("paid", "no_payment_required"):
+                return _mark_paid(order, obj, config, now)
+            return "awaiting payment"
+        if kind == "checkout.session.async_payment_succeeded":
+            return _mark_paid(order, obj, config, now)
+        if kind == "checkout.session.async_payment_failed":
+            return _close(order, "failed")
+        if kind == "checkout.session.expired":
+            return _close(order, "expired")
+        return "ignored"
+    if kind == "charge.refunded" or kind.startswith("refund."):
+        return _refund_event(kind, obj, record, now)
+    return "ignored"
+
+
+def _close(order, status: str) -> str:
+    if order.status != "pending":
+        return f"already {order.status}"
+    order.status = status
+    return status
+
+
+def _mark_paid(order, obj: dict, config, now: datetime) -> str:
+    if order.status not in ("pending", "failed", "expired"):
+        return f"already {order.status}"
+    order.status = "paid"
+    order.paid_at = now
+    if obj.get("receipt_url"):
+        order.receipt_url = obj["receipt_url"]
+    user = db.session.get(User, order.user_id) if order.user_id else None
+    if user is not None:
+        add_credits(user, order.credits, "purchase", now, reason=order.reference)
+    # A refund that arrived before the payment was confirmed is applied now.
+    from app.billing.models import WebhookEvent
+
+    if order.payment_intent_id:
+        early = db.session.scalar(select(func.max(WebhookEvent.refunded_cents)).where(
+            WebhookEvent.payment_intent_id == order.payment_intent_id))
+        if early:
+            _apply_refund(order, early, now)
+    return "paid"
+
+
+def _refund_event(kind: str, obj: dict, record, now: datetime) -> str:
+    if kind == "charge.refunded":
+        cumulative = int(obj.get("amount_refunded") or 0)
+    elif obj.get("status") == "succeeded":
+        cumulative = None  # one refund: added to what is known, once per refund id
+    else:
+        return "refund not succeeded"
+    order = _order_for({"payment_intent": obj.get("payment_intent"), "metadata": obj.get("metadata") or {}})
+    if cumulative is None:
+        refund_id = str(obj.get("id", ""))
+        if order is not None and refund_id and refund_id in order.refund_ids.split(","):
+            return "refund already counted"
+        cumulative = (order.refunded_cents if order else 0) + int(obj.get("amount") or 0)
+        if order is not None and refund_id:
+            order.refund_ids = ",".join(filter(None, [order.refund_ids, refund_id]))
+    if order is None or order.status == "pending":
+        # Not paid (or not known) yet: remember it; _mark_paid applies it when payment completes.
+        record.payment_intent_id = obj.get("payment_intent")
+        record.refunded_cents = cumulative
+        if order is not None:
+            record.order_reference = order.reference
+            if not order.payment_intent_id:
+                order.payment_intent_id = obj.get("payment_intent")
+        return "refund recorded before payment"
+    record.order_reference = order.reference
+    return _apply_refund(order, cumulative, now)
+
+
+def _apply_refund(order, refunded_cents: int, now: datetime) -> str:
+    """Take back the credits of the refunded share, never below zero; record any shortfall."""
+    import math
+
+    refunded_cents = min(max(refunded_cents, order.refunded_cents), order.amount_cents)
+    order.refunded_cents = refunded_cents
+    order.status = "refunded" if refunded_cents >= order.amount_cents else "partially_refunded"
+    owed = min(order.credits, math.ceil(order.credits * refunded_cents / order.amount_cents))
+    delta = owed - order.credits_reversed
+    if delta <= 0:
+        return order.status
+    order.credits_reversed = owed
+    user = db.session.get(User, order.user_id) if order.user_id else None
+    available = user.credit_balance if user else 0
+    take = min(delta, available)
+    if take:
+        add_credits(user, -take, "refund", now, reason=order.reference)
+    order.credit_shortfall += delta - take
+    return order.status
+
+
+def demo_event(kind: str, order, now: datetime, **fields) -> str:
+    """A Stripe-shaped event for the demo checkout, as JSON text. Its id is fixed per session and
+    kind, so pressing Pay twice delivers the same event twice (and the second changes nothing)."""
+    import json
+
+    if kind == "charge.refunded":
+        obj = {"object": "charge", "id": f"ch_demo_{order.reference}", "payment_intent": order.payment_intent_id,
+               "amount": order.amount_cents, "amount_refunded": fields["amount_refunded"],
+               "metadata": {"order_reference": order.reference}}
+        event_id = f"evt_demo_{order.reference}_refund_{fields['amount_refunded']}"
+    else:
+        obj = {"object": "checkout.session", "id": order.checkout_session_id, "client_reference_id": order.reference,
+               "metadata": {"order_reference": order.reference}, "amount_total": order.amount_cents,
+               "currency": order.currency.lower(), "payment_status": fields.get("payment_status", "paid"),
+               "payment_intent": f"pi_demo_{order.reference}"}
+        event_id = f"evt_demo_{order.checkout_session_id}_{kind.rsplit('.', 1)[-1]}"
+    return json.dumps({"id": event_id, "object": "event", "type": kind, "livemode": False,
+                       "created": int(now.timestamp()), "data": {"object": obj}})

@@ -1,0 +1,100 @@
+"""The only module that talks to Stripe.
+
+``StripeGateway`` creates Checkout Sessions and refunds through ``stripe.StripeClient`` (tests give
+it a fake HTTP client); ``DemoGateway`` stands in when ``STRIPE_SECRET_KEY`` is unset and sends
+Stripe-shaped, signed events through the same webhook code. ``verify_event`` checks a webhook's
+signature on the raw body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+
+import stripe
+
+
+class SignatureError(ValueError):
+    """The webhook's signature is missing, wrong, stale, or the body was altered."""
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str
+
+
+def webhook_secret(config) -> str:
+    """The configured signing secret, or (development only) one derived from SECRET_KEY."""
+    configured = config.get("STRIPE_WEBHOOK_SECRET")
+    if configured:
+        return configured
+    return "whsec_dev_" + hashlib.sha256(b"demo-webhooks:" + config["SECRET_KEY"].encode()).hexdigest()
+
+
+def verify_event(payload: bytes, signature: str | None, secret: str, tolerance: int) -> dict:
+    """The event in ``payload`` when its Stripe-Signature is valid; else SignatureError."""
+    if not signature:
+        raise SignatureError("missing Stripe-Signature header")
+    try:
+        stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance)
+        return json.loads(payload)
+    except (stripe.SignatureVerificationError, ValueError, UnicodeDecodeError) as exc:
+        raise SignatureError(str(exc)) from exc
+
+
+def sign(payload: str, secret: str) -> str:
+    """A Stripe-Signature header for ``payload`` (the demo checkout signs its events with it)."""
+    return stripe.WebhookSignature.generate_signature_header(payload, secret)
+
+
+class StripeGateway:
+    def __init__(self, secret_key: str, http_client=None):
+        self.client = stripe.StripeClient(secret_key, http_client=http_client, max_network_retries=2)
+
+    def create_checkout_session(self, order, email: str, locale: str, success_url: str,
+                                cancel_url: str) -> CheckoutSession:
+        session = self.client.v1.checkout.sessions.create(
+            {
+                "mode": "payment",
+                "client_reference_id": order.reference,
+                "customer_email": email,
+                "locale": "zh" if locale.startswith("zh") else "auto",
+                "line_items": [{
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": order.currency.lower(),
+                        "unit_amount": order.amount_cents,
+                        "product_data": {"name": f"{order.pack_name}: {order.credits} credits"},
+                    },
+                }],
+                "metadata": {"order_reference": order.reference},
+                "payment_intent_data": {"metadata": {"order_reference": order.reference}},
+                "success_url": success_url,
+                "cancel_url": cancel_url,
+            },
+            {"idempotency_key": f"checkout-{order.reference}"},
+        )
+        return CheckoutSession(session.id, session.url)
+
+    def refund(self, order, amount_cents: int | None, reason_key: str) -> None:
+        params = {"payment_intent": order.payment_intent_id, "metadata": {"order_reference": order.reference}}
+        if amount_cents:
+            params["amount"] = amount_cents
+        self.client.v1.refunds.create(params, {"idempotency_key": f"refund-{order.reference}-{reason_key}"})
+
+
+class DemoGateway:
+    """No real payment: sessions are pages of this site that send signed events to our webhook."""
+
+    def __init__(self, url_for_session):
+        self.url_for_session = url_for_session
+
+    def create_checkout_session(self, order, email, locale, success_url, cancel_url) -> CheckoutSession:
+        session_id = "cs_demo_" + secrets.token_urlsafe(18)
+        return CheckoutSession(session_id, self.url_for_session(session_id))
+
+    def refund(self, order, amount_cents, reason_key) -> None:
+        """Demo refunds are announced by a signed charge.refunded event (see billing.services)."""

@@ -1,0 +1,132 @@
+"""Checkout, the Stripe webhook, the demo checkout, and the customer's orders."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.billing import bp, gateway, services
+from app.billing.forms import CheckoutForm
+from app.email import external_url
+from app.extensions import db
+from app.pricing import get_pricing
+from app.security import csrf_exempt, customer, public
+from app.timeutil import utcnow
+
+
+def payment_gateway():
+    """Stripe when configured, else the demo checkout (the embedded default)."""
+    key = current_app.config.get("STRIPE_SECRET_KEY")
+    if key:
+        return gateway.StripeGateway(key, http_client=current_app.extensions.get("stripe_http_client"))
+    return gateway.DemoGateway(lambda session_id: url_for("billing.show_demo_checkout", session_id=session_id))
+
+
+@bp.post("/billing/checkout")
+@customer
+def start_checkout():
+    """Create a pending order and send the buyer to the checkout page."""
+    if not current_user.is_verified:
+        flash(_("Confirm your e-mail address before buying credits."), "warning")
+        return redirect(url_for("auth.show_dashboard"), code=303)
+    form = CheckoutForm()
+    if not form.validate_on_submit() or get_pricing().pack(form.pack.data) is None:
+        abort(400)
+    order = services.create_order(current_user, form.pack.data, get_pricing(), utcnow())
+    session = payment_gateway().create_checkout_session(
+        order, current_user.email, str(get_locale()),
+        success_url=external_url("billing.show_return") + "?session_id={CHECKOUT_SESSION_ID}",
+        cancel_url=external_url("billing.list_orders"),
+    )
+    order.checkout_session_id = session.id
+    db.session.commit()
+    return redirect(session.url, code=303)
+
+
+@bp.get("/billing/return")
+@customer
+def show_return():
+    """Back from checkout: the paid order, or "credits arrive in a moment" until the webhook confirms."""
+    order = None
+    session_id = request.args.get("session_id", "")
+    if session_id:
+        from sqlalchemy import select
+
+        from app.billing.models import Order
+
+        order = db.session.scalar(select(Order).where(Order.checkout_session_id == session_id,
+                                                      Order.user_id == current_user.id))
+    if order is None:
+        return redirect(url_for("billing.list_orders"))
+    return render_template("billing/return.html", order=order)
+
+
+@bp.post("/billing/webhook")
+@public
+@csrf_exempt
+def receive_webhook():
+    """Stripe's events: verified on the raw body, each event id applied once."""
+    return process_webhook(request.get_data(cache=False), request.headers.get("Stripe-Signature"))
+
+
+def process_webhook(payload: bytes, signature: str | None):
+    cfg = current_app.config
+    try:
+        event = gateway.verify_event(payload, signature, gateway.webhook_secret(cfg),
+                                     cfg["STRIPE_WEBHOOK_TOLERANCE_SECONDS"])
+    except gateway.SignatureError:
+        current_app.logger.warning("billing:webhook:bad-signature")
+        return jsonify({"error": "invalid signature"}), 400
+    outcome = services.handle_event(event, cfg, utcnow())
+    db.session.commit()
+    current_app.logger.info("billing:webhook %s %s: %s", event.get("type"), event.get("id"), outcome)
+    return jsonify({"received": True, "outcome": outcome})
+
+
+@bp.route("/billing/demo/<session_id>", methods=["GET", "POST"])
+@customer
+def show_demo_checkout(session_id: str):
+    """Demo checkout (no Stripe key configured): no real payment; Pay, Fail or Cancel."""
+    if current_app.config.get("STRIPE_SECRET_KEY"):
+        abort(404)
+    from sqlalchemy import select
+
+    from app.billing.models import Order
+
+    order = db.session.scalar(select(Order).where(Order.checkout_session_id == session_id,
+                                                  Order.user_id == current_user.id))
+    if order is None:
+        abort(404)
+    form = CheckoutForm(data={"pack": order.pack_id})
+    if request.method == "POST" and form.validate_on_submit():
+        kinds = {"pay": "checkout.session.completed", "fail": "checkout.session.async_payment_failed",
+                 "cancel": "checkout.session.expired"}
+        choice = request.form.get("choice", "")
+        if choice not in kinds:
+            abort(400)
+        payload = services.demo_event(kinds[choice], order, utcnow())
+        signature = gateway.sign(payload, gateway.webhook_secret(current_app.config))
+        process_webhook(payload.encode(), signature)
+        if choice == "cancel":
+            return redirect(url_for("billing.list_orders"), code=303)
+        return redirect(url_for("billing.show_return", session_id=session_id), code=303)
+    return render_template("billing/demo_checkout.html", order=order, form=form)
+
+
+@bp.get("/account/orders")
+@customer
+def list_orders():
+    """The customer's orders."""
+    return render_template("billing/orders.html", orders=services.orders_of(current_user.id))
+
+
+@bp.get("/account/orders/<reference>")
+@customer
+def show_order(reference: str):
+    """A printable receipt (another customer's reference is simply not found)."""
+    order = services.find_order(reference, current_user.id)
+    if order is None:
+        abort(404)
+    return render_template("billing/receipt.html", order=order)
