@@ -1,0 +1,78 @@
+"""Staff billing: orders, refunds through the gateway, manual credit adjustments; all audited."""
+
+from sqlalchemy import select
+
+from app.audit.models import AuditEntry
+from app.auth.models import User
+from app.billing.models import Order
+from app.extensions import db as _db
+from tests.conftest import AuthActions, submit, turn_on_2fa
+from tests.staff.test_routes import PASSWORD, make_staff
+
+
+def _paid_order(app, outbox):
+    buyer = app.test_client()
+    AuthActions(buyer, outbox).register("buyer@example.com")
+    AuthActions(buyer, outbox).login("buyer@example.com")
+    demo = submit(buyer, "/account", {"pack": "starter"}, action="/billing/checkout").headers["Location"]
+    submit(buyer, demo, {"choice": "pay"})
+    with app.app_context():
+        return _db.session.scalar(select(Order.reference))
+
+
+def _staff(app, runner, outbox, roles=("billing",)):
+    make_staff(runner, roles=roles)
+    client = app.test_client()
+    AuthActions(client, outbox).login("staff@example.com", PASSWORD)
+    turn_on_2fa(client)
+    return client
+
+
+def test_billing_staff_find_an_order_and_refund_it_audited(app, runner, outbox):
+    reference = _paid_order(app, outbox)
+    staff = _staff(app, runner, outbox)
+    listing = staff.get("/staff/orders?q=buyer@example.com").get_data(as_text=True)
+    assert reference in listing
+    assert staff.get(f"/staff/orders?q={reference.lower()}").get_data(as_text=True).count(reference) >= 1
+    page = staff.get(f"/staff/orders/{reference}")
+    assert page.status_code == 200 and "buyer@example.com" in page.get_data(as_text=True)
+    missing_reason = submit(staff, f"/staff/orders/{reference}", {"amount": "450"})
+    assert missing_reason.status_code == 400
+    refunded = submit(staff, f"/staff/orders/{reference}", {"amount": "450", "reason": "customer asked"})
+    assert refunded.status_code == 303
+    with app.app_context():
+        order = _db.session.scalar(select(Order))
+        assert (order.status, order.refunded_cents) == ("partially_refunded", 450)
+        actions = _db.session.scalars(select(AuditEntry.action)).all()
+        assert "billing:order:view" in actions and "billing:order:refund" in actions
+
+
+def test_manual_adjustment_needs_a_reason_and_lands_in_ledger_and_audit(app, runner, outbox):
+    _paid_order(app, outbox)
+    staff = _staff(app, runner, outbox)
+    no_reason = submit(staff, "/staff/credits", {"email": "buyer@example.com", "amount": "50"})
+    assert no_reason.status_code == 400
+    done = submit(staff, "/staff/credits", {"email": "buyer@example.com", "amount": "50", "reason": "outage"},
+                  follow_redirects=True)
+    assert "is now" in done.get_data(as_text=True)
+    with app.app_context():
+        user = _db.session.scalar(select(User).where(User.email == "buyer@example.com"))
+        assert user.credit_balance == 100 + 10_000 + 50
+        entry = _db.session.scalar(select(AuditEntry).where(AuditEntry.action == "billing:credits:adjust"))
+        assert entry.reason == "+50: outage"
+    assert "0 mismatches" in app.test_cli_runner().invoke(args=["credits", "verify"]).output
+
+
+def test_other_staff_roles_cannot_see_orders(app, runner, outbox):
+    staff = _staff(app, runner, outbox, roles=("support",))
+    assert staff.get("/staff/orders").status_code == 403
+    assert staff.get("/staff/credits").status_code == 403
+
+
+def test_orders_survive_account_deletion_without_the_buyer(app, outbox):
+    reference = _paid_order(app, outbox)
+    with app.app_context():
+        _db.session.delete(_db.session.scalar(select(User).where(User.email == "buyer@example.com")))
+        _db.session.commit()
+        order = _db.session.scalar(select(Order).where(Order.reference == reference))
+        assert order is not None and order.user_id is None and order.status == "paid"

@@ -1,0 +1,187 @@
+"""The Stripe webhook, with payloads signed by stripe.WebhookSignature.generate_signature_header."""
+
+import json
+import threading
+import time
+
+import pytest
+import stripe
+from sqlalchemy import func, select
+
+from app.auth.models import User
+from app.billing import services
+from app.billing.models import CreditEntry, Order, WebhookEvent
+from app.extensions import db as _db
+from app.timeutil import utcnow
+from tests.conftest import make_customer
+
+SECRET = "whsec_test_secret"
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app(STRIPE_WEBHOOK_SECRET=SECRET)
+
+
+@pytest.fixture
+def order(app):
+    user_id, _ = make_customer(app, credits=0)
+    with app.app_context():
+        user = _db.session.get(User, user_id)
+        created = services.create_order(user, "starter", app.config["PRICING"], utcnow())
+        created.checkout_session_id = "cs_test_1"
+        _db.session.commit()
+        return {"reference": created.reference, "user_id": user_id}
+
+
+def event(kind, obj, event_id=None):
+    return {"id": event_id or f"evt_{kind}_{time.time_ns()}", "object": "event", "type": kind,
+            "data": {"object": obj}}
+
+
+def session_obj(order, **fields):
+    return {"object": "checkout.session", "id": "cs_test_1", "client_reference_id": order["reference"],
+            "metadata": {"order_reference": order["reference"]}, "payment_status": "paid",
+            "payment_intent": "pi_test_1", **fields}
+
+
+def post(client, payload, secret=SECRET, timestamp=None, signature=None):
+    body = json.dumps(payload) if not isinstance(payload, str) else payload
+    header = signature if signature is not None else stripe.WebhookSignature.generate_signature_header(
+        body, secret, timestamp)
+    headers = {"Stripe-Signature": header} if header else {}
+    return client.post("/billing/webhook", data=body, headers=headers, content_type="application/json")
+
+
+def state(app, order):
+    with app.app_context():
+        o = _db.session.scalar(select(Order).where(Order.reference == order["reference"]))
+        balance = _db.session.scalar(select(User.credit_balance).where(User.id == order["user_id"]))
+        return o.status, balance, o.credit_shortfall
+
+
+def test_a_good_signature_fulfils_the_order(app, client, order):
+    response = post(client, event("checkout.session.completed", session_obj(order)))
+    assert response.status_code == 200
+    assert state(app, order) == ("paid", 10_000, 0)
+
+
+@pytest.mark.parametrize("case", ["missing", "wrong_secret", "stale", "tampered", "garbage"])
+def test_bad_signatures_change_nothing(app, client, order, case):
+    payload = event("checkout.session.completed", session_obj(order))
+    if case == "missing":
+        response = post(client, payload, signature="")
+    elif case == "wrong_secret":
+        response = post(client, payload, secret="whsec_other")
+    elif case == "stale":
+        response = post(client, payload, timestamp=int(time.time()) - 3600)
+    elif case == "tampered":
+        body = json.dumps(payload)
+        header = stripe.WebhookSignature.generate_signature_header(body, SECRET)
+        response = post(client, body.replace('"paid"', '"paid" '), signature=header)
+    else:
+        response = post(client, "not json at all", signature="t=1,v1=abc")
+    assert response.status_code == 400
+    assert state(app, order) == ("pending", 0, 0)
+    with app.app_context():
+        assert _db.session.scalars(select(WebhookEvent)).all() == []
+
+
+def test_the_same_event_twice_in_sequence_changes_nothing(app, client, order):
+    payload = event("checkout.session.completed", session_obj(order), event_id="evt_once")
+    assert post(client, payload).get_json()["outcome"] == "paid"
+    assert post(client, payload).get_json()["outcome"] == "duplicate"
+    assert state(app, order) == ("paid", 10_000, 0)
+
+
+def test_the_same_event_twice_concurrently_changes_nothing(app, order, database_factory):
+    if database_factory.backend != "postgresql":
+        pytest.skip("concurrent delivery needs real concurrent transactions: runs on PostgreSQL (CI)")
+    payload = event("checkout.session.completed", session_obj(order), event_id="evt_race")
+    results = []
+
+    def deliver():
+        results.append(post(app.test_client(), payload).status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 6
+    assert state(app, order) == ("paid", 10_000, 0)
+    with app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(CreditEntry).where(
+            CreditEntry.kind == "purchase")) == 1
+
+
+def test_a_different_completed_event_for_a_paid_order_grants_nothing_more(app, client, order):
+    post(client, event("checkout.session.completed", session_obj(order)))
+    post(client, event("checkout.session.async_payment_succeeded", session_obj(order)))
+    assert state(app, order) == ("paid", 10_000, 0)
+
+
+def test_unpaid_completion_waits_then_async_success_pays(app, client, order):
+    outcome = post(client, event("checkout.session.completed", session_obj(order, payment_status="unpaid")))
+    assert outcome.get_json()["outcome"] == "awaiting payment"
+    assert state(app, order) == ("pending", 0, 0)
+    post(client, event("checkout.session.async_payment_succeeded", session_obj(order)))
+    assert state(app, order) == ("paid", 10_000, 0)
+
+
+def test_async_failure_and_expiry(app, client, order):
+    post(client, event("checkout.session.async_payment_failed", session_obj(order)))
+    assert state(app, order)[0] == "failed"
+    post(client, event("checkout.session.expired", session_obj(order)))
+    assert state(app, order)[0] == "failed"  # only a pending order expires
+
+
+def test_expiry_of_a_pending_order(app, client, order):
+    post(client, event("checkout.session.expired", session_obj(order, payment_status="unpaid")))
+    assert state(app, order) == ("expired", 0, 0)
+
+
+def test_full_and_partial_refunds_take_back_credits_never_below_zero(app, client, order):
+    post(client, event("checkout.session.completed", session_obj(order)))
+    charge = {"object": "charge", "payment_intent": "pi_test_1", "amount": 900, "amount_refunded": 450}
+    post(client, event("charge.refunded", charge))
+    assert state(app, order) == ("partially_refunded", 5_000, 0)
+    with app.app_context():  # the customer spends most of what is left
+        services.charge_call(order["user_id"], 4_000, "spent", utcnow())
+        _db.session.commit()
+    post(client, event("charge.refunded", {**charge, "amount_refunded": 900}))
+    assert state(app, order) == ("refunded", 0, 4_000)
+
+
+def test_refund_events_count_each_refund_once(app, client, order):
+    post(client, event("checkout.session.completed", session_obj(order)))
+    refund = {"object": "refund", "id": "re_1", "payment_intent": "pi_test_1", "amount": 90, "status": "succeeded"}
+    post(client, event("refund.created", refund))
+    post(client, event("refund.updated", refund))  # the same refund again, as another event
+    status, balance, _ = state(app, order)
+    assert status == "partially_refunded" and balance == 9_000
+
+
+def test_refund_before_completion_is_applied_when_payment_completes(app, client, order):
+    post(client, event("charge.refunded", {"object": "charge", "payment_intent": "pi_test_1", "amount": 900,
+                                           "amount_refunded": 900}))
+    assert state(app, order) == ("pending", 0, 0)
+    post(client, event("checkout.session.completed", session_obj(order)))
+    assert state(app, order) == ("refunded", 0, 0)
+
+
+def test_unknown_orders_and_unhandled_events_are_acknowledged(app, client, order):
+    unknown = post(client, event("checkout.session.completed", {
+        "object": "checkout.session", "id": "cs_other", "metadata": {"order_reference": "ORD-NONE-0000"},
+        "payment_status": "paid"}))
+    assert unknown.status_code == 200 and unknown.get_json()["outcome"] == "unknown order"
+    other = post(client, event("customer.created", {"object": "customer", "id": "cus_1"}))
+    assert other.status_code == 200 and other.get_json()["outcome"] == "ignored"
+    assert state(app, order) == ("pending", 0, 0)
+
+
+def test_balances_still_match_the_ledger_after_payments_and_refunds(app, client, order, runner):
+    post(client, event("checkout.session.completed", session_obj(order)))
+    post(client, event("charge.refunded", {"object": "charge", "payment_intent": "pi_test_1", "amount": 900,
+                                           "amount_refunded": 300}))
+    assert "0 mismatches" in app.test_cli_runner().invoke(args=["credits", "verify"]).output
