@@ -1,0 +1,26 @@
+"""Buying credits in demo mode, in a real browser."""
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_buy_a_pack_in_demo_mode_and_see_the_paid_order_and_balance(page, live_server, runner):
+    runner.invoke(args=["demo-data"])
+    page.goto(live_server + "/login")
+    page.get_by_label("E-mail address").fill("demo@twtapi.com")
+    page.get_by_label("Password").fill("sample-customer-2025-twtapi")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Hello, Demo").wait_for()
+
+    page.get_by_role("button", name="Buy Starter").click()
+    page.get_by_text("Demo: no real payment.").wait_for()
+    page.get_by_role("button", name="Pay").click()
+    page.get_by_role("heading", name="Payment complete").wait_for()
+    assert page.get_by_text("Your balance is now 20,000 credits.").is_visible()
+
+    page.get_by_role("link", name="See the receipt").click()
+    assert page.get_by_role("heading", name="Receipt").is_visible()
+    assert page.get_by_text("$9.00").is_visible()
+    page.goto(live_server + "/account/orders")
+    assert page.get_by_role("cell", name="paid").is_visible()
