@@ -211,6 +211,14 @@ def _apply(kind: str, obj: dict, record, config, now: datetime) -> str:
         return "ignored"
     if kind == "charge.refunded" or kind.startswith("refund."):
         return _refund_event(kind, obj, record, now)
+    if kind == "charge.succeeded":  # carries Stripe's receipt link, shown on our receipt page
+        order = _order_for({"payment_intent": obj.get("payment_intent"), "metadata": obj.get("metadata") or {}})
+        if order is None:
+            return "unknown order"
+        record.order_reference = order.reference
+        order.receipt_url = obj.get("receipt_url") or order.receipt_url
+        order.payment_intent_id = order.payment_intent_id or obj.get("payment_intent")
+        return "receipt recorded"
     return "ignored"
 
 

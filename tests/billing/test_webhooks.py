@@ -185,3 +185,11 @@ def test_balances_still_match_the_ledger_after_payments_and_refunds(app, client,
     post(client, event("charge.refunded", {"object": "charge", "payment_intent": "pi_test_1", "amount": 900,
                                            "amount_refunded": 300}))
     assert "0 mismatches" in app.test_cli_runner().invoke(args=["credits", "verify"]).output
+
+
+def test_stripes_receipt_link_is_kept_for_the_receipt_page(app, client, order):
+    post(client, event("checkout.session.completed", session_obj(order)))
+    post(client, event("charge.succeeded", {"object": "charge", "payment_intent": "pi_test_1",
+                                            "receipt_url": "https://pay.stripe.com/receipts/abc"}))
+    with app.app_context():
+        assert _db.session.scalar(select(Order.receipt_url)) == "https://pay.stripe.com/receipts/abc"
