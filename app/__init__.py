@@ -86,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.billing import bp as billing_bp
     from app.consent import bp as consent_bp
+    from app.contact import bp as contact_bp
     from app.keys import bp as keys_bp
     from app.pages import bp as pages_bp
     from app.staff import bp as staff_bp
@@ -99,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(usage_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(billing_bp)
+    app.register_blueprint(contact_bp)
 
 
 def register_templating(app: Flask) -> None:

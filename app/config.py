@@ -133,6 +133,10 @@ class Config:
         thresholds = env.get("LOW_CREDIT_THRESHOLDS", "100,20,0")
         self.LOW_CREDIT_THRESHOLDS = sorted({int(t) for t in thresholds.split(",") if t.strip()}, reverse=True)
 
+        # Contact form
+        self.CONTACT_RATE_LIMIT_IP = env.get("CONTACT_RATE_LIMIT_IP", "5 per hour")
+        self.CONTACT_RATE_LIMIT_ADDRESS = env.get("CONTACT_RATE_LIMIT_ADDRESS", "3 per hour")
+
         # Billing
         self.ORDER_RETENTION_YEARS = _int(env, "ORDER_RETENTION_YEARS", 10)
         self.ORDER_RETENTION_DAYS = self.ORDER_RETENTION_YEARS * 365
@@ -158,6 +162,9 @@ class Config:
             ("CONSENT_RECORD_DAYS", 3 * 365),
             ("CALL_LOG_DAYS", 90),
             ("WEBHOOK_EVENT_DAYS", 90),
+            ("CONTACT_RETENTION_DAYS", 365),
+            ("CONTACT_IP_DAYS", 7),
+            ("CONTACT_LINK_DAYS", 90),
             ("CALL_IP_DAYS", 7),
             ("ANALYTICS_VISITOR_DAYS", 395),
             ("AUDIT_RETENTION_DAYS", 730),

@@ -43,10 +43,13 @@ def never_cache(response):
 @staff()
 def show_dashboard():
     """The staff home: who you are, what your roles allow, and the latest staff actions."""
+    from app.contact import services as contact
+
     recent = []
     if current_user.has_role("admin", "privacy"):
         recent = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(20)).all()
-    return render_template("staff/dashboard.html", recent=recent)
+    counts = contact.inbox_counts() if current_user.has_role("support", "admin") else None
+    return render_template("staff/dashboard.html", recent=recent, inbox=counts)
 
 
 @bp.get("/analytics")
@@ -150,3 +153,80 @@ def adjust_credits():
                         balance=user.credit_balance), "success")
                 return redirect(url_for("staff.adjust_credits"), code=303)
     return render_template("staff/credits.html", form=form), 400 if form.errors else 200
+
+
+# --- support inbox (support and admin roles) -----------------------------------------------------
+
+
+def _staff_members():
+    from app.auth.models import User, UserRole
+
+    return db.session.scalars(select(User).join(UserRole).where(UserRole.role.in_(("support", "admin")))
+                              .distinct().order_by(User.email)).all()
+
+
+@bp.get("/messages")
+@staff("support", "admin")
+def list_messages():
+    """The inbox: filter by status and topic, search by reference or e-mail."""
+    from app.contact import services as contact
+    from app.contact.models import STATUSES, TOPICS
+
+    status = request.args.get("status") if request.args.get("status") in STATUSES else None
+    topic = request.args.get("topic") if request.args.get("topic") in TOPICS else None
+    query = (request.args.get("q") or "").strip()[:254] or None
+    threads = contact.inbox(status, topic, query)
+    staff_by_id = {u.id: u for u in _staff_members()}
+    return render_template("staff/messages.html", threads=threads, status=status, topic=topic, query=query or "",
+                           statuses=STATUSES, topics=TOPICS, staff_by_id=staff_by_id)
+
+
+@bp.route("/messages/<reference>", methods=["GET", "POST"])
+@staff("support", "admin")
+def show_message(reference: str):
+    """One thread: reply (e-mailed), internal note, assign, close or reopen. Everything audited."""
+    from app.audit import services as audit
+    from app.contact import services as contact
+    from app.contact.forms import AssignForm, StaffReplyForm
+    from app.contact.models import ContactThread
+
+    thread = db.session.scalar(select(ContactThread).where(ContactThread.reference == reference))
+    if thread is None:
+        abort(404)
+    members = _staff_members()
+    reply_form = StaffReplyForm()
+    assign_form = AssignForm()
+    assign_form.assignee.choices = [(0, _("nobody"))] + [(u.id, u.email) for u in members]
+    now = utcnow()
+
+    def audited(action, reason=None):
+        audit.record(current_user, action, now, target_user=None, target=f"{thread.reference} <{thread.email}>",
+                     reason=reason, ip=request.remote_addr)
+
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        if action in ("reply", "note") and reply_form.validate_on_submit():
+            if action == "reply":
+                contact.add_staff_reply(thread, current_user, reply_form.message.data, current_app.config, now)
+            else:
+                contact.add_note(thread, current_user, reply_form.message.data, now)
+            audited(f"contact:thread:{action}")
+        elif action == "assign" and assign_form.validate_on_submit():
+            contact.assign(thread, assign_form.assignee.data, now)
+            audited("contact:thread:assign", reason=str(assign_form.assignee.data or "nobody"))
+        elif action in ("close", "reopen"):
+            contact.set_status(thread, "closed" if action == "close" else "open", now)
+            audited(f"contact:thread:{action}")
+        else:
+            status = 400 if (reply_form.errors or assign_form.errors or action not in
+                             ("reply", "note", "assign", "close", "reopen")) else 200
+            return render_template("staff/message.html", thread=thread, reply_form=reply_form,
+                                   assign_form=assign_form, members=members), status
+        db.session.commit()
+        flash(_("Done."), "success")
+        return redirect(url_for("staff.show_message", reference=reference), code=303)
+    audited("contact:thread:view")
+    db.session.commit()
+    assign_form.assignee.data = thread.assignee_id or 0
+    return render_template("staff/message.html", thread=thread, reply_form=reply_form, assign_form=assign_form,
+                           members=members)

@@ -1,0 +1,88 @@
+"""Support threads and their messages. Bodies are encrypted at rest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, and_, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.crypto import EncryptedText
+from app.extensions import db
+from app.retention import PERSONAL, Rule, register, truncate_ip
+from app.timeutil import utcnow
+
+TOPICS = ("sales", "billing", "technical", "privacy", "complaint", "other")
+STATUSES = ("new", "open", "waiting", "closed")
+
+
+class ContactThread(db.Model):
+    __tablename__ = "contact_threads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(db.String(12), unique=True)  # SUP-4F7K2Q
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str] = mapped_column(db.String(100), info=PERSONAL)
+    email: Mapped[str] = mapped_column(db.String(254), index=True, info=PERSONAL)
+    topic: Mapped[str] = mapped_column(db.String(20))
+    status: Mapped[str] = mapped_column(db.String(20), default="new", index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    locale: Mapped[str] = mapped_column(db.String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(db.String(45), info=PERSONAL)
+    ip_truncated: Mapped[bool] = mapped_column(default=False)
+
+    messages: Mapped[list[ContactMessage]] = relationship(
+        back_populates="thread", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="ContactMessage.id")
+
+
+class ContactMessage(db.Model):
+    __tablename__ = "contact_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("contact_threads.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(db.String(10))  # customer | staff | note (internal, never shown to them)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(EncryptedText, info=PERSONAL)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    thread: Mapped[ContactThread] = relationship(back_populates="messages")
+
+
+def _truncate_thread_ip(row: ContactThread) -> None:
+    row.ip = truncate_ip(row.ip)
+    row.ip_truncated = True
+
+
+register(Rule(
+    name="contact_threads.closed",
+    model=ContactThread,
+    action="delete",
+    days_setting="CONTACT_RETENTION_DAYS",
+    default_days=365,
+    description="Closed support threads (and their messages) are deleted N days after closing.",
+    selects=lambda cutoff: and_(ContactThread.status == "closed", ContactThread.closed_at < cutoff),
+))
+register(Rule(
+    name="contact_messages.closed",
+    model=ContactMessage,
+    action="delete",
+    days_setting="CONTACT_RETENTION_DAYS",
+    default_days=365,
+    description="Messages go with their thread, N days after it was closed.",
+    selects=lambda cutoff: ContactMessage.thread_id.in_(select(ContactThread.id).where(
+        ContactThread.status == "closed", ContactThread.closed_at < cutoff)),
+))
+register(Rule(
+    name="contact_threads.ip",
+    model=ContactThread,
+    action="anonymise",
+    days_setting="CONTACT_IP_DAYS",
+    default_days=7,
+    description="The sender's IP address is cut to its network after N days.",
+    selects=lambda cutoff: and_(ContactThread.ip_truncated.is_(False), ContactThread.created_at < cutoff),
+    anonymise=_truncate_thread_ip,
+))

@@ -1,0 +1,101 @@
+"""The contact form and the sender's side of support threads."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app import throttle
+from app.contact import bp, services
+from app.contact.forms import ContactForm, ReplyForm
+from app.extensions import db
+from app.security import customer, public
+from app.timeutil import utcnow
+
+
+def _throttled(email: str) -> throttle.Verdict | None:
+    cfg = current_app.config
+    checks = ((cfg["CONTACT_RATE_LIMIT_IP"], throttle.throttle_key("contact-ip", request.remote_addr or "-")),
+              (cfg["CONTACT_RATE_LIMIT_ADDRESS"], throttle.throttle_key("contact-address", email.lower())))
+    for limit, key in checks:
+        verdict = throttle.check(limit, key)
+        if not verdict.allowed:
+            return verdict
+    for limit, key in checks:
+        throttle.hit(limit, key)
+    return None
+
+
+@bp.route("/contact", methods=["GET", "POST"])
+@public
+def contact():
+    """Write to us. Signed-in customers find their name and address filled in."""
+    form = ContactForm()
+    if request.method == "GET" and current_user.is_authenticated:
+        form.name.data = current_user.nickname or ""
+        form.email.data = current_user.email
+    if form.validate_on_submit():
+        if form.website.data:  # the honeypot: answer like a success, keep nothing
+            current_app.logger.info("contact:honeypot")
+            return render_template("contact/sent.html", reference=None, topic=form.subject.data)
+        verdict = _throttled(form.email.data)
+        if verdict is not None:
+            minutes = max(1, round(verdict.retry_after / 60))
+            return render_template("contact/form.html", form=form, throttled_minutes=minutes), 429
+        thread = services.create_thread(
+            form.name.data, form.email.data, form.subject.data, form.message.data,
+            current_user.id if current_user.is_authenticated else None, request.remote_addr, str(get_locale()),
+            current_app.config, utcnow())
+        db.session.commit()
+        return render_template("contact/sent.html", reference=thread.reference, topic=thread.topic)
+    return render_template("contact/form.html", form=form)
+
+
+@bp.get("/account/support")
+@customer
+def list_my_threads():
+    """The signed-in customer's support threads."""
+    return render_template("contact/my_threads.html", threads=services.threads_of(current_user.id))
+
+
+def _thread_page(thread, form, action_url):
+    return render_template("contact/thread.html", thread=thread, messages=services.visible_messages(thread),
+                           form=form, action_url=action_url)
+
+
+@bp.route("/account/support/<reference>", methods=["GET", "POST"])
+@customer
+def show_my_thread(reference: str):
+    """One of the customer's threads, with a reply form (another customer's reference: 404)."""
+    from sqlalchemy import select
+
+    from app.contact.models import ContactThread
+
+    thread = db.session.scalar(select(ContactThread).where(ContactThread.reference == reference,
+                                                           ContactThread.user_id == current_user.id))
+    if thread is None:
+        abort(404)
+    return _reply(thread, url_for("contact.show_my_thread", reference=reference))
+
+
+@bp.route("/contact/thread/<token>", methods=["GET", "POST"])
+@public
+def show_linked_thread(token: str):
+    """A thread opened from the signed link in our e-mail: no account needed."""
+    cfg = current_app.config
+    thread = services.thread_from_token(token, cfg["SECRET_KEY"], cfg["CONTACT_LINK_DAYS"])
+    if thread is None:
+        abort(404)
+    return _reply(thread, url_for("contact.show_linked_thread", token=token))
+
+
+def _reply(thread, action_url):
+    form = ReplyForm()
+    if form.validate_on_submit():
+        services.add_customer_reply(thread, form.message.data, utcnow())
+        db.session.commit()
+        flash(_("Your reply is sent. We answer by e-mail and here."), "success")
+        return redirect(action_url, code=303)
+    return _thread_page(thread, form, action_url), 400 if form.errors else 200

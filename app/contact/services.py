@@ -1,0 +1,126 @@
+"""Support threads: create, reply, staff actions, signed reply links. No request, no commit."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from app.contact.models import ContactMessage, ContactThread
+from app.email import external_url, queue_email
+from app.extensions import db
+
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def new_reference() -> str:
+    return "SUP-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
+def _links(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="contact-thread-link")
+
+
+def reply_link_token(thread: ContactThread, secret_key: str) -> str:
+    """A signed token naming exactly one thread (its id and reference): it opens no other."""
+    return _links(secret_key).dumps({"t": thread.id, "r": thread.reference})
+
+
+def thread_from_token(token: str, secret_key: str, max_age_days: int) -> ContactThread | None:
+    try:
+        data = _links(secret_key).loads(token, max_age=max_age_days * 86400)
+    except BadData:
+        return None
+    thread = db.session.get(ContactThread, data.get("t")) if isinstance(data, dict) else None
+    return thread if thread is not None and thread.reference == data.get("r") else None
+
+
+def create_thread(name: str, email: str, topic: str, body: str, user_id: int | None, ip: str | None,
+                  locale: str, config, now: datetime) -> ContactThread:
+    thread = ContactThread(reference=new_reference(), user_id=user_id, name=name.strip(), email=email.strip().lower(),
+                           topic=topic, status="new", locale=locale, created_at=now, updated_at=now, ip=ip)
+    db.session.add(thread)
+    db.session.flush()
+    db.session.add(ContactMessage(thread_id=thread.id, kind="customer", body=body, created_at=now))
+    db.session.flush()
+    queue_email(thread.email, "contact_received", locale, reference=thread.reference, name=thread.name,
+                message=body, thread_url=thread_url(thread, config),
+                retention_days=config["CONTACT_RETENTION_DAYS"])
+    return thread
+
+
+def thread_url(thread: ContactThread, config) -> str:
+    if thread.user_id:
+        return external_url("contact.show_my_thread", reference=thread.reference)
+    return external_url("contact.show_linked_thread", token=reply_link_token(thread, config["SECRET_KEY"]))
+
+
+def add_customer_reply(thread: ContactThread, body: str, now: datetime) -> None:
+    db.session.add(ContactMessage(thread_id=thread.id, kind="customer", body=body, created_at=now))
+    if thread.status != "new":  # a new thread stays new until staff pick it up
+        thread.status = "open"
+    thread.closed_at = None
+    thread.updated_at = now
+    db.session.flush()
+
+
+def add_staff_reply(thread: ContactThread, staff, body: str, config, now: datetime) -> None:
+    db.session.add(ContactMessage(thread_id=thread.id, kind="staff", staff_id=staff.id, body=body, created_at=now))
+    thread.status = "waiting"
+    thread.updated_at = now
+    db.session.flush()
+    queue_email(thread.email, "contact_reply", thread.locale, reference=thread.reference, name=thread.name,
+                message=body, thread_url=thread_url(thread, config))
+
+
+def add_note(thread: ContactThread, staff, body: str, now: datetime) -> None:
+    db.session.add(ContactMessage(thread_id=thread.id, kind="note", staff_id=staff.id, body=body, created_at=now))
+    thread.updated_at = now
+    db.session.flush()
+
+
+def set_status(thread: ContactThread, status: str, now: datetime) -> None:
+    thread.status = status
+    thread.closed_at = now if status == "closed" else None
+    thread.updated_at = now
+    db.session.flush()
+
+
+def assign(thread: ContactThread, assignee_id: int | None, now: datetime) -> None:
+    thread.assignee_id = assignee_id or None
+    if thread.status == "new" and assignee_id:
+        thread.status = "open"
+    thread.updated_at = now
+    db.session.flush()
+
+
+def visible_messages(thread: ContactThread) -> list[ContactMessage]:
+    """What the sender sees: everything but internal notes."""
+    return [m for m in thread.messages if m.kind != "note"]
+
+
+def threads_of(user_id: int) -> list[ContactThread]:
+    return list(db.session.scalars(select(ContactThread).where(ContactThread.user_id == user_id)
+                                   .order_by(ContactThread.updated_at.desc())))
+
+
+def inbox(status: str | None, topic: str | None, query: str | None, limit: int = 200) -> list[ContactThread]:
+    statement = select(ContactThread).order_by(ContactThread.updated_at.desc())
+    if status:
+        statement = statement.where(ContactThread.status == status)
+    if topic:
+        statement = statement.where(ContactThread.topic == topic)
+    if query:
+        query = query.strip()
+        statement = statement.where(db.or_(ContactThread.reference == query.upper(),
+                                           ContactThread.email == query.lower()))
+    return list(db.session.scalars(statement.limit(limit)))
+
+
+def inbox_counts() -> dict:
+    new = db.session.scalar(select(func.count()).select_from(ContactThread).where(ContactThread.status == "new"))
+    unassigned = db.session.scalar(select(func.count()).select_from(ContactThread).where(
+        ContactThread.assignee_id.is_(None), ContactThread.status != "closed"))
+    return {"new": new or 0, "unassigned": unassigned or 0}
