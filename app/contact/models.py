@@ -58,15 +58,6 @@ def _truncate_thread_ip(row: ContactThread) -> None:
 
 
 register(Rule(
-    name="contact_threads.closed",
-    model=ContactThread,
-    action="delete",
-    days_setting="CONTACT_RETENTION_DAYS",
-    default_days=365,
-    description="Closed support threads (and their messages) are deleted N days after closing.",
-    selects=lambda cutoff: and_(ContactThread.status == "closed", ContactThread.closed_at < cutoff),
-))
-register(Rule(
     name="contact_messages.closed",
     model=ContactMessage,
     action="delete",
@@ -75,6 +66,15 @@ register(Rule(
     description="Messages go with their thread, N days after it was closed.",
     selects=lambda cutoff: ContactMessage.thread_id.in_(select(ContactThread.id).where(
         ContactThread.status == "closed", ContactThread.closed_at < cutoff)),
+))
+register(Rule(
+    name="contact_threads.closed",
+    model=ContactThread,
+    action="delete",
+    days_setting="CONTACT_RETENTION_DAYS",
+    default_days=365,
+    description="Closed support threads (and their messages) are deleted N days after closing.",
+    selects=lambda cutoff: and_(ContactThread.status == "closed", ContactThread.closed_at < cutoff),
 ))
 register(Rule(
     name="contact_threads.ip",
