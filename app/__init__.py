@@ -89,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     from app.contact import bp as contact_bp
     from app.keys import bp as keys_bp
     from app.pages import bp as pages_bp
+    from app.rights import bp as rights_bp
     from app.staff import bp as staff_bp
     from app.usage import bp as usage_bp
 
@@ -101,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(billing_bp)
     app.register_blueprint(contact_bp)
+    app.register_blueprint(rights_bp)
 
 
 def register_templating(app: Flask) -> None:

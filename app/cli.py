@@ -75,11 +75,36 @@ privacy_cli = AppGroup("privacy", help="Retention and privacy jobs.")
 def purge_command(dry_run: bool, batch_size: int):
     """Apply every retention rule (app/retention.py) and print counts per rule."""
     from app import retention
+    from app.rights import services as rights_services
 
-    counts = retention.purge(current_app.config, utcnow(), dry_run=dry_run, batch_size=batch_size)
+    now = utcnow()
     verb = "would touch" if dry_run else "touched"
+    due = rights_services.accounts_due_for_erasure(current_app.config, now)
+    erased = len(due) if dry_run else rights_services.purge_closed_accounts(current_app.config, now)
+    click.echo(f"closed accounts erased: {'would erase' if dry_run else 'erased'} {erased}")
+    rules = [r for r in retention.RULES if r.action != "keep"]
+    counts = {}
+    with click.progressbar(rules, label="retention rules", file=click.get_text_stream("stderr"),
+                           item_show_func=lambda r: r.name if r else "") as bar:
+        for rule in bar:
+            counts.update(retention.purge(current_app.config, now, dry_run=dry_run, batch_size=batch_size,
+                                          only=rule.name))
     for name, count in counts.items():
         click.echo(f"{name}: {verb} {count}")
+
+
+@privacy_cli.command("retention-doc")
+@click.option("--write", "path", type=click.Path(dir_okay=False), help="Write to this file instead of printing.")
+def retention_doc_command(path: str | None):
+    """The retention rules as Markdown (docs/retention.md is generated with this)."""
+    from app import retention
+
+    text = retention.markdown(current_app.config)
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        click.echo(text, nl=False)
 
 
 mail_cli = AppGroup("mail", help="The e-mail outbox.")

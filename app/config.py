@@ -115,6 +115,7 @@ class Config:
 
         # Accounts
         self.MIN_AGE = _int(env, "MIN_AGE", 16)
+        self.ACCOUNT_GRACE_DAYS = _int(env, "ACCOUNT_GRACE_DAYS", 14)
         self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10 per hour")
         self.RESET_RATE_LIMIT = env.get("RESET_RATE_LIMIT", "10 per hour")
         self.SESSION_IDLE_MINUTES = _int(env, "SESSION_IDLE_MINUTES", 30)

@@ -90,11 +90,12 @@ def _apply(rule: Rule, cutoff: datetime, batch_size: int, dry_run: bool) -> int:
         total += len(ids)
 
 
-def purge(config, now: datetime, dry_run: bool = False, batch_size: int = 500) -> dict[str, int]:
-    """Apply every rule; return the number of rows each one touched (or would touch)."""
+def purge(config, now: datetime, dry_run: bool = False, batch_size: int = 500,
+          only: str | None = None) -> dict[str, int]:
+    """Apply every rule (or the one named ``only``); return the rows each touched (or would touch)."""
     counts: dict[str, int] = {}
     for rule in RULES:
-        if rule.action == "keep":
+        if rule.action == "keep" or (only is not None and rule.name != only):
             continue
         cutoff = now - timedelta(days=rule_days(rule, config))
         counts[rule.name] = _apply(rule, cutoff, batch_size, dry_run)
@@ -111,3 +112,23 @@ def truncate_ip(ip: str | None) -> str | None:
         return None
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def markdown(config) -> str:
+    """Every rule as a Markdown table, with the periods in force (docs/retention.md)."""
+    lines = [
+        "# Retention rules",
+        "",
+        "Generated from the retention registry (`app/retention.py` and the rules beside each model) by",
+        "`flask --app wsgi privacy retention-doc --write docs/retention.md`; a test keeps it current.",
+        "`flask privacy purge` applies them daily (see docs/deployment.md) and first erases accounts",
+        f"closed more than {config['ACCOUNT_PURGE_DAYS']} days ago.",
+        "",
+        "| rule | table | action | period | setting | what happens |",
+        "|---|---|---|---|---|---|",
+    ]
+    for rule in RULES:
+        period = f"{rule_days(rule, config)} days" if rule.action != "keep" else (rule.legal_basis or "")
+        lines.append(f"| `{rule.name}` | `{rule.table}` | {rule.action} | {period} | `{rule.days_setting}` | "
+                     f"{rule.description} |")
+    return "\n".join(lines) + "\n"

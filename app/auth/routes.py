@@ -28,6 +28,7 @@ from app.auth.passwords import verify_password
 from app.extensions import db, limiter, login_manager
 from app.i18n import LANG_COOKIE, normalise_locale, select_locale
 from app.keys import services as key_services
+from app.rights import services as rights_services
 from app.security import customer, public, safe_next
 from app.throttle import check as throttle_check
 from app.throttle import hit as throttle_hit
@@ -174,6 +175,15 @@ def login():
             db.session.commit()
             form.password.errors.append(_("The e-mail address or password is not right."))
             return render_template("auth/login.html", form=form, next_url=next_url), 200
+        if user.closed_at is not None:
+            if not rights_services.can_reopen(user, current_app.config, utcnow()):
+                db.session.rollback()
+                form.password.errors.append(_("This account is closed and is being erased. Write to us if this is "
+                                              "a mistake."))
+                return render_template("auth/login.html", form=form, next_url=next_url), 200
+            rights_services.reopen_account(user)
+            flash(_("Welcome back: your account is open again. Your old API keys stay revoked; make new ones."),
+                  "success")
         if user.has_2fa:
             db.session.commit()  # a re-hashed password is kept even if the code never comes
             session.clear()

@@ -1,0 +1,129 @@
+"""The data export: a ZIP streamed to the browser, built piece by piece, never whole in memory."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from flask import render_template
+from sqlalchemy import select
+
+from app.auth.models import SecurityEvent, User, UserSession
+from app.billing.models import CreditEntry, Order
+from app.consent.models import ConsentRecord
+from app.contact.models import ContactThread
+from app.extensions import db
+from app.keys.models import ApiKey
+from app.usage.models import ApiCall, UsageDaily
+
+SCHEMA_VERSION = 1
+BATCH = 5000
+
+
+class _Sink(io.RawIOBase):
+    """A write-only stream whose bytes are handed out as they are written."""
+
+    def __init__(self):
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def drain(self) -> bytes:
+        out = b"".join(self.chunks)
+        self.chunks.clear()
+        return out
+
+
+def _iso(value):
+    return value.isoformat(timespec="seconds") + "Z" if isinstance(value, datetime) else value
+
+
+def _rows(statement, columns) -> Iterator[list]:
+    """Rows of ``statement`` in batches by id (keyset pagination), as lists of exportable values."""
+    entity = statement.column_descriptions[0]["entity"]
+    last = 0
+    while True:
+        batch = db.session.scalars(statement.where(entity.id > last).order_by(entity.id).limit(BATCH)).all()
+        if not batch:
+            return
+        for row in batch:
+            yield [_iso(getattr(row, c)) for c in columns]
+        last = batch[-1].id
+
+
+TABLES = (
+    ("sessions.csv", UserSession, ["created_at", "last_seen_at", "ip", "user_agent", "remember", "ended_at",
+                                   "end_reason"]),
+    ("security_events.csv", SecurityEvent, ["created_at", "tag", "ip", "user_agent"]),
+    ("api_keys.csv", ApiKey, ["name", "prefix", "created_at", "last_used_at", "revoked_at", "expires_at",
+                              "rate_limit_per_minute"]),
+    ("usage_daily.csv", UsageDaily, ["day", "endpoint", "calls", "credits", "errors"]),
+    ("api_calls.csv", ApiCall, ["created_at", "request_id", "method", "endpoint", "status", "credits", "latency_ms",
+                                "ip"]),
+    ("credit_ledger.csv", CreditEntry, ["created_at", "kind", "amount", "reason", "call_id"]),
+    ("orders.csv", Order, ["reference", "created_at", "pack_name", "credits", "amount_cents", "currency", "status",
+                           "paid_at", "refunded_cents"]),
+    ("consent_records.csv", ConsentRecord, ["created_at", "consent_id", "method", "categories", "policy_version",
+                                            "locale"]),
+)
+
+
+def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes]:
+    """Yield the bytes of the export ZIP for ``user``, file by file and batch by batch."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        profile = {
+            "email": user.email, "nickname": user.nickname, "language": user.locale,
+            "created_at": _iso(user.created_at), "email_verified_at": _iso(user.email_verified_at),
+            "age_confirmed_at": _iso(user.age_confirmed_at), "two_factor": user.has_2fa,
+            "accepted_privacy_version": user.accepted_privacy_version,
+            "accepted_terms_version": user.accepted_terms_version, "credit_balance": user.credit_balance,
+        }
+        counts = {}
+        for name, model, columns in TABLES:
+            since = now - timedelta(days=config["CALL_LOG_DAYS"]) if model is ApiCall else None
+            statement = select(model).where(model.user_id == user.id)
+            if since is not None:
+                statement = statement.where(ApiCall.created_at >= since)
+            with archive.open(name, "w", force_zip64=True) as member:
+                text = io.TextIOWrapper(member, encoding="utf-8", newline="")
+                writer = csv.writer(text)
+                writer.writerow(columns)
+                count = 0
+                for row in _rows(statement, columns):
+                    writer.writerow(row)
+                    count += 1
+                    if count % 1000 == 0:
+                        text.flush()
+                        yield sink.drain()
+                text.flush()
+                text.detach()
+            counts[name] = count
+            yield sink.drain()
+        threads = []
+        for thread in db.session.scalars(select(ContactThread).where(ContactThread.user_id == user.id)):
+            threads.append({"reference": thread.reference, "topic": thread.topic, "status": thread.status,
+                            "created_at": _iso(thread.created_at),
+                            "messages": [{"from": m.kind, "at": _iso(m.created_at), "text": m.body}
+                                         for m in thread.messages if m.kind != "note"]})
+        archive.writestr("support_threads.json", json.dumps(threads, ensure_ascii=False, indent=2))
+        profile_csv = io.StringIO()
+        csv.writer(profile_csv).writerows([list(profile), list(profile.values())])
+        archive.writestr("profile.csv", profile_csv.getvalue())
+        archive.writestr("data.json", json.dumps({
+            "schema_version": SCHEMA_VERSION, "generated_at": _iso(now), "site": config["SITE_NAME"],
+            "profile": profile, "files": counts, "support_threads": len(threads),
+        }, ensure_ascii=False, indent=2))
+        archive.writestr("README.html", render_template("rights/export_readme.html", profile=profile, counts=counts,
+                                                        locale=locale))
+        yield sink.drain()
+    yield sink.drain()

@@ -1,0 +1,103 @@
+"""Account closure, reopening and erasure. No request; flush only (the purge commits per account)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, or_, select, update
+
+from app.audit import services as audit
+from app.auth.models import AccountToken, RecoveryCode, SecurityEvent, User, UserRole, UserSession
+from app.auth.passwords import hash_password
+from app.consent.models import ConsentRecord
+from app.contact.models import ContactThread
+from app.email import OutboxMessage, deliver_due, queue_email
+from app.extensions import db
+from app.keys.models import ApiKey
+from app.usage.models import ApiCall
+
+
+def close_account(user: User, config, now: datetime) -> None:
+    """Close now: sessions and API keys end at once; sign in within the grace period to reopen."""
+    user.closed_at = now
+    db.session.execute(update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+                       .values(ended_at=now, end_reason="account_closed"))
+    db.session.execute(update(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+                       .values(revoked_at=now))
+    queue_email(user.email, "account_closed", user.locale or config["BABEL_DEFAULT_LOCALE"],
+                grace_days=config["ACCOUNT_GRACE_DAYS"], purge_days=config["ACCOUNT_PURGE_DAYS"],
+                erase_on=(now + timedelta(days=config["ACCOUNT_PURGE_DAYS"])).date().isoformat())
+    db.session.flush()
+
+
+def can_reopen(user: User, config, now: datetime) -> bool:
+    return user.closed_at is not None and now - user.closed_at <= timedelta(days=config["ACCOUNT_GRACE_DAYS"])
+
+
+def reopen_account(user: User) -> None:
+    """Reopen a closed account (its API keys stay revoked: new ones are made on /account/keys)."""
+    user.closed_at = None
+    db.session.flush()
+
+
+def accounts_due_for_erasure(config, now: datetime) -> list[int]:
+    cutoff = now - timedelta(days=config["ACCOUNT_PURGE_DAYS"])
+    return list(db.session.scalars(select(User.id).where(User.closed_at < cutoff, User.erased_at.is_(None))))
+
+
+def erase_account(user: User, config, now: datetime) -> dict:
+    """Erase a closed account; return what was deleted, anonymised and kept.
+
+    Deleted: sessions, security events, tokens, 2FA codes, roles, API keys (their calls' key link
+    goes), consent records, support threads, raw API calls, unsent and sent mail to the address.
+    Anonymised: the account row (the e-mail address becomes free), audit entries about it.
+    Kept, pseudonymised: orders and the credit ledger (tax law), daily usage roll-ups.
+    """
+    email, locale = user.email, user.locale or config["BABEL_DEFAULT_LOCALE"]
+    pseudonym = f"erased-user-{user.id}"
+    report = {"deleted": {}, "anonymised": ["account", "audit entries"],
+              "kept": {"orders": config["ORDER_RETENTION_YEARS"], "credit ledger": config["ORDER_RETENTION_YEARS"],
+                       "daily usage totals": None}}
+    for label, statement in (
+        (_l("sign-in sessions"), delete(UserSession).where(UserSession.user_id == user.id)),
+        (_l("security events"), delete(SecurityEvent).where(SecurityEvent.user_id == user.id)),
+        (_l("e-mailed links"), delete(AccountToken).where(AccountToken.user_id == user.id)),
+        (_l("recovery codes"), delete(RecoveryCode).where(RecoveryCode.user_id == user.id)),
+        (_l("staff roles"), delete(UserRole).where(UserRole.user_id == user.id)),
+        (_l("API calls"), delete(ApiCall).where(ApiCall.user_id == user.id)),
+        (_l("API keys"), delete(ApiKey).where(ApiKey.user_id == user.id)),
+        (_l("cookie consent records"), delete(ConsentRecord).where(ConsentRecord.user_id == user.id)),
+        (_l("support conversations"), delete(ContactThread).where(or_(ContactThread.user_id == user.id,
+                                                                   ContactThread.email == email))),
+        (_l("e-mail copies"), delete(OutboxMessage).where(OutboxMessage.recipient == email)),
+    ):
+        report["deleted"][label] = db.session.execute(statement.execution_options(retention_purge=True)).rowcount
+    audit.pseudonymise_subject(user.id, pseudonym)
+    user.email = f"{pseudonym}@erased.invalid"
+    user.nickname = None
+    user.locale = None
+    user.password_hash = hash_password(secrets.token_urlsafe(32))
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.erased_at = now
+    db.session.flush()
+    message = queue_email(email, "account_erased", locale, report=report)
+    return {"report": report, "final_mail_id": message.id, "email": email}
+
+
+def purge_closed_accounts(config, now: datetime) -> int:
+    """Erase every account closed longer than ACCOUNT_PURGE_DAYS ago, one transaction each."""
+    erased = 0
+    for user_id in accounts_due_for_erasure(config, now):
+        user = db.session.get(User, user_id)
+        result = erase_account(user, config, now)
+        db.session.commit()
+        # The final e-mail goes now; once delivered, its copy (the last trace of the address) is deleted.
+        deliver_due(config, now=now, ids=[result["final_mail_id"]])
+        db.session.execute(delete(OutboxMessage).where(OutboxMessage.id == result["final_mail_id"],
+                                                       OutboxMessage.sent_at.is_not(None)))
+        db.session.commit()
+        erased += 1
+    return erased
