@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
@@ -84,7 +86,7 @@ def purge_command(dry_run: bool, batch_size: int):
     click.echo(f"closed accounts erased: {'would erase' if dry_run else 'erased'} {erased}")
     rules = [r for r in retention.RULES if r.action != "keep"]
     counts = {}
-    with click.progressbar(rules, label="retention rules", file=click.get_text_stream("stderr"),
+    with click.progressbar(rules, label="retention rules", file=sys.stderr,
                            item_show_func=lambda r: r.name if r else "") as bar:
         for rule in bar:
             counts.update(retention.purge(current_app.config, now, dry_run=dry_run, batch_size=batch_size,

@@ -127,7 +127,7 @@ def markdown(config) -> str:
         "| rule | table | action | period | setting | what happens |",
         "|---|---|---|---|---|---|",
     ]
-    for rule in RULES:
+    for rule in sorted(RULES, key=lambda r: r.name):
         period = f"{rule_days(rule, config)} days" if rule.action != "keep" else (rule.legal_basis or "")
         lines.append(f"| `{rule.name}` | `{rule.table}` | {rule.action} | {period} | `{rule.days_setting}` | "
                      f"{rule.description} |")

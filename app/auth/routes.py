@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -175,24 +175,27 @@ def login():
             db.session.commit()
             form.password.errors.append(_("The e-mail address or password is not right."))
             return render_template("auth/login.html", form=form, next_url=next_url), 200
-        if user.closed_at is not None:
+        reopened = user.closed_at is not None
+        if reopened:
             if not rights_services.can_reopen(user, current_app.config, utcnow()):
                 db.session.rollback()
                 form.password.errors.append(_("This account is closed and is being erased. Write to us if this is "
                                               "a mistake."))
                 return render_template("auth/login.html", form=form, next_url=next_url), 200
-            rights_services.reopen_account(user)
-            flash(_("Welcome back: your account is open again. Your old API keys stay revoked; make new ones."),
-                  "success")
         if user.has_2fa:
             db.session.commit()  # a re-hashed password is kept even if the code never comes
             session.clear()
             session.update(pending_2fa_user=user.id, pending_2fa_remember=bool(form.remember.data),
                            pending_2fa_next=next_url, pending_2fa_at=time.time())
             return redirect(url_for("auth.login_second_factor"), code=303)
+        if reopened:  # signing in within the grace period reopens a closed account
+            rights_services.reopen_account(user)
         _sign_in(user, bool(form.remember.data))
         db.session.commit()
         current_app.logger.info("auth:login:success user=%s", user.id)
+        if reopened:
+            flash(_("Welcome back: your account is open again. Your old API keys stay revoked; make new ones."),
+                  "success")
         # Come back through the cookie check: if the browser refused the session cookie, say so.
         return redirect(url_for("auth.login", check=1, next=next_url), code=303)
     return render_template("auth/login.html", form=form, next_url=next_url)
@@ -227,6 +230,10 @@ def login_second_factor():
             form.code.errors.append(_("That code is not right, or was already used."))
             return render_template("auth/login_2fa.html", form=form), 200
         remember, next_url = session.get("pending_2fa_remember", False), session.get("pending_2fa_next")
+        if user.closed_at is not None:
+            if not rights_services.can_reopen(user, current_app.config, now):
+                abort(403)
+            rights_services.reopen_account(user)
         _sign_in(user, remember)
         db.session.commit()
         current_app.logger.info("auth:login:success user=%s", user.id)
