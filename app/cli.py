@@ -165,6 +165,25 @@ def verify_credits_command():
         raise SystemExit(1)
 
 
+rights_cli = AppGroup("rights", help="Rights requests.")
+
+
+@rights_cli.command("digest")
+def rights_digest_command():
+    """E-mail privacy staff the requests due within 7 days and the overdue ones (once a day)."""
+    from app.rights.requests import send_digest
+
+    count = send_digest(current_app.config, utcnow().date())
+    db.session.commit()
+    if count is None:
+        click.echo("digest already sent today")
+    else:
+        from app.email import deliver_due
+
+        deliver_due(current_app.config)
+        click.echo(f"digest sent: {count} requests")
+
+
 crypto_cli = AppGroup("crypto", help="Field encryption keys.")
 
 
@@ -194,3 +213,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(crypto_cli)
     app.cli.add_command(credits_cli)
+    app.cli.add_command(rights_cli)

@@ -134,6 +134,11 @@ class Config:
         thresholds = env.get("LOW_CREDIT_THRESHOLDS", "100,20,0")
         self.LOW_CREDIT_THRESHOLDS = sorted({int(t) for t in thresholds.split(",") if t.strip()}, reverse=True)
 
+        # Rights requests
+        self.RIGHTS_RATE_LIMIT_IP = env.get("RIGHTS_RATE_LIMIT_IP", "5 per hour")
+        self.RIGHTS_RATE_LIMIT_ADDRESS = env.get("RIGHTS_RATE_LIMIT_ADDRESS", "3 per hour")
+        self.PRIVACY_STAFF_EMAIL = env.get("PRIVACY_STAFF_EMAIL") or None  # digest also goes to privacy staff
+
         # Contact form
         self.CONTACT_RATE_LIMIT_IP = env.get("CONTACT_RATE_LIMIT_IP", "5 per hour")
         self.CONTACT_RATE_LIMIT_ADDRESS = env.get("CONTACT_RATE_LIMIT_ADDRESS", "3 per hour")
@@ -166,6 +171,8 @@ class Config:
             ("CONTACT_RETENTION_DAYS", 365),
             ("CONTACT_IP_DAYS", 7),
             ("CONTACT_LINK_DAYS", 90),
+            ("RIGHTS_REQUEST_RETENTION_DAYS", 3 * 365),
+            ("UNCONFIRMED_REQUEST_DAYS", 30),
             ("CALL_IP_DAYS", 7),
             ("ANALYTICS_VISITOR_DAYS", 395),
             ("AUDIT_RETENTION_DAYS", 730),

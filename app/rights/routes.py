@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import (
     Response,
+    abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -18,12 +20,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from app.audit import services as audit
+from app.auth import services as auth_services
 from app.auth.guards import recent_auth_required
 from app.consent import services as consent_services
 from app.extensions import db
-from app.rights import bp, export, services
+from app.rights import bp, export, requests, services
 from app.rights.forms import CloseAccountForm
-from app.security import customer
+from app.rights.forms_requests import CodeForm, RequestForm
+from app.security import customer, public
 from app.timeutil import utcnow
 
 
@@ -32,7 +36,8 @@ from app.timeutil import utcnow
 def show_privacy():
     """Export, consent history and account closure in one place."""
     return render_template("rights/privacy.html", form=CloseAccountForm(formdata=None),
-                           consents=consent_services.history(None, current_user.id))
+                           consents=consent_services.history(None, current_user.id),
+                           requests=requests.requests_of(current_user.id))
 
 
 @bp.get("/account/privacy/export")
@@ -60,7 +65,8 @@ def close_account():
         if form.confirm_email.data:
             form.confirm_email.errors.append(_("That is not your account's e-mail address."))
         return render_template("rights/privacy.html", form=form,
-                               consents=consent_services.history(None, current_user.id)), 400
+                               consents=consent_services.history(None, current_user.id),
+                               requests=requests.requests_of(current_user.id)), 400
     services.close_account(current_user, current_app.config, utcnow())
     db.session.commit()
     logout_user()
@@ -68,3 +74,87 @@ def close_account():
     flash(_("Your account is closed. Sign in within %(days)s days to reopen it; after %(purge)s days it is erased.",
             days=current_app.config["ACCOUNT_GRACE_DAYS"], purge=current_app.config["ACCOUNT_PURGE_DAYS"]), "info")
     return redirect(url_for("pages.show_home"), code=303)
+
+
+# --- rights requests (public form, confirmation, status) -------------------------------------------------
+
+
+def _request_throttled(email: str) -> bool:
+    from app import throttle
+
+    cfg = current_app.config
+    checks = ((cfg["RIGHTS_RATE_LIMIT_IP"], throttle.throttle_key("rights-ip", request.remote_addr or "-")),
+              (cfg["RIGHTS_RATE_LIMIT_ADDRESS"], throttle.throttle_key("rights-address", email.lower())))
+    if any(not throttle.check(limit, key).allowed for limit, key in checks):
+        return True
+    for limit, key in checks:
+        throttle.hit(limit, key)
+    return False
+
+
+def _confirm_serializer():
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="rights-confirm")
+
+
+@bp.route("/privacy/request", methods=["GET", "POST"])
+@public
+def file_request():
+    """Exercise a right, signed in or not. The answer is the same whether or not the address has an account."""
+    form = RequestForm()
+    if request.method == "GET" and current_user.is_authenticated:
+        form.email.data = current_user.email
+    if form.validate_on_submit():
+        signed_in = current_user.is_authenticated
+        if signed_in and not auth_services.recently_authenticated(g.get("user_session"), current_app.config,
+                                                                  utcnow()):
+            flash(_("Please confirm it is you to continue."), "info")
+            return redirect(url_for("auth.reauthenticate", next=url_for("rights.file_request")), code=303)
+        email = current_user.email if signed_in else form.email.data
+        if _request_throttled(email):
+            return render_template("rights/request_form.html", form=form, throttled=True), 429
+        req, _code = requests.file_request(form.type.data, email, form.details.data,
+                                           current_user._get_current_object() if signed_in else None,
+                                           str(get_locale()), utcnow())
+        db.session.commit()
+        if req.status != "unconfirmed":
+            return render_template("rights/request_filed.html", req=req)
+        code_form = CodeForm(data={"token": _confirm_serializer().dumps(req.id)})
+        return render_template("rights/request_code.html", form=code_form)
+    return render_template("rights/request_form.html", form=form)
+
+
+@bp.post("/privacy/request/confirm")
+@public
+def confirm_request():
+    """Confirm the address with the e-mailed code (10 minutes, 5 attempts)."""
+    from itsdangerous import BadData
+
+    from app.rights.models import RightsRequest
+
+    form = CodeForm()
+    try:
+        request_id = _confirm_serializer().loads(form.token.data or "", max_age=3600)
+    except BadData:
+        abort(400)
+    req = db.session.get(RightsRequest, request_id)
+    if req is None or not form.validate_on_submit():
+        abort(400)
+    if requests.check_code(req, form.code.data, utcnow()):
+        db.session.commit()
+        return render_template("rights/request_filed.html", req=req)
+    db.session.commit()
+    form.code.errors.append(_("That code is not right or has expired. Check the latest e-mail, or file the "
+                              "request again."))
+    return render_template("rights/request_code.html", form=form), 400
+
+
+@bp.get("/privacy/request/status/<token>")
+@public
+def show_request_status(token: str):
+    """A request's status and history, from the signed link in our e-mails."""
+    req = requests.request_from_token(token, current_app.config["SECRET_KEY"])
+    if req is None:
+        abort(404)
+    return render_template("rights/request_status.html", req=req)

@@ -43,17 +43,26 @@ def reopen_account(user: User) -> None:
 
 
 def accounts_due_for_erasure(config, now: datetime) -> list[int]:
+    """Closed long enough, and neither under a legal hold nor with an open rights request."""
+    from app.rights.models import OPEN_STATUSES, LegalHold, RightsRequest
+
     cutoff = now - timedelta(days=config["ACCOUNT_PURGE_DAYS"])
-    return list(db.session.scalars(select(User.id).where(User.closed_at < cutoff, User.erased_at.is_(None))))
+    held = select(LegalHold.user_id).where(LegalHold.released_at.is_(None), LegalHold.ends_on >= now.date())
+    pending = select(RightsRequest.user_id).where(RightsRequest.status.in_(OPEN_STATUSES),
+                                                  RightsRequest.user_id.is_not(None))
+    return list(db.session.scalars(select(User.id).where(
+        User.closed_at < cutoff, User.erased_at.is_(None), User.id.not_in(held), User.id.not_in(pending))))
 
 
-def erase_account(user: User, config, now: datetime) -> dict:
+def erase_account(user: User, config, now: datetime, hard: bool = False) -> dict:
     """Erase a closed account; return what was deleted, anonymised and kept.
 
     Deleted: sessions, security events, tokens, 2FA codes, roles, API keys (their calls' key link
     goes), consent records, support threads, raw API calls, unsent and sent mail to the address.
     Anonymised: the account row (the e-mail address becomes free), audit entries about it.
     Kept, pseudonymised: orders and the credit ledger (tax law), daily usage roll-ups.
+    ``hard`` (a minor's account): the account row and everything hanging from it are deleted
+    instead of anonymised; only orders stay, with no link to anyone.
     """
     email, locale = user.email, user.locale or config["BABEL_DEFAULT_LOCALE"]
     pseudonym = f"erased-user-{user.id}"
@@ -83,6 +92,12 @@ def erase_account(user: User, config, now: datetime) -> dict:
     user.totp_enabled_at = None
     user.erased_at = now
     db.session.flush()
+    if hard:
+        from app.usage.models import UsageDaily
+
+        db.session.execute(delete(UsageDaily).where(UsageDaily.user_id == user.id))
+        db.session.delete(user)
+        db.session.flush()
     message = queue_email(email, "account_erased", locale, report=report)
     return {"report": report, "final_mail_id": message.id, "email": email}
 

@@ -1,0 +1,44 @@
+"""Rights-request forms."""
+
+from flask_babel import lazy_gettext as _l
+from wtforms import DateField, EmailField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+
+from app.auth.forms import strip
+from app.forms import BaseForm
+
+
+def type_choices():
+    return [
+        ("access", _l("A copy of my data (access)")), ("rectification", _l("Correct my data (rectification)")),
+        ("erasure", _l("Delete my data (erasure)")), ("restriction", _l("Limit how my data is used (restriction)")),
+        ("objection", _l("Object to a use of my data (objection)")),
+        ("withdraw_consent", _l("Withdraw my consent")), ("other", _l("Something else")),
+    ]
+
+
+class RequestForm(BaseForm):
+    type = SelectField(_l("What would you like?"), choices=type_choices,
+                       validators=[DataRequired(message=_l("Choose what you would like."))])
+    email = EmailField(_l("E-mail address"), validators=[
+        DataRequired(message=_l("Enter your e-mail address.")), Length(max=254),
+        Email(check_deliverability=False, message=_l("Enter a valid e-mail address, like name@example.com."))],
+        filters=[strip])
+    details = TextAreaField(_l("Details"), validators=[
+        DataRequired(message=_l("Tell us what the request is about.")),
+        Length(max=5000, message=_l("Write at most 5,000 characters."))])
+
+
+class CodeForm(BaseForm):
+    token = HiddenField()
+    code = StringField(_l("Six-digit code"), validators=[
+        DataRequired(message=_l("Enter the code from the e-mail.")), Length(max=12)], filters=[strip])
+
+
+class StaffRequestForm(BaseForm):
+    """The staff actions share one form; ``action`` (a button) says which."""
+
+    note = TextAreaField(_l("Note, outcome or reason"), validators=[Optional(), Length(max=5000)])
+    months = IntegerField(_l("Extend by (months)"), validators=[Optional(), NumberRange(min=1, max=2)])
+    assignee = SelectField(_l("Assign to"), coerce=int, validators=[Optional()])
+    hold_until = DateField(_l("Hold until"), validators=[Optional()])
