@@ -174,9 +174,9 @@ def complete(req: RightsRequest, staff, outcome: str, config, now: datetime, ip=
 
         erase_account(owner, config, now, hard=req.minor)
         outcome = outcome or "Account erased."
-    if req.type == "access":
-        outcome = outcome or ("Your data is ready: sign in and download it from your privacy page."
-                              if owner else "We hold no account for this address.")
+    if req.type == "access" and not outcome:
+        outcome = ("Your data is ready: sign in and download it from your privacy page." if owner
+                   else held_for_address(req.email))
     req.outcome = outcome
     req.closed_at = now
     _event(req, "completed", now, staff, note=outcome)
@@ -185,6 +185,21 @@ def complete(req: RightsRequest, staff, outcome: str, config, now: datetime, ip=
                 due_on=req.due_on.isoformat() if req.due_on else "", note=outcome,
                 status_url=status_url(req),
                 export_url=external_url("rights.show_privacy") if req.type == "access" and owner else None)
+
+
+def held_for_address(email: str) -> str:
+    """What the site holds for an address without an account, written out for an access request."""
+    from app.contact.models import ContactThread
+
+    threads = db.session.scalars(select(ContactThread).where(ContactThread.email == email)).all()
+    if not threads:
+        return "We hold no account and no support conversation for this address."
+    lines = ["We hold no account for this address. We hold these support conversations:"]
+    for thread in threads:
+        lines.append(f"- {thread.reference} ({thread.topic}), from {thread.created_at:%Y-%m-%d}, name given: "
+                     f"{thread.name}, {len([m for m in thread.messages if m.kind != 'note'])} messages:")
+        lines += [f"  [{m.created_at:%Y-%m-%d %H:%M}] {m.body}" for m in thread.messages if m.kind != "note"]
+    return "\n".join(lines)
 
 
 def reject(req: RightsRequest, staff, reason: str, now: datetime, ip=None) -> None:
