@@ -41,6 +41,8 @@ class User(UserMixin, db.Model):
     # Closure: reopened by signing in within ACCOUNT_GRACE_DAYS; erased after ACCOUNT_PURGE_DAYS.
     closed_at: Mapped[datetime | None] = mapped_column(index=True)
     erased_at: Mapped[datetime | None]
+    # Suspended by staff: no sign-in, no API calls, until unsuspended.
+    suspended_at: Mapped[datetime | None]
 
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
                                                  lazy="selectin")

@@ -49,7 +49,29 @@ def show_dashboard():
     if current_user.has_role("admin", "privacy"):
         recent = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(20)).all()
     counts = contact.inbox_counts() if current_user.has_role("support", "admin") else None
-    return render_template("staff/dashboard.html", recent=recent, inbox=counts)
+    return render_template("staff/dashboard.html", recent=recent, inbox=counts, **_dashboard_counts())
+
+
+def _dashboard_counts() -> dict:
+    from sqlalchemy import func
+
+    from app.billing.models import Order, WebhookEvent
+    from app.email import OutboxMessage
+    from app.rights import requests as rights
+
+    today = utcnow().date()
+    counts = {}
+    if current_user.has_role("privacy", "admin"):
+        counts["requests_week"] = len(rights.queue("week", current_user.id, today))
+        counts["requests_overdue"] = len(rights.queue("overdue", current_user.id, today))
+    if current_user.has_role("billing", "admin"):
+        counts["recent_orders"] = db.session.scalars(select(Order).order_by(Order.id.desc()).limit(5)).all()
+        counts["webhooks_unmatched"] = db.session.scalar(select(func.count()).select_from(WebhookEvent).where(
+            WebhookEvent.outcome == "unknown order"))
+    if current_user.has_role("admin"):
+        counts["mail_failing"] = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.sent_at.is_(None), OutboxMessage.attempts > 0))
+    return counts
 
 
 @bp.get("/analytics")
@@ -322,3 +344,177 @@ def _render_request(req, owner, form, status):
     today = utcnow().date()
     return render_template("staff/request.html", req=req, owner=owner, form=form, today=today,
                            hold=rights.active_hold(owner.id, today) if owner else None), status
+
+
+# --- customers (all staff roles; actions by role) ---------------------------------------------------------
+
+
+@bp.get("/users")
+@staff()
+def find_users():
+    """Search customers by e-mail, an order, support or request reference, or a key prefix."""
+    from app.staff import services as staff_services
+
+    query = (request.args.get("q") or "").strip()[:254]
+    return render_template("staff/users.html", query=query, users=staff_services.find_customers(query))
+
+
+@bp.get("/users/<int:user_id>")
+@staff()
+def show_user(user_id: int):
+    """A customer's record. Opening it needs a reason, written to the audit log with the visit."""
+    from app.audit import services as audit
+    from app.auth.models import User
+
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    reason = (request.args.get("reason") or "").strip()[:300]
+    if not reason:
+        return render_template("staff/user_reason.html", user_id=user_id)
+    audit.record(current_user, "staff:user:view", utcnow(), target_user=user, reason=reason, ip=request.remote_addr)
+    db.session.commit()
+    return render_template("staff/user.html", user=user, reason=reason, **_customer_record(user))
+
+
+def _customer_record(user) -> dict:
+    from app.auth import services as auth_services
+    from app.billing import services as billing
+    from app.consent import services as consent_services
+    from app.contact import services as contact_services
+    from app.keys import services as key_services
+    from app.rights import requests as rights
+    from app.usage import services as usage_services
+
+    today = utcnow().date()
+    show_ips = current_user.has_role("admin", "privacy")
+    return {
+        "keys": key_services.all_keys(user), "now": utcnow(), "ledger": billing.ledger(user.id, limit=50),
+        "month": usage_services.month_totals(user.id, today), "orders": billing.orders_of(user.id),
+        "threads": contact_services.threads_of(user.id), "requests": rights.requests_of(user.id),
+        "consents": consent_services.history(None, user.id),
+        "sessions": auth_services.active_sessions(user) if show_ips else None,
+        "hold": rights.active_hold(user.id, today),
+    }
+
+
+@bp.post("/users/<int:user_id>/action")
+@staff()
+def act_on_user(user_id: int):
+    """Account actions; each needs the role it belongs to, is audited, and tells the customer."""
+    from app.auth.models import User
+    from app.staff import services as staff_services
+
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    action = request.form.get("action", "")
+    reason = (request.form.get("reason") or "").strip()[:300]
+    if not reason:
+        flash(_("Give a reason: it goes into the audit log."), "error")
+        return redirect(url_for("staff.show_user", user_id=user_id, reason=request.form.get("view_reason", "")),
+                        code=303)
+    cfg, now, ip = current_app.config, utcnow(), request.remote_addr
+    allowed = {"suspend": ("admin", "support"), "unsuspend": ("admin", "support"), "end-sessions": ("admin",
+               "support"), "revoke-key": ("admin", "support"), "resend-verification": ("admin", "support")}
+    if action not in allowed:
+        abort(400)
+    if not current_user.has_role(*allowed[action]):
+        abort(403)
+    if action == "suspend":
+        staff_services.suspend(user, current_user, reason, cfg, now, ip)
+    elif action == "unsuspend":
+        staff_services.unsuspend(user, current_user, reason, cfg, now, ip)
+    elif action == "end-sessions":
+        staff_services.end_all_sessions(user, current_user, reason, cfg, now, ip)
+    elif action == "revoke-key":
+        from app.keys.services import KeyNotFound
+
+        try:
+            staff_services.revoke_key(user, int(request.form.get("key_id", "0")), current_user, reason, cfg, now, ip)
+        except ValueError:
+            abort(400)
+        except KeyNotFound:
+            abort(404)
+    else:
+        staff_services.resend_verification(user, current_user, reason, cfg, now, ip)
+    db.session.commit()
+    flash(_("Done."), "success")
+    return redirect(url_for("staff.show_user", user_id=user_id, reason=request.form.get("view_reason") or reason),
+                    code=303)
+
+
+# --- the audit log (admin and privacy roles) -----------------------------------------------------------------
+
+
+def _audit_filters():
+    from datetime import date as date_type
+
+    def day(name):
+        try:
+            return date_type.fromisoformat(request.args.get(name, ""))
+        except ValueError:
+            return None
+
+    return (request.args.get("staff") or None, request.args.get("customer") or None,
+            request.args.get("action") or None, day("since"), day("until"))
+
+
+@bp.get("/audit")
+@staff("admin", "privacy")
+def show_audit():
+    """Every staff action and staff look at personal data; filter by staff, customer, action and date."""
+    from app.staff import services as staff_services
+
+    filters = _audit_filters()
+    entries = db.session.scalars(staff_services.audit_query(*filters).limit(500)).all()
+    return render_template("staff/audit.html", entries=entries, args=request.args)
+
+
+@bp.get("/audit.csv")
+@staff("admin", "privacy")
+def download_audit():
+    from flask import Response, stream_with_context
+
+    from app.staff import services as staff_services
+
+    lines = staff_services.audit_csv(staff_services.audit_query(*_audit_filters()))
+    return Response(stream_with_context(lines), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
+
+
+# --- the team (admin) -----------------------------------------------------------------------------------------
+
+
+@bp.route("/team", methods=["GET", "POST"])
+@staff("admin")
+def manage_team():
+    """Invite staff, change their roles, remove them (never the last admin)."""
+    from app.auth import services as auth_services
+    from app.auth.models import STAFF_ROLES, User
+    from app.staff import services as staff_services
+
+    if request.method == "POST":
+        action, now, ip = request.form.get("action", ""), utcnow(), request.remote_addr
+        roles = request.form.getlist("roles")
+        try:
+            if action == "invite":
+                email = request.form.get("email", "")
+                if not roles or not email.strip():
+                    raise ValueError(_("Give an e-mail address and at least one role."))
+                staff_services.invite(email, roles, current_user, current_app.config, now, ip)
+            elif action in ("roles", "remove"):
+                member = db.session.get(User, request.form.get("user_id", type=int) or 0)
+                if member is None:
+                    abort(404)
+                staff_services.set_roles(member, [] if action == "remove" else roles, current_user, now, ip)
+            else:
+                abort(400)
+        except (staff_services.LastAdmin, auth_services.InvalidEmail, auth_services.UnknownRole, ValueError) as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return render_template("staff/team.html", members=staff_services.team(), roles=STAFF_ROLES), 400
+        db.session.commit()
+        flash(_("Done."), "success")
+        return redirect(url_for("staff.manage_team"), code=303)
+    return render_template("staff/team.html", members=staff_services.team(), roles=STAFF_ROLES)

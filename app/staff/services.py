@@ -1,0 +1,174 @@
+"""Staff console services: finding customers, account actions, the team, the audit log.
+
+No request; flush only. Every change writes an audit row here, so no view can forget it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from app.audit import services as audit
+from app.audit.models import AuditEntry
+from app.auth.models import STAFF_ROLES, User, UserRole
+from app.billing.models import Order
+from app.contact.models import ContactThread
+from app.email import external_url, queue_email
+from app.extensions import db
+from app.keys.models import ApiKey
+from app.rights.models import RightsRequest
+
+
+class LastAdmin(ValueError):
+    """The change would leave no admin."""
+
+
+def find_customers(query: str) -> list[User]:
+    """Search by e-mail (or part of it), order / support / request reference, or API key prefix."""
+    query = (query or "").strip()
+    if not query:
+        return []
+    upper = query.upper()
+    ids: set[int] = set()
+    ids |= set(db.session.scalars(select(User.id).where(User.email.contains(query.lower())).limit(50)))
+    ids |= set(db.session.scalars(select(Order.user_id).where(Order.reference == upper)))
+    ids |= set(db.session.scalars(select(ContactThread.user_id).where(ContactThread.reference == upper)))
+    ids |= set(db.session.scalars(select(RightsRequest.user_id).where(RightsRequest.reference == upper)))
+    if query.startswith("twt_"):
+        ids |= set(db.session.scalars(select(ApiKey.user_id).where(ApiKey.prefix == query[:12])))
+    ids.discard(None)
+    return list(db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.email))) if ids else []
+
+
+def _notify(user: User, what: str, config) -> None:
+    queue_email(user.email, "account_changed_by_staff", user.locale or config["BABEL_DEFAULT_LOCALE"], what=what,
+                support_email=config["SUPPORT_EMAIL"])
+
+
+def suspend(user: User, staff, reason: str, config, now: datetime, ip=None) -> None:
+    from app.auth.services import end_sessions
+
+    user.suspended_at = now
+    end_sessions(user, "suspended", now)
+    audit.record(staff, "staff:user:suspend", now, target_user=user, reason=reason, ip=ip)
+    _notify(user, "suspended", config)
+    db.session.flush()
+
+
+def unsuspend(user: User, staff, reason: str, config, now: datetime, ip=None) -> None:
+    user.suspended_at = None
+    audit.record(staff, "staff:user:unsuspend", now, target_user=user, reason=reason, ip=ip)
+    _notify(user, "unsuspended", config)
+    db.session.flush()
+
+
+def end_all_sessions(user: User, staff, reason: str, config, now: datetime, ip=None) -> int:
+    from app.auth.services import end_sessions
+
+    count = end_sessions(user, "ended_by_staff", now)
+    audit.record(staff, "staff:user:end-sessions", now, target_user=user, reason=reason, ip=ip)
+    _notify(user, "sessions_ended", config)
+    return count
+
+
+def revoke_key(user: User, key_id: int, staff, reason: str, config, now: datetime, ip=None) -> None:
+    from app.keys.services import revoke_key as revoke
+
+    key = revoke(user, key_id, now)
+    audit.record(staff, "staff:user:revoke-key", now, target_user=user, reason=f"{key.prefix}: {reason}", ip=ip)
+    _notify(user, "key_revoked", config)
+
+
+def resend_verification(user: User, staff, reason: str, config, now: datetime, ip=None) -> None:
+    from app.auth.services import send_verification
+
+    send_verification(user, config, now)
+    audit.record(staff, "staff:user:resend-verification", now, target_user=user, reason=reason, ip=ip)
+
+
+# --- the team ---------------------------------------------------------------------------------------
+
+
+def admins_left(excluding: int | None = None) -> int:
+    statement = select(func.count()).select_from(UserRole).where(UserRole.role == "admin")
+    if excluding is not None:
+        statement = statement.where(UserRole.user_id != excluding)
+    return db.session.scalar(statement) or 0
+
+
+def invite(email: str, roles: list[str], staff, config, now: datetime, ip=None) -> User:
+    """Give roles to an address, creating the account; the invitee sets a password by e-mail link."""
+    import secrets
+
+    from app.auth.services import RESET_PASSWORD, create_staff, issue_token
+
+    user, created = create_staff(email, secrets.token_urlsafe(32), roles, config, now)
+    secret = issue_token(user, RESET_PASSWORD, now)
+    queue_email(user.email, "staff_invitation", user.locale or config["BABEL_DEFAULT_LOCALE"],
+                roles=", ".join(sorted(user.role_names)), set_password_url=external_url("auth.reset_password",
+                                                                                        token=secret))
+    audit.record(staff, "staff:team:invite", now, target_user=user, reason=", ".join(sorted(roles)), ip=ip)
+    db.session.flush()
+    return user
+
+
+def set_roles(user: User, roles: list[str], staff, now: datetime, ip=None) -> None:
+    roles = sorted(set(roles) & set(STAFF_ROLES))
+    if "admin" in user.role_names and "admin" not in roles and admins_left(excluding=user.id) == 0:
+        raise LastAdmin("This is the last admin: give the admin role to someone else first.")
+    for role in list(user.roles):
+        if role.role not in roles:
+            user.roles.remove(role)
+    for name in roles:
+        if name not in user.role_names:
+            user.roles.append(UserRole(user_id=user.id, role=name, granted_at=now))
+    audit.record(staff, "staff:team:roles", now, target_user=user, reason=", ".join(roles) or "none", ip=ip)
+    db.session.flush()
+
+
+def team() -> list[User]:
+    return list(db.session.scalars(select(User).join(UserRole).distinct().order_by(User.email)))
+
+
+# --- the audit log -------------------------------------------------------------------------------------
+
+
+def audit_query(actor: str | None, customer: str | None, action: str | None, since: date | None,
+                until: date | None):
+    statement = select(AuditEntry).order_by(AuditEntry.id.desc())
+    if actor:
+        statement = statement.where(AuditEntry.actor_label == actor.strip().lower())
+    if customer:
+        statement = statement.where(AuditEntry.target.contains(customer.strip().lower()))
+    if action:
+        statement = statement.where(AuditEntry.action.startswith(action.strip()))
+    if since:
+        statement = statement.where(AuditEntry.created_at >= datetime.combine(since, datetime.min.time()))
+    if until:
+        statement = statement.where(AuditEntry.created_at < datetime.combine(until + timedelta(days=1),
+                                                                                datetime.min.time()))
+    return statement
+
+
+def audit_csv(statement) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["time_utc", "staff", "action", "subject", "reason", "ip"])
+    yield buffer.getvalue()
+    last = None
+    while True:
+        page = statement if last is None else statement.where(AuditEntry.id < last)
+        rows = db.session.scalars(page.limit(2000)).all()
+        if not rows:
+            return
+        for e in rows:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow([e.created_at.isoformat(timespec="seconds") + "Z", e.actor_label, e.action,
+                             e.target or "", e.reason or "", e.ip or ""])
+            yield buffer.getvalue()
+        last = rows[-1].id
