@@ -416,7 +416,8 @@ def act_on_user(user_id: int):
                         code=303)
     cfg, now, ip = current_app.config, utcnow(), request.remote_addr
     allowed = {"suspend": ("admin", "support"), "unsuspend": ("admin", "support"), "end-sessions": ("admin",
-               "support"), "revoke-key": ("admin", "support"), "resend-verification": ("admin", "support")}
+               "support"), "revoke-key": ("admin", "support"), "resend-verification": ("admin", "support"),
+               "minor": ("admin", "privacy"), "hold": ("privacy",)}
     if action not in allowed:
         abort(400)
     if not current_user.has_role(*allowed[action]):
@@ -436,6 +437,14 @@ def act_on_user(user_id: int):
             abort(400)
         except KeyNotFound:
             abort(404)
+    elif action == "minor":
+        from app.rights import requests as rights
+
+        rights.flag_minor(user, current_user, now, ip)
+    elif action == "hold":
+        from app.rights import requests as rights
+
+        rights.place_hold(user, current_user, reason, now.date() + timedelta(days=90), now, ip)
     else:
         staff_services.resend_verification(user, current_user, reason, cfg, now, ip)
     db.session.commit()
