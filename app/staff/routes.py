@@ -170,6 +170,9 @@ def adjust_credits():
             else:
                 audit.record(current_user, "billing:credits:adjust", utcnow(), target_user=user,
                              reason=f"{form.amount.data:+d}: {form.reason.data}", ip=request.remote_addr)
+                from app.staff.services import notify
+
+                notify(user, "credits", current_app.config)
                 db.session.commit()
                 flash(_("The balance of %(email)s is now %(balance)s credits.", email=user.email,
                         balance=user.credit_balance), "success")

@@ -44,7 +44,7 @@ def find_customers(query: str) -> list[User]:
     return list(db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.email))) if ids else []
 
 
-def _notify(user: User, what: str, config) -> None:
+def notify(user: User, what: str, config) -> None:
     queue_email(user.email, "account_changed_by_staff", user.locale or config["BABEL_DEFAULT_LOCALE"], what=what,
                 support_email=config["SUPPORT_EMAIL"])
 
@@ -55,14 +55,14 @@ def suspend(user: User, staff, reason: str, config, now: datetime, ip=None) -> N
     user.suspended_at = now
     end_sessions(user, "suspended", now)
     audit.record(staff, "staff:user:suspend", now, target_user=user, reason=reason, ip=ip)
-    _notify(user, "suspended", config)
+    notify(user, "suspended", config)
     db.session.flush()
 
 
 def unsuspend(user: User, staff, reason: str, config, now: datetime, ip=None) -> None:
     user.suspended_at = None
     audit.record(staff, "staff:user:unsuspend", now, target_user=user, reason=reason, ip=ip)
-    _notify(user, "unsuspended", config)
+    notify(user, "unsuspended", config)
     db.session.flush()
 
 
@@ -71,7 +71,7 @@ def end_all_sessions(user: User, staff, reason: str, config, now: datetime, ip=N
 
     count = end_sessions(user, "ended_by_staff", now)
     audit.record(staff, "staff:user:end-sessions", now, target_user=user, reason=reason, ip=ip)
-    _notify(user, "sessions_ended", config)
+    notify(user, "sessions_ended", config)
     return count
 
 
@@ -80,7 +80,7 @@ def revoke_key(user: User, key_id: int, staff, reason: str, config, now: datetim
 
     key = revoke(user, key_id, now)
     audit.record(staff, "staff:user:revoke-key", now, target_user=user, reason=f"{key.prefix}: {reason}", ip=ip)
-    _notify(user, "key_revoked", config)
+    notify(user, "key_revoked", config)
 
 
 def resend_verification(user: User, staff, reason: str, config, now: datetime, ip=None) -> None:

@@ -61,6 +61,8 @@ def test_manual_adjustment_needs_a_reason_and_lands_in_ledger_and_audit(app, run
         entry = _db.session.scalar(select(AuditEntry).where(AuditEntry.action == "billing:credits:adjust"))
         assert entry.reason == "+50: outage"
     assert "0 mismatches" in app.test_cli_runner().invoke(args=["credits", "verify"]).output
+    assert any("adjusted your credit balance" in m.get_body(("plain",)).get_content() for m in outbox
+               if m["To"] == "buyer@example.com")
 
 
 def test_other_staff_roles_cannot_see_orders(app, runner, outbox):
