@@ -39,6 +39,7 @@ migrate: venv
 	$(FLASK) db upgrade
 
 run: compile-translations migrate
+	$(FLASK) policies publish
 	$(FLASK) demo-data
 	$(FLASK) run --host $(HOST) --port $(PORT)
 

@@ -41,6 +41,9 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
     register_error_handlers(app)
     register_mail(app)
     register_consent(app)
+    from app.legal.routes import notices_context
+
+    app.context_processor(notices_context)
 
     from app.cli import register_cli
 
@@ -88,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     from app.consent import bp as consent_bp
     from app.contact import bp as contact_bp
     from app.keys import bp as keys_bp
+    from app.legal import bp as legal_bp
     from app.pages import bp as pages_bp
     from app.rights import bp as rights_bp
     from app.staff import bp as staff_bp
@@ -103,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(billing_bp)
     app.register_blueprint(contact_bp)
     app.register_blueprint(rights_bp)
+    app.register_blueprint(legal_bp)
 
 
 def register_templating(app: Flask) -> None:

@@ -165,6 +165,35 @@ def verify_credits_command():
         raise SystemExit(1)
 
 
+policies_cli = AppGroup("policies", help="Versioned legal documents.")
+
+
+@policies_cli.command("publish")
+def publish_policies_command():
+    """Load new document versions from app/legal/documents, then notify users of significant ones."""
+    from app.legal import services as legal
+
+    added = legal.publish()
+    db.session.commit()
+    for version in added:
+        click.echo(f"published {version.document} {version.version} ({version.locale})"
+                   + (" - significant" if version.significant else ""))
+    click.echo(f"{len(added)} new versions")
+    sent = legal.notify_significant(current_app.config, utcnow())
+    click.echo(f"{sent} users notified of significant changes")
+
+
+@policies_cli.command("notify")
+def notify_policies_command():
+    """E-mail users about the newest significant versions they have not been told about (batched)."""
+    from app.email import deliver_due
+    from app.legal import services as legal
+
+    sent = legal.notify_significant(current_app.config, utcnow())
+    deliver_due(current_app.config)
+    click.echo(f"{sent} users notified of significant changes")
+
+
 rights_cli = AppGroup("rights", help="Rights requests.")
 
 
@@ -214,3 +243,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(crypto_cli)
     app.cli.add_command(credits_cli)
     app.cli.add_command(rights_cli)
+    app.cli.add_command(policies_cli)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from dotenv import load_dotenv
+from flask_babel import lazy_gettext as _l
 
 from app.pricing import DEFAULT_PRICING
 
@@ -148,6 +149,15 @@ class Config:
         self.ORDER_RETENTION_DAYS = self.ORDER_RETENTION_YEARS * 365
         # Development signs demo payments with a key derived from SECRET_KEY when this is unset.
         self.STRIPE_WEBHOOK_TOLERANCE_SECONDS = _int(env, "STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+
+        # Sub-processors named in the privacy policy (rendered from here, so the text follows the setup)
+        self.SUBPROCESSORS = [
+            {"name": "Stripe, Inc.", "purpose": _l("Payments: processes card payments for credit packs.")},
+            {"name": env.get("HOSTING_PROVIDER", "Our cloud hosting provider"),
+             "purpose": _l("Hosting: runs our servers and databases.")},
+            {"name": env.get("EMAIL_PROVIDER", "Our e-mail delivery provider"),
+             "purpose": _l("E-mail delivery: sends our messages to you.")},
+        ]
 
         # Cookie consent
         self.CONSENT_MAX_AGE_DAYS = _int(env, "CONSENT_MAX_AGE_DAYS", 180)

@@ -28,6 +28,7 @@ from app.extensions import db as _db
 from app.extensions import limiter
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+KEPT_TABLES = {"policy_versions"}  # published documents: reference data, loaded once per session
 REDIS_URL = os.environ.get("REDIS_URL")
 
 
@@ -88,6 +89,10 @@ def database_url(database_factory) -> str:
     app = create_app("testing", _overrides(url))
     with app.app_context():
         upgrade()
+        from app.legal.services import publish
+
+        publish()  # the legal documents are reference data every test may show
+        _db.session.commit()
         _db.engine.dispose()
     return url
 
@@ -183,7 +188,8 @@ def _empty_tables_after_each_test(_session_engine):
     yield
     with _session_engine.begin() as conn:
         for table in reversed(_db.metadata.sorted_tables):
-            conn.execute(table.delete())
+            if table.name not in KEPT_TABLES:
+                conn.execute(table.delete())
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from app.auth.models import STAFF_ROLES, AccountToken, SecurityEvent, User, User
 from app.auth.passwords import hash_password, verify_password
 from app.email import external_url, queue_email
 from app.extensions import db
+from app.legal import services as legal
 from app.security import hash_token, new_token
 
 VERIFY_EMAIL = "verify_email"
@@ -108,7 +109,8 @@ def register(email: str, password: str, nickname: str | None, locale: str, confi
     user = User(
         email=normalised, password_hash=password_hash, nickname=clean_nickname(nickname), locale=locale,
         created_at=now, age_confirmed_at=now, password_changed_at=now,
-        accepted_privacy_version=config["PRIVACY_POLICY_VERSION"], accepted_terms_version=config["TERMS_VERSION"],
+        accepted_privacy_version=legal.current_version_label("privacy", now.date(), config["PRIVACY_POLICY_VERSION"]),
+        accepted_terms_version=legal.current_version_label("terms", now.date(), config["TERMS_VERSION"]),
     )
     db.session.add(user)
     db.session.flush()

@@ -129,9 +129,13 @@ def show_cookies():
         "next": "/cookies",
     })
     records = services.history(decision.consent_id if decision else None, None)
+    from app.legal import services as legal
+
+    version = legal.current("cookies", str(get_locale()), utcnow().date())
     return render_template(
         "consent/cookies.html", form=form, decision=decision, latest=records[0] if records else None,
         categories=registry.CATEGORIES, cookies=registry.COOKIES, gpc=g.gpc,
+        policy=legal.render(version, current_app.config) if version else None,
     )
 
 
