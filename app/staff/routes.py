@@ -530,3 +530,12 @@ def manage_team():
         flash(_("Done."), "success")
         return redirect(url_for("staff.manage_team"), code=303)
     return render_template("staff/team.html", members=staff_services.team(), roles=STAFF_ROLES)
+
+
+@bp.get("/policies")
+@staff("admin", "privacy")
+def show_policy_notices():
+    """How many users were notified of each significant change, and how many viewed or acknowledged it."""
+    from app.legal import services as legal
+
+    return render_template("staff/policies.html", stats=legal.notice_stats())

@@ -8,7 +8,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["/", "/pricing", "/no-such-page"]
+PAGES = ["/", "/pricing", "/privacy", "/no-such-page"]
 
 
 def _record_requests(page):
