@@ -102,6 +102,21 @@ def purge(config, now: datetime, dry_run: bool = False, batch_size: int = 500,
     return counts
 
 
+def ip_truncation_rule(name: str, model: type, days_setting: str, description: str) -> Rule:
+    """A rule cutting ``model.ip`` to its network once ``model.created_at`` is older than the period.
+
+    The model needs ``ip``, ``ip_truncated`` and ``created_at`` columns.
+    """
+
+    def anonymise(row) -> None:
+        row.ip = truncate_ip(row.ip)
+        row.ip_truncated = True
+
+    return Rule(name=name, model=model, action="anonymise", days_setting=days_setting, default_days=7,
+                description=description, anonymise=anonymise,
+                selects=lambda cutoff: db.and_(model.ip_truncated.is_(False), model.created_at < cutoff))
+
+
 def truncate_ip(ip: str | None) -> str | None:
     """Keep the network, drop the host: IPv4 to /24, IPv6 to /48."""
     if not ip:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.crypto import EncryptedText
 from app.extensions import db
-from app.retention import PERSONAL, Rule, register, truncate_ip
+from app.retention import PERSONAL, Rule, ip_truncation_rule, register
 from app.timeutil import utcnow
 
 
@@ -160,11 +160,6 @@ class SecurityEvent(db.Model):
     user_agent: Mapped[str | None] = mapped_column(db.String(255), info=PERSONAL)
 
 
-def _anonymise_session_ip(row: UserSession) -> None:
-    row.ip = truncate_ip(row.ip)
-    row.ip_truncated = True
-
-
 register(Rule(
     name="users.unverified",
     model=User,
@@ -196,15 +191,9 @@ register(Rule(
         and_(UserSession.remember.is_(False), UserSession.last_seen_at < cutoff),
     ),
 ))
-register(Rule(
-    name="user_sessions.ip",
-    model=UserSession,
-    action="anonymise",
-    days_setting="SESSION_IP_DAYS",
-    default_days=7,
-    description="The IP address of a sign-in is cut to its network (IPv4 /24, IPv6 /48) after N days.",
-    selects=lambda cutoff: and_(UserSession.ip_truncated.is_(False), UserSession.created_at < cutoff),
-    anonymise=_anonymise_session_ip,
+register(ip_truncation_rule(
+    "user_sessions.ip", UserSession, "SESSION_IP_DAYS",
+    "The IP address of a sign-in is cut to its network (IPv4 /24, IPv6 /48) after N days.",
 ))
 register(Rule(
     name="security_events.expired",

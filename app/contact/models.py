@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.crypto import EncryptedText
 from app.extensions import db
-from app.retention import PERSONAL, Rule, register, truncate_ip
+from app.retention import PERSONAL, Rule, ip_truncation_rule, register
 from app.timeutil import utcnow
 
 TOPICS = ("sales", "billing", "technical", "privacy", "complaint", "other")
@@ -52,11 +52,6 @@ class ContactMessage(db.Model):
     thread: Mapped[ContactThread] = relationship(back_populates="messages")
 
 
-def _truncate_thread_ip(row: ContactThread) -> None:
-    row.ip = truncate_ip(row.ip)
-    row.ip_truncated = True
-
-
 register(Rule(
     name="contact_messages.closed",
     model=ContactMessage,
@@ -76,13 +71,7 @@ register(Rule(
     description="Closed support threads (and their messages) are deleted N days after closing.",
     selects=lambda cutoff: and_(ContactThread.status == "closed", ContactThread.closed_at < cutoff),
 ))
-register(Rule(
-    name="contact_threads.ip",
-    model=ContactThread,
-    action="anonymise",
-    days_setting="CONTACT_IP_DAYS",
-    default_days=7,
-    description="The sender's IP address is cut to its network after N days.",
-    selects=lambda cutoff: and_(ContactThread.ip_truncated.is_(False), ContactThread.created_at < cutoff),
-    anonymise=_truncate_thread_ip,
+register(ip_truncation_rule(
+    "contact_threads.ip", ContactThread, "CONTACT_IP_DAYS",
+    "The sender's IP address is cut to its network after N days.",
 ))

@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.retention import PERSONAL, Rule, register, truncate_ip
+from app.retention import PERSONAL, Rule, ip_truncation_rule, register
 from app.timeutil import utcnow
 
 
@@ -49,11 +49,6 @@ class UsageDaily(db.Model):
     errors: Mapped[int] = mapped_column(default=0)
 
 
-def _truncate_call_ip(row: ApiCall) -> None:
-    row.ip = truncate_ip(row.ip)
-    row.ip_truncated = True
-
-
 register(Rule(
     name="api_calls.expired",
     model=ApiCall,
@@ -63,13 +58,6 @@ register(Rule(
     description="Raw API calls are deleted after N days; daily roll-ups without IPs remain.",
     selects=lambda cutoff: ApiCall.created_at < cutoff,
 ))
-register(Rule(
-    name="api_calls.ip",
-    model=ApiCall,
-    action="anonymise",
-    days_setting="CALL_IP_DAYS",
-    default_days=7,
-    description="The IP address of an API call is cut to its network after N days.",
-    selects=lambda cutoff: db.and_(ApiCall.ip_truncated.is_(False), ApiCall.created_at < cutoff),
-    anonymise=_truncate_call_ip,
+register(ip_truncation_rule(
+    "api_calls.ip", ApiCall, "CALL_IP_DAYS", "The IP address of an API call is cut to its network after N days.",
 ))
