@@ -61,7 +61,8 @@ def charge_call(user_id: int, price: int, call_id: str, now: datetime) -> int:
     ).first()
     if result is None:
         raise InsufficientCredits(current_balance(user_id), price)
-    db.session.add(CreditEntry(user_id=user_id, created_at=now, kind="usage", amount=-price, call_id=call_id))
+    db.session.execute(CreditEntry.__table__.insert().values(user_id=user_id, created_at=now, kind="usage",
+                                                             amount=-price, call_id=call_id))
     return result[0]
 
 

@@ -18,8 +18,10 @@ from app.usage.models import ApiCall, UsageDaily
 def record_call(*, request_id: str, user_id: int, key_id: int | None, method: str, endpoint: str, status: int,
                 credits: int, latency_ms: int, ip: str | None, now: datetime) -> None:
     """Log one call and add it to the day's roll-up (flush only)."""
-    db.session.add(ApiCall(request_id=request_id, user_id=user_id, key_id=key_id, created_at=now, method=method,
-                           endpoint=endpoint, status=status, credits=credits, latency_ms=latency_ms, ip=ip))
+    # A Core insert: one statement, no ORM object to track (this runs on every API call).
+    db.session.execute(ApiCall.__table__.insert().values(
+        request_id=request_id, user_id=user_id, key_id=key_id, created_at=now, method=method, endpoint=endpoint,
+        status=status, credits=credits, latency_ms=latency_ms, ip=ip, ip_truncated=False))
     error = 1 if status >= 400 else 0
     insert = _dialect_insert()(UsageDaily).values(day=now.date(), user_id=user_id, key_id=key_id, endpoint=endpoint,
                                                   calls=1, credits=credits, errors=error)
