@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.api.metering import register_metering
 from app.config import BASE_DIR, Config, load_config
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -28,6 +29,7 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
     register_logging(app)
     register_proxy(app)
     register_extensions(app)
+    register_metering(app)
     register_blueprints(app)
     register_templating(app)
 

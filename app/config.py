@@ -134,6 +134,13 @@ class Config:
         self.UPSTREAM_TIMEOUT_SECONDS = float(env.get("UPSTREAM_TIMEOUT_SECONDS", "10"))
         thresholds = env.get("LOW_CREDIT_THRESHOLDS", "100,20,0")
         self.LOW_CREDIT_THRESHOLDS = sorted({int(t) for t in thresholds.split(",") if t.strip()}, reverse=True)
+        # How calls are metered: "database" (each call charged and logged in its request) or "redis"
+        # (charged atomically in Redis, logged in batches); empty: "redis" when REDIS_URL is set.
+        self.API_METERING = env.get("API_METERING") or None
+        self.KEY_CACHE_SECONDS = float(env.get("KEY_CACHE_SECONDS", "60"))
+        self.METERING_FLUSH = env.get("METERING_FLUSH", "background")  # or "inline": in the request
+        self.METERING_FLUSH_INTERVAL_SECONDS = float(env.get("METERING_FLUSH_INTERVAL_SECONDS", "0.2"))
+        self.METERING_FLUSH_BATCH = _int(env, "METERING_FLUSH_BATCH", 1000)
 
         # Rights requests
         self.RIGHTS_RATE_LIMIT_IP = env.get("RIGHTS_RATE_LIMIT_IP", "5 per hour")
@@ -213,6 +220,7 @@ class TestingConfig(Config):
         self.SECRET_KEY = "testing-only-not-secret"  # noqa: S105
         self.SQLALCHEMY_DATABASE_URI = "sqlite://"
         self.MAIL_DIR = None
+        self.METERING_FLUSH = "inline"  # tests read the call log right after a call
 
 
 class ProductionConfig(Config):

@@ -8,11 +8,9 @@ import uuid
 from flask import current_app, g, jsonify, render_template, request
 
 from app.api import bp, openapi, services
-from app.auth.models import User
-from app.billing import services as billing
+from app.api.metering import CallRecord, MeteringUnavailable, Outcome, get_meter
+from app.api.redis_meter import KeyChanged
 from app.errors.routes import problem_response
-from app.extensions import db
-from app.keys import services as keys
 from app.pricing import get_pricing
 from app.security import api_key, csrf_exempt, public
 from app.timeutil import utcnow
@@ -20,6 +18,7 @@ from app.usage import services as usage
 
 KEY_PARAMS = ("api_key", "apikey", "key", "access_token", "token")
 ACCOUNT_ENDPOINT = "/api/v1/account"
+INVALID_KEY = "The key is not valid: it is unknown, revoked or expired."
 
 
 def _problem(status: int, detail: str, headers: dict | None = None, **extra):
@@ -47,66 +46,75 @@ def gateway(path: str):
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return _problem(401, "Send your key as: Authorization: Bearer twt_…", {"WWW-Authenticate": "Bearer"})
-    now = utcnow()
-    key = keys.find_usable_key(secret.strip(), now)
-    if key is None:
-        return _problem(401, "The key is not valid: it is unknown, revoked or expired.", {"WWW-Authenticate": "Bearer"})
+    meter = get_meter()
+    try:
+        return _metered_call(meter, secret.strip(), matched, pricing, started)
+    except KeyChanged:
+        return _problem(401, INVALID_KEY, {"WWW-Authenticate": "Bearer"})
+    except MeteringUnavailable:
+        current_app.logger.exception("API metering unavailable")
+        return _problem(503, "Calls cannot be metered right now, so none is served; nothing was charged. "
+                             "Try again in a moment.", {"Retry-After": "5"})
 
-    state = services.rate_limit(key.id, key.rate_limit_per_minute or pricing.rate_limit_per_minute)
-    headers = {**services.rate_headers(state), "X-Request-Id": g.request_id}
+
+def _metered_call(meter, secret: str, matched: services.Match, pricing, started: float):
+    now = utcnow()
+    key = meter.find_key(secret, now)
+    if key is None:
+        return _problem(401, INVALID_KEY, {"WWW-Authenticate": "Bearer"})
+    limit = key.rate_limit or pricing.rate_limit_per_minute
     endpoint, price = matched.price.path, matched.price.credits
 
-    def finish(status: int, body: dict, credits: int = 0, balance: int | None = None, extra_headers=None):
-        usage.record_call(request_id=g.request_id, user_id=key.user_id, key_id=key.id, method=request.method,
-                          endpoint=endpoint, status=status, credits=credits, ip=request.remote_addr, now=now,
-                          latency_ms=int((time.perf_counter() - started) * 1000))
-        keys.mark_used(key, now)
-        balance = billing.current_balance(key.user_id) if balance is None else balance
-        db.session.commit()
-        all_headers = {**headers, "X-Credits-Remaining": str(balance), **(extra_headers or {})}
-        if status >= 400:
-            return _problem(status, body["detail"], all_headers, **{k: v for k, v in body.items() if k != "detail"})
+    def settle(status: int, charge: int = 0, mode: str = "full") -> Outcome:
+        record = CallRecord(g.request_id, request.method, endpoint, request.remote_addr, now,
+                            int((time.perf_counter() - started) * 1000))
+        return meter.meter(key, limit, charge, status, mode, record, now)
+
+    def respond(outcome: Outcome, body: dict | None = None, detail: str | None = None):
+        headers = {**outcome.headers(), "X-Request-Id": g.request_id}
+        meter.after_call()
+        if outcome.status == 429:
+            return _problem(429, f"Rate limit of {limit} calls a minute reached for this key.", headers)
+        if outcome.status == 402:
+            return _problem(402, f"This call costs {price} credits and your balance is {outcome.balance}.", headers,
+                            balance=outcome.balance, price=price)
+        if outcome.status >= 400:
+            return _problem(outcome.status, detail, headers)
         response = jsonify(body)
-        response.headers.update(all_headers)
+        response.headers.update(headers)
         return response
 
-    if not state.allowed:
-        return finish(429, {"detail": f"Rate limit of {state.limit} calls a minute reached for this key."},
-                      extra_headers={"Retry-After": str(max(1, state.reset))})
     try:
         services.validate(matched, request.args)
     except services.BadInput as exc:
-        return finish(400, {"detail": str(exc)})
+        return respond(settle(400), detail=str(exc))
     if endpoint == ACCOUNT_ENDPOINT:
-        return finish(200, _account_body(key.user_id, pricing, now))
+        month = usage.month_totals(key.user_id, now.date())  # the calls before this one
+        outcome = settle(200)
+        return respond(outcome, _account_body(month, outcome.balance, pricing))
 
     upstream = current_app.config["UPSTREAM_API_URL"]
-    if upstream:  # check before spending the backend's time; the charge below re-checks atomically
-        balance = billing.current_balance(key.user_id)
-        if balance < price:
-            return finish(402, {"detail": f"This call costs {price} credits and your balance is {balance}.",
-                                "balance": balance, "price": price}, balance=balance)
+    if not upstream:  # the demo backend cannot fail: fetch, then rate-limit, charge and log in one step
+        _status, data = services.fetch(matched, request.args, None, 0)
+        return respond(settle(200, price), data)
+    checked = settle(200, price, "check")  # before spending the backend's time; the charge re-checks
+    if checked.status >= 400:
+        return respond(checked)
     try:
         status, data = services.fetch(matched, request.args, upstream, current_app.config["UPSTREAM_TIMEOUT_SECONDS"])
     except services.UpstreamError:
-        return finish(502, {"detail": "The data backend did not answer; nothing was charged. Try again later."})
+        return respond(settle(502, mode="settle"),
+                       detail="The data backend did not answer; nothing was charged. Try again later.")
     if status >= 400:
         detail = data.get("detail") if isinstance(data, dict) else None
-        return finish(status, {"detail": detail or "The data backend refused the request; nothing was charged."})
-    try:
-        balance = billing.charge_call(key.user_id, price, g.request_id, now)
-    except billing.InsufficientCredits as exc:  # another call spent the credits meanwhile
-        return finish(402, {"detail": f"This call costs {price} credits and your balance is {exc.balance}.",
-                            "balance": exc.balance, "price": price}, balance=exc.balance)
-    billing.check_low_credit(key.user_id, balance, current_app.config)
-    return finish(200, data, credits=price, balance=balance)
+        return respond(settle(status, mode="settle"),
+                       detail=detail or "The data backend refused the request; nothing was charged.")
+    return respond(settle(200, price, "settle"), data)
 
 
-def _account_body(user_id: int, pricing, now) -> dict:
-    user = db.session.get(User, user_id)
-    month = usage.month_totals(user_id, now.date())
+def _account_body(month: dict, balance: int, pricing) -> dict:
     return {"data": {
-        "balance": user.credit_balance,
+        "balance": balance,
         "usage_this_month": {"calls": month["calls"], "credits": month["credits"]},
         "limits": {"calls_per_minute_per_key": pricing.rate_limit_per_minute, "max_keys": pricing.max_keys},
         "prices": {e.path: e.credits for e in pricing.endpoints},

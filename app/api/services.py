@@ -1,4 +1,4 @@
-"""The gateway's steps: match the endpoint, validate input, rate-limit, fetch the data.
+"""The gateway's steps: match the endpoint, validate input, fetch the data (metering: metering.py).
 
 No request access here: the view passes what it read from the request.
 """
@@ -6,21 +6,17 @@ No request access here: the view passes what it read from the request.
 from __future__ import annotations
 
 import json
-import math
 import re
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlencode
 
-from limits import parse
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
 from app.api import demo
-from app.extensions import limiter
 from app.pricing import EndpointPrice, Pricing
 
 USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
@@ -69,31 +65,6 @@ def validate(m: Match, args) -> None:
             raise BadInput(f"The search query is longer than {MAX_QUERY} characters.")
 
 
-@dataclass(frozen=True)
-class RateState:
-    allowed: bool
-    limit: int
-    remaining: int
-    reset: int  # seconds until the window frees a slot
-
-
-def rate_limit(key_id: int, per_minute: int) -> RateState:
-    """Count one call against the key's moving one-minute window (shared storage: Redis when set)."""
-    item = parse(f"{per_minute} per minute")
-    allowed = limiter.limiter.hit(item, "api-key", str(key_id))
-    stats = limiter.limiter.get_window_stats(item, "api-key", str(key_id))
-    reset = max(0, math.ceil(stats.reset_time - time.time()))
-    return RateState(allowed, per_minute, max(0, stats.remaining), reset)
-
-
-def rate_headers(state: RateState) -> dict:
-    """IETF draft RateLimit headers (draft-ietf-httpapi-ratelimit-headers)."""
-    return {
-        "RateLimit-Policy": f'"per-key";q={state.limit};w=60',
-        "RateLimit": f'"per-key";r={state.remaining};t={state.reset}',
-    }
-
-
 def fetch(m: Match, args, upstream_url: str | None, timeout: float) -> tuple[int, dict]:
     """The data for a matched call: from the upstream backend, or the built-in demo one."""
     if not upstream_url:
@@ -117,5 +88,4 @@ def fetch(m: Match, args, upstream_url: str | None, timeout: float) -> tuple[int
         raise UpstreamError(type(exc).__name__) from exc
 
 
-__all__ = ["BadInput", "Match", "MethodNotAllowed", "NotFound", "RateState", "UpstreamError", "fetch", "match",
-           "rate_headers", "rate_limit", "validate"]
+__all__ = ["BadInput", "Match", "MethodNotAllowed", "NotFound", "UpstreamError", "fetch", "match", "validate"]

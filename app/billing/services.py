@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
+from app.api.metering import balances_changed, get_meter
 from app.auth.models import User
 from app.billing.models import CreditEntry
 from app.email import external_url, queue_email
@@ -27,6 +28,11 @@ def add_credits(user: User, amount: int, kind: str, now: datetime, reason: str |
     """Add (or, for an adjustment, remove) credits with a ledger row. Never takes a balance below 0."""
     if kind not in ("signup_bonus", "purchase", "refund", "adjustment"):
         raise ValueError(f"unknown credit entry kind {kind!r}")
+    meter = get_meter()
+    if amount < 0 and meter.name == "redis" and meter.take(user.id, -amount, balances_changed(user.id)) is None:
+        # Calls charged in Redis are not in the database yet: the spendable balance decides.
+        raise InsufficientCredits(meter.balance(user.id), -amount)
+    balances_changed(user.id, amount)
     if amount < 0:
         changed = db.session.execute(
             update(User).where(User.id == user.id, User.credit_balance >= -amount)
@@ -67,7 +73,21 @@ def charge_call(user_id: int, price: int, call_id: str, now: datetime) -> int:
 
 
 def current_balance(user_id: int) -> int:
+    """The balance in the database (with the Redis meter, charges of the last moment may still be on their way)."""
     return db.session.scalar(select(User.credit_balance).where(User.id == user_id)) or 0
+
+
+def spendable_balance(user_id: int) -> int:
+    """What the account can spend now: with the Redis meter, also counting charges not yet written."""
+    meter = get_meter()
+    if meter.name == "redis":  # Redis sees committed changes only: add this transaction's own
+        return meter.balance(user_id) + balances_changed(user_id)
+    return meter.balance(user_id)
+
+
+def database_balance(conn, user_id: int) -> int:
+    """The stored balance read on ``conn`` (a connection outside the session's transaction)."""
+    return conn.scalar(select(User.credit_balance).where(User.id == user_id)) or 0
 
 
 def ledger(user_id: int, limit: int = 100) -> list[CreditEntry]:
@@ -292,7 +312,7 @@ def _apply_refund(order, refunded_cents: int, now: datetime) -> str:
         return order.status
     order.credits_reversed = owed
     user = db.session.get(User, order.user_id) if order.user_id else None
-    available = user.credit_balance if user else 0
+    available = spendable_balance(user.id) if user else 0
     take = min(delta, available)
     if take:
         add_credits(user, -take, "refund", now, reason=order.reference)

@@ -58,8 +58,12 @@ def find_usable_key(secret: str, now: datetime) -> ApiKey | None:
     """The active (or rotating, within its grace period) key for ``secret``, or None."""
     if not secret.startswith(KEY_PREFIX) or len(secret) > 100:
         return None
+    return find_usable_key_by_hash(hash_token(secret), now)
+
+
+def find_usable_key_by_hash(secret_hash: str, now: datetime) -> ApiKey | None:
     row = db.session.execute(select(ApiKey, User.suspended_at).join(User, User.id == ApiKey.user_id)
-                             .where(ApiKey.secret_hash == hash_token(secret))).first()
+                             .where(ApiKey.secret_hash == secret_hash)).first()
     if row is None or row[1] is not None:  # unknown, or the owner is suspended
         return None
     return row[0] if row[0].usable(now) else None

@@ -23,7 +23,7 @@ def record_call(*, request_id: str, user_id: int, key_id: int | None, method: st
         request_id=request_id, user_id=user_id, key_id=key_id, created_at=now, method=method, endpoint=endpoint,
         status=status, credits=credits, latency_ms=latency_ms, ip=ip, ip_truncated=False))
     error = 1 if status >= 400 else 0
-    insert = _dialect_insert()(UsageDaily).values(day=now.date(), user_id=user_id, key_id=key_id, endpoint=endpoint,
+    insert = dialect_insert()(UsageDaily).values(day=now.date(), user_id=user_id, key_id=key_id, endpoint=endpoint,
                                                   calls=1, credits=credits, errors=error)
     if key_id is None:  # NULLs never conflict in a unique constraint: count key-less calls by update
         where = (UsageDaily.day == now.date(), UsageDaily.user_id == user_id, UsageDaily.endpoint == endpoint,
@@ -41,8 +41,9 @@ def record_call(*, request_id: str, user_id: int, key_id: int | None, method: st
     ))
 
 
-def _dialect_insert():
-    name = db.engine.dialect.name
+def dialect_insert(name: str | None = None):
+    """``insert`` with ON CONFLICT for this database (SQLite or PostgreSQL)."""
+    name = name or db.engine.dialect.name
     if name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif name == "sqlite":

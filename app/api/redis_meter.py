@@ -1,0 +1,368 @@
+"""Metering in Redis: one atomic script per API call, the database written in batches.
+
+What Redis holds (every name starts with ``<RATELIMIT_KEY_PREFIX>:meter:``):
+
+- ``epoch``: the key-cache generation. Any change that can stop a key (revoke, rotate, suspend,
+  close, erase) increments it after its commit; a process whose cached keys are older reloads them
+  from the database before it serves the call, so a revoked key stops on its next request.
+- ``bal:<user>``: the spendable balance: the database balance minus charges not yet written there.
+  Loaded ("primed") from the database when missing; ``gen:<user>`` guards the load against a
+  concurrent flush or balance change, ``hold:<user>`` against a debit being committed.
+- ``pend``: per user, the credits charged in Redis and not yet in the database.
+- ``rl:<key>:<minute>``: the per-key sliding window (two fixed windows, weighted).
+- ``calls``: a stream of call records; ``app/usage/flush.py`` moves them to the call log, the
+  credit ledger, the balance and the daily roll-ups in one transaction per batch, then
+  acknowledges them here. A record is acknowledged only after its batch is committed, and the
+  database refuses a second copy (unique request id), so a crash loses nothing and counts nothing
+  twice, provided Redis itself keeps its data (see docs/deployment.md: append-only file).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import threading
+import time
+from datetime import datetime
+
+import redis
+from flask import Flask
+
+from app.api.metering import WINDOW_SECONDS, CallRecord, KeyInfo, MeteringUnavailable, Outcome
+from app.extensions import db
+
+WINDOW_MS = WINDOW_SECONDS * 1000
+GROUP = "flush"
+BALANCE_TTL_SECONDS = 600  # a balance is reloaded at least this often
+HOLD_MS = 30_000
+
+# KEYS: epoch, bal, pend, rl current, rl previous, stream
+# ARGV: epoch, user, price, limit, elapsed ms, window ms, mode, status, request id, key id, method,
+#       endpoint, ip, created at, latency ms
+METER = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'stale'} end
+local bal = redis.call('GET', KEYS[2])
+if not bal then return {'prime'} end
+bal = tonumber(bal)
+local price, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+local elapsed, window = tonumber(ARGV[5]), tonumber(ARGV[6])
+local mode, status, credits = ARGV[7], tonumber(ARGV[8]), 0
+local cur = tonumber(redis.call('GET', KEYS[4]) or '0')
+local prev = tonumber(redis.call('GET', KEYS[5]) or '0')
+if mode ~= 'settle' then
+  if prev * (window - elapsed) / window + cur + 1 > limit then
+    status = 429
+  else
+    cur = redis.call('INCR', KEYS[4])
+    redis.call('PEXPIRE', KEYS[4], 2 * window)
+  end
+end
+if status < 400 and price > 0 then
+  if bal < price then
+    status = 402
+  elseif mode ~= 'check' then
+    bal = redis.call('DECRBY', KEYS[2], price)
+    redis.call('HINCRBY', KEYS[3], ARGV[2], price)
+    credits = price
+  end
+end
+if mode ~= 'check' or status >= 400 then
+  redis.call('XADD', KEYS[6], '*', 'r', ARGV[9], 'u', ARGV[2], 'k', ARGV[10], 'm', ARGV[11], 'e', ARGV[12],
+             's', status, 'c', credits, 'i', ARGV[13], 't', ARGV[14], 'l', ARGV[15])
+end
+return {'ok', status, credits, bal, cur, prev}
+"""
+
+# KEYS: bal, gen, pend, hold. ARGV: gen seen before reading the database, database balance, user, ttl
+PRIME = """
+local existing = redis.call('GET', KEYS[1])
+if existing then return {'ok', tonumber(existing)} end
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'busy'} end
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return {'retry'} end
+local balance = tonumber(ARGV[2]) - tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
+redis.call('SET', KEYS[1], balance, 'EX', ARGV[4])
+return {'ok', balance}
+"""
+
+# KEYS: bal, gen, hold. ARGV: amount, hold ms, credits added by the same (uncommitted) transaction
+TAKE = """
+local bal = redis.call('GET', KEYS[1])
+if not bal then return {'prime'} end
+bal = tonumber(bal)
+local amount = tonumber(ARGV[1])
+if bal + tonumber(ARGV[3]) < amount then return {'short', bal} end
+redis.call('DECRBY', KEYS[1], amount)
+redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[3], 1, 'PX', ARGV[2])
+return {'ok', bal - amount}
+"""
+
+# KEYS: stream, pend. ARGV: group, gen key prefix, then (entry id, user, credits) triples
+ACK = """
+local touched = {}
+for i = 3, #ARGV, 3 do
+  local id, user, credits = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  redis.call('XACK', KEYS[1], ARGV[1], id)
+  if redis.call('XDEL', KEYS[1], id) == 1 and credits > 0 then
+    if redis.call('HINCRBY', KEYS[2], user, -credits) <= 0 then redis.call('HDEL', KEYS[2], user) end
+    touched[user] = true
+  end
+end
+for user, _ in pairs(touched) do
+  redis.call('INCR', ARGV[2] .. user)
+  redis.call('EXPIRE', ARGV[2] .. user, 172800)
+end
+return 1
+"""
+
+
+class KeyChanged(Exception):
+    """The key was revoked, rotated out or its owner suspended since it was cached."""
+
+
+class RedisMeter:
+    name = "redis"
+
+    def __init__(self, client: redis.Redis, prefix: str, key_cache_seconds: float = 60, flush: str = "background",
+                 flush_interval: float = 0.1, batch: int = 1000):
+        self.redis = client
+        self.prefix = prefix + ":meter:"
+        self.key_cache_seconds = key_cache_seconds
+        self.flush_mode = flush
+        self.flush_interval = flush_interval
+        self.batch = batch
+        self.stream = self.prefix + "calls"
+        self._keys: dict[str, KeyInfo] = {}
+        self._loaded: dict[str, float] = {}
+        self._scripts = {name: client.register_script(text)
+                         for name, text in (("meter", METER), ("prime", PRIME), ("take", TAKE), ("ack", ACK))}
+        self._flusher_pid: int | None = None
+        self._flusher_lock = threading.Lock()
+        self._group_ready = False
+        self.app: Flask | None = None
+
+    @classmethod
+    def from_config(cls, app: Flask) -> RedisMeter:
+        cfg = app.config
+        client = redis.Redis.from_url(cfg["REDIS_URL"], decode_responses=True, socket_timeout=5,
+                                      socket_connect_timeout=2, health_check_interval=30)
+        meter = cls(client, cfg["RATELIMIT_KEY_PREFIX"], cfg["KEY_CACHE_SECONDS"], cfg["METERING_FLUSH"],
+                    cfg["METERING_FLUSH_INTERVAL_SECONDS"], cfg["METERING_FLUSH_BATCH"])
+        meter.app = app
+        return meter
+
+    # --- keys ------------------------------------------------------------------------------
+
+    def _epoch(self) -> str:
+        name = self.prefix + "epoch"
+        self.redis.set(name, "0", nx=True)
+        return self.redis.get(name) or "0"
+
+    def find_key(self, secret: str, now: datetime) -> KeyInfo | None:
+        from app.security import hash_token
+
+        if not secret.startswith("twt_") or len(secret) > 100:
+            return None
+        digest = hash_token(secret)
+        info = self._keys.get(digest)
+        if info is None or time.monotonic() - self._loaded.get(digest, 0) > self.key_cache_seconds:
+            info = self._load_key(digest, now)
+        return info if info is not None and info.usable(now) else None
+
+    def _load_key(self, digest: str, now: datetime) -> KeyInfo | None:
+        """Read the key from the database under the current epoch (read first, so a later change shows)."""
+        from app.keys.services import find_usable_key_by_hash
+
+        try:
+            epoch = self._epoch()
+        except redis.RedisError as exc:
+            raise MeteringUnavailable(str(exc)) from exc
+        db.session.rollback()  # end any read transaction: the key must be read as committed now
+        key = find_usable_key_by_hash(digest, now)
+        if key is None:
+            self._keys.pop(digest, None)
+            return None
+        if len(self._keys) > 50_000:
+            self._keys.clear()
+        info = KeyInfo(key.id, key.user_id, key.rate_limit_per_minute, key.expires_at, epoch, digest)
+        self._keys[digest] = info
+        self._loaded[digest] = time.monotonic()
+        return info
+
+    def bump_epoch(self) -> None:
+        """After a commit that may stop keys: every process reloads its cached keys."""
+        self.redis.incr(self.prefix + "epoch")
+
+    # --- one call --------------------------------------------------------------------------
+
+    def meter(self, key: KeyInfo, limit: int, price: int, status: int, mode: str, record: CallRecord,
+              now: datetime) -> Outcome:
+        """See DatabaseMeter.meter. Raises KeyChanged when the key stopped working meanwhile."""
+        try:
+            for _ in range(5):
+                result = self._run_meter(key, limit, price, status, mode, record)
+                if result[0] == "ok":
+                    return self._outcome(key, result, limit, price)
+                if result[0] == "stale":
+                    self._keys.clear()
+                    key = self._load_key(key.secret_hash, now)
+                    if key is None or not key.usable(now):
+                        raise KeyChanged()
+                else:  # "prime"
+                    self._prime(key.user_id)
+        except redis.RedisError as exc:
+            raise MeteringUnavailable(str(exc)) from exc
+        raise MeteringUnavailable("the balance kept changing while it was loaded")
+
+    def _run_meter(self, key: KeyInfo, limit: int, price: int, status: int, mode: str, record: CallRecord):
+        now_ms = int(time.time() * 1000)
+        window = now_ms // WINDOW_MS
+        rl = f"{self.prefix}rl:{key.id}:"
+        keys = [self.prefix + "epoch", f"{self.prefix}bal:{key.user_id}", self.prefix + "pend", f"{rl}{window}",
+                f"{rl}{window - 1}", self.stream]
+        args = [key.epoch, key.user_id, price, limit, now_ms % WINDOW_MS, WINDOW_MS, mode, status,
+                record.request_id, key.id, record.method, record.endpoint, record.ip or "",
+                record.created_at.isoformat(), record.latency_ms]
+        return self._scripts["meter"](keys=keys, args=args)
+
+    def _outcome(self, key: KeyInfo, result, limit: int, price: int) -> Outcome:
+        _, status, credits, balance, cur, prev = result
+        elapsed = time.time() * 1000 % WINDOW_MS
+        weighted = prev * (WINDOW_MS - elapsed) / WINDOW_MS + cur
+        remaining = max(0, limit - math.ceil(weighted))
+        reset = math.ceil((WINDOW_MS - elapsed) / 1000)
+        retry_after = 0
+        if status == 429:
+            retry_after = self._retry_after(limit, cur, prev, elapsed)
+        if credits:
+            self._check_low_credit(key.user_id, balance + credits, balance)
+        return Outcome(int(status), int(credits), int(balance), limit, remaining, reset, retry_after)
+
+    @staticmethod
+    def _retry_after(limit: int, cur: int, prev: int, elapsed: float) -> int:
+        """Seconds until the weighted count leaves room for one more call."""
+        if cur + 1 > limit:  # wait for the next window, where this one's count decays
+            wait = (WINDOW_MS - elapsed) + WINDOW_MS * (1 - (limit - 1) / cur)
+        else:
+            wait = WINDOW_MS - (limit - 1 - cur) * WINDOW_MS / prev - elapsed
+        return max(1, math.ceil(wait / 1000))
+
+    def _check_low_credit(self, user_id: int, before: int, after: int) -> None:
+        """The low-credit e-mail, only when this call crossed a threshold (a database write then)."""
+        from app.billing.services import check_low_credit
+
+        cfg = self.app.config
+        if any(after <= t < before for t in cfg["LOW_CREDIT_THRESHOLDS"]):
+            check_low_credit(user_id, after, cfg)
+            db.session.commit()
+
+    # --- balances --------------------------------------------------------------------------
+
+    def balance(self, user_id: int) -> int:
+        """The spendable balance (the database balance minus charges not yet written there)."""
+        try:
+            value = self.redis.get(f"{self.prefix}bal:{user_id}")
+            return int(value) if value is not None else self._prime(user_id)
+        except redis.RedisError as exc:
+            raise MeteringUnavailable(str(exc)) from exc
+
+    def _prime(self, user_id: int) -> int:
+        from app.billing.services import database_balance
+
+        names = [f"{self.prefix}{part}:{user_id}" for part in ("bal", "gen")]
+        keys = [names[0], names[1], self.prefix + "pend", f"{self.prefix}hold:{user_id}"]
+        for _ in range(300):
+            gen = self.redis.get(names[1]) or "0"
+            with db.engine.connect() as conn:  # a fresh connection: the balance as committed now
+                stored = database_balance(conn, user_id)
+            result = self._scripts["prime"](keys=keys, args=[gen, stored, user_id, BALANCE_TTL_SECONDS])
+            if result[0] == "ok":
+                return int(result[1])
+            if result[0] == "busy":  # a debit is being committed: wait for it
+                time.sleep(0.01)
+        raise MeteringUnavailable("the balance could not be loaded")
+
+    def take(self, user_id: int, amount: int, uncommitted: int = 0) -> int | None:
+        """Reserve a debit before it is committed; the balance left, or None when it is short.
+
+        ``uncommitted``: credits the same transaction added (not visible to Redis until it commits;
+        the balance is reloaded then).
+        """
+        keys = [f"{self.prefix}{part}:{user_id}" for part in ("bal", "gen", "hold")]
+        for _ in range(5):
+            result = self._scripts["take"](keys=keys, args=[amount, HOLD_MS, max(0, uncommitted)])
+            if result[0] == "ok":
+                return int(result[1])
+            if result[0] == "short":
+                return None
+            self._prime(user_id)
+        raise MeteringUnavailable("the balance could not be loaded")
+
+    def invalidate_balances(self, user_ids) -> None:
+        """After a balance change is committed or rolled back: reload from the database next time."""
+        pipe = self.redis.pipeline()
+        for user_id in user_ids:
+            pipe.delete(f"{self.prefix}bal:{user_id}", f"{self.prefix}hold:{user_id}")
+            pipe.incr(f"{self.prefix}gen:{user_id}")
+            pipe.expire(f"{self.prefix}gen:{user_id}", 172_800)
+        pipe.execute()
+
+    # --- the stream of call records --------------------------------------------------------
+
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    def read_records(self, consumer: str, count: int, block_ms: int | None = None, claim_idle_ms: int | None = None):
+        """Entries for ``consumer``: its own unacknowledged ones first, then stale ones of others, then new."""
+        self._ensure_group()
+        own = self.redis.xreadgroup(GROUP, consumer, {self.stream: "0"}, count=count)
+        entries = own[0][1] if own else []
+        if not entries and claim_idle_ms is not None:
+            entries = self.redis.xautoclaim(self.stream, GROUP, consumer, claim_idle_ms, "0-0", count=count)[1]
+        if not entries:
+            new = self.redis.xreadgroup(GROUP, consumer, {self.stream: ">"}, count=count, block=block_ms)
+            entries = new[0][1] if new else []
+        return [(entry_id, fields) for entry_id, fields in entries if fields]
+
+    def acknowledge(self, entries) -> None:
+        args = [GROUP, self.prefix + "gen:"]
+        for entry_id, fields in entries:
+            args += [entry_id, fields["u"], fields["c"]]
+        self._scripts["ack"](keys=[self.stream, self.prefix + "pend"], args=args)
+
+    def pending_count(self) -> int:
+        self._ensure_group()
+        return self.redis.xlen(self.stream)
+
+    def after_call(self) -> None:
+        """Write the records to the database now (``inline``) or make sure this process's flusher runs."""
+        if self.flush_mode == "inline":
+            from app.usage.flush import flush_all
+
+            flush_all(self, consumer_name())
+        else:
+            self._start_flusher()
+
+    def _start_flusher(self) -> None:
+        if self._flusher_pid == os.getpid():
+            return
+        with self._flusher_lock:
+            if self._flusher_pid == os.getpid():
+                return
+            from app.usage.flush import run_flusher
+
+            self._flusher_pid = os.getpid()
+            threading.Thread(target=run_flusher, args=(self.app, self), name="twtapi-flusher", daemon=True).start()
+
+
+def consumer_name() -> str:
+    """This process's name in the stream's consumer group."""
+    return f"{socket.gethostname()}-{os.getpid()}"

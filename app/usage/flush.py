@@ -1,0 +1,185 @@
+"""Moving metered call records from Redis to the database, in batches (``API_METERING=redis``).
+
+One transaction per batch writes the call log, the usage ledger rows, the balances and the daily
+roll-ups; the records are acknowledged in Redis only after it commits. A record written twice (a
+crash between the commit and the acknowledgement) is refused by the unique request id, and only
+newly written calls count towards ledger, balance and roll-ups, so nothing is lost or counted twice.
+
+Each application process runs a flusher thread (started by its first metered call); ``flask usage
+flush`` drains everything, including records left by a process that died (run it from cron).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import time
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import and_, bindparam, or_, select, update
+
+from app.auth.models import User
+from app.billing.models import CreditEntry
+from app.extensions import db
+from app.keys.models import ApiKey
+from app.usage.models import ApiCall, UsageDaily
+from app.usage.services import dialect_insert
+
+log = logging.getLogger(__name__)
+CLAIM_IDLE_MS = 30_000  # records a flusher has held this long without acknowledging are taken over
+
+
+def flush_once(meter, consumer: str, block_ms: int | None = None, claim_idle_ms: int | None = None) -> int:
+    """Write one batch of records to the database and acknowledge it; the number of records."""
+    entries = meter.read_records(consumer, meter.batch, block_ms=block_ms, claim_idle_ms=claim_idle_ms)
+    if not entries:
+        return 0
+    with db.engine.begin() as conn:
+        write_records(conn, [fields for _, fields in entries])
+    meter.acknowledge(entries)
+    return len(entries)
+
+
+def flush_all(meter, consumer: str, claim_idle_ms: int | None = None) -> int:
+    """Flush until nothing is left for ``consumer``; the number of records written."""
+    total = 0
+    while count := flush_once(meter, consumer, claim_idle_ms=claim_idle_ms):
+        total += count
+    return total
+
+
+def flush_metered_calls(claim_idle_ms: int = 0) -> int:
+    """Write every call record waiting in Redis, also those held by other processes for
+    ``claim_idle_ms`` or longer (``flask usage flush``). Nothing to do with the database meter."""
+    from app.api.metering import get_meter
+    from app.api.redis_meter import consumer_name
+
+    meter = get_meter()
+    if meter.name != "redis":
+        return 0
+    return flush_all(meter, consumer_name(), claim_idle_ms=claim_idle_ms)
+
+
+def run_flusher(app, meter) -> None:
+    """The background thread of one application process."""
+    from app.api.redis_meter import consumer_name
+
+    consumer = consumer_name()
+
+    def last_flush():
+        with app.app_context():
+            try:
+                flush_all(meter, consumer)
+            except Exception:  # noqa: BLE001 - at exit: the records stay in Redis for `flask usage flush`
+                log.exception("final flush of API call records failed; `flask usage flush` will write them")
+
+    atexit.register(last_flush)
+    with app.app_context():
+        while True:
+            try:
+                written = flush_once(meter, consumer, block_ms=1000, claim_idle_ms=CLAIM_IDLE_MS)
+                if written < meter.batch:
+                    time.sleep(meter.flush_interval)  # let a batch gather
+            except Exception:  # noqa: BLE001 - keep flushing; the records wait in Redis meanwhile
+                log.exception("flushing API call records failed; retrying")
+                db.session.remove()
+                time.sleep(1)
+
+
+def _record(fields: dict) -> dict:
+    created_at = datetime.fromisoformat(fields["t"])
+    return {"request_id": fields["r"], "user_id": int(fields["u"]), "key_id": int(fields["k"]) if fields["k"] else None,
+            "created_at": created_at, "method": fields["m"], "endpoint": fields["e"], "status": int(fields["s"]),
+            "credits": int(fields["c"]), "latency_ms": int(fields["l"]), "ip": fields["i"] or None,
+            "ip_truncated": False}
+
+
+def write_records(conn, records: list[dict]) -> None:
+    """Insert the calls not yet logged and apply their charges and roll-ups (inside ``conn``'s transaction)."""
+    rows = [_record(f) for f in records]
+    # An erased account's calls are not logged (its keys stopped when it was closed, long before).
+    users = set(conn.scalars(select(User.id).where(User.id.in_({r["user_id"] for r in rows}),
+                                                   User.erased_at.is_(None))))
+    keys = set(conn.scalars(select(ApiKey.id).where(ApiKey.id.in_({r["key_id"] for r in rows if r["key_id"]}))))
+    rows = [{**r, "key_id": r["key_id"] if r["key_id"] in keys else None} for r in rows if r["user_id"] in users]
+    insert = dialect_insert(conn.dialect.name)
+    inserted: set[str] = set()
+    for start in range(0, len(rows), 500):
+        chunk = rows[start:start + 500]
+        statement = insert(ApiCall).values(chunk).on_conflict_do_nothing(index_elements=["request_id"]) \
+            .returning(ApiCall.request_id)
+        inserted.update(conn.scalars(statement))
+    rows = [r for r in rows if r["request_id"] in inserted]
+    if not rows:
+        return
+    _charge(conn, insert, [r for r in rows if r["credits"] > 0])
+    _roll_up(conn, insert, rows)
+    _mark_keys_used(conn, rows)
+
+
+def _charge(conn, insert, rows: list[dict]) -> None:
+    """The usage ledger rows and the balances, in one order (user id) so concurrent flushers never deadlock."""
+    if not rows:
+        return
+    entries = [{"user_id": r["user_id"], "created_at": r["created_at"], "kind": "usage", "amount": -r["credits"],
+                "call_id": r["request_id"]} for r in rows]
+    spent: dict[int, int] = defaultdict(int)
+    for start in range(0, len(entries), 500):
+        statement = insert(CreditEntry).values(entries[start:start + 500]) \
+            .on_conflict_do_nothing(index_elements=["call_id"]).returning(CreditEntry.user_id, CreditEntry.amount)
+        for user_id, amount in conn.execute(statement):
+            spent[user_id] -= amount
+    if spent:
+        conn.execute(update(User).where(User.id == bindparam("b_user"))
+                     .values(credit_balance=User.credit_balance - bindparam("b_spent")),
+                     [{"b_user": user, "b_spent": spent[user]} for user in sorted(spent)])
+
+
+def _roll_up(conn, insert, rows: list[dict]) -> None:
+    totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for r in rows:
+        total = totals[(r["created_at"].date(), r["user_id"], r["key_id"], r["endpoint"])]
+        total[0] += 1
+        total[1] += r["credits"]
+        total[2] += 1 if r["status"] >= 400 else 0
+    keyed = [{"day": day, "user_id": user, "key_id": key, "endpoint": endpoint, "calls": c, "credits": cr,
+              "errors": e} for (day, user, key, endpoint), (c, cr, e) in sorted(totals.items(), key=_order)
+             if key is not None]
+    if keyed:
+        statement = insert(UsageDaily)
+        statement = statement.on_conflict_do_update(
+            index_elements=["day", "user_id", "key_id", "endpoint"],
+            set_={"calls": UsageDaily.calls + statement.excluded.calls,
+                  "credits": UsageDaily.credits + statement.excluded.credits,
+                  "errors": UsageDaily.errors + statement.excluded.errors})
+        conn.execute(statement, keyed)
+    for (day, user, key, endpoint), (calls, credits, errors) in totals.items():
+        if key is not None:
+            continue
+        # NULLs never conflict in a unique constraint: key-less rows (the key was deleted) add by update.
+        where = and_(UsageDaily.day == day, UsageDaily.user_id == user, UsageDaily.endpoint == endpoint,
+                     UsageDaily.key_id.is_(None))
+        changed = conn.execute(update(UsageDaily).where(where).values(
+            calls=UsageDaily.calls + calls, credits=UsageDaily.credits + credits,
+            errors=UsageDaily.errors + errors)).rowcount
+        if not changed:
+            conn.execute(insert(UsageDaily).values(day=day, user_id=user, key_id=None, endpoint=endpoint, calls=calls,
+                                                   credits=credits, errors=errors))
+
+
+def _order(item) -> tuple:
+    (day, user, key, endpoint), _ = item
+    return day, user, key or 0, endpoint
+
+
+def _mark_keys_used(conn, rows: list[dict]) -> None:
+    last: dict[int, datetime] = {}
+    for r in rows:
+        if r["key_id"] is not None and (r["key_id"] not in last or r["created_at"] > last[r["key_id"]]):
+            last[r["key_id"]] = r["created_at"]
+    if last:
+        conn.execute(update(ApiKey).where(ApiKey.id == bindparam("b_key"),
+                                          or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < bindparam("b_at")))
+                     .values(last_used_at=bindparam("b_at")),
+                     [{"b_key": key, "b_at": at} for key, at in sorted(last.items())])
