@@ -33,7 +33,8 @@ def gateway(path: str):
     """Authenticate the key, rate-limit, price, fetch, charge once and log the call."""
     g.request_id = uuid.uuid4().hex
     started = time.perf_counter()
-    if any(name in request.args for name in KEY_PARAMS):
+    args = request.args
+    if any(name in args for name in KEY_PARAMS):
         return _problem(401, "API keys are accepted only in the Authorization header (Bearer); a key in the URL "
                              "leaks into logs and browser history. Revoke this key and make a new one.")
     pricing = get_pricing()

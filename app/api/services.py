@@ -14,7 +14,6 @@ from functools import lru_cache
 from urllib.parse import urlencode
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
 
 from app.api import demo
 from app.pricing import EndpointPrice, Pricing
@@ -39,16 +38,30 @@ class Match:
 
 
 @lru_cache(maxsize=8)
-def _route_map(endpoints: tuple[EndpointPrice, ...]) -> Map:
-    rules = [Rule(re.sub(r"\{(\w+)\}", r"<\1>", e.path), endpoint=e.path, methods=[e.method]) for e in endpoints]
-    return Map(rules, strict_slashes=False)
+def _patterns(routes: tuple[tuple[str, str], ...]) -> list[tuple[re.Pattern, str, str]]:
+    """(pattern, method, path) per priced endpoint; fixed paths first (``tweets/search`` before
+    ``tweets/{id}``). A ``{name}`` is one non-empty path segment; a trailing slash is allowed."""
+    compiled = [(re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "/?"), method, path)
+                for method, path in routes]
+    return sorted(compiled, key=lambda item: "{" in item[2])
 
 
 def match(pricing: Pricing, path: str, method: str) -> Match:
     """The priced endpoint for ``path``. Raises NotFound or MethodNotAllowed."""
-    adapter = _route_map(pricing.endpoints).bind("api", "/")
-    endpoint, params = adapter.match(path, method="GET" if method == "HEAD" else method)
-    return Match(next(e for e in pricing.endpoints if e.path == endpoint), params)
+    # Keyed by plain strings: hashing the endpoints would translate their lazy descriptions.
+    method = "GET" if method == "HEAD" else method
+    allowed = []
+    for pattern, endpoint_method, endpoint in _patterns(tuple((e.method, e.path) for e in pricing.endpoints)):
+        found = pattern.fullmatch(path)
+        if found is None:
+            continue
+        if endpoint_method != method:
+            allowed.append(endpoint_method)
+            continue
+        return Match(next(e for e in pricing.endpoints if e.path == endpoint), found.groupdict())
+    if allowed:
+        raise MethodNotAllowed(valid_methods=sorted(set(allowed)))
+    raise NotFound()
 
 
 def validate(m: Match, args) -> None:

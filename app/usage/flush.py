@@ -96,43 +96,44 @@ def _record(fields: dict) -> dict:
 
 
 def write_records(conn, records: list[dict]) -> None:
-    """Insert the calls not yet logged and apply their charges and roll-ups (inside ``conn``'s transaction)."""
+    """Insert the calls not yet logged, with their charges and roll-ups (inside ``conn``'s transaction)."""
     rows = [_record(f) for f in records]
     # An erased account's calls are not logged (its keys stopped when it was closed, long before).
     users = set(conn.scalars(select(User.id).where(User.id.in_({r["user_id"] for r in rows}),
                                                    User.erased_at.is_(None))))
     keys = set(conn.scalars(select(ApiKey.id).where(ApiKey.id.in_({r["key_id"] for r in rows if r["key_id"]}))))
     rows = [{**r, "key_id": r["key_id"] if r["key_id"] in keys else None} for r in rows if r["user_id"] in users]
-    insert = dialect_insert(conn.dialect.name)
-    inserted: set[str] = set()
-    for start in range(0, len(rows), 500):
-        chunk = rows[start:start + 500]
-        statement = insert(ApiCall).values(chunk).on_conflict_do_nothing(index_elements=["request_id"]) \
-            .returning(ApiCall.request_id)
-        inserted.update(conn.scalars(statement))
-    rows = [r for r in rows if r["request_id"] in inserted]
+    calls = ApiCall.__table__
+    if rows:  # a record delivered again (after a crash before its acknowledgement) is already logged
+        logged = set(conn.scalars(select(calls.c.request_id)
+                                  .where(calls.c.request_id.in_([r["request_id"] for r in rows]))))
+        rows = [r for r in rows if r["request_id"] not in logged]
     if not rows:
         return
-    _charge(conn, insert, [r for r in rows if r["credits"] > 0])
+    # Plain executemany: one compiled statement for the batch. Two flushers writing the same record
+    # at once (one took over the other's) collide on the unique request id: that batch rolls back
+    # and is written again without the duplicate.
+    conn.execute(calls.insert(), rows)
+    insert = dialect_insert(conn.dialect.name)
+    _charge(conn, [r for r in rows if r["credits"] > 0])
     _roll_up(conn, insert, rows)
     _mark_keys_used(conn, rows)
 
 
-def _charge(conn, insert, rows: list[dict]) -> None:
+def _charge(conn, rows: list[dict]) -> None:
     """The usage ledger rows and the balances, in one order (user id) so concurrent flushers never deadlock."""
     if not rows:
         return
     entries = [{"user_id": r["user_id"], "created_at": r["created_at"], "kind": "usage", "amount": -r["credits"],
                 "call_id": r["request_id"]} for r in rows]
+    conn.execute(CreditEntry.__table__.insert(), entries)
     spent: dict[int, int] = defaultdict(int)
-    for start in range(0, len(entries), 500):
-        statement = insert(CreditEntry).values(entries[start:start + 500]) \
-            .on_conflict_do_nothing(index_elements=["call_id"]).returning(CreditEntry.user_id, CreditEntry.amount)
-        for user_id, amount in conn.execute(statement):
-            spent[user_id] -= amount
+    for r in rows:
+        spent[r["user_id"]] += r["credits"]
+    users = User.__table__
     if spent:
-        conn.execute(update(User).where(User.id == bindparam("b_user"))
-                     .values(credit_balance=User.credit_balance - bindparam("b_spent")),
+        conn.execute(update(users).where(users.c.id == bindparam("b_user"))
+                     .values(credit_balance=users.c.credit_balance - bindparam("b_spent")),
                      [{"b_user": user, "b_spent": spent[user]} for user in sorted(spent)])
 
 
@@ -146,13 +147,14 @@ def _roll_up(conn, insert, rows: list[dict]) -> None:
     keyed = [{"day": day, "user_id": user, "key_id": key, "endpoint": endpoint, "calls": c, "credits": cr,
               "errors": e} for (day, user, key, endpoint), (c, cr, e) in sorted(totals.items(), key=_order)
              if key is not None]
+    daily = UsageDaily.__table__
     if keyed:
-        statement = insert(UsageDaily)
+        statement = insert(daily)
         statement = statement.on_conflict_do_update(
             index_elements=["day", "user_id", "key_id", "endpoint"],
-            set_={"calls": UsageDaily.calls + statement.excluded.calls,
-                  "credits": UsageDaily.credits + statement.excluded.credits,
-                  "errors": UsageDaily.errors + statement.excluded.errors})
+            set_={"calls": daily.c.calls + statement.excluded.calls,
+                  "credits": daily.c.credits + statement.excluded.credits,
+                  "errors": daily.c.errors + statement.excluded.errors})
         conn.execute(statement, keyed)
     for (day, user, key, endpoint), (calls, credits, errors) in totals.items():
         if key is not None:
@@ -179,7 +181,8 @@ def _mark_keys_used(conn, rows: list[dict]) -> None:
         if r["key_id"] is not None and (r["key_id"] not in last or r["created_at"] > last[r["key_id"]]):
             last[r["key_id"]] = r["created_at"]
     if last:
-        conn.execute(update(ApiKey).where(ApiKey.id == bindparam("b_key"),
-                                          or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < bindparam("b_at")))
+        keys = ApiKey.__table__
+        conn.execute(update(keys).where(keys.c.id == bindparam("b_key"),
+                                        or_(keys.c.last_used_at.is_(None), keys.c.last_used_at < bindparam("b_at")))
                      .values(last_used_at=bindparam("b_at")),
                      [{"b_key": key, "b_at": at} for key, at in sorted(last.items())])

@@ -91,9 +91,11 @@ def make_customer(url: str, email: str, credits: int) -> str:
     return secret
 
 
-def start_server(url: str, workers: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(url: str, workers: int, workdir: Path, metering: str, redis_url: str | None,
+                 prefix: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_MAIL_DIR": str(workdir / "mail"),
+           "BENCH_METERING": metering, "BENCH_REDIS_URL": redis_url or "", "BENCH_PREFIX": prefix,
            "SECRET_KEY": "bench-" + "x" * 40, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench' / 'api'}"}
     log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime
     process = subprocess.Popen(
@@ -150,6 +152,46 @@ def race(base: str, secret: str, credits: int, callers: int) -> dict:
             - results.count(402)}
 
 
+def drain(url: str, metering: str, redis_url: str | None, prefix: str) -> int:
+    """Write call records still in Redis (e.g. of a worker that was stopped) to the database."""
+    if metering != "redis":
+        return 0
+    from app import create_app
+    from app.usage.flush import flush_metered_calls
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_url,
+                                 "RATELIMIT_KEY_PREFIX": prefix, "API_METERING": "redis"})
+    with app.app_context():
+        written = flush_metered_calls()
+        pending = app.extensions["twtapi_meter"].pending_count()
+        from app.extensions import db
+
+        db.engine.dispose()
+    if pending:
+        raise RuntimeError(f"{pending} call records are still in Redis")
+    return written
+
+
+def ledger_check(url: str) -> dict:
+    """Every account's balance equals its ledger's sum, and every usage entry has its logged call."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        mismatched = conn.execute(text(
+            "SELECT count(*) FROM users u WHERE u.credit_balance <> "
+            "(SELECT coalesce(sum(amount), 0) FROM credit_ledger c WHERE c.user_id = u.id)")).scalar()
+        orphans = conn.execute(text(
+            "SELECT count(*) FROM credit_ledger c WHERE c.kind = 'usage' AND NOT EXISTS "
+            "(SELECT 1 FROM api_calls a WHERE a.request_id = c.call_id)")).scalar()
+        unpaid = conn.execute(text(
+            "SELECT count(*) FROM api_calls a WHERE a.credits > 0 AND NOT EXISTS "
+            "(SELECT 1 FROM credit_ledger c WHERE c.call_id = a.request_id)")).scalar()
+    engine.dispose()
+    return {"balances_not_equal_to_ledger": mismatched, "charges_without_logged_call": orphans,
+            "logged_charged_calls_without_ledger_row": unpaid}
+
+
 def count_logged(url: str, secret: str) -> tuple[int, int]:
     from sqlalchemy import create_engine, text
 
@@ -175,7 +217,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--race-credits", type=int, default=50)
     parser.add_argument("--race-callers", type=int, default=200)
+    parser.add_argument("--metering", choices=["redis", "database"], default="redis",
+                        help="how calls are metered (default: redis, as in production)")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15")
     args = parser.parse_args()
+    redis_url = args.redis_url if args.metering == "redis" else None
+    prefix = f"twtapi-bench-{uuid.uuid4().hex[:8]}"
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install -y wrk")
 
@@ -183,7 +230,7 @@ def main() -> None:
     url, cleanup = prepare_database(args.database_url, workdir)
     load_key = make_customer(url, "load@example.com", 10_000_000)
     race_key = make_customer(url, "race@example.com", args.race_credits)
-    server, base = start_server(url, args.workers, workdir)
+    server, base = start_server(url, args.workers, workdir, args.metering, redis_url, prefix)
     try:
         wrk(base + "/bench/bare", 2, args.connections, {})  # warm-up
         bare = wrk(base + "/bench/bare", args.seconds, args.connections, {})
@@ -193,14 +240,18 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    drained = drain(url, args.metering, redis_url, prefix)
     logged, balance = count_logged(url, race_key)
-    charged_load, _ = count_logged(url, load_key)
+    charged_load, load_balance = count_logged(url, load_key)
+    ledger = ledger_check(url)
     cleanup()
     report = {
-        "database": "PostgreSQL" if args.database_url else "SQLite",
+        "database": "PostgreSQL" if args.database_url else "SQLite", "metering": args.metering,
         "workers": args.workers, "connections": args.connections, "seconds": args.seconds,
         "bare": bare, "metered": metered, "throughput_ratio": round(metered["rps"] / bare["rps"], 3),
         "metered_calls_logged_and_charged": charged_load,
+        "no_call_lost": charged_load == 10_000_000 - load_balance and not any(ledger.values()),
+        "records_written_after_stop": drained, "ledger": ledger,
         "race": {**raced, "credits": args.race_credits, "callers": args.race_callers,
                  "logged_charged_calls": logged, "balance_after": balance,
                  "exact": raced["200"] == args.race_credits == logged and balance == 0},

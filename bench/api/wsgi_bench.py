@@ -1,7 +1,8 @@
 """The real application for the benchmark, plus one bare endpoint to compare with.
 
-The bare endpoint goes through the same gunicorn, the same Flask app and the same request hooks,
-but does no key check, no rate limit, no charge and no logging.
+The bare endpoint goes through the same gunicorn, the same Flask app and the same request hooks
+and answers with the same demo data as the metered ``/api/v1/users/jack``, but does no key check,
+no rate limit, no charge and no logging: the difference between the two is the metering.
 """
 
 import os
@@ -10,11 +11,16 @@ from dataclasses import replace
 from flask import jsonify
 
 from app import create_app
+from app.api import demo
 from app.pricing import DEFAULT_PRICING
 from app.security import public
 
 app = create_app("development", {
     "SQLALCHEMY_DATABASE_URI": os.environ["BENCH_DATABASE_URL"],
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL") or None,
+    "RATELIMIT_STORAGE_URI": os.environ.get("BENCH_REDIS_URL") or "memory://",
+    "RATELIMIT_KEY_PREFIX": os.environ.get("BENCH_PREFIX", "twtapi-bench"),
+    "API_METERING": os.environ["BENCH_METERING"],
     # One key may make as many calls as the load generator sends: the limiter still runs.
     "PRICING": replace(DEFAULT_PRICING, rate_limit_per_minute=10_000_000),
     "MAIL_DIR": os.environ.get("BENCH_MAIL_DIR", "/tmp/twtapi-bench-mail"),
@@ -25,5 +31,5 @@ app = create_app("development", {
 @app.get("/bench/bare")
 @public
 def bare():
-    """The comparison: a JSON answer with nothing metered."""
-    return jsonify({"data": {"username": "jack"}, "meta": {"demo": True}})
+    """The comparison: the same answer as the metered call, with nothing metered."""
+    return jsonify(demo.respond("/api/v1/users/{username}", {"username": "jack"}, {"q": ""}))
