@@ -26,6 +26,7 @@ def show_config_command():
         ("environment", cfg.get("ENV_NAME")),
         ("database", _redacted_database_url(cfg["SQLALCHEMY_DATABASE_URI"])),
         ("rate-limit storage", "redis" if cfg.get("REDIS_URL") else "memory (one process)"),
+        ("API metering", current_app.extensions["twtapi_meter"].name),
         ("mail", "smtp" if cfg.get("MAIL_URL") else f"files in {cfg.get('MAIL_DIR')}"),
         ("stripe", "configured" if cfg.get("STRIPE_SECRET_KEY") else "demo checkout"),
         ("encryption keys", str(len(cfg.get("DATA_ENCRYPTION_KEYS") or []))),
@@ -165,6 +166,32 @@ def verify_credits_command():
         raise SystemExit(1)
 
 
+usage_cli = AppGroup("usage", help="API call records.")
+
+
+@usage_cli.command("flush")
+@click.option("--follow", is_flag=True, help="Keep running and write records as they arrive (a service).")
+@click.option("--claim-idle", default=30, show_default=True,
+              help="Also write records another process has held for this many seconds (it may have died).")
+def flush_usage_command(follow: bool, claim_idle: int):
+    """Write the API call records waiting in Redis to the call log, ledger and roll-ups."""
+    import signal
+
+    from app.api.metering import get_meter
+    from app.usage.flush import flush_metered_calls, run_flusher
+
+    meter = get_meter()
+    if meter.name != "redis":
+        click.echo("Calls are metered in the database (API_METERING=database): nothing waits to be written.")
+        return
+    if follow:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exit through the final flush
+        run_flusher(current_app._get_current_object(), meter)
+        return
+    written = flush_metered_calls(claim_idle * 1000)
+    click.echo(f"{written} call records written; {meter.pending_count()} still waiting")
+
+
 policies_cli = AppGroup("policies", help="Versioned legal documents.")
 
 
@@ -244,3 +271,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(credits_cli)
     app.cli.add_command(rights_cli)
     app.cli.add_command(policies_cli)
+    app.cli.add_command(usage_cli)

@@ -138,7 +138,9 @@ class Config:
         # (charged atomically in Redis, logged in batches); empty: "redis" when REDIS_URL is set.
         self.API_METERING = env.get("API_METERING") or None
         self.KEY_CACHE_SECONDS = float(env.get("KEY_CACHE_SECONDS", "60"))
-        self.METERING_FLUSH = env.get("METERING_FLUSH", "background")  # or "inline": in the request
+        # Who writes metered call records to the database: a thread in each application process
+        # ("background"), the `flask usage flush --follow` service ("external"), or the request ("inline").
+        self.METERING_FLUSH = env.get("METERING_FLUSH", "background")
         self.METERING_FLUSH_INTERVAL_SECONDS = float(env.get("METERING_FLUSH_INTERVAL_SECONDS", "0.2"))
         self.METERING_FLUSH_BATCH = _int(env, "METERING_FLUSH_BATCH", 1000)
 

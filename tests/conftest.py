@@ -175,6 +175,7 @@ def make_app(database_url, _session_engine, smtp_server) -> Iterator[Callable[..
 
     yield factory
     for app in apps:
+        app.extensions["twtapi_meter"].close(forget=True)
         with app.app_context():
             _db.session.remove()
             _db.engine.dispose()

@@ -47,7 +47,7 @@ class KeyInfo:
         return self.expires_at is None or self.expires_at > now
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CallRecord:
     """One call as the log keeps it."""
 
@@ -57,6 +57,23 @@ class CallRecord:
     ip: str | None
     created_at: datetime
     latency_ms: int
+
+    def pack(self, user_id: int, key_id: int) -> str:
+        """One string for the Redis stream (the meter appends the status and the credits charged)."""
+        return SEP.join((self.request_id, str(user_id), str(key_id), self.method, self.endpoint, self.ip or "",
+                         self.created_at.isoformat(), str(self.latency_ms)))
+
+
+SEP = "\x1f"  # the ASCII unit separator: never part of an id, a method, a route pattern, an IP or a time
+
+
+def unpack(fields: dict) -> dict:
+    """A packed stream record as the call log's columns."""
+    request_id, user, key, method, endpoint, ip, created, latency, status, credits = fields["v"].split(SEP)
+    return {"request_id": request_id, "user_id": int(user), "key_id": int(key) if key else None,
+            "created_at": datetime.fromisoformat(created), "method": method, "endpoint": endpoint,
+            "status": int(status), "credits": int(credits), "latency_ms": int(latency), "ip": ip or None,
+            "ip_truncated": False}
 
 
 @dataclass(frozen=True)
@@ -146,6 +163,9 @@ class DatabaseMeter:
 
     def after_call(self) -> None:
         """Nothing to do: the call is already in the database."""
+
+    def close(self, forget: bool = False) -> None:
+        """Nothing to close."""
 
 
 def register_metering(app: Flask) -> None:

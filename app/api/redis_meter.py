@@ -30,6 +30,7 @@ import redis
 from flask import Flask
 
 from app.api.metering import WINDOW_SECONDS, CallRecord, KeyInfo, MeteringUnavailable, Outcome
+from app.api.resp import ScriptCaller
 from app.extensions import db
 
 WINDOW_MS = WINDOW_SECONDS * 1000
@@ -38,8 +39,7 @@ BALANCE_TTL_SECONDS = 600  # a balance is reloaded at least this often
 HOLD_MS = 30_000
 
 # KEYS: epoch, bal, pend, rl current, rl previous, stream
-# ARGV: epoch, user, price, limit, elapsed ms, window ms, mode, status, request id, key id, method,
-#       endpoint, ip, created at, latency ms
+# ARGV: epoch, user, price, limit, elapsed ms, window ms, mode, status, record (see CallRecord.pack)
 METER = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'stale'} end
 local bal = redis.call('GET', KEYS[2])
@@ -55,7 +55,7 @@ if mode ~= 'settle' then
     status = 429
   else
     cur = redis.call('INCR', KEYS[4])
-    redis.call('PEXPIRE', KEYS[4], 2 * window)
+    if cur == 1 then redis.call('PEXPIRE', KEYS[4], 2 * window) end
   end
 end
 if status < 400 and price > 0 then
@@ -68,8 +68,7 @@ if status < 400 and price > 0 then
   end
 end
 if mode ~= 'check' or status >= 400 then
-  redis.call('XADD', KEYS[6], '*', 'r', ARGV[9], 'u', ARGV[2], 'k', ARGV[10], 'm', ARGV[11], 'e', ARGV[12],
-             's', status, 'c', credits, 'i', ARGV[13], 't', ARGV[14], 'l', ARGV[15])
+  redis.call('XADD', KEYS[6], '*', 'v', ARGV[9] .. '\\31' .. status .. '\\31' .. credits)
 end
 return {'ok', status, credits, bal, cur, prev}
 """
@@ -137,6 +136,7 @@ class RedisMeter:
         self._loaded: dict[str, float] = {}
         self._scripts = {name: client.register_script(text)
                          for name, text in (("meter", METER), ("prime", PRIME), ("take", TAKE), ("ack", ACK))}
+        self._meter_call = self._scripts["meter"]  # replaced by a ScriptCaller in from_config
         self._flusher_pid: int | None = None
         self._flusher_lock = threading.Lock()
         self._group_ready = False
@@ -150,7 +150,18 @@ class RedisMeter:
         meter = cls(client, cfg["RATELIMIT_KEY_PREFIX"], cfg["KEY_CACHE_SECONDS"], cfg["METERING_FLUSH"],
                     cfg["METERING_FLUSH_INTERVAL_SECONDS"], cfg["METERING_FLUSH_BATCH"])
         meter.app = app
+        meter._meter_call = ScriptCaller(cfg["REDIS_URL"], METER)
         return meter
+
+    def close(self, forget: bool = False) -> None:
+        """Close the connections; ``forget`` also deletes everything under this meter's prefix (tests)."""
+        if forget:
+            for name in self.redis.scan_iter(match=self.prefix + "*", count=1000):
+                self.redis.delete(name)
+        if isinstance(self._meter_call, ScriptCaller):
+            self._meter_call.close()
+        self.redis.close()
+        self.redis.connection_pool.disconnect()
 
     # --- keys ------------------------------------------------------------------------------
 
@@ -222,9 +233,8 @@ class RedisMeter:
         keys = [self.prefix + "epoch", f"{self.prefix}bal:{key.user_id}", self.prefix + "pend", f"{rl}{window}",
                 f"{rl}{window - 1}", self.stream]
         args = [key.epoch, key.user_id, price, limit, now_ms % WINDOW_MS, WINDOW_MS, mode, status,
-                record.request_id, key.id, record.method, record.endpoint, record.ip or "",
-                record.created_at.isoformat(), record.latency_ms]
-        return self._scripts["meter"](keys=keys, args=args)
+                record.pack(key.user_id, key.id)]
+        return self._meter_call(keys=keys, args=args)
 
     def _outcome(self, key: KeyInfo, result, limit: int, price: int) -> Outcome:
         _, status, credits, balance, cur, prev = result
@@ -330,12 +340,13 @@ class RedisMeter:
         if not entries:
             new = self.redis.xreadgroup(GROUP, consumer, {self.stream: ">"}, count=count, block=block_ms)
             entries = new[0][1] if new else []
-        return [(entry_id, fields) for entry_id, fields in entries if fields]
+        return [(entry_id, fields) for entry_id, fields in entries if fields and "v" in fields]
 
     def acknowledge(self, entries) -> None:
+        """Remove written records: ``entries`` are (entry id, user id, credits charged)."""
         args = [GROUP, self.prefix + "gen:"]
-        for entry_id, fields in entries:
-            args += [entry_id, fields["u"], fields["c"]]
+        for entry in entries:
+            args += entry
         self._scripts["ack"](keys=[self.stream, self.prefix + "pend"], args=args)
 
     def pending_count(self) -> int:
@@ -343,13 +354,15 @@ class RedisMeter:
         return self.redis.xlen(self.stream)
 
     def after_call(self) -> None:
-        """Write the records to the database now (``inline``) or make sure this process's flusher runs."""
+        """Write the records to the database now (``inline``), make sure this process's flusher thread
+        runs (``background``), or leave them to the flusher service (``external``)."""
         if self.flush_mode == "inline":
             from app.usage.flush import flush_all
 
-            flush_all(self, consumer_name())
-        else:
+            flush_all(self, f"{consumer_name()}-{threading.get_ident()}")
+        elif self.flush_mode == "background":
             self._start_flusher()
+        # "external": the `flask usage flush --follow` service writes them
 
     def _start_flusher(self) -> None:
         if self._flusher_pid == os.getpid():

@@ -46,12 +46,20 @@ def _patterns(routes: tuple[tuple[str, str], ...]) -> list[tuple[re.Pattern, str
     return sorted(compiled, key=lambda item: "{" in item[2])
 
 
+_BY_PRICING: dict[int, tuple[Pricing, list]] = {}  # the patterns of each price list in use
+
+
 def match(pricing: Pricing, path: str, method: str) -> Match:
     """The priced endpoint for ``path``. Raises NotFound or MethodNotAllowed."""
     # Keyed by plain strings: hashing the endpoints would translate their lazy descriptions.
     method = "GET" if method == "HEAD" else method
     allowed = []
-    for pattern, endpoint_method, endpoint in _patterns(tuple((e.method, e.path) for e in pricing.endpoints)):
+    cached = _BY_PRICING.get(id(pricing))
+    if cached is None or cached[0] is not pricing:
+        if len(_BY_PRICING) > 32:
+            _BY_PRICING.clear()
+        cached = _BY_PRICING[id(pricing)] = (pricing, _patterns(tuple((e.method, e.path) for e in pricing.endpoints)))
+    for pattern, endpoint_method, endpoint in cached[1]:
         found = pattern.fullmatch(path)
         if found is None:
             continue

@@ -18,7 +18,9 @@ from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
+from app.api.metering import unpack
 from app.auth.models import User
 from app.billing.models import CreditEntry
 from app.extensions import db
@@ -35,9 +37,17 @@ def flush_once(meter, consumer: str, block_ms: int | None = None, claim_idle_ms:
     entries = meter.read_records(consumer, meter.batch, block_ms=block_ms, claim_idle_ms=claim_idle_ms)
     if not entries:
         return 0
-    with db.engine.begin() as conn:
-        write_records(conn, [fields for _, fields in entries])
-    meter.acknowledge(entries)
+    records = [unpack(fields) for _, fields in entries]
+    for attempt in range(3):
+        try:
+            with db.engine.begin() as conn:
+                write_records(conn, records)
+            break
+        except IntegrityError:  # another flusher wrote some of these records meanwhile: skip them now
+            if attempt == 2:
+                raise
+    meter.acknowledge([(entry_id, r["user_id"], r["credits"])
+                       for (entry_id, _), r in zip(entries, records, strict=True)])
     return len(entries)
 
 
@@ -61,11 +71,12 @@ def flush_metered_calls(claim_idle_ms: int = 0) -> int:
     return flush_all(meter, consumer_name(), claim_idle_ms=claim_idle_ms)
 
 
-def run_flusher(app, meter) -> None:
-    """The background thread of one application process."""
+def run_flusher(app, meter, consumer: str | None = None) -> None:
+    """Write records as they arrive, for ever: a thread of an application process
+    (``METERING_FLUSH=background``) or the ``flask usage flush --follow`` service (``external``)."""
     from app.api.redis_meter import consumer_name
 
-    consumer = consumer_name()
+    consumer = consumer or consumer_name()
 
     def last_flush():
         with app.app_context():
@@ -87,17 +98,10 @@ def run_flusher(app, meter) -> None:
                 time.sleep(1)
 
 
-def _record(fields: dict) -> dict:
-    created_at = datetime.fromisoformat(fields["t"])
-    return {"request_id": fields["r"], "user_id": int(fields["u"]), "key_id": int(fields["k"]) if fields["k"] else None,
-            "created_at": created_at, "method": fields["m"], "endpoint": fields["e"], "status": int(fields["s"]),
-            "credits": int(fields["c"]), "latency_ms": int(fields["l"]), "ip": fields["i"] or None,
-            "ip_truncated": False}
+def write_records(conn, rows: list[dict]) -> None:
+    """Insert the calls not yet logged, with their charges and roll-ups (inside ``conn``'s transaction).
 
-
-def write_records(conn, records: list[dict]) -> None:
-    """Insert the calls not yet logged, with their charges and roll-ups (inside ``conn``'s transaction)."""
-    rows = [_record(f) for f in records]
+    ``rows``: unpacked records (``app.api.metering.unpack``)."""
     # An erased account's calls are not logged (its keys stopped when it was closed, long before).
     users = set(conn.scalars(select(User.id).where(User.id.in_({r["user_id"] for r in rows}),
                                                    User.erased_at.is_(None))))

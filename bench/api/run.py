@@ -91,16 +91,23 @@ def make_customer(url: str, email: str, credits: int) -> str:
     return secret
 
 
+SERVER_ENV: dict[str, str] = {}  # the settings of the last server started (the flusher service shares them)
+
+
 def start_server(url: str, workers: int, workdir: Path, metering: str, redis_url: str | None,
-                 prefix: str) -> tuple[subprocess.Popen, str]:
+                 prefix: str, threads: int = 4, variant: str = "", cpus: str = "",
+                 flush: str = "background") -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_MAIL_DIR": str(workdir / "mail"),
-           "BENCH_METERING": metering, "BENCH_REDIS_URL": redis_url or "", "BENCH_PREFIX": prefix,
-           "SECRET_KEY": "bench-" + "x" * 40, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench' / 'api'}"}
+    SERVER_ENV.update({"BENCH_VARIANT": variant, "BENCH_DATABASE_URL": url, "BENCH_MAIL_DIR": str(workdir / "mail"),
+                       "BENCH_METERING": metering, "BENCH_REDIS_URL": redis_url or "", "BENCH_PREFIX": prefix,
+                       "BENCH_FLUSH": flush, "SECRET_KEY": "bench-" + "x" * 40,
+                       "PYTHONPATH": f"{ROOT}:{ROOT / 'bench' / 'api'}"})
+    env = {**os.environ, **SERVER_ENV}
     log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime
+    pin = ["taskset", "-c", cpus] if cpus else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--worker-class", "gthread", "--threads", "4", "--log-level", "warning", "wsgi_bench:app"],
+        [*pin, sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--worker-class", "gthread", "--threads", str(threads), "--log-level", "warning", "wsgi_bench:app"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -113,8 +120,21 @@ def start_server(url: str, workers: int, workdir: Path, metering: str, redis_url
     raise RuntimeError("gunicorn did not start; see " + str(workdir / "gunicorn.log"))
 
 
+WRK_CPUS = ""  # set by --pin
+
+
+def start_flusher(workdir: Path) -> subprocess.Popen:
+    """The `flask usage flush --follow` service (for --flush external), on the same settings as the server."""
+    log = open(workdir / "flusher.log", "wb")  # noqa: SIM115 - kept open for the process's lifetime
+    env = {**os.environ, **SERVER_ENV, "FLASK_APP": "wsgi_bench:app"}
+    return subprocess.Popen([sys.executable, "-m", "flask", "usage", "flush", "--follow"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
 def wrk(url: str, seconds: int, connections: int, headers: dict) -> dict:
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if WRK_CPUS:
+        args = ["taskset", "-c", WRK_CPUS, *args]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 60).stdout
@@ -215,12 +235,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also measure the gateway with a store-less meter (where the time goes)")
     parser.add_argument("--race-credits", type=int, default=50)
     parser.add_argument("--race-callers", type=int, default=200)
     parser.add_argument("--metering", choices=["redis", "database"], default="redis",
                         help="how calls are metered (default: redis, as in production)")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15")
+    parser.add_argument("--flush", choices=["background", "external"], default="background",
+                        help="who writes call records to the database: a thread in each worker, or the "
+                             "`flask usage flush --follow` service in its own process (not pinned)")
+    parser.add_argument("--pin", action="store_true",
+                        help="gunicorn on CPU 0, the load generator on the others (Redis and the database "
+                             "float): the app server's own cost, as when they run on other hosts")
     args = parser.parse_args()
+    global WRK_CPUS
+    app_cpus = ""
+    if args.pin:
+        app_cpus, WRK_CPUS = "0", f"1-{os.cpu_count() - 1}"
     redis_url = args.redis_url if args.metering == "redis" else None
     prefix = f"twtapi-bench-{uuid.uuid4().hex[:8]}"
     if not shutil.which("wrk"):
@@ -230,7 +263,9 @@ def main() -> None:
     url, cleanup = prepare_database(args.database_url, workdir)
     load_key = make_customer(url, "load@example.com", 10_000_000)
     race_key = make_customer(url, "race@example.com", args.race_credits)
-    server, base = start_server(url, args.workers, workdir, args.metering, redis_url, prefix)
+    server, base = start_server(url, args.workers, workdir, args.metering, redis_url, prefix, args.threads,
+                                cpus=app_cpus, flush=args.flush)
+    flusher = start_flusher(workdir) if args.flush == "external" and args.metering == "redis" else None
     try:
         wrk(base + "/bench/bare", 2, args.connections, {})  # warm-up
         bare = wrk(base + "/bench/bare", args.seconds, args.connections, {})
@@ -240,6 +275,21 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if flusher is not None:
+            flusher.terminate()
+            flusher.wait(timeout=30)
+    breakdown = {}
+    if args.breakdown:
+        server, base = start_server(url, args.workers, workdir, args.metering, redis_url, prefix, args.threads,
+                                    "gateway-only", app_cpus)
+        try:
+            wrk(base + "/api/v1/users/jack", 2, args.connections, {"Authorization": f"Bearer {load_key}"})
+            only = wrk(base + "/api/v1/users/jack", args.seconds, args.connections,
+                       {"Authorization": f"Bearer {load_key}"})
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        breakdown = {"gateway_without_metering_store": only, "ratio_to_bare": round(only["rps"] / bare["rps"], 3)}
     drained = drain(url, args.metering, redis_url, prefix)
     logged, balance = count_logged(url, race_key)
     charged_load, load_balance = count_logged(url, load_key)
@@ -247,11 +297,13 @@ def main() -> None:
     cleanup()
     report = {
         "database": "PostgreSQL" if args.database_url else "SQLite", "metering": args.metering,
-        "workers": args.workers, "connections": args.connections, "seconds": args.seconds,
+        "workers": args.workers, "threads": args.threads, "pinned": args.pin, "flush": args.flush,
+        "connections": args.connections, "seconds": args.seconds,
         "bare": bare, "metered": metered, "throughput_ratio": round(metered["rps"] / bare["rps"], 3),
         "metered_calls_logged_and_charged": charged_load,
         "no_call_lost": charged_load == 10_000_000 - load_balance and not any(ledger.values()),
         "records_written_after_stop": drained, "ledger": ledger,
+        "breakdown": breakdown,
         "race": {**raced, "credits": args.race_credits, "callers": args.race_callers,
                  "logged_charged_calls": logged, "balance_after": balance,
                  "exact": raced["200"] == args.race_credits == logged and balance == 0},

@@ -21,6 +21,7 @@ app = create_app("development", {
     "RATELIMIT_STORAGE_URI": os.environ.get("BENCH_REDIS_URL") or "memory://",
     "RATELIMIT_KEY_PREFIX": os.environ.get("BENCH_PREFIX", "twtapi-bench"),
     "API_METERING": os.environ["BENCH_METERING"],
+    "METERING_FLUSH": os.environ.get("BENCH_FLUSH", "background"),
     # One key may make as many calls as the load generator sends: the limiter still runs.
     "PRICING": replace(DEFAULT_PRICING, rate_limit_per_minute=10_000_000),
     "MAIL_DIR": os.environ.get("BENCH_MAIL_DIR", "/tmp/twtapi-bench-mail"),
@@ -33,3 +34,18 @@ app = create_app("development", {
 def bare():
     """The comparison: the same answer as the metered call, with nothing metered."""
     return jsonify(demo.respond("/api/v1/users/{username}", {"username": "jack"}, {"q": ""}))
+
+
+if os.environ.get("BENCH_VARIANT") == "gateway-only":
+    # Diagnostic (run.py --breakdown): the gateway view with a meter that decides without any
+    # store, to separate the view's own cost from the metering round trip and the log writes.
+    from app.api.metering import Outcome
+
+    _meter = app.extensions["twtapi_meter"]
+    _meter.meter = lambda key, limit, price, status, mode, record, now: Outcome(status, price, 1_000_000, limit,
+                                                                                 limit - 1, 60)
+    _meter.after_call = lambda: None
+
+if os.environ.get("BENCH_VARIANT") == "no-flusher":
+    # Diagnostic: records stay in Redis during the load (run.py writes them afterwards).
+    app.extensions["twtapi_meter"].after_call = lambda: None
