@@ -332,5 +332,18 @@ def make_customer(app, email="alice@example.com", credits=1000, rate_limit=None)
         return user.id, secret
 
 
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis to share between processes: REDIS_URL, or the one CI runs on 127.0.0.1 (skip if none)."""
+    import redis
+
+    url = REDIS_URL or "redis://127.0.0.1:6379/14"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.exceptions.RedisError:
+        pytest.skip(f"no Redis at {url}: this check needs a shared store (CI runs it with REDIS_URL)")
+    return url
+
+
 def bearer(secret: str) -> dict:
     return {"Authorization": f"Bearer {secret}"}

@@ -139,6 +139,7 @@ class RedisMeter:
         self._meter_call = self._scripts["meter"]  # replaced by a ScriptCaller in from_config
         self._flusher_pid: int | None = None
         self._flusher_lock = threading.Lock()
+        self.stopped = threading.Event()  # set by close(): the flusher thread ends
         self._group_ready = False
         self.app: Flask | None = None
 
@@ -154,10 +155,15 @@ class RedisMeter:
         return meter
 
     def close(self, forget: bool = False) -> None:
-        """Close the connections; ``forget`` also deletes everything under this meter's prefix (tests)."""
+        """Stop the flusher and close the connections; ``forget`` also deletes everything under this
+        meter's prefix (tests)."""
+        self.stopped.set()
         if forget:
-            for name in self.redis.scan_iter(match=self.prefix + "*", count=1000):
-                self.redis.delete(name)
+            try:
+                for name in self.redis.scan_iter(match=self.prefix + "*", count=1000):
+                    self.redis.delete(name)
+            except redis.RedisError:
+                pass  # nothing to forget where nothing was stored
         if isinstance(self._meter_call, ScriptCaller):
             self._meter_call.close()
         self.redis.close()
@@ -221,6 +227,7 @@ class RedisMeter:
                     if key is None or not key.usable(now):
                         raise KeyChanged()
                 else:  # "prime"
+                    db.session.close()  # nothing to keep: hold one database connection at a time
                     self._prime(key.user_id)
         except redis.RedisError as exc:
             raise MeteringUnavailable(str(exc)) from exc
@@ -333,6 +340,16 @@ class RedisMeter:
     def read_records(self, consumer: str, count: int, block_ms: int | None = None, claim_idle_ms: int | None = None):
         """Entries for ``consumer``: its own unacknowledged ones first, then stale ones of others, then new."""
         self._ensure_group()
+        try:
+            return self._read_records(consumer, count, block_ms, claim_idle_ms)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self._group_ready = False  # Redis lost the stream (restarted without its data): start again
+            self._ensure_group()
+            return self._read_records(consumer, count, block_ms, claim_idle_ms)
+
+    def _read_records(self, consumer: str, count: int, block_ms: int | None, claim_idle_ms: int | None):
         own = self.redis.xreadgroup(GROUP, consumer, {self.stream: "0"}, count=count)
         entries = own[0][1] if own else []
         if not entries and claim_idle_ms is not None:

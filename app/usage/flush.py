@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import time
 from collections import defaultdict
 from datetime import datetime
 
@@ -79,6 +78,8 @@ def run_flusher(app, meter, consumer: str | None = None) -> None:
     consumer = consumer or consumer_name()
 
     def last_flush():
+        if meter.stopped.is_set():  # closed on purpose (tests); its records stay for `flask usage flush`
+            return
         with app.app_context():
             try:
                 flush_all(meter, consumer)
@@ -87,15 +88,17 @@ def run_flusher(app, meter, consumer: str | None = None) -> None:
 
     atexit.register(last_flush)
     with app.app_context():
-        while True:
+        while not meter.stopped.is_set():
             try:
                 written = flush_once(meter, consumer, block_ms=1000, claim_idle_ms=CLAIM_IDLE_MS)
                 if written < meter.batch:
-                    time.sleep(meter.flush_interval)  # let a batch gather
+                    meter.stopped.wait(meter.flush_interval)  # let a batch gather
             except Exception:  # noqa: BLE001 - keep flushing; the records wait in Redis meanwhile
+                if meter.stopped.is_set():
+                    break
                 log.exception("flushing API call records failed; retrying")
                 db.session.remove()
-                time.sleep(1)
+                meter.stopped.wait(1)
 
 
 def write_records(conn, rows: list[dict]) -> None:

@@ -131,6 +131,28 @@ def start_flusher(workdir: Path) -> subprocess.Popen:
                             stdout=log, stderr=subprocess.STDOUT)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and its children that are still running."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    for each in [str(pid), *children]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def measured(server: subprocess.Popen, url: str, seconds: int, connections: int, headers: dict) -> dict:
+    """wrk's figures plus the app server's CPU time per request (steadier than throughput on a busy VM)."""
+    before = process_cpu_seconds(server.pid)
+    result = wrk(url, seconds, connections, headers)
+    used = process_cpu_seconds(server.pid) - before
+    return {**result, "app_cpu_ms_per_request": round(used * 1000 / max(1, result["requests"]), 3)}
+
+
 def wrk(url: str, seconds: int, connections: int, headers: dict) -> dict:
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if WRK_CPUS:
@@ -268,8 +290,8 @@ def main() -> None:
     flusher = start_flusher(workdir) if args.flush == "external" and args.metering == "redis" else None
     try:
         wrk(base + "/bench/bare", 2, args.connections, {})  # warm-up
-        bare = wrk(base + "/bench/bare", args.seconds, args.connections, {})
-        metered = wrk(base + "/api/v1/users/jack", args.seconds, args.connections,
+        bare = measured(server, base + "/bench/bare", args.seconds, args.connections, {})
+        metered = measured(server, base + "/api/v1/users/jack", args.seconds, args.connections,
                       {"Authorization": f"Bearer {load_key}"})
         raced = race(base, race_key, args.race_credits, args.race_callers)
     finally:
@@ -284,7 +306,7 @@ def main() -> None:
                                     "gateway-only", app_cpus)
         try:
             wrk(base + "/api/v1/users/jack", 2, args.connections, {"Authorization": f"Bearer {load_key}"})
-            only = wrk(base + "/api/v1/users/jack", args.seconds, args.connections,
+            only = measured(server, base + "/api/v1/users/jack", args.seconds, args.connections,
                        {"Authorization": f"Bearer {load_key}"})
         finally:
             server.terminate()
@@ -300,6 +322,7 @@ def main() -> None:
         "workers": args.workers, "threads": args.threads, "pinned": args.pin, "flush": args.flush,
         "connections": args.connections, "seconds": args.seconds,
         "bare": bare, "metered": metered, "throughput_ratio": round(metered["rps"] / bare["rps"], 3),
+        "app_cpu_ratio": round(bare["app_cpu_ms_per_request"] / metered["app_cpu_ms_per_request"], 3),
         "metered_calls_logged_and_charged": charged_load,
         "no_call_lost": charged_load == 10_000_000 - load_balance and not any(ledger.values()),
         "records_written_after_stop": drained, "ledger": ledger,

@@ -6,13 +6,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-import redis
-
 from tests.conftest import make_customer
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCAL_REDIS = "redis://127.0.0.1:6379/14"
 
 WORKER = textwrap.dedent("""
     import sys
@@ -26,16 +22,6 @@ WORKER = textwrap.dedent("""
              for _ in range(6)]
     print(",".join(map(str, codes)))
 """)
-
-
-@pytest.fixture
-def redis_url():
-    url = os.environ.get("REDIS_URL") or LOCAL_REDIS
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.exceptions.RedisError:
-        pytest.skip(f"no Redis at {url}: this check needs a shared store (CI runs it with REDIS_URL)")
-    return url
 
 
 def test_two_processes_share_one_window(make_app, database_url, redis_url, tmp_path):

@@ -1,0 +1,182 @@
+"""The gateway metered in Redis (API_METERING=redis), as a client, a second process and staff see it.
+
+These run against a real Redis (REDIS_URL, or the one on 127.0.0.1 in CI) and the test database.
+"""
+
+import socket
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.auth.models import User
+from app.billing import services as billing
+from app.billing.models import CreditEntry
+from app.extensions import db as _db
+from app.keys import services as keys
+from app.keys.models import ApiKey
+from app.timeutil import utcnow
+from app.usage.models import ApiCall
+from tests.conftest import bearer, make_customer
+
+
+@pytest.fixture
+def redis_app(make_app, redis_url):
+    """An application metering in Redis; ``prefix`` lets a second one share its state."""
+
+    def factory(prefix=None, **overrides):
+        prefix = prefix or f"meter-test-{uuid.uuid4().hex[:8]}"
+        return make_app(REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_KEY_PREFIX=prefix,
+                        API_METERING="redis", **overrides)
+
+    return factory
+
+
+def ledger_state(app, user_id):
+    """(balance in the database, sum of the ledger, charged calls logged, usage ledger rows)."""
+    with app.app_context():
+        balance = _db.session.scalar(select(User.credit_balance).where(User.id == user_id))
+        total = _db.session.scalar(select(func.coalesce(func.sum(CreditEntry.amount), 0))
+                                   .where(CreditEntry.user_id == user_id))
+        charged = _db.session.scalar(select(func.count()).select_from(ApiCall)
+                                     .where(ApiCall.user_id == user_id, ApiCall.credits > 0))
+        usage = _db.session.scalar(select(func.count()).select_from(CreditEntry)
+                                   .where(CreditEntry.user_id == user_id, CreditEntry.kind == "usage"))
+        return balance, int(total), charged, usage
+
+
+def test_calls_are_charged_logged_and_the_ledger_adds_up(redis_app):
+    app = redis_app()
+    client = app.test_client()
+    user_id, secret = make_customer(app, credits=20)
+    remaining = [client.get("/api/v1/users/jack/tweets", headers=bearer(secret)).headers["X-Credits-Remaining"]
+                 for _ in range(3)]
+    assert remaining == ["15", "10", "5"]
+    assert ledger_state(app, user_id) == (5, 5, 3, 3)
+    assert app.test_cli_runner().invoke(args=["credits", "verify"]).output.strip().endswith("0 mismatches")
+
+
+def test_a_key_revoked_in_one_process_stops_in_another_on_its_next_request(redis_app):
+    prefix = f"shared-{uuid.uuid4().hex[:8]}"
+    portal, gateway = redis_app(prefix), redis_app(prefix)  # two processes: two key caches, one Redis
+    user_id, secret = make_customer(portal)
+    client = gateway.test_client()
+    assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200  # cached now
+    with portal.test_request_context():
+        user = _db.session.get(User, user_id)
+        key = _db.session.scalar(select(ApiKey).where(ApiKey.user_id == user_id))
+        keys.revoke_key(user, key.id, utcnow())
+        _db.session.commit()
+    response = client.get("/api/v1/users/jack", headers=bearer(secret))
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+
+
+def test_a_rotated_key_stops_when_its_grace_period_ends(redis_app):
+    app = redis_app()
+    client = app.test_client()
+    user_id, secret = make_customer(app)
+    assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
+    with app.test_request_context():
+        key = _db.session.scalar(select(ApiKey).where(ApiKey.user_id == user_id))
+        key.expires_at = utcnow() - timedelta(seconds=1)  # the grace period is over
+        _db.session.commit()
+    assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 401
+
+
+def test_a_suspended_owner_is_refused_at_once(redis_app):
+    app = redis_app()
+    client = app.test_client()
+    user_id, secret = make_customer(app)
+    assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
+    with app.app_context():
+        _db.session.get(User, user_id).suspended_at = utcnow()
+        _db.session.commit()
+    assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 401
+
+
+def test_credits_bought_are_spendable_on_the_next_call(redis_app):
+    app = redis_app()
+    client = app.test_client()
+    user_id, secret = make_customer(app, credits=0)
+    refused = client.get("/api/v1/users/jack", headers=bearer(secret))
+    assert refused.status_code == 402 and refused.get_json()["balance"] == 0
+    with app.app_context():
+        billing.add_credits(_db.session.get(User, user_id), 50, "purchase", utcnow(), reason="ORD-TEST-0001")
+        _db.session.commit()
+    served = client.get("/api/v1/users/jack", headers=bearer(secret))
+    assert served.status_code == 200 and served.headers["X-Credits-Remaining"] == "49"
+
+
+def test_a_debit_counts_the_charges_not_yet_written_to_the_database(redis_app):
+    app = redis_app(METERING_FLUSH="external")  # the records wait in Redis for the flusher service
+    client = app.test_client()
+    user_id, secret = make_customer(app, credits=10)
+    for _ in range(5):
+        assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
+    assert ledger_state(app, user_id)[0] == 10  # not written yet
+    with app.app_context():
+        user = _db.session.get(User, user_id)
+        with pytest.raises(billing.InsufficientCredits) as short:
+            billing.add_credits(user, -8, "adjustment", utcnow(), reason="chargeback")
+        assert short.value.balance == 5
+        _db.session.rollback()
+        billing.add_credits(user, -5, "adjustment", utcnow(), reason="chargeback")
+        _db.session.commit()
+    assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 402
+    assert app.test_cli_runner().invoke(args=["usage", "flush"]).exit_code == 0
+    assert ledger_state(app, user_id) == (0, 0, 5, 5)
+
+
+def test_concurrent_calls_for_the_last_credits_never_overspend(redis_app):
+    app = redis_app()
+    user_id, secret = make_customer(app, credits=10)
+    statuses, barrier = [], threading.Barrier(30)
+
+    def call():
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.get("/api/v1/users/jack", headers=bearer(secret)).status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] * 10 + [402] * 20
+    assert ledger_state(app, user_id) == (0, 0, 10, 10)
+
+
+def test_rate_limit_headers_and_429_come_from_the_shared_window(redis_app):
+    app = redis_app()
+    client = app.test_client()
+    _, secret = make_customer(app, credits=100, rate_limit=3)
+    responses = [client.get("/api/v1/users/jack", headers=bearer(secret)) for _ in range(4)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert responses[0].headers["RateLimit-Policy"] == '"per-key";q=3;w=60'
+    assert responses[2].headers["RateLimit"].startswith('"per-key";r=0;t=')
+    assert 1 <= int(responses[3].headers["Retry-After"]) <= 120
+    assert responses[3].headers["X-Credits-Remaining"] == "97"  # the refused call cost nothing
+
+
+def test_when_redis_is_unreachable_calls_get_503_and_nothing_is_charged(make_app):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    app = make_app(REDIS_URL=url, API_METERING="redis")
+    user_id, secret = make_customer(app, credits=10)
+    response = app.test_client().get("/api/v1/users/jack", headers=bearer(secret))
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    assert "nothing was charged" in response.get_json()["detail"]
+    assert response.headers["Retry-After"] == "5"
+    assert ledger_state(app, user_id) == (10, 10, 0, 0)
+
+
+def test_metering_setting_is_checked_at_start(make_app):
+    with pytest.raises(RuntimeError, match="needs REDIS_URL"):
+        make_app(API_METERING="redis", REDIS_URL=None)
+    with pytest.raises(RuntimeError, match="'database' or 'redis'"):
+        make_app(API_METERING="memcached")

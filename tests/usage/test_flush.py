@@ -1,0 +1,104 @@
+"""Call records metered in Redis reach the call log, the ledger and the roll-ups: once, also after a crash."""
+
+import time
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from app.api.metering import unpack
+from app.auth.models import User
+from app.billing.models import CreditEntry
+from app.extensions import db as _db
+from app.keys.models import ApiKey
+from app.usage.flush import write_records
+from app.usage.models import ApiCall, UsageDaily
+from tests.conftest import bearer, make_customer
+
+
+@pytest.fixture
+def redis_app(make_app, redis_url):
+    def factory(**overrides):
+        return make_app(REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url, API_METERING="redis",
+                        RATELIMIT_KEY_PREFIX=f"flush-test-{uuid.uuid4().hex[:8]}", **overrides)
+
+    return factory
+
+
+def totals(app, user_id):
+    """(calls logged, usage ledger rows, balance, ledger sum, calls in the roll-ups)."""
+    with app.app_context():
+        calls = _db.session.scalar(select(func.count()).select_from(ApiCall).where(ApiCall.user_id == user_id))
+        usage = _db.session.scalar(select(func.count()).select_from(CreditEntry)
+                                   .where(CreditEntry.user_id == user_id, CreditEntry.kind == "usage"))
+        balance = _db.session.scalar(select(User.credit_balance).where(User.id == user_id))
+        ledger = _db.session.scalar(select(func.sum(CreditEntry.amount)).where(CreditEntry.user_id == user_id))
+        rolled = _db.session.scalar(select(func.coalesce(func.sum(UsageDaily.calls), 0))
+                                    .where(UsageDaily.user_id == user_id))
+        return calls, usage, balance, int(ledger), int(rolled)
+
+
+def call(app, secret, times=1, path="/api/v1/users/jack"):
+    client = app.test_client()
+    return [client.get(path, headers=bearer(secret)).status_code for _ in range(times)]
+
+
+def test_the_background_flusher_writes_calls_soon_after_they_are_served(redis_app):
+    app = redis_app(METERING_FLUSH="background", METERING_FLUSH_INTERVAL_SECONDS=0.05)
+    user_id, secret = make_customer(app, credits=100)
+    assert call(app, secret, 4) == [200] * 4
+    deadline = time.monotonic() + 15
+    while totals(app, user_id)[0] < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert totals(app, user_id) == (4, 4, 96, 96, 4)
+    with app.app_context():
+        assert _db.session.scalar(select(ApiKey.last_used_at)) is not None
+
+
+def test_records_left_by_a_process_that_died_are_written_once(redis_app):
+    app = redis_app(METERING_FLUSH="external")
+    meter = app.extensions["twtapi_meter"]
+    user_id, secret = make_customer(app, credits=100)
+    assert call(app, secret, 3) == [200] * 3
+    taken = meter.read_records("worker-that-died", 100)  # delivered to it, never acknowledged
+    assert len(taken) == 3
+    assert totals(app, user_id)[0] == 0
+    result = app.test_cli_runner().invoke(args=["usage", "flush", "--claim-idle", "0"])
+    assert result.exit_code == 0, result.output
+    assert "3 call records written; 0 still waiting" in result.output
+    assert totals(app, user_id) == (3, 3, 97, 97, 3)
+
+
+def test_a_crash_between_commit_and_acknowledgement_counts_nothing_twice(redis_app):
+    app = redis_app(METERING_FLUSH="external")
+    meter = app.extensions["twtapi_meter"]
+    user_id, secret = make_customer(app, credits=100)
+    assert call(app, secret, 2, "/api/v1/users/jack/tweets") == [200, 200]
+    with app.app_context():
+        entries = meter.read_records("crashed", 100)
+        with _db.engine.begin() as conn:  # the batch is committed, then the process dies
+            write_records(conn, [unpack(fields) for _, fields in entries])
+    assert totals(app, user_id) == (2, 2, 90, 90, 2)
+    app.test_cli_runner().invoke(args=["usage", "flush", "--claim-idle", "0"])
+    assert totals(app, user_id) == (2, 2, 90, 90, 2)
+    assert meter.pending_count() == 0
+    assert meter.balance(user_id) == 90  # nothing is counted as still on its way
+
+
+def test_calls_of_an_erased_account_are_not_logged(redis_app):
+    app = redis_app(METERING_FLUSH="external")
+    user_id, secret = make_customer(app, credits=100)
+    assert call(app, secret) == [200]
+    with app.app_context():
+        _db.session.get(User, user_id).erased_at = _db.session.get(User, user_id).created_at
+        _db.session.commit()
+    app.test_cli_runner().invoke(args=["usage", "flush"])
+    assert totals(app, user_id)[0] == 0
+    assert app.extensions["twtapi_meter"].pending_count() == 0
+
+
+def test_flush_command_with_the_database_meter_says_there_is_nothing_to_do(app):
+    result = app.test_cli_runner().invoke(args=["usage", "flush"])
+    assert result.exit_code == 0
+    assert "nothing waits to be written" in result.output
+    assert "API metering" in app.test_cli_runner().invoke(args=["show-config"]).output
