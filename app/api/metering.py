@@ -100,6 +100,10 @@ class Outcome:
         return headers
 
 
+class KeyChanged(Exception):
+    """The key was revoked, rotated out or its owner suspended since this process cached it."""
+
+
 class MeteringUnavailable(Exception):
     """The metering store could not be reached; the call was neither served nor charged."""
 

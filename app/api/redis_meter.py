@@ -29,7 +29,7 @@ from datetime import datetime
 import redis
 from flask import Flask
 
-from app.api.metering import WINDOW_SECONDS, CallRecord, KeyInfo, MeteringUnavailable, Outcome
+from app.api.metering import WINDOW_SECONDS, CallRecord, KeyChanged, KeyInfo, MeteringUnavailable, Outcome
 from app.api.resp import ScriptCaller
 from app.extensions import db
 
@@ -114,10 +114,6 @@ for user, _ in pairs(touched) do
 end
 return 1
 """
-
-
-class KeyChanged(Exception):
-    """The key was revoked, rotated out or its owner suspended since it was cached."""
 
 
 class RedisMeter:

@@ -8,8 +8,7 @@ import time
 from flask import current_app, g, jsonify, render_template, request
 
 from app.api import bp, openapi, services
-from app.api.metering import CallRecord, MeteringUnavailable, Outcome, get_meter
-from app.api.redis_meter import KeyChanged
+from app.api.metering import CallRecord, KeyChanged, MeteringUnavailable, Outcome, get_meter
 from app.errors.routes import problem_response
 from app.pricing import get_pricing
 from app.security import api_key, csrf_exempt, public

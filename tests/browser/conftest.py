@@ -54,6 +54,8 @@ def live_server(database_url, tmp_path_factory, smtp_server):
         "SECRET_KEY": "browser-tests-only-" + "x" * 24,
         "SITE_URL": f"http://127.0.0.1:{port}",
         "MAIL_URL": f"smtp://127.0.0.1:{smtp_server[0].port}",
+        # Its own Redis keys: metering state of an earlier run's accounts must not meet this run's.
+        "RATELIMIT_KEY_PREFIX": f"twtapi-browser-{port}-{os.getpid()}",
     }
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:

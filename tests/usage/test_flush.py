@@ -97,7 +97,8 @@ def test_calls_of_an_erased_account_are_not_logged(redis_app):
     assert app.extensions["twtapi_meter"].pending_count() == 0
 
 
-def test_flush_command_with_the_database_meter_says_there_is_nothing_to_do(app):
+def test_flush_command_with_the_database_meter_says_there_is_nothing_to_do(make_app):
+    app = make_app(API_METERING="database")
     result = app.test_cli_runner().invoke(args=["usage", "flush"])
     assert result.exit_code == 0
     assert "nothing waits to be written" in result.output
