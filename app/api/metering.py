@@ -138,16 +138,16 @@ class DatabaseMeter:
         if mode != "settle" and not limiter.limiter.hit(item, *stats_key):
             status = 429
         credits = 0
-        balance = billing.current_balance(key.user_id)
-        if status < 400 and price > 0:
-            if balance < price:
+        if status < 400 and price > 0 and mode != "check":
+            try:  # one conditional UPDATE: never below zero, also under concurrent calls
+                balance = billing.charge_call(key.user_id, price, record.request_id, now)
+                credits = price
+            except billing.InsufficientCredits as exc:
+                status, balance = 402, exc.balance
+        else:
+            balance = billing.current_balance(key.user_id)
+            if status < 400 and balance < price:
                 status = 402
-            elif mode != "check":
-                try:
-                    balance = billing.charge_call(key.user_id, price, record.request_id, now)
-                    credits = price
-                except billing.InsufficientCredits as exc:  # another call spent the credits meanwhile
-                    status, balance = 402, exc.balance
         if mode != "check" or status >= 400:
             record_call(request_id=record.request_id, user_id=key.user_id, key_id=key.id, method=record.method,
                         endpoint=record.endpoint, status=status, credits=credits, ip=record.ip, now=now,

@@ -348,6 +348,10 @@ class RedisMeter:
     def _read_records(self, consumer: str, count: int, block_ms: int | None, claim_idle_ms: int | None):
         own = self.redis.xreadgroup(GROUP, consumer, {self.stream: "0"}, count=count)
         entries = own[0][1] if own else []
+        gone = [entry_id for entry_id, fields in entries if not fields]  # written and deleted by another flusher
+        if gone:
+            self.redis.xack(self.stream, GROUP, *gone)
+            entries = [entry for entry in entries if entry[1]]
         if not entries and claim_idle_ms is not None:
             entries = self.redis.xautoclaim(self.stream, GROUP, consumer, claim_idle_ms, "0-0", count=count)[1]
         if not entries:
