@@ -2,11 +2,13 @@
 
 One transaction per batch writes the call log, the usage ledger rows, the balances and the daily
 roll-ups; the records are acknowledged in Redis only after it commits. A record written twice (a
-crash between the commit and the acknowledgement) is refused by the unique request id, and only
-newly written calls count towards ledger, balance and roll-ups, so nothing is lost or counted twice.
+crash between the commit and the acknowledgement) is found already logged and skipped (and the
+unique request id refuses it should two flushers race), so nothing is lost or counted twice.
 
-Each application process runs a flusher thread (started by its first metered call); ``flask usage
-flush`` drains everything, including records left by a process that died (run it from cron).
+``METERING_FLUSH`` says who flushes: a thread in each application process (``background``, started
+by its first metered call), the ``flask usage flush --follow`` service (``external``) or the request
+itself (``inline``, tests). ``flask usage flush`` drains what is left, including records a process
+that died was holding (run it from cron).
 """
 
 from __future__ import annotations
