@@ -345,5 +345,18 @@ def redis_url() -> str:
     return url
 
 
+@pytest.fixture
+def redis_app(make_app, redis_url):
+    """Build an application metering API calls in Redis (API_METERING=redis), each with its own
+    key prefix unless given one (two apps with one prefix are two processes sharing Redis)."""
+
+    def factory(prefix=None, **overrides):
+        prefix = prefix or f"meter-test-{uuid.uuid4().hex[:8]}"
+        return make_app(REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_KEY_PREFIX=prefix,
+                        API_METERING="redis", **overrides)
+
+    return factory
+
+
 def bearer(secret: str) -> dict:
     return {"Authorization": f"Bearer {secret}"}

@@ -173,9 +173,10 @@ class RedisMeter:
         return self.redis.get(name) or "0"
 
     def find_key(self, secret: str, now: datetime) -> KeyInfo | None:
+        from app.keys.services import looks_like_key
         from app.security import hash_token
 
-        if not secret.startswith("twt_") or len(secret) > 100:
+        if not looks_like_key(secret):
             return None
         digest = hash_token(secret)
         info = self._keys.get(digest)

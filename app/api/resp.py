@@ -8,6 +8,7 @@ one reply. Everything else (priming balances, the flusher, tests) uses redis-py.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import ssl
@@ -114,6 +115,4 @@ class ScriptCaller:
 
 
 def _sha1(text: str) -> str:
-    import hashlib
-
     return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1

@@ -10,7 +10,6 @@ import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import urlencode
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -37,36 +36,36 @@ class Match:
     params: dict
 
 
-@lru_cache(maxsize=8)
-def _patterns(routes: tuple[tuple[str, str], ...]) -> list[tuple[re.Pattern, str, str]]:
-    """(pattern, method, path) per priced endpoint; fixed paths first (``tweets/search`` before
+def _patterns(pricing: Pricing) -> list[tuple[re.Pattern, EndpointPrice]]:
+    """(pattern, endpoint) per priced endpoint; fixed paths first (``tweets/search`` before
     ``tweets/{id}``). A ``{name}`` is one non-empty path segment; a trailing slash is allowed."""
-    compiled = [(re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "/?"), method, path)
-                for method, path in routes]
-    return sorted(compiled, key=lambda item: "{" in item[2])
+    compiled = [(re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(e.path)) + "/?"), e)
+                for e in pricing.endpoints]
+    return sorted(compiled, key=lambda item: "{" in item[1].path)
 
 
-_BY_PRICING: dict[int, tuple[Pricing, list]] = {}  # the patterns of each price list in use
+# The patterns of each price list in use, by identity: hashing a price list would translate its
+# lazy descriptions on every call.
+_BY_PRICING: dict[int, tuple[Pricing, list]] = {}
 
 
 def match(pricing: Pricing, path: str, method: str) -> Match:
     """The priced endpoint for ``path``. Raises NotFound or MethodNotAllowed."""
-    # Keyed by plain strings: hashing the endpoints would translate their lazy descriptions.
     method = "GET" if method == "HEAD" else method
-    allowed = []
     cached = _BY_PRICING.get(id(pricing))
     if cached is None or cached[0] is not pricing:
         if len(_BY_PRICING) > 32:
             _BY_PRICING.clear()
-        cached = _BY_PRICING[id(pricing)] = (pricing, _patterns(tuple((e.method, e.path) for e in pricing.endpoints)))
-    for pattern, endpoint_method, endpoint in cached[1]:
+        cached = _BY_PRICING[id(pricing)] = (pricing, _patterns(pricing))
+    allowed = []
+    for pattern, endpoint in cached[1]:
         found = pattern.fullmatch(path)
         if found is None:
             continue
-        if endpoint_method != method:
-            allowed.append(endpoint_method)
+        if endpoint.method != method:
+            allowed.append(endpoint.method)
             continue
-        return Match(next(e for e in pricing.endpoints if e.path == endpoint), found.groupdict())
+        return Match(endpoint, found.groupdict())
     if allowed:
         raise MethodNotAllowed(valid_methods=sorted(set(allowed)))
     raise NotFound()

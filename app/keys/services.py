@@ -56,9 +56,14 @@ def create_key(user: User, name: str, rate_limit: int | None, max_keys: int, con
 
 def find_usable_key(secret: str, now: datetime) -> ApiKey | None:
     """The active (or rotating, within its grace period) key for ``secret``, or None."""
-    if not secret.startswith(KEY_PREFIX) or len(secret) > 100:
+    if not looks_like_key(secret):
         return None
     return find_usable_key_by_hash(hash_token(secret), now)
+
+
+def looks_like_key(secret: str) -> bool:
+    """Whether ``secret`` could be one of our keys at all (no lookup for anything else)."""
+    return secret.startswith(KEY_PREFIX) and len(secret) <= 100
 
 
 def find_usable_key_by_hash(secret_hash: str, now: datetime) -> ApiKey | None:

@@ -18,7 +18,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.api.metering import unpack
@@ -27,7 +27,7 @@ from app.billing.models import CreditEntry
 from app.extensions import db
 from app.keys.models import ApiKey
 from app.usage.models import ApiCall, UsageDaily
-from app.usage.services import dialect_insert
+from app.usage.services import add_usage, dialect_insert
 
 log = logging.getLogger(__name__)
 CLAIM_IDLE_MS = 30_000  # records a flusher has held this long without acknowledging are taken over
@@ -166,17 +166,9 @@ def _roll_up(conn, insert, rows: list[dict]) -> None:
                   "errors": daily.c.errors + statement.excluded.errors})
         conn.execute(statement, keyed)
     for (day, user, key, endpoint), (calls, credits, errors) in totals.items():
-        if key is not None:
-            continue
-        # NULLs never conflict in a unique constraint: key-less rows (the key was deleted) add by update.
-        where = and_(UsageDaily.day == day, UsageDaily.user_id == user, UsageDaily.endpoint == endpoint,
-                     UsageDaily.key_id.is_(None))
-        changed = conn.execute(update(UsageDaily).where(where).values(
-            calls=UsageDaily.calls + calls, credits=UsageDaily.credits + credits,
-            errors=UsageDaily.errors + errors)).rowcount
-        if not changed:
-            conn.execute(insert(UsageDaily).values(day=day, user_id=user, key_id=None, endpoint=endpoint, calls=calls,
-                                                   credits=credits, errors=errors))
+        if key is None:  # the key was deleted meanwhile
+            add_usage(conn, conn.dialect.name, day=day, user_id=user, key_id=None, endpoint=endpoint, calls=calls,
+                      credits=credits, errors=errors)
 
 
 def _order(item) -> tuple:

@@ -22,23 +22,26 @@ def record_call(*, request_id: str, user_id: int, key_id: int | None, method: st
     db.session.execute(ApiCall.__table__.insert().values(
         request_id=request_id, user_id=user_id, key_id=key_id, created_at=now, method=method, endpoint=endpoint,
         status=status, credits=credits, latency_ms=latency_ms, ip=ip, ip_truncated=False))
-    error = 1 if status >= 400 else 0
-    insert = dialect_insert()(UsageDaily).values(day=now.date(), user_id=user_id, key_id=key_id, endpoint=endpoint,
-                                                  calls=1, credits=credits, errors=error)
+    add_usage(db.session, db.engine.dialect.name, day=now.date(), user_id=user_id, key_id=key_id,
+              endpoint=endpoint, calls=1, credits=credits, errors=1 if status >= 400 else 0)
+
+
+def add_usage(executor, dialect: str, *, day: date, user_id: int, key_id: int | None, endpoint: str, calls: int,
+              credits: int, errors: int) -> None:
+    """Add to one daily roll-up row, creating it if needed (``executor``: the session or a connection)."""
+    insert = dialect_insert(dialect)(UsageDaily).values(day=day, user_id=user_id, key_id=key_id, endpoint=endpoint,
+                                                        calls=calls, credits=credits, errors=errors)
+    added = {"calls": UsageDaily.calls + calls, "credits": UsageDaily.credits + credits,
+             "errors": UsageDaily.errors + errors}
     if key_id is None:  # NULLs never conflict in a unique constraint: count key-less calls by update
-        where = (UsageDaily.day == now.date(), UsageDaily.user_id == user_id, UsageDaily.endpoint == endpoint,
+        where = (UsageDaily.day == day, UsageDaily.user_id == user_id, UsageDaily.endpoint == endpoint,
                  UsageDaily.key_id.is_(None))
-        if not db.session.execute(update(UsageDaily).where(*where).values(
-                calls=UsageDaily.calls + 1, credits=UsageDaily.credits + credits,
-                errors=UsageDaily.errors + error)).rowcount:
-            db.session.execute(insert)
+        if not executor.execute(update(UsageDaily).where(*where).values(**added)).rowcount:
+            executor.execute(insert)
         return
-    # One statement, safe under concurrency: insert today's row or add to it.
-    db.session.execute(insert.on_conflict_do_update(
-        index_elements=["day", "user_id", "key_id", "endpoint"],
-        set_={"calls": UsageDaily.calls + 1, "credits": UsageDaily.credits + credits,
-              "errors": UsageDaily.errors + error},
-    ))
+    # One statement, safe under concurrency: insert the day's row or add to it.
+    executor.execute(insert.on_conflict_do_update(index_elements=["day", "user_id", "key_id", "endpoint"],
+                                                  set_=added))
 
 
 def dialect_insert(name: str | None = None):

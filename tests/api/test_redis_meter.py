@@ -22,18 +22,6 @@ from app.usage.models import ApiCall
 from tests.conftest import bearer, make_customer
 
 
-@pytest.fixture
-def redis_app(make_app, redis_url):
-    """An application metering in Redis; ``prefix`` lets a second one share its state."""
-
-    def factory(prefix=None, **overrides):
-        prefix = prefix or f"meter-test-{uuid.uuid4().hex[:8]}"
-        return make_app(REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_KEY_PREFIX=prefix,
-                        API_METERING="redis", **overrides)
-
-    return factory
-
-
 def ledger_state(app, user_id):
     """(balance in the database, sum of the ledger, charged calls logged, usage ledger rows)."""
     with app.app_context():

@@ -1,9 +1,7 @@
 """Call records metered in Redis reach the call log, the ledger and the roll-ups: once, also after a crash."""
 
 import time
-import uuid
 
-import pytest
 from sqlalchemy import func, select
 
 from app.api.metering import unpack
@@ -14,15 +12,6 @@ from app.keys.models import ApiKey
 from app.usage.flush import write_records
 from app.usage.models import ApiCall, UsageDaily
 from tests.conftest import bearer, make_customer
-
-
-@pytest.fixture
-def redis_app(make_app, redis_url):
-    def factory(**overrides):
-        return make_app(REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url, API_METERING="redis",
-                        RATELIMIT_KEY_PREFIX=f"flush-test-{uuid.uuid4().hex[:8]}", **overrides)
-
-    return factory
 
 
 def totals(app, user_id):
