@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.api.metering import register_metering
+from app.billing.routes import register_payments
 from app.config import BASE_DIR, Config, load_config
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -31,6 +33,7 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
     register_extensions(app)
     register_metering(app)
     register_blueprints(app)
+    register_payments(app)
     register_templating(app)
 
     from app.audit import services as _audit_guard  # noqa: F401 - installs the append-only guard
@@ -84,6 +87,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    if app.config.get("REDIS_URL"):  # for /healthz: short timeouts, a check must not hang
+        app.extensions["twtapi_redis"] = redis.Redis.from_url(
+            app.config["REDIS_URL"], socket_timeout=1, socket_connect_timeout=1)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -25,10 +25,13 @@ def show_config_command():
     rows = [
         ("environment", cfg.get("ENV_NAME")),
         ("database", _redacted_database_url(cfg["SQLALCHEMY_DATABASE_URI"])),
-        ("rate-limit storage", "redis" if cfg.get("REDIS_URL") else "memory (one process)"),
+        ("rate-limit storage", "redis (shared by every worker)" if cfg.get("REDIS_URL")
+         else "memory: every limit counts per worker process (N workers allow N times the limit)"),
         ("API metering", current_app.extensions["twtapi_meter"].name),
         ("mail", "smtp" if cfg.get("MAIL_URL") else f"files in {cfg.get('MAIL_DIR')}"),
-        ("stripe", "configured" if cfg.get("STRIPE_SECRET_KEY") else "demo checkout"),
+        ("payments", "stripe" if current_app.extensions["payment_gateway"].name == "stripe" else "demo checkout"),
+        ("data backend", "upstream" if cfg.get("UPSTREAM_API_URL") else "built-in sample data"),
+        ("demo mode", "on (every page says so)" if cfg.get("DEMO_MODE") else "off"),
         ("encryption keys", str(len(cfg.get("DATA_ENCRYPTION_KEYS") or []))),
         ("trusted proxy hops", str(cfg.get("PROXY_HOPS"))),
         ("site", cfg.get("SITE_URL")),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 from flask_babel import lazy_gettext as _l
@@ -19,6 +20,7 @@ from app.pricing import DEFAULT_PRICING
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = BASE_DIR / "instance"
+MAIL_SCHEMES = ("smtp", "smtps", "smtp+starttls")
 
 
 class ConfigError(RuntimeError):
@@ -88,6 +90,10 @@ class Config:
         self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY") or None
         self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET") or None
         self.UPSTREAM_API_URL = env.get("UPSTREAM_API_URL") or None
+        # A deliberate public sandbox on the demo parts (demo checkout, sample data backend);
+        # announced on every page and by /healthz. Development and tests always have the demo parts.
+        self.DEMO_MODE = _bool(env.get("DEMO_MODE"), False)
+        self.DEMO_PARTS = True
 
         # Number of trusted reverse proxies in front of the app (0: none, trust nothing).
         self.PROXY_HOPS = _int(env, "PROXY_HOPS", 0)
@@ -235,17 +241,25 @@ class ProductionConfig(Config):
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.PROXY_HOPS = _int(env, "PROXY_HOPS", 1)
         self.PREFERRED_URL_SCHEME = "https"
+        # Production never writes mail to files nor keeps rate limits in one process's memory.
+        self.MAIL_DIR = None
+        self.DEMO_PARTS = self.DEMO_MODE
 
     def validate(self) -> None:
-        missing = [
-            name
-            for name, present in (
-                ("SECRET_KEY", bool(self.SECRET_KEY)),
-                ("DATABASE_URL", self.DATABASE_URL_SET),
-                ("DATA_ENCRYPTION_KEYS", bool(self.DATA_ENCRYPTION_KEYS)),
-            )
-            if not present
+        required = [
+            ("SECRET_KEY", bool(self.SECRET_KEY)),
+            ("DATABASE_URL", self.DATABASE_URL_SET),
+            ("DATA_ENCRYPTION_KEYS", bool(self.DATA_ENCRYPTION_KEYS)),
+            ("REDIS_URL", bool(self.REDIS_URL)),
+            ("MAIL_URL", bool(self.MAIL_URL)),
         ]
+        if not self.DEMO_MODE:  # a sandbox (DEMO_MODE=1) runs the demo checkout and the sample backend
+            required += [
+                ("STRIPE_SECRET_KEY", bool(self.STRIPE_SECRET_KEY)),
+                ("STRIPE_WEBHOOK_SECRET", bool(self.STRIPE_WEBHOOK_SECRET)),
+                ("UPSTREAM_API_URL", bool(self.UPSTREAM_API_URL)),
+            ]
+        missing = [name for name, present in required if not present]
         if missing:
             raise ConfigError(
                 "Production configuration is incomplete: set " + ", ".join(missing)
@@ -257,6 +271,11 @@ class ProductionConfig(Config):
             raise ConfigError(
                 "Production refuses a temporary SQLite database: point DATABASE_URL at PostgreSQL."
             )
+        if urlsplit(self.MAIL_URL).scheme.lower() not in MAIL_SCHEMES:
+            raise ConfigError("MAIL_URL must be an smtp://, smtps:// or smtp+starttls:// URL in production.")
+        if self.STRIPE_SECRET_KEY and self.STRIPE_WEBHOOK_SECRET is None:
+            raise ConfigError("Production configuration is incomplete: set STRIPE_WEBHOOK_SECRET "
+                              "(see docs/configuration.md).")
         if len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY is too short for production: use at least 32 random characters.")
         from app.crypto import EncryptionKeyError, validate_keys

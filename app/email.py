@@ -96,6 +96,15 @@ def queue_email(recipient: str, template: str, locale: str | None = None, **cont
     return message
 
 
+def outbox_backlog(now: datetime) -> tuple[int, int]:
+    """Undelivered messages, and the age in seconds of the oldest (0 when none)."""
+    from sqlalchemy import func
+
+    count, oldest = db.session.execute(
+        select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.sent_at.is_(None))).one()
+    return int(count), int((now - oldest).total_seconds()) if oldest else 0
+
+
 def _build(message: OutboxMessage, sender: str) -> EmailMessage:
     mail = EmailMessage()
     mail["Subject"] = message.subject

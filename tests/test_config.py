@@ -18,7 +18,13 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x" * 48,
     "DATABASE_URL": "postgresql://app@db.internal/twtapi",
     "DATA_ENCRYPTION_KEYS": f"{KEY_NEW}, {KEY_OLD}",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "MAIL_URL": "smtp+starttls://relay.internal:587",
+    "STRIPE_SECRET_KEY": "sk_live_x",
+    "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    "UPSTREAM_API_URL": "https://data.internal/v1",
 }
+DEMO_PARTS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "UPSTREAM_API_URL")
 
 
 @pytest.mark.parametrize("missing", sorted(PRODUCTION_ENV))
@@ -34,7 +40,62 @@ def test_production_refuses_to_start_naming_the_missing_setting(missing):
 def test_production_names_every_missing_setting_at_once():
     with pytest.raises(ConfigError) as info:
         load_config("production", {})
-    assert "SECRET_KEY, DATABASE_URL, DATA_ENCRYPTION_KEYS" in str(info.value)
+    assert ("SECRET_KEY, DATABASE_URL, DATA_ENCRYPTION_KEYS, REDIS_URL, MAIL_URL, STRIPE_SECRET_KEY, "
+            "STRIPE_WEBHOOK_SECRET, UPSTREAM_API_URL") in str(info.value)
+
+
+def test_production_refuses_a_mail_url_that_is_not_smtp():
+    with pytest.raises(ConfigError, match="MAIL_URL must be an smtp"):
+        load_config("production", {**PRODUCTION_ENV, "MAIL_URL": "file:///var/mail"})
+
+
+def test_production_never_writes_mail_to_files_or_counts_limits_in_memory():
+    cfg = load_config("production", PRODUCTION_ENV)
+    assert cfg.MAIL_DIR is None
+    assert cfg.RATELIMIT_STORAGE_URI == PRODUCTION_ENV["REDIS_URL"]
+    assert cfg.DEMO_PARTS is False
+
+
+def test_demo_mode_allows_a_sandbox_without_stripe_or_upstream_but_not_without_redis_or_mail():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k not in DEMO_PARTS}
+    cfg = load_config("production", {**env, "DEMO_MODE": "1"})
+    assert cfg.DEMO_MODE is True and cfg.DEMO_PARTS is True
+    for needed in ("REDIS_URL", "MAIL_URL"):
+        with pytest.raises(ConfigError, match=needed):
+            load_config("production", {**{k: v for k, v in env.items() if k != needed}, "DEMO_MODE": "1"})
+
+
+def test_demo_mode_with_a_stripe_key_still_needs_the_webhook_secret():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "STRIPE_WEBHOOK_SECRET"}
+    with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET"):
+        load_config("production", {**env, "DEMO_MODE": "1"})
+
+
+def _production_app(database_url, **env):
+    cfg = load_config("production", {**PRODUCTION_ENV, **env})
+    return create_app(cfg, {"SQLALCHEMY_DATABASE_URI": database_url, "SESSION_COOKIE_SECURE": False,
+                            "PROXY_HOPS": 0, "PREFERRED_URL_SCHEME": "http", "API_METERING": "database",
+                            "REDIS_URL": None, "RATELIMIT_STORAGE_URI": "memory://"})
+
+
+def test_production_has_no_demo_checkout_route_and_pays_through_stripe(database_url):
+    app = _production_app(database_url)
+    assert not [rule for rule in app.url_map.iter_rules() if "/billing/demo" in rule.rule]
+    assert app.extensions["payment_gateway"].name == "stripe"
+    response = app.test_client().get("/billing/demo/cs_demo_anything")
+    assert response.status_code == 404
+    assert "demo site" not in app.test_client().get("/").get_data(as_text=True)
+
+
+def test_a_sandbox_says_it_is_a_demo_on_every_page_and_in_healthz(database_url):
+    env = {name: "" for name in DEMO_PARTS}
+    app = _production_app(database_url, DEMO_MODE="1", **env)
+    client = app.test_client()
+    assert app.extensions["payment_gateway"].name == "demo"
+    assert [rule for rule in app.url_map.iter_rules() if rule.rule == "/billing/demo/<session_id>"]
+    for page in ("/", "/pricing", "/login", "/register", "/contact", "/privacy", "/docs/api"):
+        assert "This is a demo site" in client.get(page).get_data(as_text=True), page
+    assert client.get("/healthz").get_json()["demo_mode"] is True
 
 
 def test_production_refuses_sqlite_in_tmp():
@@ -109,7 +170,7 @@ def test_create_app_accepts_a_config_instance():
 
 
 def _run_wsgi(env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    unset = {"SECRET_KEY", "DATABASE_URL", "DATA_ENCRYPTION_KEYS"}
+    unset = set(PRODUCTION_ENV) | {"DEMO_MODE"}
     clean = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); import wsgi"],
@@ -127,8 +188,18 @@ def test_wsgi_prints_one_clear_line_when_production_is_misconfigured(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [
         "TwtAPI cannot start: Production configuration is incomplete: set DATABASE_URL, "
-        "DATA_ENCRYPTION_KEYS (see docs/configuration.md)."
+        "DATA_ENCRYPTION_KEYS, REDIS_URL, MAIL_URL, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, "
+        "UPSTREAM_API_URL (see docs/configuration.md)."
     ]
+
+
+def test_wsgi_refuses_production_with_only_the_first_three_settings(tmp_path):
+    """The review's finding: these three alone used to start with the demo checkout live."""
+    base = {name: PRODUCTION_ENV[name] for name in ("SECRET_KEY", "DATABASE_URL", "DATA_ENCRYPTION_KEYS")}
+    result = _run_wsgi({"APP_ENV": "production", **base}, tmp_path)
+    assert result.returncode == 1
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "STRIPE_SECRET_KEY" in line and "UPSTREAM_API_URL" in line and "REDIS_URL" in line
 
 
 def test_dotenv_file_is_read_without_overriding_the_environment(tmp_path, monkeypatch):

@@ -2,8 +2,8 @@
 
 What Redis holds (every name starts with ``<RATELIMIT_KEY_PREFIX>:meter:``):
 
-- ``epoch``: the key-cache generation. Any change that can stop a key (revoke, rotate, suspend,
-  close, erase) increments it after its commit; a process whose cached keys are older reloads them
+- ``epoch``: the key-cache generation, a random value. Any change that can stop a key (revoke,
+  rotate, suspend, close, erase) replaces it after its commit; a process whose cached keys are older reloads them
   from the database before it serves the call, so a revoked key stops on its next request.
 - ``bal:<user>``: the spendable balance: the database balance minus charges not yet written there.
   Loaded ("primed") from the database when missing; ``gen:<user>`` guards the load against a
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 import socket
 import threading
 import time
@@ -168,9 +169,11 @@ class RedisMeter:
     # --- keys ------------------------------------------------------------------------------
 
     def _epoch(self) -> str:
+        """The current generation: a random value, so it never repeats, even when Redis restarts
+        empty (a counter would start again at a value some process may still have cached)."""
         name = self.prefix + "epoch"
-        self.redis.set(name, "0", nx=True)
-        return self.redis.get(name) or "0"
+        self.redis.set(name, new_epoch(), nx=True)
+        return self.redis.get(name) or ""
 
     def find_key(self, secret: str, now: datetime) -> KeyInfo | None:
         from app.keys.services import looks_like_key
@@ -206,7 +209,7 @@ class RedisMeter:
 
     def bump_epoch(self) -> None:
         """After a commit that may stop keys: every process reloads its cached keys."""
-        self.redis.incr(self.prefix + "epoch")
+        self.redis.set(self.prefix + "epoch", new_epoch())
 
     # --- one call --------------------------------------------------------------------------
 
@@ -392,6 +395,10 @@ class RedisMeter:
 
             self._flusher_pid = os.getpid()
             threading.Thread(target=run_flusher, args=(self.app, self), name="twtapi-flusher", daemon=True).start()
+
+
+def new_epoch() -> str:
+    return secrets.token_hex(8)
 
 
 def consumer_name() -> str:

@@ -32,16 +32,32 @@ class ScriptCaller:
         self._lock = threading.Lock()
 
     def __call__(self, keys: list, args: list):
+        reused = getattr(self._local, "conn", None) is not None and getattr(self._local, "pid", None) == os.getpid()
         try:
-            reply = self._send(("EVALSHA", self.sha, len(keys), *keys, *args))
-            if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
-                self._send(("SCRIPT", "LOAD", self.script))
-                reply = self._send(("EVALSHA", self.sha, len(keys), *keys, *args))
+            reply = self._evalsha(keys, args)
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            # A connection kept from before a Redis restart: the server never ran the script, so
+            # one retry on a fresh connection is safe (a timeout, where it may have run, is not retried).
+            self._drop()
+            if not reused:
+                raise redis.ConnectionError(str(exc)) from exc
+            try:
+                reply = self._evalsha(keys, args)
+            except (OSError, hiredis.ProtocolError) as again:
+                self._drop()
+                raise redis.ConnectionError(str(again)) from again
         except (OSError, hiredis.ProtocolError) as exc:
             self._drop()
             raise redis.ConnectionError(str(exc)) from exc
         if isinstance(reply, hiredis.ReplyError):
             raise redis.ResponseError(str(reply))
+        return reply
+
+    def _evalsha(self, keys: list, args: list):
+        reply = self._send(("EVALSHA", self.sha, len(keys), *keys, *args))
+        if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
+            self._send(("SCRIPT", "LOAD", self.script))  # a restarted Redis forgot the script
+            reply = self._send(("EVALSHA", self.sha, len(keys), *keys, *args))
         return reply
 
     def _send(self, command: tuple):

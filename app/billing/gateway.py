@@ -1,8 +1,9 @@
 """The only module that talks to Stripe.
 
 ``StripeGateway`` creates Checkout Sessions and refunds through ``stripe.StripeClient`` (tests give
-it a fake HTTP client); ``DemoGateway`` stands in when ``STRIPE_SECRET_KEY`` is unset and sends
-Stripe-shaped, signed events through the same webhook code. ``verify_event`` checks a webhook's
+it a fake HTTP client); ``DemoGateway`` stands in when ``STRIPE_SECRET_KEY`` is unset where the demo
+parts may run (development, tests, ``DEMO_MODE=1``) and sends Stripe-shaped, signed events through
+the same webhook code. ``choose_gateway`` picks one at start-up. ``verify_event`` checks a webhook's
 signature on the raw body.
 """
 
@@ -27,11 +28,24 @@ class CheckoutSession:
 
 
 def webhook_secret(config) -> str:
-    """The configured signing secret, or (development only) one derived from SECRET_KEY."""
+    """The configured signing secret, or, only where the demo parts run (development, tests,
+    DEMO_MODE=1), one derived from SECRET_KEY for the demo checkout's own events."""
     configured = config.get("STRIPE_WEBHOOK_SECRET")
     if configured:
         return configured
+    if not config.get("DEMO_PARTS"):
+        raise RuntimeError("STRIPE_WEBHOOK_SECRET is not set")
     return "whsec_dev_" + hashlib.sha256(b"demo-webhooks:" + config["SECRET_KEY"].encode()).hexdigest()
+
+
+def choose_gateway(config, url_for_session):
+    """The payment backend, chosen once at start-up: Stripe when its key is set, else the demo
+    checkout where the demo parts may run. Raises RuntimeError when neither is allowed."""
+    if config.get("STRIPE_SECRET_KEY"):
+        return StripeGateway(config["STRIPE_SECRET_KEY"])
+    if config.get("DEMO_PARTS"):
+        return DemoGateway(url_for_session)
+    raise RuntimeError("STRIPE_SECRET_KEY is not set and the demo checkout is off")
 
 
 def verify_event(payload: bytes, signature: str | None, secret: str, tolerance: int) -> dict:
@@ -51,6 +65,8 @@ def sign(payload: str, secret: str) -> str:
 
 
 class StripeGateway:
+    name = "stripe"
+
     def __init__(self, secret_key: str, http_client=None):
         self.client = stripe.StripeClient(secret_key, http_client=http_client, max_network_retries=2)
 
@@ -88,6 +104,8 @@ class StripeGateway:
 
 class DemoGateway:
     """No real payment: sessions are pages of this site that send signed events to our webhook."""
+
+    name = "demo"
 
     def __init__(self, url_for_session):
         self.url_for_session = url_for_session

@@ -17,11 +17,18 @@ from app.timeutil import utcnow
 
 
 def payment_gateway():
-    """Stripe when configured, else the demo checkout (the embedded default)."""
-    key = current_app.config.get("STRIPE_SECRET_KEY")
-    if key:
-        return gateway.StripeGateway(key, http_client=current_app.extensions.get("stripe_http_client"))
-    return gateway.DemoGateway(lambda session_id: url_for("billing.show_demo_checkout", session_id=session_id))
+    """The payment backend chosen at start-up (see register_payments)."""
+    return current_app.extensions["payment_gateway"]
+
+
+def register_payments(app) -> None:
+    """Choose the payment backend once; the demo checkout's route exists only with the demo backend."""
+    chosen = gateway.choose_gateway(
+        app.config, lambda session_id: url_for("billing.show_demo_checkout", session_id=session_id))
+    app.extensions["payment_gateway"] = chosen
+    if chosen.name == "demo":
+        app.add_url_rule("/billing/demo/<session_id>", "billing.show_demo_checkout", show_demo_checkout,
+                         methods=["GET", "POST"])
 
 
 @bp.post("/billing/checkout")
@@ -85,12 +92,10 @@ def process_webhook(payload: bytes, signature: str | None):
     return jsonify({"received": True, "outcome": outcome})
 
 
-@bp.route("/billing/demo/<session_id>", methods=["GET", "POST"])
 @customer
 def show_demo_checkout(session_id: str):
-    """Demo checkout (no Stripe key configured): no real payment; Pay, Fail or Cancel."""
-    if current_app.config.get("STRIPE_SECRET_KEY"):
-        abort(404)
+    """Demo checkout (the demo payment backend only; see register_payments): no real payment;
+    Pay, Fail or Cancel."""
     from sqlalchemy import select
 
     from app.billing.models import Order

@@ -11,6 +11,7 @@ from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, normalise_locale
 from app.pages import bp, services
 from app.pricing import get_pricing
 from app.security import public, safe_next
+from app.timeutil import utcnow
 
 
 @bp.get("/")
@@ -56,11 +57,12 @@ def set_language(code: str):
 @bp.get("/healthz")
 @public
 def show_health():
-    """Liveness and database check for load balancers and monitors."""
-    up = services.database_is_up()
-    body = {"status": "ok" if up else "error", "database": "ok" if up else "unavailable"}
-    response = jsonify(body)
-    response.status_code = 200 if up else 503
+    """Readiness for load balancers and monitors: each dependency, 503 when one the app needs is down."""
+    ready, report = services.health(current_app.config, current_app.extensions.get("twtapi_redis"), utcnow())
+    response = jsonify({"status": "ok" if ready else "error", **report})
+    response.status_code = 200 if ready else 503
+    if not ready:
+        response.headers["Retry-After"] = "5"
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -9,6 +9,32 @@ from sqlalchemy import text
 from app.extensions import db
 
 
+def health(config, redis_client, now: datetime) -> tuple[bool, dict]:
+    """Whether the app can serve, and a report of each dependency.
+
+    Down (not ready): the database, or Redis when REDIS_URL is set (rate limits, throttles and the
+    meter live there). The outbox backlog is reported, never fatal: mail waits and is retried.
+    """
+    from app.email import outbox_backlog
+
+    report: dict = {"database": "ok" if database_is_up() else "unavailable"}
+    if redis_client is not None:
+        report["redis"] = "ok" if redis_is_up(redis_client) else "unavailable"
+    ready = all(value == "ok" for value in report.values())
+    if report["database"] == "ok":
+        queued, oldest = outbox_backlog(now)
+        report["outbox"] = {"queued": queued, "oldest_seconds": oldest}
+    report["demo_mode"] = bool(config.get("DEMO_MODE"))
+    return ready, report
+
+
+def redis_is_up(client) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001 - any failure means "down" for the health check
+        return False
+
+
 def database_is_up() -> bool:
     """True when the database answers a trivial query."""
     try:

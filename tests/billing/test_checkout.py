@@ -4,6 +4,7 @@ import re
 
 from sqlalchemy import select
 
+from app.billing.gateway import StripeGateway
 from app.billing.models import Order
 from app.extensions import db as _db
 from tests.billing.fakes import FakeStripeHTTP
@@ -24,7 +25,7 @@ def _buy(client, pack="starter"):
 def test_checkout_sends_amount_currency_reference_idempotency_key_and_urls_to_stripe(make_app, outbox):
     app = make_app(STRIPE_SECRET_KEY="sk_test_fake", STRIPE_WEBHOOK_SECRET="whsec_test")
     fake = FakeStripeHTTP()
-    app.extensions["stripe_http_client"] = fake
+    app.extensions["payment_gateway"] = StripeGateway("sk_test_fake", http_client=fake)
     client = app.test_client()
     _buyer(client, outbox)
     response = _buy(client)

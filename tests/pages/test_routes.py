@@ -85,7 +85,10 @@ def test_unknown_language_sets_no_cookie(client):
 def test_healthz_reports_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    body = response.get_json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["outbox"] == {"queued": 0, "oldest_seconds": 0}
+    assert body["demo_mode"] is False
     assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -93,7 +96,9 @@ def test_healthz_says_when_the_database_is_down(make_app):
     app = make_app(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none")
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.get_json() == {"status": "error", "database": "unavailable"}
+    assert response.get_json()["status"] == "error"
+    assert response.get_json()["database"] == "unavailable"
+    assert response.headers["Retry-After"]
 
 
 def test_security_txt_follows_rfc_9116(client, app):
