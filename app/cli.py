@@ -158,14 +158,18 @@ credits_cli = AppGroup("credits", help="The credit ledger.")
 
 @credits_cli.command("verify")
 def verify_credits_command():
-    """Check that every balance equals the sum of its ledger; exit 1 on any mismatch."""
-    from app.billing.services import verify_balances
+    """Check that every balance equals the sum of its ledger and that every paid order was
+    credited exactly once; exit 1 on any mismatch."""
+    from app.billing.services import verify_balances, verify_orders
 
     mismatches = verify_balances()
     for user_id, email, balance, total in mismatches:
         click.echo(f"MISMATCH user {user_id} {email}: balance {balance}, ledger {total}")
-    click.echo(f"{len(mismatches)} mismatches")
-    if mismatches:
+    orders = verify_orders()
+    for reference, credits, given in orders:
+        click.echo(f"MISMATCH order {reference}: {credits} credits bought, {given} credited")
+    click.echo(f"{len(mismatches) + len(orders)} mismatches")
+    if mismatches or orders:
         raise SystemExit(1)
 
 

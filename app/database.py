@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 
@@ -32,3 +33,18 @@ def configure_engine(app: Flask) -> None:
             event.listen(engine, "connect", _sqlite_on_connect)
             if engine.url.database and engine.url.database != ":memory:":
                 Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def insert_once(table, **values) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's transaction; True when the row was
+    inserted, False when a row with the same unique value exists (or is being inserted by a
+    concurrent transaction, which PostgreSQL waits for).
+
+    One plain statement, not a SAVEPOINT: on SQLite a savepoint opened outside a transaction ends
+    with RELEASE, which commits at once and lets the rest of the work run outside the write lock.
+    As the first write of a transaction it takes SQLite's write lock until the commit.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = db.session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    return result.rowcount == 1

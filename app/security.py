@@ -42,8 +42,8 @@ def content_security_policy(nonce: str) -> str:
         "font-src": "'self'",
         "connect-src": "'self'",
         # Checkout redirects the browser from our form to Stripe's page when Stripe is configured.
-        "form-action": "'self' https://checkout.stripe.com" if current_app.extensions["payment_gateway"].name == "stripe"
-        else "'self'",
+        "form-action": "'self' https://checkout.stripe.com"
+        if current_app.extensions["payment_gateway"].name == "stripe" else "'self'",
         "frame-ancestors": "'none'",
         "base-uri": "'none'",
         "object-src": "'none'",

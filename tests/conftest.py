@@ -26,6 +26,7 @@ from app.auth.models import User
 from app.config import normalise_database_url
 from app.extensions import db as _db
 from app.extensions import limiter
+from tests.server import RedisServer, gunicorn
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 KEPT_TABLES = {"policy_versions"}  # published documents: reference data, loaded once per session
@@ -360,3 +361,37 @@ def redis_app(make_app, redis_url):
 
 def bearer(secret: str) -> dict:
     return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def serve(database_url, smtp_server, tmp_path):
+    """Start the real app under gunicorn on the session database: ``serve(workers, threads, **env)``
+    returns its base URL; every server started is stopped after the test."""
+    from contextlib import ExitStack
+
+    stack = ExitStack()
+
+    def start(workers: int = 2, threads: int = 8, **env) -> str:
+        base = {
+            "APP_ENV": "development",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "served-tests-only-" + "x" * 24,
+            "MAIL_URL": f"smtp://127.0.0.1:{smtp_server[0].port}",
+            "RATELIMIT_KEY_PREFIX": f"twtapi-served-{uuid.uuid4().hex[:8]}",
+            "LOG_LEVEL": "WARNING",
+        }
+        merged = {**base, **{k: str(v) for k, v in env.items() if v is not None}}
+        log = tmp_path / f"gunicorn-{len(stack._exit_callbacks)}.log"
+        return stack.enter_context(gunicorn(merged, log, workers=workers, threads=threads))
+
+    yield start
+    stack.close()
+
+
+@pytest.fixture
+def own_redis(tmp_path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own on a free port, which the test may stop and start."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -25,6 +25,9 @@ class CreditEntry(db.Model):
     # The API call a usage entry pays for: unique, so a call is never charged twice.
     call_id: Mapped[str | None] = mapped_column(db.String(32), unique=True)
     reason: Mapped[str | None] = mapped_column(db.String(200))
+    # What a purchase or refund entry is for (purchase:<order>, refund:<refund id>): unique, so a
+    # payment is credited and a refund taken back once, however many events announce it.
+    source_key: Mapped[str | None] = mapped_column(db.String(300), unique=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
@@ -63,10 +66,29 @@ class Order(db.Model):
     checkout_session_id: Mapped[str | None] = mapped_column(db.String(255), unique=True)
     payment_intent_id: Mapped[str | None] = mapped_column(db.String(255), index=True)
     receipt_url: Mapped[str | None] = mapped_column(db.String(500))
-    refunded_cents: Mapped[int] = mapped_column(default=0)
-    refund_ids: Mapped[str] = mapped_column(db.Text, default="")
+    refunded_cents: Mapped[int] = mapped_column(default=0)  # see billing.services.settle_refunds
+    # The highest cumulative amount_refunded a charge.refunded event reported (Stripe's charge no
+    # longer lists its refunds, so the refunds behind it may not be known one by one).
+    charge_refunded_cents: Mapped[int] = mapped_column(default=0)
     credits_reversed: Mapped[int] = mapped_column(default=0)
     credit_shortfall: Mapped[int] = mapped_column(default=0)  # refunded credits already spent
+
+
+REFUND_STATUSES = ("pending", "requires_action", "succeeded", "failed", "canceled")
+
+
+class Refund(db.Model):
+    """One Stripe refund, keyed on its own id: applied once, whatever event carries it, in any order."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[str] = mapped_column(db.String(255), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    amount_cents: Mapped[int]
+    status: Mapped[str] = mapped_column(db.String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class WebhookEvent(db.Model):

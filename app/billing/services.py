@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from app.api.metering import balances_changed, get_meter
 from app.auth.models import User
 from app.billing.models import CreditEntry
+from app.database import insert_once
 from app.email import external_url, queue_email
 from app.extensions import db
 
@@ -23,11 +24,39 @@ class InsufficientCredits(Exception):
         self.price = price
 
 
+class AlreadyApplied(Exception):
+    """A ledger row with this source key exists: the credits were already given or taken."""
+
+
 def add_credits(user: User, amount: int, kind: str, now: datetime, reason: str | None = None,
-                actor=None) -> CreditEntry:
-    """Add (or, for an adjustment, remove) credits with a ledger row. Never takes a balance below 0."""
+                actor=None, source_key: str | None = None) -> CreditEntry:
+    """Add (or, for an adjustment, remove) credits with a ledger row. Never takes a balance below 0.
+
+    ``source_key`` names what the change is for (``purchase:<order>``, ``refund:<refund id>``): the
+    ledger holds each key once, so a second attempt raises AlreadyApplied and changes nothing.
+    """
     if kind not in ("signup_bonus", "purchase", "refund", "adjustment"):
         raise ValueError(f"unknown credit entry kind {kind!r}")
+    values = {"user_id": user.id, "created_at": now, "kind": kind, "amount": amount, "reason": reason,
+              "actor_id": actor.id if actor else None, "source_key": source_key}
+    if source_key is not None and not insert_once(CreditEntry.__table__, **values):
+        raise AlreadyApplied(source_key)
+    try:
+        _change_balance(user, amount)
+    except InsufficientCredits:
+        if source_key is not None:
+            db.session.execute(delete(CreditEntry).where(CreditEntry.source_key == source_key))
+        raise
+    if source_key is not None:
+        return db.session.scalar(select(CreditEntry).where(CreditEntry.source_key == source_key))
+    entry = CreditEntry(**values)
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def _change_balance(user: User, amount: int) -> None:
+    """The balance update of add_credits; raises InsufficientCredits rather than go below zero."""
     meter = get_meter()
     if amount < 0 and meter.name == "redis" and meter.take(user.id, -amount, balances_changed(user.id)) is None:
         # Calls charged in Redis are not in the database yet: the spendable balance decides.
@@ -43,12 +72,7 @@ def add_credits(user: User, amount: int, kind: str, now: datetime, reason: str |
     else:
         db.session.execute(update(User).where(User.id == user.id).values(credit_balance=User.credit_balance + amount))
         db.session.execute(update(User).where(User.id == user.id).values(low_credit_notified=None))
-    entry = CreditEntry(user_id=user.id, created_at=now, kind=kind, amount=amount, reason=reason,
-                        actor_id=actor.id if actor else None)
-    db.session.add(entry)
-    db.session.flush()
     db.session.expire(user, ["credit_balance", "low_credit_notified"])
-    return entry
 
 
 def charge_call(user_id: int, price: int, call_id: str, now: datetime) -> int:
@@ -105,6 +129,25 @@ def verify_balances() -> list[tuple[int, str, int, int]]:
         .where(User.credit_balance != func.coalesce(sums.c.total, 0))
     ).all()
     return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+
+def verify_orders() -> list[tuple[str, int, int]]:
+    """Orders credited other than once: (reference, credits of the order, credits the ledger gave).
+
+    A paid (or later refunded) order must have given exactly its credits in purchase entries;
+    any other order none.
+    """
+    from app.billing.models import Order
+
+    given = select(CreditEntry.reason, func.sum(CreditEntry.amount).label("total")) \
+        .where(CreditEntry.kind == "purchase").group_by(CreditEntry.reason).subquery()
+    expected = db.case((Order.status.in_(("paid", "refunded", "partially_refunded")), Order.credits), else_=0)
+    rows = db.session.execute(
+        select(Order.reference, expected, func.coalesce(given.c.total, 0))
+        .outerjoin(given, given.c.reason == Order.reference)
+        .where(Order.user_id.is_not(None), expected != func.coalesce(given.c.total, 0))
+    ).all()
+    return [(r[0], int(r[1]), int(r[2])) for r in rows]
 
 
 def check_low_credit(user_id: int, balance: int, config) -> None:
@@ -174,19 +217,19 @@ def handle_event(event: dict, config, now: datetime) -> str:
 
     The event id is stored in the same transaction as its effects, so a repeated delivery, even
     a concurrent one, finds it and changes nothing (the unique constraint decides the race).
+    Different events for one order are serialised by the order's row lock (PostgreSQL) or the
+    write lock this first insert takes (SQLite), and a purchase is credited once whatever the
+    events: its ledger row has a unique source key.
     """
-    from sqlalchemy.exc import IntegrityError
-
     from app.billing.models import WebhookEvent
 
-    event_id, kind = str(event.get("id", "")), str(event.get("type", ""))
+    event_id, kind = str(event.get("id", ""))[:255], str(event.get("type", ""))[:80]
     obj = (event.get("data") or {}).get("object") or {}
-    record = WebhookEvent(event_id=event_id, type=kind, received_at=now)
-    try:
-        with db.session.begin_nested():
-            db.session.add(record)
-    except IntegrityError:
+    if not isinstance(obj, dict):
+        return "ignored"
+    if not insert_once(WebhookEvent.__table__, event_id=event_id, type=kind, received_at=now, outcome=""):
         return "duplicate"
+    record = db.session.scalar(select(WebhookEvent).where(WebhookEvent.event_id == event_id))
     outcome = _apply(kind, obj, record, config, now)
     record.outcome = outcome
     db.session.flush()
@@ -230,7 +273,7 @@ def _apply(kind: str, obj: dict, record, config, now: datetime) -> str:
         if kind == "checkout.session.expired":
             return _close(order, "expired")
         return "ignored"
-    if kind == "charge.refunded" or kind.startswith("refund."):
+    if kind in ("charge.refunded", "charge.refund.updated") or kind.startswith("refund."):
         return _refund_event(kind, obj, record, now)
     if kind == "charge.succeeded":  # carries Stripe's receipt link, shown on our receipt page
         order = _order_for({"payment_intent": obj.get("payment_intent"), "metadata": obj.get("metadata") or {}})
@@ -259,64 +302,110 @@ def _mark_paid(order, obj: dict, config, now: datetime) -> str:
         order.receipt_url = obj["receipt_url"]
     user = db.session.get(User, order.user_id) if order.user_id else None
     if user is not None:
-        add_credits(user, order.credits, "purchase", now, reason=order.reference)
+        try:
+            add_credits(user, order.credits, "purchase", now, reason=order.reference,
+                        source_key=f"purchase:{order.reference}")
+        except AlreadyApplied:
+            return "already credited"
     # A refund that arrived before the payment was confirmed is applied now.
     from app.billing.models import WebhookEvent
 
     if order.payment_intent_id:
         early = db.session.scalar(select(func.max(WebhookEvent.refunded_cents)).where(
             WebhookEvent.payment_intent_id == order.payment_intent_id))
-        if early:
-            _apply_refund(order, early, now)
+        order.charge_refunded_cents = max(order.charge_refunded_cents, early or 0)
+    settle_refunds(order, now)
     return "paid"
 
 
 def _refund_event(kind: str, obj: dict, record, now: datetime) -> str:
-    if kind == "charge.refunded":
-        cumulative = int(obj.get("amount_refunded") or 0)
-    elif obj.get("status") == "succeeded":
-        cumulative = None  # one refund: added to what is known, once per refund id
-    else:
-        return "refund not succeeded"
+    """``charge.refunded`` (a charge with its cumulative ``amount_refunded``, perhaps its refunds)
+    and ``refund.*`` / ``charge.refund.updated`` (one refund with its status)."""
     order = _order_for({"payment_intent": obj.get("payment_intent"), "metadata": obj.get("metadata") or {}})
-    if cumulative is None:
-        refund_id = str(obj.get("id", ""))
-        if order is not None and refund_id and refund_id in order.refund_ids.split(","):
-            return "refund already counted"
-        cumulative = (order.refunded_cents if order else 0) + int(obj.get("amount") or 0)
-        if order is not None and refund_id:
-            order.refund_ids = ",".join(filter(None, [order.refund_ids, refund_id]))
-    if order is None or order.status == "pending":
-        # Not paid (or not known) yet: remember it; _mark_paid applies it when payment completes.
+    if order is None:
+        # Not known yet: remember the amount; _mark_paid applies it when the payment completes.
         record.payment_intent_id = obj.get("payment_intent")
-        record.refunded_cents = cumulative
-        if order is not None:
-            record.order_reference = order.reference
-            if not order.payment_intent_id:
-                order.payment_intent_id = obj.get("payment_intent")
+        amount = obj.get("amount_refunded") if obj.get("object") == "charge" else obj.get("amount")
+        record.refunded_cents = _cents(amount) if obj.get("object") == "charge" or obj.get("status") == "succeeded" \
+            else 0
         return "refund recorded before payment"
     record.order_reference = order.reference
-    return _apply_refund(order, cumulative, now)
+    if not order.payment_intent_id and obj.get("payment_intent"):
+        order.payment_intent_id = obj["payment_intent"]
+    if obj.get("object") == "charge":
+        order.charge_refunded_cents = max(order.charge_refunded_cents, _cents(obj.get("amount_refunded")))
+        listed = (obj.get("refunds") or {}).get("data") if isinstance(obj.get("refunds"), dict) else None
+        for refund in listed if isinstance(listed, list) else []:
+            if isinstance(refund, dict):
+                _record_refund(order, refund, now)
+    else:
+        _record_refund(order, obj, now)
+    if order.status == "pending":
+        return "refund recorded before payment"
+    return settle_refunds(order, now)
 
 
-def _apply_refund(order, refunded_cents: int, now: datetime) -> str:
-    """Take back the credits of the refunded share, never below zero; record any shortfall."""
+def _cents(value) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _record_refund(order, obj: dict, now: datetime) -> None:
+    """Store or update one refund by its id. A refund that had succeeded and then failed (or was
+    canceled) no longer counts, and neither does its share of the charge's cumulative amount."""
+    from app.billing.models import REFUND_STATUSES, Refund
+
+    refund_id = str(obj.get("id") or "")[:255]
+    status = str(obj.get("status") or "")
+    if not refund_id or status not in REFUND_STATUSES:
+        return
+    amount = _cents(obj.get("amount"))
+    insert_once(Refund.__table__, refund_id=refund_id, order_id=order.id, amount_cents=amount, status=status,
+                created_at=now, updated_at=now)
+    refund = db.session.scalar(select(Refund).where(Refund.refund_id == refund_id))
+    if refund.status == "succeeded" and status in ("failed", "canceled"):
+        order.charge_refunded_cents = max(0, order.charge_refunded_cents - refund.amount_cents)
+    if refund.status != status or refund.amount_cents != amount:
+        refund.status, refund.amount_cents, refund.updated_at = status, amount, now
+    db.session.flush()
+
+
+def settle_refunds(order, now: datetime) -> str:
+    """Bring the order and the buyer's credits in line with what is refunded now.
+
+    Refunded: the succeeded refunds, or the charge's cumulative amount if that is higher (refunds
+    it covers may not have arrived one by one), at most the order's amount. The credits of the
+    refunded share are taken back, never below zero (what was already spent is the shortfall);
+    when a refund fails, they are given back and the order's state restored. Idempotent.
+    """
     import math
 
-    refunded_cents = min(max(refunded_cents, order.refunded_cents), order.amount_cents)
-    order.refunded_cents = refunded_cents
-    order.status = "refunded" if refunded_cents >= order.amount_cents else "partially_refunded"
-    owed = min(order.credits, math.ceil(order.credits * refunded_cents / order.amount_cents))
+    from app.billing.models import Refund
+
+    succeeded = db.session.scalar(select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
+        Refund.order_id == order.id, Refund.status == "succeeded")) or 0
+    refunded = min(order.amount_cents, max(int(succeeded), order.charge_refunded_cents))
+    order.refunded_cents = refunded
+    if order.status in ("paid", "refunded", "partially_refunded"):
+        order.status = ("paid" if refunded == 0 else
+                        "refunded" if refunded >= order.amount_cents else "partially_refunded")
+    owed = min(order.credits, math.ceil(order.credits * refunded / order.amount_cents)) if order.amount_cents else 0
     delta = owed - order.credits_reversed
-    if delta <= 0:
-        return order.status
     order.credits_reversed = owed
     user = db.session.get(User, order.user_id) if order.user_id else None
-    available = spendable_balance(user.id) if user else 0
-    take = min(delta, available)
-    if take:
-        add_credits(user, -take, "refund", now, reason=order.reference)
-    order.credit_shortfall += delta - take
+    if delta > 0:
+        take = min(delta, spendable_balance(user.id)) if user else 0
+        if take:
+            add_credits(user, -take, "refund", now, reason=order.reference)
+        order.credit_shortfall += delta - take
+    elif delta < 0:
+        back = -delta
+        forgiven = min(back, order.credit_shortfall)  # credits never taken need no giving back
+        order.credit_shortfall -= forgiven
+        if user is not None and back - forgiven:
+            add_credits(user, back - forgiven, "refund", now, reason=f"{order.reference}: refund failed")
     return order.status
 
 

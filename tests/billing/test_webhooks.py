@@ -94,9 +94,7 @@ def test_the_same_event_twice_in_sequence_changes_nothing(app, client, order):
     assert state(app, order) == ("paid", 10_000, 0)
 
 
-def test_the_same_event_twice_concurrently_changes_nothing(app, order, database_factory):
-    if database_factory.backend != "postgresql":
-        pytest.skip("concurrent delivery needs real concurrent transactions: runs on PostgreSQL (CI)")
+def test_the_same_event_twice_concurrently_changes_nothing(app, order):
     payload = event("checkout.session.completed", session_obj(order), event_id="evt_race")
     results = []
 
@@ -193,3 +191,81 @@ def test_stripes_receipt_link_is_kept_for_the_receipt_page(app, client, order):
                                             "receipt_url": "https://pay.stripe.com/receipts/abc"}))
     with app.app_context():
         assert _db.session.scalar(select(Order.receipt_url)) == "https://pay.stripe.com/receipts/abc"
+
+
+# --- refunds keyed on the refund's own id (payloads shaped like Stripe's fixture objects) -----------
+
+def stripe_charge(amount_refunded, refunds=None):
+    """A charge as Stripe sends it in charge.refunded (API versions since 2022-11-15 leave out the
+    ``refunds`` list unless expanded)."""
+    charge = {"id": "ch_3MmlLrLkdIwHu7ix0snN0B15", "object": "charge", "amount": 900, "amount_captured": 900,
+              "amount_refunded": amount_refunded, "captured": True, "currency": "usd", "paid": True,
+              "payment_intent": "pi_test_1", "refunded": amount_refunded >= 900, "status": "succeeded",
+              "metadata": {}}
+    if refunds is not None:
+        charge["refunds"] = {"object": "list", "data": refunds, "has_more": False,
+                             "url": "/v1/charges/ch_3MmlLrLkdIwHu7ix0snN0B15/refunds"}
+    return charge
+
+
+def stripe_refund(refund_id="re_1Nispe2eZvKYlo2Cd31jOCgZ", amount=450, status="succeeded"):
+    """A refund as Stripe sends it in refund.created / refund.updated / refund.failed."""
+    return {"id": refund_id, "object": "refund", "amount": amount, "balance_transaction": "txn_1",
+            "charge": "ch_3MmlLrLkdIwHu7ix0snN0B15", "created": 1692942318, "currency": "usd",
+            "metadata": {"order_reference": ""}, "payment_intent": "pi_test_1", "reason": None,
+            "receipt_number": None, "source_transfer_reversal": None, "status": status, "transfer_reversal": None}
+
+
+@pytest.mark.parametrize("first", ["charge.refunded", "refund.created"])
+def test_a_half_refund_announced_by_both_events_counts_once_in_either_order(app, client, order, first):
+    post(client, event("checkout.session.completed", session_obj(order)))
+    pair = {"charge.refunded": event("charge.refunded", stripe_charge(450)),
+            "refund.created": event("refund.created", stripe_refund())}
+    second = "refund.created" if first == "charge.refunded" else "charge.refunded"
+    post(client, pair[first])
+    post(client, pair[second])
+    assert state(app, order) == ("partially_refunded", 5_000, 0)
+    assert "0 mismatches" in app.test_cli_runner().invoke(args=["credits", "verify"]).output
+
+
+def test_a_charge_listing_its_refunds_counts_each_once(app, client, order):
+    post(client, event("checkout.session.completed", session_obj(order)))
+    post(client, event("refund.created", stripe_refund("re_a", 300)))
+    post(client, event("charge.refunded", stripe_charge(600, [stripe_refund("re_a", 300), stripe_refund("re_b", 300)])))
+    post(client, event("refund.created", stripe_refund("re_b", 300)))
+    with app.app_context():
+        refunded = _db.session.scalar(select(Order.refunded_cents))
+    assert refunded == 600
+    assert state(app, order)[:2] == ("partially_refunded", 3_333)
+
+
+def test_a_failed_refund_gives_the_credits_back_and_restores_the_order(app, client, order):
+    post(client, event("checkout.session.completed", session_obj(order)))
+    post(client, event("refund.created", stripe_refund()))
+    post(client, event("charge.refunded", stripe_charge(450)))
+    assert state(app, order) == ("partially_refunded", 5_000, 0)
+    post(client, event("refund.failed", stripe_refund(status="failed")))
+    assert state(app, order) == ("paid", 10_000, 0)
+    assert "0 mismatches" in app.test_cli_runner().invoke(args=["credits", "verify"]).output
+
+
+def test_a_failed_refund_whose_credits_were_spent_clears_the_shortfall_first(app, client, order):
+    post(client, event("checkout.session.completed", session_obj(order)))
+    with app.app_context():
+        services.charge_call(order["user_id"], 8_000, "spent", utcnow())
+        _db.session.commit()
+    post(client, event("refund.created", stripe_refund(amount=900)))
+    assert state(app, order) == ("refunded", 0, 8_000)
+    post(client, event("refund.failed", stripe_refund(amount=900, status="failed")))
+    assert state(app, order) == ("paid", 2_000, 0)
+
+
+def test_credits_verify_finds_an_order_credited_twice(app, client, order):
+    post(client, event("checkout.session.completed", session_obj(order)))
+    with app.app_context():  # what the race used to leave behind: a second purchase row
+        user = _db.session.get(User, order["user_id"])
+        services.add_credits(user, 10_000, "purchase", utcnow(), reason=order["reference"])
+        _db.session.commit()
+    result = app.test_cli_runner().invoke(args=["credits", "verify"])
+    assert result.exit_code == 1
+    assert f"MISMATCH order {order['reference']}: 10000 credits bought, 20000 credited" in result.output

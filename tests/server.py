@@ -1,0 +1,99 @@
+"""Run the real app under gunicorn on 127.0.0.1 for tests that need a running server: browser
+journeys, concurrent clients, outages. Used by the ``serve`` fixture in tests/conftest.py."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30.0, path: str = "/healthz") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + path, timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer in time")
+
+
+@contextmanager
+def gunicorn(env: dict, log_path: Path, workers: int = 1, threads: int = 4, port: int | None = None,
+             extra_args: tuple = ()):
+    """Serve ``wsgi:app`` with ``env`` added to this process's environment; yield its base URL."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    full_env = {**os.environ, "SITE_URL": url, **env}
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+             "--threads", str(threads), *extra_args, "wsgi:app"],
+            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            try:
+                wait_until_up(url, process)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}; log:\n{log_path.read_text()[-3000:]}") from None
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, to stop and start (outage tests): the
+    shared one on 6379 is never stopped from a test."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
