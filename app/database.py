@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -48,3 +48,16 @@ def insert_once(table, **values) -> bool:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = db.session.execute(insert(table).values(**values).on_conflict_do_nothing())
     return result.rowcount == 1
+
+
+def lock_row(table, row_id: int) -> None:
+    """Serialise the transactions that change what hangs off one row, until this one commits.
+
+    PostgreSQL: the row's lock (``SELECT ... FOR UPDATE``), so a count read after it sees every
+    committed row. SQLite ignores ``FOR UPDATE``; a write there takes the database's write lock,
+    so the lock is a write of the row to itself. Call it before reading what it guards.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(table.c.id).where(table.c.id == row_id).with_for_update())
+    else:
+        db.session.execute(update(table).where(table.c.id == row_id).values(id=table.c.id))

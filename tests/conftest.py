@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from app.auth.models import User
 from app.config import normalise_database_url
+from app.crypto import development_key
 from app.extensions import db as _db
 from app.extensions import limiter
 from tests.server import RedisServer, gunicorn
@@ -376,6 +377,8 @@ def serve(database_url, smtp_server, tmp_path):
             "APP_ENV": "development",
             "DATABASE_URL": database_url,
             "SECRET_KEY": "served-tests-only-" + "x" * 24,
+            # The test apps' field-encryption key, so both read what the other wrote.
+            "DATA_ENCRYPTION_KEYS": development_key("testing-only-not-secret"),
             "MAIL_URL": f"smtp://127.0.0.1:{smtp_server[0].port}",
             "RATELIMIT_KEY_PREFIX": f"twtapi-served-{uuid.uuid4().hex[:8]}",
             "LOG_LEVEL": "WARNING",

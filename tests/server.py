@@ -97,3 +97,47 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+class HttpClient:
+    """A browser-like client of a served app over real HTTP: a cookie jar, no redirects followed,
+    the CSRF token of the page it last opened, and the Origin header a browser sends."""
+
+    def __init__(self, base: str):
+        import http.cookiejar
+
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect())
+
+    def request(self, method: str, path: str, data: dict | None = None, headers: dict | None = None,
+                timeout: float = 30):
+        """(status, headers, body text)."""
+        from urllib.error import HTTPError
+        from urllib.parse import urlencode
+
+        body = urlencode(data, doseq=True).encode() if data is not None else None
+        request = urllib.request.Request(self.base + path, data=body, method=method,
+                                         headers={"Origin": self.base, **(headers or {})})
+        try:
+            with self.opener.open(request, timeout=timeout) as response:
+                return response.status, response.headers, response.read().decode("utf-8", "replace")
+        except HTTPError as exc:
+            return exc.code, exc.headers, exc.read().decode("utf-8", "replace")
+
+    def get(self, path: str, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def submit(self, page: str, data: dict, action: str | None = None):
+        """Open ``page``, then post ``data`` with its CSRF token to ``action`` (default: the page)."""
+        import re
+
+        _, _, html = self.get(page)
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+        token = match.group(1) if match else ""
+        return self.request("POST", action or page, {"csrf_token": token, **data})
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None

@@ -503,6 +503,8 @@ def enable_two_factor():
     if form.validate_on_submit():
         codes = twofactor.confirm_setup(current_user, form.code.data, utcnow())
         if codes:
+            row = g.get("user_session")  # a thief's session must not outlive the new second factor
+            services.end_sessions(current_user, "2fa_enabled", utcnow(), keep_id=row.id if row else None)
             services.record_event(current_user, "auth:2fa:enable", _client(), utcnow())
             services.notify_two_factor_changed(current_user, True, current_app.config)
             db.session.commit()

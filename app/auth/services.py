@@ -84,6 +84,14 @@ def find_token(secret: str, purpose: str, now: datetime) -> AccountToken | None:
     return token
 
 
+def use_token(token: AccountToken, now: datetime) -> bool:
+    """Mark ``token`` used in one statement; False when a concurrent request used it first."""
+    used = db.session.execute(update(AccountToken).where(AccountToken.id == token.id, AccountToken.used_at.is_(None))
+                              .values(used_at=now)).rowcount
+    db.session.expire(token, ["used_at"])
+    return used == 1
+
+
 # --- registration and verification ----------------------------------------------------------
 
 
@@ -139,10 +147,9 @@ def confirm_email_token(secret: str, config, now: datetime) -> tuple[User | None
     address was changed (rather than confirmed).
     """
     token = find_token(secret, VERIFY_EMAIL, now) or find_token(secret, CHANGE_EMAIL, now)
-    if token is None:
+    if token is None or not use_token(token, now):
         return None, False
     user = token.user
-    token.used_at = now
     if token.purpose == CHANGE_EMAIL:
         if db.session.scalar(select(User.id).where(User.email == token.new_email, User.id != user.id)):
             return None, False
@@ -382,10 +389,13 @@ def request_password_reset(email: str, config, now: datetime) -> None:
 def reset_password(secret: str, new_password: str, config, now: datetime) -> User | None:
     """Set a new password from a reset link; end every session. None when the link is not valid."""
     token = find_token(secret, RESET_PASSWORD, now)
-    if token is None:
+    if token is None or not use_token(token, now):
         return None
-    token.used_at = now
     user = token.user
+    # Any other reset link still in an inbox stops working: the newest use wins, older ones die.
+    db.session.execute(update(AccountToken).where(
+        AccountToken.user_id == user.id, AccountToken.purpose == RESET_PASSWORD, AccountToken.used_at.is_(None))
+        .values(used_at=now))
     _set_password(user, new_password, config, now)
     end_sessions(user, "password_reset", now)
     if not user.is_verified:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pyotp
 import segno
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 
 from app.auth.models import RecoveryCode, User
 from app.extensions import db
@@ -60,11 +60,16 @@ def check_totp(user: User, code: str, now: datetime) -> bool:
     if not user.totp_secret:
         return False
     counter = _matching_counter(user.totp_secret, code, now)
-    if counter is None or (user.totp_last_counter is not None and counter <= user.totp_last_counter):
+    if counter is None:
         return False
-    user.totp_last_counter = counter
+    # Compare-and-set in one statement: of concurrent sign-ins with the same code, one wins.
     db.session.flush()
-    return True
+    claimed = db.session.execute(
+        update(User).where(User.id == user.id, or_(User.totp_last_counter.is_(None), User.totp_last_counter < counter))
+        .values(totp_last_counter=counter)
+    ).rowcount
+    db.session.expire(user, ["totp_last_counter"])
+    return claimed == 1
 
 
 def confirm_setup(user: User, code: str, now: datetime) -> list[str] | None:
@@ -90,14 +95,10 @@ def use_recovery_code(user: User, code: str, now: datetime) -> bool:
     normalised = code.strip().lower().replace(" ", "")
     if len(normalised) == 16 and "-" not in normalised:
         normalised = "-".join(normalised[i:i + 4] for i in range(0, 16, 4))
-    row = db.session.scalar(select(RecoveryCode).where(
+    used = db.session.execute(update(RecoveryCode).where(
         RecoveryCode.user_id == user.id, RecoveryCode.code_hash == hash_token(normalised),
-        RecoveryCode.used_at.is_(None)))
-    if row is None:
-        return False
-    row.used_at = now
-    db.session.flush()
-    return True
+        RecoveryCode.used_at.is_(None)).values(used_at=now)).rowcount
+    return used == 1  # one statement: a code used concurrently twice is accepted once
 
 
 def remaining_recovery_codes(user: User) -> int:

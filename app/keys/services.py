@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from app.auth.models import User
+from app.database import lock_row
 from app.email import external_url, queue_email
 from app.extensions import db
 from app.keys.models import ApiKey
@@ -41,7 +42,11 @@ def all_keys(user: User) -> list[ApiKey]:
 
 def create_key(user: User, name: str, rate_limit: int | None, max_keys: int, config,
                now: datetime) -> tuple[ApiKey, str]:
-    """Issue a key for ``user``; return it with its secret (shown once, never stored)."""
+    """Issue a key for ``user``; return it with its secret (shown once, never stored).
+
+    Concurrent creations for one account are serialised on its row, so the limit holds.
+    """
+    lock_row(User.__table__, user.id)
     if len(active_keys(user, now)) >= max_keys:
         raise KeyLimitReached()
     secret = new_secret()

@@ -401,6 +401,18 @@ def test_reset_link_sets_a_new_password_once_and_ends_every_session(app, client,
     assert any("password was changed" in m["Subject"] for m in outbox)
 
 
+def test_using_the_newer_of_two_reset_links_voids_the_older(client, auth, outbox):
+    auth.register()
+    outbox.clear()
+    submit(client, "/reset-password", {"email": "alice@example.com"})
+    submit(client, "/reset-password", {"email": "alice@example.com"})
+    older, newer = (link_in(m, "/reset-password/") for m in outbox[:2])
+    assert older != newer
+    assert submit(client, newer, {"password": "a brand new passphrase"}).status_code == 303
+    assert client.get(older).status_code == 400
+    assert auth.login(password="a brand new passphrase").status_code == 303
+
+
 def test_reset_link_expires_after_an_hour(client, auth, app, outbox):
     auth.register()
     outbox.clear()

@@ -139,3 +139,16 @@ def test_2fa_pages_need_a_recent_password(client, app, outbox):
     response = client.get("/account/security/2fa")
     assert response.status_code == 302
     assert response.headers["Location"] == "/reauth?next=/account/security/2fa"
+
+
+def test_turning_on_2fa_ends_the_accounts_other_sessions(client, app, outbox):
+    _signed_in(client, outbox)
+    elsewhere = app.test_client()  # a session a thief may hold, opened with the password alone
+    AuthActions(elsewhere, outbox).login()
+    assert elsewhere.get("/account").status_code == 200
+    turn_on_2fa(client)
+    assert elsewhere.get("/account").status_code == 302
+    assert client.get("/account").status_code == 200
+    with app.app_context():
+        ended = _db.session.scalars(select(UserSession.end_reason).where(UserSession.ended_at.is_not(None))).all()
+    assert ended == ["2fa_enabled"]

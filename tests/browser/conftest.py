@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server import gunicorn
+from tests.server import free_port, gunicorn
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

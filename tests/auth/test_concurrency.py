@@ -1,0 +1,81 @@
+"""Credentials under concurrency: real concurrent clients against gunicorn (2 workers x 8
+threads), on SQLite as on PostgreSQL."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pyotp
+from sqlalchemy import func, select
+
+from app.auth.models import User, UserSession
+from app.extensions import db as _db
+from app.keys.models import ApiKey
+from app.timeutil import utcnow
+from tests.conftest import PASSWORD_FOR_TESTS, make_customer
+from tests.server import HttpClient
+
+
+def _with_2fa(app, email="otp@example.com") -> tuple[int, str]:
+    user_id, _ = make_customer(app, email=email)
+    secret = pyotp.random_base32()
+    with app.app_context():
+        user = _db.session.get(User, user_id)
+        user.totp_secret, user.totp_enabled_at = secret, utcnow()
+        _db.session.commit()
+    return user_id, secret
+
+
+def test_one_code_submitted_at_once_from_eight_pending_sign_ins_gives_one_session(make_app, serve):
+    app = make_app()
+    user_id, secret = _with_2fa(app)
+    url = serve()
+    clients = [HttpClient(url) for _ in range(8)]
+    for client in clients:  # eight attackers who know the password are each at the code step
+        status, headers, _ = client.submit("/login", {"email": "otp@example.com", "password": PASSWORD_FOR_TESTS})
+        assert status == 303 and headers["Location"].endswith("/login/2fa")
+    code = pyotp.TOTP(secret).now()
+    pages = [client.get("/login/2fa")[2] for client in clients]
+    start = threading.Barrier(8)
+
+    def enter(pair):
+        client, page = pair
+        import re
+
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        start.wait()
+        return client.request("POST", "/login/2fa", {"csrf_token": token, "code": code})[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(enter, zip(clients, pages, strict=True)))
+    assert sorted(statuses) == [200] * 7 + [303]  # one sign-in; seven see "already used"
+    signed_in = sum(1 for client in clients if client.get("/account")[0] == 200)
+    assert signed_in == 1
+    with app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(UserSession).where(
+            UserSession.user_id == user_id, UserSession.ended_at.is_(None))) == 1
+
+
+def test_thirty_concurrent_key_creations_stop_at_the_limit(make_app, serve):
+    app = make_app()
+    user_id, _ = make_customer(app, email="keys@example.com")  # holds one key already
+    limit = app.config["PRICING"].max_keys
+    url = serve()
+    client = HttpClient(url)
+    status, _, _ = client.submit("/login", {"email": "keys@example.com", "password": PASSWORD_FOR_TESTS})
+    assert status == 303
+    import re
+
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/account/keys")[2]).group(1)
+    start = threading.Barrier(30)
+
+    def create(n):
+        start.wait()
+        return client.request("POST", "/account/keys", {"csrf_token": token, "name": f"key {n}"})[0]
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        statuses = list(pool.map(create, range(30)))
+    assert statuses.count(200) == limit - 1 and statuses.count(400) == 30 - (limit - 1), statuses
+    with app.app_context():
+        active = _db.session.scalar(select(func.count()).select_from(ApiKey).where(
+            ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)))
+    assert active == limit
