@@ -315,7 +315,7 @@ def reset_password(token: str):
         return render_template("auth/reset_failed.html"), 400
     form = ResetPasswordForm(email=found.user.email)
     if form.validate_on_submit():
-        user = services.reset_password(token, form.password.data, current_app.config, utcnow())
+        user = services.reset_password(token, form.password.data, current_app.config, utcnow(), request.remote_addr)
         if user is not None:
             services.record_event(user, "auth:password:reset", _client(), utcnow())
         db.session.commit()

@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from app import throttle
+from app.addresses import InvalidEmail, canonical_email, normalise_email  # noqa: F401 - re-exported
 from app.audit import services as audit
 from app.auth import twofactor
 from app.auth.models import STAFF_ROLES, AccountToken, SecurityEvent, User, UserRole, UserSession
@@ -29,23 +29,15 @@ TOKEN_LIFETIMES = {
     RESET_PASSWORD: timedelta(hours=1),
 }
 
-LOGIN_LIMITS_PER_ACCOUNT = ("5 per 5 minutes", "100 per hour")
+# Failed sign-ins are counted per address *and client*: an attacker's wrong passwords block the
+# attacker's client for that address, not the owner's. The per-address ceiling across all clients
+# slows guessing from many addresses; the owner passes it with a password reset, which clears
+# the address's counters (docs/configuration.md, "Sign-in throttling").
+LOGIN_LIMIT_PER_CLIENT = "5 per 5 minutes"
+LOGIN_LIMIT_PER_ACCOUNT = "100 per hour"
 LOGIN_LIMIT_PER_IP = "30 per 5 minutes"
 RESEND_LIMIT = "3 per hour"
 RESET_LIMIT_PER_ADDRESS = "3 per hour"
-
-
-class InvalidEmail(ValueError):
-    """The address is not a valid e-mail address."""
-
-
-def normalise_email(raw: str) -> str:
-    """The stored form of an address: validated, normalised, lower-cased. Raises InvalidEmail."""
-    try:
-        result = validate_email((raw or "").strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise InvalidEmail(str(exc)) from exc
-    return result.normalized.lower()
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -171,20 +163,32 @@ def confirm_email_token(secret: str, config, now: datetime) -> tuple[User | None
 # --- sign-in and sessions -------------------------------------------------------------------
 
 
+def _login_counters(email: str, ip: str | None) -> list[tuple[str, str]]:
+    address = canonical_email(email)
+    return [(LOGIN_LIMIT_PER_CLIENT, throttle.throttle_key("login-client", address, ip or "-")),
+            (LOGIN_LIMIT_PER_ACCOUNT, throttle.throttle_key("login-account", address)),
+            (LOGIN_LIMIT_PER_IP, throttle.throttle_key("login-ip", ip or "-"))]
+
+
 def login_verdict(email: str, ip: str | None) -> throttle.Verdict:
-    """Whether another sign-in attempt is allowed for this address and this IP."""
-    account = throttle.throttle_key("login-account", email.strip().lower())
-    verdicts = [throttle.check(limit, account) for limit in LOGIN_LIMITS_PER_ACCOUNT]
-    verdicts.append(throttle.check(LOGIN_LIMIT_PER_IP, throttle.throttle_key("login-ip", ip or "-")))
+    """Whether another sign-in attempt is allowed for this address from this client."""
+    verdicts = [throttle.check(limit, key) for limit, key in _login_counters(email, ip)]
     blocked = [v for v in verdicts if not v.allowed]
     return max(blocked, key=lambda v: v.retry_after) if blocked else throttle.Verdict(True, 0)
 
 
 def record_login_failure(email: str, ip: str | None) -> None:
-    account = throttle.throttle_key("login-account", email.strip().lower())
-    for limit in LOGIN_LIMITS_PER_ACCOUNT:
-        throttle.hit(limit, account)
-    throttle.hit(LOGIN_LIMIT_PER_IP, throttle.throttle_key("login-ip", ip or "-"))
+    for limit, key in _login_counters(email, ip):
+        throttle.hit(limit, key)
+
+
+def clear_login_failures(email: str, ip: str | None = None) -> None:
+    """After a password reset: the owner proved the inbox, so the address's lockout ends (and
+    the lockout of the client that reset it)."""
+    address = canonical_email(email)
+    throttle.clear(LOGIN_LIMIT_PER_ACCOUNT, throttle.throttle_key("login-account", address))
+    if ip is not None:
+        throttle.clear(LOGIN_LIMIT_PER_CLIENT, throttle.throttle_key("login-client", address, ip))
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -379,14 +383,14 @@ def request_password_reset(email: str, config, now: datetime) -> None:
     user = find_user_by_email(email)
     if user is None:
         return
-    if not throttle.hit(RESET_LIMIT_PER_ADDRESS, throttle.throttle_key("reset", user.email)).allowed:
+    if not throttle.hit(RESET_LIMIT_PER_ADDRESS, throttle.throttle_key("reset", canonical_email(user.email))).allowed:
         return
     secret = issue_token(user, RESET_PASSWORD, now)
     queue_email(user.email, "reset_password", user_locale(user, config),
                 reset_url=external_url("auth.reset_password", token=secret), minutes=60)
 
 
-def reset_password(secret: str, new_password: str, config, now: datetime) -> User | None:
+def reset_password(secret: str, new_password: str, config, now: datetime, ip: str | None = None) -> User | None:
     """Set a new password from a reset link; end every session. None when the link is not valid."""
     token = find_token(secret, RESET_PASSWORD, now)
     if token is None or not use_token(token, now):
@@ -398,6 +402,7 @@ def reset_password(secret: str, new_password: str, config, now: datetime) -> Use
         .values(used_at=now))
     _set_password(user, new_password, config, now)
     end_sessions(user, "password_reset", now)
+    clear_login_failures(user.email, ip)
     if not user.is_verified:
         user.email_verified_at = now  # the link reached the inbox: the address is proven
     return user

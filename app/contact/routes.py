@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import throttle
+from app.addresses import canonical_email
 from app.contact import bp, services
 from app.contact.forms import ContactForm, ReplyForm
 from app.extensions import db
@@ -18,7 +19,7 @@ from app.timeutil import utcnow
 def _throttled(email: str) -> throttle.Verdict | None:
     cfg = current_app.config
     checks = ((cfg["CONTACT_RATE_LIMIT_IP"], throttle.throttle_key("contact-ip", request.remote_addr or "-")),
-              (cfg["CONTACT_RATE_LIMIT_ADDRESS"], throttle.throttle_key("contact-address", email.lower())))
+              (cfg["CONTACT_RATE_LIMIT_ADDRESS"], throttle.throttle_key("contact-address", canonical_email(email))))
     for limit, key in checks:
         verdict = throttle.check(limit, key)
         if not verdict.allowed:

@@ -19,6 +19,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
+from app import throttle
+from app.addresses import canonical_email
 from app.audit import services as audit
 from app.auth import services as auth_services
 from app.auth.guards import recent_auth_required
@@ -80,11 +82,9 @@ def close_account():
 
 
 def _request_throttled(email: str) -> bool:
-    from app import throttle
-
     cfg = current_app.config
     checks = ((cfg["RIGHTS_RATE_LIMIT_IP"], throttle.throttle_key("rights-ip", request.remote_addr or "-")),
-              (cfg["RIGHTS_RATE_LIMIT_ADDRESS"], throttle.throttle_key("rights-address", email.lower())))
+              (cfg["RIGHTS_RATE_LIMIT_ADDRESS"], throttle.throttle_key("rights-address", canonical_email(email))))
     if any(not throttle.check(limit, key).allowed for limit, key in checks):
         return True
     for limit, key in checks:

@@ -286,6 +286,44 @@ def test_five_failures_block_the_account_with_429(client, auth):
     assert "Too many failed attempts" in response.get_data(as_text=True)
 
 
+def test_five_failures_block_the_attackers_client_and_not_the_owner(app, client, auth, outbox):
+    auth.register()
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.66"
+    for _ in range(5):
+        AuthActions(attacker, outbox).login(password="a guess that is wrong")
+    assert AuthActions(attacker, outbox).login().status_code == 429  # the attacker waits
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert AuthActions(owner, outbox).login().status_code == 303  # the owner gets in
+
+
+@pytest.mark.parametrize("spelling", ["bob0@ｅｘａｍｐｌｅ.org", "BOB0@Example.ORG", " bob0@example.org "])
+def test_every_spelling_of_an_address_shares_one_throttle(client, auth, spelling):
+    auth.register(email="bob0@example.org")
+    for _ in range(5):
+        assert auth.login(email=spelling, password="wrong password again").status_code == 200
+    assert auth.login(email="bob0@example.org").status_code == 429
+    assert auth.login(email=spelling).status_code == 429  # nor does another spelling sign in
+
+
+def test_a_password_reset_ends_the_lockout_of_the_address(app, client, auth, outbox, monkeypatch):
+    from app.auth import services as auth_services
+
+    auth.register()
+    monkeypatch.setattr(auth_services, "LOGIN_LIMIT_PER_ACCOUNT", "3 per hour")  # a distributed attack
+    for n in range(3):
+        guesser = app.test_client()
+        guesser.environ_base["REMOTE_ADDR"] = f"203.0.113.{n + 1}"
+        AuthActions(guesser, outbox).login(password="a guess that is wrong")
+    assert auth.login().status_code == 429  # the address is locked for everyone
+    outbox.clear()
+    submit(client, "/reset-password", {"email": "alice@example.com"})
+    assert submit(client, link_in(outbox[0], "/reset-password/"), {"password": "a brand new passphrase"}
+                  ).status_code == 303
+    assert auth.login(password="a brand new passphrase").status_code == 303
+
+
 def test_unknown_addresses_are_throttled_the_same_way(client):
     for _ in range(5):
         AuthActions(client, []).login(email="ghost@example.com", password="wrong password again")
