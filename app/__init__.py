@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.api.metering import register_metering
 from app.billing.routes import register_payments
 from app.config import BASE_DIR, Config, load_config
+from app.database import IdConverter
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
@@ -30,6 +31,7 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
 
     register_logging(app)
     register_proxy(app)
+    app.url_map.converters["int"] = IdConverter
     register_extensions(app)
     register_metering(app)
     register_blueprints(app)

@@ -196,6 +196,7 @@ class Config:
             ("CONTACT_RETENTION_DAYS", 365),
             ("CONTACT_IP_DAYS", 7),
             ("CONTACT_LINK_DAYS", 90),
+            ("RIGHTS_STATUS_LINK_DAYS", 90),
             ("RIGHTS_REQUEST_RETENTION_DAYS", 3 * 365),
             ("UNCONFIRMED_REQUEST_DAYS", 30),
             ("CALL_IP_DAYS", 7),

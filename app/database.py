@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from werkzeug.routing import IntegerConverter
 
 from app.extensions import db
 
@@ -61,3 +62,24 @@ def lock_row(table, row_id: int) -> None:
         db.session.execute(select(table.c.id).where(table.c.id == row_id).with_for_update())
     else:
         db.session.execute(update(table).where(table.c.id == row_id).values(id=table.c.id))
+
+
+MAX_ID = 2**31 - 1  # PostgreSQL's integer; SQLite's is wider, but ids never pass this
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in URLs: a number past any id is simply not found (404), never sent to the
+    database, where it would overflow."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's parameter name
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def form_id(value: str | None) -> int | None:
+    """A form's id field as a number in the range of ids, or None."""
+    try:
+        number = int((value or "").strip())
+    except ValueError:
+        return None
+    return number if 0 < number <= MAX_ID else None

@@ -65,7 +65,22 @@ def set_security_headers(response):
     if response.mimetype == "text/html":
         # The page depends on the language cookie and header, and later on the session.
         response.vary.update(("Cookie", "Accept-Language"))
+    if "no-store" not in headers.get("Cache-Control", "") and _private(request):
+        headers["Cache-Control"] = "no-store"  # no copy in a shared cache or the browser's history
     return response
+
+
+PRIVATE_PREFIXES = ("/api/", "/account", "/staff", "/billing", "/login", "/reauth", "/reset-password",
+                    "/verify-email", "/contact/thread", "/privacy/request")
+
+
+def _private(req) -> bool:
+    """A response for one person: every API answer, every page of a signed-in visitor (whose
+    user was loaded to render it), and the portal's own paths."""
+    if req.path.startswith(PRIVATE_PREFIXES):
+        return True
+    user = getattr(g, "_login_user", None)
+    return bool(user is not None and user.is_authenticated)
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -210,7 +225,7 @@ def customer(view):
 
 # --- Logs ---------------------------------------------------------------------------------
 
-_SECRET_PATH = re.compile(r"(/(?:verify-email|reset-password)/)[^\s/?\"]+")
+_SECRET_PATH = re.compile(r"(/(?:verify-email|reset-password|contact/thread|privacy/request/status)/)[^\s/?\"]+")
 _API_KEY = re.compile(r"twt_[A-Za-z0-9_-]{8,}")
 
 

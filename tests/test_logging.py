@@ -3,6 +3,8 @@
 import logging
 import re
 
+import pytest
+
 from app.security import RedactSecretsFilter
 from tests.conftest import AuthActions, link_in, submit
 
@@ -61,3 +63,12 @@ def test_api_keys_in_query_strings_are_redacted_from_access_lines():
                                '"GET /api/v1/users/jack?api_key=twt_AbCdEfGh12345678 HTTP/1.1" 401', (), None)
     RedactSecretsFilter().filter(record)
     assert "twt_AbCdEfGh12345678" not in record.getMessage()
+
+
+@pytest.mark.parametrize("path", ["/contact/thread/", "/privacy/request/status/"])
+def test_capability_links_are_redacted_from_access_lines(path):
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1,
+                               f'127.0.0.1 - - "GET {path}%s HTTP/1.1" 200 -', ("Zm9vYmFy.capability-T0ken",), None)
+    assert RedactSecretsFilter().filter(record)
+    assert "capability-T0ken" not in record.getMessage()
+    assert f"{path}[redacted]" in record.getMessage()

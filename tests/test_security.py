@@ -131,3 +131,17 @@ def test_safe_next_accepts_same_site_paths(target):
 def test_safe_next_refuses_other_sites_and_tricks(target):
     assert not is_safe_next(target)
     assert safe_next(target, "/home") == "/home"
+
+
+def test_every_page_of_a_signed_in_visitor_is_no_store(client, auth):
+    auth.register()
+    auth.login()
+    for page in ("/account", "/account/security", "/account/privacy", "/account/keys", "/account/support",
+                 "/account/orders", "/account/profile", "/", "/pricing"):
+        response = client.get(page)
+        assert response.status_code == 200, page
+        assert response.headers["Cache-Control"] == "no-store", page
+
+
+def test_public_pages_of_an_anonymous_visitor_may_be_cached(client):
+    assert "Cache-Control" not in client.get("/pricing").headers

@@ -25,21 +25,30 @@ def _problem(status: int, detail: str, headers: dict | None = None, **extra):
                             request_id=g.request_id, **extra)
 
 
-@bp.route("/api/v1/<path:path>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+ALLOWED = "GET, OPTIONS"
+
+
+@bp.route("/api/v1/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+          provide_automatic_options=False)
 @api_key
 @csrf_exempt
 def gateway(path: str):
     """Authenticate the key, rate-limit, price, fetch, charge once and log the call."""
     g.request_id = f"{random.getrandbits(128):032x}"  # unique, not secret: it grants nothing
     started = time.perf_counter()
+    if request.method == "OPTIONS":  # what works here: GET (HEAD would be charged for no data)
+        return "", 204, {"Allow": ALLOWED}
+    if request.method != "GET":
+        return _problem(405, "This endpoint accepts GET only (HEAD is refused: it would be charged and return "
+                             "no data).", {"Allow": ALLOWED})
     if request.query_string and any(name in request.args for name in KEY_PARAMS):
         return _problem(401, "API keys are accepted only in the Authorization header (Bearer); a key in the URL "
                              "leaks into logs and browser history. Revoke this key and make a new one.")
     pricing = get_pricing()
     try:
         matched = services.match(pricing, "/api/v1/" + path, request.method)
-    except services.MethodNotAllowed as exc:
-        return _problem(405, "This endpoint accepts GET only.", {"Allow": ", ".join(exc.valid_methods or ["GET"])})
+    except services.MethodNotAllowed:
+        return _problem(405, "This endpoint accepts GET only.", {"Allow": ALLOWED})
     except services.NotFound:
         return _problem(404, "There is no such endpoint. See /api/v1/openapi.json.")
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")

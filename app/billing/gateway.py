@@ -49,14 +49,23 @@ def choose_gateway(config, url_for_session):
 
 
 def verify_event(payload: bytes, signature: str | None, secret: str, tolerance: int) -> dict:
-    """The event in ``payload`` when its Stripe-Signature is valid; else SignatureError."""
+    """The event in ``payload`` when its Stripe-Signature is valid, signed within ``tolerance``
+    seconds of now (in the past or the future), and the body is a JSON object; else SignatureError."""
+    import time
+
     if not signature:
         raise SignatureError("missing Stripe-Signature header")
     try:
-        stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance)
-        return json.loads(payload)
+        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, tolerance)
+        event = json.loads(payload)
     except (stripe.SignatureVerificationError, ValueError, UnicodeDecodeError) as exc:
         raise SignatureError(str(exc)) from exc
+    stamps = [part[2:] for part in signature.split(",") if part.strip().startswith("t=")]
+    if not stamps or not stamps[0].strip().isdigit() or int(stamps[0]) > time.time() + tolerance:
+        raise SignatureError("timestamp in the future")  # Stripe's library checks only the past
+    if not isinstance(event, dict):
+        raise SignatureError("the event is not a JSON object")
+    return event
 
 
 def sign(payload: str, secret: str) -> str:

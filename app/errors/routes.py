@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 
+import redis
+import sqlalchemy.exc
 from flask import Flask, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
-from app.errors.services import error_texts, problem
+from app.api.metering import MeteringUnavailable
+from app.errors.services import RETRY_AFTER_SECONDS, OutageLog, error_texts, problem
+from app.extensions import db
+
+OUTAGES = OutageLog()
 
 
 def wants_problem_json() -> bool:
@@ -52,11 +58,76 @@ def handle_http_error(error: HTTPException):
     return html, status, headers
 
 
+def dependency_of(error: BaseException) -> str | None:
+    """``database`` or ``redis`` when ``error`` means that dependency cannot be reached."""
+    if isinstance(error, sqlalchemy.exc.DBAPIError) and (
+            error.connection_invalidated or isinstance(error, sqlalchemy.exc.OperationalError)):
+        return "database"
+    if isinstance(error, sqlalchemy.exc.TimeoutError | sqlalchemy.exc.PendingRollbackError):
+        return "database"
+    if isinstance(error, redis.ConnectionError | redis.TimeoutError | MeteringUnavailable):
+        return "redis"
+    return None
+
+
+def unavailable_response(status: int = 503):
+    """503 with Retry-After: a problem document under /api, a page elsewhere."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    if wants_problem_json():
+        return problem_response(status, _("A part of the service is briefly unavailable; nothing was charged. "
+                                          "Retry after the number of seconds in Retry-After."), headers)
+    title, explanation = error_texts(status)
+    return render_template("errors/error.html", status=status, title=title, explanation=explanation), status, headers
+
+
 def handle_unexpected_error(error: Exception):
+    if isinstance(error, UnicodeDecodeError):  # bytes in the URL or form that are not UTF-8
+        return handle_http_error(BadRequest())
+    if isinstance(error, OverflowError | sqlalchemy.exc.DataError):  # a number past the database's range
+        _rollback()
+        return handle_http_error(BadRequest())
+    dependency = dependency_of(error)
+    _rollback()
+    if dependency is not None:
+        OUTAGES.report(current_app.logger, dependency, error)
+        return unavailable_response()
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
     return handle_http_error(InternalServerError())
 
 
+def _rollback() -> None:
+    """Leave the session usable for the error page (it may read the database)."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the database itself may be what failed
+        db.session.remove()
+
+
+class UndecodableQuery:
+    """WSGI middleware: a query string that is not UTF-8 is removed and the request marked, so
+    the app answers 400 (its error page can still render links to the current page)."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        query = environ.get("QUERY_STRING", "")
+        if query:
+            try:
+                query.encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                environ["QUERY_STRING"] = ""
+                environ["twtapi.undecodable_query"] = True
+        return self.wsgi_app(environ, start_response)
+
+
+def reject_undecodable_input():
+    if request.environ.get("twtapi.undecodable_query"):
+        raise BadRequest()
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.wsgi_app = UndecodableQuery(app.wsgi_app)
+    app.before_request_funcs.setdefault(None, []).insert(0, reject_undecodable_input)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected_error)

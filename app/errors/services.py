@@ -33,7 +33,43 @@ ERROR_TEXTS = {
         _l("Something went wrong"),
         _l("An unexpected error happened on our side. It has been logged; please try again later."),
     ),
+    503: (
+        _l("Temporarily unavailable"),
+        _l("A part of our service is briefly unavailable. Nothing you sent was lost; please try again in a "
+           "few seconds."),
+    ),
 }
+
+RETRY_AFTER_SECONDS = 5
+
+
+class OutageLog:
+    """Logs the first failure of a dependency with its traceback, then only counts: one outage must
+    not flood the log. After ``window`` seconds without a report, the next failure is "first" again
+    and the count of those in between is logged with it."""
+
+    def __init__(self, window: float = 60.0):
+        import threading
+
+        self.window = window
+        self._lock = threading.Lock()
+        self._state: dict[str, list[float]] = {}  # name -> [first seen, last logged, count since]
+
+    def report(self, logger, name: str, exc: BaseException) -> None:
+        import time
+
+        now = time.monotonic()
+        with self._lock:
+            first, logged, count = self._state.get(name, [now, 0.0, 0])
+            if now - logged < self.window:
+                self._state[name] = [first, logged, count + 1]
+                return
+            self._state[name] = [first if count else now, now, 0]
+        if count:
+            logger.error("%s still unavailable: %d more failures in the last %d s", name, count, self.window,
+                         exc_info=exc)
+        else:
+            logger.error("%s unavailable", name, exc_info=exc)
 
 
 def error_texts(status: int) -> tuple[str, str]:

@@ -9,7 +9,7 @@ import calendar
 import secrets
 from datetime import date, datetime, timedelta
 
-from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from app.audit import services as audit
@@ -99,8 +99,8 @@ def confirm(req: RightsRequest, now: datetime) -> None:
     db.session.flush()
 
 
-def _links(secret_key: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret_key, salt="rights-request-link")
+def _links(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="rights-request-link")
 
 
 def status_url(req: RightsRequest) -> str:
@@ -110,9 +110,11 @@ def status_url(req: RightsRequest) -> str:
     return external_url("rights.show_request_status", token=token)
 
 
-def request_from_token(token: str, secret_key: str) -> RightsRequest | None:
+def request_from_token(token: str, secret_key: str, max_age_days: int = 90) -> RightsRequest | None:
+    """The request a status link names; None when the link is altered or older than
+    ``max_age_days`` (every e-mail about the request carries a fresh one)."""
     try:
-        data = _links(secret_key).loads(token)
+        data = _links(secret_key).loads(token, max_age=max_age_days * 86400)
     except BadData:
         return None
     req = db.session.get(RightsRequest, data.get("r")) if isinstance(data, dict) else None

@@ -154,7 +154,8 @@ def confirm_request():
 @public
 def show_request_status(token: str):
     """A request's status and history, from the signed link in our e-mails."""
-    req = requests.request_from_token(token, current_app.config["SECRET_KEY"])
+    req = requests.request_from_token(token, current_app.config["SECRET_KEY"],
+                                      current_app.config["RIGHTS_STATUS_LINK_DAYS"])
     if req is None:
         abort(404)
     return render_template("rights/request_status.html", req=req)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from app import charts
 from app.audit.models import AuditEntry
 from app.consent import services as consent_services
+from app.database import form_id
 from app.errors.services import error_texts
 from app.extensions import db
 from app.security import staff
@@ -362,22 +364,39 @@ def find_users():
     return render_template("staff/users.html", query=query, users=staff_services.find_customers(query))
 
 
-@bp.get("/users/<int:user_id>")
+VIEW_GRANT_SECONDS = 600  # a record opened with a reason stays open this long (then ask again)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @staff()
 def show_user(user_id: int):
-    """A customer's record. Opening it needs a reason, written to the audit log with the visit."""
+    """A customer's record. Opening it needs a reason, posted (never in the URL, so never in
+    history or logs) and written to the audit log; every display of the record is audited."""
     from app.audit import services as audit
     from app.auth.models import User
 
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
-    reason = (request.args.get("reason") or "").strip()[:300]
-    if not reason:
+    grants = session.get("staff_record_views", {})
+    if request.method == "POST":
+        reason = (request.form.get("reason") or "").strip()[:300]
+        if not reason:
+            return render_template("staff/user_reason.html", user_id=user_id), 400
+        entry = audit.record(current_user, "staff:user:view", utcnow(), target_user=user, reason=reason,
+                             ip=request.remote_addr)
+        db.session.commit()
+        recent = sorted(grants.items(), key=lambda item: item[1][1])[-19:]
+        session["staff_record_views"] = {**dict(recent), str(user_id): [entry.id, time.time()]}
+        return redirect(url_for("staff.show_user", user_id=user_id), code=303)
+    grant = grants.get(str(user_id))
+    opened = db.session.get(AuditEntry, grant[0]) if grant and time.time() - grant[1] < VIEW_GRANT_SECONDS else None
+    if opened is None or opened.actor_id != current_user.id:
         return render_template("staff/user_reason.html", user_id=user_id)
-    audit.record(current_user, "staff:user:view", utcnow(), target_user=user, reason=reason, ip=request.remote_addr)
+    audit.record(current_user, "staff:user:view", utcnow(), target_user=user, reason=opened.reason,
+                 ip=request.remote_addr)
     db.session.commit()
-    return render_template("staff/user.html", user=user, reason=reason, **_customer_record(user))
+    return render_template("staff/user.html", user=user, reason=opened.reason, **_customer_record(user))
 
 
 def _customer_record(user) -> dict:
@@ -415,8 +434,7 @@ def act_on_user(user_id: int):
     reason = (request.form.get("reason") or "").strip()[:300]
     if not reason:
         flash(_("Give a reason: it goes into the audit log."), "error")
-        return redirect(url_for("staff.show_user", user_id=user_id, reason=request.form.get("view_reason", "")),
-                        code=303)
+        return redirect(url_for("staff.show_user", user_id=user_id), code=303)
     cfg, now, ip = current_app.config, utcnow(), request.remote_addr
     allowed = {"suspend": ("admin", "support"), "unsuspend": ("admin", "support"), "end-sessions": ("admin",
                "support"), "revoke-key": ("admin", "support"), "resend-verification": ("admin", "support"),
@@ -435,9 +453,8 @@ def act_on_user(user_id: int):
         from app.keys.services import KeyNotFound
 
         try:
-            staff_services.revoke_key(user, int(request.form.get("key_id", "0")), current_user, reason, cfg, now, ip)
-        except ValueError:
-            abort(400)
+            staff_services.revoke_key(user, form_id(request.form.get("key_id")) or 0, current_user, reason, cfg,
+                                      now, ip)
         except KeyNotFound:
             abort(404)
     elif action == "minor":
@@ -452,8 +469,7 @@ def act_on_user(user_id: int):
         staff_services.resend_verification(user, current_user, reason, cfg, now, ip)
     db.session.commit()
     flash(_("Done."), "success")
-    return redirect(url_for("staff.show_user", user_id=user_id, reason=request.form.get("view_reason") or reason),
-                    code=303)
+    return redirect(url_for("staff.show_user", user_id=user_id), code=303)
 
 
 # --- the audit log (admin and privacy roles) -----------------------------------------------------------------
@@ -516,7 +532,7 @@ def manage_team():
                     raise ValueError(_("Give an e-mail address and at least one role."))
                 staff_services.invite(email, roles, current_user, current_app.config, now, ip)
             elif action in ("roles", "remove"):
-                member = db.session.get(User, request.form.get("user_id", type=int) or 0)
+                member = db.session.get(User, form_id(request.form.get("user_id")) or 0)
                 if member is None:
                     abort(404)
                 staff_services.set_roles(member, [] if action == "remove" else roles, current_user, now, ip)

@@ -269,3 +269,14 @@ def test_credits_verify_finds_an_order_credited_twice(app, client, order):
     result = app.test_cli_runner().invoke(args=["credits", "verify"])
     assert result.exit_code == 1
     assert f"MISMATCH order {order['reference']}: 10000 credits bought, 20000 credited" in result.output
+
+
+def test_an_event_signed_in_the_future_is_refused(app, client, order):
+    response = post(client, event("checkout.session.completed", session_obj(order)), timestamp=int(time.time()) + 600)
+    assert response.status_code == 400
+    assert state(app, order) == ("pending", 0, 0)
+
+
+@pytest.mark.parametrize("body", ["[1, 2, 3]", '"text"', "42", "null"])
+def test_a_validly_signed_body_that_is_not_an_object_is_a_400(app, client, order, body):
+    assert post(client, body).status_code == 400

@@ -101,3 +101,26 @@ def test_error_pages_set_no_cookie(error_app):
     client = error_app.test_client()
     for status in STATUSES:
         assert client.get(f"/_test/abort/{status}").headers.getlist("Set-Cookie") == []
+
+
+# --- bad input never gives a 500 -----------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/", "/pricing", "/login", "/api/v1/account"])
+def test_a_raw_non_utf8_byte_in_the_query_string_is_a_400(client, path):
+    response = client.get(path, environ_overrides={"QUERY_STRING": "q=\xff"})
+    assert response.status_code == 400
+    if path.startswith("/api/"):
+        assert response.mimetype == "application/problem+json"
+
+
+def test_ids_past_the_databases_range_are_not_found(app, client, outbox):
+    from tests.conftest import AuthActions, submit
+
+    auth = AuthActions(client, outbox)
+    auth.register()
+    auth.login()
+    for action in ("revoke", "rotate"):
+        response = submit(client, "/account/keys", {}, action=f"/account/keys/99999999999999999999/{action}")
+        assert response.status_code == 404
+    assert submit(client, "/account/security", {}, action="/account/security/sessions/99999999999999999999/end"
+                  ).status_code == 404

@@ -14,6 +14,13 @@ from tests.conftest import AuthActions, bearer, make_customer, submit, turn_on_2
 from tests.staff.test_routes import PASSWORD, make_staff
 
 
+def open_record(client, user_id, reason):
+    """Open a customer record as staff do: the reason is posted, then the record shown."""
+    response = submit(client, f"/staff/users/{user_id}", {"reason": reason})
+    assert response.status_code == 303
+    return client.get(f"/staff/users/{user_id}")
+
+
 def staff_client(app, runner, outbox, email="staff@example.com", roles=("support",)):
     make_staff(runner, email=email, roles=roles)
     client = app.test_client()
@@ -31,11 +38,10 @@ def test_find_a_customer_by_key_prefix_open_with_a_reason_suspend_and_see_it_aud
     assert "cust@example.com" in found
     prompt = staff.get(f"/staff/users/{user_id}")
     assert "Why are you opening this record?" in prompt.get_data(as_text=True)
-    record = staff.get(f"/staff/users/{user_id}?reason=ticket SUP-123")
+    record = open_record(staff, user_id, "ticket SUP-123")
     assert record.status_code == 200 and secret[:12] in record.get_data(as_text=True)
     assert secret not in record.get_data(as_text=True)
-    response = submit(staff, f"/staff/users/{user_id}?reason=x", {"action": "suspend", "reason": "fraud check",
-                                                                  "view_reason": "ticket SUP-123"},
+    response = submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": "fraud check"},
                       action=f"/staff/users/{user_id}/action")
     assert response.status_code == 303
     assert client.get("/api/v1/account", headers=bearer(secret)).status_code == 401  # the key stops
@@ -44,7 +50,7 @@ def test_find_a_customer_by_key_prefix_open_with_a_reason_suspend_and_see_it_aud
     audit_page = staff.get("/staff/audit?customer=cust@example.com").get_data(as_text=True)
     assert "staff:user:view" in audit_page and "staff:user:suspend" in audit_page and "ticket SUP-123" in audit_page
     assert any("suspended" in m.get_body(("plain",)).get_content() for m in outbox if m["To"] == "cust@example.com")
-    submit(staff, f"/staff/users/{user_id}?reason=x", {"action": "unsuspend", "reason": "cleared"},
+    submit(staff, f"/staff/users/{user_id}", {"action": "unsuspend", "reason": "cleared"},
            action=f"/staff/users/{user_id}/action")
     assert client.get("/api/v1/account", headers=bearer(secret)).status_code == 200
 
@@ -52,7 +58,7 @@ def test_find_a_customer_by_key_prefix_open_with_a_reason_suspend_and_see_it_aud
 def test_actions_need_a_reason(app, runner, outbox):
     user_id, _ = make_customer(app, "cust@example.com")
     staff = staff_client(app, runner, outbox, roles=("admin",))
-    submit(staff, f"/staff/users/{user_id}?reason=x", {"action": "suspend", "reason": ""},
+    submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": ""},
            action=f"/staff/users/{user_id}/action")
     with app.app_context():
         assert _db.session.get(User, user_id).suspended_at is None
@@ -62,16 +68,16 @@ def test_support_staff_see_email_and_nickname_but_not_ips(app, runner, outbox):
     user_id, _ = make_customer(app, "cust@example.com")
     AuthActions(app.test_client(), outbox).login("cust@example.com", environ_base={"REMOTE_ADDR": "198.51.100.9"})
     support = staff_client(app, runner, outbox, roles=("support",))
-    page = support.get(f"/staff/users/{user_id}?reason=r").get_data(as_text=True)
+    page = open_record(support, user_id, "r").get_data(as_text=True)
     assert "cust@example.com" in page and "198.51.100.9" not in page
     admin = staff_client(app, runner, outbox, email="admin2@example.com", roles=("admin",))
-    assert "198.51.100.9" in admin.get(f"/staff/users/{user_id}?reason=r").get_data(as_text=True)
+    assert "198.51.100.9" in open_record(admin, user_id, "r").get_data(as_text=True)
 
 
 def test_billing_staff_cannot_suspend(app, runner, outbox):
     user_id, _ = make_customer(app, "cust@example.com")
     billing = staff_client(app, runner, outbox, roles=("billing",))
-    response = submit(billing, f"/staff/users/{user_id}?reason=r", {"action": "suspend", "reason": "x"},
+    response = submit(billing, f"/staff/users/{user_id}", {"action": "suspend", "reason": "x"},
                       action=f"/staff/users/{user_id}/action")
     assert response.status_code == 403
 
@@ -83,7 +89,7 @@ def test_revoking_a_customers_key_is_audited_and_effective(app, runner, outbox):
     staff = staff_client(app, runner, outbox, roles=("support",))
     with app.app_context():
         key_id = _db.session.scalar(select(ApiKey.id))
-    submit(staff, f"/staff/users/{user_id}?reason=r", {"action": "revoke-key", "key_id": str(key_id),
+    submit(staff, f"/staff/users/{user_id}", {"action": "revoke-key", "key_id": str(key_id),
                                                         "reason": "leaked on GitHub"},
            action=f"/staff/users/{user_id}/action")
     assert app.test_client().get("/api/v1/account", headers=bearer(secret)).status_code == 401
@@ -141,8 +147,23 @@ def test_privacy_staff_flag_a_minor_and_place_a_hold_from_the_record(app, runner
     user_id, _ = make_customer(app, "teen@example.com")
     staff = staff_client(app, runner, outbox, roles=("privacy",))
     for action in ("minor", "hold"):
-        submit(staff, f"/staff/users/{user_id}?reason=r", {"action": action, "reason": "school report"},
+        submit(staff, f"/staff/users/{user_id}", {"action": action, "reason": "school report"},
                action=f"/staff/users/{user_id}/action")
     with app.app_context():
         assert _db.session.scalar(select(RightsRequest.minor)) is True
         assert _db.session.scalar(select(LegalHold.reason)) == "school report"
+
+
+def test_the_reason_for_opening_a_record_is_posted_never_put_in_a_url(app, runner, outbox):
+    user_id, _ = make_customer(app, "cust@example.com")
+    staff = staff_client(app, runner, outbox, roles=("admin",))
+    opened = submit(staff, f"/staff/users/{user_id}", {"reason": "ticket SUP-777 " + "x" * 100_000})
+    assert opened.status_code == 303 and opened.headers["Location"] == f"/staff/users/{user_id}"
+    acted = submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": "r" * 100_000},
+                   action=f"/staff/users/{user_id}/action")
+    assert acted.headers["Location"] == f"/staff/users/{user_id}"
+    page = staff.get(f"/staff/users/{user_id}").get_data(as_text=True)
+    assert "ticket SUP-777" in page
+    with app.app_context():
+        reasons = _db.session.scalars(select(AuditEntry.reason).where(AuditEntry.action == "staff:user:view")).all()
+    assert reasons and all(len(reason) <= 300 for reason in reasons)
