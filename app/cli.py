@@ -117,11 +117,17 @@ mail_cli = AppGroup("mail", help="The e-mail outbox.")
 
 
 @mail_cli.command("send-queued")
-def send_queued_command():
-    """Send queued e-mail that is due; failures wait with back-off for the next run."""
-    from app.email import deliver_due
+@click.option("--follow", is_flag=True, help="Keep running: deliver due mail every --interval seconds (a service).")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between rounds with --follow.")
+def send_queued_command(follow: bool, interval: float):
+    """Send queued e-mail that is due; failures wait with back-off for the next run. Runs may
+    overlap: each claims the messages it sends."""
+    from app import email
 
-    counts = deliver_due(current_app.config)
+    if follow:
+        email.follow(current_app._get_current_object(), interval)
+        return
+    counts = email.deliver_due(current_app.config)
     click.echo(f"sent {counts['sent']}, failed {counts['failed']}")
 
 

@@ -86,6 +86,9 @@ class Config:
         self.MAIL_URL = env.get("MAIL_URL") or None
         self.MAIL_DIR = env.get("MAIL_DIR") or str(INSTANCE_DIR / "mail")
         self.MAIL_FROM = env.get("MAIL_FROM", f"{self.SITE_NAME} <no-reply@twtapi.com>")
+        # Who delivers the outbox: "queue" (the `flask mail send-queued` job or service only),
+        # "background" (a thread of the serving process) or "inline" (after each request; tests).
+        self.MAIL_DELIVERY = env.get("MAIL_DELIVERY", "queue")
 
         self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY") or None
         self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET") or None
@@ -218,6 +221,7 @@ class DevelopmentConfig(Config):
         # Development only: a fixed, clearly-labelled key so `make run` works out of the box.
         # Production refuses to start without SECRET_KEY (see ProductionConfig.validate).
         self.SECRET_KEY = self.SECRET_KEY or "development-only-not-secret"  # noqa: S105
+        self.MAIL_DELIVERY = (os.environ if environ is None else environ).get("MAIL_DELIVERY", "background")
 
 
 class TestingConfig(Config):
@@ -230,6 +234,7 @@ class TestingConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = "sqlite://"
         self.MAIL_DIR = None
         self.METERING_FLUSH = "inline"  # tests read the call log right after a call
+        self.MAIL_DELIVERY = "inline"  # tests read their mail right after a request
 
 
 class ProductionConfig(Config):

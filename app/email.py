@@ -1,11 +1,18 @@
 """E-mail: the outbox, templates and delivery.
 
 Mail is rendered from ``templates/email/<name>/{subject.txt,body.txt,body.html}`` in the
-recipient's language and queued in the outbox table inside the caller's transaction. After the
-request commits, the queued messages are delivered; whatever fails stays queued and
-``flask mail send-queued`` retries it with back-off, so nothing is lost while the SMTP server is
-down. A delivered message keeps only its envelope (recipient, subject, time) until the retention
-job deletes it; its bodies, which may carry one-time links, are wiped at delivery.
+recipient's language and queued in the outbox table inside the caller's transaction. Requests
+only write the outbox: no request waits for a mail server, and a request that sends mail takes
+as long as one that does not. Delivery is the outbox job's (``MAIL_DELIVERY``):
+
+- ``queue`` (production): ``flask mail send-queued`` from cron, or ``--follow`` as a service;
+- ``background`` (development): a thread of the serving process, so ``instance/mail/`` fills at once;
+- ``inline`` (tests): right after the request, so a test reads its mail at once.
+
+Each run claims the rows it sends (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, one atomic UPDATE
+on SQLite), so two runners never send a message twice. Whatever fails stays queued and is
+retried with back-off. Bodies, which may carry one-time links, are stored encrypted and wiped at
+delivery; a delivered message keeps only its envelope until the retention job deletes it.
 
 Transports: SMTP from ``MAIL_URL`` (``smtp://``, ``smtps://``, ``smtp+starttls://``), or, when it
 is unset, ``.eml`` files under ``MAIL_DIR`` (development).
@@ -14,8 +21,12 @@ is unset, ``.eml`` files under ``MAIL_DIR`` (development).
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import smtplib
+import socket
 import ssl
+import threading
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -24,9 +35,10 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app, g, has_request_context, render_template
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.crypto import EncryptedText
 from app.extensions import db
 from app.retention import PERSONAL, Rule, register
 from app.timeutil import utcnow
@@ -44,13 +56,16 @@ class OutboxMessage(db.Model):
     locale: Mapped[str] = mapped_column(db.String(16))
     recipient: Mapped[str] = mapped_column(db.String(254), info=PERSONAL)
     subject: Mapped[str] = mapped_column(db.String(255), info=PERSONAL)
-    body_text: Mapped[str] = mapped_column(db.Text, info=PERSONAL)
-    body_html: Mapped[str] = mapped_column(db.Text, info=PERSONAL)
+    body_text: Mapped[str] = mapped_column(EncryptedText, info=PERSONAL)  # may hold a live link
+    body_html: Mapped[str] = mapped_column(EncryptedText, info=PERSONAL)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     last_error: Mapped[str | None] = mapped_column(db.String(500))
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    # A runner's claim: no other runner sends the row until the claim expires (a crashed runner's).
+    claimed_by: Mapped[str | None] = mapped_column(db.String(64))
+    claimed_until: Mapped[datetime | None]
 
 
 register(
@@ -161,17 +176,44 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def deliver_due(config, now: datetime | None = None, ids: list[int] | None = None, limit: int = 200) -> dict:
-    """Send queued messages that are due (or exactly ``ids``); commit after each one.
+CLAIM_SECONDS = 300  # longer than any SMTP conversation; a crashed runner's rows come back then
+
+
+def claim_due(runner: str, now: datetime, ids: list[int] | None = None, limit: int = 200) -> list[int]:
+    """Claim up to ``limit`` due messages (or exactly ``ids``) for ``runner``; commit; return their ids.
+
+    One UPDATE whose WHERE re-checks the claim: PostgreSQL re-evaluates it on the locked row, and
+    SQLite runs the whole statement under its write lock, so a row is claimed by one runner.
+    """
+    free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
+    due = select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None), free)
+    due = due.where(OutboxMessage.id.in_(ids)) if ids else due.where(OutboxMessage.next_attempt_at <= now)
+    due = due.order_by(OutboxMessage.id).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    token = f"{runner}:{secrets.token_hex(6)}"
+    db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.sent_at.is_(None), free)
+        .values(claimed_by=token, claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return list(db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.claimed_by == token,
+                                                                  OutboxMessage.sent_at.is_(None))
+                                   .order_by(OutboxMessage.id)))
+
+
+def deliver_due(config, now: datetime | None = None, ids: list[int] | None = None, limit: int = 200,
+                runner: str | None = None) -> dict:
+    """Claim and send queued messages that are due (or exactly ``ids``); commit after each one.
 
     Returns counts of ``sent`` and ``failed``. A failure records the error class (never the
     message body) and schedules the next attempt with back-off.
     """
     now = now or utcnow()
-    query = select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
-    query = query.where(OutboxMessage.id.in_(ids)) if ids else query.where(OutboxMessage.next_attempt_at <= now)
     counts = {"sent": 0, "failed": 0}
-    for message in db.session.scalars(query.order_by(OutboxMessage.id).limit(limit)).all():
+    for message_id in claim_due(runner or runner_name(), now, ids, limit):
+        message = db.session.get(OutboxMessage, message_id)
         try:
             _transmit(config, message)
         except Exception as exc:  # noqa: BLE001 - any failure leaves the message queued
@@ -189,12 +231,31 @@ def deliver_due(config, now: datetime | None = None, ids: list[int] | None = Non
             message.body_text = ""
             message.body_html = ""
             counts["sent"] += 1
+        message.claimed_by, message.claimed_until = None, None
         db.session.commit()
     return counts
 
 
+def runner_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"[:50]
+
+
+def follow(app: Flask, interval: float = 1.0, stop: threading.Event | None = None) -> None:
+    """Deliver due mail every ``interval`` seconds until ``stop`` is set (the service and the
+    development thread). A failing round is logged and the next one tries again."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            with app.app_context():
+                deliver_due(app.config)
+                db.session.remove()
+        except Exception:  # noqa: BLE001 - a database outage must not end the sender
+            log.exception("Mail delivery round failed; retrying")
+        stop.wait(interval)
+
+
 def _deliver_after_request(response):
-    """Send what this request queued, now that its transaction has committed."""
+    """Tests only (MAIL_DELIVERY=inline): send what this request queued, once it has committed."""
     ids = g.pop("outbox_ids", None)
     if ids:
         try:
@@ -206,5 +267,28 @@ def _deliver_after_request(response):
     return response
 
 
+_background_lock = threading.Lock()
+
+
+def _start_background_sender() -> None:
+    """Development: one sender thread per serving process, started with its first request;
+    ``app.extensions["twtapi_mail_sender"]["stop"]`` ends it."""
+    sender = current_app.extensions["twtapi_mail_sender"]
+    if sender["pid"] == os.getpid():
+        return
+    with _background_lock:
+        if sender["pid"] != os.getpid():
+            sender["pid"] = os.getpid()
+            app = current_app._get_current_object()
+            threading.Thread(target=follow, args=(app, 0.5, sender["stop"]), name="twtapi-mail", daemon=True).start()
+
+
 def register_mail(app: Flask) -> None:
-    app.after_request(_deliver_after_request)
+    mode = app.config.get("MAIL_DELIVERY", "queue")
+    if mode == "inline":
+        app.after_request(_deliver_after_request)
+    elif mode == "background":
+        app.extensions["twtapi_mail_sender"] = {"pid": None, "stop": threading.Event()}
+        app.before_request(_start_background_sender)
+    elif mode != "queue":
+        raise RuntimeError(f"MAIL_DELIVERY must be queue, background or inline, not {mode!r}")

@@ -178,6 +178,8 @@ def make_app(database_url, _session_engine, smtp_server) -> Iterator[Callable[..
     yield factory
     for app in apps:
         app.extensions["twtapi_meter"].close(forget=True)
+        if "twtapi_mail_sender" in app.extensions:  # a development mail thread ends with its test
+            app.extensions["twtapi_mail_sender"]["stop"].set()
         with app.app_context():
             _db.session.remove()
             _db.engine.dispose()
@@ -382,6 +384,7 @@ def serve(database_url, smtp_server, tmp_path):
             "MAIL_URL": f"smtp://127.0.0.1:{smtp_server[0].port}",
             "RATELIMIT_KEY_PREFIX": f"twtapi-served-{uuid.uuid4().hex[:8]}",
             "LOG_LEVEL": "WARNING",
+            "MAIL_DELIVERY": "inline",  # the test reads mail right after a request, as elsewhere
         }
         merged = {**base, **{k: str(v) for k, v in env.items() if v is not None}}
         log = tmp_path / f"gunicorn-{len(stack._exit_callbacks)}.log"

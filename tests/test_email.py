@@ -4,7 +4,7 @@ from datetime import timedelta
 from email import message_from_bytes
 from email import policy as email_policy
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.email import OutboxMessage, backoff, deliver_due, queue_email
 from app.extensions import db as _db
@@ -92,3 +92,103 @@ def test_no_mail_carries_a_password(app, client, auth, outbox):
     assert outbox
     for message in outbox:
         assert AuthActions.PASSWORD not in message.as_string()
+
+
+# --- requests only write the outbox; runners claim what they send ---------------------------------
+
+class HangingSMTP:
+    """A mail server that accepts connections and never answers (counts who connected)."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.connections = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for conn in self.connections:
+            conn.close()
+
+
+def test_a_request_never_talks_to_the_mail_server(make_app, outbox):
+    hanging = HangingSMTP()
+    try:
+        app = make_app(MAIL_DELIVERY="queue", MAIL_URL=f"smtp://127.0.0.1:{hanging.port}")
+        client = app.test_client()
+        AuthActions(client, outbox).register(verify=False)
+        known = submit(client, "/reset-password", {"email": "alice@example.com"})
+        assert known.status_code == 200
+        assert hanging.connections == []  # the request only wrote the outbox
+        with app.app_context():
+            queued = _db.session.scalars(select(OutboxMessage.template).where(OutboxMessage.sent_at.is_(None))).all()
+        assert sorted(queued) == ["reset_password", "verify_email"]
+    finally:
+        hanging.close()
+
+
+def test_queued_bodies_are_encrypted_so_live_links_are_not_readable_in_the_table(make_app, outbox):
+    from sqlalchemy import text
+
+    app = make_app(MAIL_DELIVERY="queue")
+    client = app.test_client()
+    AuthActions(client, outbox).register(verify=False)
+    submit(client, "/reset-password", {"email": "alice@example.com"})
+    with app.app_context():
+        raw = _db.session.execute(text("SELECT body_text || body_html FROM outbox_messages")).scalars().all()
+        plain = _db.session.scalars(select(OutboxMessage.body_text)).all()
+    assert len(raw) == 2
+    assert all("/reset-password/" not in body and "/verify-email/" not in body for body in raw)
+    assert any("/reset-password/" in body for body in plain)  # the sender can still read them
+
+
+def test_two_overlapping_runners_send_each_message_exactly_once(make_app, outbox, database_url, smtp_server):
+    import os
+    import subprocess
+    import sys
+
+    from app.crypto import development_key
+    from tests.server import ROOT
+
+    app = make_app(MAIL_DELIVERY="queue")
+    with app.test_request_context():
+        for n in range(150):
+            queue_email(f"user{n}@example.com", "password_changed", "en", reset_url="https://x", support_email="s@x")
+        _db.session.commit()
+    env = {**os.environ, "APP_ENV": "development", "DATABASE_URL": database_url,
+           "SECRET_KEY": "runner-tests-" + "x" * 24, "DATA_ENCRYPTION_KEYS": development_key("testing-only-not-secret"),
+           "MAIL_URL": f"smtp://127.0.0.1:{smtp_server[0].port}", "LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "send-queued"]
+    runners = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+               for _ in range(2)]
+    outputs = [runner.communicate(timeout=120) for runner in runners]
+    assert [runner.returncode for runner in runners] == [0, 0], outputs
+    recipients = [message["To"] for message in outbox]
+    assert len(recipients) == 150 and len(set(recipients)) == 150
+    with app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.sent_at.is_(None))) == 0
+
+
+def test_development_delivers_at_once_from_a_background_thread(make_app, tmp_path, outbox):
+    import time
+
+    app = make_app(MAIL_DELIVERY="background", MAIL_URL=None, MAIL_DIR=str(tmp_path))
+    AuthActions(app.test_client(), outbox).register(verify=False)
+    deadline = time.monotonic() + 20
+    while not list(tmp_path.glob("*-verify_email.eml")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(tmp_path.glob("*-verify_email.eml"))

@@ -45,8 +45,10 @@ def create_thread(name: str, email: str, topic: str, body: str, user_id: int | N
     db.session.flush()
     db.session.add(ContactMessage(thread_id=thread.id, kind="customer", body=body, created_at=now))
     db.session.flush()
-    queue_email(thread.email, "contact_received", locale, reference=thread.reference, name=thread.name,
-                message=body, thread_url=thread_url(thread, config),
+    # The reference and a link only: the address is unconfirmed, so our mail must not carry a
+    # stranger's text (or links) to whatever inbox was typed in.
+    queue_email(thread.email, "contact_received", locale, reference=thread.reference,
+                thread_url=thread_url(thread, config),
                 retention_days=config["CONTACT_RETENTION_DAYS"])
     return thread
 

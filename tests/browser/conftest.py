@@ -28,6 +28,7 @@ def live_server(database_url, tmp_path_factory, smtp_server):
         "DATABASE_URL": database_url,
         "SECRET_KEY": "browser-tests-only-" + "x" * 24,
         "MAIL_URL": f"smtp://127.0.0.1:{smtp_server[0].port}",
+        "MAIL_DELIVERY": "inline",  # journeys read their mail right after the click
         # Its own Redis keys: metering state of an earlier run's accounts must not meet this run's.
         "RATELIMIT_KEY_PREFIX": f"twtapi-browser-{port}-{os.getpid()}",
     }
