@@ -9,7 +9,7 @@ from flask import current_app, g, jsonify, render_template, request
 
 from app.api import bp, openapi, services
 from app.api.metering import CallRecord, KeyChanged, MeteringUnavailable, Outcome, get_meter
-from app.errors.routes import problem_response
+from app.errors.routes import problem_response, report_outage
 from app.pricing import get_pricing
 from app.security import api_key, csrf_exempt, public
 from app.timeutil import utcnow
@@ -59,8 +59,8 @@ def gateway(path: str):
         return _metered_call(meter, secret.strip(), matched, pricing, started)
     except KeyChanged:
         return _problem(401, INVALID_KEY, {"WWW-Authenticate": "Bearer"})
-    except MeteringUnavailable:
-        current_app.logger.exception("API metering unavailable")
+    except MeteringUnavailable as exc:
+        report_outage("redis", exc)  # the first with its traceback, then counts
         return _problem(503, "Calls cannot be metered right now, so none is served; nothing was charged. "
                              "Try again in a moment.", {"Retry-After": "5"})
 

@@ -16,7 +16,11 @@ from app.api.metering import MeteringUnavailable
 from app.errors.services import RETRY_AFTER_SECONDS, OutageLog, error_texts, problem
 from app.extensions import db
 
-OUTAGES = OutageLog()
+
+
+def report_outage(name: str, exc: BaseException) -> None:
+    """Log a dependency's failure: the first of an outage with its traceback, then counts."""
+    current_app.extensions.setdefault("twtapi_outages", OutageLog()).report(current_app.logger, name, exc)
 
 
 def wants_problem_json() -> bool:
@@ -89,7 +93,7 @@ def handle_unexpected_error(error: Exception):
     dependency = dependency_of(error)
     _rollback()
     if dependency is not None:
-        OUTAGES.report(current_app.logger, dependency, error)
+        report_outage(dependency, error)
         return unavailable_response()
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
     return handle_http_error(InternalServerError())
