@@ -17,7 +17,6 @@ from app.errors.services import RETRY_AFTER_SECONDS, OutageLog, error_texts, pro
 from app.extensions import db
 
 
-
 def report_outage(name: str, exc: BaseException) -> None:
     """Log a dependency's failure: the first of an outage with its traceback, then counts."""
     current_app.extensions.setdefault("twtapi_outages", OutageLog()).report(current_app.logger, name, exc)
