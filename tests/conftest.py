@@ -69,6 +69,10 @@ class DatabaseFactory:
         self._created.append(name)
         return self.base.set(database=name).render_as_string(hide_password=False)
 
+    def admin(self):
+        """An autocommit connection to the PostgreSQL server (PostgreSQL runs only)."""
+        return _admin_connect(self.base)
+
     def drop_all(self) -> None:
         if self.base is None:
             return

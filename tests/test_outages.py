@@ -4,6 +4,8 @@ problem document under /api), /healthz names what is down, nothing is charged or
 
 import logging
 
+import pytest
+
 from tests.conftest import AuthActions, bearer, make_customer, submit
 
 
@@ -81,3 +83,25 @@ def test_a_database_that_cannot_be_reached_answers_503_not_500(make_app):
     assert "briefly unavailable" in page.get_data(as_text=True)
     api = client.get("/api/v1/account", headers={"Authorization": "Bearer twt_" + "x" * 43})
     assert api.status_code == 503 and api.mimetype == "application/problem+json"
+
+
+def test_connections_killed_by_a_database_restart_are_replaced_without_an_error(make_app, database_factory, outbox):
+    """A PostgreSQL restart ends every connection in the pool; the next requests must not fail."""
+    if database_factory.backend != "postgresql":
+        pytest.skip("SQLite has no server connection to lose: this runs in the PostgreSQL pass (CI)")
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    app = make_app()
+    client = app.test_client()
+    AuthActions(client, outbox).register()
+    AuthActions(client, outbox).login()
+    assert client.get("/account").status_code == 200  # the pool now holds a live connection
+    with app.app_context():
+        pids = [row[0] for row in db.session.execute(text("SELECT pg_backend_pid()"))]
+        db.session.remove()  # back to the pool, where the restart will find it
+    with database_factory.admin() as conn:
+        killed = sum(conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0] for pid in pids)
+    assert killed >= 1
+    assert [client.get("/account").status_code for _ in range(5)] == [200] * 5

@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import re
 
+from app.api.services import MAX_QUERY, TWEET_ID, USERNAME
 from app.pricing import Pricing
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
+PATTERNS = {"username": USERNAME.pattern, "id": TWEET_ID.pattern}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before the next try.",
+                               "schema": {"type": "integer", "minimum": 1}}}
 
 
-def _error(description: str) -> dict:
-    return {"description": description, "content": {"application/problem+json": {"schema": PROBLEM}}}
+def _error(description: str, headers: dict | None = None) -> dict:
+    response = {"description": description, "content": {"application/problem+json": {"schema": PROBLEM}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _path_parameter(name: str) -> dict:
+    schema = {"type": "string"}
+    if name in PATTERNS:
+        schema["pattern"] = PATTERNS[name]
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
     paths: dict = {}
     for endpoint in pricing.endpoints:
-        params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"\{(\w+)\}", endpoint.path)
-        ]
+        params = [_path_parameter(name) for name in re.findall(r"\{(\w+)\}", endpoint.path)]
         if endpoint.path.endswith("/tweets/search"):
             params.append({"name": "q", "in": "query", "required": True,
-                           "schema": {"type": "string", "maxLength": 512}})
+                           "description": "The search query: not empty nor only spaces.",
+                           "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY, "pattern": "\\S"}})
         paths[endpoint.path] = {endpoint.method.lower(): {
             "summary": str(endpoint.description),
             "description": f"Costs {endpoint.credits} credit(s) per successful call.",
@@ -31,11 +43,16 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
             "responses": {
                 "200": {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
                 "400": _error("The input is malformed; nothing is charged."),
-                "401": _error("Missing, unknown, revoked or expired key, or a key in the query string."),
+                "401": _error("Missing, unknown, revoked or expired key, or a key in the query string.",
+                              {"WWW-Authenticate": {"schema": {"type": "string"}}}),
                 "402": _error("The balance is lower than the price; the body gives both."),
                 "404": _error("No such endpoint."),
-                "429": _error("The key's rate limit is reached; see Retry-After."),
+                "405": _error("Only GET (and OPTIONS) work; HEAD is refused, since it would be charged for no data.",
+                              {"Allow": {"schema": {"type": "string"}}}),
+                "429": _error("The key's rate limit is reached; see Retry-After.", RETRY_AFTER),
                 "502": _error("The data backend failed; nothing is charged."),
+                "503": _error("Calls cannot be metered right now; none is served and nothing is charged.",
+                              RETRY_AFTER),
             },
         }}
     return {
@@ -48,8 +65,10 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "twt_… API key"}},
-            "schemas": {"Problem": {"type": "object", "properties": {
+            "schemas": {"Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
                 "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                "detail": {"type": "string"}, "request_id": {"type": "string"}}}},
+                "detail": {"type": "string"}, "request_id": {"type": "string"},
+                "balance": {"type": "integer", "description": "402: the credits left"},
+                "price": {"type": "integer", "description": "402: the credits the call costs"}}}},
         },
     }

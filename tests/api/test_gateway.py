@@ -266,6 +266,30 @@ def test_openapi_document_lists_every_priced_endpoint(client, app):
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
+def test_openapi_document_states_the_rules_the_gateway_enforces(app, client):
+    import re as regex
+
+    doc = client.get("/api/v1/openapi.json").get_json()
+    _, secret = make_customer(app, credits=1000)
+    for path, item in doc["paths"].items():
+        operation = item["get"]
+        assert {"401", "402", "405", "429", "503"} <= set(operation["responses"]), path
+        for code in ("401", "402", "405", "429", "503"):
+            schema = operation["responses"][code]["content"]["application/problem+json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/Problem"}
+        assert "Retry-After" in operation["responses"]["429"]["headers"]
+        for parameter in operation["parameters"]:
+            if parameter["in"] == "path":
+                pattern = parameter["schema"]["pattern"]
+                bad = "x" * 40 if parameter["name"] == "username" else "not-a-number"
+                assert not regex.search(pattern, bad)
+                called = client.get(path.replace("{" + parameter["name"] + "}", bad), headers=bearer(secret))
+                assert called.status_code == 400  # what the document refuses, the gateway refuses
+    q = next(p for p in doc["paths"]["/api/v1/tweets/search"]["get"]["parameters"] if p["name"] == "q")
+    assert q["schema"]["minLength"] == 1 and not regex.search(q["schema"]["pattern"], "   ")
+    assert client.get("/api/v1/tweets/search?q=%20%20", headers=bearer(secret)).status_code == 400
+
+
 def test_docs_page_explains_auth_prices_limits_and_errors(client):
     body = client.get("/docs/api").get_data(as_text=True)
     for text in ("Authorization: Bearer", "curl", "402", "429", "RateLimit-Policy", "/api/v1/tweets/search"):
