@@ -15,7 +15,7 @@ from app.audit import services as audit
 from app.auth import twofactor
 from app.auth.models import STAFF_ROLES, AccountToken, SecurityEvent, User, UserRole, UserSession
 from app.auth.passwords import hash_password, verify_password
-from app.email import external_url, queue_email
+from app.email import external_url, queue_email, render_email
 from app.extensions import db
 from app.legal import services as legal
 from app.security import hash_token, new_token
@@ -379,11 +379,18 @@ def notify_recovery_code_used(user: User, remaining: int, config) -> None:
 
 
 def request_password_reset(email: str, config, now: datetime) -> None:
-    """E-mail a reset link when the address has an account; do nothing visible otherwise."""
+    """E-mail a reset link when the address has an account; do nothing visible otherwise.
+
+    An unknown address costs the same work short of the insert (the throttle, a token, the mail
+    rendered and dropped), so the answer's timing does not tell whether the account exists.
+    """
     user = find_user_by_email(email)
+    allowed = throttle.hit(RESET_LIMIT_PER_ADDRESS, throttle.throttle_key("reset", canonical_email(email))).allowed
     if user is None:
+        render_email("reset_password", config["BABEL_DEFAULT_LOCALE"], minutes=60,
+                     reset_url=external_url("auth.reset_password", token=new_token()))
         return
-    if not throttle.hit(RESET_LIMIT_PER_ADDRESS, throttle.throttle_key("reset", canonical_email(user.email))).allowed:
+    if not allowed:
         return
     secret = issue_token(user, RESET_PASSWORD, now)
     queue_email(user.email, "reset_password", user_locale(user, config),
