@@ -47,8 +47,11 @@ def insert_once(table, **values) -> bool:
     """
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = db.session.execute(insert(table).values(**values).on_conflict_do_nothing())
-    return result.rowcount == 1
+    key = list(table.primary_key.columns)
+    # RETURNING rather than rowcount: PostgreSQL's driver reports no count for an insert whose
+    # key SQLAlchemy returns; a conflict returns no row on both databases.
+    result = db.session.execute(insert(table).values(**values).on_conflict_do_nothing().returning(*key))
+    return result.first() is not None
 
 
 def lock_row(table, row_id: int) -> None:
