@@ -16,6 +16,13 @@ def test_show_config_redacts_the_database_password(make_app):
     assert "testing" in result.output
 
 
+def test_show_config_says_memory_limits_count_per_worker_process(make_app):
+    output = make_app(REDIS_URL=None, RATELIMIT_STORAGE_URI="memory://").test_cli_runner().invoke(
+        args=["show-config"]).output
+    assert "every limit counts per worker process" in output
+    assert "demo mode" in output and "demo checkout" in output
+
+
 def test_demo_data_is_idempotent_and_signs_in(app, client, runner):
     first = runner.invoke(args=["demo-data"])
     second = runner.invoke(args=["demo-data"])

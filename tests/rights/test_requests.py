@@ -59,6 +59,19 @@ def test_signed_out_request_is_confirmed_by_code_then_receipted(app, client, out
     assert "received" in client.get(status_link[status_link.index("/privacy"):]).get_data(as_text=True)
 
 
+def test_the_status_link_expires(make_app, outbox):
+    app = make_app(RIGHTS_STATUS_LINK_DAYS=0)  # a link older than 0 days, i.e. any that has aged a second
+    client = app.test_client()
+    filed = file(client)
+    confirm(client, filed, code_from(outbox, "ann@example.com"))
+    body = outbox[-1].get_body(("plain",)).get_content()
+    link = re.search(r"https?://\S+(/privacy/request/status/\S+)", body).group(1)
+    import time
+
+    time.sleep(1.1)
+    assert client.get(link).status_code == 404
+
+
 def test_same_page_whether_or_not_the_address_has_an_account(app, client, outbox):
     AuthActions(app.test_client(), outbox).register("known@example.com")
     known = file(client, "known@example.com")
