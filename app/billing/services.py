@@ -224,7 +224,8 @@ def handle_event(event: dict, config, now: datetime) -> str:
     from app.billing.models import WebhookEvent
 
     event_id, kind = str(event.get("id", ""))[:255], str(event.get("type", ""))[:80]
-    obj = (event.get("data") or {}).get("object") or {}
+    data = event.get("data")
+    obj = (data.get("object") if isinstance(data, dict) else None) or {}
     if not isinstance(obj, dict):
         return "ignored"
     if not insert_once(WebhookEvent.__table__, event_id=event_id, type=kind, received_at=now, outcome=""):
@@ -325,9 +326,10 @@ def _refund_event(kind: str, obj: dict, record, now: datetime) -> str:
     if order is None:
         # Not known yet: remember the amount; _mark_paid applies it when the payment completes.
         record.payment_intent_id = obj.get("payment_intent")
-        amount = obj.get("amount_refunded") if obj.get("object") == "charge" else obj.get("amount")
-        record.refunded_cents = _cents(amount) if obj.get("object") == "charge" or obj.get("status") == "succeeded" \
-            else 0
+        if obj.get("object") == "charge":
+            record.refunded_cents = _cents(obj.get("amount_refunded"))
+        else:
+            record.refunded_cents = _cents(obj.get("amount")) if obj.get("status") == "succeeded" else 0
         return "refund recorded before payment"
     record.order_reference = order.reference
     if not order.payment_intent_id and obj.get("payment_intent"):

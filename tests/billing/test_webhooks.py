@@ -280,3 +280,10 @@ def test_an_event_signed_in_the_future_is_refused(app, client, order):
 @pytest.mark.parametrize("body", ["[1, 2, 3]", '"text"', "42", "null"])
 def test_a_validly_signed_body_that_is_not_an_object_is_a_400(app, client, order, body):
     assert post(client, body).status_code == 400
+
+
+@pytest.mark.parametrize("data", [[1, 2], "text", {"object": [1]}, {"object": "x"}, None])
+def test_a_signed_event_of_a_strange_shape_is_acknowledged_and_changes_nothing(app, client, order, data):
+    response = post(client, {"id": "evt_odd", "type": "checkout.session.completed", "data": data})
+    assert response.status_code == 200
+    assert state(app, order) == ("pending", 0, 0)
