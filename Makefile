@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The links the site writes (mail, API docs, security.txt) follow the address served, unless set.
+SITE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint translations compile-translations migrate venv dev-venv clean
 
@@ -39,9 +41,9 @@ migrate: venv
 	$(FLASK) db upgrade
 
 run: compile-translations migrate
-	$(FLASK) policies publish
-	$(FLASK) demo-data
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	SITE_URL=$(SITE_URL) $(FLASK) policies publish
+	SITE_URL=$(SITE_URL) $(FLASK) demo-data
+	SITE_URL=$(SITE_URL) $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: dev-venv
 	$(BIN)/pybabel -q compile -d translations

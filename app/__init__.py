@@ -59,13 +59,19 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
 
 
 def register_logging(app: Flask) -> None:
+    """One handler, the root's: the ``app.*`` loggers (mail, metering) propagate to it, so Flask's
+    own handler on ``app`` would print each of their lines twice."""
+    from flask.logging import default_handler
+
     level = getattr(logging, app.config.get("LOG_LEVEL", "INFO"), logging.INFO)
-    app.logger.setLevel(level)
     root = logging.getLogger()
     if not root.handlers and not app.testing:
         logging.basicConfig(
             level=level, format="%(asctime)s %(levelname)s [%(name)s] %(message)s"
         )
+    app.logger.setLevel(level)
+    if root.handlers:
+        app.logger.removeHandler(default_handler)
 
 
 def register_proxy(app: Flask) -> None:

@@ -58,6 +58,10 @@ def demo_data_command():
 
         _key, secret = key_services.create_key(user, "Demo key", None, 10, current_app.config, utcnow())
     db.session.commit()
+    if current_app.config.get("MAIL_DELIVERY") != "queue":  # development: its mail is written now too
+        from app.email import deliver_due
+
+        deliver_due(current_app.config)
     click.echo(("Created" if created else "Already present:") + " demo customer")
     click.echo(f"  e-mail:   {user.email}")
     click.echo(f"  password: {auth_services.DEMO_PASSWORD}")
@@ -69,7 +73,10 @@ def demo_data_command():
     click.echo(("Created" if admin_created else "Already present:") + " demo staff member (all roles)")
     click.echo(f"  e-mail:   {admin.email}")
     click.echo(f"  password: {auth_services.DEMO_ADMIN_PASSWORD}")
-    click.echo("  The staff console (/staff/) asks it to turn on two-factor authentication first.")
+    if admin.has_2fa:
+        click.echo("  Two-factor authentication is on: sign in with a code from its authenticator app.")
+    else:
+        click.echo("  The staff console (/staff/) asks it to turn on two-factor authentication first.")
 
 
 privacy_cli = AppGroup("privacy", help="Retention and privacy jobs.")
