@@ -66,8 +66,11 @@ def test_placeholders_survive_translation():
             for message in read_po(f):
                 if not message.id:
                     continue
-                names = set(re.findall(r"%\((\w+)\)s", message.id))
-                assert names == set(re.findall(r"%\((\w+)\)s", message.string)), message.id
+                ids = message.id if isinstance(message.id, tuple) else (message.id,)
+                strings = message.string if isinstance(message.string, tuple) else (message.string,)
+                names = set(re.findall(r"%\((\w+)\)s", ids[-1]))
+                for string in strings:
+                    assert names == set(re.findall(r"%\((\w+)\)s", string)), message.id
 
 
 def test_compiled_catalogue_is_used(client):
@@ -75,3 +78,15 @@ def test_compiled_catalogue_is_used(client):
     assert (ROOT / "translations/zh_Hans/LC_MESSAGES/messages.mo").exists()
     body = client.get("/no-such-page", headers={"Accept-Language": "zh"}).get_data(as_text=True)
     assert "页面未找到" in body
+
+
+def test_counts_take_their_plural_form(app, outbox):
+    from tests.conftest import PASSWORD_FOR_TESTS, AuthActions, make_customer
+
+    make_customer(app, "one@example.com", credits=1)
+    client = app.test_client()
+    AuthActions(client, outbox).login("one@example.com", PASSWORD_FOR_TESTS)
+    page = client.get("/account").get_data(as_text=True)
+    assert "1 credit<" in page and "1 credits" not in page
+    assert "10,000 credits" in client.get("/pricing").get_data(as_text=True)
+    assert "1 积分" in client.get("/account", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
