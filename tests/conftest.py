@@ -182,6 +182,8 @@ def make_app(database_url, _session_engine, smtp_server) -> Iterator[Callable[..
     yield factory
     for app in apps:
         app.extensions["twtapi_meter"].close(forget=True)
+        if "twtapi_redis" in app.extensions:
+            app.extensions["twtapi_redis"].close()
         if "twtapi_mail_sender" in app.extensions:  # a development mail thread ends with its test
             app.extensions["twtapi_mail_sender"]["stop"].set()
         with app.app_context():

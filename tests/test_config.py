@@ -71,15 +71,30 @@ def test_demo_mode_with_a_stripe_key_still_needs_the_webhook_secret():
         load_config("production", {**env, "DEMO_MODE": "1"})
 
 
-def _production_app(database_url, **env):
-    cfg = load_config("production", {**PRODUCTION_ENV, **env})
-    return create_app(cfg, {"SQLALCHEMY_DATABASE_URI": database_url, "SESSION_COOKIE_SECURE": False,
-                            "PROXY_HOPS": 0, "PREFERRED_URL_SCHEME": "http", "API_METERING": "database",
-                            "REDIS_URL": None, "RATELIMIT_STORAGE_URI": "memory://"})
+@pytest.fixture
+def production_app(database_url):
+    """Build production apps on the test database; their connections are closed afterwards."""
+    from app.extensions import db
+
+    apps = []
+
+    def build(**env):
+        cfg = load_config("production", {**PRODUCTION_ENV, **env})
+        app = create_app(cfg, {"SQLALCHEMY_DATABASE_URI": database_url, "SESSION_COOKIE_SECURE": False,
+                               "PROXY_HOPS": 0, "PREFERRED_URL_SCHEME": "http", "API_METERING": "database",
+                               "REDIS_URL": None, "RATELIMIT_STORAGE_URI": "memory://"})
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
-def test_production_has_no_demo_checkout_route_and_pays_through_stripe(database_url):
-    app = _production_app(database_url)
+def test_production_has_no_demo_checkout_route_and_pays_through_stripe(production_app):
+    app = production_app()
     assert not [rule for rule in app.url_map.iter_rules() if "/billing/demo" in rule.rule]
     assert app.extensions["payment_gateway"].name == "stripe"
     response = app.test_client().get("/billing/demo/cs_demo_anything")
@@ -87,9 +102,9 @@ def test_production_has_no_demo_checkout_route_and_pays_through_stripe(database_
     assert "demo site" not in app.test_client().get("/").get_data(as_text=True)
 
 
-def test_a_sandbox_says_it_is_a_demo_on_every_page_and_in_healthz(database_url):
+def test_a_sandbox_says_it_is_a_demo_on_every_page_and_in_healthz(production_app):
     env = {name: "" for name in DEMO_PARTS}
-    app = _production_app(database_url, DEMO_MODE="1", **env)
+    app = production_app(DEMO_MODE="1", **env)
     client = app.test_client()
     assert app.extensions["payment_gateway"].name == "demo"
     assert [rule for rule in app.url_map.iter_rules() if rule.rule == "/billing/demo/<session_id>"]

@@ -131,6 +131,8 @@ def show_cookies():
     records = services.history(decision.consent_id if decision else None, None)
     from app.legal import services as legal
 
+    if legal.ensure_published():  # a fresh database: the shipped documents are in force at once
+        db.session.commit()
     version = legal.current("cookies", str(get_locale()), utcnow().date())
     return render_template(
         "consent/cookies.html", form=form, decision=decision, latest=records[0] if records else None,

@@ -13,29 +13,62 @@ from app.security import customer, public, safe_next
 from app.timeutil import utcnow
 
 
-def _show(document: str, template: str = "legal/document.html"):
-    now = utcnow()
-    version = services.current(document, str(get_locale()), now.date())
+def in_force(document: str, locale: str, today):
+    """The version in force, publishing the shipped documents first on a fresh database."""
+    if services.ensure_published():
+        db.session.commit()
+    return services.current(document, locale, today)
+
+
+def _show(document: str, label: str | None = None):
+    now, locale = utcnow(), str(get_locale())
+    current = in_force(document, locale, now.date())
+    version = services.find_version(document, label, locale, now.date()) if label else current
     if version is None:
         abort(404)
-    if current_user.is_authenticated:
+    if current_user.is_authenticated and label is None:
         services.mark_viewed(current_user.id, document, now)
         db.session.commit()
-    return render_template(template, doc=services.render(version, current_app.config), document=document)
+    upcoming = services.upcoming(document, locale, now.date()) if label is None else None
+    return render_template("legal/document.html", doc=services.render(version, current_app.config),
+                           document=document, upcoming=upcoming, in_force=current,
+                           archived=label is not None and current is not None and version.version != current.version)
 
 
 @bp.get("/privacy")
 @public
 def show_privacy():
-    """The privacy policy, newest version, with its "Last updated" date and live facts."""
+    """The privacy policy in force, with its "Last updated" date and live facts, and the next
+    version announced when one is published but not yet in effect."""
     return _show("privacy")
+
+
+@bp.get("/privacy/<version>")
+@public
+def show_privacy_version(version: str):
+    """One version of the privacy policy, past or upcoming, at a stable address."""
+    return _show("privacy", version)
 
 
 @bp.get("/terms")
 @public
 def show_terms():
-    """The terms of service."""
+    """The terms of service in force."""
     return _show("terms")
+
+
+@bp.get("/terms/<version>")
+@public
+def show_terms_version(version: str):
+    """One version of the terms of service."""
+    return _show("terms", version)
+
+
+@bp.get("/cookies/policy/<version>")
+@public
+def show_cookies_version(version: str):
+    """One version of the cookie policy (the one in force is on /cookies, with the settings)."""
+    return _show("cookies", version)
 
 
 @bp.get("/privacy/history")
@@ -46,10 +79,11 @@ def show_history():
     if document not in DOCUMENTS:
         abort(404)
     locale, today = str(get_locale()), utcnow().date()
+    in_force(document, locale, today)
     all_versions = services.versions(document, locale, today)
     by_label = {v.version: v for v in all_versions}
     older, newer = by_label.get(request.args.get("from", "")), by_label.get(request.args.get("to", ""))
-    changes = services.diff(older, newer) if older and newer else None
+    changes = services.diff(older, newer, current_app.config) if older and newer else None
     return render_template("legal/history.html", document=document, versions=all_versions, documents=DOCUMENTS,
                            older=older, newer=newer, changes=changes)
 
@@ -68,4 +102,7 @@ def notices_context():
     if not has_request_context() or not current_user or not current_user.is_authenticated \
             or request.path.startswith(("/api/", "/static/")):
         return {"policy_notices": []}
-    return {"policy_notices": services.pending_notices(current_user.id)}
+    notices = services.pending_notices(current_user.id)
+    if not notices:
+        return {"policy_notices": []}
+    return {"policy_notices": services.notice_details(notices, str(get_locale()), utcnow().date())}

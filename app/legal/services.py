@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import date, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 import markdown as md
@@ -18,6 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 from sqlalchemy import func, select
 
+from app.database import insert_once
 from app.extensions import db
 from app.legal.models import DOCUMENTS, PolicyNotice, PolicyVersion
 
@@ -50,19 +52,28 @@ def parse(path: Path) -> dict:
 
 
 def publish(directory: Path = DOCUMENTS_DIR) -> list[PolicyVersion]:
-    """Load every document file not yet in the database (idempotent); return the new versions."""
+    """Load every document file not yet in the database; return the new versions.
+
+    Idempotent and safe to run concurrently (one insert per version, ignored when present), so
+    the first request of a fresh deployment can run it (see ``ensure_published``).
+    """
     added = []
     for path in sorted(directory.glob("*/*.md")):
         data = parse(path)
-        exists = db.session.scalar(select(PolicyVersion.id).where(
-            PolicyVersion.document == data["document"], PolicyVersion.version == data["version"],
-            PolicyVersion.locale == data["locale"]))
-        if exists is None:
-            version = PolicyVersion(**data)
-            db.session.add(version)
-            added.append(version)
+        if insert_once(PolicyVersion.__table__, **data):
+            added.append(db.session.scalar(select(PolicyVersion).where(
+                PolicyVersion.document == data["document"], PolicyVersion.version == data["version"],
+                PolicyVersion.locale == data["locale"])))
     db.session.flush()
     return added
+
+
+def ensure_published() -> bool:
+    """Publish the shipped documents when the database has none (a fresh deployment): the site is
+    never without its privacy policy. True when something was published (the caller commits)."""
+    if db.session.scalar(select(PolicyVersion.id).limit(1)) is not None:
+        return False
+    return bool(publish())
 
 
 def versions(document: str, locale: str, today: date) -> list[PolicyVersion]:
@@ -78,8 +89,24 @@ def versions(document: str, locale: str, today: date) -> list[PolicyVersion]:
 
 
 def current(document: str, locale: str, today: date) -> PolicyVersion | None:
+    """The version in force: the newest published one whose effective date has come (the first
+    version published, if none has taken effect yet)."""
     found = versions(document, locale, today)
-    return found[0] if found else None
+    in_force = [v for v in found if v.effective_on <= today]
+    return in_force[0] if in_force else (found[-1] if found else None)
+
+
+def upcoming(document: str, locale: str, today: date) -> PolicyVersion | None:
+    """A published version that takes effect later, announced beside the one in force."""
+    now_in_force = current(document, locale, today)
+    later = [v for v in versions(document, locale, today)
+             if v.effective_on > today and (now_in_force is None or v.version != now_in_force.version)]
+    return later[0] if later else None
+
+
+def find_version(document: str, label: str, locale: str, today: date) -> PolicyVersion | None:
+    """One published version by its label (the stable URL of every past version)."""
+    return next((v for v in versions(document, locale, today) if v.version == label), None)
 
 
 def current_version_label(document: str, today: date, fallback: str) -> str:
@@ -121,15 +148,85 @@ def render(version: PolicyVersion, config) -> Rendered:
     return Rendered(version, Markup(html), Markup(converter.toc))  # noqa: S704 - our own, reviewed documents
 
 
-def diff(older: PolicyVersion, newer: PolicyVersion) -> list[tuple[str, str]]:
-    """Line-by-line changes: ("same" | "added" | "removed", text)."""
-    out = []
-    for line in difflib.ndiff(older.body.splitlines(), newer.body.splitlines()):
-        tag, text = line[:2], line[2:]
-        if tag == "? ":
-            continue
-        out.append(({"  ": "same", "+ ": "added", "- ": "removed"}[tag], text))
+class _Blocks(HTMLParser):
+    """The text a reader sees, one entry per heading, paragraph, list item or table row."""
+
+    BLOCKS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "pre"}
+
+    def __init__(self):
+        super().__init__()
+        self.blocks: list[str] = []
+        self._parts: list[str] = []
+        self._depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.BLOCKS:
+            self._flush()
+            self._depth += 1
+        elif tag in ("td", "th") and self._parts:
+            self._parts.append(" | ")
+
+    def handle_endtag(self, tag):
+        if tag in self.BLOCKS:
+            self._flush()
+            self._depth = max(0, self._depth - 1)
+
+    def handle_data(self, data):
+        self._parts.append(data)
+
+    def _flush(self):
+        text = " ".join("".join(self._parts).split())
+        if text:
+            self.blocks.append(text)
+        self._parts = []
+
+
+def reader_text(version: PolicyVersion, config) -> list[str]:
+    """The rendered document as its reader sees it: live facts filled in, no markup."""
+    parser = _Blocks()
+    parser.feed(str(render(version, config).html))
+    parser.close()
+    parser._flush()
+    return parser.blocks
+
+
+def diff(older: PolicyVersion, newer: PolicyVersion, config) -> list[tuple[str, list[tuple[str, str]]]]:
+    """What a reader sees change, paragraph by paragraph: ("same" | "added" | "removed" |
+    "changed", [(segment kind, text)]), a changed paragraph with its words marked "same",
+    "added" or "removed"."""
+    old, new = reader_text(older, config), reader_text(newer, config)
+    out: list[tuple[str, list[tuple[str, str]]]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            out += [("same", [("same", text)]) for text in old[i1:i2]]
+        elif tag == "delete":
+            out += [("removed", [("removed", text)]) for text in old[i1:i2]]
+        elif tag == "insert":
+            out += [("added", [("added", text)]) for text in new[j1:j2]]
+        else:
+            pairs = list(zip(old[i1:i2], new[j1:j2], strict=False))
+            for a, b in pairs:  # a paragraph reworded shows its words; one replaced, both whole
+                if difflib.SequenceMatcher(a=a.split(), b=b.split(), autojunk=False).ratio() >= 0.5:
+                    out.append(("changed", _words(a, b)))
+                else:
+                    out += [("removed", [("removed", a)]), ("added", [("added", b)])]
+            out += [("removed", [("removed", text)]) for text in old[i1 + len(pairs):i2]]
+            out += [("added", [("added", text)]) for text in new[j1 + len(pairs):j2]]
     return out
+
+
+def _words(old: str, new: str) -> list[tuple[str, str]]:
+    a, b = old.split(), new.split()
+    segments = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            segments.append(("same", " ".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            segments.append(("removed", " ".join(a[i1:i2])))
+        if j2 > j1:
+            segments.append(("added", " ".join(b[j1:j2])))
+    return segments
 
 
 # --- significant changes ------------------------------------------------------------------------------
@@ -168,8 +265,7 @@ def notify_significant(config, now: datetime, batch: int = 200) -> int:
                                                          PolicyNotice.version == version.version)
             eligible = select(User).where(
                 User.email_verified_at.is_not(None), User.closed_at.is_(None), User.erased_at.is_(None),
-                User.suspended_at.is_(None), User.created_at < datetime.combine(version.published_on,
-                                                                                datetime.min.time()),
+                User.suspended_at.is_(None), _accepted_earlier(User, document, version),
                 User.id.not_in(already)).order_by(User.id).limit(batch)
             while True:
                 users = db.session.scalars(eligible).all()
@@ -177,7 +273,7 @@ def notify_significant(config, now: datetime, batch: int = 200) -> int:
                     break
                 for user in users:
                     locale = user.locale or config["BABEL_DEFAULT_LOCALE"]
-                    localized = current(document, locale, today) or version
+                    localized = find_version(document, version.version, locale, today) or version
                     db.session.add(PolicyNotice(user_id=user.id, document=document, version=version.version,
                                                 emailed_at=now))
                     queue_email(user.email, "policy_changed", locale, document=document,
@@ -187,6 +283,27 @@ def notify_significant(config, now: datetime, batch: int = 200) -> int:
                     sent += 1
                 db.session.commit()
     return sent
+
+
+def _accepted_earlier(user_model, document: str, version: PolicyVersion):
+    """Who a new version concerns: everyone who accepted another version of it (whenever they
+    signed up, the same day included). The cookie policy is not accepted at sign-up: it concerns
+    every account opened before the version was published."""
+    accepted = {"privacy": user_model.accepted_privacy_version, "terms": user_model.accepted_terms_version}.get(document)
+    if accepted is None:
+        return user_model.created_at < datetime.combine(version.published_on, datetime.min.time())
+    return db.or_(accepted.is_(None), accepted != version.version)
+
+
+def notice_details(notices: list[PolicyNotice], locale: str, today: date) -> list[dict]:
+    """For the banner: each pending notice's document, summary and effective date."""
+    details = []
+    for notice in notices:
+        version = find_version(notice.document, notice.version, locale, today)
+        if version is not None:
+            details.append({"document": notice.document, "summary": version.summary,
+                            "effective_on": version.effective_on})
+    return details
 
 
 def notice_stats() -> list[dict]:

@@ -66,11 +66,42 @@ def test_history_lists_versions_and_shows_a_readable_diff(app, client, tmp_path)
         assert "2025-02-26" in page and "2099-01-01" in page and "Invoices are kept longer." in page
         diff = client.get("/privacy/history?from=2025-02-26&to=2099-01-01").get_data(as_text=True)
         assert "<ins>" in diff and "<del>" in diff
-        assert "Last updated: " + today.isoformat() in client.get("/privacy").get_data(as_text=True)
+        # The reader's text is compared, not the template source.
+        assert "We now also keep invoices for 10 years." in diff
+        for source in ("{{", "{%", "##", "**"):
+            assert source not in diff.split('class="diff"', 1)[1]
+        in_force = client.get("/privacy").get_data(as_text=True)
+        assert "Last updated: 2025-02-26" in in_force  # the new version is not in force yet
+        assert "A new version takes effect on" in in_force and "Invoices are kept longer." in in_force
+        assert 'href="/privacy/2099-01-01"' in in_force
+        upcoming = client.get("/privacy/2099-01-01").get_data(as_text=True)
+        assert "Last updated: " + today.isoformat() in upcoming and "This version takes effect on" in upcoming
+        assert "This is an earlier version" not in client.get("/privacy/2025-02-26").get_data(as_text=True)
+        assert client.get("/privacy/1999-01-01").status_code == 404
     finally:
         with app.app_context():
             _db.session.execute(PolicyVersion.__table__.delete().where(PolicyVersion.version == "2099-01-01"))
             _db.session.commit()
+
+
+def test_a_fresh_database_shows_the_shipped_policies_without_a_publish_step(app, client):
+    with app.app_context():  # as after `flask db upgrade` on a new deployment
+        _db.session.execute(PolicyVersion.__table__.delete())
+        _db.session.commit()
+    try:
+        for page in ("/privacy", "/terms", "/cookies", "/privacy/history"):
+            response = client.get(page)
+            assert response.status_code == 200, page
+        assert "Last updated: 2025-02-26" in client.get("/privacy").get_data(as_text=True)
+    finally:
+        with app.app_context():
+            services.publish()
+            _db.session.commit()
+
+
+def test_every_past_version_is_readable_at_a_stable_address(client):
+    for page in ("/privacy/2025-02-26", "/terms/2025-02-26", "/cookies/policy/2026-11-28"):
+        assert client.get(page).status_code == 200, page
 
 
 def test_registration_records_the_published_versions(app, client, outbox):
@@ -86,11 +117,10 @@ def test_a_significant_version_emails_each_eligible_user_once_and_shows_a_notice
                                                                                tmp_path):
     from app.auth.models import User
 
-    AuthActions(client, outbox).register("active@example.com")
+    AuthActions(client, outbox).register("active@example.com")  # signed up today, before the publication
     AuthActions(app.test_client(), outbox).register("unverified@example.com", verify=False)
     AuthActions(app.test_client(), outbox).register("closed@example.com")
     with app.app_context():
-        _db.session.execute(User.__table__.update().values(created_at=utcnow() - timedelta(days=10)))
         _db.session.execute(User.__table__.update().where(User.email == "closed@example.com")
                             .values(closed_at=utcnow()))
         _db.session.commit()
@@ -111,7 +141,9 @@ def test_a_significant_version_emails_each_eligible_user_once_and_shows_a_notice
         assert "We keep invoices longer." in outbox[0].get_body(("plain",)).get_content()
         assert "0 users notified" in runner.invoke(args=["policies", "notify"]).output
         AuthActions(client, outbox).login("active@example.com")
-        assert "significant changes to our policies" in client.get("/account").get_data(as_text=True)
+        banner = client.get("/account").get_data(as_text=True)
+        assert "significant changes to our policies" in banner
+        assert "We keep invoices longer. (in effect from" in banner
         submit(client, "/account", {"next": "/account"}, action="/legal/acknowledge")
         assert "significant changes to our policies" not in client.get("/account").get_data(as_text=True)
         with app.app_context():
