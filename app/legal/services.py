@@ -289,7 +289,8 @@ def _accepted_earlier(user_model, document: str, version: PolicyVersion):
     """Who a new version concerns: everyone who accepted another version of it (whenever they
     signed up, the same day included). The cookie policy is not accepted at sign-up: it concerns
     every account opened before the version was published."""
-    accepted = {"privacy": user_model.accepted_privacy_version, "terms": user_model.accepted_terms_version}.get(document)
+    accepted = {"privacy": user_model.accepted_privacy_version,
+                "terms": user_model.accepted_terms_version}.get(document)
     if accepted is None:
         return user_model.created_at < datetime.combine(version.published_on, datetime.min.time())
     return db.or_(accepted.is_(None), accepted != version.version)
