@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -40,7 +40,8 @@ def contact():
     if form.validate_on_submit():
         if form.website.data:  # the honeypot: answer like a success, keep nothing
             current_app.logger.info("contact:honeypot")
-            return render_template("contact/sent.html", reference=None, topic=form.subject.data)
+            session["contact_sent"] = {"reference": None, "topic": form.subject.data}
+            return redirect(url_for("contact.show_sent"), code=303)
         verdict = _throttled(form.email.data)
         if verdict is not None:
             minutes = max(1, round(verdict.retry_after / 60))
@@ -50,8 +51,20 @@ def contact():
             current_user.id if current_user.is_authenticated else None, request.remote_addr, str(get_locale()),
             current_app.config, utcnow())
         db.session.commit()
-        return render_template("contact/sent.html", reference=thread.reference, topic=thread.topic)
+        # Post/redirect/get: reloading the confirmation never sends the message again.
+        session["contact_sent"] = {"reference": thread.reference, "topic": thread.topic}
+        return redirect(url_for("contact.show_sent"), code=303)
     return render_template("contact/form.html", form=form)
+
+
+@bp.get("/contact/sent")
+@public
+def show_sent():
+    """The confirmation of the message just sent, with its reference (once; then the form)."""
+    sent = session.pop("contact_sent", None)
+    if not isinstance(sent, dict):
+        return redirect(url_for("contact.contact"))
+    return render_template("contact/sent.html", reference=sent.get("reference"), topic=sent.get("topic"))
 
 
 @bp.get("/account/support")

@@ -20,7 +20,7 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 def send(client, **fields):
     data = {"name": "Ann", "email": "ann@example.com", "subject": "technical", "message": MESSAGE, **fields}
-    return submit(client, "/contact", data)
+    return submit(client, "/contact", data, follow_redirects=True)
 
 
 def thread(app):
@@ -141,7 +141,7 @@ def test_signed_in_customer_finds_the_form_filled_and_the_thread_on_account_supp
     page = client.get("/contact").get_data(as_text=True)
     assert 'value="alice@example.com"' in page and 'value="Alice"' in page
     submit(client, "/contact", {"name": "Alice", "email": "alice@example.com", "subject": "billing",
-                                "message": MESSAGE})
+                                "message": MESSAGE}, follow_redirects=True)
     reference = thread(app).reference
     assert reference in client.get("/account/support").get_data(as_text=True)
     reply = submit(client, f"/account/support/{reference}", {"message": "One more detail for you here."})
@@ -152,7 +152,7 @@ def test_signed_in_customer_finds_the_form_filled_and_the_thread_on_account_supp
 def test_one_customer_never_reaches_anothers_thread(app, client, outbox):
     AuthActions(client, outbox).register("alice@example.com")
     AuthActions(client, outbox).login("alice@example.com")
-    submit(client, "/contact", {"name": "A", "email": "alice@example.com", "subject": "sales", "message": MESSAGE})
+    submit(client, "/contact", {"name": "A", "email": "alice@example.com", "subject": "sales", "message": MESSAGE}, follow_redirects=True)
     reference = thread(app).reference
     bob = app.test_client()
     AuthActions(bob, outbox).register("bob@example.com")
@@ -249,3 +249,20 @@ def test_retention_truncates_ips_and_deletes_closed_threads(app, client):
         counts = retention.purge(app.config, utcnow() + timedelta(days=366))
         assert counts["contact_messages.closed"] == 1 and counts["contact_threads.closed"] == 1
         assert _db.session.scalars(select(ContactThread)).all() == []
+
+
+def test_sending_redirects_so_a_reload_never_sends_twice(app, client, outbox):
+    data = {"name": "Ann", "email": "ann@example.com", "subject": "technical", "message": MESSAGE}
+    response = submit(client, "/contact", data)
+    assert response.status_code == 303 and response.headers["Location"] == "/contact/sent"
+    page = client.get("/contact/sent").get_data(as_text=True)
+    assert thread(app).reference in page
+    assert client.get("/contact/sent").headers["Location"] == "/contact"  # a reload: back to the form
+    with app.app_context():
+        from app.contact.models import ContactThread
+
+        assert len(_db.session.scalars(select(ContactThread)).all()) == 1
+
+
+def test_the_rights_request_hint_is_a_link(client):
+    assert '<a href="/privacy/request">rights-request form</a>' in client.get("/contact").get_data(as_text=True)
