@@ -152,7 +152,8 @@ def test_signed_in_customer_finds_the_form_filled_and_the_thread_on_account_supp
 def test_one_customer_never_reaches_anothers_thread(app, client, outbox):
     AuthActions(client, outbox).register("alice@example.com")
     AuthActions(client, outbox).login("alice@example.com")
-    submit(client, "/contact", {"name": "A", "email": "alice@example.com", "subject": "sales", "message": MESSAGE}, follow_redirects=True)
+    submit(client, "/contact", {"name": "A", "email": "alice@example.com", "subject": "sales", "message": MESSAGE},
+           follow_redirects=True)
     reference = thread(app).reference
     bob = app.test_client()
     AuthActions(bob, outbox).register("bob@example.com")
