@@ -217,7 +217,8 @@ def _watch_keys(session, _context, _instances) -> None:
 
 
 def _owner_changed(state) -> bool:
-    return any(state.attrs[name].history.has_changes() for name in ("suspended_at", "closed_at", "erased_at"))
+    return any(state.attrs[name].history.has_changes() for name in ("suspended_at", "minor_flagged_at", "closed_at",
+                                                                     "erased_at"))
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -43,6 +43,8 @@ class User(UserMixin, db.Model):
     erased_at: Mapped[datetime | None]
     # Suspended by staff: no sign-in, no API calls, until unsuspended.
     suspended_at: Mapped[datetime | None]
+    # Staff learned the account belongs to a minor: no sign-in, no API calls, erased within 7 days.
+    minor_flagged_at: Mapped[datetime | None]
 
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
                                                  lazy="selectin")
@@ -50,6 +52,11 @@ class User(UserMixin, db.Model):
     sessions: Mapped[list[UserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @property
+    def sign_in_blocked(self) -> bool:
+        """Suspended, or flagged as a minor's: neither sessions nor keys work."""
+        return self.suspended_at is not None or self.minor_flagged_at is not None
 
     @property
     def is_verified(self) -> bool:

@@ -47,7 +47,7 @@ def load_user(user_id: str):
     """The signed-in user, when the browser's session id matches an active session row."""
     row = services.load_session(session.get("sid"), current_app.config, utcnow())
     db.session.commit()  # records idle/expired endings and the coarse last-seen time
-    if row is None or str(row.user_id) != user_id or row.user.suspended_at is not None:
+    if row is None or str(row.user_id) != user_id or row.user.sign_in_blocked:
         session.pop("sid", None)
         session.pop("_user_id", None)
         return None
@@ -175,6 +175,9 @@ def login():
             db.session.commit()
             form.password.errors.append(_("The e-mail address or password is not right."))
             return render_template("auth/login.html", form=form, next_url=next_url), 200
+        if user.minor_flagged_at is not None:
+            db.session.rollback()
+            return render_template("auth/minor.html"), 403
         if user.suspended_at is not None:
             db.session.rollback()
             form.password.errors.append(_("This account is suspended. Write to us to find out why."))

@@ -72,9 +72,9 @@ def looks_like_key(secret: str) -> bool:
 
 
 def find_usable_key_by_hash(secret_hash: str, now: datetime) -> ApiKey | None:
-    row = db.session.execute(select(ApiKey, User.suspended_at).join(User, User.id == ApiKey.user_id)
-                             .where(ApiKey.secret_hash == secret_hash)).first()
-    if row is None or row[1] is not None:  # unknown, or the owner is suspended
+    row = db.session.execute(select(ApiKey, User.suspended_at, User.minor_flagged_at)
+                             .join(User, User.id == ApiKey.user_id).where(ApiKey.secret_hash == secret_hash)).first()
+    if row is None or row[1] is not None or row[2] is not None:  # unknown, or the owner suspended or a minor
         return None
     return row[0] if row[0].usable(now) else None
 

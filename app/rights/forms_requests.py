@@ -1,7 +1,16 @@
 """Rights-request forms."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, EmailField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from app.auth.forms import strip
@@ -27,6 +36,7 @@ class RequestForm(BaseForm):
     details = TextAreaField(_l("Details"), validators=[
         DataRequired(message=_l("Tell us what the request is about.")),
         Length(max=5000, message=_l("Write at most 5,000 characters."))])
+    guardian = BooleanField(_l("I am a parent or guardian asking about a child's data"))
 
 
 class CodeForm(BaseForm):

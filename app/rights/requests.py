@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.audit import services as audit
 from app.auth.models import User
+from app.auth.services import end_sessions
 from app.email import external_url, queue_email
 from app.extensions import db
 from app.rights.models import OPEN_STATUSES, JobRun, LegalHold, RequestEvent, RightsRequest
@@ -53,12 +54,19 @@ def _event(req: RightsRequest, to_status: str | None, now: datetime, actor=None,
         req.status = to_status
 
 
-def file_request(kind: str, email: str, details: str, user: User | None, locale: str, now: datetime) -> tuple[
-        RightsRequest, str | None]:
+def file_request(kind: str, email: str, details: str, user: User | None, locale: str, now: datetime,
+                 guardian: bool = False) -> tuple[RightsRequest, str | None]:
     """Record a request. A signed-in requester (already re-authenticated) is confirmed at once;
-    anyone else gets a 6-digit code by e-mail. Returns (request, code or None)."""
+    anyone else gets a 6-digit code by e-mail. Returns (request, code or None).
+
+    ``guardian``: a parent or guardian asks about a child's data: the request is handled as a
+    minor's (due in 7 days; an erasure deletes rather than anonymises) and its details say so.
+    """
+    if guardian:
+        details = "[Parent or guardian request about a child's data] " + details
     req = RightsRequest(reference=new_reference(), type=kind, email=email.strip().lower(), details=details,
-                        user_id=user.id if user else None, locale=locale, created_at=now, status="unconfirmed")
+                        user_id=user.id if user else None, locale=locale, created_at=now, status="unconfirmed",
+                        minor=guardian)
     db.session.add(req)
     db.session.flush()
     if user is not None:
@@ -250,7 +258,11 @@ def release_hold(hold: LegalHold, staff, now: datetime, ip=None) -> None:
 
 
 def flag_minor(user: User, staff, now: datetime, ip=None) -> RightsRequest:
-    """Open an erasure request due in 7 days that deletes rather than anonymises."""
+    """Stop the account at once (no sign-in, no API key works, every session ends) and open an
+    erasure request due in 7 days that deletes rather than anonymises."""
+    if user.minor_flagged_at is None:
+        user.minor_flagged_at = now
+    end_sessions(user, "minor", now)
     req = RightsRequest(reference=new_reference(), type="erasure", email=user.email, user_id=user.id,
                         details="Account flagged by staff as belonging to a minor.", locale=user.locale or "en",
                         created_at=now, status="unconfirmed", minor=True)

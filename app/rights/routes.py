@@ -116,7 +116,7 @@ def file_request():
             return render_template("rights/request_form.html", form=form, throttled=True), 429
         req, _code = requests.file_request(form.type.data, email, form.details.data,
                                            current_user._get_current_object() if signed_in else None,
-                                           str(get_locale()), utcnow())
+                                           str(get_locale()), utcnow(), guardian=bool(form.guardian.data))
         db.session.commit()
         if req.status != "unconfirmed":
             return render_template("rights/request_filed.html", req=req)

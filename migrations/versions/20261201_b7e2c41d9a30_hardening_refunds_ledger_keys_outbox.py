@@ -4,6 +4,7 @@
   event carries it, and a failed refund gives its credits back.
 - ``credit_ledger.source_key``: unique; a purchase is credited once however many events say so.
 - ``orders.charge_refunded_cents`` replaces ``orders.refund_ids`` (refund ids now have a table).
+- ``users.minor_flagged_at``: staff learned the account is a minor's; sign-in and keys stop at once.
 - ``outbox_messages.claimed_by`` / ``claimed_until``: a delivery runner's claim, so overlapping
   runs never send a message twice. Bodies are now stored encrypted (same column type, Text);
   rows queued before this revision are plain text and are delivered by the old code path only if
@@ -51,12 +52,18 @@ def upgrade():
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.alter_column('charge_refunded_cents', server_default=None)
 
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('minor_flagged_at', sa.DateTime(), nullable=True))
+
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claimed_by', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('claimed_until', sa.DateTime(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('minor_flagged_at')
+
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_column('claimed_until')
         batch_op.drop_column('claimed_by')

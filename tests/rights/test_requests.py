@@ -272,3 +272,34 @@ def test_access_without_an_account_sends_what_is_held_for_the_address(app, clien
     act(staff, reference, "complete")
     body = outbox[-1].get_body(("plain",)).get_content()
     assert "SUP-" in body and "growth pack" in body
+
+
+def test_a_parent_or_guardian_files_for_a_child_and_it_is_handled_as_a_minors(app, client, outbox):
+    filed = submit(client, "/privacy/request", {"type": "erasure", "email": "parent@example.com",
+                                                "details": "My son (kid@example.com) opened an account.",
+                                                "guardian": "y"})
+    confirm(client, filed, code_from(outbox, "parent@example.com"))
+    with app.app_context():
+        req = _db.session.scalar(select(RightsRequest))
+        assert req.minor is True and req.due_on == utcnow().date() + timedelta(days=7)
+        assert req.details.startswith("[Parent or guardian request")
+    assert "I am a parent or guardian" in client.get("/privacy/request").get_data(as_text=True)
+
+
+def test_a_flagged_minor_cannot_sign_in_nor_use_keys_and_is_told_why(app, runner, outbox):
+    from tests.conftest import bearer, make_customer
+    from tests.staff.test_console import open_record, staff_client
+
+    user_id, secret = make_customer(app, "kid@example.com")
+    child = app.test_client()
+    AuthActions(child, outbox).login("kid@example.com")
+    assert child.get("/account").status_code == 200
+    staff = staff_client(app, runner, outbox, roles=("privacy",))
+    open_record(staff, user_id, "report from a parent")
+    submit(staff, f"/staff/users/{user_id}", {"action": "minor", "reason": "parent wrote in"},
+           action=f"/staff/users/{user_id}/action")
+    assert child.get("/account").status_code == 302  # the session ended
+    again = AuthActions(app.test_client(), outbox).login("kid@example.com")
+    assert again.status_code == 403 and "belongs to someone under 16" in again.get_data(as_text=True)
+    assert "parent or guardian" in again.get_data(as_text=True)
+    assert app.test_client().get("/api/v1/users/jack", headers=bearer(secret)).status_code == 401
