@@ -25,6 +25,7 @@ from app.auth.forms import (
 from app.auth.guards import recent_auth_required
 from app.auth.models import User
 from app.auth.passwords import verify_password
+from app.consent import services as consent_services
 from app.extensions import db, limiter, login_manager
 from app.i18n import LANG_COOKIE, normalise_locale, select_locale
 from app.keys import services as key_services
@@ -80,6 +81,9 @@ def _sign_in(user, remember: bool) -> None:
         services.notify_new_device(user, client, current_app.config, now)
     secret = services.start_session(user, client.ip, client.user_agent, remember, current_app.config, now)
     services.record_event(user, "auth:login:success", client, now)
+    decision = g.get("consent")
+    if decision is not None:  # the cookie choice made in this browser is now the account's too
+        consent_services.link_to_account(decision.consent_id, user.id)
     session.clear()
     session["sid"] = secret
     session.permanent = remember

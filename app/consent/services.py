@@ -150,6 +150,13 @@ def decide(method: str, requested: set[str], gpc: bool, previous: Decision | Non
     return decision, record
 
 
+def link_to_account(consent_id: str, user_id: int) -> int:
+    """At sign-in: this browser's decisions made while signed out become the account's, so the
+    privacy centre and the export show them. Decisions of another account are left alone."""
+    return db.session.execute(update(ConsentRecord).where(
+        ConsentRecord.consent_id == consent_id, ConsentRecord.user_id.is_(None)).values(user_id=user_id)).rowcount
+
+
 def history(consent_id: str | None, user_id: int | None) -> list[ConsentRecord]:
     """Every recorded decision of this browser (consent id) or account, newest first."""
     conditions = []

@@ -289,3 +289,19 @@ def test_every_cookie_the_site_sets_is_registered(app, outbox):
                     seen |= set(set_cookies(_fetch(client, rule.rule)))
     assert "twa_id" in seen and "consent" in seen
     assert seen <= registry.registered_names()
+
+
+def test_a_decision_made_signed_out_is_linked_to_the_account_that_signs_in(app, client, outbox):
+    from tests.conftest import AuthActions
+
+    AuthActions(app.test_client(), outbox).register()
+    decide(client, "reject_all")
+    AuthActions(client, outbox).login()
+    page = client.get("/account/privacy").get_data(as_text=True)
+    assert "No cookie decision is linked" not in page and "reject_all" in page
+    with app.app_context():
+        from app.auth.models import User
+        from app.consent.models import ConsentRecord
+
+        user_id = _db.session.scalar(select(User.id))
+        assert [r.user_id for r in _db.session.scalars(select(ConsentRecord))] == [user_id]
