@@ -130,8 +130,10 @@ def register_templating(app: Flask) -> None:
     from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 
     from app.i18n import html_lang
+    from app.labels import label
 
     app.jinja_env.globals.update(
+        label=label,
         get_locale=get_locale,
         html_lang=html_lang,
         format_currency=format_currency,

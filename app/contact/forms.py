@@ -6,16 +6,13 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from app.auth.forms import strip
 from app.forms import BaseForm
+from app.labels import choices
 
 MESSAGE_LENGTH = Length(min=10, max=5000, message=_l("Write between 10 and 5,000 characters."))
 
 
 def topic_choices():
-    return [
-        ("sales", _l("Sales and pricing")), ("billing", _l("Billing and payments")),
-        ("technical", _l("Technical question about the API")), ("privacy", _l("Privacy and my data")),
-        ("complaint", _l("Complaint")), ("other", _l("Something else")),
-    ]
+    return choices("topic")
 
 
 class ContactForm(BaseForm):

@@ -18,6 +18,7 @@ from app.consent.models import ConsentRecord
 from app.contact.models import ContactThread
 from app.extensions import db
 from app.keys.models import ApiKey
+from app.labels import label
 from app.usage.models import ApiCall, UsageDaily
 
 SCHEMA_VERSION = 1
@@ -47,7 +48,24 @@ def _iso(value):
     return value.isoformat(timespec="seconds") + "Z" if isinstance(value, datetime) else value
 
 
-def _rows(statement, columns) -> Iterator[list]:
+# Columns holding a stored state: the export adds its label (the words the pages use) beside it.
+LABELLED = {"status": "order", "kind": "credit"}
+
+
+def _header(name: str, columns: list[str]) -> list[str]:
+    out = []
+    for column in columns:
+        out.append(column)
+        if _label_kind(name, column):
+            out.append(f"{column}_label")
+    return out
+
+
+def _label_kind(name: str, column: str) -> str | None:
+    return LABELLED.get(column) if name in ("orders.csv", "credit_ledger.csv") else None
+
+
+def _rows(statement, columns, name: str = "") -> Iterator[list]:
     """Rows of ``statement`` in batches by id (keyset pagination), as lists of exportable values."""
     entity = statement.column_descriptions[0]["entity"]
     last = 0
@@ -56,7 +74,13 @@ def _rows(statement, columns) -> Iterator[list]:
         if not batch:
             return
         for row in batch:
-            yield [_iso(getattr(row, c)) for c in columns]
+            values = []
+            for column in columns:
+                values.append(_iso(getattr(row, column)))
+                kind = _label_kind(name, column)
+                if kind:
+                    values.append(label(kind, getattr(row, column)))
+            yield values
         last = batch[-1].id
 
 
@@ -97,9 +121,9 @@ def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes
             with archive.open(name, "w", force_zip64=True) as member:
                 text = io.TextIOWrapper(member, encoding="utf-8", newline="")
                 writer = csv.writer(text)
-                writer.writerow(columns)
+                writer.writerow(_header(name, columns))
                 count = 0
-                for row in _rows(statement, columns):
+                for row in _rows(statement, columns, name):
                     writer.writerow(row)
                     count += 1
                     if count % 1000 == 0:
@@ -111,7 +135,9 @@ def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes
             yield sink.drain()
         threads = []
         for thread in db.session.scalars(select(ContactThread).where(ContactThread.user_id == user.id)):
-            threads.append({"reference": thread.reference, "topic": thread.topic, "status": thread.status,
+            threads.append({"reference": thread.reference, "topic": thread.topic,
+                            "topic_label": label("topic", thread.topic), "status": thread.status,
+                            "status_label": label("thread", thread.status),
                             "created_at": _iso(thread.created_at),
                             "messages": [{"from": m.kind, "at": _iso(m.created_at), "text": m.body}
                                          for m in thread.messages if m.kind != "note"]})

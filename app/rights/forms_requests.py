@@ -15,15 +15,11 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 
 from app.auth.forms import strip
 from app.forms import BaseForm
+from app.labels import choices
 
 
 def type_choices():
-    return [
-        ("access", _l("A copy of my data (access)")), ("rectification", _l("Correct my data (rectification)")),
-        ("erasure", _l("Delete my data (erasure)")), ("restriction", _l("Limit how my data is used (restriction)")),
-        ("objection", _l("Object to a use of my data (objection)")),
-        ("withdraw_consent", _l("Withdraw my consent")), ("other", _l("Something else")),
-    ]
+    return choices("request_type")
 
 
 class RequestForm(BaseForm):

@@ -1,0 +1,53 @@
+"""One translated label for each stored state: pages, mails and the data export all say the same
+word for the same state (the export adds the raw code beside it).
+
+``label(kind, value)`` is a template global; an unknown value shows as itself, so a state added
+without a label is visible rather than hidden.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+LABELS: dict[str, dict[str, object]] = {
+    "order": {
+        "pending": _l("pending"), "paid": _l("paid"), "failed": _l("payment failed"),
+        "expired": _l("cancelled"), "refunded": _l("refunded"), "partially_refunded": _l("partly refunded"),
+    },
+    "thread": {
+        "new": _l("received"), "open": _l("in progress"), "waiting": _l("answered"), "closed": _l("closed"),
+    },
+    "topic": {
+        "sales": _l("Sales and pricing"), "billing": _l("Billing and payments"),
+        "technical": _l("Technical question about the API"), "privacy": _l("Privacy and my data"),
+        "complaint": _l("Complaint"), "other": _l("Something else"),
+    },
+    "request": {
+        "unconfirmed": _l("waiting for confirmation"), "received": _l("received"), "open": _l("open"),
+        "in_progress": _l("in progress"), "extended": _l("extended"), "on_hold": _l("on hold"),
+        "completed": _l("completed"), "rejected": _l("rejected"), "expired": _l("expired"),
+    },
+    "request_type": {
+        "access": _l("A copy of my data (access)"), "rectification": _l("Correct my data (rectification)"),
+        "erasure": _l("Delete my data (erasure)"), "restriction": _l("Limit how my data is used (restriction)"),
+        "objection": _l("Object to a use of my data (objection)"), "withdraw_consent": _l("Withdraw my consent"),
+        "other": _l("Something else"),
+    },
+    "credit": {
+        "signup_bonus": _l("welcome credits"), "purchase": _l("purchase"), "refund": _l("refund"),
+        "usage": _l("API calls"), "adjustment": _l("adjustment by our staff"),
+    },
+}
+
+
+def label(kind: str, value: str | None) -> str:
+    """The translated label of ``value`` in ``kind``; the value itself when it has none."""
+    if value is None:
+        return ""
+    found = LABELS.get(kind, {}).get(value)
+    return str(found) if found is not None else value
+
+
+def choices(kind: str) -> list[tuple[str, object]]:
+    """(value, label) pairs for a select field."""
+    return list(LABELS[kind].items())
