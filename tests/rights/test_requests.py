@@ -179,6 +179,22 @@ def test_rejection_needs_a_reason_and_tells_of_the_right_to_complain(app, client
     act(staff, reference, "reject", note="We hold no data for this address.")
     body = outbox[-1].get_body(("plain",)).get_content()
     assert "We hold no data" in body and "supervisory authority" in body and "judicial remedy" in body
+    status = re.search(r"https?://\S+(/privacy/request/status/\S+)", body).group(1)
+    page = client.get(status).get_data(as_text=True)
+    assert "A copy of my data (access)" in page and "rejected" in page
+    assert "We hold no data for this address." in page and "supervisory authority" in page
+    assert "We answer by" not in page
+    staff_page = staff.get(f"/staff/requests/{reference}").get_data(as_text=True)
+    assert 'value="complete"' not in staff_page and "days left" not in staff_page
+    assert "nothing is left to do" in staff_page
+
+
+def test_the_status_page_says_what_the_request_is_and_what_happens_next(app, client, outbox):
+    filed = file(client)
+    confirm(client, filed, code_from(outbox, "ann@example.com"))
+    body = outbox[-1].get_body(("plain",)).get_content()
+    page = client.get(re.search(r"https?://\S+(/privacy/request/status/\S+)", body).group(1)).get_data(as_text=True)
+    assert "A copy of my data (access)" in page and "What happens next" in page and "We answer by" in page
 
 
 def test_completing_an_erasure_erases_the_account(app, client, runner, outbox):
