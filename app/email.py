@@ -66,6 +66,8 @@ class OutboxMessage(db.Model):
     # A runner's claim: no other runner sends the row until the claim expires (a crashed runner's).
     claimed_by: Mapped[str | None] = mapped_column(db.String(64))
     claimed_until: Mapped[datetime | None]
+    # Deleted, envelope and all, once delivered: the last message to an erased person's address.
+    ephemeral: Mapped[bool] = mapped_column(default=False, server_default=db.false())
 
 
 register(
@@ -97,12 +99,15 @@ def render_email(template: str, locale: str, **context) -> tuple[str, str, str]:
     return " ".join(subject.split()), text, html
 
 
-def queue_email(recipient: str, template: str, locale: str | None = None, **context) -> OutboxMessage:
-    """Queue a message in the current transaction; it is sent once the transaction commits."""
+def queue_email(recipient: str, template: str, locale: str | None = None, ephemeral: bool = False,
+                **context) -> OutboxMessage:
+    """Queue a message in the current transaction; it is sent once the transaction commits.
+    ``ephemeral``: no envelope is kept after delivery (the last message to an erased person)."""
     locale = locale or current_app.config["BABEL_DEFAULT_LOCALE"]
     subject, text, html = render_email(template, locale, **context)
     message = OutboxMessage(
-        template=template, locale=locale, recipient=recipient, subject=subject, body_text=text, body_html=html
+        template=template, locale=locale, recipient=recipient, subject=subject, body_text=text, body_html=html,
+        ephemeral=ephemeral,
     )
     db.session.add(message)
     db.session.flush()
@@ -232,6 +237,8 @@ def deliver_due(config, now: datetime | None = None, ids: list[int] | None = Non
             message.body_html = ""
             counts["sent"] += 1
         message.claimed_by, message.claimed_until = None, None
+        if message.ephemeral and message.sent_at is not None:
+            db.session.delete(message)
         db.session.commit()
     return counts
 

@@ -146,4 +146,21 @@ def markdown(config) -> str:
         period = f"{rule_days(rule, config)} days" if rule.action != "keep" else (rule.legal_basis or "")
         lines.append(f"| `{rule.name}` | `{rule.table}` | {rule.action} | {period} | `{rule.days_setting}` | "
                      f"{rule.description} |")
+    lines += [
+        "",
+        "## Outside the database",
+        "",
+        "| where | what | lifetime |",
+        "|---|---|---|",
+        "| Redis, Flask-Limiter keys (`<RATELIMIT_KEY_PREFIX>/…`) | the client's raw IP, in the keys of the per-IP "
+        "limits on registration and password reset | the limit's window, at most 1 hour, then Redis expires the key |",
+        "| Redis, throttle keys (`throttle:…`) | a SHA-256 digest of the address or IP, never the value | the "
+        "throttle's window (at most 1 hour) |",
+        "| Redis, metering keys (`…:meter:…`) | account and key ids, call records with the IP until the flusher "
+        "writes them to the call log | seconds (then the call log's rules apply) |",
+        "| access logs (gunicorn, the TLS proxy) | the client IP and the path, with capability tokens redacted | the "
+        f"operator's log rotation: keep them {config['CALL_IP_DAYS']} days at most (docs/deployment.md) |",
+        "| the outbox | recipient and subject of delivered mail; the last message to an erased address is "
+        "deleted once delivered | `outbox.sent` above |",
+    ]
     return "\n".join(lines) + "\n"

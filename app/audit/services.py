@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import event, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
@@ -41,6 +41,21 @@ def pseudonymise_subject(user_id: int, pseudonym: str) -> int:
         .execution_options(audit_pseudonymise=True)
     )
     return result.rowcount
+
+
+def pseudonymise_text(needle: str, replacement: str) -> int:
+    """Replace ``needle`` (any case) in the targets that name it, e.g. an erased person's address
+    in "SUP-… <address>"; return how many entries changed."""
+    import re
+
+    pattern = re.compile(re.escape(needle), re.IGNORECASE)
+    rows = db.session.execute(select(AuditEntry.id, AuditEntry.target).where(
+        func.lower(AuditEntry.target).contains(needle.lower()))).all()
+    for entry_id, target in rows:
+        db.session.execute(update(AuditEntry).where(AuditEntry.id == entry_id)
+                           .values(target=pattern.sub(replacement, target))
+                           .execution_options(audit_pseudonymise=True, synchronize_session=False))
+    return len(rows)
 
 
 @event.listens_for(Session, "before_flush")

@@ -17,6 +17,7 @@ from app.auth.models import User
 from app.auth.services import end_sessions
 from app.email import external_url, queue_email
 from app.extensions import db
+from app.rights import inventory
 from app.rights.models import OPEN_STATUSES, JobRun, LegalHold, RequestEvent, RightsRequest
 from app.security import hash_token
 
@@ -177,21 +178,23 @@ def complete(req: RightsRequest, staff, outcome: str, config, now: datetime, ip=
     if req.status not in OPEN_STATUSES or req.status == "on_hold":
         raise TransitionRefused("Only an open request that is not on hold can be completed.")
     owner = db.session.get(User, req.user_id) if req.user_id else None
-    if req.type == "erasure" and owner is not None:
-        if active_hold(owner.id, now.date()):
+    email, erased = req.email, req.type == "erasure"
+    if erased:
+        if owner is not None and active_hold(owner.id, now.date()):
             raise TransitionRefused("The account is under a legal hold: release it before erasing.")
-        from app.rights.services import erase_account
-
-        erase_account(owner, config, now, hard=req.minor)
-        outcome = outcome or "Account erased."
+        _audit(staff, req, "complete", now, reason="erasure", ip=ip)  # before the address goes
+        report = inventory.erase_person(email, config, now, hard=req.minor, notify_account=False)
+        outcome = "\n".join(filter(None, [outcome, inventory.summary(report)]))
+        owner = None
     if req.type == "access" and not outcome:
         outcome = ("Your data is ready: sign in and download it from your privacy page." if owner
                    else held_for_address(req.email))
     req.outcome = outcome
     req.closed_at = now
-    _event(req, "completed", now, staff, note=outcome)
-    _audit(staff, req, "complete", now, reason=outcome[:400], ip=ip)
-    queue_email(req.email, "rights_update", req.locale, reference=req.reference, status="completed",
+    _event(req, "completed", now, staff, note=None if erased else outcome)
+    if not erased:
+        _audit(staff, req, "complete", now, reason=outcome[:400], ip=ip)
+    queue_email(email, "rights_update", req.locale, ephemeral=erased, reference=req.reference, status="completed",
                 due_on=req.due_on.isoformat() if req.due_on else "", note=outcome,
                 status_url=status_url(req),
                 export_url=external_url("rights.show_privacy") if req.type == "access" and owner else None)

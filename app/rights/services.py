@@ -54,7 +54,7 @@ def accounts_due_for_erasure(config, now: datetime) -> list[int]:
         User.closed_at < cutoff, User.erased_at.is_(None), User.id.not_in(held), User.id.not_in(pending))))
 
 
-def erase_account(user: User, config, now: datetime, hard: bool = False) -> dict:
+def erase_account(user: User, config, now: datetime, hard: bool = False, notify: bool = True) -> dict:
     """Erase a closed account; return what was deleted, anonymised and kept.
 
     Deleted: sessions, security events, tokens, 2FA codes, roles, API keys (their calls' key link
@@ -64,7 +64,7 @@ def erase_account(user: User, config, now: datetime, hard: bool = False) -> dict
     ``hard`` (a minor's account): the account row and everything hanging from it are deleted
     instead of anonymised; only orders stay, with no link to anyone.
     """
-    email, locale = user.email, user.locale or config["BABEL_DEFAULT_LOCALE"]
+    email, locale, closed = user.email, user.locale or config["BABEL_DEFAULT_LOCALE"], user.closed_at
     pseudonym = f"erased-user-{user.id}"
     report = {"deleted": {}, "anonymised": ["account", "audit entries"],
               "kept": {"orders": config["ORDER_RETENTION_YEARS"], "credit ledger": config["ORDER_RETENTION_YEARS"],
@@ -98,7 +98,9 @@ def erase_account(user: User, config, now: datetime, hard: bool = False) -> dict
         db.session.execute(delete(UsageDaily).where(UsageDaily.user_id == user.id))
         db.session.delete(user)
         db.session.flush()
-    message = queue_email(email, "account_erased", locale, report=report)
+    if not notify:  # a rights request tells the requester itself, with everything erased
+        return {"report": report, "final_mail_id": None, "email": email}
+    message = queue_email(email, "account_erased", locale, ephemeral=True, report=report, closed=closed)
     return {"report": report, "final_mail_id": message.id, "email": email}
 
 

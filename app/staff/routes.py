@@ -227,7 +227,7 @@ def show_message(reference: str):
     now = utcnow()
 
     def audited(action, reason=None):
-        audit.record(current_user, action, now, target_user=None, target=f"{thread.reference} <{thread.email}>",
+        audit.record(current_user, action, now, target_user=None, target=thread.reference,
                      reason=reason, ip=request.remote_addr)
 
     if request.method == "POST":
@@ -305,6 +305,9 @@ def show_request(reference: str):
             elif action == "extend":
                 rights.extend(req, current_user, form.months.data or 0, note, now.date(), now, ip)
             elif action == "complete":
+                if req.type == "erasure" and request.form.get("confirmed") != "yes":
+                    # A destructive action asks once more, naming what it erases (no JavaScript needed).
+                    return _render_request(req, owner, form, 200, confirm="complete")
                 rights.complete(req, current_user, note, current_app.config, now, ip)
             elif action == "reject":
                 rights.reject(req, current_user, note, now, ip)
@@ -319,6 +322,8 @@ def show_request(reference: str):
                     raise rights.TransitionRefused("There is no active hold.")
                 rights.release_hold(hold, current_user, now, ip)
             elif action == "minor" and owner is not None:
+                if request.form.get("confirmed") != "yes":
+                    return _render_request(req, owner, form, 200, confirm="minor")
                 rights.flag_minor(owner, current_user, now, ip)
             else:
                 raise rights.TransitionRefused("Choose an action (a note needs text).")
@@ -343,12 +348,17 @@ def _privacy_staff():
                               .distinct().order_by(User.email)).all()
 
 
-def _render_request(req, owner, form, status):
+def _render_request(req, owner, form, status, confirm: str | None = None):
+    from app.rights import inventory
     from app.rights import requests as rights
 
     today = utcnow().date()
+    open_request = req.status not in ("completed", "rejected", "expired")
+    holdings = inventory.holdings(req.email, current_app.config) \
+        if open_request and req.type in ("erasure", "access") else None
     return render_template("staff/request.html", req=req, owner=owner, form=form, today=today,
-                           hold=rights.active_hold(owner.id, today) if owner else None), status
+                           hold=rights.active_hold(owner.id, today) if owner else None, holdings=holdings,
+                           confirm=confirm), status
 
 
 # --- customers (all staff roles; actions by role) ---------------------------------------------------------

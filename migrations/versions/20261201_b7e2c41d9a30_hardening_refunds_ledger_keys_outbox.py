@@ -6,7 +6,8 @@
 - ``orders.charge_refunded_cents`` replaces ``orders.refund_ids`` (refund ids now have a table).
 - ``users.minor_flagged_at``: staff learned the account is a minor's; sign-in and keys stop at once.
 - ``outbox_messages.claimed_by`` / ``claimed_until``: a delivery runner's claim, so overlapping
-  runs never send a message twice. Bodies are now stored encrypted (same column type, Text);
+  runs never send a message twice; ``ephemeral``: the row is deleted once delivered (the last
+  message to an erased person's address). Bodies are now stored encrypted (same column type, Text);
   rows queued before this revision are plain text and are delivered by the old code path only if
   it still runs: drain the outbox (``flask mail send-queued``) before upgrading.
 
@@ -58,6 +59,7 @@ def upgrade():
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claimed_by', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('claimed_until', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('ephemeral', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade():
@@ -65,6 +67,7 @@ def downgrade():
         batch_op.drop_column('minor_flagged_at')
 
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.drop_column('ephemeral')
         batch_op.drop_column('claimed_until')
         batch_op.drop_column('claimed_by')
 

@@ -136,6 +136,8 @@ def _confirmed(app, client, outbox, email="ann@example.com", kind="access"):
 
 
 def act(staff, reference, action, **fields):
+    """A staff action; destructive ones are confirmed (see the confirmation test below)."""
+    fields.setdefault("confirmed", "yes")
     return submit(staff, f"/staff/requests/{reference}", {"action": action, **fields})
 
 
@@ -319,3 +321,51 @@ def test_a_flagged_minor_cannot_sign_in_nor_use_keys_and_is_told_why(app, runner
     assert again.status_code == 403 and "belongs to someone under 16" in again.get_data(as_text=True)
     assert "parent or guardian" in again.get_data(as_text=True)
     assert app.test_client().get("/api/v1/users/jack", headers=bearer(secret)).status_code == 401
+
+
+# --- erasure of a person, not only of an account -------------------------------------------------------
+
+def test_a_visitor_without_an_account_is_erased_everywhere_after_staff_confirm(app, client, runner, outbox, tmp_path):
+    from tests.sweep import traces
+
+    visitor = "walt.visitor@example.net"
+    submit(client, "/contact", {"name": "Walt Visitor", "email": visitor, "subject": "sales",
+                                "message": "Please tell me about prices for research use."}, follow_redirects=True)
+    reference = _confirmed(app, client, outbox, visitor, "erasure")
+    staff = _staff(app, runner, outbox, roles=("privacy", "support"))
+    with app.app_context():
+        from app.contact.models import ContactThread
+
+        thread = _db.session.scalar(select(ContactThread)).reference
+    assert staff.get(f"/staff/messages/{thread}").status_code == 200  # staff read the thread (audited)
+    with app.app_context():  # an entry written before audit targets stopped naming the address
+        from app.audit import services as audit
+
+        audit.record(None, "contact:thread:view", utcnow(), target=f"{thread} <{visitor.upper()}>")
+        _db.session.commit()
+    page = staff.get(f"/staff/requests/{reference}").get_data(as_text=True)
+    assert "What we hold for this address" in page and thread in page and "Support conversations" in page
+    asked = submit(staff, f"/staff/requests/{reference}", {"action": "complete"})
+    assert asked.status_code == 200 and "Erase everything listed above?" in asked.get_data(as_text=True)
+    with app.app_context():
+        assert _db.session.scalar(select(RightsRequest.status)) != "completed"  # nothing erased yet
+    outbox.clear()
+    done = submit(staff, f"/staff/requests/{reference}", {"action": "complete", "confirmed": "yes"})
+    assert done.status_code == 303
+    [final] = outbox
+    assert final["To"] == visitor and "Deleted: support conversations (1)." in final.get_body(("plain",)).get_content()
+    assert traces(app, [visitor, "Walt Visitor", "prices for research"]) == []
+    with app.app_context():
+        req = _db.session.scalar(select(RightsRequest))
+        assert (req.reference, req.status, req.type) == (reference, "completed", "erasure")
+
+
+def test_an_account_erased_by_request_leaves_no_trace_of_the_address(app, client, runner, outbox):
+    from tests.sweep import traces
+
+    AuthActions(app.test_client(), outbox).register("gone2@example.com", nickname="Gonzo")
+    reference = _confirmed(app, client, outbox, "gone2@example.com", "erasure")
+    staff = _staff(app, runner, outbox)
+    act(staff, reference, "note", note="checked identity")
+    act(staff, reference, "complete")
+    assert traces(app, ["gone2@example.com", "Gonzo"]) == []
