@@ -22,7 +22,7 @@ from app.auth.forms import (
     ResetRequestForm,
     SecondFactorForm,
 )
-from app.auth.guards import recent_auth_required
+from app.auth.guards import action_text, recent_auth_required
 from app.auth.models import User
 from app.auth.passwords import verify_password
 from app.consent import services as consent_services
@@ -72,6 +72,12 @@ def load_signed_in_user():
 
 def _client() -> services.Client:
     return services.Client(request.remote_addr, request.user_agent.string)
+
+
+def _welcome_back(user) -> None:
+    """After a sign-in reopened a closed account (by any path): what came back and what did not."""
+    flash(_("Welcome back: your account is open again, with its credits, orders and settings. Your old API keys "
+            "stay revoked; make new ones."), "success")
 
 
 def _sign_in(user, remember: bool) -> None:
@@ -205,8 +211,7 @@ def login():
         db.session.commit()
         current_app.logger.info("auth:login:success user=%s", user.id)
         if reopened:
-            flash(_("Welcome back: your account is open again. Your old API keys stay revoked; make new ones."),
-                  "success")
+            _welcome_back(user)
         # Come back through the cookie check: if the browser refused the session cookie, say so.
         return redirect(url_for("auth.login", check=1, next=next_url), code=303)
     return render_template("auth/login.html", form=form, next_url=next_url)
@@ -241,12 +246,15 @@ def login_second_factor():
             form.code.errors.append(_("That code is not right, or was already used."))
             return render_template("auth/login_2fa.html", form=form), 200
         remember, next_url = session.get("pending_2fa_remember", False), session.get("pending_2fa_next")
-        if user.closed_at is not None:
+        reopened = user.closed_at is not None
+        if reopened:
             if not rights_services.can_reopen(user, current_app.config, now):
                 abort(403)
             rights_services.reopen_account(user)
         _sign_in(user, remember)
         db.session.commit()
+        if reopened:
+            _welcome_back(user)
         current_app.logger.info("auth:login:success user=%s", user.id)
         return redirect(url_for("auth.login", check=1, next=safe_next(next_url, url_for("auth.show_dashboard"))),
                         code=303)
@@ -264,7 +272,8 @@ def reauthenticate():
         verdict = throttle_check(SECOND_FACTOR_LIMIT, key)
         if not verdict.allowed:
             minutes = max(1, round(verdict.retry_after / 60))
-            return render_template("auth/reauth.html", form=form, next_url=next_url, throttled_minutes=minutes), 429
+            return render_template("auth/reauth.html", form=form, next_url=next_url, throttled_minutes=minutes,
+                                   action_text=action_text(session.get("reauth_for"))), 429
         now = utcnow()
         password_ok = verify_password(current_user.password_hash, form.password.data)[0]
         factor_ok = not current_user.has_2fa or (password_ok and services.check_second_factor(
@@ -272,13 +281,15 @@ def reauthenticate():
         if password_ok and factor_ok:
             services.mark_reauthenticated(g.get("user_session"), now)
             db.session.commit()
+            session.pop("reauth_for", None)
             return redirect(next_url, code=303)
         throttle_hit(SECOND_FACTOR_LIMIT, key)
         db.session.rollback()
         target = form.code if password_ok else form.password
         target.errors.append(_("That code is not right, or was already used.") if password_ok
                              else _("Your password is not right."))
-    return render_template("auth/reauth.html", form=form, next_url=next_url)
+    return render_template("auth/reauth.html", form=form, next_url=next_url,
+                           action_text=action_text(session.get("reauth_for")))
 
 
 @bp.post("/logout")

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from app.auth import services as auth_services
 from app.auth.forms import ActionForm
-from app.auth.guards import recent_auth_required
+from app.auth.guards import recent_auth_required, take_pending_form
 from app.extensions import db
 from app.keys import bp, services
 from app.keys.forms import CreateKeyForm, RotateKeyForm
@@ -29,8 +29,11 @@ def _show_secret(key, secret):
 
 
 def _render_list(form=None, status=200):
+    if form is None:  # what was typed before a re-authentication, shown again
+        typed = take_pending_form("keys.create_key") or {}
+        form = CreateKeyForm(formdata=None, data={k: typed[k] for k in ("name", "rate_limit") if typed.get(k)})
     return render_template("keys/list.html", keys=services.all_keys(current_user), now=utcnow(),
-                           form=form or CreateKeyForm(formdata=None), rotate_form=RotateKeyForm(formdata=None),
+                           form=form, rotate_form=RotateKeyForm(formdata=None),
                            action_form=ActionForm(), max_keys=get_pricing().max_keys,
                            account_limit=get_pricing().rate_limit_per_minute), status
 

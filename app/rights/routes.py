@@ -23,7 +23,7 @@ from app import throttle
 from app.addresses import canonical_email
 from app.audit import services as audit
 from app.auth import services as auth_services
-from app.auth.guards import recent_auth_required
+from app.auth.guards import recent_auth_required, take_pending_form
 from app.consent import services as consent_services
 from app.extensions import db
 from app.rights import bp, export, requests, services
@@ -36,8 +36,11 @@ from app.timeutil import utcnow
 @bp.get("/account/privacy")
 @customer
 def show_privacy():
-    """Export, consent history and account closure in one place."""
-    return render_template("rights/privacy.html", form=CloseAccountForm(formdata=None),
+    """Export, consent history and account closure in one place (with what was typed into the
+    closure form when it had to ask for the password first)."""
+    typed = take_pending_form("rights.close_account")
+    form = CloseAccountForm(formdata=None, data={"confirm_email": (typed or {}).get("confirm_email", "")})
+    return render_template("rights/privacy.html", form=form, closing=typed is not None,
                            consents=consent_services.history(None, current_user.id),
                            requests=requests.requests_of(current_user.id))
 

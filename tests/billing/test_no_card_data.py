@@ -47,7 +47,8 @@ def test_no_table_and_no_log_line_holds_anything_card_like_after_payments(app, c
     hits = []
     with app.app_context():
         for table in _db.metadata.sorted_tables:
-            columns = [c for c in table.columns if isinstance(c.type, (String, Text))]
+            # Hex digests (``*_hash``) are skipped: a run of their digits can pass Luhn by chance.
+            columns = [c for c in table.columns if isinstance(c.type, (String, Text)) and not c.name.endswith("_hash")]
             if not columns:
                 continue
             for row in _db.session.execute(select(*columns)):

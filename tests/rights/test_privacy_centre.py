@@ -125,6 +125,40 @@ def test_signing_in_within_the_grace_period_reopens_the_account(app, client, out
         assert _db.session.scalar(select(User.closed_at).where(User.email == EMAIL)) is None
 
 
+def test_closing_in_one_pass_through_reauthentication_keeps_what_was_typed(app, client, outbox):
+    _customer(client, outbox)
+    with app.app_context():  # the sign-in was long ago: closing asks for the password again
+        _db.session.execute(UserSession.__table__.update().values(reauthenticated_at=utcnow() - timedelta(hours=1)))
+        _db.session.commit()
+    page = client.get("/account/privacy").get_data(as_text=True)
+    assert "still holds 100 credits" in page and "not paid out" in page
+    asked = submit(client, "/account/privacy", {"confirm_email": EMAIL}, action="/account/privacy/close",
+                   headers={"Referer": "http://localhost/account/privacy"})
+    assert asked.status_code == 302 and asked.headers["Location"].startswith("/reauth")
+    reauth = client.get(asked.headers["Location"]).get_data(as_text=True)
+    assert "To close your account, confirm it is you." in reauth
+    assert "changes how your account is protected" not in reauth
+    back = submit(client, asked.headers["Location"], {"password": AuthActions.PASSWORD})
+    assert back.headers["Location"] == "/account/privacy"
+    again = client.get("/account/privacy").get_data(as_text=True)
+    assert f'value="{EMAIL}"' in again and "send the form again" in again
+    closed = submit(client, "/account/privacy", {"confirm_email": EMAIL}, action="/account/privacy/close")
+    assert closed.status_code == 303
+
+
+def test_reopening_through_the_second_factor_says_what_came_back(app, client, outbox):
+    from tests.conftest import totp_now, turn_on_2fa
+
+    auth = _customer(client, outbox)
+    secret, _codes = turn_on_2fa(client)
+    submit(client, "/account/privacy", {"confirm_email": EMAIL}, action="/account/privacy/close")
+    assert auth.login(EMAIL).headers["Location"].endswith("/login/2fa")
+    done = submit(client, "/login/2fa", {"code": totp_now(secret, 1)})
+    assert done.status_code == 303
+    page = client.get("/account").get_data(as_text=True)
+    assert "open again" in page and "stay revoked" in page
+
+
 def test_after_the_grace_period_sign_in_is_refused(app, client, outbox):
     auth = _customer(client, outbox)
     submit(client, "/account/privacy", {"confirm_email": EMAIL}, action="/account/privacy/close")
