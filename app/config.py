@@ -143,6 +143,7 @@ class Config:
         self.UPSTREAM_TIMEOUT_SECONDS = float(env.get("UPSTREAM_TIMEOUT_SECONDS", "10"))
         thresholds = env.get("LOW_CREDIT_THRESHOLDS", "100,20,0")
         self.LOW_CREDIT_THRESHOLDS = sorted({int(t) for t in thresholds.split(",") if t.strip()}, reverse=True)
+        self.LOW_CREDIT_MAIL_MINUTES = _int(env, "LOW_CREDIT_MAIL_MINUTES", 60)
         # How calls are metered: "database" (each call charged and logged in its request) or "redis"
         # (charged atomically in Redis, logged in batches); empty: "redis" when REDIS_URL is set.
         self.API_METERING = env.get("API_METERING") or None

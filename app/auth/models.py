@@ -38,6 +38,7 @@ class User(UserMixin, db.Model):
     credit_balance: Mapped[int] = mapped_column(default=0, server_default="0")
     # The lowest low-credit threshold already announced by e-mail (reset when credits are added).
     low_credit_notified: Mapped[int | None]
+    low_credit_notified_at: Mapped[datetime | None]  # the last low-credit mail (at most one per window)
     # Closure: reopened by signing in within ACCOUNT_GRACE_DAYS; erased after ACCOUNT_PURGE_DAYS.
     closed_at: Mapped[datetime | None] = mapped_column(index=True)
     erased_at: Mapped[datetime | None]

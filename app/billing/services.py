@@ -3,7 +3,7 @@ transaction as the balance update, so the balance always equals the ledger's sum
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
@@ -13,6 +13,7 @@ from app.billing.models import CreditEntry
 from app.database import insert_once
 from app.email import external_url, queue_email
 from app.extensions import db
+from app.timeutil import utcnow
 
 
 class InsufficientCredits(Exception):
@@ -150,18 +151,33 @@ def verify_orders() -> list[tuple[str, int, int]]:
     return [(r[0], int(r[1]), int(r[2])) for r in rows]
 
 
-def check_low_credit(user_id: int, balance: int, config) -> None:
-    """E-mail the owner once when the balance crosses a configured threshold downwards."""
+def check_low_credit(user_id: int, balance: int, config, now: datetime | None = None) -> bool:
+    """E-mail the owner when the balance crosses a configured threshold downwards: once per
+    crossing (a compare-and-set, so concurrent calls send one), at most one mail per
+    LOW_CREDIT_MAIL_MINUTES, and none for thresholds at or above the sign-up bonus until the
+    account has bought credits (its first calls would otherwise warn at once). True when queued."""
+    now = now or utcnow()
     thresholds = [t for t in config["LOW_CREDIT_THRESHOLDS"] if balance <= t]
+    bought = db.session.scalar(select(CreditEntry.id).where(CreditEntry.user_id == user_id,
+                                                            CreditEntry.kind == "purchase").limit(1))
+    if bought is None:
+        thresholds = [t for t in thresholds if t < config["PRICING"].signup_credits]
     if not thresholds:
-        return
+        return False
     level = min(thresholds)
+    quiet_since = now - timedelta(minutes=config["LOW_CREDIT_MAIL_MINUTES"])
+    claimed = db.session.execute(update(User).where(
+        User.id == user_id,
+        db.or_(User.low_credit_notified.is_(None), User.low_credit_notified > level),
+        db.or_(User.low_credit_notified_at.is_(None), User.low_credit_notified_at < quiet_since),
+    ).values(low_credit_notified=level, low_credit_notified_at=now)).rowcount
+    if claimed != 1:
+        return False
     user = db.session.get(User, user_id)
-    if user.low_credit_notified is not None and user.low_credit_notified <= level:
-        return
-    user.low_credit_notified = level
+    db.session.refresh(user, ["low_credit_notified", "low_credit_notified_at"])
     queue_email(user.email, "low_credits", user.locale or config["BABEL_DEFAULT_LOCALE"], balance=balance,
-                pricing_url=external_url("pages.show_pricing"), usage_url=external_url("usage.show_usage"))
+                pricing_url=external_url("auth.show_dashboard") + "#buy", usage_url=external_url("usage.show_usage"))
+    return True
 
 
 # --- orders and checkout ---------------------------------------------------------------------

@@ -5,6 +5,7 @@
 - ``credit_ledger.source_key``: unique; a purchase is credited once however many events say so.
 - ``orders.charge_refunded_cents`` replaces ``orders.refund_ids`` (refund ids now have a table).
 - ``users.minor_flagged_at``: staff learned the account is a minor's; sign-in and keys stop at once.
+- ``users.low_credit_notified_at``: the last low-credit mail, so no more than one goes per window.
 - ``outbox_messages.claimed_by`` / ``claimed_until``: a delivery runner's claim, so overlapping
   runs never send a message twice; ``ephemeral``: the row is deleted once delivered (the last
   message to an erased person's address). Bodies are now stored encrypted (same column type, Text);
@@ -55,6 +56,7 @@ def upgrade():
 
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('minor_flagged_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('low_credit_notified_at', sa.DateTime(), nullable=True))
 
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claimed_by', sa.String(length=64), nullable=True))
@@ -64,6 +66,7 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('low_credit_notified_at')
         batch_op.drop_column('minor_flagged_at')
 
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:

@@ -316,3 +316,26 @@ def test_api_answers_are_never_stored_by_caches(app, client):
     for response in (client.get("/api/v1/users/jack", headers=bearer(secret)),
                      client.get("/api/v1/account", headers=bearer(secret)), client.get("/api/v1/nothing")):
         assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_new_accounts_first_calls_send_no_low_credit_mail_and_later_crossings_one_per_window(app, client, outbox):
+    from app.billing.services import add_credits
+    from app.timeutil import utcnow
+
+    user_id, secret = make_customer(app, credits=0, rate_limit=1000)
+    with app.app_context():
+        add_credits(_db.session.get(User, user_id), app.config["PRICING"].signup_credits, "signup_bonus", utcnow())
+        _db.session.commit()
+    outbox.clear()
+    start = app.config["PRICING"].signup_credits
+    price = 1  # /users/{username}
+    calls = start - 19  # down to 19: crosses 20, never 100 (the bonus's own level)
+    for _ in range(calls):
+        client.get("/api/v1/users/jack", headers=bearer(secret))
+    low = [m for m in outbox if "running low" in m["Subject"]]
+    assert len(low) == 1 and "now 20" in low[0].get_body(("plain",)).get_content()
+    assert "/account#buy" in low[0].get_body(("plain",)).get_content()
+    for _ in range(19 // price):  # down to 0 within the hour: no second mail
+        client.get("/api/v1/users/jack", headers=bearer(secret))
+    assert balance(app, user_id) == 0
+    assert len([m for m in outbox if "running low" in m["Subject"]]) == 1
