@@ -6,7 +6,9 @@ import time
 from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import format_currency
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -128,6 +130,13 @@ def show_order(reference: str):
         if order.status not in ("paid", "partially_refunded") or amount <= 0:
             flash(_("This order cannot be refunded."), "error")
             return redirect(url_for("staff.show_order", reference=reference), code=303)
+        if request.form.get("confirmed") != "yes":
+            return render_template(
+                "staff/confirm.html", title=_("Refund %(amount)s?", amount=format_currency(amount / 100, order.currency)),
+                consequence=_("The money goes back to the buyer's card and the credits it bought are taken back, as far "
+                              "as they are unused. This cannot be undone."), button=_("Refund"),
+                action_url=url_for("staff.show_order", reference=reference), fields=request.form,
+                cancel_url=url_for("staff.show_order", reference=reference))
         audit.record(current_user, "billing:order:refund", utcnow(), target_user=buyer,
                      target=order.reference, reason=f"{amount} cents: {form.reason.data}", ip=request.remote_addr)
         db.session.commit()
@@ -430,6 +439,19 @@ def _customer_record(user) -> dict:
     }
 
 
+# Destructive account actions ask once more, on a page of their own (no JavaScript needed).
+CONFIRM_USER_ACTIONS = {
+    "suspend": (_l("Suspend this account?"), _l("The customer can no longer sign in and every API key stops until "
+                                                 "the account is unsuspended. The customer is told by e-mail."),
+                _l("Suspend")),
+    "end-sessions": (_l("End every session?"), _l("The customer is signed out on every device."), _l("End sessions")),
+    "revoke-key": (_l("Revoke this API key?"), _l("Calls with this key fail from the next request; this cannot be "
+                                                  "undone."), _l("Revoke")),
+    "minor": (_l("Flag this account as a minor’s?"), _l("The account stops at once (no sign-in, no API key) and an "
+                                                         "erasure due in 7 days is opened."), _l("Flag as a minor’s")),
+}
+
+
 @bp.post("/users/<int:user_id>/action")
 @staff()
 def act_on_user(user_id: int):
@@ -453,6 +475,11 @@ def act_on_user(user_id: int):
         abort(400)
     if not current_user.has_role(*allowed[action]):
         abort(403)
+    if action in CONFIRM_USER_ACTIONS and request.form.get("confirmed") != "yes":
+        title, consequence, button = CONFIRM_USER_ACTIONS[action]
+        return render_template("staff/confirm.html", title=title, consequence=consequence, button=button,
+                               action_url=url_for("staff.act_on_user", user_id=user_id), fields=request.form,
+                               cancel_url=url_for("staff.show_user", user_id=user_id))
     if action == "suspend":
         staff_services.suspend(user, current_user, reason, cfg, now, ip)
     elif action == "unsuspend":

@@ -38,7 +38,10 @@ def test_billing_staff_find_an_order_and_refund_it_audited(app, runner, outbox):
     assert page.status_code == 200 and "buyer@example.com" in page.get_data(as_text=True)
     missing_reason = submit(staff, f"/staff/orders/{reference}", {"amount": "450"})
     assert missing_reason.status_code == 400
-    refunded = submit(staff, f"/staff/orders/{reference}", {"amount": "450", "reason": "customer asked"})
+    asked = submit(staff, f"/staff/orders/{reference}", {"amount": "450", "reason": "customer asked"})
+    assert asked.status_code == 200 and "Refund $4.50?" in asked.get_data(as_text=True)  # nothing moved yet
+    refunded = submit(staff, f"/staff/orders/{reference}", {"amount": "450", "reason": "customer asked",
+                                                           "confirmed": "yes"})
     assert refunded.status_code == 303
     with app.app_context():
         order = _db.session.scalar(select(Order))

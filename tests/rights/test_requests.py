@@ -314,7 +314,7 @@ def test_a_flagged_minor_cannot_sign_in_nor_use_keys_and_is_told_why(app, runner
     assert child.get("/account").status_code == 200
     staff = staff_client(app, runner, outbox, roles=("privacy",))
     open_record(staff, user_id, "report from a parent")
-    submit(staff, f"/staff/users/{user_id}", {"action": "minor", "reason": "parent wrote in"},
+    submit(staff, f"/staff/users/{user_id}", {"action": "minor", "reason": "parent wrote in", "confirmed": "yes"},
            action=f"/staff/users/{user_id}/action")
     assert child.get("/account").status_code == 302  # the session ended
     again = AuthActions(app.test_client(), outbox).login("kid@example.com")

@@ -41,7 +41,7 @@ def test_find_a_customer_by_key_prefix_open_with_a_reason_suspend_and_see_it_aud
     record = open_record(staff, user_id, "ticket SUP-123")
     assert record.status_code == 200 and secret[:12] in record.get_data(as_text=True)
     assert secret not in record.get_data(as_text=True)
-    response = submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": "fraud check"},
+    response = submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": "fraud check", "confirmed": "yes"},
                       action=f"/staff/users/{user_id}/action")
     assert response.status_code == 303
     assert client.get("/api/v1/account", headers=bearer(secret)).status_code == 401  # the key stops
@@ -77,7 +77,7 @@ def test_support_staff_see_email_and_nickname_but_not_ips(app, runner, outbox):
 def test_billing_staff_cannot_suspend(app, runner, outbox):
     user_id, _ = make_customer(app, "cust@example.com")
     billing = staff_client(app, runner, outbox, roles=("billing",))
-    response = submit(billing, f"/staff/users/{user_id}", {"action": "suspend", "reason": "x"},
+    response = submit(billing, f"/staff/users/{user_id}", {"action": "suspend", "reason": "x", "confirmed": "yes"},
                       action=f"/staff/users/{user_id}/action")
     assert response.status_code == 403
 
@@ -89,7 +89,7 @@ def test_revoking_a_customers_key_is_audited_and_effective(app, runner, outbox):
     staff = staff_client(app, runner, outbox, roles=("support",))
     with app.app_context():
         key_id = _db.session.scalar(select(ApiKey.id))
-    submit(staff, f"/staff/users/{user_id}", {"action": "revoke-key", "key_id": str(key_id),
+    submit(staff, f"/staff/users/{user_id}", {"action": "revoke-key", "key_id": str(key_id), "confirmed": "yes",
                                                         "reason": "leaked on GitHub"},
            action=f"/staff/users/{user_id}/action")
     assert app.test_client().get("/api/v1/account", headers=bearer(secret)).status_code == 401
@@ -147,7 +147,7 @@ def test_privacy_staff_flag_a_minor_and_place_a_hold_from_the_record(app, runner
     user_id, _ = make_customer(app, "teen@example.com")
     staff = staff_client(app, runner, outbox, roles=("privacy",))
     for action in ("minor", "hold"):
-        submit(staff, f"/staff/users/{user_id}", {"action": action, "reason": "school report"},
+        submit(staff, f"/staff/users/{user_id}", {"action": action, "reason": "school report", "confirmed": "yes"},
                action=f"/staff/users/{user_id}/action")
     with app.app_context():
         assert _db.session.scalar(select(RightsRequest.minor)) is True
@@ -159,7 +159,7 @@ def test_the_reason_for_opening_a_record_is_posted_never_put_in_a_url(app, runne
     staff = staff_client(app, runner, outbox, roles=("admin",))
     opened = submit(staff, f"/staff/users/{user_id}", {"reason": "ticket SUP-777 " + "x" * 100_000})
     assert opened.status_code == 303 and opened.headers["Location"] == f"/staff/users/{user_id}"
-    acted = submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": "r" * 100_000},
+    acted = submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": "r" * 100_000, "confirmed": "yes"},
                    action=f"/staff/users/{user_id}/action")
     assert acted.headers["Location"] == f"/staff/users/{user_id}"
     page = staff.get(f"/staff/users/{user_id}").get_data(as_text=True)
@@ -167,3 +167,20 @@ def test_the_reason_for_opening_a_record_is_posted_never_put_in_a_url(app, runne
     with app.app_context():
         reasons = _db.session.scalars(select(AuditEntry.reason).where(AuditEntry.action == "staff:user:view")).all()
     assert reasons and all(len(reason) <= 300 for reason in reasons)
+
+
+def test_destructive_account_actions_ask_for_confirmation_first(app, runner, outbox):
+    user_id, _ = make_customer(app, "cust@example.com")
+    staff = staff_client(app, runner, outbox, roles=("admin",))
+    open_record(staff, user_id, "ticket SUP-9")
+    asked = submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": "fraud check"},
+                   action=f"/staff/users/{user_id}/action")
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Suspend this account?" in page and 'value="fraud check"' in page
+    with app.app_context():
+        assert _db.session.get(User, user_id).suspended_at is None  # nothing happened yet
+    done = submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": "fraud check",
+                                                    "confirmed": "yes"}, action=f"/staff/users/{user_id}/action")
+    assert done.status_code == 303
+    with app.app_context():
+        assert _db.session.get(User, user_id).suspended_at is not None
