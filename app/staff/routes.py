@@ -131,10 +131,11 @@ def show_order(reference: str):
             flash(_("This order cannot be refunded."), "error")
             return redirect(url_for("staff.show_order", reference=reference), code=303)
         if request.form.get("confirmed") != "yes":
+            price = format_currency(amount / 100, order.currency)
             return render_template(
-                "staff/confirm.html", title=_("Refund %(amount)s?", amount=format_currency(amount / 100, order.currency)),
-                consequence=_("The money goes back to the buyer's card and the credits it bought are taken back, as far "
-                              "as they are unused. This cannot be undone."), button=_("Refund"),
+                "staff/confirm.html", title=_("Refund %(amount)s?", amount=price), button=_("Refund"),
+                consequence=_("The money goes back to the buyer's card and the credits it bought are taken back, "
+                              "as far as they are unused. This cannot be undone."),
                 action_url=url_for("staff.show_order", reference=reference), fields=request.form,
                 cancel_url=url_for("staff.show_order", reference=reference))
         audit.record(current_user, "billing:order:refund", utcnow(), target_user=buyer,

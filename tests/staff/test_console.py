@@ -41,7 +41,8 @@ def test_find_a_customer_by_key_prefix_open_with_a_reason_suspend_and_see_it_aud
     record = open_record(staff, user_id, "ticket SUP-123")
     assert record.status_code == 200 and secret[:12] in record.get_data(as_text=True)
     assert secret not in record.get_data(as_text=True)
-    response = submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": "fraud check", "confirmed": "yes"},
+    response = submit(staff, f"/staff/users/{user_id}",
+                      {"action": "suspend", "reason": "fraud check", "confirmed": "yes"},
                       action=f"/staff/users/{user_id}/action")
     assert response.status_code == 303
     assert client.get("/api/v1/account", headers=bearer(secret)).status_code == 401  # the key stops
