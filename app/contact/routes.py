@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from app import throttle
 from app.addresses import canonical_email
@@ -40,8 +41,7 @@ def contact():
     if form.validate_on_submit():
         if form.website.data:  # the honeypot: answer like a success, keep nothing
             current_app.logger.info("contact:honeypot")
-            session["contact_sent"] = {"reference": None, "topic": form.subject.data}
-            return redirect(url_for("contact.show_sent"), code=303)
+            return redirect(url_for("contact.show_sent", token=_sent_token(None, form.subject.data)), code=303)
         verdict = _throttled(form.email.data)
         if verdict is not None:
             minutes = max(1, round(verdict.retry_after / 60))
@@ -51,20 +51,29 @@ def contact():
             current_user.id if current_user.is_authenticated else None, request.remote_addr, str(get_locale()),
             current_app.config, utcnow())
         db.session.commit()
-        # Post/redirect/get: reloading the confirmation never sends the message again.
-        session["contact_sent"] = {"reference": thread.reference, "topic": thread.topic}
-        return redirect(url_for("contact.show_sent"), code=303)
+        # Post/redirect/get: reloading the confirmation never sends the message again. The
+        # confirmation's address carries a signed, short-lived token: no cookie is needed.
+        return redirect(url_for("contact.show_sent", token=_sent_token(thread.reference, thread.topic)), code=303)
     return render_template("contact/form.html", form=form)
 
 
-@bp.get("/contact/sent")
+def _sent_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="contact-sent")
+
+
+def _sent_token(reference: str | None, topic: str) -> str:
+    return _sent_serializer().dumps([reference, topic])
+
+
+@bp.get("/contact/sent/<token>")
 @public
-def show_sent():
-    """The confirmation of the message just sent, with its reference (once; then the form)."""
-    sent = session.pop("contact_sent", None)
-    if not isinstance(sent, dict):
+def show_sent(token: str):
+    """The confirmation of the message just sent, with its reference (for an hour; then the form)."""
+    try:
+        reference, topic = _sent_serializer().loads(token, max_age=3600)
+    except (BadData, ValueError, TypeError):
         return redirect(url_for("contact.contact"))
-    return render_template("contact/sent.html", reference=sent.get("reference"), topic=sent.get("topic"))
+    return render_template("contact/sent.html", reference=reference, topic=topic)
 
 
 @bp.get("/account/support")

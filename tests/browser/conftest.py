@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.crypto import development_key
 from tests.server import free_port, gunicorn
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -27,6 +28,8 @@ def live_server(database_url, tmp_path_factory, smtp_server):
         "APP_ENV": "development",
         "DATABASE_URL": database_url,
         "SECRET_KEY": "browser-tests-only-" + "x" * 24,
+        # The test apps' field-encryption key: a test reads (and staff act on) what the browser wrote.
+        "DATA_ENCRYPTION_KEYS": development_key("testing-only-not-secret"),
         "MAIL_URL": f"smtp://127.0.0.1:{smtp_server[0].port}",
         "MAIL_DELIVERY": "inline",  # journeys read their mail right after the click
         # Its own Redis keys: metering state of an earlier run's accounts must not meet this run's.

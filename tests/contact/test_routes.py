@@ -255,10 +255,11 @@ def test_retention_truncates_ips_and_deletes_closed_threads(app, client):
 def test_sending_redirects_so_a_reload_never_sends_twice(app, client, outbox):
     data = {"name": "Ann", "email": "ann@example.com", "subject": "technical", "message": MESSAGE}
     response = submit(client, "/contact", data)
-    assert response.status_code == 303 and response.headers["Location"] == "/contact/sent"
-    page = client.get("/contact/sent").get_data(as_text=True)
-    assert thread(app).reference in page
-    assert client.get("/contact/sent").headers["Location"] == "/contact"  # a reload: back to the form
+    assert response.status_code == 303 and response.headers["Location"].startswith("/contact/sent/")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert thread(app).reference in page  # a reload shows the confirmation again and sends nothing
+    assert client.get(response.headers["Location"]).status_code == 200
+    assert client.get("/contact/sent/forged-token").headers["Location"] == "/contact"
     with app.app_context():
         from app.contact.models import ContactThread
 
