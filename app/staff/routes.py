@@ -377,11 +377,21 @@ def _render_request(req, owner, form, status, confirm: str | None = None):
 @bp.get("/users")
 @staff()
 def find_users():
-    """Search customers by e-mail, an order, support or request reference, or a key prefix."""
+    """Search customers by e-mail, an order, support or request reference, or a key prefix. For
+    an address, privacy staff also see everything held about it, account or not (audited)."""
+    from app.audit import services as audit
+    from app.rights import inventory
     from app.staff import services as staff_services
 
     query = (request.args.get("q") or "").strip()[:254]
-    return render_template("staff/users.html", query=query, users=staff_services.find_customers(query))
+    holdings = None
+    if "@" in query and current_user.has_role("privacy", "admin"):
+        holdings = inventory.holdings(query, current_app.config)
+        audit.record(current_user, "privacy:person:lookup", utcnow(), target="address lookup",
+                     ip=request.remote_addr)
+        db.session.commit()
+    return render_template("staff/users.html", query=query, users=staff_services.find_customers(query),
+                           holdings=holdings)
 
 
 VIEW_GRANT_SECONDS = 600  # a record opened with a reason stays open this long (then ask again)

@@ -185,3 +185,19 @@ def test_destructive_account_actions_ask_for_confirmation_first(app, runner, out
     assert done.status_code == 303
     with app.app_context():
         assert _db.session.get(User, user_id).suspended_at is not None
+
+
+def test_privacy_staff_find_everything_held_for_an_address_without_an_account(app, runner, outbox):
+    from tests.conftest import submit as send
+
+    visitor = app.test_client()
+    send(visitor, "/contact", {"name": "Nia", "email": "nia@example.org", "subject": "sales",
+                               "message": "A question about prices, please."})
+    privacy = staff_client(app, runner, outbox, roles=("privacy",))
+    page = privacy.get("/staff/users?q=nia@example.org").get_data(as_text=True)
+    assert "What we hold for this address" in page and "Support conversations" in page
+    support = staff_client(app, runner, outbox, email="support@example.com", roles=("support",))
+    assert "What we hold for this address" not in support.get("/staff/users?q=nia@example.org").get_data(as_text=True)
+    with app.app_context():
+        assert _db.session.scalars(select(AuditEntry.action).where(
+            AuditEntry.action == "privacy:person:lookup")).all() == ["privacy:person:lookup"]
