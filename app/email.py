@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app, g, has_request_context, render_template
 from flask_babel import force_locale
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.crypto import EncryptedText
@@ -118,8 +118,6 @@ def queue_email(recipient: str, template: str, locale: str | None = None, epheme
 
 def outbox_backlog(now: datetime) -> tuple[int, int]:
     """Undelivered messages, and the age in seconds of the oldest (0 when none)."""
-    from sqlalchemy import func
-
     count, oldest = db.session.execute(
         select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.sent_at.is_(None))).one()
     return int(count), int((now - oldest).total_seconds()) if oldest else 0
