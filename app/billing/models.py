@@ -66,7 +66,7 @@ class Order(db.Model):
     checkout_session_id: Mapped[str | None] = mapped_column(db.String(255), unique=True)
     payment_intent_id: Mapped[str | None] = mapped_column(db.String(255), index=True)
     receipt_url: Mapped[str | None] = mapped_column(db.String(500))
-    refunded_cents: Mapped[int] = mapped_column(default=0)  # see billing.services.settle_refunds
+    refunded_cents: Mapped[int] = mapped_column(default=0)  # see billing.webhooks.settle_refunds
     # The highest cumulative amount_refunded a charge.refunded event reported (Stripe's charge no
     # longer lists its refunds, so the refunds behind it may not be known one by one).
     charge_refunded_cents: Mapped[int] = mapped_column(default=0)

@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.billing import bp, gateway, services
+from app.billing import bp, gateway, services, webhooks
 from app.billing.forms import CheckoutForm
 from app.email import external_url
 from app.extensions import db
@@ -86,7 +86,7 @@ def process_webhook(payload: bytes, signature: str | None):
     except gateway.SignatureError:
         current_app.logger.warning("billing:webhook:bad-signature")
         return jsonify({"error": "invalid signature"}), 400
-    outcome = services.handle_event(event, cfg, utcnow())
+    outcome = webhooks.handle_event(event, cfg, utcnow())
     db.session.commit()
     current_app.logger.info("billing:webhook %s %s: %s", event.get("type"), event.get("id"), outcome)
     return jsonify({"received": True, "outcome": outcome})
@@ -111,7 +111,7 @@ def show_demo_checkout(session_id: str):
         choice = request.form.get("choice", "")
         if choice not in kinds:
             abort(400)
-        payload = services.demo_event(kinds[choice], order, utcnow())
+        payload = webhooks.demo_event(kinds[choice], order, utcnow())
         signature = gateway.sign(payload, gateway.webhook_secret(current_app.config))
         process_webhook(payload.encode(), signature)
         if choice == "cancel":

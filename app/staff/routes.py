@@ -116,6 +116,7 @@ def show_order(reference: str):
     from app.audit import services as audit
     from app.auth.models import User
     from app.billing import services as billing
+    from app.billing import webhooks
     from app.billing.forms import RefundForm
     from app.billing.routes import payment_gateway, process_webhook
 
@@ -145,7 +146,7 @@ def show_order(reference: str):
             payment_gateway().refund(order, amount, reason_key=str(order.refunded_cents + amount))
             flash(_("Refund sent to Stripe. The order changes when Stripe confirms it."), "success")
         else:
-            payload = billing.demo_event("charge.refunded", order, utcnow(),
+            payload = webhooks.demo_event("charge.refunded", order, utcnow(),
                                          amount_refunded=order.refunded_cents + amount)
             from app.billing import gateway
 
