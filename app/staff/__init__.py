@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from app.staff import routes  # noqa: E402,F401  (registers the views on bp)
+from app.staff import routes, routes_customers, routes_requests  # noqa: E402,F401  (register the views on bp)

@@ -1,0 +1,166 @@
+"""Staff console: customer search, the audited customer record and its account actions."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app.audit.models import AuditEntry
+from app.consent import services as consent_services
+from app.database import form_id
+from app.extensions import db
+from app.security import staff
+from app.staff import bp
+from app.timeutil import utcnow
+
+# --- customers (all staff roles; actions by role) ---------------------------------------------------------
+
+
+@bp.get("/users")
+@staff()
+def find_users():
+    """Search customers by e-mail, an order, support or request reference, or a key prefix. For
+    an address, privacy staff also see everything held about it, account or not (audited)."""
+    from app.audit import services as audit
+    from app.rights import inventory
+    from app.staff import services as staff_services
+
+    query = (request.args.get("q") or "").strip()[:254]
+    holdings = None
+    if "@" in query and current_user.has_role("privacy", "admin"):
+        holdings = inventory.holdings(query, current_app.config)
+        audit.record(current_user, "privacy:person:lookup", utcnow(), target="address lookup",
+                     ip=request.remote_addr)
+        db.session.commit()
+    return render_template("staff/users.html", query=query, users=staff_services.find_customers(query),
+                           holdings=holdings)
+
+
+VIEW_GRANT_SECONDS = 600  # a record opened with a reason stays open this long (then ask again)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@staff()
+def show_user(user_id: int):
+    """A customer's record. Opening it needs a reason, posted (never in the URL, so never in
+    history or logs) and written to the audit log; every display of the record is audited."""
+    from app.audit import services as audit
+    from app.auth.models import User
+
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    grants = session.get("staff_record_views", {})
+    if request.method == "POST":
+        reason = (request.form.get("reason") or "").strip()[:300]
+        if not reason:
+            return render_template("staff/user_reason.html", user_id=user_id), 400
+        entry = audit.record(current_user, "staff:user:view", utcnow(), target_user=user, reason=reason,
+                             ip=request.remote_addr)
+        db.session.commit()
+        recent = sorted(grants.items(), key=lambda item: item[1][1])[-19:]
+        session["staff_record_views"] = {**dict(recent), str(user_id): [entry.id, time.time()]}
+        return redirect(url_for("staff.show_user", user_id=user_id), code=303)
+    grant = grants.get(str(user_id))
+    opened = db.session.get(AuditEntry, grant[0]) if grant and time.time() - grant[1] < VIEW_GRANT_SECONDS else None
+    if opened is None or opened.actor_id != current_user.id:
+        return render_template("staff/user_reason.html", user_id=user_id)
+    audit.record(current_user, "staff:user:view", utcnow(), target_user=user, reason=opened.reason,
+                 ip=request.remote_addr)
+    db.session.commit()
+    return render_template("staff/user.html", user=user, reason=opened.reason, **_customer_record(user))
+
+
+def _customer_record(user) -> dict:
+    from app.auth import services as auth_services
+    from app.billing import services as billing
+    from app.contact import services as contact_services
+    from app.keys import services as key_services
+    from app.rights import requests as rights
+    from app.usage import services as usage_services
+
+    today = utcnow().date()
+    show_ips = current_user.has_role("admin", "privacy")
+    return {
+        "keys": key_services.all_keys(user), "now": utcnow(), "ledger": billing.ledger(user.id, limit=50),
+        "month": usage_services.month_totals(user.id, today), "orders": billing.orders_of(user.id),
+        "threads": contact_services.threads_of(user.id), "requests": rights.requests_of(user.id),
+        "consents": consent_services.history(None, user.id),
+        "sessions": auth_services.active_sessions(user) if show_ips else None,
+        "hold": rights.active_hold(user.id, today),
+    }
+
+
+# Destructive account actions ask once more, on a page of their own (no JavaScript needed).
+CONFIRM_USER_ACTIONS = {
+    "suspend": (_l("Suspend this account?"), _l("The customer can no longer sign in and every API key stops until "
+                                                 "the account is unsuspended. The customer is told by e-mail."),
+                _l("Suspend")),
+    "end-sessions": (_l("End every session?"), _l("The customer is signed out on every device."), _l("End sessions")),
+    "revoke-key": (_l("Revoke this API key?"), _l("Calls with this key fail from the next request; this cannot be "
+                                                  "undone."), _l("Revoke")),
+    "minor": (_l("Flag this account as a minor’s?"), _l("The account stops at once (no sign-in, no API key) and an "
+                                                         "erasure due in 7 days is opened."), _l("Flag as a minor’s")),
+}
+
+
+@bp.post("/users/<int:user_id>/action")
+@staff()
+def act_on_user(user_id: int):
+    """Account actions; each needs the role it belongs to, is audited, and tells the customer."""
+    from app.auth.models import User
+    from app.staff import services as staff_services
+
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    action = request.form.get("action", "")
+    reason = (request.form.get("reason") or "").strip()[:300]
+    if not reason:
+        flash(_("Give a reason: it goes into the audit log."), "error")
+        return redirect(url_for("staff.show_user", user_id=user_id), code=303)
+    cfg, now, ip = current_app.config, utcnow(), request.remote_addr
+    allowed = {"suspend": ("admin", "support"), "unsuspend": ("admin", "support"), "end-sessions": ("admin",
+               "support"), "revoke-key": ("admin", "support"), "resend-verification": ("admin", "support"),
+               "minor": ("admin", "privacy"), "hold": ("privacy",)}
+    if action not in allowed:
+        abort(400)
+    if not current_user.has_role(*allowed[action]):
+        abort(403)
+    if action in CONFIRM_USER_ACTIONS and request.form.get("confirmed") != "yes":
+        title, consequence, button = CONFIRM_USER_ACTIONS[action]
+        return render_template("staff/confirm.html", title=title, consequence=consequence, button=button,
+                               action_url=url_for("staff.act_on_user", user_id=user_id), fields=request.form,
+                               cancel_url=url_for("staff.show_user", user_id=user_id))
+    if action == "suspend":
+        staff_services.suspend(user, current_user, reason, cfg, now, ip)
+    elif action == "unsuspend":
+        staff_services.unsuspend(user, current_user, reason, cfg, now, ip)
+    elif action == "end-sessions":
+        staff_services.end_all_sessions(user, current_user, reason, cfg, now, ip)
+    elif action == "revoke-key":
+        from app.keys.services import KeyNotFound
+
+        try:
+            staff_services.revoke_key(user, form_id(request.form.get("key_id")) or 0, current_user, reason, cfg,
+                                      now, ip)
+        except KeyNotFound:
+            abort(404)
+    elif action == "minor":
+        from app.rights import requests as rights
+
+        rights.flag_minor(user, current_user, now, ip)
+    elif action == "hold":
+        from app.rights import requests as rights
+
+        rights.place_hold(user, current_user, reason, now.date() + timedelta(days=90), now, ip)
+    else:
+        staff_services.resend_verification(user, current_user, reason, cfg, now, ip)
+    db.session.commit()
+    flash(_("Done."), "success")
+    return redirect(url_for("staff.show_user", user_id=user_id), code=303)
