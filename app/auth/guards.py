@@ -39,6 +39,11 @@ def take_pending_form(endpoint: str) -> dict | None:
     return pending.get("form") or {}
 
 
+def request_client() -> services.Client:
+    """Where the current request comes from, as security events record it."""
+    return services.Client(request.remote_addr, request.user_agent.string)
+
+
 def recent_auth_required(view):
     """Ask for the password (and second factor) again unless entered in the last few minutes.
 
