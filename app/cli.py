@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.engine import make_url
 
+from app.auth import provisioning
 from app.extensions import db
 from app.timeutil import utcnow
 
@@ -45,12 +46,12 @@ def show_config_command():
 @with_appcontext
 def demo_data_command():
     """Create the demo customer (idempotent; refused in production)."""
-    from app.auth import services as auth_services
+    from app.auth import provisioning
 
     if current_app.config.get("ENV_NAME") == "production":
         raise click.ClickException("demo-data is refused in production.")
-    user, created = auth_services.ensure_demo_customer(current_app.config, utcnow())
-    admin, admin_created = auth_services.ensure_demo_admin(current_app.config, utcnow())
+    user, created = provisioning.ensure_demo_customer(current_app.config, utcnow())
+    admin, admin_created = provisioning.ensure_demo_admin(current_app.config, utcnow())
     db.session.commit()
     secret = None
     if created:
@@ -64,7 +65,7 @@ def demo_data_command():
         deliver_due(current_app.config)
     click.echo(("Created" if created else "Already present:") + " demo customer")
     click.echo(f"  e-mail:   {user.email}")
-    click.echo(f"  password: {auth_services.DEMO_PASSWORD}")
+    click.echo(f"  password: {provisioning.DEMO_PASSWORD}")
     click.echo(f"  credits:  {user.credit_balance}")
     if secret:
         click.echo(f"  API key:  {secret}  (shown once)")
@@ -72,7 +73,7 @@ def demo_data_command():
         click.echo(f"  try:      curl -H 'Authorization: Bearer {secret}' {site}/api/v1/users/jack")
     click.echo(("Created" if admin_created else "Already present:") + " demo staff member (all roles)")
     click.echo(f"  e-mail:   {admin.email}")
-    click.echo(f"  password: {auth_services.DEMO_ADMIN_PASSWORD}")
+    click.echo(f"  password: {provisioning.DEMO_ADMIN_PASSWORD}")
     if admin.has_2fa:
         click.echo("  Two-factor authentication is on: sign in with a code from its authenticator app.")
     else:
@@ -158,8 +159,8 @@ def create_staff_command(email: str, roles: tuple[str, ...]):
         if problems:
             raise click.ClickException(" ".join(str(p) for p in problems))
     try:
-        user, created = auth_services.create_staff(email, password, list(roles), current_app.config, utcnow())
-    except (auth_services.UnknownRole, auth_services.InvalidEmail) as exc:
+        user, created = provisioning.create_staff(email, password, list(roles), current_app.config, utcnow())
+    except (provisioning.UnknownRole, auth_services.InvalidEmail) as exc:
         raise click.ClickException(f"Refused: {exc}") from None
     db.session.commit()
     click.echo(f"{'Created' if created else 'Updated'} {user.email}: roles {', '.join(sorted(user.role_names))}")

@@ -8,7 +8,7 @@ from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.auth import services
+from app.auth import activity, services
 from app.security import safe_next
 from app.timeutil import utcnow
 
@@ -39,9 +39,9 @@ def take_pending_form(endpoint: str) -> dict | None:
     return pending.get("form") or {}
 
 
-def request_client() -> services.Client:
+def request_client() -> activity.Client:
     """Where the current request comes from, as security events record it."""
-    return services.Client(request.remote_addr, request.user_agent.string)
+    return activity.Client(request.remote_addr, request.user_agent.string)
 
 
 def recent_auth_required(view):

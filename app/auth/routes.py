@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from app.auth import bp, services
+from app.auth import activity, bp, services
 from app.auth.forms import (
     LoginForm,
     ReauthForm,
@@ -72,10 +72,10 @@ def _welcome_back(user) -> None:
 def _sign_in(user, remember: bool) -> None:
     """Start a fresh session: the old session data (and any fixed id) is discarded."""
     now, client = utcnow(), request_client()
-    if services.is_new_device(user, client, current_app.config, now):
-        services.notify_new_device(user, client, current_app.config, now)
+    if activity.is_new_device(user, client, current_app.config, now):
+        activity.notify_new_device(user, client, current_app.config, now)
     secret = services.start_session(user, client.ip, client.user_agent, remember, current_app.config, now)
-    services.record_event(user, "auth:login:success", client, now)
+    activity.record_event(user, "auth:login:success", client, now)
     decision = g.get("consent")
     if decision is not None:  # the cookie choice made in this browser is now the account's too
         consent_services.link_to_account(decision.consent_id, user.id)
@@ -117,7 +117,7 @@ def verify_email(token: str):
         db.session.rollback()
         return render_template("auth/verify_failed.html"), 400
     if changed:
-        services.record_event(user, "auth:email:change", request_client(), utcnow())
+        activity.record_event(user, "auth:email:change", request_client(), utcnow())
     db.session.commit()
     flash(_("Thank you, your e-mail address %(email)s is confirmed.", email=user.email), "success")
     if current_user.is_authenticated:
@@ -170,7 +170,7 @@ def login():
             current_app.logger.info("auth:login:failure")
             services.record_login_failure(email, ip)
             db.session.rollback()
-            services.record_failed_login(email, request_client(), utcnow())
+            activity.record_failed_login(email, request_client(), utcnow())
             db.session.commit()
             form.password.errors.append(_("The e-mail address or password is not right."))
             return render_template("auth/login.html", form=form, next_url=next_url), 200
@@ -227,10 +227,10 @@ def login_second_factor():
             minutes = max(1, round(verdict.retry_after / 60))
             return render_template("auth/login_2fa.html", form=form, throttled_minutes=minutes), 429
         now = utcnow()
-        if not services.check_second_factor(user, form.code.data, request_client(), current_app.config, now):
+        if not activity.check_second_factor(user, form.code.data, request_client(), current_app.config, now):
             throttle_hit(SECOND_FACTOR_LIMIT, key)
             db.session.rollback()
-            services.record_event(user, "auth:login:failure", request_client(), now)
+            activity.record_event(user, "auth:login:failure", request_client(), now)
             db.session.commit()
             form.code.errors.append(_("That code is not right, or was already used."))
             return render_template("auth/login_2fa.html", form=form), 200
@@ -265,7 +265,7 @@ def reauthenticate():
                                    action_text=action_text(session.get("reauth_for"))), 429
         now = utcnow()
         password_ok = verify_password(current_user.password_hash, form.password.data)[0]
-        factor_ok = not current_user.has_2fa or (password_ok and services.check_second_factor(
+        factor_ok = not current_user.has_2fa or (password_ok and activity.check_second_factor(
             current_user, form.code.data or "", request_client(), current_app.config, now))
         if password_ok and factor_ok:
             services.mark_reauthenticated(g.get("user_session"), now)
@@ -288,7 +288,7 @@ def logout():
     row = g.get("user_session")
     if row is not None:
         services.end_session(row, "logout", utcnow())
-        services.record_event(row.user, "auth:logout", request_client(), utcnow())
+        activity.record_event(row.user, "auth:logout", request_client(), utcnow())
         db.session.commit()
         current_app.logger.info("auth:logout user=%s", row.user_id)
     logout_user()
@@ -324,7 +324,7 @@ def reset_password(token: str):
     if form.validate_on_submit():
         user = services.reset_password(token, form.password.data, current_app.config, utcnow(), request.remote_addr)
         if user is not None:
-            services.record_event(user, "auth:password:reset", request_client(), utcnow())
+            activity.record_event(user, "auth:password:reset", request_client(), utcnow())
         db.session.commit()
         current_app.logger.info("auth:password:reset user=%s", user.id if user else None)
         if current_user.is_authenticated:

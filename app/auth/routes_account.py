@@ -7,7 +7,7 @@ from flask import current_app, flash, g, redirect, render_template, session, url
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from app.auth import bp, services, twofactor
+from app.auth import activity, bp, services, twofactor
 from app.auth.forms import (
     ActionForm,
     ChangeEmailForm,
@@ -77,7 +77,7 @@ def change_password():
         changed = services.change_password(current_user, form.current_password.data, form.password.data,
                                            row.id if row else None, current_app.config, utcnow())
         if changed:
-            services.record_event(current_user, "auth:password:change", request_client(), utcnow())
+            activity.record_event(current_user, "auth:password:change", request_client(), utcnow())
             db.session.commit()
             flash(_("Your password is changed. Your other sessions were signed out."), "success")
             return redirect(url_for("auth.edit_profile"), code=303)
@@ -115,12 +115,12 @@ def show_security():
     return render_template(
         "auth/security.html",
         sessions=services.active_sessions(current_user),
-        events=services.recent_events(current_user, current_app.config, utcnow()),
+        events=activity.recent_events(current_user, current_app.config, utcnow()),
         current_session_id=row.id if row else None,
-        describe=services.describe_user_agent,
+        describe=activity.describe_user_agent,
         action_form=ActionForm(),
         recovery_left=twofactor.remaining_recovery_codes(current_user) if current_user.has_2fa else None,
-        event_labels=services.EVENT_LABELS,
+        event_labels=activity.EVENT_LABELS,
     )
 
 
@@ -133,7 +133,7 @@ def end_session(session_id: int):
         flash(_("That session had already ended."), "info")
         return redirect(url_for("auth.show_security"), code=303)
     services.end_session(target, "ended_by_user", utcnow())
-    services.record_event(current_user, "auth:session:end", request_client(), utcnow())
+    activity.record_event(current_user, "auth:session:end", request_client(), utcnow())
     db.session.commit()
     current = g.get("user_session")
     if current is not None and current.id == session_id:
@@ -152,7 +152,7 @@ def end_other_sessions():
     current = g.get("user_session")
     count = services.end_sessions(current_user, "ended_by_user", utcnow(), keep_id=current.id if current else None)
     if count:
-        services.record_event(current_user, "auth:session:end", request_client(), utcnow())
+        activity.record_event(current_user, "auth:session:end", request_client(), utcnow())
     db.session.commit()
     flash(_("%(count)s other sessions were ended.", count=count), "success")
     return redirect(url_for("auth.show_security"), code=303)
@@ -201,8 +201,8 @@ def enable_two_factor():
         if codes:
             row = g.get("user_session")  # a thief's session must not outlive the new second factor
             services.end_sessions(current_user, "2fa_enabled", utcnow(), keep_id=row.id if row else None)
-            services.record_event(current_user, "auth:2fa:enable", request_client(), utcnow())
-            services.notify_two_factor_changed(current_user, True, current_app.config)
+            activity.record_event(current_user, "auth:2fa:enable", request_client(), utcnow())
+            activity.notify_two_factor_changed(current_user, True, current_app.config)
             db.session.commit()
             return _no_store(current_app.make_response(render_template("auth/recovery_codes.html", codes=codes)))
         db.session.rollback()
@@ -217,10 +217,10 @@ def disable_two_factor():
     """Turn 2FA off; a current code (or a recovery code) is required."""
     form = SecondFactorForm()
     if current_user.has_2fa and form.validate_on_submit():
-        if services.check_second_factor(current_user, form.code.data, request_client(), current_app.config, utcnow()):
+        if activity.check_second_factor(current_user, form.code.data, request_client(), current_app.config, utcnow()):
             twofactor.disable(current_user)
-            services.record_event(current_user, "auth:2fa:disable", request_client(), utcnow())
-            services.notify_two_factor_changed(current_user, False, current_app.config)
+            activity.record_event(current_user, "auth:2fa:disable", request_client(), utcnow())
+            activity.notify_two_factor_changed(current_user, False, current_app.config)
             db.session.commit()
             flash(_("Two-factor authentication is off."), "success")
             return redirect(url_for("auth.show_security"), code=303)
@@ -239,6 +239,6 @@ def regenerate_recovery_codes():
     if not current_user.has_2fa:
         return redirect(url_for("auth.show_two_factor"), code=303)
     codes = twofactor.new_recovery_codes(current_user, utcnow())
-    services.record_event(current_user, "auth:2fa:recovery_codes", request_client(), utcnow())
+    activity.record_event(current_user, "auth:2fa:recovery_codes", request_client(), utcnow())
     db.session.commit()
     return _no_store(current_app.make_response(render_template("auth/recovery_codes.html", codes=codes)))

@@ -6,14 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from app import throttle
 from app.addresses import InvalidEmail, canonical_email, normalise_email  # noqa: F401 - re-exported
-from app.audit import services as audit
-from app.auth import twofactor
-from app.auth.models import STAFF_ROLES, AccountToken, SecurityEvent, User, UserRole, UserSession
+from app.auth.models import AccountToken, User, UserSession
 from app.auth.passwords import hash_password, verify_password
 from app.email import external_url, queue_email, render_email
 from app.extensions import db
@@ -279,102 +276,6 @@ def recently_authenticated(row: UserSession | None, config, now: datetime) -> bo
     return now - row.reauthenticated_at <= timedelta(minutes=config["REAUTH_MINUTES"])
 
 
-# --- security activity ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Client:
-    """Where a request came from, as recorded in security events."""
-
-    ip: str | None
-    user_agent: str | None
-
-
-EVENT_LABELS = {
-    "auth:login:success": _l("Signed in"),
-    "auth:login:failure": _l("Failed sign-in attempt"),
-    "auth:logout": _l("Signed out"),
-    "auth:password:change": _l("Password changed"),
-    "auth:password:reset": _l("Password reset by e-mail link"),
-    "auth:email:change": _l("E-mail address changed"),
-    "auth:2fa:enable": _l("Two-factor authentication turned on"),
-    "auth:2fa:disable": _l("Two-factor authentication turned off"),
-    "auth:2fa:recovery_used": _l("Recovery code used"),
-    "auth:2fa:recovery_codes": _l("New recovery codes made"),
-    "auth:session:end": _l("Session ended"),
-    "api:key:create": _l("API key created"),
-    "api:key:revoke": _l("API key revoked"),
-}
-
-
-def record_event(user: User, tag: str, client: Client, now: datetime) -> SecurityEvent:
-    """Append a security event (``auth:login:success``, ``auth:2fa:enable`` ...) for ``user``."""
-    event = SecurityEvent(user_id=user.id, tag=tag, created_at=now, ip=client.ip,
-                          user_agent=(client.user_agent or "")[:255] or None)
-    db.session.add(event)
-    db.session.flush()
-    return event
-
-
-def record_failed_login(email: str, client: Client, now: datetime) -> None:
-    """Record a failed sign-in on the account it targeted, when there is one."""
-    user = find_user_by_email(email)
-    if user is not None:
-        record_event(user, "auth:login:failure", client, now)
-
-
-def recent_events(user: User, config, now: datetime) -> list[SecurityEvent]:
-    since = now - timedelta(days=config["SECURITY_EVENT_DAYS"])
-    return list(db.session.scalars(
-        select(SecurityEvent).where(SecurityEvent.user_id == user.id, SecurityEvent.created_at >= since)
-        .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc()).limit(200)
-    ))
-
-
-def is_new_device(user: User, client: Client, config, now: datetime) -> bool:
-    """True when no earlier sign-in of ``user`` (within the activity period) used this kind of device.
-
-    The very first sign-in of an account is not "new": there is nothing to compare with.
-    """
-    since = now - timedelta(days=config["SECURITY_EVENT_DAYS"])
-    agents = db.session.scalars(select(SecurityEvent.user_agent).where(
-        SecurityEvent.user_id == user.id, SecurityEvent.tag == "auth:login:success",
-        SecurityEvent.created_at >= since)).all()
-    if not agents:
-        return False
-    device = describe_user_agent(client.user_agent)
-    return all(describe_user_agent(agent) != device for agent in agents)
-
-
-def notify_new_device(user: User, client: Client, config, now: datetime) -> None:
-    queue_email(user.email, "new_device_sign_in", user_locale(user, config),
-                device=describe_user_agent(client.user_agent), ip=client.ip or "?",
-                when=now.strftime("%Y-%m-%d %H:%M UTC"), security_url=external_url("auth.show_security"),
-                reset_url=external_url("auth.reset_request"))
-
-
-def notify_two_factor_changed(user: User, enabled: bool, config) -> None:
-    queue_email(user.email, "two_factor_changed", user_locale(user, config), enabled=enabled,
-                security_url=external_url("auth.show_security"), support_email=config["SUPPORT_EMAIL"])
-
-
-def check_second_factor(user: User, code: str, client: Client, config, now: datetime) -> bool:
-    """Accept a fresh TOTP code or an unused recovery code.
-
-    A recovery code that is used up is recorded as a security event and its owner is told.
-    """
-    method = twofactor.verify_second_factor(user, code, now)
-    if method == "recovery":
-        record_event(user, "auth:2fa:recovery_used", client, now)
-        notify_recovery_code_used(user, twofactor.remaining_recovery_codes(user), config)
-    return method is not None
-
-
-def notify_recovery_code_used(user: User, remaining: int, config) -> None:
-    queue_email(user.email, "recovery_code_used", user_locale(user, config), remaining=remaining,
-                security_url=external_url("auth.show_security"), support_email=config["SUPPORT_EMAIL"])
-
-
 # --- passwords and profile ----------------------------------------------------------------
 
 
@@ -465,85 +366,3 @@ def save_locale(user: User, locale: str | None) -> None:
     """The language of the user's pages and e-mail (None: follow the browser)."""
     user.locale = locale or None
     db.session.flush()
-
-
-# --- presentation helpers -----------------------------------------------------------------
-
-_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
-             ("Chromium/", "Chromium"), ("Safari/", "Safari"), ("curl/", "curl"))
-_SYSTEMS = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"),
-            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
-
-
-def describe_user_agent(user_agent: str | None) -> str:
-    """A short description such as "Firefox on Linux" (unknown parts stay out)."""
-    ua = user_agent or ""
-    browser = next((name for marker, name in _BROWSERS if marker in ua), None)
-    system = next((name for marker, name in _SYSTEMS if marker in ua), None)
-    if browser and system:
-        return f"{browser} · {system}"
-    return browser or system or "?"
-
-
-# --- staff ----------------------------------------------------------------------------------
-
-
-class UnknownRole(ValueError):
-    """A role name outside STAFF_ROLES."""
-
-
-def create_staff(email: str, password: str | None, roles: list[str], config, now: datetime) -> tuple[User, bool]:
-    """Give ``roles`` to the account of ``email``, creating a verified account when there is none.
-
-    Returns (user, created). The password is used only for a new account. The grant is written
-    to the audit log (by "system": this runs from the command line).
-    """
-    unknown = sorted(set(roles) - set(STAFF_ROLES))
-    if unknown or not roles:
-        raise UnknownRole(", ".join(unknown) or "no role given")
-    normalised = normalise_email(email)
-    user = db.session.scalar(select(User).where(User.email == normalised))
-    created = user is None
-    if created:
-        user = User(email=normalised, password_hash=hash_password(password), created_at=now, email_verified_at=now,
-                    age_confirmed_at=now, password_changed_at=now,
-                    accepted_privacy_version=config["PRIVACY_POLICY_VERSION"],
-                    accepted_terms_version=config["TERMS_VERSION"])
-        db.session.add(user)
-        db.session.flush()
-    for role in sorted(set(roles) - user.role_names):
-        user.roles.append(UserRole(user_id=user.id, role=role, granted_at=now))
-        audit.record(None, "staff:role:grant", now, target_user=user, reason=role)
-    db.session.flush()
-    return user, created
-
-
-# --- demo data ------------------------------------------------------------------------------
-
-DEMO_EMAIL = "demo@twtapi.com"
-DEMO_PASSWORD = "sample-customer-2025-twtapi"  # noqa: S105 - printed by `flask demo-data`, development only
-DEMO_ADMIN_EMAIL = "admin@twtapi.com"
-DEMO_ADMIN_PASSWORD = "sample-staff-2025-twtapi"  # noqa: S105 - printed by `flask demo-data`, development only
-
-
-def ensure_demo_customer(config, now: datetime) -> tuple[User, bool]:
-    """The verified demo customer with demo credits, created on first call. Returns (user, created)."""
-    user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
-    if user is not None:
-        return user, False
-    user = User(
-        email=DEMO_EMAIL, password_hash=hash_password(DEMO_PASSWORD), nickname="Demo", locale=None,
-        created_at=now, email_verified_at=now, age_confirmed_at=now, password_changed_at=now,
-        accepted_privacy_version=config["PRIVACY_POLICY_VERSION"], accepted_terms_version=config["TERMS_VERSION"],
-    )
-    db.session.add(user)
-    db.session.flush()
-    from app.billing.services import add_credits
-
-    add_credits(user, 10_000, "adjustment", now, reason="demo credits")
-    return user, True
-
-
-def ensure_demo_admin(config, now: datetime) -> tuple[User, bool]:
-    """The demo staff member with every role (development only). Returns (user, created)."""
-    return create_staff(DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, list(STAFF_ROLES), config, now)

@@ -6,7 +6,7 @@ from flask import current_app, flash, make_response, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.auth import services as auth_services
+from app.auth import activity
 from app.auth.forms import ActionForm
 from app.auth.guards import recent_auth_required, request_client, take_pending_form
 from app.extensions import db
@@ -59,7 +59,7 @@ def create_key():
         form.name.errors.append(_("You already have %(count)s active keys, the most an account can have. "
                                   "Revoke one first.", count=get_pricing().max_keys))
         return _render_list(form, 400)
-    auth_services.record_event(current_user, "api:key:create", request_client(), utcnow())
+    activity.record_event(current_user, "api:key:create", request_client(), utcnow())
     db.session.commit()
     return _show_secret(key, secret)
 
@@ -73,7 +73,7 @@ def revoke_key(key_id: int):
     except services.KeyNotFound:
         flash(_("That key does not exist."), "error")
         return redirect(url_for("keys.list_keys"), code=303)
-    auth_services.record_event(current_user, "api:key:revoke", request_client(), utcnow())
+    activity.record_event(current_user, "api:key:revoke", request_client(), utcnow())
     db.session.commit()
     flash(_("The key %(prefix)s… is revoked.", prefix=key.prefix), "success")
     return redirect(url_for("keys.list_keys"), code=303)
@@ -92,6 +92,6 @@ def rotate_key(key_id: int):
     except services.KeyNotFound:
         flash(_("That key does not exist or no longer works."), "error")
         return redirect(url_for("keys.list_keys"), code=303)
-    auth_services.record_event(current_user, "api:key:create", request_client(), utcnow())
+    activity.record_event(current_user, "api:key:create", request_client(), utcnow())
     db.session.commit()
     return _show_secret(key, secret)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app import charts
 from app.audit.models import AuditEntry
+from app.auth import provisioning
 from app.consent import services as consent_services
 from app.database import form_id
 from app.errors.services import error_texts
@@ -334,7 +335,7 @@ def manage_team():
                 staff_services.set_roles(member, [] if action == "remove" else roles, current_user, now, ip)
             else:
                 abort(400)
-        except (staff_services.LastAdmin, auth_services.InvalidEmail, auth_services.UnknownRole, ValueError) as exc:
+        except (staff_services.LastAdmin, auth_services.InvalidEmail, provisioning.UnknownRole, ValueError) as exc:
             db.session.rollback()
             flash(str(exc), "error")
             return render_template("staff/team.html", members=staff_services.team(), roles=STAFF_ROLES), 400

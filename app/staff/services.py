@@ -104,7 +104,8 @@ def invite(email: str, roles: list[str], staff, config, now: datetime, ip=None) 
     """Give roles to an address, creating the account; the invitee sets a password by e-mail link."""
     import secrets
 
-    from app.auth.services import RESET_PASSWORD, create_staff, issue_token
+    from app.auth.provisioning import create_staff
+    from app.auth.services import RESET_PASSWORD, issue_token
 
     user, created = create_staff(email, secrets.token_urlsafe(32), roles, config, now)
     secret = issue_token(user, RESET_PASSWORD, now)

@@ -1,0 +1,145 @@
+"""Security activity: the events recorded for an account (with their labels), new-device and
+second-factor notices, and a short description of a browser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.addresses import InvalidEmail, canonical_email, normalise_email  # noqa: F401 - re-exported
+from app.auth import twofactor
+from app.auth.models import SecurityEvent, User
+from app.auth.services import find_user_by_email, user_locale
+from app.email import external_url, queue_email
+from app.extensions import db
+
+VERIFY_EMAIL = "verify_email"
+RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
+CHANGE_EMAIL = "change_email"
+TOKEN_LIFETIMES = {
+    VERIFY_EMAIL: timedelta(hours=24),
+    CHANGE_EMAIL: timedelta(hours=24),
+    RESET_PASSWORD: timedelta(hours=1),
+}
+
+# Failed sign-ins are counted per address *and client*: an attacker's wrong passwords block the
+# attacker's client for that address, not the owner's. The per-address ceiling across all clients
+# slows guessing from many addresses; the owner passes it with a password reset, which clears
+# the address's counters (docs/configuration.md, "Sign-in throttling").
+LOGIN_LIMIT_PER_CLIENT = "5 per 5 minutes"
+LOGIN_LIMIT_PER_ACCOUNT = "100 per hour"
+LOGIN_LIMIT_PER_IP = "30 per 5 minutes"
+RESEND_LIMIT = "3 per hour"
+RESET_LIMIT_PER_ADDRESS = "3 per hour"
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from, as recorded in security events."""
+
+    ip: str | None
+    user_agent: str | None
+
+
+EVENT_LABELS = {
+    "auth:login:success": _l("Signed in"),
+    "auth:login:failure": _l("Failed sign-in attempt"),
+    "auth:logout": _l("Signed out"),
+    "auth:password:change": _l("Password changed"),
+    "auth:password:reset": _l("Password reset by e-mail link"),
+    "auth:email:change": _l("E-mail address changed"),
+    "auth:2fa:enable": _l("Two-factor authentication turned on"),
+    "auth:2fa:disable": _l("Two-factor authentication turned off"),
+    "auth:2fa:recovery_used": _l("Recovery code used"),
+    "auth:2fa:recovery_codes": _l("New recovery codes made"),
+    "auth:session:end": _l("Session ended"),
+    "api:key:create": _l("API key created"),
+    "api:key:revoke": _l("API key revoked"),
+}
+
+
+def record_event(user: User, tag: str, client: Client, now: datetime) -> SecurityEvent:
+    """Append a security event (``auth:login:success``, ``auth:2fa:enable`` ...) for ``user``."""
+    event = SecurityEvent(user_id=user.id, tag=tag, created_at=now, ip=client.ip,
+                          user_agent=(client.user_agent or "")[:255] or None)
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def record_failed_login(email: str, client: Client, now: datetime) -> None:
+    """Record a failed sign-in on the account it targeted, when there is one."""
+    user = find_user_by_email(email)
+    if user is not None:
+        record_event(user, "auth:login:failure", client, now)
+
+
+def recent_events(user: User, config, now: datetime) -> list[SecurityEvent]:
+    since = now - timedelta(days=config["SECURITY_EVENT_DAYS"])
+    return list(db.session.scalars(
+        select(SecurityEvent).where(SecurityEvent.user_id == user.id, SecurityEvent.created_at >= since)
+        .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc()).limit(200)
+    ))
+
+
+def is_new_device(user: User, client: Client, config, now: datetime) -> bool:
+    """True when no earlier sign-in of ``user`` (within the activity period) used this kind of device.
+
+    The very first sign-in of an account is not "new": there is nothing to compare with.
+    """
+    since = now - timedelta(days=config["SECURITY_EVENT_DAYS"])
+    agents = db.session.scalars(select(SecurityEvent.user_agent).where(
+        SecurityEvent.user_id == user.id, SecurityEvent.tag == "auth:login:success",
+        SecurityEvent.created_at >= since)).all()
+    if not agents:
+        return False
+    device = describe_user_agent(client.user_agent)
+    return all(describe_user_agent(agent) != device for agent in agents)
+
+
+def notify_new_device(user: User, client: Client, config, now: datetime) -> None:
+    queue_email(user.email, "new_device_sign_in", user_locale(user, config),
+                device=describe_user_agent(client.user_agent), ip=client.ip or "?",
+                when=now.strftime("%Y-%m-%d %H:%M UTC"), security_url=external_url("auth.show_security"),
+                reset_url=external_url("auth.reset_request"))
+
+
+def notify_two_factor_changed(user: User, enabled: bool, config) -> None:
+    queue_email(user.email, "two_factor_changed", user_locale(user, config), enabled=enabled,
+                security_url=external_url("auth.show_security"), support_email=config["SUPPORT_EMAIL"])
+
+
+def check_second_factor(user: User, code: str, client: Client, config, now: datetime) -> bool:
+    """Accept a fresh TOTP code or an unused recovery code.
+
+    A recovery code that is used up is recorded as a security event and its owner is told.
+    """
+    method = twofactor.verify_second_factor(user, code, now)
+    if method == "recovery":
+        record_event(user, "auth:2fa:recovery_used", client, now)
+        notify_recovery_code_used(user, twofactor.remaining_recovery_codes(user), config)
+    return method is not None
+
+
+def notify_recovery_code_used(user: User, remaining: int, config) -> None:
+    queue_email(user.email, "recovery_code_used", user_locale(user, config), remaining=remaining,
+                security_url=external_url("auth.show_security"), support_email=config["SUPPORT_EMAIL"])
+
+
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+             ("Chromium/", "Chromium"), ("Safari/", "Safari"), ("curl/", "curl"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def describe_user_agent(user_agent: str | None) -> str:
+    """A short description such as "Firefox on Linux" (unknown parts stay out)."""
+    ua = user_agent or ""
+    browser = next((name for marker, name in _BROWSERS if marker in ua), None)
+    system = next((name for marker, name in _SYSTEMS if marker in ua), None)
+    if browser and system:
+        return f"{browser} · {system}"
+    return browser or system or "?"
