@@ -13,7 +13,7 @@ from app.extensions import db as _db
 from app.legal.models import PolicyVersion
 from app.rights.models import RightsRequest
 from app.timeutil import utcnow
-from tests.conftest import PASSWORD_FOR_TESTS, make_customer, submit
+from tests.conftest import PASSWORD_FOR_TESTS, make_customer, totp_now
 from tests.staff.test_routes import PASSWORD as STAFF_PASSWORD
 from tests.staff.test_routes import make_staff
 from tests.sweep import traces
@@ -26,7 +26,8 @@ def _mail(outbox, to: str, pattern: str) -> str:
     return re.search(pattern, message.get_body(("plain",)).get_content()).group(1)
 
 
-def test_a_visitor_contacts_us_asks_for_erasure_and_no_trace_is_left(page, live_server, outbox, app, runner):
+def test_a_visitor_contacts_us_asks_for_erasure_and_no_trace_is_left(page, browser, live_server, outbox, app,
+                                                                        runner):
     visitor = "vera.visitor@example.org"
     page.goto(live_server + "/contact")
     page.get_by_label("Your name").fill("Vera Visitor")
@@ -47,18 +48,31 @@ def test_a_visitor_contacts_us_asks_for_erasure_and_no_trace_is_left(page, live_
     page.get_by_text("Request received").first.wait_for()
     status_link = _mail(outbox, visitor, r"https?://\S+(/privacy/request/status/\S+)")  # signed by the site
 
-    # Privacy staff complete it (through the console's own pages, as an HTTP client).
-    from tests.conftest import AuthActions, turn_on_2fa
-
+    # Privacy staff complete it in their own browser: sign in, turn on the console's second
+    # factor, read the inventory on the request page, confirm the erasure on its confirm page.
     make_staff(runner, roles=("privacy",))
-    staff = app.test_client()
-    AuthActions(staff, outbox).login("staff@example.com", STAFF_PASSWORD)
-    turn_on_2fa(staff)
     with app.app_context():
         reference = _db.session.scalar(select(RightsRequest.reference))
-    listed = staff.get(f"/staff/requests/{reference}").get_data(as_text=True)
-    assert "Support conversations" in listed
-    assert submit(staff, f"/staff/requests/{reference}", {"action": "complete", "confirmed": "yes"}).status_code == 303
+    staff = browser.new_context(locale="en-GB").new_page()
+    staff.goto(live_server + "/login")
+    staff.get_by_label("E-mail address").fill("staff@example.com")
+    staff.get_by_label("Password").fill(STAFF_PASSWORD)
+    staff.get_by_role("button", name="Log in").click()
+    staff.wait_for_load_state()
+    staff.goto(live_server + "/account/security/2fa")
+    secret = staff.locator("code.secret").inner_text()
+    staff.get_by_label("Six-digit code from the app").fill(totp_now(secret))
+    staff.get_by_role("button", name="Turn on").click()
+    staff.get_by_role("heading", name="Your recovery codes").wait_for()
+    staff.goto(live_server + f"/staff/requests/{reference}")
+    staff.get_by_text("Support conversations").first.wait_for()
+    staff.get_by_role("button", name="Complete", exact=True).click()
+    staff.get_by_role("heading", name="Erase everything listed above?").wait_for()
+    assert traces(app, [visitor]) != []  # the confirm page erased nothing yet
+    staff.get_by_role("button", name="Erase now").click()
+    staff.get_by_text("Completed").first.wait_for()
+    assert staff.get_by_role("button", name="Complete", exact=True).count() == 0  # a done request has no actions
+    staff.context.close()
 
     page.goto(live_server + status_link)
     page.get_by_text("Deleted: support conversations (1).").wait_for()

@@ -48,7 +48,23 @@ def test_live_facts_follow_the_configuration(make_app):
 def test_terms_and_cookie_policy_pages(client):
     assert "Terms of service" in client.get("/terms").get_data(as_text=True)
     cookies = client.get("/cookies").get_data(as_text=True)
-    assert "Last updated: 2026-11-28" in cookies and "Cookie settings" in cookies
+    assert "Last updated: 2026-12-01" in cookies and "Cookie settings" in cookies
+
+
+def test_the_terms_state_the_closure_rule_for_unused_credits(make_app):
+    """Clause: the rule the close-account page warns about is part of the terms in force."""
+    app = make_app(ACCOUNT_GRACE_DAYS=21)
+    terms = app.test_client().get("/terms").get_data(as_text=True)
+    assert "Last updated: 2026-12-01" in terms
+    assert "Unused credits are not paid out when an account closes" in terms and "within 21 days" in terms
+    chinese = app.test_client().get("/terms", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "未使用的积分不会兑现为现金" in chinese and "21 天内" in chinese
+
+
+def test_the_cookie_policy_says_a_choice_is_linked_to_the_account_at_sign_in(client):
+    cookies = client.get("/cookies").get_data(as_text=True)
+    assert "we link that record to your account" in cookies
+    assert "when this policy changes" not in cookies  # a clarifying version does not ask everyone again
 
 
 def test_history_lists_versions_and_shows_a_readable_diff(app, client, tmp_path):
@@ -100,7 +116,8 @@ def test_a_fresh_database_shows_the_shipped_policies_without_a_publish_step(app,
 
 
 def test_every_past_version_is_readable_at_a_stable_address(client):
-    for page in ("/privacy/2025-02-26", "/terms/2025-02-26", "/cookies/policy/2026-11-28"):
+    for page in ("/privacy/2025-02-26", "/terms/2025-02-26", "/terms/2026-12-01", "/cookies/policy/2026-11-28",
+                 "/cookies/policy/2026-12-01"):
         assert client.get(page).status_code == 200, page
 
 
@@ -110,7 +127,7 @@ def test_registration_records_the_published_versions(app, client, outbox):
 
     with app.app_context():
         user = _db.session.scalar(select(User))
-        assert (user.accepted_privacy_version, user.accepted_terms_version) == ("2025-02-26", "2025-02-26")
+        assert (user.accepted_privacy_version, user.accepted_terms_version) == ("2025-02-26", "2026-12-01")
 
 
 def test_a_significant_version_emails_each_eligible_user_once_and_shows_a_notice(app, client, outbox, runner,
