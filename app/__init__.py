@@ -9,11 +9,11 @@ import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.api.metering import register_metering
 from app.billing.routes import register_payments
 from app.config import BASE_DIR, Config, load_config
 from app.database import IdConverter
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.metering.meter import register_metering
 
 
 def create_app(config: str | Config | None = None, overrides: Mapping | None = None) -> Flask:

@@ -198,8 +198,8 @@ def flush_usage_command(follow: bool, claim_idle: int):
     """Write the API call records waiting in Redis to the call log, ledger and roll-ups."""
     import signal
 
-    from app.api.metering import get_meter
-    from app.usage.flush import flush_metered_calls, run_flusher
+    from app.metering.flush import flush_metered_calls, run_flusher
+    from app.metering.meter import get_meter
 
     meter = get_meter()
     if meter.name != "redis":

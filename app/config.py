@@ -137,7 +137,7 @@ class Config:
         self.PASSWORD_HASH_MEMORY_KIB = _int(env, "PASSWORD_HASH_MEMORY_KIB", 19 * 1024)
         # Version labels of the documents a new account accepts (versioned documents replace these).
         self.PRIVACY_POLICY_VERSION = env.get("PRIVACY_POLICY_VERSION", "2025-02-26")
-        self.TERMS_VERSION = env.get("TERMS_VERSION", "2025-02-26")
+        self.TERMS_VERSION = env.get("TERMS_VERSION", "2026-12-01")
 
         # API gateway
         self.UPSTREAM_TIMEOUT_SECONDS = float(env.get("UPSTREAM_TIMEOUT_SECONDS", "10"))

@@ -8,8 +8,8 @@ import time
 from flask import current_app, g, jsonify, render_template, request
 
 from app.api import bp, openapi, services
-from app.api.metering import CallRecord, KeyChanged, MeteringUnavailable, Outcome, get_meter
 from app.errors.routes import problem_response, report_outage
+from app.metering.meter import CallRecord, KeyChanged, MeteringUnavailable, Outcome, get_meter
 from app.pricing import get_pricing
 from app.security import api_key, csrf_exempt, public
 from app.timeutil import utcnow

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
-from app.api.metering import balances_changed, get_meter
 from app.auth.models import User
 from app.billing.models import CreditEntry, Order
 from app.database import insert_once
 from app.email import external_url, queue_email
 from app.extensions import db
+from app.metering.meter import balances_changed, get_meter
 from app.timeutil import utcnow
 
 

@@ -12,9 +12,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
-from app.api.metering import MeteringUnavailable
 from app.errors.services import RETRY_AFTER_SECONDS, OutageLog, error_texts, problem
 from app.extensions import db
+from app.metering.meter import MeteringUnavailable
 
 
 def report_outage(name: str, exc: BaseException) -> None:

@@ -207,7 +207,7 @@ def drain(url: str, metering: str, redis_url: str | None, prefix: str) -> int:
     if metering != "redis":
         return 0
     from app import create_app
-    from app.usage.flush import flush_metered_calls
+    from app.metering.flush import flush_metered_calls
 
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_url,
                                  "RATELIMIT_KEY_PREFIX": prefix, "API_METERING": "redis"})

@@ -39,7 +39,7 @@ def bare():
 if os.environ.get("BENCH_VARIANT") == "gateway-only":
     # Diagnostic (run.py --breakdown): the gateway view with a meter that decides without any
     # store, to separate the view's own cost from the metering round trip and the log writes.
-    from app.api.metering import Outcome
+    from app.metering.meter import Outcome
 
     _meter = app.extensions["twtapi_meter"]
     _meter.meter = lambda key, limit, price, status, mode, record, now: Outcome(status, price, 1_000_000, limit,

@@ -10,7 +10,7 @@ What Redis holds (every name starts with ``<RATELIMIT_KEY_PREFIX>:meter:``):
   concurrent flush or balance change, ``hold:<user>`` against a debit being committed.
 - ``pend``: per user, the credits charged in Redis and not yet in the database.
 - ``rl:<key>:<minute>``: the per-key sliding window (two fixed windows, weighted).
-- ``calls``: a stream of call records; ``app/usage/flush.py`` moves them to the call log, the
+- ``calls``: a stream of call records; ``app/metering/flush.py`` moves them to the call log, the
   credit ledger, the balance and the daily roll-ups in one transaction per batch, then
   acknowledges them here. A record is acknowledged only after its batch is committed, and the
   database refuses a second copy (unique request id), so a crash loses nothing and counts nothing
@@ -30,10 +30,10 @@ from datetime import datetime
 import redis
 from flask import Flask
 
-from app.api.meter_scripts import ACK, METER, PRIME, TAKE
-from app.api.metering import WINDOW_SECONDS, CallRecord, KeyChanged, KeyInfo, MeteringUnavailable, Outcome
-from app.api.resp import ScriptCaller
 from app.extensions import db
+from app.metering.meter import WINDOW_SECONDS, CallRecord, KeyChanged, KeyInfo, MeteringUnavailable, Outcome
+from app.metering.resp import ScriptCaller
+from app.metering.scripts import ACK, METER, PRIME, TAKE
 
 WINDOW_MS = WINDOW_SECONDS * 1000
 GROUP = "flush"
@@ -301,7 +301,7 @@ class RedisMeter:
         """Write the records to the database now (``inline``), make sure this process's flusher thread
         runs (``background``), or leave them to the flusher service (``external``)."""
         if self.flush_mode == "inline":
-            from app.usage.flush import flush_all
+            from app.metering.flush import flush_all
 
             flush_all(self, f"{consumer_name()}-{threading.get_ident()}")
         elif self.flush_mode == "background":
@@ -314,7 +314,7 @@ class RedisMeter:
         with self._flusher_lock:
             if self._flusher_pid == os.getpid():
                 return
-            from app.usage.flush import run_flusher
+            from app.metering.flush import run_flusher
 
             self._flusher_pid = os.getpid()
             threading.Thread(target=run_flusher, args=(self.app, self), name="twtapi-flusher", daemon=True).start()

@@ -1,4 +1,4 @@
-"""The Lua scripts the Redis meter runs: each is one atomic step (see app/api/redis_meter.py for
+"""The Lua scripts the Redis meter runs: each is one atomic step (see app/metering/redis_meter.py for
 what every key holds)."""
 
 # KEYS: epoch, bal, pend, rl current, rl previous, stream

@@ -4,12 +4,12 @@ import time
 
 from sqlalchemy import func, select
 
-from app.api.metering import unpack
 from app.auth.models import User
 from app.billing.models import CreditEntry
 from app.extensions import db as _db
 from app.keys.models import ApiKey
-from app.usage.flush import write_records
+from app.metering.flush import write_records
+from app.metering.meter import unpack
 from app.usage.models import ApiCall, UsageDaily
 from tests.conftest import bearer, make_customer
 

@@ -5,8 +5,8 @@ below zero, a call is never charged twice, every call is logged with its charge)
 
 - ``DatabaseMeter`` (no ``REDIS_URL``): each call is charged and logged in the database, in the
   request's transaction. Simple and durable; a few database statements per call.
-- ``RedisMeter`` (``REDIS_URL`` set, see ``app/api/redis_meter.py``): one atomic Redis script per
-  call; the call records are written to the database in batches by ``app/usage/flush.py``.
+- ``RedisMeter`` (``REDIS_URL`` set, see ``app/metering/redis_meter.py``): one atomic Redis script per
+  call; the call records are written to the database in batches by ``app/metering/flush.py``.
 
 ``API_METERING`` chooses (``database`` | ``redis``); by default ``redis`` when ``REDIS_URL`` is set.
 No request access here: the gateway view passes what it read from the request.
@@ -178,7 +178,7 @@ def register_metering(app: Flask) -> None:
     if mode == "redis":
         if not app.config.get("REDIS_URL"):
             raise RuntimeError("API_METERING=redis needs REDIS_URL")
-        from app.api.redis_meter import RedisMeter
+        from app.metering.redis_meter import RedisMeter
 
         meter = RedisMeter.from_config(app)
     elif mode == "database":

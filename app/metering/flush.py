@@ -21,11 +21,11 @@ from datetime import datetime
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.api.metering import unpack
 from app.auth.models import User
 from app.billing.models import CreditEntry
 from app.extensions import db
 from app.keys.models import ApiKey
+from app.metering.meter import unpack
 from app.usage.models import ApiCall, UsageDaily
 from app.usage.services import add_usage, dialect_insert
 
@@ -63,8 +63,8 @@ def flush_all(meter, consumer: str, claim_idle_ms: int | None = None) -> int:
 def flush_metered_calls(claim_idle_ms: int = 0) -> int:
     """Write every call record waiting in Redis, also those held by other processes for
     ``claim_idle_ms`` or longer (``flask usage flush``). Nothing to do with the database meter."""
-    from app.api.metering import get_meter
-    from app.api.redis_meter import consumer_name
+    from app.metering.meter import get_meter
+    from app.metering.redis_meter import consumer_name
 
     meter = get_meter()
     if meter.name != "redis":
@@ -75,7 +75,7 @@ def flush_metered_calls(claim_idle_ms: int = 0) -> int:
 def run_flusher(app, meter, consumer: str | None = None) -> None:
     """Write records as they arrive, for ever: a thread of an application process
     (``METERING_FLUSH=background``) or the ``flask usage flush --follow`` service (``external``)."""
-    from app.api.redis_meter import consumer_name
+    from app.metering.redis_meter import consumer_name
 
     consumer = consumer or consumer_name()
 
@@ -106,7 +106,7 @@ def run_flusher(app, meter, consumer: str | None = None) -> None:
 def write_records(conn, rows: list[dict]) -> None:
     """Insert the calls not yet logged, with their charges and roll-ups (inside ``conn``'s transaction).
 
-    ``rows``: unpacked records (``app.api.metering.unpack``)."""
+    ``rows``: unpacked records (``app.metering.meter.unpack``)."""
     # An erased account's calls are not logged (its keys stopped when it was closed, long before).
     users = set(conn.scalars(select(User.id).where(User.id.in_({r["user_id"] for r in rows}),
                                                    User.erased_at.is_(None))))
