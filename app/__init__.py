@@ -10,10 +10,11 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.billing.routes import register_payments
+from app.billing.services import register_low_credit_mail
 from app.config import BASE_DIR, Config, load_config
 from app.database import IdConverter
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
-from app.metering.meter import register_metering
+from app.metering.services import register_metering
 
 
 def create_app(config: str | Config | None = None, overrides: Mapping | None = None) -> Flask:
@@ -34,6 +35,7 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
     app.url_map.converters["int"] = IdConverter
     register_extensions(app)
     register_metering(app)
+    register_low_credit_mail(app)
     register_blueprints(app)
     register_payments(app)
     register_templating(app)

@@ -199,7 +199,7 @@ def flush_usage_command(follow: bool, claim_idle: int):
     import signal
 
     from app.metering.flush import flush_metered_calls, run_flusher
-    from app.metering.meter import get_meter
+    from app.metering.services import get_meter
 
     meter = get_meter()
     if meter.name != "redis":
@@ -209,7 +209,7 @@ def flush_usage_command(follow: bool, claim_idle: int):
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exit through the final flush
         run_flusher(current_app._get_current_object(), meter)
         return
-    written = flush_metered_calls(claim_idle * 1000)
+    written = flush_metered_calls(meter, claim_idle * 1000)
     click.echo(f"{written} call records written; {meter.pending_count()} still waiting")
 
 

@@ -323,6 +323,18 @@ def turn_on_2fa(client) -> tuple[str, list[str]]:
     return secret, codes
 
 
+def charge_call(user_id: int, price: int, request_id: str, endpoint: str = "/api/v1/users/{username}") -> int:
+    """Charge one call through metering's write path, as the database meter does (no key: the
+    call log then counts it under no key); the balance left. Inside an app context; no commit."""
+    from app.metering.types import CallRecord
+    from app.metering.write import write_records
+    from app.timeutil import utcnow
+
+    record = CallRecord(request_id, "GET", endpoint, None, utcnow(), 1)
+    return write_records(_db.session.connection(), [record.row(user_id, None, 200, price)], strict=True,
+                         fresh=True)[user_id]
+
+
 def make_customer(app, email="alice@example.com", credits=1000, rate_limit=None):
     """A verified customer with ``credits`` and one API key, made through the services.
 

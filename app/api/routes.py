@@ -9,7 +9,8 @@ from flask import current_app, g, jsonify, render_template, request
 
 from app.api import bp, openapi, services
 from app.errors.routes import problem_response, report_outage
-from app.metering.meter import CallRecord, KeyChanged, MeteringUnavailable, Outcome, get_meter
+from app.metering.services import get_meter
+from app.metering.types import KeyChanged, MeteredCall, MeteringUnavailable, Outcome
 from app.pricing import get_pricing
 from app.security import api_key, csrf_exempt, public
 from app.timeutil import utcnow
@@ -71,53 +72,49 @@ def _metered_call(meter, secret: str, matched: services.Match, pricing, started:
     if key is None:
         return _problem(401, INVALID_KEY, {"WWW-Authenticate": "Bearer"})
     limit = key.rate_limit or pricing.rate_limit_per_minute
-    endpoint, price = matched.price.path, matched.price.credits
-
-    def settle(status: int, charge: int = 0, mode: str = "full") -> Outcome:
-        record = CallRecord(g.request_id, request.method, endpoint, request.remote_addr, now,
-                            int((time.perf_counter() - started) * 1000))
-        return meter.meter(key, limit, charge, status, mode, record, now)
-
-    def respond(outcome: Outcome, body: dict | None = None, detail: str | None = None):
-        headers = {**outcome.headers(), "X-Request-Id": g.request_id}
-        meter.after_call()
-        if outcome.status == 429:
-            return _problem(429, f"Rate limit of {limit} calls a minute reached for this key.", headers)
-        if outcome.status == 402:
-            return _problem(402, f"This call costs {price} credits and your balance is {outcome.balance}.", headers,
-                            balance=outcome.balance, price=price)
-        if outcome.status >= 400:
-            return _problem(outcome.status, detail, headers)
-        response = jsonify(body)
-        response.headers.update(headers)
-        return response
-
+    call = MeteredCall(meter, key, limit, matched.price.credits, g.request_id, request.method, matched.price.path,
+                       request.remote_addr, now, started, time.perf_counter)
     try:
         services.validate(matched, request.args)
     except services.BadInput as exc:
-        return respond(settle(400), detail=str(exc))
-    if endpoint == ACCOUNT_ENDPOINT:
+        return _respond(call, call.settle(400), detail=str(exc))
+    if matched.price.path == ACCOUNT_ENDPOINT:
         month = usage.month_totals(key.user_id, now.date())  # the calls before this one
-        outcome = settle(200)
-        return respond(outcome, _account_body(month, outcome.balance, pricing))
-
+        outcome = call.settle(200)
+        return _respond(call, outcome, _account_body(month, outcome.balance, pricing))
     upstream = current_app.config["UPSTREAM_API_URL"]
     if not upstream:  # the demo backend cannot fail: fetch, then rate-limit, charge and log in one step
         _status, data = services.fetch(matched, request.args, None, 0)
-        return respond(settle(200, price), data)
-    checked = settle(200, price, "check")  # before spending the backend's time; the charge re-checks
-    if checked.status >= 400:
-        return respond(checked)
+        return _respond(call, call.settle(200), data)
+    refused = call.check()  # before spending the backend's time; the charge re-checks
+    if refused is not None:
+        return _respond(call, refused)
     try:
         status, data = services.fetch(matched, request.args, upstream, current_app.config["UPSTREAM_TIMEOUT_SECONDS"])
     except services.UpstreamError:
-        return respond(settle(502, mode="settle"),
-                       detail="The data backend did not answer; nothing was charged. Try again later.")
+        return _respond(call, call.settle(502),
+                        detail="The data backend did not answer; nothing was charged. Try again later.")
     if status >= 400:
         detail = data.get("detail") if isinstance(data, dict) else None
-        return respond(settle(status, mode="settle"),
-                       detail=detail or "The data backend refused the request; nothing was charged.")
-    return respond(settle(200, price, "settle"), data)
+        return _respond(call, call.settle(status),
+                        detail=detail or "The data backend refused the request; nothing was charged.")
+    return _respond(call, call.settle(200), data)
+
+
+def _respond(call: MeteredCall, outcome: Outcome, body: dict | None = None, detail: str | None = None):
+    """The response for a metered call: its data, or a problem, with the rate-limit and balance headers."""
+    headers = {**outcome.headers(), "X-Request-Id": g.request_id}
+    call.meter.after_call()
+    if outcome.status == 429:
+        return _problem(429, f"Rate limit of {call.limit} calls a minute reached for this key.", headers)
+    if outcome.status == 402:
+        return _problem(402, f"This call costs {call.price} credits and your balance is {outcome.balance}.",
+                        headers, balance=outcome.balance, price=call.price)
+    if outcome.status >= 400:
+        return _problem(outcome.status, detail, headers)
+    response = jsonify(body)
+    response.headers.update(headers)
+    return response
 
 
 def _account_body(month: dict, balance: int, pricing) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from app.auth.models import User
@@ -12,17 +13,12 @@ from app.billing.models import CreditEntry, Order
 from app.database import insert_once
 from app.email import external_url, queue_email
 from app.extensions import db
-from app.metering.meter import balances_changed, get_meter
+from app.metering import services as metering
+from app.metering.hooks import balances_changed, on_charge, uncommitted_change
+from app.metering.types import InsufficientCredits
 from app.timeutil import utcnow
 
-
-class InsufficientCredits(Exception):
-    """The balance is lower than the price; nothing was charged."""
-
-    def __init__(self, balance: int, price: int):
-        super().__init__(f"balance {balance} is lower than the price {price}")
-        self.balance = balance
-        self.price = price
+__all__ = ["InsufficientCredits"]  # raised by add_credits; metering's, so callers of either catch one type
 
 
 class AlreadyApplied(Exception):
@@ -58,8 +54,8 @@ def add_credits(user: User, amount: int, kind: str, now: datetime, reason: str |
 
 def _change_balance(user: User, amount: int) -> None:
     """The balance update of add_credits; raises InsufficientCredits rather than go below zero."""
-    meter = get_meter()
-    if amount < 0 and meter.name == "redis" and meter.take(user.id, -amount, balances_changed(user.id)) is None:
+    meter = metering.get_meter()
+    if amount < 0 and meter.name == "redis" and meter.take(user.id, -amount, uncommitted_change(user.id)) is None:
         # Calls charged in Redis are not in the database yet: the spendable balance decides.
         raise InsufficientCredits(meter.balance(user.id), -amount)
     balances_changed(user.id, amount)
@@ -69,50 +65,11 @@ def _change_balance(user: User, amount: int) -> None:
             .values(credit_balance=User.credit_balance + amount)
         ).rowcount
         if not changed:
-            raise InsufficientCredits(current_balance(user.id), -amount)
+            raise InsufficientCredits(metering.balance(user.id, spendable=False), -amount)
     else:
         db.session.execute(update(User).where(User.id == user.id).values(credit_balance=User.credit_balance + amount))
         db.session.execute(update(User).where(User.id == user.id).values(low_credit_notified=None))
     db.session.expire(user, ["credit_balance", "low_credit_notified"])
-
-
-def charge_call(user_id: int, price: int, call_id: str, now: datetime) -> int:
-    """Charge ``price`` credits for one API call; return the balance left.
-
-    Atomic: a single conditional UPDATE, so concurrent calls can never take the balance below
-    zero; the ledger row's unique call id means a call is never charged twice. Raises
-    InsufficientCredits when the balance is short.
-    """
-    if price <= 0:
-        return current_balance(user_id)
-    result = db.session.execute(
-        update(User).where(User.id == user_id, User.credit_balance >= price)
-        .values(credit_balance=User.credit_balance - price)
-        .returning(User.credit_balance)
-    ).first()
-    if result is None:
-        raise InsufficientCredits(current_balance(user_id), price)
-    db.session.execute(CreditEntry.__table__.insert().values(user_id=user_id, created_at=now, kind="usage",
-                                                             amount=-price, call_id=call_id))
-    return result[0]
-
-
-def current_balance(user_id: int) -> int:
-    """The balance in the database (with the Redis meter, charges of the last moment may still be on their way)."""
-    return db.session.scalar(select(User.credit_balance).where(User.id == user_id)) or 0
-
-
-def spendable_balance(user_id: int) -> int:
-    """What the account can spend now: with the Redis meter, also counting charges not yet written."""
-    meter = get_meter()
-    if meter.name == "redis":  # Redis sees committed changes only: add this transaction's own
-        return meter.balance(user_id) + balances_changed(user_id)
-    return meter.balance(user_id)
-
-
-def database_balance(conn, user_id: int) -> int:
-    """The stored balance read on ``conn`` (a connection outside the session's transaction)."""
-    return conn.scalar(select(User.credit_balance).where(User.id == user_id)) or 0
 
 
 def ledger(user_id: int, limit: int = 100) -> list[CreditEntry]:
@@ -147,6 +104,20 @@ def verify_orders() -> list[tuple[str, int, int]]:
         .where(Order.user_id.is_not(None), expected != func.coalesce(given.c.total, 0))
     ).all()
     return [(r[0], int(r[1]), int(r[2])) for r in rows]
+
+
+def register_low_credit_mail(app) -> None:
+    """The low-credit e-mail follows charges: metering calls it after each (see metering.hooks)."""
+    on_charge(app, _after_charge)
+
+
+def _after_charge(user_id: int, before: int, after: int) -> bool:
+    """Only a charge that crossed a threshold costs a database write (True then)."""
+    config = current_app.config
+    if any(after <= t < before for t in config["LOW_CREDIT_THRESHOLDS"]):
+        check_low_credit(user_id, after, config)
+        return True
+    return False
 
 
 def check_low_credit(user_id: int, balance: int, config, now: datetime | None = None) -> bool:

@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.billing.models import REFUND_STATUSES, Order, Refund, WebhookEvent
-from app.billing.services import AlreadyApplied, add_credits, spendable_balance
+from app.billing.services import AlreadyApplied, add_credits
 from app.database import insert_once
 from app.extensions import db
+from app.metering import services as metering
 
 
 def handle_event(event: dict, config, now: datetime) -> str:
@@ -193,7 +194,7 @@ def settle_refunds(order, now: datetime) -> str:
     order.credits_reversed = owed
     user = db.session.get(User, order.user_id) if order.user_id else None
     if delta > 0:
-        take = min(delta, spendable_balance(user.id)) if user else 0
+        take = min(delta, metering.balance(user.id)) if user else 0
         if take:
             add_credits(user, -take, "refund", now, reason=order.reference)
         order.credit_shortfall += delta - take

@@ -14,7 +14,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from app.errors.services import RETRY_AFTER_SECONDS, OutageLog, error_texts, problem
 from app.extensions import db
-from app.metering.meter import MeteringUnavailable
+from app.metering.types import MeteringUnavailable
 
 
 def report_outage(name: str, exc: BaseException) -> None:

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.timeutil import utcnow
 
+KEY_PREFIX = "twt_"  # every secret starts with it (the gateway looks up nothing else)
+
 
 class ApiKey(db.Model):
     __tablename__ = "api_keys"

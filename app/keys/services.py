@@ -5,16 +5,15 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.database import lock_row
 from app.email import external_url, queue_email
 from app.extensions import db
-from app.keys.models import ApiKey
+from app.keys.models import KEY_PREFIX, ApiKey
 from app.security import hash_token
 
-KEY_PREFIX = "twt_"
 VISIBLE_PREFIX_LENGTH = 12  # "twt_" and 8 random characters, shown in lists
 MAX_GRACE_DAYS = 7
 
@@ -57,32 +56,6 @@ def create_key(user: User, name: str, rate_limit: int | None, max_keys: int, con
     queue_email(user.email, "api_key_created", user.locale or config["BABEL_DEFAULT_LOCALE"], name=key.name,
                 prefix=key.prefix, keys_url=external_url("keys.list_keys"))
     return key, secret
-
-
-def find_usable_key(secret: str, now: datetime) -> ApiKey | None:
-    """The active (or rotating, within its grace period) key for ``secret``, or None."""
-    if not looks_like_key(secret):
-        return None
-    return find_usable_key_by_hash(hash_token(secret), now)
-
-
-def looks_like_key(secret: str) -> bool:
-    """Whether ``secret`` could be one of our keys at all (no lookup for anything else)."""
-    return secret.startswith(KEY_PREFIX) and len(secret) <= 100
-
-
-def find_usable_key_by_hash(secret_hash: str, now: datetime) -> ApiKey | None:
-    row = db.session.execute(select(ApiKey, User.suspended_at, User.minor_flagged_at)
-                             .join(User, User.id == ApiKey.user_id).where(ApiKey.secret_hash == secret_hash)).first()
-    if row is None or row[1] is not None or row[2] is not None:  # unknown, or the owner suspended or a minor
-        return None
-    return row[0] if row[0].usable(now) else None
-
-
-def mark_used(key: ApiKey, now: datetime) -> None:
-    """Record the time of use, at most once a minute (a write per call would cost throughput)."""
-    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
-        db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
 
 
 def get_own_key(user: User, key_id: int) -> ApiKey:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import os
 import secrets
-import socket
 import threading
 import time
 from datetime import datetime
@@ -31,9 +30,13 @@ import redis
 from flask import Flask
 
 from app.extensions import db
-from app.metering.meter import WINDOW_SECONDS, CallRecord, KeyChanged, KeyInfo, MeteringUnavailable, Outcome
+from app.metering import hooks
+from app.metering.flush import consumer_name, flush_all, run_flusher
+from app.metering.lookups import find_usable_key_by_hash, looks_like_key, stored_balance
 from app.metering.resp import ScriptCaller
 from app.metering.scripts import ACK, METER, PRIME, TAKE
+from app.metering.types import WINDOW_SECONDS, CallRecord, KeyChanged, KeyInfo, MeteringUnavailable, Outcome
+from app.security import hash_token
 
 WINDOW_MS = WINDOW_SECONDS * 1000
 GROUP = "flush"
@@ -99,9 +102,6 @@ class RedisMeter:
         return self.redis.get(name) or ""
 
     def find_key(self, secret: str, now: datetime) -> KeyInfo | None:
-        from app.keys.services import looks_like_key
-        from app.security import hash_token
-
         if not looks_like_key(secret):
             return None
         digest = hash_token(secret)
@@ -112,8 +112,6 @@ class RedisMeter:
 
     def _load_key(self, digest: str, now: datetime) -> KeyInfo | None:
         """Read the key from the database under the current epoch (read first, so a later change shows)."""
-        from app.keys.services import find_usable_key_by_hash
-
         try:
             epoch = self._epoch()
         except redis.RedisError as exc:
@@ -136,12 +134,12 @@ class RedisMeter:
 
     # --- one call --------------------------------------------------------------------------
 
-    def meter(self, key: KeyInfo, limit: int, price: int, status: int, mode: str, record: CallRecord,
-              now: datetime) -> Outcome:
-        """See DatabaseMeter.meter. Raises KeyChanged when the key stopped working meanwhile."""
+    def meter(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime, *,
+              count: bool, commit: bool) -> Outcome:
+        """See ``types.Meter.meter``. Raises KeyChanged when the key stopped working meanwhile."""
         try:
             for _ in range(5):
-                result = self._run_meter(key, limit, price, status, mode, record)
+                result = self._run_meter(key, limit, price, status, count, commit, record)
                 if result[0] == "ok":
                     return self._outcome(key, result, limit, price)
                 if result[0] == "stale":
@@ -156,13 +154,14 @@ class RedisMeter:
             raise MeteringUnavailable(str(exc)) from exc
         raise MeteringUnavailable("the balance kept changing while it was loaded")
 
-    def _run_meter(self, key: KeyInfo, limit: int, price: int, status: int, mode: str, record: CallRecord):
+    def _run_meter(self, key: KeyInfo, limit: int, price: int, status: int, count: bool, commit: bool,
+                   record: CallRecord):
         now_ms = int(time.time() * 1000)
         window = now_ms // WINDOW_MS
         rl = f"{self.prefix}rl:{key.id}:"
         keys = [self.prefix + "epoch", f"{self.prefix}bal:{key.user_id}", self.prefix + "pend", f"{rl}{window}",
                 f"{rl}{window - 1}", self.stream]
-        args = [key.epoch, key.user_id, price, limit, now_ms % WINDOW_MS, WINDOW_MS, mode, status,
+        args = [key.epoch, key.user_id, price, limit, now_ms % WINDOW_MS, WINDOW_MS, int(count), int(commit), status,
                 record.pack(key.user_id, key.id)]
         return self._meter_call(keys=keys, args=args)
 
@@ -175,8 +174,8 @@ class RedisMeter:
         retry_after = 0
         if status == 429:
             retry_after = self._retry_after(limit, cur, prev, elapsed)
-        if credits:
-            self._check_low_credit(key.user_id, balance + credits, balance)
+        if credits and hooks.charged(key.user_id, balance + credits, balance):
+            db.session.commit()
         return Outcome(int(status), int(credits), int(balance), limit, remaining, reset, retry_after)
 
     @staticmethod
@@ -187,15 +186,6 @@ class RedisMeter:
         else:
             wait = WINDOW_MS - (limit - 1 - cur) * WINDOW_MS / prev - elapsed
         return max(1, math.ceil(wait / 1000))
-
-    def _check_low_credit(self, user_id: int, before: int, after: int) -> None:
-        """The low-credit e-mail, only when this call crossed a threshold (a database write then)."""
-        from app.billing.services import check_low_credit
-
-        cfg = self.app.config
-        if any(after <= t < before for t in cfg["LOW_CREDIT_THRESHOLDS"]):
-            check_low_credit(user_id, after, cfg)
-            db.session.commit()
 
     # --- balances --------------------------------------------------------------------------
 
@@ -208,14 +198,12 @@ class RedisMeter:
             raise MeteringUnavailable(str(exc)) from exc
 
     def _prime(self, user_id: int) -> int:
-        from app.billing.services import database_balance
-
         names = [f"{self.prefix}{part}:{user_id}" for part in ("bal", "gen")]
         keys = [names[0], names[1], self.prefix + "pend", f"{self.prefix}hold:{user_id}"]
         for _ in range(300):
             gen = self.redis.get(names[1]) or "0"
             with db.engine.connect() as conn:  # a fresh connection: the balance as committed now
-                stored = database_balance(conn, user_id)
+                stored = stored_balance(conn, user_id)
             result = self._scripts["prime"](keys=keys, args=[gen, stored, user_id, BALANCE_TTL_SECONDS])
             if result[0] == "ok":
                 return int(result[1])
@@ -301,8 +289,6 @@ class RedisMeter:
         """Write the records to the database now (``inline``), make sure this process's flusher thread
         runs (``background``), or leave them to the flusher service (``external``)."""
         if self.flush_mode == "inline":
-            from app.metering.flush import flush_all
-
             flush_all(self, f"{consumer_name()}-{threading.get_ident()}")
         elif self.flush_mode == "background":
             self._start_flusher()
@@ -314,16 +300,9 @@ class RedisMeter:
         with self._flusher_lock:
             if self._flusher_pid == os.getpid():
                 return
-            from app.metering.flush import run_flusher
-
             self._flusher_pid = os.getpid()
             threading.Thread(target=run_flusher, args=(self.app, self), name="twtapi-flusher", daemon=True).start()
 
 
 def new_epoch() -> str:
     return secrets.token_hex(8)
-
-
-def consumer_name() -> str:
-    """This process's name in the stream's consumer group."""
-    return f"{socket.gethostname()}-{os.getpid()}"

@@ -2,7 +2,8 @@
 what every key holds)."""
 
 # KEYS: epoch, bal, pend, rl current, rl previous, stream
-# ARGV: epoch, user, price, limit, elapsed ms, window ms, mode, status, record (see CallRecord.pack)
+# ARGV: epoch, user, price, limit, elapsed ms, window ms, count (1: count it against the window),
+#       commit (1: charge and log it; 0: check only, a refusal is logged), status, record (CallRecord.pack)
 METER = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'stale'} end
 local bal = redis.call('GET', KEYS[2])
@@ -10,10 +11,10 @@ if not bal then return {'prime'} end
 bal = tonumber(bal)
 local price, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
 local elapsed, window = tonumber(ARGV[5]), tonumber(ARGV[6])
-local mode, status, credits = ARGV[7], tonumber(ARGV[8]), 0
+local count, commit, status, credits = ARGV[7] == '1', ARGV[8] == '1', tonumber(ARGV[9]), 0
 local cur = tonumber(redis.call('GET', KEYS[4]) or '0')
 local prev = tonumber(redis.call('GET', KEYS[5]) or '0')
-if mode ~= 'settle' then
+if count then
   if prev * (window - elapsed) / window + cur + 1 > limit then
     status = 429
   else
@@ -24,14 +25,14 @@ end
 if status < 400 and price > 0 then
   if bal < price then
     status = 402
-  elseif mode ~= 'check' then
+  elseif commit then
     bal = redis.call('DECRBY', KEYS[2], price)
     redis.call('HINCRBY', KEYS[3], ARGV[2], price)
     credits = price
   end
 end
-if mode ~= 'check' or status >= 400 then
-  redis.call('XADD', KEYS[6], '*', 'v', ARGV[9] .. '\\31' .. status .. '\\31' .. credits)
+if commit or status >= 400 then
+  redis.call('XADD', KEYS[6], '*', 'v', ARGV[10] .. '\\31' .. status .. '\\31' .. credits)
 end
 return {'ok', status, credits, bal, cur, prev}
 """

@@ -1,5 +1,5 @@
-"""Recording API calls and reading usage. The daily roll-up is updated in the same transaction
-as the call, so pages and CSVs that read roll-ups are always current (no roll-up job needed)."""
+"""Reading usage: the daily roll-ups and the call log (metering writes both, in the same
+transaction as the call: see app/metering/write.py)."""
 
 from __future__ import annotations
 
@@ -8,52 +8,11 @@ import io
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.keys.models import ApiKey
 from app.usage.models import ApiCall, UsageDaily
-
-
-def record_call(*, request_id: str, user_id: int, key_id: int | None, method: str, endpoint: str, status: int,
-                credits: int, latency_ms: int, ip: str | None, now: datetime) -> None:
-    """Log one call and add it to the day's roll-up (flush only)."""
-    # A Core insert: one statement, no ORM object to track (this runs on every API call).
-    db.session.execute(ApiCall.__table__.insert().values(
-        request_id=request_id, user_id=user_id, key_id=key_id, created_at=now, method=method, endpoint=endpoint,
-        status=status, credits=credits, latency_ms=latency_ms, ip=ip, ip_truncated=False))
-    add_usage(db.session, db.engine.dialect.name, day=now.date(), user_id=user_id, key_id=key_id,
-              endpoint=endpoint, calls=1, credits=credits, errors=1 if status >= 400 else 0)
-
-
-def add_usage(executor, dialect: str, *, day: date, user_id: int, key_id: int | None, endpoint: str, calls: int,
-              credits: int, errors: int) -> None:
-    """Add to one daily roll-up row, creating it if needed (``executor``: the session or a connection)."""
-    insert = dialect_insert(dialect)(UsageDaily).values(day=day, user_id=user_id, key_id=key_id, endpoint=endpoint,
-                                                        calls=calls, credits=credits, errors=errors)
-    added = {"calls": UsageDaily.calls + calls, "credits": UsageDaily.credits + credits,
-             "errors": UsageDaily.errors + errors}
-    if key_id is None:  # NULLs never conflict in a unique constraint: count key-less calls by update
-        where = (UsageDaily.day == day, UsageDaily.user_id == user_id, UsageDaily.endpoint == endpoint,
-                 UsageDaily.key_id.is_(None))
-        if not executor.execute(update(UsageDaily).where(*where).values(**added)).rowcount:
-            executor.execute(insert)
-        return
-    # One statement, safe under concurrency: insert the day's row or add to it.
-    executor.execute(insert.on_conflict_do_update(index_elements=["day", "user_id", "key_id", "endpoint"],
-                                                  set_=added))
-
-
-def dialect_insert(name: str | None = None):
-    """``insert`` with ON CONFLICT for this database (SQLite or PostgreSQL)."""
-    name = name or db.engine.dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database {name}")
-    return insert
 
 
 def daily(user_id: int, since: date, until: date) -> list[dict]:

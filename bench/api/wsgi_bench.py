@@ -39,11 +39,11 @@ def bare():
 if os.environ.get("BENCH_VARIANT") == "gateway-only":
     # Diagnostic (run.py --breakdown): the gateway view with a meter that decides without any
     # store, to separate the view's own cost from the metering round trip and the log writes.
-    from app.metering.meter import Outcome
+    from app.metering.types import Outcome
 
     _meter = app.extensions["twtapi_meter"]
-    _meter.meter = lambda key, limit, price, status, mode, record, now: Outcome(status, price, 1_000_000, limit,
-                                                                                 limit - 1, 60)
+    _meter.meter = lambda key, limit, price, status, record, now, count, commit: Outcome(
+        status, price if commit else 0, 1_000_000, limit, limit - 1, 60)
     _meter.after_call = lambda: None
 
 if os.environ.get("BENCH_VARIANT") == "no-flusher":

@@ -13,7 +13,7 @@ from app.billing import services
 from app.billing.models import CreditEntry, Order, WebhookEvent
 from app.extensions import db as _db
 from app.timeutil import utcnow
-from tests.conftest import make_customer
+from tests.conftest import charge_call, make_customer
 
 SECRET = "whsec_test_secret"
 
@@ -145,7 +145,7 @@ def test_full_and_partial_refunds_take_back_credits_never_below_zero(app, client
     post(client, event("charge.refunded", charge))
     assert state(app, order) == ("partially_refunded", 5_000, 0)
     with app.app_context():  # the customer spends most of what is left
-        services.charge_call(order["user_id"], 4_000, "spent", utcnow())
+        charge_call(order["user_id"], 4_000, "spent")
         _db.session.commit()
     post(client, event("charge.refunded", {**charge, "amount_refunded": 900}))
     assert state(app, order) == ("refunded", 0, 4_000)
@@ -252,7 +252,7 @@ def test_a_failed_refund_gives_the_credits_back_and_restores_the_order(app, clie
 def test_a_failed_refund_whose_credits_were_spent_clears_the_shortfall_first(app, client, order):
     post(client, event("checkout.session.completed", session_obj(order)))
     with app.app_context():
-        services.charge_call(order["user_id"], 8_000, "spent", utcnow())
+        charge_call(order["user_id"], 8_000, "spent")
         _db.session.commit()
     post(client, event("refund.created", stripe_refund(amount=900)))
     assert state(app, order) == ("refunded", 0, 8_000)

@@ -8,8 +8,8 @@ from app.auth.models import User
 from app.billing.models import CreditEntry
 from app.extensions import db as _db
 from app.keys.models import ApiKey
-from app.metering.flush import write_records
-from app.metering.meter import unpack
+from app.metering.types import unpack
+from app.metering.write import write_records
 from app.usage.models import ApiCall, UsageDaily
 from tests.conftest import bearer, make_customer
 

@@ -1,0 +1,66 @@
+"""The database meter (no ``REDIS_URL``): each call is rate-limited, charged and logged in the
+request's transaction, as a batch of one through the flusher's own write path (``write.py``)."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime
+
+from limits import parse
+
+from app.extensions import db, limiter
+from app.metering import hooks
+from app.metering.lookups import find_usable_key, stored_balance
+from app.metering.types import CallRecord, InsufficientCredits, KeyInfo, Outcome
+from app.metering.write import write_records
+
+
+class DatabaseMeter:
+    """Charges and logs each call in the database, in the request's transaction."""
+
+    name = "database"
+
+    def find_key(self, secret: str, now: datetime) -> KeyInfo | None:
+        key = find_usable_key(secret, now)
+        if key is None:
+            return None
+        return KeyInfo(key.id, key.user_id, key.rate_limit_per_minute, key.expires_at)
+
+    def meter(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime, *,
+              count: bool, commit: bool) -> Outcome:
+        """See ``types.Meter.meter``. Commits the request's transaction when it wrote the call."""
+        item = parse(f"{limit} per minute")
+        stats_key = ("api-key", str(key.id))
+        if count and not limiter.limiter.hit(item, *stats_key):
+            status = 429
+        conn = db.session.connection()
+        credits, balance = 0, None
+        if commit and status < 400 and price > 0:
+            try:
+                balance = write_records(conn, [record.row(key.user_id, key.id, status, price)], strict=True,
+                                        fresh=True)[key.user_id]
+                credits = price
+                hooks.charged(key.user_id, balance + price, balance)
+            except InsufficientCredits as exc:
+                status, balance = 402, exc.balance
+        if balance is None:
+            balance = stored_balance(conn, key.user_id)
+            if status < 400 and balance < price:
+                status = 402
+        if not credits and (commit or status >= 400):
+            write_records(conn, [record.row(key.user_id, key.id, status, 0)], fresh=True)
+        if commit or status >= 400:
+            db.session.commit()
+        window = limiter.limiter.get_window_stats(item, *stats_key)
+        reset = max(0, math.ceil(window.reset_time - time.time()))
+        return Outcome(status, credits, balance, limit, max(0, window.remaining), reset, reset)
+
+    def balance(self, user_id: int) -> int:
+        return stored_balance(db.session, user_id)
+
+    def after_call(self) -> None:
+        """Nothing to do: the call is already in the database."""
+
+    def close(self, forget: bool = False) -> None:
+        """Nothing to close."""

@@ -1,0 +1,152 @@
+"""What metering works with: the key as the gateway sees it, one call's record, the outcome of
+metering it, the errors, and the interface both meters keep (``Meter``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+WINDOW_SECONDS = 60
+SEP = "\x1f"  # the ASCII unit separator: never part of an id, a method, a route pattern, an IP or a time
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What the gateway needs to know about a usable key."""
+
+    id: int
+    user_id: int
+    rate_limit: int | None
+    expires_at: datetime | None
+    epoch: str = ""  # the key-cache generation it was read under (RedisMeter)
+    secret_hash: str = ""
+
+    def usable(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One call as the log keeps it (the meter adds the status and the credits charged)."""
+
+    request_id: str
+    method: str
+    endpoint: str
+    ip: str | None
+    created_at: datetime
+    latency_ms: int
+
+    def pack(self, user_id: int, key_id: int) -> str:
+        """One string for the Redis stream (the meter appends the status and the credits charged)."""
+        return SEP.join((self.request_id, str(user_id), str(key_id), self.method, self.endpoint, self.ip or "",
+                         self.created_at.isoformat(), str(self.latency_ms)))
+
+    def row(self, user_id: int, key_id: int | None, status: int, credits: int) -> dict:
+        """The call log's columns, as ``write.write_records`` takes them."""
+        return {"request_id": self.request_id, "user_id": user_id, "key_id": key_id, "created_at": self.created_at,
+                "method": self.method, "endpoint": self.endpoint, "status": status, "credits": credits,
+                "latency_ms": self.latency_ms, "ip": self.ip, "ip_truncated": False}
+
+
+def unpack(fields: dict) -> dict:
+    """A packed stream record as the call log's columns (see ``CallRecord.row``)."""
+    request_id, user, key, method, endpoint, ip, created, latency, status, credits = fields["v"].split(SEP)
+    return {"request_id": request_id, "user_id": int(user), "key_id": int(key) if key else None,
+            "created_at": datetime.fromisoformat(created), "method": method, "endpoint": endpoint,
+            "status": int(status), "credits": int(credits), "latency_ms": int(latency), "ip": ip or None,
+            "ip_truncated": False}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What metering decided: the final status, the credits charged and the balance left."""
+
+    status: int
+    credits: int
+    balance: int
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window has room again
+    retry_after: int = 0
+
+    def headers(self) -> dict:
+        """IETF draft RateLimit headers (draft-ietf-httpapi-ratelimit-headers), the balance and Retry-After."""
+        headers = {
+            "RateLimit-Policy": f'"per-key";q={self.limit};w={WINDOW_SECONDS}',
+            "RateLimit": f'"per-key";r={self.remaining};t={self.reset}',
+            "X-Credits-Remaining": str(self.balance),
+        }
+        if self.status == 429:
+            headers["Retry-After"] = str(max(1, self.retry_after))
+        return headers
+
+
+class KeyChanged(Exception):
+    """The key was revoked, rotated out or its owner suspended since this process cached it."""
+
+
+class MeteringUnavailable(Exception):
+    """The metering store could not be reached; the call was neither served nor charged."""
+
+
+class InsufficientCredits(Exception):
+    """The balance is lower than the price; nothing was charged."""
+
+    def __init__(self, balance: int, price: int):
+        super().__init__(f"balance {balance} is lower than the price {price}")
+        self.balance = balance
+        self.price = price
+
+
+class Meter(Protocol):
+    """What the gateway, billing and the CLI may ask of a meter (``DatabaseMeter``, ``RedisMeter``)."""
+
+    name: str
+
+    def find_key(self, secret: str, now: datetime) -> KeyInfo | None:
+        """The usable key for ``secret``, or None."""
+
+    def meter(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime, *,
+              count: bool, commit: bool) -> Outcome:
+        """Meter one call. ``count``: count it against the key's window (429 when full). ``price``:
+        charged when ``status`` is a success and ``commit`` is set, checked against the balance
+        otherwise (402 when short). ``commit``: charge and log the call; without it only a refusal
+        is logged (a check before the backend's work)."""
+
+    def balance(self, user_id: int) -> int:
+        """The spendable balance as committed (see ``services.balance``)."""
+
+    def after_call(self) -> None:
+        """Work left once the response is ready (the Redis meter's flushing)."""
+
+    def close(self, forget: bool = False) -> None:
+        """Release connections and threads."""
+
+
+class MeteredCall:
+    """One API call through the meter: ``check()`` before the backend's work, ``settle(status)``
+    once the answer is known. A call is counted against the window once and charged at most once."""
+
+    def __init__(self, meter: Meter, key: KeyInfo, limit: int, price: int, request_id: str, method: str,
+                 endpoint: str, ip: str | None, now: datetime, started: float, clock):
+        self.meter, self.key, self.limit, self.price, self.now = meter, key, limit, price, now
+        self._record = (request_id, method, endpoint, ip, now)
+        self._started, self._clock = started, clock
+        self._counted = False
+
+    def _record_now(self) -> CallRecord:
+        return CallRecord(*self._record, int((self._clock() - self._started) * 1000))
+
+    def check(self) -> Outcome | None:
+        """Count the call and check the balance covers its price: the refusal (logged), or None."""
+        outcome = self.meter.meter(self.key, self.limit, self.price, 200, self._record_now(), self.now, count=True,
+                                   commit=False)
+        self._counted = True
+        return outcome if outcome.status >= 400 else None
+
+    def settle(self, status: int) -> Outcome:
+        """Charge the price when ``status`` is a success and log the call, with its final status."""
+        price = self.price if status < 400 else 0
+        return self.meter.meter(self.key, self.limit, price, status, self._record_now(), self.now,
+                                count=not self._counted, commit=True)

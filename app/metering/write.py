@@ -1,0 +1,151 @@
+"""The one write path of metered calls: the call log, the usage ledger rows and balances, the
+daily roll-ups and the keys' last use, for a batch of calls in one transaction.
+
+Both meters use it: the database meter writes each call as a batch of one in the request's
+transaction (``strict``: the charge is conditional and refused when the balance is short); the
+Redis meter's flusher writes the records Redis charged, in batches (see ``flush.py``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.auth.models import User
+from app.billing.models import CreditEntry
+from app.keys.models import ApiKey
+from app.metering.lookups import stored_balance
+from app.metering.types import InsufficientCredits
+from app.usage.models import ApiCall, UsageDaily
+
+
+def write_records(conn, rows: list[dict], *, strict: bool = False, fresh: bool = False) -> dict[int, int]:
+    """Write the calls in ``rows`` (``CallRecord.row`` / ``types.unpack``) inside ``conn``'s
+    transaction; return the balance left of each account charged when ``strict``.
+
+    ``fresh``: the rows were made now, by this process, for a key it just read (the database
+    meter), so the checks a replayed batch needs are skipped. Otherwise calls already logged
+    (a batch delivered again after a crash), calls of erased accounts and references to deleted
+    keys are dropped first. ``strict``: a charge is a conditional update that raises
+    InsufficientCredits, before anything is written, when the balance is short.
+    """
+    if not fresh:
+        rows = _still_to_write(conn, rows)
+    if not rows:
+        return {}
+    balances = _charge(conn, [r for r in rows if r["credits"] > 0], strict)
+    # Plain executemany: one compiled statement for the batch. Two flushers writing the same record
+    # at once (one took over the other's) collide on the unique request id: that batch rolls back
+    # and is written again without the duplicate.
+    conn.execute(ApiCall.__table__.insert(), rows)
+    _roll_up(conn, rows)
+    _mark_keys_used(conn, rows)
+    return balances
+
+
+def _still_to_write(conn, rows: list[dict]) -> list[dict]:
+    # An erased account's calls are not logged (its keys stopped when it was closed, long before).
+    users = set(conn.scalars(select(User.id).where(User.id.in_({r["user_id"] for r in rows}),
+                                                   User.erased_at.is_(None))))
+    keys = set(conn.scalars(select(ApiKey.id).where(ApiKey.id.in_({r["key_id"] for r in rows if r["key_id"]}))))
+    rows = [{**r, "key_id": r["key_id"] if r["key_id"] in keys else None} for r in rows if r["user_id"] in users]
+    if rows:
+        calls = ApiCall.__table__
+        logged = set(conn.scalars(select(calls.c.request_id)
+                                  .where(calls.c.request_id.in_([r["request_id"] for r in rows]))))
+        rows = [r for r in rows if r["request_id"] not in logged]
+    return rows
+
+
+def _charge(conn, rows: list[dict], strict: bool) -> dict[int, int]:
+    """The balances, then the usage ledger rows; users in one order (id) so concurrent writers
+    never deadlock."""
+    if not rows:
+        return {}
+    spent: dict[int, int] = defaultdict(int)
+    for r in rows:
+        spent[r["user_id"]] += r["credits"]
+    users = User.__table__
+    balances = {}
+    if strict:  # one conditional UPDATE per account: never below zero, also under concurrent calls
+        for user in sorted(spent):
+            left = conn.execute(update(users).where(users.c.id == user, users.c.credit_balance >= spent[user])
+                                .values(credit_balance=users.c.credit_balance - spent[user])
+                                .returning(users.c.credit_balance)).first()
+            if left is None:
+                raise InsufficientCredits(stored_balance(conn, user), spent[user])
+            balances[user] = left[0]
+    else:  # Redis already decided these charges against the spendable balance
+        conn.execute(update(users).where(users.c.id == bindparam("b_user"))
+                     .values(credit_balance=users.c.credit_balance - bindparam("b_spent")),
+                     [{"b_user": user, "b_spent": spent[user]} for user in sorted(spent)])
+    conn.execute(CreditEntry.__table__.insert(),
+                 [{"user_id": r["user_id"], "created_at": r["created_at"], "kind": "usage", "amount": -r["credits"],
+                   "call_id": r["request_id"]} for r in rows])
+    return balances
+
+
+def _roll_up(conn, rows: list[dict]) -> None:
+    totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for r in rows:
+        total = totals[(r["created_at"].date(), r["user_id"], r["key_id"], r["endpoint"])]
+        total[0] += 1
+        total[1] += r["credits"]
+        total[2] += 1 if r["status"] >= 400 else 0
+    keyed = [{"day": day, "user_id": user, "key_id": key, "endpoint": endpoint, "calls": c, "credits": cr,
+              "errors": e} for (day, user, key, endpoint), (c, cr, e) in sorted(totals.items(), key=_order)
+             if key is not None]
+    daily = UsageDaily.__table__
+    if keyed:  # one statement, safe under concurrency: insert the day's row or add to it
+        statement = dialect_insert(conn.dialect.name)(daily)
+        statement = statement.on_conflict_do_update(
+            index_elements=["day", "user_id", "key_id", "endpoint"],
+            set_={"calls": daily.c.calls + statement.excluded.calls,
+                  "credits": daily.c.credits + statement.excluded.credits,
+                  "errors": daily.c.errors + statement.excluded.errors})
+        conn.execute(statement, keyed)
+    for (day, user, key, endpoint), (calls, credits, errors) in totals.items():
+        if key is None:  # the key was deleted meanwhile
+            _add_keyless_usage(conn, day=day, user_id=user, endpoint=endpoint, calls=calls, credits=credits,
+                               errors=errors)
+
+
+def _add_keyless_usage(conn, *, day: date, user_id: int, endpoint: str, calls: int, credits: int,
+                       errors: int) -> None:
+    """NULLs never conflict in a unique constraint: count key-less calls by update, else insert."""
+    daily = UsageDaily.__table__
+    where = (daily.c.day == day, daily.c.user_id == user_id, daily.c.endpoint == endpoint, daily.c.key_id.is_(None))
+    added = {"calls": daily.c.calls + calls, "credits": daily.c.credits + credits, "errors": daily.c.errors + errors}
+    if not conn.execute(update(daily).where(*where).values(**added)).rowcount:
+        conn.execute(daily.insert().values(day=day, user_id=user_id, key_id=None, endpoint=endpoint, calls=calls,
+                                           credits=credits, errors=errors))
+
+
+def _order(item) -> tuple:
+    (day, user, key, endpoint), _ = item
+    return day, user, key or 0, endpoint
+
+
+def _mark_keys_used(conn, rows: list[dict]) -> None:
+    last: dict[int, datetime] = {}
+    for r in rows:
+        if r["key_id"] is not None and (r["key_id"] not in last or r["created_at"] > last[r["key_id"]]):
+            last[r["key_id"]] = r["created_at"]
+    if last:
+        keys = ApiKey.__table__
+        conn.execute(update(keys).where(keys.c.id == bindparam("b_key"),
+                                        or_(keys.c.last_used_at.is_(None), keys.c.last_used_at < bindparam("b_at")))
+                     .values(last_used_at=bindparam("b_at")),
+                     [{"b_key": key, "b_at": at} for key, at in sorted(last.items())])
+
+
+def dialect_insert(name: str):
+    """``insert`` with ON CONFLICT for this database (SQLite or PostgreSQL)."""
+    if name == "postgresql":
+        return postgresql.insert
+    if name == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"unsupported database {name}")  # pragma: no cover - only SQLite and PostgreSQL
