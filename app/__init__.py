@@ -103,6 +103,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.account.routes import bp as account_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.billing import bp as billing_bp
@@ -117,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(consent_bp)
     app.register_blueprint(keys_bp)

@@ -103,13 +103,13 @@ def is_new_device(user: User, client: Client, config, now: datetime) -> bool:
 def notify_new_device(user: User, client: Client, config, now: datetime) -> None:
     queue_email(user.email, "new_device_sign_in", user_locale(user, config),
                 device=describe_user_agent(client.user_agent), ip=client.ip or "?",
-                when=now.strftime("%Y-%m-%d %H:%M UTC"), security_url=external_url("auth.show_security"),
+                when=now.strftime("%Y-%m-%d %H:%M UTC"), security_url=external_url("account.show_security"),
                 reset_url=external_url("auth.reset_request"))
 
 
 def notify_two_factor_changed(user: User, enabled: bool, config) -> None:
     queue_email(user.email, "two_factor_changed", user_locale(user, config), enabled=enabled,
-                security_url=external_url("auth.show_security"), support_email=config["SUPPORT_EMAIL"])
+                security_url=external_url("account.show_security"), support_email=config["SUPPORT_EMAIL"])
 
 
 def check_second_factor(user: User, code: str, client: Client, config, now: datetime) -> bool:
@@ -126,7 +126,7 @@ def check_second_factor(user: User, code: str, client: Client, config, now: date
 
 def notify_recovery_code_used(user: User, remaining: int, config) -> None:
     queue_email(user.email, "recovery_code_used", user_locale(user, config), remaining=remaining,
-                security_url=external_url("auth.show_security"), support_email=config["SUPPORT_EMAIL"])
+                security_url=external_url("account.show_security"), support_email=config["SUPPORT_EMAIL"])
 
 
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),

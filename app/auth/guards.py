@@ -18,7 +18,7 @@ ACTION_TEXTS = {
     "rights.download_export": _l("To download everything we hold about you, confirm it is you."),
     "keys.create_key": _l("To create an API key, confirm it is you."),
     "keys.rotate_key": _l("To replace an API key, confirm it is you."),
-    "auth.change_email": _l("To change your e-mail address, confirm it is you."),
+    "account.change_email": _l("To change your e-mail address, confirm it is you."),
 }
 SECRET_FIELDS = {"csrf_token", "password", "current_password", "code", "password-current_password",
                  "password-password", "email-password"}
@@ -65,6 +65,6 @@ def recent_auth_required(view):
             session["reauth_pending"] = {"endpoint": request.endpoint, "form": typed}
         session["reauth_for"] = request.endpoint
         flash(_("Please confirm it is you to continue."), "info")
-        return redirect(url_for("auth.reauthenticate", next=safe_next(back, url_for("auth.show_security"))))
+        return redirect(url_for("auth.reauthenticate", next=safe_next(back, url_for("account.show_security"))))
 
     return wrapper

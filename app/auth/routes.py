@@ -94,7 +94,7 @@ def _sign_in(user, remember: bool) -> None:
 def register():
     """Create an account. Known and new addresses get the same answer (no enumeration)."""
     if current_user.is_authenticated:
-        return redirect(url_for("auth.show_dashboard"))
+        return redirect(url_for("account.show_dashboard"))
     form = RegistrationForm()
     if form.validate_on_submit():
         try:
@@ -121,7 +121,7 @@ def verify_email(token: str):
     db.session.commit()
     flash(_("Thank you, your e-mail address %(email)s is confirmed.", email=user.email), "success")
     if current_user.is_authenticated:
-        return redirect(url_for("auth.show_dashboard"))
+        return redirect(url_for("account.show_dashboard"))
     return redirect(url_for("auth.login"))
 
 
@@ -131,7 +131,7 @@ def resend_verification():
     """Send a new verification link (at most a few an hour)."""
     if current_user.is_verified:
         flash(_("Your e-mail address is already confirmed."), "info")
-        return redirect(url_for("auth.show_dashboard"))
+        return redirect(url_for("account.show_dashboard"))
     verdict = services.resend_verification(current_user, current_app.config, utcnow())
     db.session.commit()
     if verdict.allowed:
@@ -140,7 +140,7 @@ def resend_verification():
         minutes = max(1, round(verdict.retry_after / 60))
         flash(_("You asked for several links already. Please wait %(minutes)s minutes and check your spam "
                 "folder.", minutes=minutes), "warning")
-    return redirect(url_for("auth.show_dashboard"))
+    return redirect(url_for("account.show_dashboard"))
 
 
 # --- sign in and out -------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def resend_verification():
 @public
 def login():
     """Sign in. One generic error for unknown addresses and wrong passwords; throttled."""
-    next_url = safe_next(request.values.get("next"), url_for("auth.show_dashboard"))
+    next_url = safe_next(request.values.get("next"), url_for("account.show_dashboard"))
     if request.method == "GET" and request.args.get("check"):
         if current_user.is_authenticated:
             return redirect(next_url)
@@ -245,7 +245,7 @@ def login_second_factor():
         if reopened:
             _welcome_back(user)
         current_app.logger.info("auth:login:success user=%s", user.id)
-        return redirect(url_for("auth.login", check=1, next=safe_next(next_url, url_for("auth.show_dashboard"))),
+        return redirect(url_for("auth.login", check=1, next=safe_next(next_url, url_for("account.show_dashboard"))),
                         code=303)
     return render_template("auth/login_2fa.html", form=form)
 
@@ -254,7 +254,7 @@ def login_second_factor():
 @customer
 def reauthenticate():
     """Confirm the password (and second factor) before a sensitive action, then go back."""
-    next_url = safe_next(request.values.get("next"), url_for("auth.show_security"))
+    next_url = safe_next(request.values.get("next"), url_for("account.show_security"))
     form = ReauthForm()
     if form.validate_on_submit():
         key = throttle_key("reauth", str(current_user.id))

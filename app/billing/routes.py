@@ -37,7 +37,7 @@ def start_checkout():
     """Create a pending order and send the buyer to the checkout page."""
     if not current_user.is_verified:
         flash(_("Confirm your e-mail address before buying credits."), "warning")
-        return redirect(url_for("auth.show_dashboard"), code=303)
+        return redirect(url_for("account.show_dashboard"), code=303)
     form = CheckoutForm()
     if not form.validate_on_submit() or get_pricing().pack(form.pack.data) is None:
         abort(400)

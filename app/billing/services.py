@@ -145,7 +145,7 @@ def check_low_credit(user_id: int, balance: int, config, now: datetime | None = 
     user = db.session.get(User, user_id)
     db.session.refresh(user, ["low_credit_notified", "low_credit_notified_at"])
     queue_email(user.email, "low_credits", user.locale or config["BABEL_DEFAULT_LOCALE"], balance=balance,
-                pricing_url=external_url("auth.show_dashboard") + "#buy", usage_url=external_url("usage.show_usage"))
+                pricing_url=external_url("account.show_dashboard") + "#buy", usage_url=external_url("usage.show_usage"))
     return True
 
 

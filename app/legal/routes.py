@@ -94,7 +94,7 @@ def acknowledge():
     """Hide the notice of a significant change."""
     services.acknowledge(current_user.id, utcnow())
     db.session.commit()
-    return redirect(safe_next(request.form.get("next"), url_for("auth.show_dashboard")), code=303)
+    return redirect(safe_next(request.form.get("next"), url_for("account.show_dashboard")), code=303)
 
 
 def notices_context():

@@ -3,11 +3,11 @@ authentication."""
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from app.auth import activity, bp, services, twofactor
+from app.auth import activity, services, twofactor
 from app.auth.forms import (
     ActionForm,
     ChangeEmailForm,
@@ -24,7 +24,7 @@ from app.security import customer
 from app.timeutil import utcnow
 from app.usage import services as usage_services
 
-# --- the portal: dashboard, profile, security ---------------------------------------------------
+bp = Blueprint("account", __name__)
 
 
 @bp.get("/account")
@@ -32,7 +32,7 @@ from app.usage import services as usage_services
 def show_dashboard():
     """The account overview: verification, balance, this month's calls and the keys at a glance."""
     now = utcnow()
-    return render_template("auth/dashboard.html", action_form=ActionForm(),
+    return render_template("account/dashboard.html", action_form=ActionForm(),
                            month=usage_services.month_totals(current_user.id, now.date()),
                            keys=key_services.active_keys(current_user, now),
                            packs=current_app.config["PRICING"].credit_packs)
@@ -47,7 +47,7 @@ def edit_profile():
         services.update_profile(current_user, form.nickname.data, normalise_locale(form.locale.data))
         db.session.commit()
         flash(_("Your profile is saved."), "success")
-        response = redirect(url_for("auth.edit_profile"), code=303)
+        response = redirect(url_for("account.edit_profile"), code=303)
         if current_user.locale:
             # The saved language now decides; an older cookie choice must not linger beside it.
             response.delete_cookie(LANG_COOKIE)
@@ -63,7 +63,7 @@ def _render_profile(status: int = 200, **forms):
     forms.setdefault("profile_form", _profile_form(formdata=None))
     forms.setdefault("password_form", ChangePasswordForm(email=current_user.email, formdata=None, prefix="password"))
     forms.setdefault("email_form", ChangeEmailForm(formdata=None, prefix="email"))
-    return render_template("auth/profile.html", **forms), status
+    return render_template("account/profile.html", **forms), status
 
 
 @bp.post("/account/profile/password")
@@ -80,7 +80,7 @@ def change_password():
             activity.record_event(current_user, "auth:password:change", request_client(), utcnow())
             db.session.commit()
             flash(_("Your password is changed. Your other sessions were signed out."), "success")
-            return redirect(url_for("auth.edit_profile"), code=303)
+            return redirect(url_for("account.edit_profile"), code=303)
         form.current_password.errors.append(_("Your current password is not right."))
     return _render_profile(400, password_form=form)
 
@@ -102,7 +102,7 @@ def change_email():
                 db.session.commit()
                 flash(_("We sent a confirmation link to %(email)s. Your address changes when you open it.",
                         email=form.new_email.data.strip()), "success")
-                return redirect(url_for("auth.edit_profile"), code=303)
+                return redirect(url_for("account.edit_profile"), code=303)
             form.current_password.errors.append(_("Your current password is not right."))
     return _render_profile(400, email_form=form)
 
@@ -113,7 +113,7 @@ def show_security():
     """Active sessions, with a button to end each one."""
     row = g.get("user_session")
     return render_template(
-        "auth/security.html",
+        "account/security.html",
         sessions=services.active_sessions(current_user),
         events=activity.recent_events(current_user, current_app.config, utcnow()),
         current_session_id=row.id if row else None,
@@ -131,7 +131,7 @@ def end_session(session_id: int):
     target = next((s for s in services.active_sessions(current_user) if s.id == session_id), None)
     if target is None:
         flash(_("That session had already ended."), "info")
-        return redirect(url_for("auth.show_security"), code=303)
+        return redirect(url_for("account.show_security"), code=303)
     services.end_session(target, "ended_by_user", utcnow())
     activity.record_event(current_user, "auth:session:end", request_client(), utcnow())
     db.session.commit()
@@ -142,7 +142,7 @@ def end_session(session_id: int):
         flash(_("You are signed out."), "info")
         return redirect(url_for("pages.show_home"), code=303)
     flash(_("The session is ended."), "success")
-    return redirect(url_for("auth.show_security"), code=303)
+    return redirect(url_for("account.show_security"), code=303)
 
 
 @bp.post("/account/security/sessions/end-others")
@@ -155,7 +155,7 @@ def end_other_sessions():
         activity.record_event(current_user, "auth:session:end", request_client(), utcnow())
     db.session.commit()
     flash(_("%(count)s other sessions were ended.", count=count), "success")
-    return redirect(url_for("auth.show_security"), code=303)
+    return redirect(url_for("account.show_security"), code=303)
 
 
 # --- two-factor authentication ----------------------------------------------------------------
@@ -172,7 +172,7 @@ def _no_store(response):
 def show_two_factor():
     """Set up two-factor authentication (QR code and key), or manage it when it is on."""
     if current_user.has_2fa:
-        html = render_template("auth/two_factor.html", action_form=SecondFactorForm(),
+        html = render_template("account/two_factor.html", action_form=SecondFactorForm(),
                                recovery_left=twofactor.remaining_recovery_codes(current_user))
         return _no_store(current_app.make_response(html))
     if not current_user.totp_secret:
@@ -183,7 +183,7 @@ def show_two_factor():
 
 def _render_setup(form, status: int = 200):
     uri = twofactor.provisioning_uri(current_user, current_app.config["SITE_NAME"])
-    html = render_template("auth/two_factor_setup.html", form=form, qr_svg=twofactor.qr_svg(uri),
+    html = render_template("account/two_factor_setup.html", form=form, qr_svg=twofactor.qr_svg(uri),
                            secret=current_user.totp_secret)
     return _no_store(current_app.make_response((html, status)))
 
@@ -194,7 +194,7 @@ def _render_setup(form, status: int = 200):
 def enable_two_factor():
     """Turn 2FA on once the app shows a matching code; show the recovery codes once."""
     if current_user.has_2fa or not current_user.totp_secret:
-        return redirect(url_for("auth.show_two_factor"), code=303)
+        return redirect(url_for("account.show_two_factor"), code=303)
     form = EnableTwoFactorForm()
     if form.validate_on_submit():
         codes = twofactor.confirm_setup(current_user, form.code.data, utcnow())
@@ -204,7 +204,7 @@ def enable_two_factor():
             activity.record_event(current_user, "auth:2fa:enable", request_client(), utcnow())
             activity.notify_two_factor_changed(current_user, True, current_app.config)
             db.session.commit()
-            return _no_store(current_app.make_response(render_template("auth/recovery_codes.html", codes=codes)))
+            return _no_store(current_app.make_response(render_template("account/recovery_codes.html", codes=codes)))
         db.session.rollback()
         form.code.errors.append(_("That code does not match. Check the time on your device and try again."))
     return _render_setup(form, 400)
@@ -223,10 +223,10 @@ def disable_two_factor():
             activity.notify_two_factor_changed(current_user, False, current_app.config)
             db.session.commit()
             flash(_("Two-factor authentication is off."), "success")
-            return redirect(url_for("auth.show_security"), code=303)
+            return redirect(url_for("account.show_security"), code=303)
         db.session.rollback()
         form.code.errors.append(_("That code is not right, or was already used."))
-    html = render_template("auth/two_factor.html", action_form=form,
+    html = render_template("account/two_factor.html", action_form=form,
                            recovery_left=twofactor.remaining_recovery_codes(current_user))
     return _no_store(current_app.make_response((html, 400)))
 
@@ -237,8 +237,8 @@ def disable_two_factor():
 def regenerate_recovery_codes():
     """Replace the recovery codes (the old ones stop working) and show the new ones once."""
     if not current_user.has_2fa:
-        return redirect(url_for("auth.show_two_factor"), code=303)
+        return redirect(url_for("account.show_two_factor"), code=303)
     codes = twofactor.new_recovery_codes(current_user, utcnow())
     activity.record_event(current_user, "auth:2fa:recovery_codes", request_client(), utcnow())
     db.session.commit()
-    return _no_store(current_app.make_response(render_template("auth/recovery_codes.html", codes=codes)))
+    return _no_store(current_app.make_response(render_template("account/recovery_codes.html", codes=codes)))
