@@ -6,9 +6,10 @@ import time
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
-from app.auth import activity, bp, services
+from app.auth import activity, bp, services, signin
 from app.auth.forms import (
     LoginForm,
     ReauthForm,
@@ -20,10 +21,10 @@ from app.auth.forms import (
 from app.auth.guards import action_text, request_client
 from app.auth.models import User
 from app.auth.passwords import verify_password
+from app.auth.signin import Step
 from app.consent import services as consent_services
 from app.extensions import db, limiter, login_manager
 from app.i18n import select_locale
-from app.rights import services as rights_services
 from app.security import customer, public, safe_next
 from app.throttle import check as throttle_check
 from app.throttle import hit as throttle_hit
@@ -145,6 +146,12 @@ def resend_verification():
 
 # --- sign in and out -------------------------------------------------------------------------
 
+REFUSALS = {  # what a refused sign-in says, and its status
+    Step.WRONG: (_l("The e-mail address or password is not right."), 200),
+    Step.SUSPENDED: (_l("This account is suspended. Write to us to find out why."), 403),
+    Step.BEING_ERASED: (_l("This account is closed and is being erased. Write to us if this is a mistake."), 200),
+}
+
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
@@ -159,51 +166,34 @@ def login():
     if current_user.is_authenticated:
         return redirect(next_url)
     form = LoginForm()
-    if form.validate_on_submit():
-        email, ip = form.email.data, request.remote_addr
-        verdict = services.login_verdict(email, ip)
-        if not verdict.allowed:
-            minutes = max(1, round(verdict.retry_after / 60))
-            return render_template("auth/login.html", form=form, next_url=next_url, throttled_minutes=minutes), 429
-        user = services.authenticate(email, form.password.data)
-        if user is None:
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form, next_url=next_url)
+    result = signin.sign_in(form.email.data, form.password.data, request.remote_addr, request_client(),
+                            current_app.config, utcnow())
+    db.session.commit()  # a failure's record, or a re-hashed password kept even if the code never comes
+    if result.step is Step.THROTTLED:
+        return render_template("auth/login.html", form=form, next_url=next_url,
+                               throttled_minutes=result.retry_minutes), 429
+    if result.step is Step.MINOR:
+        return render_template("auth/minor.html"), 403
+    if result.step in REFUSALS:
+        if result.step is Step.WRONG:
             current_app.logger.info("auth:login:failure")
-            services.record_login_failure(email, ip)
-            db.session.rollback()
-            activity.record_failed_login(email, request_client(), utcnow())
-            db.session.commit()
-            form.password.errors.append(_("The e-mail address or password is not right."))
-            return render_template("auth/login.html", form=form, next_url=next_url), 200
-        if user.minor_flagged_at is not None:
-            db.session.rollback()
-            return render_template("auth/minor.html"), 403
-        if user.suspended_at is not None:
-            db.session.rollback()
-            form.password.errors.append(_("This account is suspended. Write to us to find out why."))
-            return render_template("auth/login.html", form=form, next_url=next_url), 403
-        reopened = user.closed_at is not None
-        if reopened:
-            if not rights_services.can_reopen(user, current_app.config, utcnow()):
-                db.session.rollback()
-                form.password.errors.append(_("This account is closed and is being erased. Write to us if this is "
-                                              "a mistake."))
-                return render_template("auth/login.html", form=form, next_url=next_url), 200
-        if user.has_2fa:
-            db.session.commit()  # a re-hashed password is kept even if the code never comes
-            session.clear()
-            session.update(pending_2fa_user=user.id, pending_2fa_remember=bool(form.remember.data),
-                           pending_2fa_next=next_url, pending_2fa_at=time.time())
-            return redirect(url_for("auth.login_second_factor"), code=303)
-        if reopened:  # signing in within the grace period reopens a closed account
-            rights_services.reopen_account(user)
-        _sign_in(user, bool(form.remember.data))
-        db.session.commit()
-        current_app.logger.info("auth:login:success user=%s", user.id)
-        if reopened:
-            _welcome_back(user)
-        # Come back through the cookie check: if the browser refused the session cookie, say so.
-        return redirect(url_for("auth.login", check=1, next=next_url), code=303)
-    return render_template("auth/login.html", form=form, next_url=next_url)
+        message, status = REFUSALS[result.step]
+        form.password.errors.append(str(message))
+        return render_template("auth/login.html", form=form, next_url=next_url), status
+    if result.step is Step.SECOND_FACTOR:
+        session.clear()
+        session.update(pending_2fa_user=result.user.id, pending_2fa_remember=bool(form.remember.data),
+                       pending_2fa_next=next_url, pending_2fa_at=time.time())
+        return redirect(url_for("auth.login_second_factor"), code=303)
+    _sign_in(result.user, bool(form.remember.data))
+    db.session.commit()
+    current_app.logger.info("auth:login:success user=%s", result.user.id)
+    if result.reopened:
+        _welcome_back(result.user)
+    # Come back through the cookie check: if the browser refused the session cookie, say so.
+    return redirect(url_for("auth.login", check=1, next=next_url), code=303)
 
 
 @bp.route("/login/2fa", methods=["GET", "POST"])
@@ -237,9 +227,9 @@ def login_second_factor():
         remember, next_url = session.get("pending_2fa_remember", False), session.get("pending_2fa_next")
         reopened = user.closed_at is not None
         if reopened:
-            if not rights_services.can_reopen(user, current_app.config, now):
+            if not services.can_reopen(user, current_app.config, now):
                 abort(403)
-            rights_services.reopen_account(user)
+            services.reopen_account(user)
         _sign_in(user, remember)
         db.session.commit()
         if reopened:

@@ -366,3 +366,13 @@ def save_locale(user: User, locale: str | None) -> None:
     """The language of the user's pages and e-mail (None: follow the browser)."""
     user.locale = locale or None
     db.session.flush()
+
+
+def can_reopen(user: User, config, now: datetime) -> bool:
+    return user.closed_at is not None and now - user.closed_at <= timedelta(days=config["ACCOUNT_GRACE_DAYS"])
+
+
+def reopen_account(user: User) -> None:
+    """Reopen a closed account (its API keys stay revoked: new ones are made on /account/keys)."""
+    user.closed_at = None
+    db.session.flush()

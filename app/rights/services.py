@@ -32,16 +32,6 @@ def close_account(user: User, config, now: datetime) -> None:
     db.session.flush()
 
 
-def can_reopen(user: User, config, now: datetime) -> bool:
-    return user.closed_at is not None and now - user.closed_at <= timedelta(days=config["ACCOUNT_GRACE_DAYS"])
-
-
-def reopen_account(user: User) -> None:
-    """Reopen a closed account (its API keys stay revoked: new ones are made on /account/keys)."""
-    user.closed_at = None
-    db.session.flush()
-
-
 def accounts_due_for_erasure(config, now: datetime) -> list[int]:
     """Closed long enough, and neither under a legal hold nor with an open rights request."""
     from app.rights.models import OPEN_STATUSES, LegalHold, RightsRequest

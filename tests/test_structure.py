@@ -1,0 +1,66 @@
+"""The structure a newcomer relies on, checked by walking the source: the layering and no
+import cycle between domain packages (``python -m app.tools.imports``), small modules, thin
+views, and services that never reach for the request."""
+
+import ast
+from pathlib import Path
+
+from app.tools import imports
+
+APP = Path(__file__).resolve().parents[1] / "app"
+REQUEST_STATE = {"request", "g", "session", "current_user"}
+
+
+def _modules():
+    return sorted(APP.rglob("*.py"))
+
+
+def test_no_upward_import_and_no_cycle_between_domain_packages():
+    edges = imports.graph()
+    assert imports.upward(edges) == []
+    assert imports.cycles(edges) == []
+    assert imports.main() == 0
+
+
+def test_the_checker_sees_a_cycle_and_an_upward_import():
+    edges = {"app.billing.services": {"app.auth.services"}, "app.auth.services": {"app.billing.routes"},
+             "app.billing.routes": set(), "app.auth.models": {"app.auth.services"}}
+    assert imports.cycles(edges) == [["app.auth", "app.billing", "app.auth"]]
+    assert imports.upward(edges) == ["app.auth.models (layer 2) imports app.auth.services (layer 4)"]
+
+
+def test_no_module_in_app_is_over_400_lines():
+    long = {str(p.relative_to(APP)): n for p in _modules() if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}
+
+
+def test_services_never_read_the_request():
+    """Services take what they need as arguments: no ``request``, ``g``, ``session`` or
+    ``current_user`` imported into a services module or the metering package."""
+    offenders = []
+    for path in _modules():
+        if path.name != "services.py" and path.parent.name != "metering":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in ("flask", "flask_login"):
+                offenders += [f"{path.relative_to(APP)}: {a.name}" for a in node.names if a.name in REQUEST_STATE]
+    assert offenders == []
+
+
+def test_views_are_thin():
+    """No view function (a function under a blueprint route decorator) is over 40 lines."""
+    long = []
+    for path in _modules():
+        if not path.name.startswith("routes"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and any(_is_route(d) for d in node.decorator_list):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 40:
+                    long.append(f"{path.relative_to(APP)}::{node.name} ({lines} lines)")
+    assert long == []
+
+
+def _is_route(decorator) -> bool:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return isinstance(target, ast.Attribute) and target.attr in ("route", "get", "post", "put", "delete", "patch")
