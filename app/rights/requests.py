@@ -133,7 +133,8 @@ def request_from_token(token: str, secret_key: str, max_age_days: int = 90) -> R
 # --- staff -----------------------------------------------------------------------------------------
 
 
-def _audit(staff, req: RightsRequest, action: str, now: datetime, reason: str | None = None, ip=None) -> None:
+def audit_request(staff, req: RightsRequest, action: str, now: datetime, reason: str | None = None, ip=None) -> None:
+    """The audit row of a staff action on a request (its owner, when there is one, is the subject)."""
     owner = db.session.get(User, req.user_id) if req.user_id else None
     audit.record(staff, f"rights:{action}", now, target_user=owner, target=req.reference, reason=reason, ip=ip)
 
@@ -142,19 +143,19 @@ def assign(req: RightsRequest, staff, assignee_id: int | None, now: datetime, ip
     req.assignee_id = assignee_id or None
     if req.status == "received":
         _event(req, "open", now, staff)
-    _audit(staff, req, "assign", now, reason=str(assignee_id or "nobody"), ip=ip)
+    audit_request(staff, req, "assign", now, reason=str(assignee_id or "nobody"), ip=ip)
 
 
 def add_note(req: RightsRequest, staff, note: str, now: datetime, ip=None) -> None:
     _event(req, None, now, staff, note=note, internal=True)
-    _audit(staff, req, "note", now, ip=ip)
+    audit_request(staff, req, "note", now, ip=ip)
 
 
 def start(req: RightsRequest, staff, now: datetime, ip=None) -> None:
     if req.status not in ("received", "open", "extended"):
         raise TransitionRefused("Only a received, open or extended request can be started.")
     _event(req, "in_progress", now, staff)
-    _audit(staff, req, "start", now, ip=ip)
+    audit_request(staff, req, "start", now, ip=ip)
 
 
 def extend(req: RightsRequest, staff, months: int, reason: str, today: date, now: datetime, ip=None) -> None:
@@ -168,7 +169,7 @@ def extend(req: RightsRequest, staff, months: int, reason: str, today: date, now
     req.due_on = add_months(req.due_on, months)
     req.extended = True
     _event(req, "extended", now, staff, note=reason)
-    _audit(staff, req, "extend", now, reason=f"+{months} months: {reason}", ip=ip)
+    audit_request(staff, req, "extend", now, reason=f"+{months} months: {reason}", ip=ip)
     queue_email(req.email, "rights_update", req.locale, reference=req.reference, status="extended",
                 due_on=req.due_on.isoformat(), note=reason, status_url=status_url(req))
 
@@ -182,7 +183,7 @@ def complete(req: RightsRequest, staff, outcome: str, config, now: datetime, ip=
     if erased:
         if owner is not None and active_hold(owner.id, now.date()):
             raise TransitionRefused("The account is under a legal hold: release it before erasing.")
-        _audit(staff, req, "complete", now, reason="erasure", ip=ip)  # before the address goes
+        audit_request(staff, req, "complete", now, reason="erasure", ip=ip)  # before the address goes
         report = inventory.erase_person(email, config, now, hard=req.minor, notify_account=False)
         outcome = "\n".join(filter(None, [outcome, inventory.summary(report)]))
         owner = None
@@ -193,7 +194,7 @@ def complete(req: RightsRequest, staff, outcome: str, config, now: datetime, ip=
     req.closed_at = now
     _event(req, "completed", now, staff, note=None if erased else outcome)
     if not erased:
-        _audit(staff, req, "complete", now, reason=outcome[:400], ip=ip)
+        audit_request(staff, req, "complete", now, reason=outcome[:400], ip=ip)
     queue_email(email, "rights_update", req.locale, ephemeral=erased, reference=req.reference, status="completed",
                 due_on=req.due_on.isoformat() if req.due_on else "", note=outcome,
                 status_url=status_url(req),
@@ -223,7 +224,7 @@ def reject(req: RightsRequest, staff, reason: str, now: datetime, ip=None) -> No
     req.outcome = reason
     req.closed_at = now
     _event(req, "rejected", now, staff, note=reason)
-    _audit(staff, req, "reject", now, reason=reason[:400], ip=ip)
+    audit_request(staff, req, "reject", now, reason=reason[:400], ip=ip)
     queue_email(req.email, "rights_update", req.locale, reference=req.reference, status="rejected",
                 due_on="", note=reason, status_url=status_url(req), complaint=True)
 
