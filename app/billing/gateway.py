@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 
 import stripe
+from flask import current_app
 
 
 class SignatureError(ValueError):
@@ -36,6 +37,11 @@ def webhook_secret(config) -> str:
     if not config.get("DEMO_PARTS"):
         raise RuntimeError("STRIPE_WEBHOOK_SECRET is not set")
     return "whsec_dev_" + hashlib.sha256(b"demo-webhooks:" + config["SECRET_KEY"].encode()).hexdigest()
+
+
+def current_gateway():
+    """The payment backend the application chose at start-up (``billing.routes.register_payments``)."""
+    return current_app.extensions["payment_gateway"]
 
 
 def choose_gateway(config, url_for_session):

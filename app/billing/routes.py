@@ -16,11 +16,6 @@ from app.security import csrf_exempt, customer, public
 from app.timeutil import utcnow
 
 
-def payment_gateway():
-    """The payment backend chosen at start-up (see register_payments)."""
-    return current_app.extensions["payment_gateway"]
-
-
 def register_payments(app) -> None:
     """Choose the payment backend once; the demo checkout's route exists only with the demo backend."""
     chosen = gateway.choose_gateway(
@@ -42,7 +37,7 @@ def start_checkout():
     if not form.validate_on_submit() or get_pricing().pack(form.pack.data) is None:
         abort(400)
     order = services.create_order(current_user, form.pack.data, get_pricing(), utcnow())
-    session = payment_gateway().create_checkout_session(
+    session = gateway.current_gateway().create_checkout_session(
         order, current_user.email, str(get_locale()),
         success_url=external_url("billing.show_return") + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=external_url("billing.list_orders"),

@@ -8,6 +8,7 @@ from datetime import datetime
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
+from app.audit import services as audit
 from app.contact.models import ContactMessage, ContactThread
 from app.email import external_url, queue_email
 from app.extensions import db
@@ -126,3 +127,33 @@ def inbox_counts() -> dict:
     unassigned = db.session.scalar(select(func.count()).select_from(ContactThread).where(
         ContactThread.assignee_id.is_(None), ContactThread.status != "closed"))
     return {"new": new or 0, "unassigned": unassigned or 0}
+
+
+STAFF_ACTIONS = ("reply", "note", "assign", "close", "reopen")
+
+
+def staff_action(thread: ContactThread, staff, action: str, *, message: str | None, assignee: int | None, config,
+                 now: datetime, ip: str | None = None) -> None:
+    """One staff action on a thread from its page, with its audit row (flush only): a reply (mailed
+    through the outbox), an internal note, an assignment, closing or reopening."""
+    reason = None
+    if action == "reply":
+        add_staff_reply(thread, staff, message, config, now)
+    elif action == "note":
+        add_note(thread, staff, message, now)
+    elif action == "assign":
+        assign(thread, assignee, now)
+        reason = str(assignee or "nobody")
+    elif action in ("close", "reopen"):
+        set_status(thread, "closed" if action == "close" else "open", now)
+    else:
+        raise ValueError(f"unknown thread action {action!r}")
+    record_staff_access(thread, staff, action, now, ip, reason)
+
+
+def record_staff_access(thread: ContactThread, staff, action: str, now: datetime, ip: str | None = None,
+                        reason: str | None = None) -> None:
+    """The audit row of a staff member's action on (or view of) a thread."""
+    audit.record(staff, f"contact:thread:{action}", now, target_user=None, target=thread.reference, reason=reason,
+                 ip=ip)
+

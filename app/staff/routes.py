@@ -11,14 +11,29 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app import charts
+from app.audit import services as audit
 from app.audit.models import AuditEntry
 from app.auth import provisioning
+from app.auth import services as auth_services
+from app.auth.models import STAFF_ROLES, User, UserRole
+from app.billing import gateway, refunds
+from app.billing import services as billing
+from app.billing.forms import AdjustCreditsForm, RefundForm
+from app.billing.models import Order, WebhookEvent
 from app.consent import services as consent_services
+from app.contact import services as contact
+from app.contact.forms import AssignForm, StaffReplyForm
+from app.contact.models import STATUSES, TOPICS, ContactThread
 from app.database import form_id
+from app.email import OutboxMessage
 from app.errors.services import error_texts
 from app.extensions import db
+from app.legal import services as legal
+from app.rights import requests as rights
 from app.security import staff
 from app.staff import bp
+from app.staff import services as staff_services
+from app.staff.services import notify
 from app.timeutil import utcnow
 
 
@@ -46,8 +61,6 @@ def never_cache(response):
 @staff()
 def show_dashboard():
     """The staff home: who you are, what your roles allow, and the latest staff actions."""
-    from app.contact import services as contact
-
     recent = []
     if current_user.has_role("admin", "privacy"):
         recent = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(20)).all()
@@ -58,9 +71,6 @@ def show_dashboard():
 def _dashboard_counts() -> dict:
     from sqlalchemy import func
 
-    from app.billing.models import Order, WebhookEvent
-    from app.email import OutboxMessage
-    from app.rights import requests as rights
 
     today = utcnow().date()
     counts = {}
@@ -97,9 +107,6 @@ def show_analytics():
 @staff("billing", "admin")
 def list_orders():
     """Orders, newest first; search by order reference or customer e-mail."""
-    from app.auth.models import User
-    from app.billing.models import Order
-
     query = (request.args.get("q") or "").strip()[:254]
     statement = select(Order, User.email).outerjoin(User, User.id == Order.user_id).order_by(Order.id.desc())
     if query:
@@ -112,62 +119,45 @@ def list_orders():
 @staff("billing", "admin")
 def show_order(reference: str):
     """One order, with a refund form. The refund's effect arrives with Stripe's webhook."""
-    from app.audit import services as audit
-    from app.auth.models import User
-    from app.billing import services as billing
-    from app.billing import webhooks
-    from app.billing.forms import RefundForm
-    from app.billing.routes import payment_gateway, process_webhook
-
     order = billing.find_order(reference)
     if order is None:
         abort(404)
     buyer = db.session.get(User, order.user_id) if order.user_id else None
     form = RefundForm()
-    if request.method == "POST" and form.validate_on_submit():
-        left = order.amount_cents - order.refunded_cents
-        amount = min(form.amount.data or left, left)
-        if order.status not in ("paid", "partially_refunded") or amount <= 0:
-            flash(_("This order cannot be refunded."), "error")
-            return redirect(url_for("staff.show_order", reference=reference), code=303)
-        if request.form.get("confirmed") != "yes":
-            price = format_currency(amount / 100, order.currency)
-            return render_template(
-                "staff/confirm.html", title=_("Refund %(amount)s?", amount=price), button=_("Refund"),
-                consequence=_("The money goes back to the buyer's card and the credits it bought are taken back, "
-                              "as far as they are unused. This cannot be undone."),
-                action_url=url_for("staff.show_order", reference=reference), fields=request.form,
-                cancel_url=url_for("staff.show_order", reference=reference))
-        audit.record(current_user, "billing:order:refund", utcnow(), target_user=buyer,
-                     target=order.reference, reason=f"{amount} cents: {form.reason.data}", ip=request.remote_addr)
-        db.session.commit()
-        if payment_gateway().name == "stripe":
-            payment_gateway().refund(order, amount, reason_key=str(order.refunded_cents + amount))
-            flash(_("Refund sent to Stripe. The order changes when Stripe confirms it."), "success")
-        else:
-            payload = webhooks.demo_event("charge.refunded", order, utcnow(),
-                                         amount_refunded=order.refunded_cents + amount)
-            from app.billing import gateway
-
-            process_webhook(payload.encode(), gateway.sign(payload, gateway.webhook_secret(current_app.config)))
-            flash(_("Demo refund applied."), "success")
-        return redirect(url_for("staff.show_order", reference=reference), code=303)
     if request.method == "GET":
         audit.record(current_user, "billing:order:view", utcnow(), target_user=buyer, target=order.reference,
                      ip=request.remote_addr)
         db.session.commit()
-    return render_template("staff/order.html", order=order, buyer=buyer, form=form), 400 if form.errors else 200
+    if request.method != "POST" or not form.validate_on_submit():
+        return render_template("staff/order.html", order=order, buyer=buyer, form=form), 400 if form.errors else 200
+    try:
+        amount = refunds.refundable_amount(order, form.amount.data)
+        if request.form.get("confirmed") != "yes":
+            return _confirm_refund(order, amount)
+        done = refunds.refund(order, amount, current_user, form.reason.data, gateway.current_gateway(),
+                              current_app.config, utcnow(), request.remote_addr)
+    except refunds.NotRefundable:
+        flash(_("This order cannot be refunded."), "error")
+        return redirect(url_for("staff.show_order", reference=reference), code=303)
+    flash(_("Refund sent to Stripe. The order changes when Stripe confirms it.") if done == "requested"
+          else _("Demo refund applied."), "success")
+    return redirect(url_for("staff.show_order", reference=reference), code=303)
+
+
+def _confirm_refund(order, amount: int):
+    price = format_currency(amount / 100, order.currency)
+    return render_template(
+        "staff/confirm.html", title=_("Refund %(amount)s?", amount=price), button=_("Refund"),
+        consequence=_("The money goes back to the buyer's card and the credits it bought are taken back, "
+                      "as far as they are unused. This cannot be undone."),
+        action_url=url_for("staff.show_order", reference=order.reference), fields=request.form,
+        cancel_url=url_for("staff.show_order", reference=order.reference))
 
 
 @bp.route("/credits", methods=["GET", "POST"])
 @staff("billing", "admin")
 def adjust_credits():
     """Add or remove a customer's credits, with a mandatory reason (audited, in the ledger)."""
-    from app.audit import services as audit
-    from app.auth import services as auth_services
-    from app.billing import services as billing
-    from app.billing.forms import AdjustCreditsForm
-
     form = AdjustCreditsForm()
     if form.validate_on_submit():
         user = auth_services.find_user_by_email(form.email.data)
@@ -182,7 +172,6 @@ def adjust_credits():
             else:
                 audit.record(current_user, "billing:credits:adjust", utcnow(), target_user=user,
                              reason=f"{form.amount.data:+d}: {form.reason.data}", ip=request.remote_addr)
-                from app.staff.services import notify
 
                 notify(user, "credits", current_app.config)
                 db.session.commit()
@@ -196,8 +185,6 @@ def adjust_credits():
 
 
 def _staff_members():
-    from app.auth.models import User, UserRole
-
     return db.session.scalars(select(User).join(UserRole).where(UserRole.role.in_(("support", "admin")))
                               .distinct().order_by(User.email)).all()
 
@@ -206,9 +193,6 @@ def _staff_members():
 @staff("support", "admin")
 def list_messages():
     """The inbox: filter by status and topic, search by reference or e-mail."""
-    from app.contact import services as contact
-    from app.contact.models import STATUSES, TOPICS
-
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
     topic = request.args.get("topic") if request.args.get("topic") in TOPICS else None
     query = (request.args.get("q") or "").strip()[:254] or None
@@ -222,51 +206,30 @@ def list_messages():
 @staff("support", "admin")
 def show_message(reference: str):
     """One thread: reply (e-mailed), internal note, assign, close or reopen. Everything audited."""
-    from app.audit import services as audit
-    from app.contact import services as contact
-    from app.contact.forms import AssignForm, StaffReplyForm
-    from app.contact.models import ContactThread
-
     thread = db.session.scalar(select(ContactThread).where(ContactThread.reference == reference))
     if thread is None:
         abort(404)
     members = _staff_members()
-    reply_form = StaffReplyForm()
-    assign_form = AssignForm()
+    reply_form, assign_form = StaffReplyForm(), AssignForm()
     assign_form.assignee.choices = [(0, _("nobody"))] + [(u.id, u.email) for u in members]
-    now = utcnow()
-
-    def audited(action, reason=None):
-        audit.record(current_user, action, now, target_user=None, target=thread.reference,
-                     reason=reason, ip=request.remote_addr)
-
-    if request.method == "POST":
-        action = request.form.get("action", "")
-        if action in ("reply", "note") and reply_form.validate_on_submit():
-            if action == "reply":
-                contact.add_staff_reply(thread, current_user, reply_form.message.data, current_app.config, now)
-            else:
-                contact.add_note(thread, current_user, reply_form.message.data, now)
-            audited(f"contact:thread:{action}")
-        elif action == "assign" and assign_form.validate_on_submit():
-            contact.assign(thread, assign_form.assignee.data, now)
-            audited("contact:thread:assign", reason=str(assign_form.assignee.data or "nobody"))
-        elif action in ("close", "reopen"):
-            contact.set_status(thread, "closed" if action == "close" else "open", now)
-            audited(f"contact:thread:{action}")
-        else:
-            status = 400 if (reply_form.errors or assign_form.errors or action not in
-                             ("reply", "note", "assign", "close", "reopen")) else 200
-            return render_template("staff/message.html", thread=thread, reply_form=reply_form,
-                                   assign_form=assign_form, members=members), status
+    if request.method == "GET":
+        contact.record_staff_access(thread, current_user, "view", utcnow(), request.remote_addr)
         db.session.commit()
-        flash(_("Done."), "success")
-        return redirect(url_for("staff.show_message", reference=reference), code=303)
-    audited("contact:thread:view")
+        assign_form.assignee.data = thread.assignee_id or 0
+        return render_template("staff/message.html", thread=thread, reply_form=reply_form,
+                               assign_form=assign_form, members=members)
+    action = request.form.get("action", "")
+    form = assign_form if action == "assign" else reply_form
+    if action not in contact.STAFF_ACTIONS or (action in ("reply", "note", "assign") and not form.validate_on_submit()):
+        status = 400 if (reply_form.errors or assign_form.errors or action not in contact.STAFF_ACTIONS) else 200
+        return render_template("staff/message.html", thread=thread, reply_form=reply_form,
+                               assign_form=assign_form, members=members), status
+    contact.staff_action(thread, current_user, action, message=reply_form.message.data,
+                         assignee=assign_form.assignee.data, config=current_app.config, now=utcnow(),
+                         ip=request.remote_addr)
     db.session.commit()
-    assign_form.assignee.data = thread.assignee_id or 0
-    return render_template("staff/message.html", thread=thread, reply_form=reply_form, assign_form=assign_form,
-                           members=members)
+    flash(_("Done."), "success")
+    return redirect(url_for("staff.show_message", reference=reference), code=303)
 
 
 # --- the audit log (admin and privacy roles) -----------------------------------------------------------------
@@ -289,8 +252,6 @@ def _audit_filters():
 @staff("admin", "privacy")
 def show_audit():
     """Every staff action and staff look at personal data; filter by staff, customer, action and date."""
-    from app.staff import services as staff_services
-
     filters = _audit_filters()
     entries = db.session.scalars(staff_services.audit_query(*filters).limit(500)).all()
     return render_template("staff/audit.html", entries=entries, args=request.args)
@@ -301,7 +262,6 @@ def show_audit():
 def download_audit():
     from flask import Response, stream_with_context
 
-    from app.staff import services as staff_services
 
     lines = staff_services.audit_csv(staff_services.audit_query(*_audit_filters()))
     return Response(stream_with_context(lines), mimetype="text/csv",
@@ -315,10 +275,6 @@ def download_audit():
 @staff("admin")
 def manage_team():
     """Invite staff, change their roles, remove them (never the last admin)."""
-    from app.auth import services as auth_services
-    from app.auth.models import STAFF_ROLES, User
-    from app.staff import services as staff_services
-
     if request.method == "POST":
         action, now, ip = request.form.get("action", ""), utcnow(), request.remote_addr
         roles = request.form.getlist("roles")
@@ -349,6 +305,4 @@ def manage_team():
 @staff("admin", "privacy")
 def show_policy_notices():
     """How many users were notified of each significant change, and how many viewed or acknowledged it."""
-    from app.legal import services as legal
-
     return render_template("staff/policies.html", stats=legal.notice_stats())

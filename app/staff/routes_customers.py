@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from app.audit import services as audit
 from app.audit.models import AuditEntry
+from app.auth import services as auth_services
+from app.auth.models import User
+from app.billing import services as billing
 from app.consent import services as consent_services
+from app.contact import services as contact_services
 from app.database import form_id
 from app.extensions import db
+from app.keys import services as key_services
+from app.rights import inventory
+from app.rights import requests as rights
 from app.security import staff
-from app.staff import bp
+from app.staff import account_actions, bp
+from app.staff import services as staff_services
 from app.timeutil import utcnow
+from app.usage import services as usage_services
 
 # --- customers (all staff roles; actions by role) ---------------------------------------------------------
 
@@ -26,10 +35,6 @@ from app.timeutil import utcnow
 def find_users():
     """Search customers by e-mail, an order, support or request reference, or a key prefix. For
     an address, privacy staff also see everything held about it, account or not (audited)."""
-    from app.audit import services as audit
-    from app.rights import inventory
-    from app.staff import services as staff_services
-
     query = (request.args.get("q") or "").strip()[:254]
     holdings = None
     if "@" in query and current_user.has_role("privacy", "admin"):
@@ -49,9 +54,6 @@ VIEW_GRANT_SECONDS = 600  # a record opened with a reason stays open this long (
 def show_user(user_id: int):
     """A customer's record. Opening it needs a reason, posted (never in the URL, so never in
     history or logs) and written to the audit log; every display of the record is audited."""
-    from app.audit import services as audit
-    from app.auth.models import User
-
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
@@ -77,13 +79,6 @@ def show_user(user_id: int):
 
 
 def _customer_record(user) -> dict:
-    from app.auth import services as auth_services
-    from app.billing import services as billing
-    from app.contact import services as contact_services
-    from app.keys import services as key_services
-    from app.rights import requests as rights
-    from app.usage import services as usage_services
-
     today = utcnow().date()
     show_ips = current_user.has_role("admin", "privacy")
     return {
@@ -113,9 +108,6 @@ CONFIRM_USER_ACTIONS = {
 @staff()
 def act_on_user(user_id: int):
     """Account actions; each needs the role it belongs to, is audited, and tells the customer."""
-    from app.auth.models import User
-    from app.staff import services as staff_services
-
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
@@ -124,43 +116,21 @@ def act_on_user(user_id: int):
     if not reason:
         flash(_("Give a reason: it goes into the audit log."), "error")
         return redirect(url_for("staff.show_user", user_id=user_id), code=303)
-    cfg, now, ip = current_app.config, utcnow(), request.remote_addr
-    allowed = {"suspend": ("admin", "support"), "unsuspend": ("admin", "support"), "end-sessions": ("admin",
-               "support"), "revoke-key": ("admin", "support"), "resend-verification": ("admin", "support"),
-               "minor": ("admin", "privacy"), "hold": ("privacy",)}
-    if action not in allowed:
+    try:
+        account_actions.check(action, current_user)
+        if action in CONFIRM_USER_ACTIONS and request.form.get("confirmed") != "yes":
+            title, consequence, button = CONFIRM_USER_ACTIONS[action]
+            return render_template("staff/confirm.html", title=title, consequence=consequence, button=button,
+                                   action_url=url_for("staff.act_on_user", user_id=user_id), fields=request.form,
+                                   cancel_url=url_for("staff.show_user", user_id=user_id))
+        account_actions.apply(user, current_user, action, reason, form_id(request.form.get("key_id")),
+                              current_app.config, utcnow(), request.remote_addr)
+    except account_actions.UnknownAction:
         abort(400)
-    if not current_user.has_role(*allowed[action]):
+    except account_actions.ActionForbidden:
         abort(403)
-    if action in CONFIRM_USER_ACTIONS and request.form.get("confirmed") != "yes":
-        title, consequence, button = CONFIRM_USER_ACTIONS[action]
-        return render_template("staff/confirm.html", title=title, consequence=consequence, button=button,
-                               action_url=url_for("staff.act_on_user", user_id=user_id), fields=request.form,
-                               cancel_url=url_for("staff.show_user", user_id=user_id))
-    if action == "suspend":
-        staff_services.suspend(user, current_user, reason, cfg, now, ip)
-    elif action == "unsuspend":
-        staff_services.unsuspend(user, current_user, reason, cfg, now, ip)
-    elif action == "end-sessions":
-        staff_services.end_all_sessions(user, current_user, reason, cfg, now, ip)
-    elif action == "revoke-key":
-        from app.keys.services import KeyNotFound
-
-        try:
-            staff_services.revoke_key(user, form_id(request.form.get("key_id")) or 0, current_user, reason, cfg,
-                                      now, ip)
-        except KeyNotFound:
-            abort(404)
-    elif action == "minor":
-        from app.rights import requests as rights
-
-        rights.flag_minor(user, current_user, now, ip)
-    elif action == "hold":
-        from app.rights import requests as rights
-
-        rights.place_hold(user, current_user, reason, now.date() + timedelta(days=90), now, ip)
-    else:
-        staff_services.resend_verification(user, current_user, reason, cfg, now, ip)
+    except account_actions.KeyNotFound:
+        abort(404)
     db.session.commit()
     flash(_("Done."), "success")
     return redirect(url_for("staff.show_user", user_id=user_id), code=303)

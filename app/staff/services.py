@@ -15,11 +15,14 @@ from sqlalchemy import func, select
 from app.audit import services as audit
 from app.audit.models import AuditEntry
 from app.auth.models import STAFF_ROLES, User, UserRole
+from app.auth.provisioning import create_staff
+from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_verification
 from app.billing.models import Order
 from app.contact.models import ContactThread
 from app.email import external_url, queue_email
 from app.extensions import db
 from app.keys.models import ApiKey
+from app.keys.services import revoke_key as revoke
 from app.rights.models import RightsRequest
 
 
@@ -50,8 +53,6 @@ def notify(user: User, what: str, config) -> None:
 
 
 def suspend(user: User, staff, reason: str, config, now: datetime, ip=None) -> None:
-    from app.auth.services import end_sessions
-
     user.suspended_at = now
     end_sessions(user, "suspended", now)
     audit.record(staff, "staff:user:suspend", now, target_user=user, reason=reason, ip=ip)
@@ -67,8 +68,6 @@ def unsuspend(user: User, staff, reason: str, config, now: datetime, ip=None) ->
 
 
 def end_all_sessions(user: User, staff, reason: str, config, now: datetime, ip=None) -> int:
-    from app.auth.services import end_sessions
-
     count = end_sessions(user, "ended_by_staff", now)
     audit.record(staff, "staff:user:end-sessions", now, target_user=user, reason=reason, ip=ip)
     notify(user, "sessions_ended", config)
@@ -76,16 +75,12 @@ def end_all_sessions(user: User, staff, reason: str, config, now: datetime, ip=N
 
 
 def revoke_key(user: User, key_id: int, staff, reason: str, config, now: datetime, ip=None) -> None:
-    from app.keys.services import revoke_key as revoke
-
     key = revoke(user, key_id, now)
     audit.record(staff, "staff:user:revoke-key", now, target_user=user, reason=f"{key.prefix}: {reason}", ip=ip)
     notify(user, "key_revoked", config)
 
 
 def resend_verification(user: User, staff, reason: str, config, now: datetime, ip=None) -> None:
-    from app.auth.services import send_verification
-
     send_verification(user, config, now)
     audit.record(staff, "staff:user:resend-verification", now, target_user=user, reason=reason, ip=ip)
 
@@ -104,8 +99,6 @@ def invite(email: str, roles: list[str], staff, config, now: datetime, ip=None) 
     """Give roles to an address, creating the account; the invitee sets a password by e-mail link."""
     import secrets
 
-    from app.auth.provisioning import create_staff
-    from app.auth.services import RESET_PASSWORD, issue_token
 
     user, created = create_staff(email, secrets.token_urlsafe(32), roles, config, now)
     secret = issue_token(user, RESET_PASSWORD, now)
