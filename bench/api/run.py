@@ -208,11 +208,12 @@ def drain(url: str, metering: str, redis_url: str | None, prefix: str) -> int:
         return 0
     from app import create_app
     from app.metering.flush import flush_metered_calls
+    from app.metering.services import get_meter
 
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_url,
                                  "RATELIMIT_KEY_PREFIX": prefix, "API_METERING": "redis"})
     with app.app_context():
-        written = flush_metered_calls()
+        written = flush_metered_calls(get_meter())
         pending = app.extensions["twtapi_meter"].pending_count()
         from app.extensions import db
 
