@@ -11,8 +11,6 @@ from app.extensions import db
 from app.retention import PERSONAL, Rule, register
 from app.timeutil import utcnow
 
-KINDS = ("signup_bonus", "purchase", "refund", "usage", "adjustment")
-
 
 class CreditEntry(db.Model):
     __tablename__ = "credit_ledger"
@@ -40,9 +38,6 @@ register(Rule(
     description="Credit ledger entries are kept with the account: they are its billing record.",
     legal_basis="contract and accounting records while the account exists",
 ))
-
-
-ORDER_STATUSES = ("pending", "paid", "failed", "expired", "refunded", "partially_refunded")
 
 
 class Order(db.Model):

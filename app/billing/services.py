@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
+from app import references
 from app.auth.models import User
 from app.billing.models import CreditEntry, Order
 from app.database import insert_once
@@ -151,18 +152,12 @@ def check_low_credit(user_id: int, balance: int, config, now: datetime | None = 
 
 # --- orders and checkout ---------------------------------------------------------------------
 
-REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-
-
 class UnknownPack(ValueError):
     """No credit pack has that id."""
 
 
 def new_reference() -> str:
-    import secrets
-
-    part = lambda: "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(4))  # noqa: E731
-    return f"ORD-{part()}-{part()}"
+    return references.new_reference("ORD", 4, 4)
 
 
 def create_order(user: User, pack_id: str, pricing, now: datetime):

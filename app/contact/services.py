@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
+from app import references
 from app.audit import services as audit
 from app.contact.models import ContactMessage, ContactThread
 from app.email import external_url, queue_email
 from app.extensions import db
 
-REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-
 
 def new_reference() -> str:
-    return "SUP-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+    return references.new_reference("SUP", 6)
 
 
 def _links(secret_key: str) -> URLSafeTimedSerializer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.auth.models import User
 from app.database import lock_row
@@ -92,7 +92,3 @@ def rotate_key(user: User, key_id: int, grace_days: int, config, now: datetime) 
     queue_email(user.email, "api_key_created", user.locale or config["BABEL_DEFAULT_LOCALE"], name=new.name,
                 prefix=new.prefix, keys_url=external_url("keys.list_keys"))
     return new, secret
-
-
-def count_keys(user_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.user_id == user_id)) or 0

@@ -12,7 +12,6 @@ from app.extensions import db
 from app.retention import PERSONAL, Rule, register
 from app.timeutil import utcnow
 
-TYPES = ("access", "rectification", "erasure", "restriction", "objection", "withdraw_consent", "other")
 STATUSES = ("unconfirmed", "received", "open", "in_progress", "extended", "on_hold", "completed", "rejected",
             "expired")
 OPEN_STATUSES = ("received", "open", "in_progress", "extended", "on_hold")

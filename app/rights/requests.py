@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 
+from app import references
 from app.audit import services as audit
 from app.auth.models import User
 from app.auth.services import end_sessions
@@ -24,7 +25,6 @@ from app.security import hash_token
 CODE_MINUTES = 10
 CODE_ATTEMPTS = 5
 MINOR_DAYS = 7
-REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
 class TransitionRefused(ValueError):
@@ -43,7 +43,7 @@ def due_date(confirmed: date, minor: bool = False) -> date:
 
 
 def new_reference() -> str:
-    return "PRV-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+    return references.new_reference("PRV", 6)
 
 
 def _event(req: RightsRequest, to_status: str | None, now: datetime, actor=None, note: str | None = None,
