@@ -7,10 +7,13 @@ Amounts are integers in the currency's minor unit (cents), never floats.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from werkzeug.routing import Map, MapAdapter, Rule
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,15 @@ class Pricing:
         return next(
             (e for e in self.endpoints if e.method == method.upper() and e.path == path), None
         )
+
+    @cached_property
+    def routes(self) -> MapAdapter:
+        """The priced endpoints as Werkzeug rules, built once per price list: ``{name}`` is one
+        non-empty path segment, fixed paths win over parameters (``tweets/search`` before
+        ``tweets/{id}``). ``match(path, method)`` gives (index into ``endpoints``, parameters)."""
+        rules = [Rule(re.sub(r"\{(\w+)\}", r"<\1>", e.path), endpoint=i, methods=[e.method])
+                 for i, e in enumerate(self.endpoints)]
+        return Map(rules, merge_slashes=False).bind("localhost")
 
 
 DEFAULT_PRICING = Pricing(

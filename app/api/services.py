@@ -36,39 +36,13 @@ class Match:
     params: dict
 
 
-def _patterns(pricing: Pricing) -> list[tuple[re.Pattern, EndpointPrice]]:
-    """(pattern, endpoint) per priced endpoint; fixed paths first (``tweets/search`` before
-    ``tweets/{id}``). A ``{name}`` is one non-empty path segment; a trailing slash is allowed."""
-    compiled = [(re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(e.path)) + "/?"), e)
-                for e in pricing.endpoints]
-    return sorted(compiled, key=lambda item: "{" in item[1].path)
-
-
-# The patterns of each price list in use, by identity: hashing a price list would translate its
-# lazy descriptions on every call.
-_BY_PRICING: dict[int, tuple[Pricing, list]] = {}
-
-
 def match(pricing: Pricing, path: str, method: str) -> Match:
-    """The priced endpoint for ``path``. Raises NotFound or MethodNotAllowed."""
-    method = "GET" if method == "HEAD" else method
-    cached = _BY_PRICING.get(id(pricing))
-    if cached is None or cached[0] is not pricing:
-        if len(_BY_PRICING) > 32:
-            _BY_PRICING.clear()
-        cached = _BY_PRICING[id(pricing)] = (pricing, _patterns(pricing))
-    allowed = []
-    for pattern, endpoint in cached[1]:
-        found = pattern.fullmatch(path)
-        if found is None:
-            continue
-        if endpoint.method != method:
-            allowed.append(endpoint.method)
-            continue
-        return Match(endpoint, found.groupdict())
-    if allowed:
-        raise MethodNotAllowed(valid_methods=sorted(set(allowed)))
-    raise NotFound()
+    """The priced endpoint for ``path`` (one trailing slash allowed). Raises NotFound or
+    MethodNotAllowed (with the methods that would work)."""
+    if path.endswith("/") and len(path) > 1:
+        path = path[:-1]
+    index, params = pricing.routes.match(path, "GET" if method == "HEAD" else method)
+    return Match(pricing.endpoints[index], params)
 
 
 def validate(m: Match, args) -> None:

@@ -339,3 +339,23 @@ def test_a_new_accounts_first_calls_send_no_low_credit_mail_and_later_crossings_
         client.get("/api/v1/users/jack", headers=bearer(secret))
     assert balance(app, user_id) == 0
     assert len([m for m in outbox if "running low" in m["Subject"]]) == 1
+
+
+def test_the_endpoint_matcher_is_werkzeug_rules_built_once_from_the_price_list(app):
+    """Fixed paths win over parameters, one trailing slash is allowed, repeated slashes are not
+    merged into a match, and other methods get 405 with the ones that work."""
+    from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+    from app.api.services import match
+
+    pricing = app.config["PRICING"]
+    assert pricing.routes is pricing.routes  # built once
+    assert match(pricing, "/api/v1/tweets/search", "GET").price.path == "/api/v1/tweets/search"
+    assert match(pricing, "/api/v1/tweets/20", "GET").params == {"id": "20"}
+    assert match(pricing, "/api/v1/users/jack/", "GET").params == {"username": "jack"}
+    for path in ("/api/v1/users/jack//", "/api/v1//users/jack", "/api/v1/users/", "/api/v1/nothing"):
+        with pytest.raises(NotFound):
+            match(pricing, path, "GET")
+    with pytest.raises(MethodNotAllowed) as refused:
+        match(pricing, "/api/v1/users/jack", "POST")
+    assert "GET" in refused.value.valid_methods
