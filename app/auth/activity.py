@@ -16,25 +16,6 @@ from app.auth.services import find_user_by_email, user_locale
 from app.email import external_url, queue_email
 from app.extensions import db
 
-VERIFY_EMAIL = "verify_email"
-RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
-CHANGE_EMAIL = "change_email"
-TOKEN_LIFETIMES = {
-    VERIFY_EMAIL: timedelta(hours=24),
-    CHANGE_EMAIL: timedelta(hours=24),
-    RESET_PASSWORD: timedelta(hours=1),
-}
-
-# Failed sign-ins are counted per address *and client*: an attacker's wrong passwords block the
-# attacker's client for that address, not the owner's. The per-address ceiling across all clients
-# slows guessing from many addresses; the owner passes it with a password reset, which clears
-# the address's counters (docs/configuration.md, "Sign-in throttling").
-LOGIN_LIMIT_PER_CLIENT = "5 per 5 minutes"
-LOGIN_LIMIT_PER_ACCOUNT = "100 per hour"
-LOGIN_LIMIT_PER_IP = "30 per 5 minutes"
-RESEND_LIMIT = "3 per hour"
-RESET_LIMIT_PER_ADDRESS = "3 per hour"
-
 
 @dataclass(frozen=True)
 class Client:

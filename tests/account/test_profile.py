@@ -1,20 +1,11 @@
 """The profile page as a customer sees it: nickname and language, password, e-mail address."""
 
 
-from sqlalchemy import select
 
-from app.auth.models import User
-from app.extensions import db as _db
+from tests.auth.test_routes import _user
 from tests.conftest import AuthActions, link_in, submit
 
 PASSWORD = AuthActions.PASSWORD
-
-
-def _user(app, email="alice@example.com") -> User:
-    with app.app_context():
-        user = _db.session.scalar(select(User).where(User.email == email))
-        _db.session.expunge_all()
-        return user
 
 
 def test_change_nickname_and_language(client, auth, app):
