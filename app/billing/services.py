@@ -16,10 +16,8 @@ from app.email import external_url, queue_email
 from app.extensions import db
 from app.metering import services as metering
 from app.metering.hooks import balances_changed, on_charge, uncommitted_change
-from app.metering.types import InsufficientCredits
+from app.metering.types import InsufficientCredits  # raised by add_credits: one type for every short balance
 from app.timeutil import utcnow
-
-__all__ = ["InsufficientCredits"]  # raised by add_credits; metering's, so callers of either catch one type
 
 
 class AlreadyApplied(Exception):
