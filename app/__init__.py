@@ -104,17 +104,17 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.account.routes import bp as account_bp
-    from app.api import bp as api_bp
-    from app.auth import bp as auth_bp
-    from app.billing import bp as billing_bp
-    from app.consent import bp as consent_bp
-    from app.contact import bp as contact_bp
-    from app.keys import bp as keys_bp
-    from app.legal import bp as legal_bp
-    from app.pages import bp as pages_bp
-    from app.rights import bp as rights_bp
-    from app.staff import bp as staff_bp
-    from app.usage import bp as usage_bp
+    from app.api.routes import bp as api_bp
+    from app.auth.routes import bp as auth_bp
+    from app.billing.routes import bp as billing_bp
+    from app.consent.routes import bp as consent_bp
+    from app.contact.routes import bp as contact_bp
+    from app.keys.routes import bp as keys_bp
+    from app.legal.routes import bp as legal_bp
+    from app.pages.routes import bp as pages_bp
+    from app.rights.routes import bp as rights_bp
+    from app.staff.routes import bp as staff_bp
+    from app.usage.routes import bp as usage_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(auth_bp)

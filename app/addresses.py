@@ -4,6 +4,8 @@ Unicode variant) counts apart from the others."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -22,8 +24,6 @@ def normalise_email(raw: str) -> str:
 
 def canonical_email(raw: str) -> str:
     """``normalise_email``, or for something that is not an address, its NFKC case-folded text."""
-    import unicodedata
-
     try:
         return normalise_email(raw)
     except InvalidEmail:

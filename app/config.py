@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from dotenv import load_dotenv
 from flask_babel import lazy_gettext as _l
 
+from app.crypto import EncryptionKeyError, validate_keys
 from app.pricing import DEFAULT_PRICING
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -285,7 +286,6 @@ class ProductionConfig(Config):
                               "(see docs/configuration.md).")
         if len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY is too short for production: use at least 32 random characters.")
-        from app.crypto import EncryptionKeyError, validate_keys
 
         try:
             validate_keys(self.DATA_ENCRYPTION_KEYS)

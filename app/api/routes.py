@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import time
 
-from flask import current_app, g, jsonify, render_template, request
+from flask import Blueprint, current_app, g, jsonify, render_template, request
 
-from app.api import bp, openapi, services
+from app.api import openapi, services
 from app.errors.routes import problem_response, report_outage
 from app.metering.services import get_meter
 from app.metering.types import KeyChanged, MeteredCall, MeteringUnavailable, Outcome
@@ -15,6 +15,8 @@ from app.pricing import get_pricing
 from app.security import api_key, csrf_exempt, public
 from app.timeutil import utcnow
 from app.usage import services as usage
+
+bp = Blueprint("api", __name__)
 
 KEY_PARAMS = ("api_key", "apikey", "key", "access_token", "token")
 ACCOUNT_ENDPOINT = "/api/v1/account"

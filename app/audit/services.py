@@ -8,6 +8,7 @@ delete an entry raises ``AuditLogIsAppendOnly``.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import event, func, select, update
@@ -46,8 +47,6 @@ def pseudonymise_subject(user_id: int, pseudonym: str) -> int:
 def pseudonymise_text(needle: str, replacement: str) -> int:
     """Replace ``needle`` (any case) in the targets that name it, e.g. an erased person's address
     in "SUP-… <address>"; return how many entries changed."""
-    import re
-
     pattern = re.compile(re.escape(needle), re.IGNORECASE)
     rows = db.session.execute(select(AuditEntry.id, AuditEntry.target).where(
         func.lower(AuditEntry.target).contains(needle.lower()))).all()

@@ -11,6 +11,7 @@ from app.addresses import normalise_email
 from app.audit import services as audit
 from app.auth.models import STAFF_ROLES, User, UserRole
 from app.auth.passwords import hash_password
+from app.billing.services import add_credits
 from app.extensions import db
 
 # --- staff ----------------------------------------------------------------------------------
@@ -66,7 +67,6 @@ def ensure_demo_customer(config, now: datetime) -> tuple[User, bool]:
     )
     db.session.add(user)
     db.session.flush()
-    from app.billing.services import add_credits
 
     add_credits(user, 10_000, "adjustment", now, reason="demo credits")
     return user, True

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
-from app.auth import activity, bp, services, signin
+from app.auth import activity, services, signin
 from app.auth.forms import (
     LoginForm,
     ReauthForm,
@@ -30,6 +30,8 @@ from app.throttle import check as throttle_check
 from app.throttle import hit as throttle_hit
 from app.throttle import throttle_key
 from app.timeutil import utcnow
+
+bp = Blueprint("auth", __name__)
 
 PENDING_2FA_SECONDS = 300
 SECOND_FACTOR_LIMIT = "5 per 5 minutes"

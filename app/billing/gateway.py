@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass
 
 import stripe
@@ -57,8 +58,6 @@ def choose_gateway(config, url_for_session):
 def verify_event(payload: bytes, signature: str | None, secret: str, tolerance: int) -> dict:
     """The event in ``payload`` when its Stripe-Signature is valid, signed within ``tolerance``
     seconds of now (in the past or the future), and the body is a JSON object; else SignatureError."""
-    import time
-
     if not signature:
         raise SignatureError("missing Stripe-Signature header")
     try:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
-from app.billing import bp, gateway, services, webhooks
+from app.billing import gateway, services, webhooks
 from app.billing.forms import CheckoutForm
+from app.billing.models import Order
 from app.email import external_url
 from app.extensions import db
 from app.pricing import get_pricing
 from app.security import csrf_exempt, customer, public
 from app.timeutil import utcnow
+
+bp = Blueprint("billing", __name__)
 
 
 def register_payments(app) -> None:
@@ -54,10 +58,6 @@ def show_return():
     order = None
     session_id = request.args.get("session_id", "")
     if session_id:
-        from sqlalchemy import select
-
-        from app.billing.models import Order
-
         order = db.session.scalar(select(Order).where(Order.checkout_session_id == session_id,
                                                       Order.user_id == current_user.id))
     if order is None:
@@ -91,10 +91,6 @@ def process_webhook(payload: bytes, signature: str | None):
 def show_demo_checkout(session_id: str):
     """Demo checkout (the demo payment backend only; see register_payments): no real payment;
     Pay, Fail or Cancel."""
-    from sqlalchemy import select
-
-    from app.billing.models import Order
-
     order = db.session.scalar(select(Order).where(Order.checkout_session_id == session_id,
                                                   Order.user_id == current_user.id))
     if order is None:

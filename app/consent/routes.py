@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import secrets
 
-from flask import Flask, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
-from app.consent import bp, registry, services
+from app.consent import registry, services
 from app.consent.forms import CookieSettingsForm
 from app.extensions import db
+from app.legal import services as legal
 from app.security import csrf_exempt, public, request_is_same_origin, safe_next
 from app.timeutil import utcnow
+
+bp = Blueprint("consent", __name__)
 
 NOT_COUNTED_PREFIXES = ("/api/", "/staff", "/static/", "/.well-known/", "/healthz")
 
@@ -129,7 +132,6 @@ def show_cookies():
         "next": "/cookies",
     })
     records = services.history(decision.consent_id if decision else None, None)
-    from app.legal import services as legal
 
     if legal.ensure_published():  # a fresh database: the shipped documents are in force at once
         db.session.commit()

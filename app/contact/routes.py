@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from app import throttle
 from app.addresses import canonical_email
-from app.contact import bp, services
+from app.contact import services
 from app.contact.forms import ContactForm, ReplyForm
+from app.contact.models import ContactThread
 from app.extensions import db
 from app.security import customer, public
 from app.timeutil import utcnow
+
+bp = Blueprint("contact", __name__)
 
 
 def _throttled(email: str) -> throttle.Verdict | None:
@@ -92,10 +96,6 @@ def _thread_page(thread, form, action_url):
 @customer
 def show_my_thread(reference: str):
     """One of the customer's threads, with a reply form (another customer's reference: 404)."""
-    from sqlalchemy import select
-
-    from app.contact.models import ContactThread
-
     thread = db.session.scalar(select(ContactThread).where(ContactThread.reference == reference,
                                                            ContactThread.user_id == current_user.id))
     if thread is None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from flask_babel import lazy_gettext as _l
 
 ERROR_TEXTS = {
@@ -49,15 +52,11 @@ class OutageLog:
     and the count of those in between is logged with it."""
 
     def __init__(self, window: float = 60.0):
-        import threading
-
         self.window = window
         self._lock = threading.Lock()
         self._state: dict[str, list[float]] = {}  # name -> [first seen, last logged, count since]
 
     def report(self, logger, name: str, exc: BaseException) -> None:
-        import time
-
         now = time.monotonic()
         with self._lock:
             first, logged, count = self._state.get(name, [now, 0.0, 0])

@@ -1,7 +1,8 @@
 """API key forms."""
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, SelectField, StringField
+from wtforms import IntegerField, SelectField, StringField, ValidationError
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.forms import BaseForm
@@ -15,9 +16,6 @@ class CreateKeyForm(BaseForm):
         Optional(), NumberRange(min=1, message=_l("Use a whole number of at least 1."))])
 
     def validate_rate_limit(self, field):
-        from flask import current_app
-        from wtforms import ValidationError
-
         account_limit = current_app.config["PRICING"].rate_limit_per_minute
         if field.data is not None and field.data > account_limit:
             raise ValidationError(str(_l("Use at most %(limit)s, your account's limit.", limit=account_limit)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -10,11 +10,13 @@ from app.auth import activity
 from app.auth.forms import ActionForm
 from app.auth.guards import recent_auth_required, request_client, take_pending_form
 from app.extensions import db
-from app.keys import bp, services
+from app.keys import services
 from app.keys.forms import CreateKeyForm, RotateKeyForm
 from app.pricing import get_pricing
 from app.security import customer
 from app.timeutil import utcnow
+
+bp = Blueprint("keys", __name__)
 
 
 def _show_secret(key, secret):

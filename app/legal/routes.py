@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, has_request_context, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, has_request_context, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
 from app.extensions import db
-from app.legal import bp, services
+from app.legal import services
 from app.legal.models import DOCUMENTS
 from app.security import customer, public, safe_next
 from app.timeutil import utcnow
+
+bp = Blueprint("legal", __name__)
 
 
 def in_force(document: str, locale: str, today):

@@ -19,7 +19,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 from sqlalchemy import func, select
 
+from app import retention
+from app.auth.models import User
+from app.consent import registry
 from app.database import insert_once
+from app.email import external_url, queue_email
 from app.extensions import db
 from app.legal.models import DOCUMENTS, PolicyNotice, PolicyVersion
 
@@ -116,9 +120,6 @@ def current_version_label(document: str, today: date, fallback: str) -> str:
 
 def live_facts(config, locale: str) -> dict:
     """The facts documents state, read from the configuration and registries the code runs on."""
-    from app import retention
-    from app.consent import registry
-
     with force_locale(locale):
         cookies = [{"name": c.name, "category": str(registry.category(c.category).label),
                     "purpose": str(c.purpose), "lifetime": c.lifetime_text(config)} for c in registry.COOKIES]
@@ -253,9 +254,6 @@ def acknowledge(user_id: int, now: datetime) -> None:
 
 def notify_significant(config, now: datetime, batch: int = 200) -> int:
     """Queue one e-mail per active, verified user per significant version (never twice); return how many."""
-    from app.auth.models import User
-    from app.email import external_url, queue_email
-
     sent = 0
     today = now.date()
     for document in DOCUMENTS:

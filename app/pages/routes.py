@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, redirect, render_template, request
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request
 from flask_login import current_user
 
 from app.auth import services as auth_services
 from app.extensions import db
 from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, normalise_locale
-from app.pages import bp, services
+from app.pages import services
 from app.pricing import get_pricing
 from app.security import public, safe_next
 from app.timeutil import utcnow
+
+bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")

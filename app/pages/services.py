@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from app.email import outbox_backlog
 from app.extensions import db
 
 
@@ -15,8 +16,6 @@ def health(config, redis_client, now: datetime) -> tuple[bool, dict]:
     Down (not ready): the database, or Redis when REDIS_URL is set (rate limits, throttles and the
     meter live there). The outbox backlog is reported, never fatal: mail waits and is retried.
     """
-    from app.email import outbox_backlog
-
     report: dict = {"database": "ok" if database_is_up() else "unavailable"}
     if redis_client is not None:
         report["redis"] = "ok" if redis_is_up(redis_client) else "unavailable"

@@ -9,13 +9,15 @@ import calendar
 import secrets
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from app import references
 from app.audit import services as audit
-from app.auth.models import User
+from app.auth.models import User, UserRole
 from app.auth.services import end_sessions
+from app.contact.models import ContactThread
 from app.email import external_url, queue_email
 from app.extensions import db
 from app.rights import inventory
@@ -113,8 +115,6 @@ def _links(secret_key: str) -> URLSafeTimedSerializer:
 
 
 def status_url(req: RightsRequest) -> str:
-    from flask import current_app
-
     token = _links(current_app.config["SECRET_KEY"]).dumps({"r": req.id, "ref": req.reference})
     return external_url("rights.show_request_status", token=token)
 
@@ -203,8 +203,6 @@ def complete(req: RightsRequest, staff, outcome: str, config, now: datetime, ip=
 
 def held_for_address(email: str) -> str:
     """What the site holds for an address without an account, written out for an access request."""
-    from app.contact.models import ContactThread
-
     threads = db.session.scalars(select(ContactThread).where(ContactThread.email == email)).all()
     if not threads:
         return "We hold no account and no support conversation for this address."
@@ -308,8 +306,6 @@ def send_digest(config, today: date) -> int | None:
 
     Returns the number of requests listed, or None when the digest already went out today.
     """
-    from app.auth.models import UserRole
-
     run = db.session.get(JobRun, "rights-digest")
     if run is not None and run.last_day >= today:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import (
+    Blueprint,
     Response,
     abort,
     current_app,
@@ -18,6 +19,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from app import throttle
 from app.addresses import canonical_email
@@ -26,11 +28,14 @@ from app.auth import services as auth_services
 from app.auth.guards import recent_auth_required, take_pending_form
 from app.consent import services as consent_services
 from app.extensions import db
-from app.rights import bp, export, requests, services
+from app.rights import export, requests, services
 from app.rights.forms import CloseAccountForm
 from app.rights.forms_requests import CodeForm, RequestForm
+from app.rights.models import RightsRequest
 from app.security import customer, public
 from app.timeutil import utcnow
+
+bp = Blueprint("rights", __name__)
 
 
 @bp.get("/account/privacy")
@@ -96,8 +101,6 @@ def _request_throttled(email: str) -> bool:
 
 
 def _confirm_serializer():
-    from itsdangerous import URLSafeTimedSerializer
-
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="rights-confirm")
 
 
@@ -132,10 +135,6 @@ def file_request():
 @public
 def confirm_request():
     """Confirm the address with the e-mailed code (10 minutes, 5 attempts)."""
-    from itsdangerous import BadData
-
-    from app.rights.models import RightsRequest
-
     form = CodeForm()
     try:
         request_id = _confirm_serializer().loads(form.token.data or "", max_age=3600)

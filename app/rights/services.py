@@ -16,7 +16,8 @@ from app.contact.models import ContactThread
 from app.email import OutboxMessage, deliver_due, queue_email
 from app.extensions import db
 from app.keys.models import ApiKey
-from app.usage.models import ApiCall
+from app.rights.models import OPEN_STATUSES, LegalHold, RightsRequest
+from app.usage.models import ApiCall, UsageDaily
 
 
 def close_account(user: User, config, now: datetime) -> None:
@@ -34,8 +35,6 @@ def close_account(user: User, config, now: datetime) -> None:
 
 def accounts_due_for_erasure(config, now: datetime) -> list[int]:
     """Closed long enough, and neither under a legal hold nor with an open rights request."""
-    from app.rights.models import OPEN_STATUSES, LegalHold, RightsRequest
-
     cutoff = now - timedelta(days=config["ACCOUNT_PURGE_DAYS"])
     held = select(LegalHold.user_id).where(LegalHold.released_at.is_(None), LegalHold.ends_on >= now.date())
     pending = select(RightsRequest.user_id).where(RightsRequest.status.in_(OPEN_STATUSES),
@@ -83,8 +82,6 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
     user.erased_at = now
     db.session.flush()
     if hard:
-        from app.usage.models import UsageDaily
-
         db.session.execute(delete(UsageDaily).where(UsageDaily.user_id == user.id))
         db.session.delete(user)
         db.session.flush()

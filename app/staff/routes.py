@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date as date_type
 from datetime import timedelta
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import charts
 from app.audit import services as audit
@@ -31,8 +32,9 @@ from app.extensions import db
 from app.legal import services as legal
 from app.rights import requests as rights
 from app.security import staff
-from app.staff import bp
+from app.staff import routes_customers, routes_requests  # noqa: F401 - their views register on bp
 from app.staff import services as staff_services
+from app.staff.blueprint import bp
 from app.staff.services import notify
 from app.timeutil import utcnow
 
@@ -69,8 +71,6 @@ def show_dashboard():
 
 
 def _dashboard_counts() -> dict:
-    from sqlalchemy import func
-
 
     today = utcnow().date()
     counts = {}
@@ -236,8 +236,6 @@ def show_message(reference: str):
 
 
 def _audit_filters():
-    from datetime import date as date_type
-
     def day(name):
         try:
             return date_type.fromisoformat(request.args.get(name, ""))
@@ -260,8 +258,6 @@ def show_audit():
 @bp.get("/audit.csv")
 @staff("admin", "privacy")
 def download_audit():
-    from flask import Response, stream_with_context
-
 
     lines = staff_services.audit_csv(staff_services.audit_query(*_audit_filters()))
     return Response(stream_with_context(lines), mimetype="text/csv",

@@ -22,8 +22,9 @@ from app.keys import services as key_services
 from app.rights import inventory
 from app.rights import requests as rights
 from app.security import staff
-from app.staff import account_actions, bp
+from app.staff import account_actions
 from app.staff import services as staff_services
+from app.staff.blueprint import bp
 from app.timeutil import utcnow
 from app.usage import services as usage_services
 

@@ -14,7 +14,7 @@ from app.rights import requests as rights
 from app.rights.forms_requests import StaffRequestForm
 from app.rights.models import RightsRequest
 from app.security import staff
-from app.staff import bp
+from app.staff.blueprint import bp
 from app.timeutil import utcnow
 
 # --- rights requests (privacy and admin roles) ---------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
@@ -97,8 +98,6 @@ def admins_left(excluding: int | None = None) -> int:
 
 def invite(email: str, roles: list[str], staff, config, now: datetime, ip=None) -> User:
     """Give roles to an address, creating the account; the invitee sets a password by e-mail link."""
-    import secrets
-
 
     user, created = create_staff(email, secrets.token_urlsafe(32), roles, config, now)
     secret = issue_token(user, RESET_PASSWORD, now)

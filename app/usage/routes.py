@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Response, current_app, render_template, request, stream_with_context
+from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
 from flask_login import current_user
 
 from app import charts
 from app.pricing import get_pricing
 from app.security import customer
 from app.timeutil import utcnow
-from app.usage import bp, services
+from app.usage import services
+
+bp = Blueprint("usage", __name__)
 
 RANGES = (7, 30, 90)
 
