@@ -7,14 +7,38 @@ from collections.abc import Mapping
 
 import redis
 from flask import Flask
+from flask.logging import default_handler
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import database
+from app.account.routes import bp as account_bp
+from app.api.routes import bp as api_bp
+from app.audit import services as _audit_guard  # noqa: F401 - importing it installs the append-only guard
+from app.auth.routes import bp as auth_bp
+from app.billing.routes import bp as billing_bp
 from app.billing.routes import register_payments
 from app.billing.services import register_low_credit_mail
+from app.cli import register_cli
 from app.config import BASE_DIR, Config, load_config
+from app.consent.routes import bp as consent_bp
+from app.consent.routes import register_consent
+from app.contact.routes import bp as contact_bp
 from app.database import IdConverter
+from app.email import register_mail
+from app.errors.routes import register_error_handlers
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.i18n import html_lang, select_locale
+from app.keys.routes import bp as keys_bp
+from app.labels import label
+from app.legal.routes import bp as legal_bp
+from app.legal.routes import notices_context
 from app.metering.services import register_metering
+from app.pages.routes import bp as pages_bp
+from app.rights.routes import bp as rights_bp
+from app.security import register_security
+from app.staff.routes import bp as staff_bp
+from app.usage.routes import bp as usage_bp
 
 
 def create_app(config: str | Config | None = None, overrides: Mapping | None = None) -> Flask:
@@ -40,21 +64,13 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
     register_payments(app)
     register_templating(app)
 
-    from app.audit import services as _audit_guard  # noqa: F401 - installs the append-only guard
-    from app.consent.routes import register_consent
-    from app.email import register_mail
-    from app.errors import register_error_handlers
-    from app.security import register_security
-
     register_security(app)
     register_error_handlers(app)
     register_mail(app)
     register_consent(app)
-    from app.legal.routes import notices_context
 
     app.context_processor(notices_context)
 
-    from app.cli import register_cli
 
     register_cli(app)
     return app
@@ -63,8 +79,6 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
 def register_logging(app: Flask) -> None:
     """One handler, the root's: the ``app.*`` loggers (mail, metering) propagate to it, so Flask's
     own handler on ``app`` would print each of their lines twice."""
-    from flask.logging import default_handler
-
     level = getattr(logging, app.config.get("LOG_LEVEL", "INFO"), logging.INFO)
     root = logging.getLogger()
     if not root.handlers and not app.testing:
@@ -86,9 +100,6 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from app import database
-    from app.i18n import select_locale
-
     db.init_app(app)
     database.configure_engine(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
@@ -103,19 +114,6 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.account.routes import bp as account_bp
-    from app.api.routes import bp as api_bp
-    from app.auth.routes import bp as auth_bp
-    from app.billing.routes import bp as billing_bp
-    from app.consent.routes import bp as consent_bp
-    from app.contact.routes import bp as contact_bp
-    from app.keys.routes import bp as keys_bp
-    from app.legal.routes import bp as legal_bp
-    from app.pages.routes import bp as pages_bp
-    from app.rights.routes import bp as rights_bp
-    from app.staff.routes import bp as staff_bp
-    from app.usage.routes import bp as usage_bp
-
     app.register_blueprint(pages_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)
@@ -131,11 +129,6 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_templating(app: Flask) -> None:
-    from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
-
-    from app.i18n import html_lang
-    from app.labels import label
-
     app.jinja_env.globals.update(
         label=label,
         get_locale=get_locale,

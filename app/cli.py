@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -9,8 +10,21 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.engine import make_url
 
+from app import email as mail
+from app import retention
 from app.auth import provisioning
+from app.auth import services as auth_services
+from app.auth.passwords import password_problems
+from app.billing.services import verify_balances, verify_orders
+from app.crypto import new_key, rotate
+from app.email import deliver_due
 from app.extensions import db
+from app.keys import services as key_services
+from app.legal import services as legal
+from app.metering.flush import flush_metered_calls, run_flusher
+from app.metering.services import get_meter
+from app.rights import services as rights_services
+from app.rights.requests import send_digest
 from app.timeutil import utcnow
 
 
@@ -46,8 +60,6 @@ def show_config_command():
 @with_appcontext
 def demo_data_command():
     """Create the demo customer (idempotent; refused in production)."""
-    from app.auth import provisioning
-
     if current_app.config.get("ENV_NAME") == "production":
         raise click.ClickException("demo-data is refused in production.")
     user, created = provisioning.ensure_demo_customer(current_app.config, utcnow())
@@ -55,12 +67,9 @@ def demo_data_command():
     db.session.commit()
     secret = None
     if created:
-        from app.keys import services as key_services
-
         _key, secret = key_services.create_key(user, "Demo key", None, 10, current_app.config, utcnow())
     db.session.commit()
     if current_app.config.get("MAIL_DELIVERY") != "queue":  # development: its mail is written now too
-        from app.email import deliver_due
 
         deliver_due(current_app.config)
     click.echo(("Created" if created else "Already present:") + " demo customer")
@@ -88,9 +97,6 @@ privacy_cli = AppGroup("privacy", help="Retention and privacy jobs.")
 @click.option("--batch-size", default=500, show_default=True, help="Rows per transaction.")
 def purge_command(dry_run: bool, batch_size: int):
     """Apply every retention rule (app/retention.py) and print counts per rule."""
-    from app import retention
-    from app.rights import services as rights_services
-
     now = utcnow()
     verb = "would touch" if dry_run else "touched"
     due = rights_services.accounts_due_for_erasure(current_app.config, now)
@@ -111,8 +117,6 @@ def purge_command(dry_run: bool, batch_size: int):
 @click.option("--write", "path", type=click.Path(dir_okay=False), help="Write to this file instead of printing.")
 def retention_doc_command(path: str | None):
     """The retention rules as Markdown (docs/retention.md is generated with this)."""
-    from app import retention
-
     text = retention.markdown(current_app.config)
     if path:
         with open(path, "w", encoding="utf-8") as f:
@@ -130,12 +134,10 @@ mail_cli = AppGroup("mail", help="The e-mail outbox.")
 def send_queued_command(follow: bool, interval: float):
     """Send queued e-mail that is due; failures wait with back-off for the next run. Runs may
     overlap: each claims the messages it sends."""
-    from app import email
-
     if follow:
-        email.follow(current_app._get_current_object(), interval)
+        mail.follow(current_app._get_current_object(), interval)
         return
-    counts = email.deliver_due(current_app.config)
+    counts = mail.deliver_due(current_app.config)
     click.echo(f"sent {counts['sent']}, failed {counts['failed']}")
 
 
@@ -148,9 +150,6 @@ users_cli = AppGroup("users", help="Accounts and staff.")
               help="support, privacy, billing or admin; repeat for several.")
 def create_staff_command(email: str, roles: tuple[str, ...]):
     """Create a staff account (asking for its password), or add roles to an existing account."""
-    from app.auth import services as auth_services
-    from app.auth.passwords import password_problems
-
     existing = auth_services.find_user_by_email(email)
     password = None
     if existing is None:
@@ -174,8 +173,6 @@ credits_cli = AppGroup("credits", help="The credit ledger.")
 def verify_credits_command():
     """Check that every balance equals the sum of its ledger and that every paid order was
     credited exactly once; exit 1 on any mismatch."""
-    from app.billing.services import verify_balances, verify_orders
-
     mismatches = verify_balances()
     for user_id, email, balance, total in mismatches:
         click.echo(f"MISMATCH user {user_id} {email}: balance {balance}, ledger {total}")
@@ -196,11 +193,6 @@ usage_cli = AppGroup("usage", help="API call records.")
               help="Also write records another process has held for this many seconds (it may have died).")
 def flush_usage_command(follow: bool, claim_idle: int):
     """Write the API call records waiting in Redis to the call log, ledger and roll-ups."""
-    import signal
-
-    from app.metering.flush import flush_metered_calls, run_flusher
-    from app.metering.services import get_meter
-
     meter = get_meter()
     if meter.name != "redis":
         click.echo("Calls are metered in the database (API_METERING=database): nothing waits to be written.")
@@ -219,8 +211,6 @@ policies_cli = AppGroup("policies", help="Versioned legal documents.")
 @policies_cli.command("publish")
 def publish_policies_command():
     """Load new document versions from app/legal/documents, then notify users of significant ones."""
-    from app.legal import services as legal
-
     added = legal.publish()
     db.session.commit()
     for version in added:
@@ -234,9 +224,6 @@ def publish_policies_command():
 @policies_cli.command("notify")
 def notify_policies_command():
     """E-mail users about the newest significant versions they have not been told about (batched)."""
-    from app.email import deliver_due
-    from app.legal import services as legal
-
     sent = legal.notify_significant(current_app.config, utcnow())
     deliver_due(current_app.config)
     click.echo(f"{sent} users notified of significant changes")
@@ -248,15 +235,11 @@ rights_cli = AppGroup("rights", help="Rights requests.")
 @rights_cli.command("digest")
 def rights_digest_command():
     """E-mail privacy staff the requests due within 7 days and the overdue ones (once a day)."""
-    from app.rights.requests import send_digest
-
     count = send_digest(current_app.config, utcnow().date())
     db.session.commit()
     if count is None:
         click.echo("digest already sent today")
     else:
-        from app.email import deliver_due
-
         deliver_due(current_app.config)
         click.echo(f"digest sent: {count} requests")
 
@@ -267,8 +250,6 @@ crypto_cli = AppGroup("crypto", help="Field encryption keys.")
 @crypto_cli.command("generate-key")
 def generate_key_command():
     """Print a new key for DATA_ENCRYPTION_KEYS (put it first; keep the old ones after it)."""
-    from app.crypto import new_key
-
     click.echo(new_key())
 
 
@@ -276,8 +257,6 @@ def generate_key_command():
 @click.option("--batch-size", default=500, show_default=True)
 def rotate_command(batch_size: int):
     """Re-encrypt every encrypted value with the newest key, in batches."""
-    from app.crypto import rotate
-
     for column, count in rotate(batch_size=batch_size).items():
         click.echo(f"{column}: re-encrypted {count}")
 
