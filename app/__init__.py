@@ -27,7 +27,7 @@ from app.contact.routes import bp as contact_bp
 from app.database import IdConverter
 from app.email import register_mail
 from app.errors.routes import register_error_handlers
-from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.extensions import babel, db, limiter, login_manager, migrate
 from app.i18n import html_lang, select_locale
 from app.keys.routes import bp as keys_bp
 from app.labels import label
@@ -105,7 +105,6 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     login_manager.init_app(app)
     login_manager.session_protection = None  # our session rows do this job (app/auth/services.py)
-    csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
     if app.config.get("REDIS_URL"):  # for /healthz: short timeouts, a check must not hang

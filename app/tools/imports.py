@@ -4,8 +4,8 @@ import cycle between domain packages and on an upward import, and prints each on
 The layers, lowest first; a module may import its own layer or lower ones, never a higher one:
 
 1. foundation: the top-level modules of ``app`` (configuration, extensions, the database helpers,
-   time, security, mail, labels, the price list, the retention registry), ``app.tools``, and the
-   cookie registry (``app.consent.registry``, plain data the language switch reads);
+   time, mail, labels, the price list, the retention registry), ``app.security``, ``app.tools``,
+   and the cookie registry (``app.consent.registry``, plain data the language switch reads);
 2. models: ``app.<domain>.models``;
 3. metering: ``app.metering`` (below the api, billing and usage that call it);
 4. domains: every other module of ``app.<domain>``;
@@ -27,6 +27,7 @@ from pathlib import Path
 APP = Path(__file__).resolve().parents[1]
 # Top-level modules of ``app`` that sit above the foundation because they read the domains.
 WIRING = {"app", "app.cli"}
+FOUNDATION_PACKAGES = {"security", "tools", "templates", "static"}  # packages of the foundation, not domains
 FOUNDATION = {"app.consent.registry"}
 
 
@@ -66,7 +67,7 @@ def _is_module(name: str) -> bool:
 def domain_of(name: str) -> str | None:
     """``app.<domain>`` for a module inside a domain package, else None."""
     parts = name.split(".")
-    if len(parts) >= 2 and (APP / parts[1]).is_dir() and parts[1] not in ("tools", "templates", "static"):
+    if len(parts) >= 2 and (APP / parts[1]).is_dir() and parts[1] not in FOUNDATION_PACKAGES:
         return f"app.{parts[1]}"
     return None
 
