@@ -12,33 +12,29 @@ from flask_babel import format_currency, format_date, format_datetime, format_de
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import database
-from app.account.routes import bp as account_bp
-from app.api.routes import bp as api_bp
+from app.account import routes as account_routes
+from app.api import routes as api_routes
 from app.audit import services as _audit_guard  # noqa: F401 - importing it installs the append-only guard
-from app.auth.routes import bp as auth_bp
-from app.billing.routes import bp as billing_bp
-from app.billing.routes import register_payments
-from app.billing.services import register_low_credit_mail
+from app.auth import routes as auth_routes
+from app.billing import routes as billing_routes
 from app.cli import register_cli
 from app.config import BASE_DIR, Config, load_config
-from app.consent.routes import bp as consent_bp
-from app.consent.routes import register_consent
-from app.contact.routes import bp as contact_bp
+from app.consent import routes as consent_routes
+from app.contact import routes as contact_routes
 from app.database import IdConverter
 from app.email import register_mail
-from app.errors.routes import register_error_handlers
+from app.errors import routes as errors_routes
 from app.extensions import babel, db, limiter, login_manager, migrate
 from app.i18n import html_lang, select_locale
-from app.keys.routes import bp as keys_bp
+from app.keys import routes as keys_routes
 from app.labels import label
-from app.legal.routes import bp as legal_bp
-from app.legal.routes import notices_context
+from app.legal import routes as legal_routes
 from app.metering.services import register_metering
-from app.pages.routes import bp as pages_bp
-from app.rights.routes import bp as rights_bp
+from app.pages import routes as pages_routes
+from app.rights import routes as rights_routes
 from app.security import register_security
-from app.staff.routes import bp as staff_bp
-from app.usage.routes import bp as usage_bp
+from app.staff import routes as staff_routes
+from app.usage import routes as usage_routes
 
 
 def create_app(config: str | Config | None = None, overrides: Mapping | None = None) -> Flask:
@@ -59,19 +55,11 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
     app.url_map.converters["int"] = IdConverter
     register_extensions(app)
     register_metering(app)
-    register_low_credit_mail(app)
-    register_blueprints(app)
-    register_payments(app)
+    register_domains(app)
     register_templating(app)
-
     register_security(app)
-    register_error_handlers(app)
+    errors_routes.init_app(app)
     register_mail(app)
-    register_consent(app)
-
-    app.context_processor(notices_context)
-
-
     register_cli(app)
     return app
 
@@ -112,19 +100,17 @@ def register_extensions(app: Flask) -> None:
             app.config["REDIS_URL"], socket_timeout=1, socket_connect_timeout=1)
 
 
-def register_blueprints(app: Flask) -> None:
-    app.register_blueprint(pages_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(account_bp)
-    app.register_blueprint(staff_bp)
-    app.register_blueprint(consent_bp)
-    app.register_blueprint(keys_bp)
-    app.register_blueprint(usage_bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(billing_bp)
-    app.register_blueprint(contact_bp)
-    app.register_blueprint(rights_bp)
-    app.register_blueprint(legal_bp)
+# The domain packages' routes modules: each exposes its blueprint (``bp``) and, when it has
+# application-wide hooks, an ``init_app(app)``.
+DOMAINS = (pages_routes, auth_routes, account_routes, staff_routes, consent_routes, keys_routes, usage_routes,
+           api_routes, billing_routes, contact_routes, rights_routes, legal_routes)
+
+
+def register_domains(app: Flask) -> None:
+    for routes in DOMAINS:
+        app.register_blueprint(routes.bp)
+        if hasattr(routes, "init_app"):
+            routes.init_app(app)
 
 
 def register_templating(app: Flask) -> None:

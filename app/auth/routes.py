@@ -59,7 +59,11 @@ def ask_to_sign_in():
     return redirect(url_for("auth.login", next=target))
 
 
-@bp.before_app_request
+def init_app(app) -> None:
+    """Every request loads the signed-in user before its view runs."""
+    app.before_request(load_signed_in_user)
+
+
 def load_signed_in_user():
     """Load the user before the view runs, so session bookkeeping commits on its own."""
     if session.get("sid"):

@@ -41,7 +41,7 @@ def webhook_secret(config) -> str:
 
 
 def current_gateway():
-    """The payment backend the application chose at start-up (``billing.routes.register_payments``)."""
+    """The payment backend the application chose at start-up (``billing.routes.init_app``)."""
     return current_app.extensions["payment_gateway"]
 
 

@@ -20,8 +20,10 @@ from app.timeutil import utcnow
 bp = Blueprint("billing", __name__)
 
 
-def register_payments(app) -> None:
-    """Choose the payment backend once; the demo checkout's route exists only with the demo backend."""
+def init_app(app) -> None:
+    """Choose the payment backend once (the demo checkout's route exists only with the demo
+    backend), and let the low-credit e-mail follow charges."""
+    services.register_low_credit_mail(app)
     chosen = gateway.choose_gateway(
         app.config, lambda session_id: url_for("billing.show_demo_checkout", session_id=session_id))
     app.extensions["payment_gateway"] = chosen
@@ -89,7 +91,7 @@ def process_webhook(payload: bytes, signature: str | None):
 
 @customer
 def show_demo_checkout(session_id: str):
-    """Demo checkout (the demo payment backend only; see register_payments): no real payment;
+    """Demo checkout (the demo payment backend only; see init_app): no real payment;
     Pay, Fail or Cancel."""
     order = db.session.scalar(select(Order).where(Order.checkout_session_id == session_id,
                                                   Order.user_id == current_user.id))

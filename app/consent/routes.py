@@ -85,7 +85,8 @@ def _count_view(response) -> None:
         current_app.logger.exception("Counting a page view failed")
 
 
-def register_consent(app: Flask) -> None:
+def init_app(app: Flask) -> None:
+    """Every request reads the visitor's cookie decision; pages get the banner; responses apply it."""
     app.before_request(load_decision)
     app.context_processor(banner_context)
     app.after_request(apply_decision)

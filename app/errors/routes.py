@@ -129,7 +129,8 @@ def reject_undecodable_input():
         raise BadRequest()
 
 
-def register_error_handlers(app: Flask) -> None:
+def init_app(app: Flask) -> None:
+    """Undecodable input gets a 400 first; every error an HTML page or a problem+json body."""
     app.wsgi_app = UndecodableQuery(app.wsgi_app)
     app.before_request_funcs.setdefault(None, []).insert(0, reject_undecodable_input)
     app.register_error_handler(HTTPException, handle_http_error)

@@ -99,6 +99,11 @@ def acknowledge():
     return redirect(safe_next(request.form.get("next"), url_for("account.show_dashboard")), code=303)
 
 
+def init_app(app) -> None:
+    """Pages get the signed-in user's pending notices."""
+    app.context_processor(notices_context)
+
+
 def notices_context():
     """Signed-in users' pending notices of significant changes (none outside requests, e.g. e-mail)."""
     if not has_request_context() or not current_user or not current_user.is_authenticated \
