@@ -24,7 +24,7 @@ from app.legal import services as legal
 from app.metering.flush import flush_metered_calls, run_flusher
 from app.metering.services import get_meter
 from app.rights import services as rights_services
-from app.rights.requests import send_digest
+from app.rights.workflow import send_digest
 from app.timeutil import utcnow
 
 

@@ -28,9 +28,8 @@ from app.auth import services as auth_services
 from app.auth.guards import recent_auth_required, take_pending_form
 from app.consent import services as consent_services
 from app.extensions import db
-from app.rights import export, requests, services
-from app.rights.forms import CloseAccountForm
-from app.rights.forms_requests import CodeForm, RequestForm
+from app.rights import export, services, workflow
+from app.rights.forms import CloseAccountForm, CodeForm, RequestForm
 from app.rights.models import RightsRequest
 from app.security import customer, public
 from app.timeutil import utcnow
@@ -47,7 +46,7 @@ def show_privacy():
     form = CloseAccountForm(formdata=None, data={"confirm_email": (typed or {}).get("confirm_email", "")})
     return render_template("rights/privacy.html", form=form, closing=typed is not None,
                            consents=consent_services.history(None, current_user.id),
-                           requests=requests.requests_of(current_user.id))
+                           requests=workflow.requests_of(current_user.id))
 
 
 @bp.get("/account/privacy/export")
@@ -76,7 +75,7 @@ def close_account():
             form.confirm_email.errors.append(_("That is not your account's e-mail address."))
         return render_template("rights/privacy.html", form=form,
                                consents=consent_services.history(None, current_user.id),
-                               requests=requests.requests_of(current_user.id)), 400
+                               requests=workflow.requests_of(current_user.id)), 400
     services.close_account(current_user, current_app.config, utcnow())
     db.session.commit()
     logout_user()
@@ -120,7 +119,7 @@ def file_request():
         email = current_user.email if signed_in else form.email.data
         if _request_throttled(email):
             return render_template("rights/request_form.html", form=form, throttled=True), 429
-        req, _code = requests.file_request(form.type.data, email, form.details.data,
+        req, _code = workflow.file_request(form.type.data, email, form.details.data,
                                            current_user._get_current_object() if signed_in else None,
                                            str(get_locale()), utcnow(), guardian=bool(form.guardian.data))
         db.session.commit()
@@ -143,7 +142,7 @@ def confirm_request():
     req = db.session.get(RightsRequest, request_id)
     if req is None or not form.validate_on_submit():
         abort(400)
-    if requests.check_code(req, form.code.data, utcnow()):
+    if workflow.check_code(req, form.code.data, utcnow()):
         db.session.commit()
         return render_template("rights/request_filed.html", req=req)
     db.session.commit()
@@ -156,7 +155,7 @@ def confirm_request():
 @public
 def show_request_status(token: str):
     """A request's status and history, from the signed link in our e-mails."""
-    req = requests.request_from_token(token, current_app.config["SECRET_KEY"],
+    req = workflow.request_from_token(token, current_app.config["SECRET_KEY"],
                                       current_app.config["RIGHTS_STATUS_LINK_DAYS"])
     if req is None:
         abort(404)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from app.auth.models import User
-from app.rights import requests as rights
+from app.rights import workflow as rights
 from app.rights.models import RightsRequest
 
 DEFAULT_HOLD_DAYS = 90

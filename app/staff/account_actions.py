@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from app.auth.models import User
 from app.keys.services import KeyNotFound
-from app.rights import requests as rights
+from app.rights import workflow as rights
 from app.staff import services
 
 ROLES = {  # the action and the roles that may take it

@@ -30,7 +30,7 @@ from app.email import OutboxMessage
 from app.errors.services import error_texts
 from app.extensions import db
 from app.legal import services as legal
-from app.rights import requests as rights
+from app.rights import workflow as rights
 from app.security import staff
 from app.staff import routes_customers, routes_requests  # noqa: F401 - their views register on bp
 from app.staff import services as staff_services

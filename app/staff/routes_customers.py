@@ -20,7 +20,7 @@ from app.database import form_id
 from app.extensions import db
 from app.keys import services as key_services
 from app.rights import inventory
-from app.rights import requests as rights
+from app.rights import workflow as rights
 from app.security import staff
 from app.staff import account_actions
 from app.staff import services as staff_services

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from app.auth.models import User, UserRole
 from app.extensions import db
 from app.rights import inventory, staff_actions
-from app.rights import requests as rights
-from app.rights.forms_requests import StaffRequestForm
+from app.rights import workflow as rights
+from app.rights.forms import StaffRequestForm
 from app.rights.models import RightsRequest
 from app.security import staff
 from app.staff.blueprint import bp

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.extensions import db as _db
-from app.rights import requests as rights
+from app.rights import workflow as rights
 from app.rights.models import LegalHold, RightsRequest
 from app.timeutil import utcnow
 from tests.conftest import AuthActions, submit, turn_on_2fa
