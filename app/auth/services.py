@@ -215,25 +215,28 @@ def start_session(user: User, ip: str | None, user_agent: str | None, remember: 
     return secret
 
 
-def load_session(secret: str, config, now: datetime) -> UserSession | None:
-    """The active session for ``secret``; ends it instead when it is idle or expired."""
+def load_session(secret: str, config, now: datetime) -> tuple[UserSession | None, bool]:
+    """The active session for ``secret`` (ending it instead when it is idle or expired), and
+    whether the row changed: the caller commits only then, at most about once a minute a session,
+    so most requests keep their loaded objects (a commit would expire them)."""
     if not secret:
-        return None
+        return None, False
     row = db.session.scalar(select(UserSession).where(UserSession.token_hash == hash_token(secret)))
     if row is None or row.ended_at is not None:
-        return None
+        return None, False
     idle_minutes = config["STAFF_IDLE_MINUTES"] if row.user.is_staff else config["SESSION_IDLE_MINUTES"]
     idle_limit = timedelta(minutes=idle_minutes)
     if now >= row.expires_at:
         end_session(row, "expired", now)
-        return None
+        return None, True
     # Staff sessions always idle out, "keep me signed in" or not.
     if (not row.remember or row.user.is_staff) and now - row.last_seen_at > idle_limit:
         end_session(row, "idle", now)
-        return None
+        return None, True
     if now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now  # coarse on purpose: one write a minute, not one per request
-    return row
+        return row, True
+    return row, False
 
 
 def end_session(row: UserSession, reason: str, now: datetime) -> None:
