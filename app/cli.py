@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from app import email as mail
 from app import retention
-from app.auth import provisioning
+from app.auth import demo, provisioning
 from app.auth import services as auth_services
 from app.auth.passwords import password_problems
 from app.billing.services import verify_balances, verify_orders
@@ -60,21 +60,21 @@ def show_config_command():
 @with_appcontext
 def demo_data_command():
     """Create the demo customer (idempotent; refused in production)."""
-    if current_app.config.get("ENV_NAME") == "production":
-        raise click.ClickException("demo-data is refused in production.")
-    user, created = provisioning.ensure_demo_customer(current_app.config, utcnow())
-    admin, admin_created = provisioning.ensure_demo_admin(current_app.config, utcnow())
+    try:
+        user, created = demo.ensure_demo_customer(current_app.config, utcnow())
+        admin, admin_created = demo.ensure_demo_admin(current_app.config, utcnow())
+    except demo.DemoRefused as exc:
+        raise click.ClickException(str(exc)) from exc
     db.session.commit()
     secret = None
     if created:
         _key, secret = key_services.create_key(user, "Demo key", None, 10, current_app.config, utcnow())
     db.session.commit()
     if current_app.config.get("MAIL_DELIVERY") != "queue":  # development: its mail is written now too
-
         deliver_due(current_app.config)
     click.echo(("Created" if created else "Already present:") + " demo customer")
     click.echo(f"  e-mail:   {user.email}")
-    click.echo(f"  password: {provisioning.DEMO_PASSWORD}")
+    click.echo(f"  password: {demo.DEMO_PASSWORD}")
     click.echo(f"  credits:  {user.credit_balance}")
     if secret:
         click.echo(f"  API key:  {secret}  (shown once)")
@@ -82,7 +82,7 @@ def demo_data_command():
         click.echo(f"  try:      curl -H 'Authorization: Bearer {secret}' {site}/api/v1/users/jack")
     click.echo(("Created" if admin_created else "Already present:") + " demo staff member (all roles)")
     click.echo(f"  e-mail:   {admin.email}")
-    click.echo(f"  password: {provisioning.DEMO_ADMIN_PASSWORD}")
+    click.echo(f"  password: {demo.DEMO_ADMIN_PASSWORD}")
     if admin.has_2fa:
         click.echo("  Two-factor authentication is on: sign in with a code from its authenticator app.")
     else:

@@ -1,5 +1,5 @@
-"""Accounts made by operators rather than by sign-up: staff members (with roles) and, in
-development only, the demo customer and demo staff member."""
+"""Accounts made by operators rather than by sign-up: staff members with their roles (the demo
+accounts are in ``app.auth.demo``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ from app.addresses import normalise_email
 from app.audit import services as audit
 from app.auth.models import STAFF_ROLES, User, UserRole
 from app.auth.passwords import hash_password
-from app.billing.services import add_credits
 from app.extensions import db
-
-# --- staff ----------------------------------------------------------------------------------
 
 
 class UnknownRole(ValueError):
@@ -45,33 +42,3 @@ def create_staff(email: str, password: str | None, roles: list[str], config, now
         audit.record(None, "staff:role:grant", now, target_user=user, reason=role)
     db.session.flush()
     return user, created
-
-
-# --- demo data ------------------------------------------------------------------------------
-
-DEMO_EMAIL = "demo@twtapi.com"
-DEMO_PASSWORD = "sample-customer-2025-twtapi"  # noqa: S105 - printed by `flask demo-data`, development only
-DEMO_ADMIN_EMAIL = "admin@twtapi.com"
-DEMO_ADMIN_PASSWORD = "sample-staff-2025-twtapi"  # noqa: S105 - printed by `flask demo-data`, development only
-
-
-def ensure_demo_customer(config, now: datetime) -> tuple[User, bool]:
-    """The verified demo customer with demo credits, created on first call. Returns (user, created)."""
-    user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
-    if user is not None:
-        return user, False
-    user = User(
-        email=DEMO_EMAIL, password_hash=hash_password(DEMO_PASSWORD), nickname="Demo", locale=None,
-        created_at=now, email_verified_at=now, age_confirmed_at=now, password_changed_at=now,
-        accepted_privacy_version=config["PRIVACY_POLICY_VERSION"], accepted_terms_version=config["TERMS_VERSION"],
-    )
-    db.session.add(user)
-    db.session.flush()
-
-    add_credits(user, 10_000, "adjustment", now, reason="demo credits")
-    return user, True
-
-
-def ensure_demo_admin(config, now: datetime) -> tuple[User, bool]:
-    """The demo staff member with every role (development only). Returns (user, created)."""
-    return create_staff(DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, list(STAFF_ROLES), config, now)
