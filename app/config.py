@@ -61,6 +61,18 @@ class Config:
 
     def __init__(self, environ=None):
         env = os.environ if environ is None else environ
+        self._site_and_stores(env)
+        self._mail(env)
+        self._backends(env)
+        self._web(env)
+        self._accounts(env)
+        self._api(env)
+        self._requests_and_billing(env)
+        self._consent(env)
+        self._retention(env)
+
+    def _site_and_stores(self, env) -> None:
+        """The site, its database, Redis (limits and metering) and the encryption keys."""
         self.SECRET_KEY = env.get("SECRET_KEY") or None
         self.SITE_NAME = env.get("SITE_NAME", "TwtAPI")
         self.SITE_URL = env.get("SITE_URL", "http://127.0.0.1:5000").rstrip("/")
@@ -84,6 +96,8 @@ class Config:
         keys = env.get("DATA_ENCRYPTION_KEYS", "")
         self.DATA_ENCRYPTION_KEYS = [k.strip() for k in keys.split(",") if k.strip()]
 
+    def _mail(self, env) -> None:
+        """Outgoing mail: where it goes and who delivers the outbox."""
         self.MAIL_URL = env.get("MAIL_URL") or None
         self.MAIL_DIR = env.get("MAIL_DIR") or str(INSTANCE_DIR / "mail")
         self.MAIL_FROM = env.get("MAIL_FROM", f"{self.SITE_NAME} <no-reply@twtapi.com>")
@@ -91,6 +105,8 @@ class Config:
         # "background" (a thread of the serving process) or "inline" (after each request; tests).
         self.MAIL_DELIVERY = env.get("MAIL_DELIVERY", "queue")
 
+    def _backends(self, env) -> None:
+        """Stripe, the data backend, and the demo parts that stand in for them."""
         self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY") or None
         self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET") or None
         self.UPSTREAM_API_URL = env.get("UPSTREAM_API_URL") or None
@@ -99,6 +115,8 @@ class Config:
         self.DEMO_MODE = _bool(env.get("DEMO_MODE"), False)
         self.DEMO_PARTS = True
 
+    def _web(self, env) -> None:
+        """Serving: proxies, request sizes, logging, languages, cookies, CSRF, the price list."""
         # Number of trusted reverse proxies in front of the app (0: none, trust nothing).
         self.PROXY_HOPS = _int(env, "PROXY_HOPS", 0)
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024)
@@ -124,7 +142,8 @@ class Config:
 
         self.PRICING = DEFAULT_PRICING
 
-        # Accounts
+    def _accounts(self, env) -> None:
+        """Accounts: age, grace period, sign-in and session limits, password hashing, document versions."""
         self.MIN_AGE = _int(env, "MIN_AGE", 16)
         self.ACCOUNT_GRACE_DAYS = _int(env, "ACCOUNT_GRACE_DAYS", 14)
         self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10 per hour")
@@ -140,7 +159,8 @@ class Config:
         self.PRIVACY_POLICY_VERSION = env.get("PRIVACY_POLICY_VERSION", "2025-02-26")
         self.TERMS_VERSION = env.get("TERMS_VERSION", "2026-12-01")
 
-        # API gateway
+    def _api(self, env) -> None:
+        """The API gateway and metering."""
         self.UPSTREAM_TIMEOUT_SECONDS = float(env.get("UPSTREAM_TIMEOUT_SECONDS", "10"))
         thresholds = env.get("LOW_CREDIT_THRESHOLDS", "100,20,0")
         self.LOW_CREDIT_THRESHOLDS = sorted({int(t) for t in thresholds.split(",") if t.strip()}, reverse=True)
@@ -155,7 +175,8 @@ class Config:
         self.METERING_FLUSH_INTERVAL_SECONDS = float(env.get("METERING_FLUSH_INTERVAL_SECONDS", "0.2"))
         self.METERING_FLUSH_BATCH = _int(env, "METERING_FLUSH_BATCH", 1000)
 
-        # Rights requests
+    def _requests_and_billing(self, env) -> None:
+        """Rights requests, the contact form, billing and the sub-processors the policy names."""
         self.RIGHTS_RATE_LIMIT_IP = env.get("RIGHTS_RATE_LIMIT_IP", "5 per hour")
         self.RIGHTS_RATE_LIMIT_ADDRESS = env.get("RIGHTS_RATE_LIMIT_ADDRESS", "3 per hour")
         self.PRIVACY_STAFF_EMAIL = env.get("PRIVACY_STAFF_EMAIL") or None  # digest also goes to privacy staff
@@ -179,14 +200,16 @@ class Config:
              "purpose": _l("E-mail delivery: sends our messages to you.")},
         ]
 
-        # Cookie consent
+    def _consent(self, env) -> None:
+        """Cookie consent."""
         self.CONSENT_MAX_AGE_DAYS = _int(env, "CONSENT_MAX_AGE_DAYS", 180)
         self.CONSENT_REJECT_MAX_AGE_DAYS = _int(env, "CONSENT_REJECT_MAX_AGE_DAYS", 180)
         self.COOKIE_POLICY_VERSION = env.get("COOKIE_POLICY_VERSION", "2026-11-28")
         # One line shown when the cookie policy changed since the visitor's decision.
         self.COOKIE_POLICY_CHANGES = env.get("COOKIE_POLICY_CHANGES", "")
 
-        # Retention periods in days (docs/policy-map.md, app/retention.py)
+    def _retention(self, env) -> None:
+        """Retention periods in days (docs/policy-map.md, app/retention.py)."""
         for name, default in (
             ("UNVERIFIED_ACCOUNT_DAYS", 30),
             ("SESSION_RETENTION_DAYS", 30),
