@@ -1,0 +1,41 @@
+"""Staff console: the audit log and its CSV (admin and privacy roles)."""
+
+from __future__ import annotations
+
+from datetime import date as date_type
+
+from flask import Response, render_template, request, stream_with_context
+
+from app.extensions import db
+from app.security import staff
+from app.staff import services as staff_services
+from app.staff.blueprint import bp
+
+
+def _audit_filters():
+    def day(name):
+        try:
+            return date_type.fromisoformat(request.args.get(name, ""))
+        except ValueError:
+            return None
+
+    return (request.args.get("staff") or None, request.args.get("customer") or None,
+            request.args.get("action") or None, day("since"), day("until"))
+
+
+@bp.get("/audit")
+@staff("admin", "privacy")
+def show_audit():
+    """Every staff action and staff look at personal data; filter by staff, customer, action and date."""
+    filters = _audit_filters()
+    entries = db.session.scalars(staff_services.audit_query(*filters).limit(500)).all()
+    return render_template("staff/audit.html", entries=entries, args=request.args)
+
+
+@bp.get("/audit.csv")
+@staff("admin", "privacy")
+def download_audit():
+
+    lines = staff_services.audit_csv(staff_services.audit_query(*_audit_filters()))
+    return Response(stream_with_context(lines), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="audit.csv"'})

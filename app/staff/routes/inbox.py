@@ -1,0 +1,65 @@
+"""Staff console: the support inbox and one thread (support and admin roles)."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.auth.models import User, UserRole
+from app.contact import services as contact
+from app.contact.forms import AssignForm, StaffReplyForm
+from app.contact.models import STATUSES, TOPICS, ContactThread
+from app.extensions import db
+from app.security import staff
+from app.staff.blueprint import bp
+from app.timeutil import utcnow
+
+
+def _staff_members():
+    return db.session.scalars(select(User).join(UserRole).where(UserRole.role.in_(("support", "admin")))
+                              .distinct().order_by(User.email)).all()
+
+
+@bp.get("/messages")
+@staff("support", "admin")
+def list_messages():
+    """The inbox: filter by status and topic, search by reference or e-mail."""
+    status = request.args.get("status") if request.args.get("status") in STATUSES else None
+    topic = request.args.get("topic") if request.args.get("topic") in TOPICS else None
+    query = (request.args.get("q") or "").strip()[:254] or None
+    threads = contact.inbox(status, topic, query)
+    staff_by_id = {u.id: u for u in _staff_members()}
+    return render_template("staff/messages.html", threads=threads, status=status, topic=topic, query=query or "",
+                           statuses=STATUSES, topics=TOPICS, staff_by_id=staff_by_id)
+
+
+@bp.route("/messages/<reference>", methods=["GET", "POST"])
+@staff("support", "admin")
+def show_message(reference: str):
+    """One thread: reply (e-mailed), internal note, assign, close or reopen. Everything audited."""
+    thread = db.session.scalar(select(ContactThread).where(ContactThread.reference == reference))
+    if thread is None:
+        abort(404)
+    members = _staff_members()
+    reply_form, assign_form = StaffReplyForm(), AssignForm()
+    assign_form.assignee.choices = [(0, _("nobody"))] + [(u.id, u.email) for u in members]
+    if request.method == "GET":
+        contact.record_staff_access(thread, current_user, "view", utcnow(), request.remote_addr)
+        db.session.commit()
+        assign_form.assignee.data = thread.assignee_id or 0
+        return render_template("staff/message.html", thread=thread, reply_form=reply_form,
+                               assign_form=assign_form, members=members)
+    action = request.form.get("action", "")
+    form = assign_form if action == "assign" else reply_form
+    if action not in contact.STAFF_ACTIONS or (action in ("reply", "note", "assign") and not form.validate_on_submit()):
+        status = 400 if (reply_form.errors or assign_form.errors or action not in contact.STAFF_ACTIONS) else 200
+        return render_template("staff/message.html", thread=thread, reply_form=reply_form,
+                               assign_form=assign_form, members=members), status
+    contact.staff_action(thread, current_user, action, message=reply_form.message.data,
+                         assignee=assign_form.assignee.data, config=current_app.config, now=utcnow(),
+                         ip=request.remote_addr)
+    db.session.commit()
+    flash(_("Done."), "success")
+    return redirect(url_for("staff.show_message", reference=reference), code=303)

@@ -1,0 +1,100 @@
+"""Staff console: orders, refunds and credit adjustments (billing and admin roles)."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_currency
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.audit import services as audit
+from app.auth import services as auth_services
+from app.auth.models import User
+from app.billing import gateway, refunds
+from app.billing import services as billing
+from app.billing.forms import AdjustCreditsForm, RefundForm
+from app.billing.models import Order
+from app.extensions import db
+from app.security import staff
+from app.staff.blueprint import bp
+from app.staff.services import notify
+from app.timeutil import utcnow
+
+
+@bp.get("/orders")
+@staff("billing", "admin")
+def list_orders():
+    """Orders, newest first; search by order reference or customer e-mail."""
+    query = (request.args.get("q") or "").strip()[:254]
+    statement = select(Order, User.email).outerjoin(User, User.id == Order.user_id).order_by(Order.id.desc())
+    if query:
+        statement = statement.where(db.or_(Order.reference == query.upper(), User.email == query.lower()))
+    rows = db.session.execute(statement.limit(200)).all()
+    return render_template("staff/orders.html", rows=rows, query=query)
+
+
+@bp.route("/orders/<reference>", methods=["GET", "POST"])
+@staff("billing", "admin")
+def show_order(reference: str):
+    """One order, with a refund form. The refund's effect arrives with Stripe's webhook."""
+    order = billing.find_order(reference)
+    if order is None:
+        abort(404)
+    buyer = db.session.get(User, order.user_id) if order.user_id else None
+    form = RefundForm()
+    if request.method == "GET":
+        audit.record(current_user, "billing:order:view", utcnow(), target_user=buyer, target=order.reference,
+                     ip=request.remote_addr)
+        db.session.commit()
+    if request.method != "POST" or not form.validate_on_submit():
+        return render_template("staff/order.html", order=order, buyer=buyer, form=form), 400 if form.errors else 200
+    try:
+        amount = refunds.refundable_amount(order, form.amount.data)
+        if request.form.get("confirmed") != "yes":
+            return _confirm_refund(order, amount)
+        done = refunds.refund(order, amount, current_user, form.reason.data, gateway.current_gateway(),
+                              current_app.config, utcnow(), request.remote_addr)
+    except refunds.NotRefundable:
+        flash(_("This order cannot be refunded."), "error")
+        return redirect(url_for("staff.show_order", reference=reference), code=303)
+    flash(_("Refund sent to Stripe. The order changes when Stripe confirms it.") if done == "requested"
+          else _("Demo refund applied."), "success")
+    return redirect(url_for("staff.show_order", reference=reference), code=303)
+
+
+def _confirm_refund(order, amount: int):
+    price = format_currency(amount / 100, order.currency)
+    return render_template(
+        "staff/confirm.html", title=_("Refund %(amount)s?", amount=price), button=_("Refund"),
+        consequence=_("The money goes back to the buyer's card and the credits it bought are taken back, "
+                      "as far as they are unused. This cannot be undone."),
+        action_url=url_for("staff.show_order", reference=order.reference), fields=request.form,
+        cancel_url=url_for("staff.show_order", reference=order.reference))
+
+
+@bp.route("/credits", methods=["GET", "POST"])
+@staff("billing", "admin")
+def adjust_credits():
+    """Add or remove a customer's credits, with a mandatory reason (audited, in the ledger)."""
+    form = AdjustCreditsForm()
+    if form.validate_on_submit():
+        user = auth_services.find_user_by_email(form.email.data)
+        if user is None:
+            form.email.errors.append(_("No account has this e-mail address."))
+        else:
+            try:
+                billing.add_credits(user, form.amount.data, "adjustment", utcnow(), reason=form.reason.data,
+                                    actor=current_user)
+            except billing.InsufficientCredits as exc:
+                form.amount.errors.append(_("The balance is only %(balance)s credits.", balance=exc.balance))
+            else:
+                audit.record(current_user, "billing:credits:adjust", utcnow(), target_user=user,
+                             reason=f"{form.amount.data:+d}: {form.reason.data}", ip=request.remote_addr)
+
+                notify(user, "credits", current_app.config)
+                db.session.commit()
+                flash(_("The balance of %(email)s is now %(balance)s credits.", email=user.email,
+                        balance=user.credit_balance), "success")
+                return redirect(url_for("staff.adjust_credits"), code=303)
+    return render_template("staff/credits.html", form=form), 400 if form.errors else 200

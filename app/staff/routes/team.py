@@ -1,0 +1,47 @@
+"""Staff console: the team and its roles (admin)."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.auth import provisioning
+from app.auth import services as auth_services
+from app.auth.models import STAFF_ROLES, User
+from app.database import form_id
+from app.extensions import db
+from app.security import staff
+from app.staff import services as staff_services
+from app.staff.blueprint import bp
+from app.timeutil import utcnow
+
+
+@bp.route("/team", methods=["GET", "POST"])
+@staff("admin")
+def manage_team():
+    """Invite staff, change their roles, remove them (never the last admin)."""
+    if request.method == "POST":
+        action, now, ip = request.form.get("action", ""), utcnow(), request.remote_addr
+        roles = request.form.getlist("roles")
+        try:
+            if action == "invite":
+                email = request.form.get("email", "")
+                if not roles or not email.strip():
+                    raise ValueError(_("Give an e-mail address and at least one role."))
+                staff_services.invite(email, roles, current_user, current_app.config, now, ip)
+            elif action in ("roles", "remove"):
+                member = db.session.get(User, form_id(request.form.get("user_id")) or 0)
+                if member is None:
+                    abort(404)
+                staff_services.set_roles(member, [] if action == "remove" else roles, current_user, now, ip)
+            else:
+                abort(400)
+        except (staff_services.LastAdmin, auth_services.InvalidEmail, provisioning.UnknownRole, ValueError) as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return render_template("staff/team.html", members=staff_services.team(), roles=STAFF_ROLES), 400
+        db.session.commit()
+        flash(_("Done."), "success")
+        return redirect(url_for("staff.manage_team"), code=303)
+    return render_template("staff/team.html", members=staff_services.team(), roles=STAFF_ROLES)
