@@ -49,6 +49,7 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
                 "404": _error("No such endpoint."),
                 "405": _error("Only GET (and OPTIONS) work; HEAD is refused, since it would be charged for no data.",
                               {"Allow": {"schema": {"type": "string"}}}),
+                "413": _error("The request has a body over the size limit; API calls take none. Nothing is charged."),
                 "429": _error("The key's rate limit is reached; see Retry-After.", RETRY_AFTER),
                 "502": _error("The data backend failed; nothing is charged."),
                 "503": _error("Calls cannot be metered right now; none is served and nothing is charged.",

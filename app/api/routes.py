@@ -41,6 +41,10 @@ def gateway(path: str):
     started = time.perf_counter()
     if request.method == "OPTIONS":  # what works here: GET (HEAD would be charged for no data)
         return "", 204, {"Allow": ALLOWED}
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if limit and (request.content_length or 0) > limit:  # never read: refused before anything else
+        return _problem(413, f"The request body is over {limit} bytes. API calls take no body: send the "
+                             "parameters in the path and the query string.")
     if request.method != "GET":
         return _problem(405, "This endpoint accepts GET only (HEAD is refused: it would be charged and return "
                              "no data).", {"Allow": ALLOWED})

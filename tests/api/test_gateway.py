@@ -160,9 +160,18 @@ def test_other_methods_get_405(app, client):
 
 
 def test_oversized_request_gets_413(app, client):
-    _, secret = make_customer(app)
-    response = client.post("/api/v1/users/jack", headers=bearer(secret), data=b"x" * (2 * 1024 * 1024))
-    assert response.status_code in {405, 413}
+    """A body over MAX_CONTENT_LENGTH gets 413 problem+json, whatever the method, and costs nothing."""
+    user_id, secret = make_customer(app, credits=50)
+    body = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    for method in ("post", "get"):
+        response = getattr(client, method)("/api/v1/users/jack", headers=bearer(secret), data=body)
+        assert response.status_code == 413, method
+        assert response.mimetype == "application/problem+json"
+        assert "take no body" in response.get_json()["detail"]
+    with app.app_context():
+        assert _db.session.get(User, user_id).credit_balance == 50
+        assert _db.session.scalar(select(func.count()).select_from(ApiCall)) == 0
+    assert client.get("/api/v1/users/jack", headers=bearer(secret), data=b"x" * 10).status_code == 200
 
 
 def test_concurrent_calls_never_overspend(app):
@@ -273,7 +282,7 @@ def test_openapi_document_states_the_rules_the_gateway_enforces(app, client):
     _, secret = make_customer(app, credits=1000)
     for path, item in doc["paths"].items():
         operation = item["get"]
-        assert {"401", "402", "405", "429", "503"} <= set(operation["responses"]), path
+        assert {"401", "402", "405", "413", "429", "503"} <= set(operation["responses"]), path
         for code in ("401", "402", "405", "429", "503"):
             schema = operation["responses"][code]["content"]["application/problem+json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/Problem"}
