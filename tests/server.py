@@ -1,5 +1,5 @@
 """Run the real app under gunicorn on 127.0.0.1 for tests that need a running server: browser
-journeys, concurrent clients, outages. Used by the ``serve`` fixture in tests/conftest.py."""
+journeys, concurrent clients, outages. Used by the ``serve`` fixture in tests/fixtures/apps.py."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def _get_rules(app, access: str):
 
 
 def test_every_class_is_checked_with_anonymous_customer_and_staff_clients(app, runner, outbox):
-    from tests.conftest import AuthActions, turn_on_2fa
+    from tests.fixtures.visitor import AuthActions, turn_on_2fa
     from tests.staff.test_routes import PASSWORD, make_staff
 
     anonymous = app.test_client()

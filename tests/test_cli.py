@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from app.auth.models import User
 from app.extensions import db as _db
-from tests.conftest import AuthActions
+from tests.fixtures.visitor import AuthActions
 
 
 def test_show_config_redacts_the_database_password(make_app):

@@ -35,7 +35,7 @@ NECESSARY_COOKIES = {c.name for c in registry.COOKIES if c.category == registry.
 
 
 def test_signed_in_pages_set_only_the_necessary_session_cookie(app, client, outbox):
-    from tests.conftest import AuthActions
+    from tests.fixtures.visitor import AuthActions
 
     auth = AuthActions(client, outbox)
     auth.register()

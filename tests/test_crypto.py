@@ -6,16 +6,14 @@ from sqlalchemy import select, text
 from app import crypto
 from app.auth.models import User
 from app.extensions import db as _db
-from app.timeutil import utcnow
+from tests.fixtures.factories import UserFactory
 
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 
 
 def _add_users(count: int) -> None:
-    now = utcnow()
     for i in range(count):
-        _db.session.add(User(email=f"u{i}@example.com", password_hash="x", created_at=now, age_confirmed_at=now,
-                             accepted_privacy_version="v", accepted_terms_version="v", totp_secret=f"SECRET{i:04d}"))
+        UserFactory(email=f"u{i}@example.com", totp_secret=f"SECRET{i:04d}")
     _db.session.commit()
 
 

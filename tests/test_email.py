@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app.email import OutboxMessage, backoff, deliver_due, queue_email
 from app.extensions import db as _db
 from app.timeutil import utcnow
-from tests.conftest import AuthActions, submit
+from tests.fixtures.visitor import AuthActions, submit
 
 
 def test_messages_carry_text_and_html_in_the_recipients_language(app, outbox):

@@ -81,7 +81,8 @@ def test_compiled_catalogue_is_used(client):
 
 
 def test_counts_take_their_plural_form(app, outbox):
-    from tests.conftest import PASSWORD_FOR_TESTS, AuthActions, make_customer
+    from tests.fixtures.factories import make_customer
+    from tests.fixtures.visitor import PASSWORD_FOR_TESTS, AuthActions
 
     make_customer(app, "one@example.com", credits=1)
     client = app.test_client()

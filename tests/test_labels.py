@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.billing.models import Order
 from app.extensions import db as _db
 from app.labels import LABELS, label
-from tests.conftest import AuthActions, submit
+from tests.fixtures.visitor import AuthActions, submit
 
 
 def test_every_label_is_translated_and_distinct_per_kind(app):
@@ -44,7 +44,7 @@ def test_a_cancelled_order_reads_the_same_on_every_page_and_in_the_export(app, c
 
 
 def test_staff_pages_show_labels_not_codes(app, runner, outbox):
-    from tests.conftest import make_customer
+    from tests.fixtures.factories import make_customer
     from tests.staff.test_console import open_record, staff_client
 
     user_id, _ = make_customer(app, "cust@example.com")

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from app.security import RedactSecretsFilter
-from tests.conftest import AuthActions, link_in, submit
+from tests.fixtures.visitor import AuthActions, link_in, submit
 
 
 def test_account_journey_logs_no_secret(app, client, outbox, caplog):
@@ -41,7 +41,7 @@ def test_web_server_access_lines_have_tokens_redacted():
 
 
 def test_two_factor_secrets_and_codes_are_not_logged(app, client, outbox, caplog):
-    from tests.conftest import totp_now, turn_on_2fa
+    from tests.fixtures.visitor import totp_now, turn_on_2fa
 
     caplog.set_level(logging.DEBUG)
     auth = AuthActions(client, outbox)

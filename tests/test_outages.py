@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from tests.conftest import AuthActions, bearer, make_customer, submit
+from tests.fixtures.factories import make_customer
+from tests.fixtures.visitor import AuthActions, bearer, submit
 
 
 def _redis_app(make_app, url, **overrides):

@@ -9,7 +9,7 @@ from app.auth.models import AccountToken, User, UserSession
 from app.email import OutboxMessage
 from app.extensions import db as _db
 from app.timeutil import utcnow
-from tests.conftest import AuthActions
+from tests.fixtures.visitor import AuthActions
 
 
 def test_every_table_with_personal_data_has_a_rule(app):

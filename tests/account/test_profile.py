@@ -3,7 +3,7 @@
 
 
 from tests.auth.test_routes import _user
-from tests.conftest import AuthActions, link_in, submit
+from tests.fixtures.visitor import AuthActions, link_in, submit
 
 PASSWORD = AuthActions.PASSWORD
 

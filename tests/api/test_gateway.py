@@ -13,7 +13,8 @@ from app.billing.models import CreditEntry
 from app.extensions import db as _db
 from app.keys.models import ApiKey
 from app.usage.models import ApiCall, UsageDaily
-from tests.conftest import bearer, make_customer
+from tests.fixtures.factories import make_customer
+from tests.fixtures.visitor import bearer
 
 
 def balance(app, user_id):

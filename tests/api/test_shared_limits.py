@@ -6,7 +6,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.conftest import make_customer
+from tests.fixtures.factories import make_customer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,6 +10,7 @@ from app.audit.models import AuditEntry
 from app.audit.services import AuditLogIsAppendOnly, pseudonymise_subject, record
 from app.extensions import db as _db
 from app.timeutil import utcnow
+from tests.fixtures.factories import UserFactory
 
 
 @pytest.fixture
@@ -53,12 +54,7 @@ def test_bulk_statements_are_refused(db, entry, statement):
 
 
 def test_pseudonymising_an_erased_subject_is_the_one_allowed_change(db):
-    from app.auth.models import User
-
-    user = User(email="gone@example.com", password_hash="x", created_at=utcnow(), age_confirmed_at=utcnow(),
-                accepted_privacy_version="v", accepted_terms_version="v")
-    db.session.add(user)
-    db.session.flush()
+    user = UserFactory(email="gone@example.com")
     record(None, "staff:user:view", utcnow(), target_user=user, reason="ticket")
     db.session.commit()
     assert pseudonymise_subject(user.id, "erased-user-1") == 1

@@ -8,7 +8,7 @@ from app import retention
 from app.auth.models import SecurityEvent
 from app.extensions import db as _db
 from app.timeutil import utcnow
-from tests.conftest import AuthActions, submit
+from tests.fixtures.visitor import AuthActions, submit
 
 FIREFOX = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"}
 IPHONE = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/605.1"}

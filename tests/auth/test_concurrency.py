@@ -11,7 +11,8 @@ from app.auth.models import User, UserSession
 from app.extensions import db as _db
 from app.keys.models import ApiKey
 from app.timeutil import utcnow
-from tests.conftest import PASSWORD_FOR_TESTS, make_customer
+from tests.fixtures.factories import make_customer
+from tests.fixtures.visitor import PASSWORD_FOR_TESTS
 from tests.server import HttpClient
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.auth.models import UserSession
 from app.extensions import db as _db
-from tests.conftest import PASSWORD_FOR_TESTS, AuthActions, submit, totp_now, turn_on_2fa
+from tests.fixtures.visitor import PASSWORD_FOR_TESTS, AuthActions, submit, totp_now, turn_on_2fa
 
 
 def _age_reauth(app, minutes=6):

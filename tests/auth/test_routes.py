@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.auth.models import AccountToken, User, UserSession
 from app.extensions import db as _db
 from app.security import hash_token
-from tests.conftest import SAME_ORIGIN, AuthActions, form_token, link_in, submit
+from tests.fixtures.visitor import SAME_ORIGIN, AuthActions, form_token, link_in, submit
 
 PASSWORD = AuthActions.PASSWORD
 

@@ -6,7 +6,7 @@ from sqlalchemy import select, text
 
 from app.auth.models import RecoveryCode, User, UserSession
 from app.extensions import db as _db
-from tests.conftest import AuthActions, submit, totp_now, turn_on_2fa
+from tests.fixtures.visitor import AuthActions, submit, totp_now, turn_on_2fa
 
 
 def _signed_in(client, outbox):

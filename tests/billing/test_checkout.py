@@ -8,7 +8,7 @@ from app.billing.gateway import StripeGateway
 from app.billing.models import Order
 from app.extensions import db as _db
 from tests.billing.fakes import FakeStripeHTTP
-from tests.conftest import AuthActions, submit
+from tests.fixtures.visitor import AuthActions, submit
 
 
 def _buyer(client, outbox):

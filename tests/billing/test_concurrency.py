@@ -15,7 +15,7 @@ from app.billing import services
 from app.billing.models import CreditEntry, Order
 from app.extensions import db as _db
 from app.timeutil import utcnow
-from tests.conftest import make_customer
+from tests.fixtures.factories import make_customer
 
 SECRET = "whsec_concurrency_test"
 

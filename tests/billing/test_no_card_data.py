@@ -6,7 +6,7 @@ import re
 from sqlalchemy import String, Text, select
 
 from app.extensions import db as _db
-from tests.conftest import AuthActions, submit
+from tests.fixtures.visitor import AuthActions, submit
 
 CARD = re.compile(r"(?<!\d)(?:\d[ -]?){13,19}(?!\d)")
 

@@ -10,7 +10,7 @@ from app.extensions import db as _db
 from app.metering import services as metering
 from app.metering.types import InsufficientCredits
 from app.timeutil import utcnow
-from tests.conftest import charge_call, make_customer
+from tests.fixtures.factories import charge_call, make_customer
 
 
 def test_every_change_is_a_ledger_row_and_balances_match(app, runner):

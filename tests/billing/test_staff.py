@@ -6,7 +6,7 @@ from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.billing.models import Order
 from app.extensions import db as _db
-from tests.conftest import AuthActions, submit, turn_on_2fa
+from tests.fixtures.visitor import AuthActions, submit, turn_on_2fa
 from tests.staff.test_routes import PASSWORD, make_staff
 
 

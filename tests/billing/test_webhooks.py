@@ -13,7 +13,7 @@ from app.billing import services
 from app.billing.models import CreditEntry, Order, WebhookEvent
 from app.extensions import db as _db
 from app.timeutil import utcnow
-from tests.conftest import charge_call, make_customer
+from tests.fixtures.factories import charge_call, make_customer
 
 SECRET = "whsec_test_secret"
 

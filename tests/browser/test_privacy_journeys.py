@@ -13,7 +13,8 @@ from app.extensions import db as _db
 from app.legal.models import PolicyVersion
 from app.rights.models import RightsRequest
 from app.timeutil import utcnow
-from tests.conftest import PASSWORD_FOR_TESTS, make_customer, totp_now
+from tests.fixtures.factories import make_customer
+from tests.fixtures.visitor import PASSWORD_FOR_TESTS, totp_now
 from tests.staff.test_routes import PASSWORD as STAFF_PASSWORD
 from tests.staff.test_routes import make_staff
 from tests.sweep import traces

@@ -239,7 +239,7 @@ def test_one_proof_row_per_decision_and_none_without_one(client, app):
 
 
 def test_signed_in_decisions_carry_the_user(client, app, outbox):
-    from tests.conftest import AuthActions
+    from tests.fixtures.visitor import AuthActions
 
     auth = AuthActions(client, outbox)
     auth.register()
@@ -274,7 +274,7 @@ def test_cookie_page_in_chinese(client):
 
 def test_every_cookie_the_site_sets_is_registered(app, outbox):
     """A walk over public and portal pages in each consent state finds only registered cookies."""
-    from tests.conftest import AuthActions
+    from tests.fixtures.visitor import AuthActions
 
     anonymous, member = app.test_client(), app.test_client()
     AuthActions(member, outbox).register()
@@ -292,7 +292,7 @@ def test_every_cookie_the_site_sets_is_registered(app, outbox):
 
 
 def test_a_decision_made_signed_out_is_linked_to_the_account_that_signs_in(app, client, outbox):
-    from tests.conftest import AuthActions
+    from tests.fixtures.visitor import AuthActions
 
     AuthActions(app.test_client(), outbox).register()
     decide(client, "reject_all")

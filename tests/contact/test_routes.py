@@ -11,7 +11,7 @@ from app.audit.models import AuditEntry
 from app.contact.models import ContactMessage, ContactThread
 from app.extensions import db as _db
 from app.timeutil import utcnow
-from tests.conftest import AuthActions, link_in, submit, turn_on_2fa
+from tests.fixtures.visitor import AuthActions, link_in, submit, turn_on_2fa
 from tests.staff.test_routes import PASSWORD, make_staff
 
 MESSAGE = "Hello, I would like to know more about the search endpoint."

@@ -114,7 +114,7 @@ def test_a_raw_non_utf8_byte_in_the_query_string_is_a_400(client, path):
 
 
 def test_ids_past_the_databases_range_are_not_found(app, client, outbox):
-    from tests.conftest import AuthActions, submit
+    from tests.fixtures.visitor import AuthActions, submit
 
     auth = AuthActions(client, outbox)
     auth.register()

@@ -9,7 +9,7 @@ from app.auth.models import UserSession
 from app.extensions import db as _db
 from app.keys.models import ApiKey
 from app.security import hash_token
-from tests.conftest import AuthActions, bearer, submit
+from tests.fixtures.visitor import AuthActions, bearer, submit
 
 
 def _signed_in(client, outbox, email="alice@example.com", verify=True):

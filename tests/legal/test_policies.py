@@ -9,7 +9,7 @@ from app.extensions import db as _db
 from app.legal import services
 from app.legal.models import PolicyNotice, PolicyVersion
 from app.timeutil import utcnow
-from tests.conftest import AuthActions, submit
+from tests.fixtures.visitor import AuthActions, submit
 
 SIGNIFICANT = """---
 version: {version}

@@ -11,7 +11,8 @@ from app.keys.models import ApiKey
 from app.metering.types import unpack
 from app.metering.write import write_records
 from app.usage.models import ApiCall, UsageDaily
-from tests.conftest import bearer, make_customer
+from tests.fixtures.factories import make_customer
+from tests.fixtures.visitor import bearer
 
 
 def totals(app, user_id):

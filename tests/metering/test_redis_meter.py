@@ -19,7 +19,8 @@ from app.keys import services as keys
 from app.keys.models import ApiKey
 from app.timeutil import utcnow
 from app.usage.models import ApiCall
-from tests.conftest import bearer, make_customer
+from tests.fixtures.factories import make_customer
+from tests.fixtures.visitor import bearer
 
 
 def ledger_state(app, user_id):

@@ -16,7 +16,7 @@ from app.extensions import db as _db
 from app.rights import services
 from app.timeutil import utcnow
 from app.usage.models import UsageDaily
-from tests.conftest import AuthActions, bearer, link_in, submit
+from tests.fixtures.visitor import AuthActions, bearer, link_in, submit
 from tests.sweep import traces
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,7 +148,7 @@ def test_closing_in_one_pass_through_reauthentication_keeps_what_was_typed(app, 
 
 
 def test_reopening_through_the_second_factor_says_what_came_back(app, client, outbox):
-    from tests.conftest import totp_now, turn_on_2fa
+    from tests.fixtures.visitor import totp_now, turn_on_2fa
 
     auth = _customer(client, outbox)
     secret, _codes = turn_on_2fa(client)

@@ -12,7 +12,7 @@ from app.extensions import db as _db
 from app.rights import workflow as rights
 from app.rights.models import LegalHold, RightsRequest
 from app.timeutil import utcnow
-from tests.conftest import AuthActions, submit, turn_on_2fa
+from tests.fixtures.visitor import AuthActions, submit, turn_on_2fa
 from tests.staff.test_routes import PASSWORD, make_staff
 
 
@@ -305,7 +305,8 @@ def test_a_parent_or_guardian_files_for_a_child_and_it_is_handled_as_a_minors(ap
 
 
 def test_a_flagged_minor_cannot_sign_in_nor_use_keys_and_is_told_why(app, runner, outbox):
-    from tests.conftest import bearer, make_customer
+    from tests.fixtures.factories import make_customer
+    from tests.fixtures.visitor import bearer
     from tests.staff.test_console import open_record, staff_client
 
     user_id, secret = make_customer(app, "kid@example.com")

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.extensions import db as _db
-from tests.conftest import AuthActions, bearer, make_customer, submit, turn_on_2fa
+from tests.fixtures.factories import make_customer
+from tests.fixtures.visitor import AuthActions, bearer, submit, turn_on_2fa
 from tests.staff.test_routes import PASSWORD, make_staff
 
 
@@ -188,7 +189,7 @@ def test_destructive_account_actions_ask_for_confirmation_first(app, runner, out
 
 
 def test_privacy_staff_find_everything_held_for_an_address_without_an_account(app, runner, outbox):
-    from tests.conftest import submit as send
+    from tests.fixtures.visitor import submit as send
 
     visitor = app.test_client()
     send(visitor, "/contact", {"name": "Nia", "email": "nia@example.org", "subject": "sales",

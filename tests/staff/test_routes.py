@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.auth.models import UserSession
 from app.extensions import db as _db
-from tests.conftest import AuthActions, turn_on_2fa
+from tests.fixtures.visitor import AuthActions, turn_on_2fa
 
 PASSWORD = "orange kettle under the stairs"
 

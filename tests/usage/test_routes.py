@@ -3,7 +3,8 @@
 import csv
 import io
 
-from tests.conftest import AuthActions, bearer, make_customer
+from tests.fixtures.factories import make_customer
+from tests.fixtures.visitor import AuthActions, bearer
 
 
 def _signed_in_customer(app, client, outbox, credits=100):
