@@ -3,14 +3,22 @@ journeys, concurrent clients, outages. Used by the ``serve`` fixture in tests/fi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,6 +105,55 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+class TlsRedisServer(RedisServer):
+    """A redis-server of the test's own that speaks TLS only, with a self-signed certificate for
+    127.0.0.1; ``url`` is a ``rediss://`` URL that trusts that certificate."""
+
+    def __init__(self, directory: Path):
+        super().__init__(directory)
+        self.cert, self.key = directory / "redis-cert.pem", directory / "redis-key.pem"
+        _self_signed(self.cert, self.key)
+
+    @property
+    def url(self) -> str:
+        return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.cert}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603
+            ["redis-server", "--bind", "127.0.0.1", "--port", "0", "--tls-port", str(self.port),
+             "--tls-cert-file", str(self.cert), "--tls-key-file", str(self.key), "--tls-auth-clients", "no",
+             "--save", "", "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        context = ssl.create_default_context(cafile=str(self.cert))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as raw, \
+                        context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server (TLS) did not start")
+
+
+def _self_signed(cert_path: Path, key_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
 
 
 class HttpClient:

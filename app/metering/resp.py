@@ -89,7 +89,7 @@ class ScriptCaller:
             sock = socket.create_connection((opts.get("host", "localhost"), opts.get("port", 6379)), self.timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if opts.get("connection_class") is redis.SSLConnection:
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=opts.get("host"))
+                sock = tls_context(opts).wrap_socket(sock, server_hostname=opts.get("host"))
         conn = (sock, hiredis.Reader(encoding="utf-8"), bytearray(16384))
         self._local.conn, self._local.pid = conn, os.getpid()
         with self._lock:
@@ -128,6 +128,17 @@ class ScriptCaller:
                 conn[0].close()
             except OSError:
                 pass
+
+
+def tls_context(options: dict) -> ssl.SSLContext:
+    """The TLS context for a ``rediss://`` URL, honouring the query options redis-py honours:
+    ``ssl_ca_certs`` (a CA file to trust, e.g. a private CA) and ``ssl_cert_reqs=none``
+    (no certificate check: only for a server you reach over a network you trust)."""
+    context = ssl.create_default_context(cafile=options.get("ssl_ca_certs"))
+    if str(options.get("ssl_cert_reqs", "required")).lower() in ("none", str(int(ssl.CERT_NONE))):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _sha1(text: str) -> str:

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import redis
 from sqlalchemy import func, select
 
 from app.auth.models import User
@@ -17,10 +18,12 @@ from app.billing.models import CreditEntry
 from app.extensions import db as _db
 from app.keys import services as keys
 from app.keys.models import ApiKey
+from app.metering.resp import ScriptCaller
 from app.timeutil import utcnow
 from app.usage.models import ApiCall
 from tests.fixtures.factories import make_customer
 from tests.fixtures.visitor import bearer
+from tests.server import TlsRedisServer
 
 
 def ledger_state(app, user_id):
@@ -169,3 +172,24 @@ def test_metering_setting_is_checked_at_start(make_app):
         make_app(API_METERING="redis", REDIS_URL=None)
     with pytest.raises(RuntimeError, match="'database' or 'redis'"):
         make_app(API_METERING="memcached")
+
+
+def test_the_per_call_client_speaks_tls_and_reconnects_after_a_restart(tmp_path):
+    """ScriptCaller on a real TLS-only redis-server (self-signed certificate trusted through
+    ``ssl_ca_certs``, as redis-py reads the URL): the meter's own script runs, a restart of the
+    server is survived by one reconnection, and a certificate nobody trusts is refused."""
+    server = TlsRedisServer(tmp_path)
+    server.start()
+    try:
+        caller = ScriptCaller(server.url, "return redis.call('INCR', KEYS[1])")
+        assert caller(keys=["tls-count"], args=[]) == 1
+        assert redis.Redis.from_url(server.url).get("tls-count") == b"1"  # redis-py reads the same URL
+        server.stop()
+        server.start()  # a fresh server: the old connection is dead and the script unknown
+        assert caller(keys=["tls-count"], args=[]) == 1
+        untrusted = ScriptCaller(server.url.split("?")[0], "return 1")
+        with pytest.raises(redis.ConnectionError):
+            untrusted(keys=[], args=[])
+        caller.close()
+    finally:
+        server.stop()
