@@ -29,7 +29,7 @@ from app.i18n import html_lang, select_locale
 from app.keys import routes as keys_routes
 from app.labels import label
 from app.legal import routes as legal_routes
-from app.metering.services import register_metering
+from app.metering.services import register_metering, shown_balance
 from app.pages import routes as pages_routes
 from app.rights import routes as rights_routes
 from app.security import register_security
@@ -122,6 +122,7 @@ def register_templating(app: Flask) -> None:
         format_decimal=format_decimal,
         format_date=format_date,
         format_datetime=format_datetime,
+        shown_balance=shown_balance,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

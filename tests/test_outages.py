@@ -106,3 +106,19 @@ def test_connections_killed_by_a_database_restart_are_replaced_without_an_error(
         killed = sum(conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0] for pid in pids)
     assert killed >= 1
     assert [client.get("/account").status_code for _ in range(5)] == [200] * 5
+
+
+def test_pages_show_the_spendable_balance_and_still_open_when_redis_is_down(make_app, own_redis, outbox):
+    """The balance on the overview is what the API's X-Credits-Remaining says (charges not yet
+    written to the database included); with Redis down the page still opens, with the stored one."""
+    app = _redis_app(make_app, own_redis.url, METERING_FLUSH="external")  # records wait in Redis
+    _, secret = make_customer(app, credits=1000)
+    client = app.test_client()
+    AuthActions(client, outbox).login()
+    called = client.get("/api/v1/users/jack", headers=bearer(secret))
+    remaining = int(called.headers["X-Credits-Remaining"])
+    assert remaining < 1000
+    assert f"{remaining} credits" in client.get("/account").get_data(as_text=True)
+    own_redis.stop()
+    page = client.get("/account")
+    assert page.status_code == 200 and "1,000 credits" in page.get_data(as_text=True)

@@ -13,7 +13,7 @@ from app.metering.database_meter import DatabaseMeter
 from app.metering.hooks import uncommitted_change
 from app.metering.lookups import stored_balance
 from app.metering.redis_meter import RedisMeter
-from app.metering.types import Meter
+from app.metering.types import Meter, MeteringUnavailable
 
 
 def register_metering(app: Flask) -> None:
@@ -45,3 +45,13 @@ def balance(user_id: int, spendable: bool = True) -> int:
     if meter.name == "redis":  # Redis sees committed changes only: add this transaction's own
         return meter.balance(user_id) + uncommitted_change(user_id)
     return meter.balance(user_id)
+
+
+def shown_balance(user_id: int) -> int:
+    """The balance a page shows: the spendable one, as the API's ``X-Credits-Remaining`` says;
+    the stored one when the meter's store cannot be reached (a page never fails for it)."""
+    try:
+        return balance(user_id)
+    except MeteringUnavailable:
+        return balance(user_id, spendable=False)
+

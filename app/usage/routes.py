@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, render_template, request, st
 from flask_login import current_user
 
 from app import charts
+from app.metering import services as metering
 from app.pricing import get_pricing
 from app.security import customer
 from app.timeutil import utcnow
@@ -37,7 +38,7 @@ def show_usage():
         "usage/usage.html", days=days, ranges=RANGES, daily=daily, chart=chart,
         endpoints=services.by_endpoint(current_user.id, since, until),
         keys=services.by_key(current_user.id, since, until),
-        balance=current_user.credit_balance, pricing=pricing,
+        balance=metering.shown_balance(current_user.id), pricing=pricing,
         totals={k: sum(d[k] for d in daily) for k in ("calls", "credits", "errors")},
         call_log_days=current_app.config["CALL_LOG_DAYS"],
     )
