@@ -47,10 +47,10 @@ run: compile-translations migrate
 
 test: dev-venv
 	$(BIN)/pybabel -q compile -d translations
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term
 
 lint: dev-venv
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache translations/*/LC_MESSAGES/*.mo
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage translations/*/LC_MESSAGES/*.mo
