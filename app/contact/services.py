@@ -127,6 +127,10 @@ def inbox_counts() -> dict:
     return {"new": new or 0, "unassigned": unassigned or 0}
 
 
+def find_thread(reference: str) -> ContactThread | None:
+    return db.session.scalar(select(ContactThread).where(ContactThread.reference == reference))
+
+
 STAFF_ACTIONS = ("reply", "note", "assign", "close", "reopen")
 
 

@@ -44,6 +44,10 @@ def due_date(confirmed: date, minor: bool = False) -> date:
     return confirmed + timedelta(days=MINOR_DAYS) if minor else add_months(confirmed, 1)
 
 
+def find_request(reference: str) -> RightsRequest | None:
+    return db.session.scalar(select(RightsRequest).where(RightsRequest.reference == reference))
+
+
 def new_reference() -> str:
     return references.new_reference("PRV", 6)
 

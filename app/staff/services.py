@@ -18,12 +18,13 @@ from app.audit.models import AuditEntry
 from app.auth.models import STAFF_ROLES, User, UserRole
 from app.auth.provisioning import create_staff
 from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_verification
-from app.billing.models import Order
+from app.billing.models import Order, WebhookEvent
 from app.contact.models import ContactThread
-from app.email import external_url, queue_email
+from app.email import OutboxMessage, external_url, queue_email
 from app.extensions import db
 from app.keys.models import ApiKey
 from app.keys.services import revoke_key as revoke
+from app.rights import workflow as rights
 from app.rights.models import RightsRequest
 
 
@@ -165,3 +166,42 @@ def audit_csv(statement) -> Iterator[str]:
                              e.target or "", e.reason or "", e.ip or ""])
             yield buffer.getvalue()
         last = rows[-1].id
+
+
+# --- what the console's pages list --------------------------------------------------------------
+
+
+def members_with_roles(*roles: str) -> list[User]:
+    """Staff members holding any of ``roles``, by e-mail (for assignment lists)."""
+    return list(db.session.scalars(select(User).join(UserRole).where(UserRole.role.in_(roles))
+                                   .distinct().order_by(User.email)))
+
+
+def recent_audit(limit: int = 20) -> list[AuditEntry]:
+    return list(db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+def dashboard_counts(viewer: User, today: date) -> dict:
+    """What waits, for the roles ``viewer`` holds: rights requests due, recent orders and unmatched
+    webhooks, failing mail."""
+    counts: dict = {}
+    if viewer.has_role("privacy", "admin"):
+        counts["requests_week"] = len(rights.queue("week", viewer.id, today))
+        counts["requests_overdue"] = len(rights.queue("overdue", viewer.id, today))
+    if viewer.has_role("billing", "admin"):
+        counts["recent_orders"] = list(db.session.scalars(select(Order).order_by(Order.id.desc()).limit(5)))
+        counts["webhooks_unmatched"] = db.session.scalar(select(func.count()).select_from(WebhookEvent).where(
+            WebhookEvent.outcome == "unknown order"))
+    if viewer.has_role("admin"):
+        counts["mail_failing"] = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.sent_at.is_(None), OutboxMessage.attempts > 0))
+    return counts
+
+
+def find_orders(query: str, limit: int = 200) -> list:
+    """(order, buyer e-mail) rows, newest first; ``query`` an order reference or an e-mail."""
+    statement = select(Order, User.email).outerjoin(User, User.id == Order.user_id).order_by(Order.id.desc())
+    if query:
+        statement = statement.where(db.or_(Order.reference == query.upper(), User.email == query.lower()))
+    return db.session.execute(statement.limit(limit)).all()
+

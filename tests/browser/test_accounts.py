@@ -48,7 +48,7 @@ def test_sign_up_confirm_sign_in_see_session_and_sign_out(page, context, live_se
 
 def test_cookies_blocked_says_they_are_required(cookie_blocking_context, live_server, app, runner):
     """A browser that blocks cookies is told why sign-in fails instead of failing silently."""
-    runner.invoke(args=["demo-data"])
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
     page = cookie_blocking_context.new_page()
     page.goto(live_server + "/login")
     page.get_by_label("E-mail address").fill("demo@twtapi.com")
@@ -62,7 +62,7 @@ def test_cookies_blocked_says_they_are_required(cookie_blocking_context, live_se
 def test_portal_pages_have_no_serious_accessibility_violations(browser, live_server, runner, language):
     from axe_playwright_python.sync_playwright import Axe
 
-    runner.invoke(args=["demo-data"])
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
     context = browser.new_context(locale=language, extra_http_headers={"Accept-Language": language})
     try:
         page = context.new_page()
@@ -90,7 +90,7 @@ def test_turn_on_2fa_and_sign_in_with_a_code(page, context, live_server, runner)
     import pyotp
     from axe_playwright_python.sync_playwright import Axe
 
-    runner.invoke(args=["demo-data"])
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
     page.goto(live_server + "/login")
     page.get_by_label("E-mail address").fill("demo@twtapi.com")
     page.get_by_label("Password").fill("sample-customer-2025-twtapi")

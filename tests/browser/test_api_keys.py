@@ -11,7 +11,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_create_a_key_call_the_api_and_see_the_call_on_the_usage_page(page, live_server, runner):
-    runner.invoke(args=["demo-data"])
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
     page.goto(live_server + "/login")
     page.get_by_label("E-mail address").fill("demo@twtapi.com")
     page.get_by_label("Password").fill("sample-customer-2025-twtapi")

@@ -6,7 +6,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_buy_a_pack_in_demo_mode_and_see_the_paid_order_and_balance(page, live_server, runner):
-    runner.invoke(args=["demo-data"])
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
     page.goto(live_server + "/login")
     page.get_by_label("E-mail address").fill("demo@twtapi.com")
     page.get_by_label("Password").fill("sample-customer-2025-twtapi")

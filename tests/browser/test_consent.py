@@ -73,7 +73,7 @@ def test_withdrawing_in_the_browser_deletes_the_analytics_cookie(page, context, 
 @pytest.mark.parametrize("choice", [None, "Accept all", "Reject all"])
 def test_walk_every_page_in_each_consent_state(browser, live_server, runner, choice):
     """No unregistered or unconsented cookie, and no request to another host, anywhere."""
-    runner.invoke(args=["demo-data"])
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
     context = browser.new_context()
     hosts = set()
     try:

@@ -5,21 +5,15 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from app.auth.models import User, UserRole
 from app.contact import services as contact
 from app.contact.forms import AssignForm, StaffReplyForm
-from app.contact.models import STATUSES, TOPICS, ContactThread
+from app.contact.models import STATUSES, TOPICS
 from app.extensions import db
 from app.security import staff
+from app.staff import services as staff_services
 from app.staff.blueprint import bp
 from app.timeutil import utcnow
-
-
-def _staff_members():
-    return db.session.scalars(select(User).join(UserRole).where(UserRole.role.in_(("support", "admin")))
-                              .distinct().order_by(User.email)).all()
 
 
 @bp.get("/messages")
@@ -30,7 +24,7 @@ def list_messages():
     topic = request.args.get("topic") if request.args.get("topic") in TOPICS else None
     query = (request.args.get("q") or "").strip()[:254] or None
     threads = contact.inbox(status, topic, query)
-    staff_by_id = {u.id: u for u in _staff_members()}
+    staff_by_id = {u.id: u for u in staff_services.members_with_roles("support", "admin")}
     return render_template("staff/messages.html", threads=threads, status=status, topic=topic, query=query or "",
                            statuses=STATUSES, topics=TOPICS, staff_by_id=staff_by_id)
 
@@ -39,10 +33,10 @@ def list_messages():
 @staff("support", "admin")
 def show_message(reference: str):
     """One thread: reply (e-mailed), internal note, assign, close or reopen. Everything audited."""
-    thread = db.session.scalar(select(ContactThread).where(ContactThread.reference == reference))
+    thread = contact.find_thread(reference)
     if thread is None:
         abort(404)
-    members = _staff_members()
+    members = staff_services.members_with_roles("support", "admin")
     reply_form, assign_form = StaffReplyForm(), AssignForm()
     assign_form.assignee.choices = [(0, _("nobody"))] + [(u.id, u.email) for u in members]
     if request.method == "GET":

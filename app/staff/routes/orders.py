@@ -6,7 +6,6 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.audit import services as audit
 from app.auth import services as auth_services
@@ -14,9 +13,9 @@ from app.auth.models import User
 from app.billing import gateway, refunds
 from app.billing import services as billing
 from app.billing.forms import AdjustCreditsForm, RefundForm
-from app.billing.models import Order
 from app.extensions import db
 from app.security import staff
+from app.staff import services as staff_services
 from app.staff.blueprint import bp
 from app.staff.services import notify
 from app.timeutil import utcnow
@@ -27,11 +26,7 @@ from app.timeutil import utcnow
 def list_orders():
     """Orders, newest first; search by order reference or customer e-mail."""
     query = (request.args.get("q") or "").strip()[:254]
-    statement = select(Order, User.email).outerjoin(User, User.id == Order.user_id).order_by(Order.id.desc())
-    if query:
-        statement = statement.where(db.or_(Order.reference == query.upper(), User.email == query.lower()))
-    rows = db.session.execute(statement.limit(200)).all()
-    return render_template("staff/orders.html", rows=rows, query=query)
+    return render_template("staff/orders.html", rows=staff_services.find_orders(query), query=query)
 
 
 @bp.route("/orders/<reference>", methods=["GET", "POST"])

@@ -5,15 +5,14 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from app.auth.models import User, UserRole
+from app.auth.models import User
 from app.extensions import db
 from app.rights import inventory, staff_actions
 from app.rights import workflow as rights
 from app.rights.forms import StaffRequestForm
-from app.rights.models import RightsRequest
 from app.security import staff
+from app.staff import services as staff_services
 from app.staff.blueprint import bp
 from app.timeutil import utcnow
 
@@ -36,12 +35,13 @@ def list_requests():
 @staff("privacy", "admin")
 def show_request(reference: str):
     """One request: assign, note, start, extend, hold or release, complete, reject, flag a minor."""
-    req = db.session.scalar(select(RightsRequest).where(RightsRequest.reference == reference))
+    req = rights.find_request(reference)
     if req is None or req.status == "unconfirmed":
         abort(404)
     owner = db.session.get(User, req.user_id) if req.user_id else None
     form = StaffRequestForm()
-    form.assignee.choices = [(0, _("nobody"))] + [(u.id, u.email) for u in _privacy_staff()]
+    members = staff_services.members_with_roles("privacy", "admin")
+    form.assignee.choices = [(0, _("nobody"))] + [(u.id, u.email) for u in members]
     now = utcnow()
     if request.method == "GET":
         staff_actions.record_view(current_user, req, now, request.remote_addr)
@@ -67,9 +67,6 @@ def show_request(reference: str):
     return redirect(url_for("staff.show_request", reference=reference), code=303)
 
 
-def _privacy_staff():
-    return db.session.scalars(select(User).join(UserRole).where(UserRole.role.in_(("privacy", "admin")))
-                              .distinct().order_by(User.email)).all()
 
 
 def _render_request(req, owner, form, status, confirm: str | None = None):
