@@ -6,11 +6,9 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.billing import gateway, services, webhooks
 from app.billing.forms import CheckoutForm
-from app.billing.models import Order
 from app.email import external_url
 from app.extensions import db
 from app.pricing import get_pricing
@@ -60,8 +58,7 @@ def show_return():
     order = None
     session_id = request.args.get("session_id", "")
     if session_id:
-        order = db.session.scalar(select(Order).where(Order.checkout_session_id == session_id,
-                                                      Order.user_id == current_user.id))
+        order = services.order_for_checkout(session_id, current_user.id)
     if order is None:
         return redirect(url_for("billing.list_orders"))
     return render_template("billing/return.html", order=order)
@@ -93,8 +90,7 @@ def process_webhook(payload: bytes, signature: str | None):
 def show_demo_checkout(session_id: str):
     """Demo checkout (the demo payment backend only; see init_app): no real payment;
     Pay, Fail or Cancel."""
-    order = db.session.scalar(select(Order).where(Order.checkout_session_id == session_id,
-                                                  Order.user_id == current_user.id))
+    order = services.order_for_checkout(session_id, current_user.id)
     if order is None:
         abort(404)
     form = CheckoutForm(data={"pack": order.pack_id})

@@ -177,5 +177,10 @@ def find_order(reference: str, user_id: int | None = None):
     return db.session.scalar(query)
 
 
+def order_for_checkout(session_id: str, user_id: int) -> Order | None:
+    """The user's order of a checkout session (another user's: None)."""
+    return db.session.scalar(select(Order).where(Order.checkout_session_id == session_id, Order.user_id == user_id))
+
+
 def orders_of(user_id: int) -> list:
     return list(db.session.scalars(select(Order).where(Order.user_id == user_id).order_by(Order.id.desc())))

@@ -7,13 +7,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import select
 
 from app import throttle
 from app.addresses import canonical_email
 from app.contact import services
 from app.contact.forms import ContactForm, ReplyForm
-from app.contact.models import ContactThread
 from app.extensions import db
 from app.security import customer, public
 from app.timeutil import utcnow
@@ -96,8 +94,7 @@ def _thread_page(thread, form, action_url):
 @customer
 def show_my_thread(reference: str):
     """One of the customer's threads, with a reply form (another customer's reference: 404)."""
-    thread = db.session.scalar(select(ContactThread).where(ContactThread.reference == reference,
-                                                           ContactThread.user_id == current_user.id))
+    thread = services.find_thread(reference, user_id=current_user.id)
     if thread is None:
         abort(404)
     return _reply(thread, url_for("contact.show_my_thread", reference=reference))

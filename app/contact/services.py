@@ -127,8 +127,12 @@ def inbox_counts() -> dict:
     return {"new": new or 0, "unassigned": unassigned or 0}
 
 
-def find_thread(reference: str) -> ContactThread | None:
-    return db.session.scalar(select(ContactThread).where(ContactThread.reference == reference))
+def find_thread(reference: str, user_id: int | None = None) -> ContactThread | None:
+    """The thread with ``reference``; with ``user_id``, only if it is that customer's."""
+    query = select(ContactThread).where(ContactThread.reference == reference)
+    if user_id is not None:
+        query = query.where(ContactThread.user_id == user_id)
+    return db.session.scalar(query)
 
 
 STAFF_ACTIONS = ("reply", "note", "assign", "close", "reopen")
