@@ -64,3 +64,19 @@ def test_views_are_thin():
 def _is_route(decorator) -> bool:
     target = decorator.func if isinstance(decorator, ast.Call) else decorator
     return isinstance(target, ast.Attribute) and target.attr in ("route", "get", "post", "put", "delete", "patch")
+
+
+def test_views_leave_queries_and_audit_rows_to_services():
+    """No routes module builds a query (imports sqlalchemy) or writes an audit row itself."""
+    offenders = []
+    for path in _modules():
+        if not (path.name.startswith("routes") or path.parent.name == "routes"):
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
+                offenders.append(f"{path.relative_to(APP)}: imports {node.module}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "record" \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "audit":
+                offenders.append(f"{path.relative_to(APP)}:{node.lineno}: audit.record")
+    assert offenders == []

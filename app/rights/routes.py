@@ -23,7 +23,6 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from app import throttle
 from app.addresses import canonical_email
-from app.audit import services as audit
 from app.auth import services as auth_services
 from app.auth.guards import recent_auth_required, take_pending_form
 from app.consent import services as consent_services
@@ -55,7 +54,7 @@ def show_privacy():
 def download_export():
     """Everything we hold about the account, as a ZIP streamed to the browser."""
     now = utcnow()
-    audit.record(current_user, "privacy:export", now, target_user=current_user, ip=request.remote_addr)
+    services.record_export(current_user, now, request.remote_addr)
     db.session.commit()
     user, config, locale = current_user._get_current_object(), current_app.config, str(get_locale())
     body = stream_with_context(export.export_zip(user, config, locale, now))

@@ -33,6 +33,11 @@ def close_account(user: User, config, now: datetime) -> None:
     db.session.flush()
 
 
+def record_export(user: User, now: datetime, ip: str | None = None) -> None:
+    """The audit row of a customer downloading their own data."""
+    audit.record(user, "privacy:export", now, target_user=user, ip=ip)
+
+
 def accounts_due_for_erasure(config, now: datetime) -> list[int]:
     """Closed long enough, and neither under a legal hold nor with an open rights request."""
     cutoff = now - timedelta(days=config["ACCOUNT_PURGE_DAYS"])

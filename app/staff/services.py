@@ -19,6 +19,7 @@ from app.auth.models import STAFF_ROLES, User, UserRole
 from app.auth.provisioning import create_staff
 from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_verification
 from app.billing.models import Order, WebhookEvent
+from app.billing.services import add_credits
 from app.contact.models import ContactThread
 from app.email import OutboxMessage, external_url, queue_email
 from app.extensions import db
@@ -204,4 +205,31 @@ def find_orders(query: str, limit: int = 200) -> list:
     if query:
         statement = statement.where(db.or_(Order.reference == query.upper(), User.email == query.lower()))
     return db.session.execute(statement.limit(limit)).all()
+
+
+# --- audited reads and changes the console's pages make ----------------------------------------
+
+
+def record_person_lookup(actor: User, now: datetime, ip: str | None = None) -> None:
+    """A privacy lookup of everything held about an address (the address itself is not kept)."""
+    audit.record(actor, "privacy:person:lookup", now, target="address lookup", ip=ip)
+
+
+def record_user_view(actor: User, user: User, reason: str, now: datetime, ip: str | None = None) -> AuditEntry:
+    """A display of a customer's record, with the reason given when it was opened."""
+    return audit.record(actor, "staff:user:view", now, target_user=user, reason=reason, ip=ip)
+
+
+def record_order_view(actor: User, order: Order, now: datetime, ip: str | None = None) -> None:
+    buyer = db.session.get(User, order.user_id) if order.user_id else None
+    audit.record(actor, "billing:order:view", now, target_user=buyer, target=order.reference, ip=ip)
+
+
+def adjust_credits(user: User, amount: int, reason: str, actor: User, config, now: datetime,
+                   ip: str | None = None) -> None:
+    """Add (or remove) credits with a ledger row and an audit row, and tell the customer. Raises
+    InsufficientCredits rather than take the balance below zero."""
+    add_credits(user, amount, "adjustment", now, reason=reason, actor=actor)
+    audit.record(actor, "billing:credits:adjust", now, target_user=user, reason=f"{amount:+d}: {reason}", ip=ip)
+    notify(user, "credits", config)
 

@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from app.audit import services as audit
 from app.audit.models import AuditEntry
 from app.auth import services as auth_services
 from app.auth.models import User
@@ -40,8 +39,7 @@ def find_users():
     holdings = None
     if "@" in query and current_user.has_role("privacy", "admin"):
         holdings = inventory.holdings(query, current_app.config)
-        audit.record(current_user, "privacy:person:lookup", utcnow(), target="address lookup",
-                     ip=request.remote_addr)
+        staff_services.record_person_lookup(current_user, utcnow(), request.remote_addr)
         db.session.commit()
     return render_template("staff/users.html", query=query, users=staff_services.find_customers(query),
                            holdings=holdings)
@@ -63,8 +61,7 @@ def show_user(user_id: int):
         reason = (request.form.get("reason") or "").strip()[:300]
         if not reason:
             return render_template("staff/user_reason.html", user_id=user_id), 400
-        entry = audit.record(current_user, "staff:user:view", utcnow(), target_user=user, reason=reason,
-                             ip=request.remote_addr)
+        entry = staff_services.record_user_view(current_user, user, reason, utcnow(), request.remote_addr)
         db.session.commit()
         recent = sorted(grants.items(), key=lambda item: item[1][1])[-19:]
         session["staff_record_views"] = {**dict(recent), str(user_id): [entry.id, time.time()]}
@@ -73,8 +70,7 @@ def show_user(user_id: int):
     opened = db.session.get(AuditEntry, grant[0]) if grant and time.time() - grant[1] < VIEW_GRANT_SECONDS else None
     if opened is None or opened.actor_id != current_user.id:
         return render_template("staff/user_reason.html", user_id=user_id)
-    audit.record(current_user, "staff:user:view", utcnow(), target_user=user, reason=opened.reason,
-                 ip=request.remote_addr)
+    staff_services.record_user_view(current_user, user, opened.reason, utcnow(), request.remote_addr)
     db.session.commit()
     return render_template("staff/user.html", user=user, reason=opened.reason, **_customer_record(user))
 

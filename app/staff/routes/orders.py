@@ -7,7 +7,6 @@ from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.audit import services as audit
 from app.auth import services as auth_services
 from app.auth.models import User
 from app.billing import gateway, refunds
@@ -17,7 +16,6 @@ from app.extensions import db
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
-from app.staff.services import notify
 from app.timeutil import utcnow
 
 
@@ -39,8 +37,7 @@ def show_order(reference: str):
     buyer = db.session.get(User, order.user_id) if order.user_id else None
     form = RefundForm()
     if request.method == "GET":
-        audit.record(current_user, "billing:order:view", utcnow(), target_user=buyer, target=order.reference,
-                     ip=request.remote_addr)
+        staff_services.record_order_view(current_user, order, utcnow(), request.remote_addr)
         db.session.commit()
     if request.method != "POST" or not form.validate_on_submit():
         return render_template("staff/order.html", order=order, buyer=buyer, form=form), 400 if form.errors else 200
@@ -79,15 +76,11 @@ def adjust_credits():
             form.email.errors.append(_("No account has this e-mail address."))
         else:
             try:
-                billing.add_credits(user, form.amount.data, "adjustment", utcnow(), reason=form.reason.data,
-                                    actor=current_user)
+                staff_services.adjust_credits(user, form.amount.data, form.reason.data, current_user,
+                                              current_app.config, utcnow(), request.remote_addr)
             except billing.InsufficientCredits as exc:
                 form.amount.errors.append(_("The balance is only %(balance)s credits.", balance=exc.balance))
             else:
-                audit.record(current_user, "billing:credits:adjust", utcnow(), target_user=user,
-                             reason=f"{form.amount.data:+d}: {form.reason.data}", ip=request.remote_addr)
-
-                notify(user, "credits", current_app.config)
                 db.session.commit()
                 flash(_("The balance of %(email)s is now %(balance)s credits.", email=user.email,
                         balance=user.credit_balance), "success")
