@@ -42,9 +42,11 @@ SECOND_FACTOR_LIMIT = "5 per 5 minutes"
 @login_manager.user_loader
 def load_user(user_id: str):
     """The signed-in user, when the browser's session id matches an active session row."""
-    row, changed = services.load_session(session.get("sid"), current_app.config, utcnow())
-    if changed:  # an idle or expired ending, or the coarse last-seen time: kept whatever the view does
+    loaded = services.load_session(session.get("sid"), current_app.config, utcnow())
+    if loaded.changed:  # an idle or expired ending, or the coarse last-seen time: kept whatever the view does
         db.session.commit()
+    row = loaded.row
+    g.has_policy_notices = loaded.has_notices  # the notice banner needs no query of its own
     if row is None or str(row.user_id) != user_id or row.user.sign_in_blocked:
         session.pop("sid", None)
         session.pop("_user_id", None)

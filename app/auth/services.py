@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from app import throttle
 from app.addresses import InvalidEmail, canonical_email, normalise_email  # noqa: F401 - re-exported
@@ -16,6 +17,7 @@ from app.billing.services import add_credits
 from app.email import external_url, queue_email, render_email
 from app.extensions import db
 from app.legal import services as legal
+from app.legal.models import PolicyNotice
 from app.security import hash_token, new_token
 
 VERIFY_EMAIL = "verify_email"
@@ -215,28 +217,45 @@ def start_session(user: User, ip: str | None, user_agent: str | None, remember: 
     return secret
 
 
-def load_session(secret: str, config, now: datetime) -> tuple[UserSession | None, bool]:
-    """The active session for ``secret`` (ending it instead when it is idle or expired), and
-    whether the row changed: the caller commits only then, at most about once a minute a session,
-    so most requests keep their loaded objects (a commit would expire them)."""
+@dataclass(frozen=True)
+class LoadedSession:
+    """What the user loader needs: the active session row (None when there is none), whether the
+    row changed (the caller commits then), and whether its user has policy notices to see."""
+
+    row: UserSession | None
+    changed: bool = False
+    has_notices: bool = False
+
+
+def load_session(secret: str, config, now: datetime) -> LoadedSession:
+    """The active session for ``secret``, ending it instead when it is idle or expired. The row
+    changes at most about once a minute (the coarse last-seen time), so most requests commit
+    nothing and keep their loaded objects."""
     if not secret:
-        return None, False
-    row = db.session.scalar(select(UserSession).where(UserSession.token_hash == hash_token(secret)))
-    if row is None or row.ended_at is not None:
-        return None, False
+        return LoadedSession(None)
+    # One query: the session row, its user and roles, and whether a policy notice waits.
+    waiting = select(PolicyNotice.id).where(PolicyNotice.user_id == UserSession.user_id,
+                                            PolicyNotice.viewed_at.is_(None),
+                                            PolicyNotice.acknowledged_at.is_(None)).exists()
+    found = db.session.execute(
+        select(UserSession, waiting).where(UserSession.token_hash == hash_token(secret))
+        .options(joinedload(UserSession.user).joinedload(User.roles))).unique().first()
+    if found is None or found[0].ended_at is not None:
+        return LoadedSession(None)
+    row, has_notices = found
     idle_minutes = config["STAFF_IDLE_MINUTES"] if row.user.is_staff else config["SESSION_IDLE_MINUTES"]
     idle_limit = timedelta(minutes=idle_minutes)
     if now >= row.expires_at:
         end_session(row, "expired", now)
-        return None, True
+        return LoadedSession(None, changed=True)
     # Staff sessions always idle out, "keep me signed in" or not.
     if (not row.remember or row.user.is_staff) and now - row.last_seen_at > idle_limit:
         end_session(row, "idle", now)
-        return None, True
-    if now - row.last_seen_at > timedelta(minutes=1):
+        return LoadedSession(None, changed=True)
+    changed = now - row.last_seen_at > timedelta(minutes=1)
+    if changed:
         row.last_seen_at = now  # coarse on purpose: one write a minute, not one per request
-        return row, True
-    return row, False
+    return LoadedSession(row, changed, bool(has_notices))
 
 
 def end_session(row: UserSession, reason: str, now: datetime) -> None:

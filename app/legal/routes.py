@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, has_request_context, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, has_request_context, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -108,6 +108,8 @@ def notices_context():
     """Signed-in users' pending notices of significant changes (none outside requests, e.g. e-mail)."""
     if not has_request_context() or not current_user or not current_user.is_authenticated \
             or request.path.startswith(("/api/", "/static/")):
+        return {"policy_notices": []}
+    if not g.get("has_policy_notices", True):  # the user loader found none waiting
         return {"policy_notices": []}
     notices = services.pending_notices(current_user.id)
     if not notices:

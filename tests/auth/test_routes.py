@@ -496,3 +496,31 @@ def test_registering_in_chinese_saves_chinese_for_pages_and_mail(client, app, ou
            headers={"Accept-Language": "zh-CN"})
     assert _user(app, "li@example.com").locale == "zh_Hans"
     assert "确认" in outbox[0]["Subject"]
+
+
+def test_a_signed_in_request_loads_session_user_and_roles_in_one_statement_and_commits_nothing(app, client, auth):
+    """The user loader reads the session row, the user, the roles and whether a policy notice
+    waits in one SELECT, and commits only when the row changed (its last-seen time moves at most
+    once a minute)."""
+    from sqlalchemy import event
+
+    auth.register()
+    auth.login()
+    client.get("/account")  # the first page after signing in may record the last-seen time
+    statements, commits = [], []
+    with app.app_context():
+        engine = _db.engine
+        on_execute = lambda *args: statements.append(args[2])  # noqa: E731
+        on_commit = lambda conn: commits.append(1)  # noqa: E731
+        event.listen(engine, "before_cursor_execute", on_execute)
+        event.listen(engine, "commit", on_commit)
+        try:
+            response = client.get("/account/security")
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+            event.remove(engine, "commit", on_commit)
+    assert response.status_code == 200
+    loader = [s for s in statements if "FROM user_sessions" in s and "user_roles" in s]
+    assert len(loader) == 1 and "policy_notices" in loader[0]
+    assert not any(s.lstrip().upper().startswith("SELECT users.") for s in statements)  # no second user load
+    assert commits == []
