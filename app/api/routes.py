@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request
 
 from app.api import openapi, services
 from app.errors.routes import problem_response, report_outage
+from app.extensions import limiter
 from app.metering.services import get_meter
 from app.metering.types import KeyChanged, MeteredCall, MeteringUnavailable, Outcome
 from app.pricing import get_pricing
@@ -35,6 +36,7 @@ ALLOWED = "GET, OPTIONS"
           provide_automatic_options=False)
 @api_key
 @csrf_exempt
+@limiter.exempt  # the meter keeps the per-key window; the app-wide limiter hook has nothing to do here
 def gateway(path: str):
     """Authenticate the key, rate-limit, price, fetch, charge once and log the call."""
     g.request_id = f"{random.getrandbits(128):032x}"  # unique, not secret: it grants nothing
