@@ -25,7 +25,7 @@ from app.database import IdConverter
 from app.email import register_mail
 from app.errors import routes as errors_routes
 from app.extensions import babel, db, limiter, login_manager, migrate
-from app.i18n import html_lang, select_locale
+from app.i18n import html_lang, install_template_gettext, select_locale
 from app.keys import routes as keys_routes
 from app.labels import label
 from app.legal import routes as legal_routes
@@ -114,6 +114,7 @@ def register_domains(app: Flask) -> None:
 
 
 def register_templating(app: Flask) -> None:
+    install_template_gettext(app)
     app.jinja_env.globals.update(
         label=label,
         get_locale=get_locale,

@@ -6,7 +6,8 @@ the visitor picks a language), the browser's ``Accept-Language``, then English.
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request
+import flask_babel
+from flask import Flask, current_app, has_request_context, request
 from flask_login import current_user
 
 from app.consent.registry import LANG_COOKIE
@@ -49,3 +50,32 @@ def select_locale() -> str:
 def html_lang(locale) -> str:
     """The BCP 47 tag for ``<html lang>``: ``en`` or ``zh-Hans``."""
     return str(locale).replace("_", "-")
+
+
+# --- templates' gettext, resolved once per request and locale --------------------------------
+#
+# Flask-Babel's template callables resolve the context, the domain and the locale (and format the
+# locale's name) on every string: dozens of times a page. These keep the translations on the
+# context Flask-Babel itself gives them: ``force_locale`` (mail in the recipient's language)
+# clears and restores that attribute, so a forced locale gets its own catalogue.
+
+
+def request_translations():
+    ctx = flask_babel._get_current_context()  # Flask-Babel's per-request namespace (4.x)
+    if ctx is None:
+        return flask_babel.get_translations()
+    translations = getattr(ctx, "babel_translations", None)
+    if translations is None:
+        translations = ctx.babel_translations = flask_babel.get_translations()
+    return translations
+
+
+def install_template_gettext(app: Flask) -> None:
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
+    )
+

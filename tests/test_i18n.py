@@ -91,3 +91,21 @@ def test_counts_take_their_plural_form(app, outbox):
     assert "1 credit<" in page and "1 credits" not in page
     assert "10,000 credits" in client.get("/pricing").get_data(as_text=True)
     assert "1 积分" in client.get("/account", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+
+
+def test_templates_translate_once_per_request_and_a_forced_locale_gets_its_own_catalogue(app):
+    """The templates' gettext keeps one catalogue per request; mail rendered in the recipient's
+    language (force_locale) inside a request gets that language, and the page keeps its own."""
+    from flask import render_template_string
+    from flask_babel import force_locale, refresh
+
+    page = "{{ _('Pricing') }}"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert render_template_string(page) == "Pricing"
+        with force_locale("zh_Hans"):
+            assert render_template_string(page) == "价格"
+        assert render_template_string(page) == "Pricing"
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert render_template_string(page) == "价格"
+        refresh()  # a language changed during the request takes effect at once
+        assert render_template_string(page) == "价格"
