@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from limits import parse
 
@@ -14,6 +14,8 @@ from app.metering import hooks
 from app.metering.lookups import find_usable_key, stored_balance
 from app.metering.types import CallRecord, InsufficientCredits, KeyInfo, Outcome
 from app.metering.write import write_records
+
+LAST_USE_RESOLUTION = timedelta(minutes=1)  # a key's "last used" is written at most this often
 
 
 class DatabaseMeter:
@@ -25,7 +27,8 @@ class DatabaseMeter:
         key = find_usable_key(secret, now)
         if key is None:
             return None
-        return KeyInfo(key.id, key.user_id, key.rate_limit_per_minute, key.expires_at)
+        return KeyInfo(key.id, key.user_id, key.rate_limit_per_minute, key.expires_at,
+                       last_used_at=key.last_used_at)
 
     def meter(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime, *,
               count: bool, commit: bool) -> Outcome:
@@ -35,11 +38,12 @@ class DatabaseMeter:
         if count and not limiter.limiter.hit(item, *stats_key):
             status = 429
         conn = db.session.connection()
+        touch = key.last_used_at is None or now - key.last_used_at >= LAST_USE_RESOLUTION  # a write a minute
         credits, balance = 0, None
         if commit and status < 400 and price > 0:
             try:
                 balance = write_records(conn, [record.row(key.user_id, key.id, status, price)], strict=True,
-                                        fresh=True)[key.user_id]
+                                        fresh=True, touch_keys=touch)[key.user_id]
                 credits = price
                 hooks.charged(key.user_id, balance + price, balance)
             except InsufficientCredits as exc:
@@ -49,7 +53,7 @@ class DatabaseMeter:
             if status < 400 and balance < price:
                 status = 402
         if not credits and (commit or status >= 400):
-            write_records(conn, [record.row(key.user_id, key.id, status, 0)], fresh=True)
+            write_records(conn, [record.row(key.user_id, key.id, status, 0)], fresh=True, touch_keys=touch)
         if commit or status >= 400:
             db.session.commit()
         window = limiter.limiter.get_window_stats(item, *stats_key)

@@ -21,6 +21,7 @@ class KeyInfo:
     expires_at: datetime | None
     epoch: str = ""  # the key-cache generation it was read under (RedisMeter)
     secret_hash: str = ""
+    last_used_at: datetime | None = None  # as read (DatabaseMeter: its last use is written once a minute)
 
     def usable(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now

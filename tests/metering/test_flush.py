@@ -93,3 +93,26 @@ def test_flush_command_with_the_database_meter_says_there_is_nothing_to_do(make_
     assert result.exit_code == 0
     assert "nothing waits to be written" in result.output
     assert "API metering" in app.test_cli_runner().invoke(args=["show-config"]).output
+
+
+def test_the_database_meter_writes_a_call_in_few_statements_and_a_keys_last_use_once_a_minute(make_app):
+    """A charged call through the database meter: the key lookup, then one conditional charge,
+    the ledger row, the call, the roll-up; the key's last use only when it is a minute old."""
+    from sqlalchemy import event
+
+    app = make_app(API_METERING="database")
+    _, secret = make_customer(app, credits=10)
+    client = app.test_client()
+    assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200  # marks the key used
+    statements = []
+    with app.app_context():
+        listener = lambda *args: statements.append(args[2].split()[0].upper() + " " + args[2])  # noqa: E731
+        event.listen(_db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
+        finally:
+            event.remove(_db.engine, "before_cursor_execute", listener)
+        assert not any("UPDATE api_keys" in s for s in statements)
+        writes = [s for s in statements if s.split()[0] in ("INSERT", "UPDATE")]
+        assert len(writes) == 4, writes  # balance, ledger row, call, roll-up
+        assert _db.session.get(ApiKey, _db.session.scalar(select(ApiKey.id))).last_used_at is not None
