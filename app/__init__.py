@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import redis
 from flask import Flask
 from flask.logging import default_handler
-from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import database
@@ -25,7 +25,7 @@ from app.database import IdConverter
 from app.email import register_mail
 from app.errors import routes as errors_routes
 from app.extensions import babel, db, limiter, login_manager, migrate
-from app.i18n import html_lang, install_template_gettext, select_locale
+from app.i18n import format_money, html_lang, install_template_gettext, select_locale
 from app.keys import routes as keys_routes
 from app.labels import label
 from app.legal import routes as legal_routes
@@ -119,7 +119,7 @@ def register_templating(app: Flask) -> None:
         label=label,
         get_locale=get_locale,
         html_lang=html_lang,
-        format_currency=format_currency,
+        format_currency=format_money,
         format_decimal=format_decimal,
         format_date=format_date,
         format_datetime=format_datetime,

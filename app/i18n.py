@@ -6,7 +6,10 @@ the visitor picks a language), the browser's ``Accept-Language``, then English.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import flask_babel
+from babel.numbers import format_currency as babel_format_currency
 from flask import Flask, current_app, has_request_context, request
 from flask_login import current_user
 
@@ -78,4 +81,15 @@ def install_template_gettext(app: Flask) -> None:
         pgettext=lambda c, s: request_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
     )
+
+
+@lru_cache(maxsize=4096)
+def _money(amount, currency: str, locale: str) -> str:
+    return babel_format_currency(amount, currency, locale=locale)
+
+
+def format_money(amount, currency: str) -> str:
+    """``format_currency`` for templates, cached per amount, currency and locale: a price list
+    formats the same few prices on every page."""
+    return _money(amount, currency, str(flask_babel.get_locale() or "en"))
 

@@ -109,3 +109,14 @@ def test_templates_translate_once_per_request_and_a_forced_locale_gets_its_own_c
         assert render_template_string(page) == "价格"
         refresh()  # a language changed during the request takes effect at once
         assert render_template_string(page) == "价格"
+
+
+def test_template_prices_are_formatted_as_flask_babel_formats_them_in_each_locale(app):
+    from flask import render_template_string
+    from flask_babel import format_currency
+
+    for language in ("en", "zh-CN"):
+        with app.test_request_context(headers={"Accept-Language": language}):
+            for amount, currency in ((9, "USD"), (49.0, "USD"), (0.15, "USD"), (199, "CNY")):
+                shown = render_template_string("{{ format_currency(a, c) }}", a=amount, c=currency)
+                assert shown == format_currency(amount, currency), (language, amount)
