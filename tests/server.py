@@ -84,15 +84,21 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def listen_args(self) -> list[str]:
+        return ["--port", str(self.port)]
+
+    def connect(self):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
+
     def start(self) -> None:
         self.process = subprocess.Popen(  # noqa: S603
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+            ["redis-server", "--bind", "127.0.0.1", *self.listen_args(), "--save", "", "--appendonly", "no",
              "--dir", str(self.directory)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                with self.connect() as sock:
                     sock.sendall(b"PING\r\n")
                     if sock.recv(16).startswith(b"+PONG"):
                         return
@@ -120,24 +126,18 @@ class TlsRedisServer(RedisServer):
     def url(self) -> str:
         return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.cert}"
 
-    def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603
-            ["redis-server", "--bind", "127.0.0.1", "--port", "0", "--tls-port", str(self.port),
-             "--tls-cert-file", str(self.cert), "--tls-key-file", str(self.key), "--tls-auth-clients", "no",
-             "--save", "", "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def listen_args(self) -> list[str]:
+        return ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.cert),
+                "--tls-key-file", str(self.key), "--tls-auth-clients", "no"]
+
+    def connect(self):
         context = ssl.create_default_context(cafile=str(self.cert))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as raw, \
-                        context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server (TLS) did not start")
+        raw = super().connect()
+        try:
+            return context.wrap_socket(raw, server_hostname="127.0.0.1")
+        except OSError:
+            raw.close()
+            raise
 
 
 def _self_signed(cert_path: Path, key_path: Path) -> None:
