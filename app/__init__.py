@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-import redis
 from flask import Flask
 from flask.logging import default_handler
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import database
+from app import database, redis_store
 from app.account import routes as account_routes
 from app.api import routes as api_routes
 from app.audit import services as _audit_guard  # noqa: F401 - importing it installs the append-only guard
@@ -96,7 +95,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
     if app.config.get("REDIS_URL"):  # for /healthz: short timeouts, a check must not hang
-        app.extensions["twtapi_redis"] = redis.Redis.from_url(
+        app.extensions["twtapi_redis"] = redis_store.connect(
             app.config["REDIS_URL"], socket_timeout=1, socket_connect_timeout=1)
 
 

@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.crypto import EncryptionKeyError, validate_keys
 from app.pricing import DEFAULT_PRICING
+from app.redis_store import is_cluster
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = BASE_DIR / "instance"
@@ -174,6 +175,12 @@ class Config:
         self.METERING_FLUSH = env.get("METERING_FLUSH", "background")
         self.METERING_FLUSH_INTERVAL_SECONDS = float(env.get("METERING_FLUSH_INTERVAL_SECONDS", "0.2"))
         self.METERING_FLUSH_BATCH = _int(env, "METERING_FLUSH_BATCH", 1000)
+        # Accounts are spread over this many groups of meter keys (one hash slot each): 1 on one
+        # Redis server, 16 on a Redis Cluster so the load spreads over its nodes. Change it only
+        # with the gateway stopped and `flask usage flush` run (docs/deployment.md).
+        self.METERING_SHARDS = _int(env, "METERING_SHARDS", 16 if is_cluster(self.REDIS_URL) else 1)
+        if not 1 <= self.METERING_SHARDS <= 1024:
+            raise ConfigError(f"METERING_SHARDS must be between 1 and 1024, got {self.METERING_SHARDS}")
 
     def _requests_and_billing(self, env) -> None:
         """Rights requests, the contact form, billing and the sub-processors the policy names."""

@@ -17,6 +17,7 @@ from tests.fixtures.apps import (  # noqa: F401 - fixtures and the report header
     own_redis,
     pytest_report_header,
     redis_app,
+    redis_cluster,
     redis_url,
     runner,
     serve,

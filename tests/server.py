@@ -113,6 +113,50 @@ class RedisServer:
             self.process = None
 
 
+class ClusterNodeServer(RedisServer):
+    """One node of a Redis Cluster: its own folder (for nodes.conf) and its own cluster bus port."""
+
+    def __init__(self, directory: Path):
+        directory.mkdir(parents=True, exist_ok=True)
+        super().__init__(directory)
+        self.bus_port = free_port()
+
+    def listen_args(self) -> list[str]:
+        return ["--port", str(self.port), "--cluster-enabled", "yes", "--cluster-port", str(self.bus_port),
+                "--cluster-config-file", str(self.directory / "nodes.conf"), "--cluster-node-timeout", "5000"]
+
+
+class RedisClusterServer:
+    """A real Redis Cluster of the test run's own: ``nodes`` redis-servers on free ports, their slots
+    assigned by ``redis-cli --cluster create`` (no replicas). ``url`` names every node."""
+
+    def __init__(self, directory: Path, nodes: int = 3):
+        self.nodes = [ClusterNodeServer(directory / f"node-{i}") for i in range(nodes)]
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        subprocess.run(["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "0",  # noqa: S607
+                        "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            states = [subprocess.run(["redis-cli", "-p", str(node.port), "cluster", "info"],  # noqa: S607
+                                     capture_output=True, text=True, timeout=5).stdout for node in self.nodes]
+            if all("cluster_state:ok" in state for state in states):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
 class TlsRedisServer(RedisServer):
     """A redis-server of the test's own that speaks TLS only, with a self-signed certificate for
     127.0.0.1; ``url`` is a ``rediss://`` URL that trusts that certificate."""

@@ -39,7 +39,7 @@ def flush_once(meter, consumer: str, block_ms: int | None = None, claim_idle_ms:
     entries = meter.read_records(consumer, meter.batch, block_ms=block_ms, claim_idle_ms=claim_idle_ms)
     if not entries:
         return 0
-    records = [unpack(fields) for _, fields in entries]
+    records = [unpack(fields) for *_, fields in entries]
     for attempt in range(3):
         try:
             with db.engine.begin() as conn:
@@ -48,8 +48,8 @@ def flush_once(meter, consumer: str, block_ms: int | None = None, claim_idle_ms:
         except IntegrityError:  # another flusher wrote some of these records meanwhile: skip them now
             if attempt == 2:
                 raise
-    meter.acknowledge([(entry_id, r["user_id"], r["credits"])
-                       for (entry_id, _), r in zip(entries, records, strict=True)])
+    meter.acknowledge([(shard, entry_id, r["user_id"], r["credits"])
+                       for (shard, entry_id, _), r in zip(entries, records, strict=True)])
     return len(entries)
 
 

@@ -1,18 +1,23 @@
 """Metering in Redis: one atomic script per API call, the database written in batches.
 
-What Redis holds (every name starts with ``<RATELIMIT_KEY_PREFIX>:meter:``):
+Accounts are spread over ``METERING_SHARDS`` groups; every name of group ``s`` starts with
+``<RATELIMIT_KEY_PREFIX>:meter:{s}:``. The braces are a Redis Cluster hash tag: all of a group's keys
+live in one hash slot, so each script (which touches an account's balance, its key's window, its
+group's pending sums and stream together) runs on one node. An account belongs to group
+``user id % METERING_SHARDS``. In each group:
 
 - ``epoch``: the key-cache generation, a random value. Any change that can stop a key (revoke,
-  rotate, suspend, close, erase) replaces it after its commit; a process whose cached keys are older reloads them
-  from the database before it serves the call, so a revoked key stops on its next request.
+  rotate, suspend, close, erase) replaces every group's after its commit; a process whose cached key
+  is older reloads it from the database before it serves the call, so a revoked key stops on its
+  next request.
 - ``bal:<user>``: the spendable balance: the database balance minus charges not yet written there.
   Loaded ("primed") from the database when missing; ``gen:<user>`` guards the load against a
   concurrent flush or balance change, ``hold:<user>`` against a debit being committed.
 - ``pend``: per user, the credits charged in Redis and not yet in the database.
 - ``rl:<key>:<minute>``: the per-key sliding window (two fixed windows, weighted).
-- ``calls``: a stream of call records; ``app/metering/flush.py`` moves them to the call log, the
-  credit ledger, the balance and the daily roll-ups in one transaction per batch, then
-  acknowledges them here. A record is acknowledged only after its batch is committed, and the
+- ``calls``: a stream of call records; ``app/metering/flush.py`` moves them (from every group) to
+  the call log, the credit ledger, the balance and the daily roll-ups in one transaction per batch,
+  then acknowledges them here. A record is acknowledged only after its batch is committed, and the
   database refuses a second copy (unique request id), so a crash loses nothing and counts nothing
   twice, provided Redis itself keeps its data (see docs/deployment.md: append-only file).
 """
@@ -28,6 +33,7 @@ from datetime import datetime
 
 import redis
 from flask import Flask
+from redis.cluster import RedisCluster
 
 from app.extensions import db
 from app.metering import hooks
@@ -36,6 +42,7 @@ from app.metering.lookups import find_usable_key_by_hash, looks_like_key, stored
 from app.metering.resp import ScriptCaller
 from app.metering.scripts import ACK, METER, PRIME, TAKE
 from app.metering.types import WINDOW_SECONDS, CallRecord, KeyChanged, KeyInfo, MeteringUnavailable, Outcome
+from app.redis_store import connect
 from app.security import hash_token
 
 WINDOW_MS = WINDOW_SECONDS * 1000
@@ -46,15 +53,15 @@ HOLD_MS = 30_000
 class RedisMeter:
     name = "redis"
 
-    def __init__(self, client: redis.Redis, prefix: str, key_cache_seconds: float = 60, flush: str = "background",
-                 flush_interval: float = 0.1, batch: int = 1000):
+    def __init__(self, client: redis.Redis | RedisCluster, prefix: str, key_cache_seconds: float = 60,
+                 flush: str = "background", flush_interval: float = 0.1, batch: int = 1000, shards: int = 1):
         self.redis = client
         self.prefix = prefix + ":meter:"
+        self.shards = shards
         self.key_cache_seconds = key_cache_seconds
         self.flush_mode = flush
         self.flush_interval = flush_interval
         self.batch = batch
-        self.stream = self.prefix + "calls"
         self._keys: dict[str, KeyInfo] = {}
         self._loaded: dict[str, float] = {}
         self._scripts = {name: client.register_script(text)
@@ -63,19 +70,28 @@ class RedisMeter:
         self._flusher_pid: int | None = None
         self._flusher_lock = threading.Lock()
         self.stopped = threading.Event()  # set by close(): the flusher thread ends
-        self._group_ready = False
+        self._groups_ready: set[int] = set()
+        self._next_shard = 0  # where the next read of the streams starts, so no group waits behind another
         self.app: Flask | None = None
 
     @classmethod
     def from_config(cls, app: Flask) -> RedisMeter:
         cfg = app.config
-        client = redis.Redis.from_url(cfg["REDIS_URL"], decode_responses=True, socket_timeout=5,
-                                      socket_connect_timeout=2, health_check_interval=30)
+        client = connect(cfg["REDIS_URL"], decode_responses=True, socket_timeout=5, socket_connect_timeout=2,
+                         health_check_interval=30)
         meter = cls(client, cfg["RATELIMIT_KEY_PREFIX"], cfg["KEY_CACHE_SECONDS"], cfg["METERING_FLUSH"],
-                    cfg["METERING_FLUSH_INTERVAL_SECONDS"], cfg["METERING_FLUSH_BATCH"])
+                    cfg["METERING_FLUSH_INTERVAL_SECONDS"], cfg["METERING_FLUSH_BATCH"], cfg["METERING_SHARDS"])
         meter.app = app
-        meter._meter_call = ScriptCaller(cfg["REDIS_URL"], METER)
+        if not isinstance(client, RedisCluster):  # a cluster's client routes each script to its slot's node
+            meter._meter_call = ScriptCaller(cfg["REDIS_URL"], METER)
         return meter
+
+    def group(self, user_id: int) -> str:
+        """The start of every name in the group of ``user_id``'s account."""
+        return self.group_prefix(user_id % self.shards)
+
+    def group_prefix(self, shard: int) -> str:
+        return f"{self.prefix}{{{shard}}}:"
 
     def close(self, forget: bool = False) -> None:
         """Stop the flusher and close the connections; ``forget`` also deletes everything under this
@@ -90,14 +106,16 @@ class RedisMeter:
         if isinstance(self._meter_call, ScriptCaller):
             self._meter_call.close()
         self.redis.close()
-        self.redis.connection_pool.disconnect()
+        if not isinstance(self.redis, RedisCluster):  # a cluster client's close() closes its nodes' pools
+            self.redis.connection_pool.disconnect()
 
     # --- keys ------------------------------------------------------------------------------
 
-    def _epoch(self) -> str:
-        """The current generation: a random value, so it never repeats, even when Redis restarts
-        empty (a counter would start again at a value some process may still have cached)."""
-        name = self.prefix + "epoch"
+    def _epoch(self, user_id: int) -> str:
+        """The current generation of the account's group: a random value, so it never repeats, even
+        when Redis restarts empty (a counter would start again at a value some process may still
+        have cached)."""
+        name = self.group(user_id) + "epoch"
         self.redis.set(name, new_epoch(), nx=True)
         return self.redis.get(name) or ""
 
@@ -107,19 +125,24 @@ class RedisMeter:
         digest = hash_token(secret)
         info = self._keys.get(digest)
         if info is None or time.monotonic() - self._loaded.get(digest, 0) > self.key_cache_seconds:
-            info = self._load_key(digest, now)
+            info = self._load_key(digest, now, info.user_id if info else None)
         return info if info is not None and info.usable(now) else None
 
-    def _load_key(self, digest: str, now: datetime) -> KeyInfo | None:
-        """Read the key from the database under the current epoch (read first, so a later change shows)."""
+    def _load_key(self, digest: str, now: datetime, user_id: int | None = None) -> KeyInfo | None:
+        """Read the key from the database under its group's current epoch. The epoch is read first,
+        so a change committed after the key was read shows as a newer epoch; a key not seen before is
+        read once more to learn its account (and so its group)."""
+        if user_id is None:
+            key = self._read_key(digest, now)
+            if key is None:
+                return None
+            user_id = key.user_id
         try:
-            epoch = self._epoch()
+            epoch = self._epoch(user_id)
         except redis.RedisError as exc:
             raise MeteringUnavailable(str(exc)) from exc
-        db.session.rollback()  # end any read transaction: the key must be read as committed now
-        key = find_usable_key_by_hash(digest, now)
+        key = self._read_key(digest, now)
         if key is None:
-            self._keys.pop(digest, None)
             return None
         if len(self._keys) > 50_000:
             self._keys.clear()
@@ -128,9 +151,19 @@ class RedisMeter:
         self._loaded[digest] = time.monotonic()
         return info
 
+    def _read_key(self, digest: str, now: datetime):
+        db.session.rollback()  # end any read transaction: the key must be read as committed now
+        key = find_usable_key_by_hash(digest, now)
+        if key is None:
+            self._keys.pop(digest, None)
+        return key
+
     def bump_epoch(self) -> None:
         """After a commit that may stop keys: every process reloads its cached keys."""
-        self.redis.set(self.prefix + "epoch", new_epoch())
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in range(self.shards):
+            pipe.set(self.group_prefix(shard) + "epoch", new_epoch())
+        pipe.execute()
 
     # --- one call --------------------------------------------------------------------------
 
@@ -144,7 +177,7 @@ class RedisMeter:
                     return self._outcome(key, result, limit, price)
                 if result[0] == "stale":
                     self._keys.clear()
-                    key = self._load_key(key.secret_hash, now)
+                    key = self._load_key(key.secret_hash, now, key.user_id)
                     if key is None or not key.usable(now):
                         raise KeyChanged()
                 else:  # "prime"
@@ -158,9 +191,10 @@ class RedisMeter:
                    record: CallRecord):
         now_ms = int(time.time() * 1000)
         window = now_ms // WINDOW_MS
-        rl = f"{self.prefix}rl:{key.id}:"
-        keys = [self.prefix + "epoch", f"{self.prefix}bal:{key.user_id}", self.prefix + "pend", f"{rl}{window}",
-                f"{rl}{window - 1}", self.stream]
+        group = self.group(key.user_id)
+        rl = f"{group}rl:{key.id}:"
+        keys = [group + "epoch", f"{group}bal:{key.user_id}", group + "pend", f"{rl}{window}", f"{rl}{window - 1}",
+                group + "calls"]
         args = [key.epoch, key.user_id, price, limit, now_ms % WINDOW_MS, WINDOW_MS, int(count), int(commit), status,
                 record.pack(key.user_id, key.id)]
         return self._meter_call(keys=keys, args=args)
@@ -192,14 +226,15 @@ class RedisMeter:
     def balance(self, user_id: int) -> int:
         """The spendable balance (the database balance minus charges not yet written there)."""
         try:
-            value = self.redis.get(f"{self.prefix}bal:{user_id}")
+            value = self.redis.get(f"{self.group(user_id)}bal:{user_id}")
             return int(value) if value is not None else self._prime(user_id)
         except redis.RedisError as exc:
             raise MeteringUnavailable(str(exc)) from exc
 
     def _prime(self, user_id: int) -> int:
-        names = [f"{self.prefix}{part}:{user_id}" for part in ("bal", "gen")]
-        keys = [names[0], names[1], self.prefix + "pend", f"{self.prefix}hold:{user_id}"]
+        group = self.group(user_id)
+        names = [f"{group}{part}:{user_id}" for part in ("bal", "gen")]
+        keys = [names[0], names[1], group + "pend", f"{group}hold:{user_id}"]
         for _ in range(300):
             gen = self.redis.get(names[1]) or "0"
             with db.engine.connect() as conn:  # a fresh connection: the balance as committed now
@@ -217,7 +252,7 @@ class RedisMeter:
         ``uncommitted``: credits the same transaction added (not visible to Redis until it commits;
         the balance is reloaded then).
         """
-        keys = [f"{self.prefix}{part}:{user_id}" for part in ("bal", "gen", "hold")]
+        keys = [f"{self.group(user_id)}{part}:{user_id}" for part in ("bal", "gen", "hold")]
         for _ in range(5):
             result = self._scripts["take"](keys=keys, args=[amount, HOLD_MS, max(0, uncommitted)])
             if result[0] == "ok":
@@ -229,61 +264,81 @@ class RedisMeter:
 
     def invalidate_balances(self, user_ids) -> None:
         """After a balance change is committed or rolled back: reload from the database next time."""
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         for user_id in user_ids:
-            pipe.delete(f"{self.prefix}bal:{user_id}", f"{self.prefix}hold:{user_id}")
-            pipe.incr(f"{self.prefix}gen:{user_id}")
-            pipe.expire(f"{self.prefix}gen:{user_id}", 172_800)
+            group = self.group(user_id)
+            pipe.delete(f"{group}bal:{user_id}")
+            pipe.delete(f"{group}hold:{user_id}")
+            pipe.incr(f"{group}gen:{user_id}")
+            pipe.expire(f"{group}gen:{user_id}", 172_800)
         pipe.execute()
 
-    # --- the stream of call records --------------------------------------------------------
+    # --- the streams of call records ------------------------------------------------------
 
-    def _ensure_group(self) -> None:
-        if self._group_ready:
-            return
-        try:
-            self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._group_ready = True
+    def _ensure_group(self, shard: int) -> str:
+        stream = self.group_prefix(shard) + "calls"
+        if shard not in self._groups_ready:
+            try:
+                self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+            self._groups_ready.add(shard)
+        return stream
 
     def read_records(self, consumer: str, count: int, block_ms: int | None = None, claim_idle_ms: int | None = None):
-        """Entries for ``consumer``: its own unacknowledged ones first, then stale ones of others, then new."""
-        self._ensure_group()
+        """Up to ``count`` entries for ``consumer``, as (group, entry id, fields), from every group in
+        turn: in each, its own unacknowledged ones first, then stale ones of others, then new. Blocks
+        (``block_ms``) only where there is one group: a cluster cannot wait on streams of many slots."""
+        found = []
+        first = self._next_shard
+        self._next_shard = (first + 1) % self.shards
+        for step in range(self.shards):
+            shard = (first + step) % self.shards
+            block = block_ms if self.shards == 1 else None
+            entries = self._read_group(shard, consumer, count - len(found), block, claim_idle_ms)
+            found += [(shard, entry_id, fields) for entry_id, fields in entries]
+            if len(found) >= count:
+                break
+        return found
+
+    def _read_group(self, shard: int, consumer: str, count: int, block_ms: int | None, claim_idle_ms: int | None):
+        stream = self._ensure_group(shard)
         try:
-            return self._read_records(consumer, count, block_ms, claim_idle_ms)
+            return self._read_stream(stream, consumer, count, block_ms, claim_idle_ms)
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
-            self._group_ready = False  # Redis lost the stream (restarted without its data): start again
-            self._ensure_group()
-            return self._read_records(consumer, count, block_ms, claim_idle_ms)
+            self._groups_ready.discard(shard)  # Redis lost the stream (restarted without its data): start again
+            stream = self._ensure_group(shard)
+            return self._read_stream(stream, consumer, count, block_ms, claim_idle_ms)
 
-    def _read_records(self, consumer: str, count: int, block_ms: int | None, claim_idle_ms: int | None):
-        own = self.redis.xreadgroup(GROUP, consumer, {self.stream: "0"}, count=count)
+    def _read_stream(self, stream: str, consumer: str, count: int, block_ms: int | None, claim_idle_ms: int | None):
+        own = self.redis.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
         entries = own[0][1] if own else []
         gone = [entry_id for entry_id, fields in entries if not fields]  # written and deleted by another flusher
         if gone:
-            self.redis.xack(self.stream, GROUP, *gone)
+            self.redis.xack(stream, GROUP, *gone)
             entries = [entry for entry in entries if entry[1]]
         if not entries and claim_idle_ms is not None:
-            entries = self.redis.xautoclaim(self.stream, GROUP, consumer, claim_idle_ms, "0-0", count=count)[1]
+            entries = self.redis.xautoclaim(stream, GROUP, consumer, claim_idle_ms, "0-0", count=count)[1]
         if not entries:
-            new = self.redis.xreadgroup(GROUP, consumer, {self.stream: ">"}, count=count, block=block_ms)
+            new = self.redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=count, block=block_ms)
             entries = new[0][1] if new else []
         return [(entry_id, fields) for entry_id, fields in entries if fields and "v" in fields]
 
     def acknowledge(self, entries) -> None:
-        """Remove written records: ``entries`` are (entry id, user id, credits charged)."""
-        args = [GROUP, self.prefix + "gen:"]
-        for entry in entries:
-            args += entry
-        self._scripts["ack"](keys=[self.stream, self.prefix + "pend"], args=args)
+        """Remove written records: ``entries`` are (group, entry id, user id, credits charged)."""
+        by_group: dict[int, list] = {}
+        for shard, *entry in entries:
+            by_group.setdefault(shard, []).extend(entry)
+        for shard, triples in by_group.items():
+            group = self.group_prefix(shard)
+            self._scripts["ack"](keys=[group + "calls", group + "pend"], args=[GROUP, group + "gen:", *triples])
 
     def pending_count(self) -> int:
-        self._ensure_group()
-        return self.redis.xlen(self.stream)
+        """Call records in Redis not yet written to the database, in every group."""
+        return sum(self.redis.xlen(self._ensure_group(shard)) for shard in range(self.shards))
 
     def after_call(self) -> None:
         """Write the records to the database now (``inline``), make sure this process's flusher thread

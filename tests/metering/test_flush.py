@@ -67,7 +67,7 @@ def test_a_crash_between_commit_and_acknowledgement_counts_nothing_twice(redis_a
     with app.app_context():
         entries = meter.read_records("crashed", 100)
         with _db.engine.begin() as conn:  # the batch is committed, then the process dies
-            write_records(conn, [unpack(fields) for _, fields in entries])
+            write_records(conn, [unpack(fields) for *_, fields in entries])
     assert totals(app, user_id) == (2, 2, 90, 90, 2)
     app.test_cli_runner().invoke(args=["usage", "flush", "--claim-idle", "0"])
     assert totals(app, user_id) == (2, 2, 90, 90, 2)
