@@ -26,6 +26,7 @@ from app.metering.services import get_meter
 from app.rights import services as rights_services
 from app.rights.workflow import send_digest
 from app.timeutil import utcnow
+from app.usage import partitions
 
 
 def _redacted_database_url(url: str) -> str:
@@ -96,9 +97,12 @@ privacy_cli = AppGroup("privacy", help="Retention and privacy jobs.")
 @click.option("--dry-run", is_flag=True, help="Count what each rule would touch; change nothing.")
 @click.option("--batch-size", default=500, show_default=True, help="Rows per transaction.")
 def purge_command(dry_run: bool, batch_size: int):
-    """Apply every retention rule (app/retention.py) and print counts per rule."""
+    """Apply every retention rule (app/retention.py) and print counts per rule. On PostgreSQL it
+    first creates the call log's partitions for this month and the next three."""
     now = utcnow()
     verb = "would touch" if dry_run else "touched"
+    if not dry_run and (created := partitions.ensure(db.engine, now)):
+        click.echo(f"call log partitions created: {', '.join(created)}")
     due = rights_services.accounts_due_for_erasure(current_app.config, now)
     erased = len(due) if dry_run else rights_services.purge_closed_accounts(current_app.config, now)
     click.echo(f"closed accounts erased: {'would erase' if dry_run else 'erased'} {erased}")

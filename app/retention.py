@@ -10,11 +10,12 @@ own short transaction, and is idempotent: running it twice changes nothing the s
 from __future__ import annotations
 
 import ipaddress
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import false, select, update
 
 from app.extensions import db
 
@@ -25,9 +26,16 @@ PERSONAL = {"personal": True}
 class Rule:
     """One retention rule.
 
-    ``action`` is ``delete`` (remove matching rows), ``anonymise`` (call ``anonymise`` on each
-    matching row) or ``keep`` (documented only: rows stay while ``legal_basis`` applies).
+    ``action`` is ``delete`` (remove matching rows), ``anonymise`` (cut each matching row's IP to
+    its network: ``truncates_ip``, the one anonymisation rules need so far) or ``keep``
+    (documented only: rows stay while ``legal_basis`` applies).
     ``selects(cutoff)`` returns the WHERE clause picking rows past their period.
+
+    For a large table: ``keyset`` is an indexed column to walk the rows in (default: the id); a
+    row done must no longer match ``selects`` (deleted, or flagged), so each batch starts where
+    the last ended without rescanning. ``prepare(cutoff)`` runs first and returns the rows it
+    removed some cheaper way (the call log's whole expired partitions). ``truncates_ip``: the
+    batch cuts ``ip`` to its network in one UPDATE per network, not row by row.
     """
 
     name: str
@@ -36,9 +44,11 @@ class Rule:
     days_setting: str
     description: str
     selects: Callable | None = None
-    anonymise: Callable | None = None
     legal_basis: str | None = None
     default_days: int | None = None
+    keyset: object | None = None
+    prepare: Callable | None = None
+    truncates_ip: bool = False
 
     @property
     def table(self) -> str:
@@ -74,24 +84,42 @@ def _apply(rule: Rule, cutoff: datetime, batch_size: int, dry_run: bool) -> int:
     where = rule.selects(cutoff)
     if dry_run:
         return db.session.scalar(select(db.func.count()).select_from(model).where(where)) or 0
-    total, last = 0, 0
+    total = 0
+    if rule.prepare:
+        db.session.commit()  # hold no lock on the table while the cheaper way works on it
+        total = rule.prepare(cutoff)
+    order = model.id if rule.keyset is None else rule.keyset
+    columns = [model.id, order, model.ip] if rule.truncates_ip else [model.id, order]
+    last = None
     while True:
-        # Keyset batches: each starts after the last id done, so no batch rescans the index entries
-        # of rows already deleted (a LIMIT from the start would, quadratically).
-        ids = db.session.scalars(select(model.id).where(where, model.id > last).order_by(model.id)
-                                 .limit(batch_size)).all()
-        if not ids:
+        # Keyset batches: each starts where the last ended, so no batch rescans the index entries
+        # of rows already done (a LIMIT from the start would, quadratically, on PostgreSQL).
+        batch = select(*columns).where(where)
+        if last is not None:
+            batch = batch.where(order > last if rule.keyset is None else order >= last)
+        rows = db.session.execute(batch.order_by(order).limit(batch_size)).all()
+        if not rows:
             return total
-        last = ids[-1]
+        last = rows[-1][1]
+        ids = [row[0] for row in rows]
         if rule.action == "delete":
             db.session.execute(
                 db.delete(model).where(model.id.in_(ids)).execution_options(retention_purge=True)
             )
         else:
-            for row in db.session.scalars(select(model).where(model.id.in_(ids))):
-                rule.anonymise(row)
+            _truncate_ips(model, rows)
         db.session.commit()
-        total += len(ids)
+        total += len(rows)
+
+
+def _truncate_ips(model: type, rows) -> None:
+    """One UPDATE per network in the batch (calls come from few addresses), not one per row."""
+    by_network: dict[str | None, list[int]] = defaultdict(list)
+    for row_id, _, ip in rows:
+        by_network[truncate_ip(ip)].append(row_id)
+    for network, ids in by_network.items():
+        db.session.execute(update(model).where(model.id.in_(ids)).values(ip=network, ip_truncated=True)
+                           .execution_options(synchronize_session=False))
 
 
 def purge(config, now: datetime, dry_run: bool = False, batch_size: int = 500,
@@ -106,19 +134,15 @@ def purge(config, now: datetime, dry_run: bool = False, batch_size: int = 500,
     return counts
 
 
-def ip_truncation_rule(name: str, model: type, days_setting: str, description: str) -> Rule:
+def ip_truncation_rule(name: str, model: type, days_setting: str, description: str, keyset=None) -> Rule:
     """A rule cutting ``model.ip`` to its network once ``model.created_at`` is older than the period.
 
-    The model needs ``ip``, ``ip_truncated`` and ``created_at`` columns.
+    The model needs ``ip``, ``ip_truncated`` and ``created_at`` columns; ``keyset`` (for a large
+    table) is a column indexed over the rows not yet truncated, like ``ix_api_calls_ip_whole``.
     """
-
-    def anonymise(row) -> None:
-        row.ip = truncate_ip(row.ip)
-        row.ip_truncated = True
-
     return Rule(name=name, model=model, action="anonymise", days_setting=days_setting, default_days=7,
-                description=description, anonymise=anonymise,
-                selects=lambda cutoff: db.and_(model.ip_truncated.is_(False), model.created_at < cutoff))
+                description=description, truncates_ip=True, keyset=keyset,
+                selects=lambda cutoff: db.and_(model.ip_truncated == false(), model.created_at < cutoff))
 
 
 def truncate_ip(ip: str | None) -> str | None:

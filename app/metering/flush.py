@@ -3,8 +3,8 @@
 One transaction per batch writes the call log, the usage ledger rows, the balances and the daily
 roll-ups (``write.write_records``, the database meter's own write path); the records are
 acknowledged in Redis only after it commits. A record written twice (a crash between the commit
-and the acknowledgement) is found already logged and skipped (and the unique request id refuses
-it should two flushers race), so nothing is lost or counted twice.
+and the acknowledgement, or two flushers racing for it) is skipped by the insert itself (ON
+CONFLICT DO NOTHING on the unique request id and time), so nothing is lost or counted twice.
 
 ``METERING_FLUSH`` says who flushes: a thread in each application process (``background``, started
 by its first metered call), the ``flask usage flush --follow`` service (``external``) or the request
@@ -45,7 +45,7 @@ def flush_once(meter, consumer: str, block_ms: int | None = None, claim_idle_ms:
             with db.engine.begin() as conn:
                 write_records(conn, records)
             break
-        except IntegrityError:  # another flusher wrote some of these records meanwhile: skip them now
+        except IntegrityError:  # a ledger row of a call written meanwhile (belt and braces): try again
             if attempt == 2:
                 raise
     meter.acknowledge([(shard, entry_id, r["user_id"], r["credits"])

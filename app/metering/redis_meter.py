@@ -18,7 +18,7 @@ group's pending sums and stream together) runs on one node. An account belongs t
 - ``calls``: a stream of call records; ``app/metering/flush.py`` moves them (from every group) to
   the call log, the credit ledger, the balance and the daily roll-ups in one transaction per batch,
   then acknowledges them here. A record is acknowledged only after its batch is committed, and the
-  database refuses a second copy (unique request id), so a crash loses nothing and counts nothing
+  database skips a second copy (unique request id and time), so a crash loses nothing and counts nothing
   twice, provided Redis itself keeps its data (see docs/deployment.md: append-only file).
 """
 

@@ -28,39 +28,47 @@ def write_records(conn, rows: list[dict], *, strict: bool = False, fresh: bool =
     transaction; return the balance left of each account charged when ``strict``.
 
     ``fresh``: the rows were made now, by this process, for a key it just read (the database
-    meter), so the checks a replayed batch needs are skipped. Otherwise calls already logged
-    (a batch delivered again after a crash), calls of erased accounts and references to deleted
-    keys are dropped first. ``strict``: a charge is a conditional update that raises
-    InsufficientCredits, before anything is written, when the balance is short. ``touch_keys``:
-    also record the keys' last use (the database meter does it at most once a minute a key).
+    meter): the charge comes first (``strict``: a conditional update that raises
+    InsufficientCredits before anything is written), then the calls. Otherwise (a batch from
+    Redis, perhaps delivered again after a crash) calls of erased accounts are dropped, references
+    to deleted keys cleared, and the calls inserted with ON CONFLICT DO NOTHING: only the calls
+    the log did not hold yet are charged and rolled up, so a replay counts nothing twice, also
+    when two flushers write one record at once. ``touch_keys``: also record the keys' last use
+    (the database meter does it at most once a minute a key).
     """
-    if not fresh:
-        rows = _still_to_write(conn, rows)
+    if fresh:
+        balances = _charge(conn, [r for r in rows if r["credits"] > 0], strict)
+        conn.execute(ApiCall.__table__.insert(), rows)  # one compiled statement for the batch
+    else:
+        rows = _insert_new_calls(conn, _of_live_accounts(conn, rows))
+        balances = _charge(conn, [r for r in rows if r["credits"] > 0], strict)
     if not rows:
         return {}
-    balances = _charge(conn, [r for r in rows if r["credits"] > 0], strict)
-    # Plain executemany: one compiled statement for the batch. Two flushers writing the same record
-    # at once (one took over the other's) collide on the unique request id: that batch rolls back
-    # and is written again without the duplicate.
-    conn.execute(ApiCall.__table__.insert(), rows)
     _roll_up(conn, rows)
     if touch_keys:
         _mark_keys_used(conn, rows)
     return balances
 
 
-def _still_to_write(conn, rows: list[dict]) -> list[dict]:
+def _of_live_accounts(conn, rows: list[dict]) -> list[dict]:
     # An erased account's calls are not logged (its keys stopped when it was closed, long before).
+    if not rows:
+        return rows
     users = set(conn.scalars(select(User.id).where(User.id.in_({r["user_id"] for r in rows}),
                                                    User.erased_at.is_(None))))
     keys = set(conn.scalars(select(ApiKey.id).where(ApiKey.id.in_({r["key_id"] for r in rows if r["key_id"]}))))
-    rows = [{**r, "key_id": r["key_id"] if r["key_id"] in keys else None} for r in rows if r["user_id"] in users]
-    if rows:
-        calls = ApiCall.__table__
-        logged = set(conn.scalars(select(calls.c.request_id)
-                                  .where(calls.c.request_id.in_([r["request_id"] for r in rows]))))
-        rows = [r for r in rows if r["request_id"] not in logged]
-    return rows
+    return [{**r, "key_id": r["key_id"] if r["key_id"] in keys else None} for r in rows if r["user_id"] in users]
+
+
+def _insert_new_calls(conn, rows: list[dict]) -> list[dict]:
+    """Insert the calls the log does not hold yet (by request id and time); those rows."""
+    if not rows:
+        return rows
+    calls = ApiCall.__table__
+    statement = (dialect_insert(conn.dialect.name)(calls)
+                 .on_conflict_do_nothing(index_elements=["request_id", "created_at"]).returning(calls.c.request_id))
+    new = set(conn.scalars(statement, rows))
+    return rows if len(new) == len(rows) else [r for r in rows if r["request_id"] in new]
 
 
 def _charge(conn, rows: list[dict], strict: bool) -> dict[int, int]:

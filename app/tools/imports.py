@@ -5,7 +5,9 @@ The layers, lowest first; a module may import its own layer or lower ones, never
 
 1. foundation: the top-level modules of ``app`` (configuration, extensions, the database helpers,
    time, mail, labels, the price list, the retention registry), ``app.security``, ``app.tools``,
-   and the cookie registry (``app.consent.registry``, plain data the language switch reads);
+   the cookie registry (``app.consent.registry``, plain data the language switch reads) and the
+   call log's partition helpers (``app.usage.partitions``, plain SQL the model's retention rule
+   and the migrations use);
 2. models: ``app.<domain>.models``;
 3. metering: ``app.metering`` (below the api, billing and usage that call it);
 4. domains: every other module of ``app.<domain>``;
@@ -28,7 +30,7 @@ APP = Path(__file__).resolve().parents[1]
 # Top-level modules of ``app`` that sit above the foundation because they read the domains.
 WIRING = {"app", "app.cli"}
 FOUNDATION_PACKAGES = {"security", "tools", "templates", "static"}  # packages of the foundation, not domains
-FOUNDATION = {"app.consent.registry"}
+FOUNDATION = {"app.consent.registry", "app.usage.partitions"}
 
 
 def module_name(path: Path) -> str:

@@ -4,22 +4,35 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.retention import PERSONAL, Rule, ip_truncation_rule, register
 from app.timeutil import utcnow
+from app.usage.partitions import drop_expired
 
 
 class ApiCall(db.Model):
-    """One call to /api/v1, kept CALL_LOG_DAYS days."""
+    """One call to /api/v1, kept CALL_LOG_DAYS days.
+
+    On PostgreSQL the table is partitioned by month of ``created_at`` (``app/usage/partitions.py``):
+    its primary key there is (id, created_at) and a unique constraint must hold the partition key,
+    hence (request_id, created_at): a record written twice carries its own time, so it is still
+    refused.
+    """
 
     __tablename__ = "api_calls"
-    __table_args__ = (Index("ix_api_calls_user_id_created_at", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_api_calls_user_id_created_at", "user_id", "created_at"),
+        UniqueConstraint("request_id", "created_at", name="uq_api_calls_request_id_created_at"),
+        # The calls whose IP is still whole, in time order: the daily truncation walks only these.
+        Index("ix_api_calls_ip_whole", "created_at", sqlite_where=db.column("ip_truncated") == false(),
+              postgresql_where=db.column("ip_truncated") == false()),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[str] = mapped_column(db.String(32), unique=True)
+    request_id: Mapped[str] = mapped_column(db.String(32))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -57,7 +70,10 @@ register(Rule(
     default_days=90,
     description="Raw API calls are deleted after N days; daily roll-ups without IPs remain.",
     selects=lambda cutoff: ApiCall.created_at < cutoff,
+    keyset=ApiCall.created_at,
+    prepare=lambda cutoff: drop_expired(db.engine, cutoff),  # PostgreSQL: whole months at once
 ))
 register(ip_truncation_rule(
     "api_calls.ip", ApiCall, "CALL_IP_DAYS", "The IP address of an API call is cut to its network after N days.",
+    keyset=ApiCall.created_at,
 ))
