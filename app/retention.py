@@ -10,12 +10,11 @@ own short transaction, and is idempotent: running it twice changes nothing the s
 from __future__ import annotations
 
 import ipaddress
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import false, select, update
+from sqlalchemy import Integer, String, bindparam, column, false, select, update, values
 
 from app.extensions import db
 
@@ -35,7 +34,7 @@ class Rule:
     row done must no longer match ``selects`` (deleted, or flagged), so each batch starts where
     the last ended without rescanning. ``prepare(cutoff)`` runs first and returns the rows it
     removed some cheaper way (the call log's whole expired partitions). ``truncates_ip``: the
-    batch cuts ``ip`` to its network in one UPDATE per network, not row by row.
+    batch cuts ``ip`` to its network in one UPDATE for the batch, not row by row.
     """
 
     name: str
@@ -113,13 +112,18 @@ def _apply(rule: Rule, cutoff: datetime, batch_size: int, dry_run: bool) -> int:
 
 
 def _truncate_ips(model: type, rows) -> None:
-    """One UPDATE per network in the batch (calls come from few addresses), not one per row."""
-    by_network: dict[str | None, list[int]] = defaultdict(list)
-    for row_id, _, ip in rows:
-        by_network[truncate_ip(ip)].append(row_id)
-    for network, ids in by_network.items():
-        db.session.execute(update(model).where(model.id.in_(ids)).values(ip=network, ip_truncated=True)
-                           .execution_options(synchronize_session=False))
+    """The whole batch in one statement, however many networks: PostgreSQL an UPDATE … FROM
+    (VALUES (id, network), …), SQLite (which has no column aliases there) one executemany."""
+    table = model.__table__
+    pairs = [(row_id, truncate_ip(ip)) for row_id, _, ip in rows]
+    if db.session.get_bind().dialect.name == "postgresql":
+        networks = values(column("row_id", Integer), column("network", String), name="networks").data(pairs)
+        db.session.execute(update(table).where(table.c.id == networks.c.row_id)
+                           .values(ip=networks.c.network, ip_truncated=True))
+    else:
+        db.session.execute(update(table).where(table.c.id == bindparam("row_id"))
+                           .values(ip=bindparam("network"), ip_truncated=True),
+                           [{"row_id": row_id, "network": network} for row_id, network in pairs])
 
 
 def purge(config, now: datetime, dry_run: bool = False, batch_size: int = 500,
