@@ -281,6 +281,9 @@ class ProductionConfig(Config):
         self.PREFERRED_URL_SCHEME = "https"
         # Production never writes mail to files nor keeps rate limits in one process's memory.
         self.MAIL_DIR = None
+        # The `flask usage flush --follow` service writes call records, so app workers serve only
+        # requests (docs/deployment.md); /healthz reports how many wait and for how long.
+        self.METERING_FLUSH = env.get("METERING_FLUSH", "external")
         self.DEMO_PARTS = self.DEMO_MODE
 
     def validate(self) -> None:

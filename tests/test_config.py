@@ -135,6 +135,16 @@ def test_production_defaults_are_secure():
     assert cfg.DATA_ENCRYPTION_KEYS == [KEY_NEW, KEY_OLD]
 
 
+def test_production_leaves_call_records_to_the_flusher_service_and_sizes_groups_for_a_cluster():
+    cfg = load_config("production", PRODUCTION_ENV)
+    assert (cfg.METERING_FLUSH, cfg.METERING_SHARDS) == ("external", 1)
+    assert load_config("production", {**PRODUCTION_ENV, "METERING_FLUSH": "background"}).METERING_FLUSH == "background"
+    cluster = load_config("production", {**PRODUCTION_ENV, "REDIS_URL": "redis+cluster://a:6379,b:6379"})
+    assert cluster.METERING_SHARDS == 16
+    with pytest.raises(ConfigError, match="METERING_SHARDS must be between 1 and 1024"):
+        load_config("production", {**PRODUCTION_ENV, "METERING_SHARDS": "0"})
+
+
 def test_production_refuses_keys_that_are_not_fernet_keys():
     with pytest.raises(ConfigError, match="flask crypto generate-key"):
         load_config("production", {**PRODUCTION_ENV, "DATA_ENCRYPTION_KEYS": "not-a-key"})

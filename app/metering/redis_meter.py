@@ -336,6 +336,18 @@ class RedisMeter:
             group = self.group_prefix(shard)
             self._scripts["ack"](keys=[group + "calls", group + "pend"], args=[GROUP, group + "gen:", *triples])
 
+    def backlog(self, now_ms: int) -> tuple[int, float | None]:
+        """Records waiting for the flusher, and the age in seconds of the oldest (None: none wait)."""
+        waiting, oldest = 0, None
+        for shard in range(self.shards):
+            stream = self._ensure_group(shard)
+            waiting += self.redis.xlen(stream)
+            first = self.redis.xrange(stream, count=1)
+            if first:
+                born = int(first[0][0].split("-")[0])
+                oldest = born if oldest is None else min(oldest, born)
+        return waiting, None if oldest is None else round(max(0, now_ms - oldest) / 1000, 1)
+
     def pending_count(self) -> int:
         """Call records in Redis not yet written to the database, in every group."""
         return sum(self.redis.xlen(self._ensure_group(shard)) for shard in range(self.shards))

@@ -60,7 +60,8 @@ def set_language(code: str):
 @public
 def show_health():
     """Readiness for load balancers and monitors: each dependency, 503 when one the app needs is down."""
-    ready, report = services.health(current_app.config, current_app.extensions.get("twtapi_redis"), utcnow())
+    ready, report = services.health(current_app.config, current_app.extensions.get("twtapi_redis"), utcnow(),
+                                    current_app.extensions.get("twtapi_meter"))
     response = jsonify({"status": "ok" if ready else "error", **report})
     response.status_code = 200 if ready else 503
     if not ready:

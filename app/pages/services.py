@@ -10,21 +10,32 @@ from app.email import outbox_backlog
 from app.extensions import db
 
 
-def health(config, redis_client, now: datetime) -> tuple[bool, dict]:
+def health(config, redis_client, now: datetime, meter=None) -> tuple[bool, dict]:
     """Whether the app can serve, and a report of each dependency.
 
     Down (not ready): the database, or Redis when REDIS_URL is set (rate limits, throttles and the
-    meter live there). The outbox backlog is reported, never fatal: mail waits and is retried.
+    meter live there). The outbox backlog and the call records waiting for the flusher are
+    reported, never fatal: mail waits and is retried, records wait in Redis until written.
     """
     report: dict = {"database": "ok" if database_is_up() else "unavailable"}
     if redis_client is not None:
         report["redis"] = "ok" if redis_is_up(redis_client) else "unavailable"
     ready = all(value == "ok" for value in report.values())
+    if report.get("redis") == "ok" and getattr(meter, "name", None) == "redis":
+        report["call_records"] = call_record_backlog(meter, now)
     if report["database"] == "ok":
         queued, oldest = outbox_backlog(now)
         report["outbox"] = {"queued": queued, "oldest_seconds": oldest}
     report["demo_mode"] = bool(config.get("DEMO_MODE"))
     return ready, report
+
+
+def call_record_backlog(meter, now: datetime) -> dict:
+    try:
+        waiting, oldest = meter.backlog(int(now.replace(tzinfo=UTC).timestamp() * 1000))
+    except Exception:  # noqa: BLE001 - a report, never a reason for the health check to fail
+        return {"waiting": None, "oldest_seconds": None}
+    return {"waiting": waiting, "oldest_seconds": oldest}
 
 
 def redis_is_up(client) -> bool:

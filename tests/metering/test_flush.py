@@ -116,3 +116,15 @@ def test_the_database_meter_writes_a_call_in_few_statements_and_a_keys_last_use_
         writes = [s for s in statements if s.split()[0] in ("INSERT", "UPDATE")]
         assert len(writes) == 4, writes  # balance, ledger row, call, roll-up
         assert _db.session.get(ApiKey, _db.session.scalar(select(ApiKey.id))).last_used_at is not None
+
+
+def test_healthz_reports_the_records_waiting_for_the_flusher_service(redis_app):
+    app = redis_app(METERING_FLUSH="external")
+    _, secret = make_customer(app, credits=100)
+    assert call(app, secret, 3) == [200] * 3
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 200  # a backlog is reported, never a reason to leave the load balancer
+    waiting = health.get_json()["call_records"]
+    assert waiting["waiting"] == 3 and 0 <= waiting["oldest_seconds"] < 60
+    app.test_cli_runner().invoke(args=["usage", "flush"])
+    assert app.test_client().get("/healthz").get_json()["call_records"] == {"waiting": 0, "oldest_seconds": None}
