@@ -95,7 +95,7 @@ privacy_cli = AppGroup("privacy", help="Retention and privacy jobs.")
 
 @privacy_cli.command("purge")
 @click.option("--dry-run", is_flag=True, help="Count what each rule would touch; change nothing.")
-@click.option("--batch-size", default=500, show_default=True, help="Rows per transaction.")
+@click.option("--batch-size", default=1000, show_default=True, help="Rows per transaction.")
 def purge_command(dry_run: bool, batch_size: int):
     """Apply every retention rule (app/retention.py) and print counts per rule. On PostgreSQL it
     first creates the call log's partitions for this month and the next three."""

@@ -141,7 +141,7 @@ def _truncate_ips(model: type, rows, by_time: bool) -> None:
                            [{"row_id": row_id, "network": truncate_ip(ip)} for row_id, _, ip in in_python])
 
 
-def purge(config, now: datetime, dry_run: bool = False, batch_size: int = 500,
+def purge(config, now: datetime, dry_run: bool = False, batch_size: int = 1000,
           only: str | None = None) -> dict[str, int]:
     """Apply every rule (or the one named ``only``); return the rows each touched (or would touch)."""
     counts: dict[str, int] = {}
