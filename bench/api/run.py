@@ -96,7 +96,7 @@ SERVER_ENV: dict[str, str] = {}  # the settings of the last server started (the 
 
 def start_server(url: str, workers: int, workdir: Path, metering: str, redis_url: str | None,
                  prefix: str, threads: int = 4, variant: str = "", cpus: str = "",
-                 flush: str = "background") -> tuple[subprocess.Popen, str]:
+                 flush: str = "background", module: str = "wsgi_bench") -> tuple[subprocess.Popen, str]:
     port = free_port()
     SERVER_ENV.update({"BENCH_VARIANT": variant, "BENCH_DATABASE_URL": url, "BENCH_MAIL_DIR": str(workdir / "mail"),
                        "BENCH_METERING": metering, "BENCH_REDIS_URL": redis_url or "", "BENCH_PREFIX": prefix,
@@ -107,7 +107,7 @@ def start_server(url: str, workers: int, workdir: Path, metering: str, redis_url
     pin = ["taskset", "-c", cpus] if cpus else []
     process = subprocess.Popen(
         [*pin, sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--worker-class", "gthread", "--threads", str(threads), "--log-level", "warning", "wsgi_bench:app"],
+         "--worker-class", "gthread", "--threads", str(threads), "--log-level", "warning", f"{module}:app"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -298,18 +298,25 @@ def main() -> None:
     server, base = start_server(url, args.workers, workdir, args.metering, redis_url, prefix, args.threads,
                                 cpus=app_cpus, flush=args.flush)
     flusher = start_flusher(workdir) if args.flush == "external" and args.metering == "redis" else None
+    minimal_server, minimal_base = start_server(url, args.workers, workdir, args.metering, redis_url, prefix,
+                                                args.threads, cpus=app_cpus, module="wsgi_minimal")
     try:
         wrk(base + "/bench/bare", 2, args.connections, {})  # warm-up
-        rounds = []
-        for _ in range(args.repeat):  # alternate, so drift of a shared machine hits both alike
+        wrk(minimal_base + "/bench/bare", 2, args.connections, {})
+        rounds, minimal_rounds = [], []
+        for _ in range(args.repeat):  # alternate, so drift of a shared machine hits all alike
+            minimal_rounds.append(measured(minimal_server, minimal_base + "/bench/bare", args.seconds,
+                                           args.connections, {}))
             rounds.append((measured(server, base + "/bench/bare", args.seconds, args.connections, {}),
                            measured(server, base + "/api/v1/users/jack", args.seconds, args.connections,
                                     {"Authorization": f"Bearer {load_key}"})))
         bare, metered = median_round(rounds)
+        minimal = sorted(minimal_rounds, key=lambda r: r["rps"])[len(minimal_rounds) // 2]
         raced = race(base, race_key, args.race_credits, args.race_callers)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for each in (server, minimal_server):
+            each.terminate()
+            each.wait(timeout=30)
         if flusher is not None:
             flusher.terminate()
             flusher.wait(timeout=30)
@@ -335,6 +342,9 @@ def main() -> None:
         "workers": args.workers, "threads": args.threads, "pinned": args.pin, "flush": args.flush,
         "connections": args.connections, "seconds": args.seconds,
         "bare": bare, "metered": metered, "throughput_ratio": round(metered["rps"] / bare["rps"], 3),
+        "minimal_flask": minimal, "ratio_to_minimal_flask": round(metered["rps"] / minimal["rps"], 3),
+        "app_cpu_ratio_to_minimal_flask": round(minimal["app_cpu_ms_per_request"]
+                                                / metered["app_cpu_ms_per_request"], 3),
         "app_cpu_ratio": round(bare["app_cpu_ms_per_request"] / metered["app_cpu_ms_per_request"], 3),
         "metered_calls_logged_and_charged": charged_load,
         "no_call_lost": charged_load == 10_000_000 - load_balance and not any(ledger.values()),
