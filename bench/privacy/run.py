@@ -56,12 +56,13 @@ def main() -> None:
 
         def fill(count: int, days_ago: int, prefix: str) -> float:
             started = time.perf_counter()
-            created = (now - timedelta(days=days_ago)).isoformat(sep=" ")
+            first = now - timedelta(days=days_ago)
             cursor = raw.cursor()
             step = 100_000
-            for start in range(0, count, step):
-                rows = [(f"{prefix}{i:012d}", user.id, created, "GET", "/api/v1/users/{username}", 200, 1, 3,
-                         "203.0.113.9", 0) for i in range(start, min(count, start + step))]
+            for start in range(0, count, step):  # one call every 50 ms, as a busy account makes them
+                rows = [(f"{prefix}{i:012d}", user.id, (first + timedelta(milliseconds=50 * i)).isoformat(sep=" "),
+                         "GET", "/api/v1/users/{username}", 200, 1, 3, "203.0.113.9", 0)
+                        for i in range(start, min(count, start + step))]
                 cursor.executemany(
                     "INSERT INTO api_calls (request_id, user_id, created_at, method, endpoint, status, credits, "
                     "latency_ms, ip, ip_truncated) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
