@@ -12,7 +12,8 @@ from app.metering import services as metering
 from app.pricing import get_pricing
 from app.security import customer
 from app.timeutil import utcnow
-from app.usage import services
+from app.usage import call_log, services
+from app.usage.forms import CallFilterForm
 
 bp = Blueprint("usage", __name__)
 
@@ -57,9 +58,37 @@ def download_usage_csv():
     return _csv(services.daily_csv(current_user.id, since, until), f"usage-{since}-{until}.csv")
 
 
+def _call_filters() -> tuple[CallFilterForm, call_log.CallFilters | None]:
+    """The explorer's filters from the query string; None when they do not validate."""
+    form = CallFilterForm(request.args, call_log.account_keys(current_user.id),
+                          [e.path for e in get_pricing().endpoints])
+    if not request.args or form.validate():
+        return form, form.filters() if request.args else call_log.CallFilters()
+    return form, None
+
+
+def _oldest_kept():
+    return utcnow() - timedelta(days=current_app.config["CALL_LOG_DAYS"])
+
+
+@bp.get("/account/usage/calls")
+@customer
+def explore_calls():
+    """The raw calls within retention, filtered by date, key, endpoint, status and request id."""
+    form, filters = _call_filters()
+    result = call_log.page(current_user.id, filters, _oldest_kept(), request.args.get("before")) \
+        if filters is not None else call_log.CallPage([], None)
+    query = {name: value for name, value in request.args.items() if name != "before" and value}
+    return render_template("usage/calls.html", form=form, page=result, query=query, searched=bool(query),
+                           call_log_days=current_app.config["CALL_LOG_DAYS"]), 200 if filters is not None else 400
+
+
 @bp.get("/account/usage/calls.csv")
 @customer
 def download_calls_csv():
-    """Every raw call still kept (the call log's retention period), streamed as CSV."""
-    since = utcnow() - timedelta(days=current_app.config["CALL_LOG_DAYS"])
-    return _csv(services.calls_csv(current_user.id, since), "api-calls.csv")
+    """The calls the explorer's filters select (every call still kept without them), streamed as CSV."""
+    form, filters = _call_filters()
+    if filters is None:
+        return render_template("usage/calls.html", form=form, page=call_log.CallPage([], None), query={},
+                               searched=True, call_log_days=current_app.config["CALL_LOG_DAYS"]), 400
+    return _csv(services.calls_csv(call_log.csv_rows(current_user.id, filters, _oldest_kept())), "api-calls.csv")

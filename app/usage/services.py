@@ -6,13 +6,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.keys.models import ApiKey
-from app.usage.models import ApiCall, UsageDaily
+from app.usage.models import UsageDaily
 
 
 def daily(user_id: int, since: date, until: date) -> list[dict]:
@@ -69,24 +69,7 @@ def daily_csv(user_id: int, since: date, until: date) -> Iterator[str]:
     return _csv_lines(["day", "calls", "credits", "errors"], rows)
 
 
-def calls_csv(user_id: int, since: datetime, batch: int = 5000) -> Iterator[str]:
-    """Every raw call still within retention, streamed in batches (never all in memory)."""
-
-    def rows():
-        last_id = 0
-        while True:
-            chunk = db.session.execute(
-                select(ApiCall.id, ApiCall.created_at, ApiCall.request_id, ApiKey.prefix, ApiCall.method,
-                       ApiCall.endpoint, ApiCall.status, ApiCall.credits, ApiCall.latency_ms, ApiCall.ip)
-                .outerjoin(ApiKey, ApiKey.id == ApiCall.key_id)
-                .where(ApiCall.user_id == user_id, ApiCall.created_at >= since, ApiCall.id > last_id)
-                .order_by(ApiCall.id).limit(batch)).all()
-            if not chunk:
-                return
-            for r in chunk:
-                yield (r[1].isoformat(timespec="seconds") + "Z", r[2], (r[3] or "") + "…" if r[3] else "", r[4],
-                       r[5], r[6], r[7], r[8], r[9] or "")
-            last_id = chunk[-1][0]
-
+def calls_csv(rows) -> Iterator[str]:
+    """Calls (``call_log.csv_rows``) as CSV lines."""
     return _csv_lines(["time_utc", "request_id", "key", "method", "endpoint", "status", "credits", "latency_ms",
-                       "ip"], rows())
+                       "ip"], rows)
