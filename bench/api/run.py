@@ -10,6 +10,7 @@ Targets 127.0.0.1 only; each load run is bounded in time.
 from __future__ import annotations
 
 import argparse
+import http.cookiejar
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -78,7 +80,7 @@ def make_customer(url: str, email: str, credits: int) -> str:
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
     with app.test_request_context():
         now = utcnow()
-        user = User(email=email, password_hash=hash_password("bench password long enough"), created_at=now,
+        user = User(email=email, password_hash=hash_password(PASSWORD), created_at=now,
                     email_verified_at=now, age_confirmed_at=now, password_changed_at=now,
                     accepted_privacy_version="v", accepted_terms_version="v")
         db.session.add(user)
@@ -89,6 +91,32 @@ def make_customer(url: str, email: str, credits: int) -> str:
         db.session.commit()
         db.engine.dispose()
     return secret
+
+
+PASSWORD = "bench password long enough"  # noqa: S105 - make_customer's, for sign_in
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def sign_in(base: str, email: str) -> str:
+    """Sign in through the real form; the Cookie header of the signed-in browser."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
+    page = opener.open(base + "/login").read().decode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    data = urllib.parse.urlencode({"csrf_token": token, "email": email, "password": PASSWORD}).encode()
+    request = urllib.request.Request(base + "/login", data=data, headers={"Origin": base})
+    try:
+        opener.open(request)
+    except urllib.error.HTTPError as exc:  # the 303 to the cookie check
+        if exc.code != 303:
+            raise
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    opener.open(base + "/account").close()  # raises on the redirect to /login when not signed in
+    return cookie
 
 
 SERVER_ENV: dict[str, str] = {}  # the settings of the last server started (the flusher service shares them)

@@ -12,48 +12,20 @@ Targets 127.0.0.1 only; each load run is bounded in time.
 from __future__ import annotations
 
 import argparse
-import http.cookiejar
 import json
-import re
 import statistics
 import sys
 import tempfile
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench" / "api"))
 
-from run import make_customer, measured, prepare_database, start_server  # noqa: E402 - bench/api/run.py
+from run import make_customer, measured, prepare_database, sign_in, start_server  # noqa: E402 - bench/api/run.py
 
 SIGNED_IN = ["/account", "/account/usage", "/account/keys", "/"]
 ANONYMOUS = ["/", "/pricing", "/docs/api"]
-PASSWORD = "bench password long enough"  # noqa: S105 - bench/api/run.py's customer
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def sign_in(base: str, email: str) -> str:
-    """Sign in through the real form; the Cookie header of the signed-in browser."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
-    page = opener.open(base + "/login").read().decode()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    data = urllib.parse.urlencode({"csrf_token": token, "email": email, "password": PASSWORD}).encode()
-    request = urllib.request.Request(base + "/login", data=data, headers={"Origin": base})
-    try:
-        opener.open(request)
-    except urllib.error.HTTPError as exc:  # the 303 to the cookie check
-        if exc.code != 303:
-            raise
-    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
-    opener.open(base + "/account").close()  # raises on the redirect to /login when not signed in
-    return cookie
 
 
 def main() -> None:
