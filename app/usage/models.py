@@ -29,6 +29,11 @@ class ApiCall(db.Model):
         # The calls whose IP is still whole, in time order: the daily truncation walks only these.
         Index("ix_api_calls_ip_whole", "created_at", sqlite_where=db.column("ip_truncated") == false(),
               postgresql_where=db.column("ip_truncated") == false()),
+        # The explorer's key filter (and ON DELETE SET NULL when a key is deleted), and its
+        # "failures only", which would otherwise read a thousand calls for each one it shows.
+        Index("ix_api_calls_key_id_created_at", "key_id", "created_at"),
+        Index("ix_api_calls_failed", "user_id", "created_at", sqlite_where=db.column("status") >= 500,
+              postgresql_where=db.column("status") >= 500),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
