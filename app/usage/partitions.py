@@ -84,8 +84,9 @@ def create_sql(start: datetime) -> str:
             f"FOR VALUES FROM ('{start:%Y-%m-%d}') TO ('{next_month(start):%Y-%m-%d}')")
 
 
-def ensure(engine, now: datetime, months_ahead: int = MONTHS_AHEAD) -> list[str]:
-    """Create the partitions of this month and the next ``months_ahead``; the names created.
+def ensure(engine, now: datetime, months_ahead: int = MONTHS_AHEAD, since: datetime | None = None) -> list[str]:
+    """Create the partitions of this month (or from the month of ``since``) to ``months_ahead``
+    months ahead; the names created.
 
     A month whose rows already wait in the default partition (the job did not run for months) is
     left there, with a warning: those rows still expire through the batched delete.
@@ -95,8 +96,10 @@ def ensure(engine, now: datetime, months_ahead: int = MONTHS_AHEAD) -> list[str]
     with engine.connect() as conn:
         existing = monthly_partitions(conn)
     created = []
-    start = month_start(now)
-    for _ in range(months_ahead + 1):
+    start, last = month_start(since or now), month_start(now)
+    for _ in range(months_ahead):
+        last = next_month(last)
+    while start <= last:
         if partition_name(start) not in existing:
             try:
                 with engine.begin() as conn:

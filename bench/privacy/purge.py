@@ -126,13 +126,8 @@ def main() -> None:
             now = utcnow()
             user_id = db.session.scalar(text("SELECT id FROM users"))
             log_days, ip_days = app.config["CALL_LOG_DAYS"], app.config["CALL_IP_DAYS"]
-            first = partitions.month_start(now - timedelta(days=log_days + 125))
-            if partitions.is_partitioned(db.engine):  # the months the traffic came in had their partitions
-                month = first
-                while month < now:
-                    with db.engine.begin() as conn:
-                        conn.execute(text(partitions.create_sql(month)))
-                    month = partitions.next_month(month)
+            # The months the traffic came in had their partitions, made by the daily job.
+            partitions.ensure(db.engine, now, since=now - timedelta(days=log_days + 125))
             expired_start = now - timedelta(days=log_days + 120)
             report["fill_s"] = {
                 "expired": fill(db.engine, user_id, "x", args.expired, expired_start, 119 * 86400, True),

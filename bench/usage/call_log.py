@@ -84,12 +84,7 @@ def main() -> None:
             second_key = create_key(user, "second", None, 10, app.config, now)[0].id
             rare_key = create_key(user, "rare", None, 10, app.config, now)[0].id
             db.session.commit()
-            if partitions.is_partitioned(db.engine):
-                month = partitions.month_start(now - timedelta(days=90))
-                while month < now:
-                    with db.engine.begin() as conn:
-                        conn.execute(text(partitions.create_sql(month)))
-                    month = partitions.next_month(month)
+            partitions.ensure(db.engine, now, since=now - timedelta(days=90))  # as the daily job made them
             started = time.perf_counter()
             step = 1_000_000
             for offset in range(0, args.calls, step):

@@ -139,3 +139,8 @@ def test_the_database_cuts_each_address_as_truncate_ip_does(app, ip):
     add_calls(user_id, utcnow() - timedelta(days=10), 1, ips=(ip,), tag="one")
     retention.purge(app.config, utcnow(), only="api_calls.ip")
     assert _db.session.scalar(select(ApiCall.ip)) == retention.truncate_ip(ip)
+
+
+def test_partitions_can_be_made_from_a_past_month(app, postgresql_only):
+    created = partitions.ensure(_db.engine, datetime(2033, 5, 20), months_ahead=1, since=datetime(2033, 2, 3))
+    assert created == [f"api_calls_y2033m{m:02d}" for m in (2, 3, 4, 5, 6)]
