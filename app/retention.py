@@ -26,15 +26,14 @@ class Rule:
     """One retention rule.
 
     ``action`` is ``delete`` (remove matching rows), ``anonymise`` (cut each matching row's IP to
-    its network: ``truncates_ip``, the one anonymisation rules need so far) or ``keep``
-    (documented only: rows stay while ``legal_basis`` applies).
+    its network, in one UPDATE a batch: the one anonymisation the rules need so far, made by
+    ``ip_truncation_rule``) or ``keep`` (documented only: rows stay while ``legal_basis`` applies).
     ``selects(cutoff)`` returns the WHERE clause picking rows past their period.
 
     For a large table: ``keyset`` is an indexed column to walk the rows in (default: the id); a
     row done must no longer match ``selects`` (deleted, or flagged), so each batch starts where
     the last ended without rescanning. ``prepare(cutoff)`` runs first and returns the rows it
-    removed some cheaper way (the call log's whole expired partitions). ``truncates_ip``: the
-    batch cuts ``ip`` to its network in one UPDATE for the batch, not row by row.
+    removed some cheaper way (the call log's whole expired partitions).
     """
 
     name: str
@@ -47,7 +46,6 @@ class Rule:
     default_days: int | None = None
     keyset: object | None = None
     prepare: Callable | None = None
-    truncates_ip: bool = False
 
     @property
     def table(self) -> str:
@@ -88,7 +86,7 @@ def _apply(rule: Rule, cutoff: datetime, batch_size: int, dry_run: bool) -> int:
         db.session.commit()  # hold no lock on the table while the cheaper way works on it
         total = rule.prepare(cutoff)
     order = model.id if rule.keyset is None else rule.keyset
-    columns = [model.id, order, model.ip] if rule.truncates_ip else [model.id, order]
+    columns = [model.id, order, model.ip] if rule.action == "anonymise" else [model.id, order]
     last = None
     while True:
         # Keyset batches: each starts where the last ended, so no batch rescans the index entries
@@ -160,7 +158,7 @@ def ip_truncation_rule(name: str, model: type, days_setting: str, description: s
     table) is a column indexed over the rows not yet truncated, like ``ix_api_calls_ip_whole``.
     """
     return Rule(name=name, model=model, action="anonymise", days_setting=days_setting, default_days=7,
-                description=description, truncates_ip=True, keyset=keyset,
+                description=description, keyset=keyset,
                 selects=lambda cutoff: db.and_(model.ip_truncated == false(), model.created_at < cutoff))
 
 
