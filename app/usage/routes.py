@@ -78,7 +78,8 @@ def explore_calls():
     form, filters = _call_filters()
     result = call_log.page(current_user.id, filters, _oldest_kept(), request.args.get("before")) \
         if filters is not None else call_log.CallPage([], None)
-    query = {name: value for name, value in request.args.items() if name != "before" and value}
+    # Only the form's own fields go back into links (a stray "endpoint" or "_external" would not).
+    query = {field.name: request.args[field.name] for field in form if request.args.get(field.name)}
     return render_template("usage/calls.html", form=form, page=result, query=query, searched=bool(query),
                            call_log_days=current_app.config["CALL_LOG_DAYS"]), 200 if filters is not None else 400
 

@@ -90,6 +90,16 @@ def test_bad_filters_get_a_form_error_never_a_500(client, customer, query, messa
     assert client.get(f"/account/usage/calls.csv?{query}").status_code == 400
 
 
+def test_stray_parameters_are_ignored_not_echoed_into_links(client, customer):
+    _, secret = customer
+    client.get("/api/v1/users/jack", headers=bearer(secret))
+    response = client.get("/account/usage/calls?endpoint=x&_external=1&_anchor=y&status=2xx")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert len(request_ids(body)) == 1
+    assert 'href="/account/usage/calls.csv?status=2xx"' in body  # the CSV link keeps the filter, nothing else
+
+
 def test_another_accounts_key_or_request_id_shows_nothing(app, client, outbox):
     _, bob_key = make_customer(app, "bob@example.com")
     bobs = client.get("/api/v1/users/jack", headers=bearer(bob_key)).headers["X-Request-Id"]
