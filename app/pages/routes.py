@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.auth import services as auth_services
@@ -77,3 +77,18 @@ def show_security_txt():
     cfg = current_app.config
     body = services.security_txt(cfg["SITE_URL"], cfg["SECURITY_EMAIL"])
     return body, 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.get("/robots.txt")
+@public
+def show_robots_txt():
+    """What crawlers may index: the public pages, not the account, console or API."""
+    body = services.robots_txt(current_app.config["SITE_URL"])
+    return body, 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "public, max-age=86400"}
+
+
+@bp.get("/favicon.ico")
+@public
+def show_favicon():
+    """Browsers ask for /favicon.ico whatever the page links: send them to the SVG icon."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)

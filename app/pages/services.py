@@ -67,3 +67,14 @@ def security_txt(site_url: str, security_email: str, now: datetime | None = None
         f"Policy: {site_url}/privacy",
     ]
     return "\n".join(lines) + "\n"
+
+
+# Paths for one person or for programs: nothing a search engine should list.
+NOT_FOR_CRAWLERS = ("/account", "/staff", "/api/", "/billing", "/login", "/reauth", "/reset-password",
+                    "/verify-email", "/contact/thread", "/privacy/request")
+
+
+def robots_txt(site_url: str) -> str:
+    lines = ["User-agent: *", *[f"Disallow: {path}" for path in NOT_FOR_CRAWLERS], "Allow: /api/v1/openapi.json",
+             "", f"# {site_url}/docs/api describes the API; /.well-known/security.txt how to report a flaw."]
+    return "\n".join(lines) + "\n"

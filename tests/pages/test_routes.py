@@ -114,3 +114,21 @@ def test_security_txt_follows_rfc_9116(client, app):
 def test_security_txt_expiry_is_a_year_ahead():
     text = security_txt("https://x.example", "sec@x.example", now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     assert "Expires: 2027-01-02T03:04:05Z" in text
+
+
+def test_robots_txt_keeps_crawlers_out_of_private_paths(client):
+    response = client.get("/robots.txt")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    body = response.get_data(as_text=True)
+    assert body.startswith("User-agent: *\n")
+    for path in ("/account", "/staff", "/api/", "/privacy/request"):
+        assert f"Disallow: {path}\n" in body
+    assert "Set-Cookie" not in response.headers
+
+
+def test_favicon_ico_leads_to_the_svg_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response.headers["Location"].endswith("/static/favicon.svg")
+    icon = client.get(response.headers["Location"])
+    assert icon.mimetype == "image/svg+xml"
+    icon.close()
