@@ -17,6 +17,7 @@ from app.auth.forms import (
     SecondFactorForm,
 )
 from app.auth.guards import recent_auth_required, request_client
+from app.billing import services as billing_services
 from app.extensions import db
 from app.i18n import LANG_COOKIE, normalise_locale
 from app.keys import services as key_services
@@ -32,9 +33,12 @@ bp = Blueprint("account", __name__)
 def show_dashboard():
     """The account overview: verification, balance, this month's calls and the keys at a glance."""
     now = utcnow()
-    return render_template("account/dashboard.html", action_form=ActionForm(),
+    keys = key_services.active_keys(current_user, now)
+    steps = {"confirm": not current_user.is_verified, "key": not keys,
+             "call": not usage_services.has_calls(current_user.id),
+             "buy": not billing_services.has_paid_order(current_user.id)}
+    return render_template("account/dashboard.html", action_form=ActionForm(), keys=keys, steps=steps,
                            month=usage_services.month_totals(current_user.id, now.date()),
-                           keys=key_services.active_keys(current_user, now),
                            packs=current_app.config["PRICING"].credit_packs)
 
 

@@ -184,3 +184,9 @@ def order_for_checkout(session_id: str, user_id: int) -> Order | None:
 
 def orders_of(user_id: int) -> list:
     return list(db.session.scalars(select(Order).where(Order.user_id == user_id).order_by(Order.id.desc())))
+
+
+def has_paid_order(user_id: int) -> bool:
+    """Whether the account has ever bought credits."""
+    return bool(db.session.scalar(select(select(Order.id).where(Order.user_id == user_id,
+                                                                Order.paid_at.is_not(None)).exists())))

@@ -73,3 +73,8 @@ def calls_csv(rows) -> Iterator[str]:
     """Calls (``call_log.csv_rows``) as CSV lines."""
     return _csv_lines(["time_utc", "request_id", "key", "method", "endpoint", "status", "credits", "latency_ms",
                        "ip"], rows)
+
+
+def has_calls(user_id: int) -> bool:
+    """Whether the account has ever made a call (its daily roll-ups outlive the raw log)."""
+    return bool(db.session.scalar(select(select(UsageDaily.id).where(UsageDaily.user_id == user_id).exists())))

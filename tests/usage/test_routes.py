@@ -70,3 +70,19 @@ def test_dashboard_shows_balance_month_calls_and_keys(app, client, outbox):
     body = client.get("/account").get_data(as_text=True)
     assert "499 credits" in body
     assert "test key" in body
+
+
+def test_next_steps_list_only_what_is_still_to_do_and_go_once_all_are_done(app, client, outbox):
+    from tests.fixtures.visitor import submit
+
+    _, secret = _signed_in_customer(app, client, outbox)
+    steps = client.get("/account").get_data(as_text=True).split('id="next-title"')[1]
+    assert "Make your first call" in steps and "Buy credits when" in steps
+    assert "Create an API key" not in steps and "Confirm your e-mail" not in steps
+    client.get("/api/v1/users/jack", headers=bearer(secret))
+    steps = client.get("/account").get_data(as_text=True).split('id="next-title"')[1]
+    assert "Make your first call" not in steps and "Buy credits when" in steps
+    checkout = submit(client, "/account", {"pack": app.config["PRICING"].credit_packs[0].id},
+                      action="/billing/checkout")
+    submit(client, checkout.headers["Location"], {"choice": "pay"})
+    assert 'id="next-title"' not in client.get("/account").get_data(as_text=True)
