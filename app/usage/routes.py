@@ -62,9 +62,7 @@ def _call_filters() -> tuple[CallFilterForm, call_log.CallFilters | None]:
     """The explorer's filters from the query string; None when they do not validate."""
     form = CallFilterForm(request.args, call_log.account_keys(current_user.id),
                           [e.path for e in get_pricing().endpoints])
-    if not request.args or form.validate():
-        return form, form.filters() if request.args else call_log.CallFilters()
-    return form, None
+    return form, form.filters() if not request.args or form.validate() else None
 
 
 def _oldest_kept():
