@@ -26,13 +26,14 @@ from app.errors import routes as errors_routes
 from app.extensions import babel, db, limiter, login_manager, migrate
 from app.i18n import format_money, html_lang, install_template_gettext, select_locale
 from app.keys import routes as keys_routes
-from app.labels import label
+from app.labels import label, label_list
 from app.legal import routes as legal_routes
 from app.metering.services import register_metering, shown_balance
 from app.pages import routes as pages_routes
 from app.rights import routes as rights_routes
 from app.security import register_security
 from app.staff import routes as staff_routes
+from app.tables import stacked
 from app.usage import routes as usage_routes
 
 
@@ -116,6 +117,7 @@ def register_templating(app: Flask) -> None:
     install_template_gettext(app)
     app.jinja_env.globals.update(
         label=label,
+        label_list=label_list,
         get_locale=get_locale,
         html_lang=html_lang,
         format_currency=format_money,
@@ -124,5 +126,6 @@ def register_templating(app: Flask) -> None:
         format_datetime=format_datetime,
         shown_balance=shown_balance,
     )
+    app.jinja_env.filters["stacked"] = stacked
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -7,6 +7,8 @@ without a label is visible rather than hidden.
 
 from __future__ import annotations
 
+from babel.lists import format_list
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 LABELS: dict[str, dict[str, object]] = {
@@ -33,6 +35,9 @@ LABELS: dict[str, dict[str, object]] = {
         "objection": _l("Object to a use of my data (objection)"), "withdraw_consent": _l("Withdraw my consent"),
         "other": _l("Something else"),
     },
+    "role": {
+        "support": _l("Support"), "billing": _l("Billing"), "privacy": _l("Privacy"), "admin": _l("Administrator"),
+    },
     "credit": {
         "signup_bonus": _l("welcome credits"), "purchase": _l("purchase"), "refund": _l("refund"),
         "usage": _l("API calls"), "adjustment": _l("adjustment by our staff"),
@@ -46,6 +51,13 @@ def label(kind: str, value: str | None) -> str:
         return ""
     found = LABELS.get(kind, {}).get(value)
     return str(found) if found is not None else value
+
+
+def label_list(kind: str, values) -> str:
+    """The labels of ``values``, sorted and joined the way the visitor's language lists words
+    ("Billing and Support", "计费和支持")."""
+    words = sorted(label(kind, v) for v in values)
+    return format_list(words, locale=get_locale() or "en") if words else ""
 
 
 def choices(kind: str) -> list[tuple[str, object]]:

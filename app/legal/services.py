@@ -26,6 +26,7 @@ from app.database import insert_once
 from app.email import external_url, queue_email
 from app.extensions import db
 from app.legal.models import DOCUMENTS, PolicyNotice, PolicyVersion
+from app.tables import stacked
 
 DOCUMENTS_DIR = Path(__file__).parent / "documents"
 
@@ -146,7 +147,7 @@ def render(version: PolicyVersion, config) -> Rendered:
     text = _sandbox.from_string(version.body).render(**live_facts(config, version.locale))
     converter = md.Markdown(extensions=["toc", "tables"], extension_configs={"toc": {"toc_depth": "2-3"}})
     html = converter.convert(text)
-    return Rendered(version, Markup(html), Markup(converter.toc))  # noqa: S704 - our own, reviewed documents
+    return Rendered(version, stacked(html), Markup(converter.toc))  # noqa: S704 - our own, reviewed documents
 
 
 class _Blocks(HTMLParser):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
 from app.errors.services import error_texts
+from app.staff import navigation
+from app.staff.services import waiting_counts
+from app.timeutil import utcnow
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -28,3 +31,13 @@ def never_cache(response):
     """Staff pages show customers' data: no browser or proxy may keep a copy."""
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.context_processor
+def staff_shell():
+    """The console's side navigation for the signed-in staff member: only what their roles open."""
+    if not (current_user.is_authenticated and current_user.is_staff):
+        return {}
+    sections = navigation.sections_for(current_user)
+    return {"staff_sections": sections, "staff_current": navigation.current_section(sections, request.endpoint),
+            "staff_waiting": waiting_counts(current_user, utcnow().date())}

@@ -26,7 +26,7 @@ from app.extensions import db
 from app.keys.models import ApiKey
 from app.keys.services import revoke_key as revoke
 from app.rights import workflow as rights
-from app.rights.models import RightsRequest
+from app.rights.models import OPEN_STATUSES, RightsRequest
 
 
 class LastAdmin(ValueError):
@@ -196,6 +196,19 @@ def dashboard_counts(viewer: User, today: date) -> dict:
     if viewer.has_role("admin"):
         counts["mail_failing"] = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.sent_at.is_(None), OutboxMessage.attempts > 0))
+    return counts
+
+
+def waiting_counts(viewer: User, today: date) -> dict[str, int]:
+    """The side navigation's badges: new messages (support) and rights requests open and due within
+    7 days or overdue (privacy), for the roles ``viewer`` holds."""
+    counts: dict[str, int] = {}
+    if viewer.has_role("support", "admin"):
+        counts["messages"] = db.session.scalar(select(func.count()).select_from(ContactThread).where(
+            ContactThread.status == "new")) or 0
+    if viewer.has_role("privacy", "admin"):
+        counts["requests"] = db.session.scalar(select(func.count()).select_from(RightsRequest).where(
+            RightsRequest.status.in_(OPEN_STATUSES), RightsRequest.due_on <= today + timedelta(days=7))) or 0
     return counts
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from flask_babel import format_date, format_decimal
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import charts
@@ -33,10 +35,14 @@ def show_usage():
     """Calls and credits per day (SVG chart and table), by endpoint and by key, and the balance."""
     days, since, until = _range()
     daily = services.daily(current_user.id, since, until)
-    chart = charts.bar_chart([(d["day"].isoformat(), d["calls"]) for d in daily])
+    chart = charts.bar_chart([d["calls"] for d in daily], part=[d["errors"] for d in daily],
+                             line=[d["credits"] for d in daily], highlight=len(daily) - 1)
+    tips = [_("%(day)s — calls: %(calls)s, credits: %(credits)s, errors: %(errors)s",
+              day=format_date(d["day"], "medium"), calls=format_decimal(d["calls"]),
+              credits=format_decimal(d["credits"]), errors=format_decimal(d["errors"])) for d in daily]
     pricing = get_pricing()
     return render_template(
-        "usage/usage.html", days=days, ranges=RANGES, daily=daily, chart=chart,
+        "usage/usage.html", days=days, ranges=RANGES, daily=daily, chart=chart, tips=tips,
         endpoints=services.by_endpoint(current_user.id, since, until),
         keys=services.by_key(current_user.id, since, until),
         balance=metering.shown_balance(current_user.id), pricing=pricing,

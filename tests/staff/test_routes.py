@@ -78,7 +78,7 @@ def test_admins_see_analytics_as_an_svg_chart_with_a_table(app, client, runner, 
     turn_on_2fa(client)
     body = client.get("/staff/analytics?days=7").get_data(as_text=True)
     assert '<svg role="img"' in body and "<rect" in body
-    assert "<table>" in body and "/pricing" in body
+    assert "<table class=\"stack\">" in body and "/pricing" in body
 
 
 def test_other_staff_roles_cannot_open_analytics(client, runner, outbox):

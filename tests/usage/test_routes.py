@@ -20,7 +20,7 @@ def test_usage_page_shows_calls_chart_breakdowns_and_balance(app, client, outbox
     body = client.get("/account/usage?days=7").get_data(as_text=True)
     assert "<svg" in body and "<rect" in body
     assert "/api/v1/users/{username}/tweets" in body
-    assert "3 calls, 6 credits, 1 errors in the last 7 days." in body
+    assert "3 calls in the last 7 days · 6 credits · 1 error<" in body  # plural forms
     assert "94 credits" in body
     assert "test key" in body
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import render_template, request
+from flask_babel import format_date, format_decimal
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import charts
@@ -35,8 +37,11 @@ def show_analytics():
     until = utcnow().date()
     since = until - timedelta(days=days - 1)
     totals = consent_services.daily_totals(since, until)
-    chart = charts.bar_chart([(t["day"].isoformat(), t["views"]) for t in totals])
-    return render_template("staff/analytics.html", totals=totals, chart=chart, days=days,
+    chart = charts.bar_chart([t["views"] for t in totals], line=[t["visitors"] for t in totals],
+                             highlight=len(totals) - 1)
+    tips = [_("%(day)s — page views: %(views)s, unique visitors: %(visitors)s", day=format_date(t["day"], "medium"),
+              views=format_decimal(t["views"]), visitors=format_decimal(t["visitors"])) for t in totals]
+    return render_template("staff/analytics.html", totals=totals, chart=chart, days=days, tips=tips,
                            top=consent_services.top_pages(since, until))
 
 
