@@ -19,8 +19,12 @@ $(VENV)/.runtime-installed: requirements.txt | $(BIN)/activate
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/activate
+# The Nu Html Checker (npm's vnu-jar, run with java) checks every page's markup in the suite.
+VNU_VERSION := 26.9.27
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt Makefile | $(BIN)/activate
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	if command -v npm >/dev/null; then npm install --prefix $(VENV)/node --no-audit --no-fund --silent vnu-jar@$(VNU_VERSION); \
+	else echo "npm not found: the markup test (vnu-jar) will be skipped"; fi
 	touch $@ $(VENV)/.runtime-installed
 
 venv: $(VENV)/.runtime-installed

@@ -2,6 +2,7 @@
 
 from flask import g
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms.csrf.core import CSRF
 
 from app.security import check_csrf_token, portal_csrf_token
@@ -22,3 +23,9 @@ class PortalCSRF(CSRF):
 class BaseForm(FlaskForm):
     class Meta:
         csrf_class = PortalCSRF
+
+    def hidden_tag(self, *fields):
+        """The hidden fields without an ``id``: a page with several forms would repeat
+        ``id="csrf_token"`` otherwise, and no label points at a hidden field."""
+        hidden = fields or [f for f in self if getattr(f.widget, "input_type", None) == "hidden"]
+        return Markup("".join(str(f(id=False)) for f in hidden))  # noqa: S704 - WTForms' own escaped markup

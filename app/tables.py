@@ -32,7 +32,7 @@ def _headings(thead: str) -> list[str]:
 
 
 def _label_row(row: str, labels: list[str]) -> str:
-    """Each cell gets its heading as ``data-label`` and its content wrapped in one ``span.cell``
+    """Each cell gets its heading as ``data-label`` and its content wrapped in one ``div.cell``
     (so a stacked cell is exactly two boxes: the label and the value)."""
     column = 0
 
@@ -42,7 +42,7 @@ def _label_row(row: str, labels: list[str]) -> str:
         label = labels[column] if column < len(labels) else ""
         span = _SPAN.search(attrs)
         column += int(span.group(1)) if span else 1
-        return f'<{tag}{attrs} data-label="{html.escape(label, quote=True)}"><span class="cell">{inner}</span></{tag}>'
+        return f'<{tag}{attrs} data-label="{html.escape(label, quote=True)}"><div class="cell">{inner}</div></{tag}>'
 
     return _CELL.sub(add, row)
 

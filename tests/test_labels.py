@@ -50,6 +50,6 @@ def test_staff_pages_show_labels_not_codes(app, runner, outbox):
     user_id, _ = make_customer(app, "cust@example.com")
     staff = staff_client(app, runner, outbox, roles=("admin",))
     page = open_record(staff, user_id, "ticket SUP-1").get_data(as_text=True)
-    assert '<span class="cell">purchase</span></td>' in page
+    assert '<div class="cell">purchase</div></td>' in page
     for code in ("signup_bonus", "in_progress", "partially_refunded"):
         assert f">{code}<" not in page

@@ -4,14 +4,14 @@ from app.tables import stacked
 
 
 def test_each_body_cell_gets_its_heading_and_one_value_box():
-    html = ('<table class="calls"><caption>c</caption><thead><tr><th scope="col">When &amp; <span>where</span></th>'
+    html = ('<table class="calls"><caption>c</caption><thead><tr><th scope="col">When &amp; <span>where</div></th>'
             '<th colspan="2">Money</th></tr></thead><tbody><tr><th scope="row">1</th><td class="num">2 <code>x</code>'
             '</td><td>3</td></tr></tbody></table>')
     out = str(stacked(html))
     assert out.startswith('<table class="stack calls">')
-    assert '<th scope="row" data-label="When &amp; where"><span class="cell">1</span></th>' in out
-    assert '<td class="num" data-label="Money"><span class="cell">2 <code>x</code></span></td>' in out
-    assert '<td data-label="Money"><span class="cell">3</span></td>' in out
+    assert '<th scope="row" data-label="When &amp; where"><div class="cell">1</div></th>' in out
+    assert '<td class="num" data-label="Money"><div class="cell">2 <code>x</code></div></td>' in out
+    assert '<td data-label="Money"><div class="cell">3</div></td>' in out
 
 
 def test_a_table_without_headings_and_text_outside_tables_are_left_alone():

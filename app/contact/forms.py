@@ -12,7 +12,8 @@ MESSAGE_LENGTH = Length(min=10, max=5000, message=_l("Write between 10 and 5,000
 
 
 def topic_choices():
-    return choices("topic")
+    # An empty first choice: nothing is picked for the visitor.
+    return [("", _l("Choose a topic…")), *choices("topic")]
 
 
 class ContactForm(BaseForm):

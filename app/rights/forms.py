@@ -24,7 +24,8 @@ class CloseAccountForm(BaseForm):
 
 
 def type_choices():
-    return choices("request_type")
+    # An empty first choice: nothing is picked for the visitor.
+    return [("", _l("Choose a request…")), *choices("request_type")]
 
 
 class RequestForm(BaseForm):

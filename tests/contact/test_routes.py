@@ -268,3 +268,10 @@ def test_sending_redirects_so_a_reload_never_sends_twice(app, client, outbox):
 
 def test_the_rights_request_hint_is_a_link(client):
     assert '<a href="/privacy/request">rights-request form</a>' in client.get("/contact").get_data(as_text=True)
+
+
+def test_no_topic_is_picked_for_the_visitor(client):
+    page = client.get("/contact").get_data(as_text=True)
+    assert re.search(r'<select[^>]*name="subject"[^>]*required[^>]*><option value="">Choose a topic…', page)
+    body = send(client, subject="").get_data(as_text=True)
+    assert "Choose a topic." in body and "Message sent" not in body

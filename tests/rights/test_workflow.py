@@ -370,3 +370,9 @@ def test_an_account_erased_by_request_leaves_no_trace_of_the_address(app, client
     act(staff, reference, "note", note="checked identity")
     act(staff, reference, "complete")
     assert traces(app, ["gone2@example.com", "Gonzo"]) == []
+
+
+def test_no_request_type_is_picked_for_the_visitor(client):
+    page = client.get("/privacy/request").get_data(as_text=True)
+    assert re.search(r'<option value="">Choose a request…</option>', page)
+    assert "Choose what you would like." in file(client, kind="").get_data(as_text=True)

@@ -36,7 +36,7 @@ def test_a_pasted_request_id_finds_its_call_with_its_credits(client, customer):
     body = client.get(f"/account/usage/calls?request_id=%20{wanted.upper()}%20").get_data(as_text=True)
     assert request_ids(body) == [wanted]
     assert "/api/v1/users/{username}/tweets" in body
-    assert '<td class="num" data-label="Credits"><span class="cell">5</span></td>' in body  # the credits it cost
+    assert '<td class="num" data-label="Credits"><div class="cell">5</div></td>' in body  # the credits it cost
 
 
 def test_filters_by_endpoint_status_key_and_date(app, client, customer):
@@ -45,7 +45,7 @@ def test_filters_by_endpoint_status_key_and_date(app, client, customer):
         client.get(path, headers=bearer(secret))
     assert len(request_ids(client.get("/account/usage/calls").get_data(as_text=True))) == 3
     refused = client.get("/account/usage/calls?status=4xx").get_data(as_text=True)
-    assert len(request_ids(refused)) == 1 and '<span class="cell">400</span></td>' in refused
+    assert len(request_ids(refused)) == 1 and '<div class="cell">400</div></td>' in refused
     tweets = client.get("/account/usage/calls?path=/api/v1/users/{username}/tweets").get_data(as_text=True)
     assert len(request_ids(tweets)) == 1
     with app.app_context():
