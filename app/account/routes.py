@@ -124,7 +124,6 @@ def show_security():
         describe=activity.describe_user_agent,
         action_form=ActionForm(),
         recovery_left=twofactor.remaining_recovery_codes(current_user) if current_user.has_2fa else None,
-        event_labels=activity.EVENT_LABELS,
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.addresses import InvalidEmail, canonical_email, normalise_email  # noqa: F401 - re-exported
@@ -23,23 +22,6 @@ class Client:
 
     ip: str | None
     user_agent: str | None
-
-
-EVENT_LABELS = {
-    "auth:login:success": _l("Signed in"),
-    "auth:login:failure": _l("Failed sign-in attempt"),
-    "auth:logout": _l("Signed out"),
-    "auth:password:change": _l("Password changed"),
-    "auth:password:reset": _l("Password reset by e-mail link"),
-    "auth:email:change": _l("E-mail address changed"),
-    "auth:2fa:enable": _l("Two-factor authentication turned on"),
-    "auth:2fa:disable": _l("Two-factor authentication turned off"),
-    "auth:2fa:recovery_used": _l("Recovery code used"),
-    "auth:2fa:recovery_codes": _l("New recovery codes made"),
-    "auth:session:end": _l("Session ended"),
-    "api:key:create": _l("API key created"),
-    "api:key:revoke": _l("API key revoked"),
-}
 
 
 def record_event(user: User, tag: str, client: Client, now: datetime) -> SecurityEvent:

@@ -23,6 +23,7 @@ from app.consent.models import ConsentRecord
 from app.contact.models import ContactMessage, ContactThread
 from app.email import OutboxMessage
 from app.extensions import db
+from app.labels import label
 from app.rights.models import RequestEvent, RightsRequest
 from app.rights.services import erase_account
 
@@ -89,7 +90,8 @@ def holdings(email: str, config) -> list[Holding]:
     if requests:
         found.append(Holding("requests", _l("Privacy requests"), len(requests), "anonymise",
                              _l("The record that a request was made and answered is kept without the address."),
-                             [f"{r.reference} ({r.type}, {r.status})" for r in requests]))
+                             [f"{r.reference} ({label('request_type', r.type)}, {label('request', r.status)})"
+                              for r in requests]))
     queued = db.session.scalar(select(func.count()).select_from(OutboxMessage)
                                .where(func.lower(OutboxMessage.recipient) == email.lower())) or 0
     if queued:

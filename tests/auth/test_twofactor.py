@@ -42,7 +42,7 @@ def test_turning_on_needs_a_matching_code_then_shows_ten_recovery_codes(client, 
         hashes = _db.session.scalars(select(RecoveryCode.code_hash)).all()
         assert len(hashes) == 10 and not set(codes) & set(hashes)
     assert "Two-factor authentication is on" in outbox[-1]["Subject"]
-    assert "auth:2fa:enable" in client.get("/account/security").get_data(as_text=True)
+    assert "Two-factor authentication turned on" in client.get("/account/security").get_data(as_text=True)
 
 
 def test_sign_in_asks_for_the_code_and_a_code_works_only_once(app, client, outbox):

@@ -145,4 +145,4 @@ def test_a_user_cannot_revoke_or_rotate_another_users_key(app, client, outbox):
 def test_key_events_are_on_the_security_page(client, outbox):
     _signed_in(client, outbox)
     _create(client)
-    assert "api:key:create" in client.get("/account/security").get_data(as_text=True)
+    assert "API key created" in client.get("/account/security").get_data(as_text=True)

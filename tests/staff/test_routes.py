@@ -53,7 +53,7 @@ def test_staff_with_2fa_get_in_and_pages_are_not_cached(client, runner, outbox):
     assert response.headers["Cache-Control"] == "no-store"
     body = response.get_data(as_text=True)
     assert "Staff console" in body
-    assert "staff:role:grant" in body  # admins see the latest audit entries
+    assert "Staff role granted" in body  # admins see the latest audit entries, by their label
 
 
 def test_staff_sessions_idle_out_after_30_minutes_even_when_remembered(app, client, runner, outbox):

@@ -6,6 +6,7 @@ from datetime import date as date_type
 
 from flask import Response, render_template, request, stream_with_context
 
+from app import labels
 from app.extensions import db
 from app.security import staff
 from app.staff import services as staff_services
@@ -29,7 +30,8 @@ def show_audit():
     """Every staff action and staff look at personal data; filter by staff, customer, action and date."""
     filters = _audit_filters()
     entries = db.session.scalars(staff_services.audit_query(*filters).limit(500)).all()
-    return render_template("staff/audit.html", entries=entries, args=request.args)
+    actions = sorted(labels.choices("audit"), key=lambda pair: str(pair[1]))
+    return render_template("staff/audit.html", entries=entries, args=request.args, audit_actions=actions)
 
 
 @bp.get("/audit.csv")
