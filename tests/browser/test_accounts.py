@@ -40,6 +40,7 @@ def test_sign_up_confirm_sign_in_see_session_and_sign_out(page, context, live_se
     page.get_by_role("link", name="Security").first.click()
     assert page.get_by_text("this device").is_visible()
 
+    page.locator("header .account-menu summary").click()  # the account menu opens (no JS needed)
     page.get_by_role("button", name="Log out").click()
     page.get_by_text("You are signed out.").wait_for()
     page.goto(live_server + "/account")
@@ -107,6 +108,7 @@ def test_turn_on_2fa_and_sign_in_with_a_code(page, context, live_server, runner)
     page.get_by_role("heading", name="Your recovery codes").wait_for()
     assert page.locator(".recovery-codes li").count() == 10
 
+    page.locator("header .account-menu summary").click()  # the account menu opens (no JS needed)
     page.get_by_role("button", name="Log out").click()
     page.goto(live_server + "/login")
     page.get_by_label("E-mail address").fill("demo@twtapi.com")

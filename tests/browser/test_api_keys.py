@@ -30,7 +30,7 @@ def test_create_a_key_call_the_api_and_see_the_call_on_the_usage_page(page, live
         assert json.loads(response.read())["data"]["username"] == "jack"
         remaining = int(response.headers["X-Credits-Remaining"])
 
-    summary = page.get_by_text("1 calls, 1 credits, 0 errors in the last 7 days.")
+    summary = page.get_by_text("1 call in the last 7 days · 1 credit · 0 errors")  # plural forms by babel
     for _ in range(50):  # metered in Redis, the call reaches the log within a moment: reload as a user would
         page.goto(live_server + "/account/usage?days=7")
         if summary.is_visible():
