@@ -3,8 +3,9 @@ authentication."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, logout_user
 
 from app.auth import activity, services, twofactor
@@ -151,13 +152,24 @@ def end_session(session_id: int):
 @bp.post("/account/security/sessions/end-others")
 @customer
 def end_other_sessions():
-    """End every session except this one."""
+    """End every session except this one, after a confirmation step that says how many."""
     current = g.get("user_session")
+    others = [s for s in services.active_sessions(current_user) if current is None or s.id != current.id]
+    if request.form.get("confirmed") != "yes":
+        return render_template(
+            "account/confirm.html", title=_("Sign out everywhere else?"),
+            consequence=ngettext("%(num)s other session ends: that device is signed out at once and needs the "
+                                 "password (and second factor) to come back.",
+                                 "%(num)s other sessions end: those devices are signed out at once and need the "
+                                 "password (and second factor) to come back.", len(others)),
+            button=_("Sign out the other sessions"), action_url=url_for("account.end_other_sessions"),
+            cancel_url=url_for("account.show_security"), fields={})
     count = services.end_sessions(current_user, "ended_by_user", utcnow(), keep_id=current.id if current else None)
     if count:
         activity.record_event(current_user, "auth:session:end", request_client(), utcnow())
     db.session.commit()
-    flash(_("%(count)s other sessions were ended.", count=count), "success")
+    flash(ngettext("%(num)s other session ended; that device is signed out.",
+                   "%(num)s other sessions ended; those devices are signed out.", count), "success")
     return redirect(url_for("account.show_security"), code=303)
 
 
@@ -207,7 +219,7 @@ def enable_two_factor():
             activity.record_event(current_user, "auth:2fa:enable", request_client(), utcnow())
             activity.notify_two_factor_changed(current_user, True, current_app.config)
             db.session.commit()
-            return _no_store(current_app.make_response(render_template("account/recovery_codes.html", codes=codes)))
+            return _no_store(current_app.make_response(render_template("account/recovery_codes.html", codes=codes, now=utcnow())))
         db.session.rollback()
         form.code.errors.append(_("That code does not match. Check the time on your device and try again."))
     return _render_setup(form, 400)
@@ -244,4 +256,4 @@ def regenerate_recovery_codes():
     codes = twofactor.new_recovery_codes(current_user, utcnow())
     activity.record_event(current_user, "auth:2fa:recovery_codes", request_client(), utcnow())
     db.session.commit()
-    return _no_store(current_app.make_response(render_template("account/recovery_codes.html", codes=codes)))
+    return _no_store(current_app.make_response(render_template("account/recovery_codes.html", codes=codes, now=utcnow())))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -69,15 +69,25 @@ def create_key():
 @bp.post("/account/keys/<int:key_id>/revoke")
 @customer
 def revoke_key(key_id: int):
-    """Revoke a key: its next request is refused."""
+    """Revoke a key after a confirmation step (the same form posted with confirmed=yes): its next
+    request is refused."""
     try:
-        key = services.revoke_key(current_user, key_id, utcnow())
+        key = services.get_own_key(current_user, key_id)
     except services.KeyNotFound:
         flash(_("That key does not exist."), "error")
         return redirect(url_for("keys.list_keys"), code=303)
+    if request.form.get("confirmed") != "yes":
+        return render_template(
+            "account/confirm.html", title=_("Revoke the key “%(name)s”?", name=key.name),
+            consequence=_("Calls with %(prefix)s… get 401 at once, everywhere it is used. This cannot be undone; "
+                          "you can make a new key.", prefix=key.prefix),
+            button=_("Revoke the key"), action_url=url_for("keys.revoke_key", key_id=key.id),
+            cancel_url=url_for("keys.list_keys"), fields={})
+    services.revoke_key(current_user, key_id, utcnow())
     activity.record_event(current_user, "api:key:revoke", request_client(), utcnow())
     db.session.commit()
-    flash(_("The key %(prefix)s… is revoked.", prefix=key.prefix), "success")
+    flash(_("Key “%(name)s” (%(prefix)s…) revoked; calls with it now get 401.", name=key.name, prefix=key.prefix),
+          "success")
     return redirect(url_for("keys.list_keys"), code=303)
 
 

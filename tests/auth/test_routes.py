@@ -402,9 +402,12 @@ def test_end_all_other_sessions(app, auth):
     others = [app.test_client() for _ in range(2)]
     for other in others:
         AuthActions(other, auth.outbox).login()
-    response = submit(auth.client, "/account/security", {}, action="/account/security/sessions/end-others",
-                      follow_redirects=True)
-    assert "2 other sessions were ended" in response.get_data(as_text=True)
+    step = submit(auth.client, "/account/security", {}, action="/account/security/sessions/end-others")
+    assert "2 other sessions end: those devices are signed out" in step.get_data(as_text=True)
+    assert [o.get("/account").status_code for o in others] == [200, 200]  # the step ended nothing
+    response = submit(auth.client, "/account/security", {"confirmed": "yes"},
+                      action="/account/security/sessions/end-others", follow_redirects=True)
+    assert "2 other sessions ended; those devices are signed out." in response.get_data(as_text=True)
     assert [o.get("/account").status_code for o in others] == [302, 302]
     assert auth.client.get("/account").status_code == 200
 

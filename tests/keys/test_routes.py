@@ -84,8 +84,13 @@ def test_revoke_is_effective_on_the_next_request(app, client, outbox):
     assert client.get("/api/v1/account", headers=bearer(secret)).status_code == 200
     with app.app_context():
         key_id = _db.session.scalar(select(ApiKey.id))
-    response = submit(client, "/account/keys", {}, action=f"/account/keys/{key_id}/revoke", follow_redirects=True)
-    assert "is revoked" in response.get_data(as_text=True)
+    step = submit(client, "/account/keys", {}, action=f"/account/keys/{key_id}/revoke")
+    assert step.status_code == 200 and "Revoke the key “my app”?" in step.get_data(as_text=True)  # a step, no JS
+    assert client.get("/api/v1/account", headers=bearer(secret)).status_code == 200  # nothing revoked yet
+    response = submit(client, "/account/keys", {"confirmed": "yes"}, action=f"/account/keys/{key_id}/revoke",
+                      follow_redirects=True)
+    assert "Key “my app” (" in response.get_data(as_text=True) and "revoked; calls with it now get 401." in \
+        response.get_data(as_text=True)
     assert client.get("/api/v1/account", headers=bearer(secret)).status_code == 401
 
 
@@ -136,7 +141,7 @@ def test_a_user_cannot_revoke_or_rotate_another_users_key(app, client, outbox):
     _signed_in(client, outbox, "alice@example.com")
     with app.app_context():
         bob_key = _db.session.scalar(select(ApiKey.id))
-    submit(client, "/account/keys", {}, action=f"/account/keys/{bob_key}/revoke")
+    submit(client, "/account/keys", {"confirmed": "yes"}, action=f"/account/keys/{bob_key}/revoke")
     submit(client, "/account/keys", {"grace_days": "0"}, action=f"/account/keys/{bob_key}/rotate")
     assert client.get("/api/v1/account", headers=bearer(bob_secret)).status_code == 200
     assert "bob" not in client.get("/account/keys").get_data(as_text=True)

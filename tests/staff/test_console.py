@@ -46,11 +46,14 @@ def test_find_a_customer_by_key_prefix_open_with_a_reason_suspend_and_see_it_aud
                       {"action": "suspend", "reason": "fraud check", "confirmed": "yes"},
                       action=f"/staff/users/{user_id}/action")
     assert response.status_code == 303
+    flashed = staff.get(response.headers["Location"]).get_data(as_text=True)
+    assert "cust@example.com is suspended: no sign-in and no API call until unsuspended. They were e-mailed." in flashed
     assert client.get("/api/v1/account", headers=bearer(secret)).status_code == 401  # the key stops
     assert client.get("/account").status_code == 302  # and the session, on its next request
     assert AuthActions(app.test_client(), outbox).login("cust@example.com").status_code == 403
     audit_page = staff.get("/staff/audit?customer=cust@example.com").get_data(as_text=True)
-    assert "staff:user:view" in audit_page and "staff:user:suspend" in audit_page and "ticket SUP-123" in audit_page
+    assert "<td data-label=\"Action\"><div class=\"cell\">Customer record opened</div></td>" in audit_page
+    assert "Account suspended</div>" in audit_page and "ticket SUP-123" in audit_page
     assert any("suspended" in m.get_body(("plain",)).get_content() for m in outbox if m["To"] == "cust@example.com")
     submit(staff, f"/staff/users/{user_id}", {"action": "unsuspend", "reason": "cleared"},
            action=f"/staff/users/{user_id}/action")
@@ -127,9 +130,15 @@ def test_invite_change_roles_and_the_last_admin_rule(app, runner, outbox):
         assert newcomer.role_names == {"support"}
         newcomer_id, my_id = newcomer.id, me.id
     submit(admin, "/staff/team", {"action": "roles", "user_id": str(newcomer_id), "roles": ["support", "billing"]})
-    last = submit(admin, "/staff/team", {"action": "remove", "user_id": str(my_id)})
+    last = submit(admin, "/staff/team", {"action": "remove", "user_id": str(my_id), "confirmed": "yes"})
     assert last.status_code == 400 and "last admin" in last.get_data(as_text=True)
-    submit(admin, "/staff/team", {"action": "remove", "user_id": str(newcomer_id)})
+    step = submit(admin, "/staff/team", {"action": "remove", "user_id": str(newcomer_id)})
+    assert "Remove new.staff@example.com from the staff?" in step.get_data(as_text=True)  # a step first, no JS
+    with app.app_context():
+        assert _db.session.get(User, newcomer_id).role_names == {"support", "billing"}
+    done = submit(admin, "/staff/team", {"action": "remove", "user_id": str(newcomer_id), "confirmed": "yes"},
+                  follow_redirects=True)
+    assert "They are no longer staff" in done.get_data(as_text=True)
     with app.app_context():
         assert _db.session.get(User, newcomer_id).role_names == set()
         actions = set(_db.session.scalars(select(AuditEntry.action)))

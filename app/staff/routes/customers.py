@@ -101,6 +101,18 @@ CONFIRM_USER_ACTIONS = {
 }
 
 
+# What each action did, as the flash after it says (the customer's address fills %(email)s).
+DONE_USER_ACTIONS = {
+    "suspend": _l("%(email)s is suspended: no sign-in and no API call until unsuspended. They were e-mailed."),
+    "unsuspend": _l("%(email)s is active again (their keys work again). They were e-mailed."),
+    "end-sessions": _l("Every session of %(email)s is ended: they are signed out on every device. They were e-mailed."),
+    "revoke-key": _l("The key of %(email)s is revoked: its next call gets 401. They were e-mailed."),
+    "resend-verification": _l("A new confirmation link is on its way to %(email)s."),
+    "minor": _l("%(email)s is flagged as a minor’s account: it is stopped and an erasure is due in 7 days."),
+    "hold": _l("A legal hold is on the data of %(email)s: nothing of it is erased until the hold ends."),
+}
+
+
 @bp.post("/users/<int:user_id>/action")
 @staff()
 def act_on_user(user_id: int):
@@ -129,5 +141,5 @@ def act_on_user(user_id: int):
     except account_actions.KeyNotFound:
         abort(404)
     db.session.commit()
-    flash(_("Done."), "success")
+    flash(str(DONE_USER_ACTIONS[action]) % {"email": user.email}, "success")
     return redirect(url_for("staff.show_user", user_id=user_id), code=303)

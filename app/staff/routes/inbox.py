@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.contact import services as contact
@@ -27,6 +28,15 @@ def list_messages():
     staff_by_id = {u.id: u for u in staff_services.members_with_roles("support", "admin")}
     return render_template("staff/messages.html", threads=threads, status=status, topic=topic, query=query or "",
                            statuses=STATUSES, topics=TOPICS, staff_by_id=staff_by_id)
+
+
+DONE_THREAD_ACTIONS = {  # what the flash after each action says
+    "reply": _l("Your reply to %(email)s is sent by e-mail and shown on their conversation page."),
+    "note": _l("Your internal note is added to %(reference)s; the customer does not see it."),
+    "assign": _l("The assignment of %(reference)s is saved."),
+    "close": _l("%(reference)s is closed; a new message from the customer reopens it."),
+    "reopen": _l("%(reference)s is open again."),
+}
 
 
 @bp.route("/messages/<reference>", methods=["GET", "POST"])
@@ -55,5 +65,5 @@ def show_message(reference: str):
                          assignee=assign_form.assignee.data, config=current_app.config, now=utcnow(),
                          ip=request.remote_addr)
     db.session.commit()
-    flash(_("Done."), "success")
+    flash(str(DONE_THREAD_ACTIONS[action]) % {"reference": reference, "email": thread.email}, "success")
     return redirect(url_for("staff.show_message", reference=reference), code=303)

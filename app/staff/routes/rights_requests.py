@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.auth.models import User
 from app.extensions import db
+from app.labels import label
 from app.rights import inventory, staff_actions
 from app.rights import workflow as rights
 from app.rights.forms import StaffRequestForm
@@ -19,6 +21,19 @@ from app.timeutil import utcnow
 # --- rights requests (privacy and admin roles) ---------------------------------------------------------
 
 REQUEST_FILTERS = ("overdue", "week", "mine", "unassigned")
+
+
+DONE_REQUEST_ACTIONS = {  # what the flash after each action says
+    "assign": _l("%(reference)s is saved (status: %(status)s)."),
+    "note": _l("Your internal note is added to %(reference)s; the requester does not see it."),
+    "start": _l("%(reference)s is now %(status)s."),
+    "extend": _l("The deadline of %(reference)s is extended; the requester was e-mailed the new date and why."),
+    "complete": _l("%(reference)s is completed; the requester was e-mailed."),
+    "reject": _l("%(reference)s is rejected; the requester was e-mailed the reason."),
+    "hold": _l("A legal hold is placed on the requester’s account: nothing of it is erased until it ends."),
+    "release": _l("The legal hold is released."),
+    "minor": _l("The account is flagged as a minor’s: it is stopped and an erasure is due in 7 days."),
+}
 
 
 @bp.get("/requests")
@@ -63,7 +78,8 @@ def show_request(reference: str):
         flash(str(exc), "error")
         return _render_request(req, owner, form, 400)
     db.session.commit()
-    flash(_("Done."), "success")
+    flash(str(DONE_REQUEST_ACTIONS.get(action, DONE_REQUEST_ACTIONS["assign"])) % {
+        "reference": reference, "status": label("request", req.status)}, "success")
     return redirect(url_for("staff.show_request", reference=reference), code=303)
 
 

@@ -34,6 +34,8 @@ def manage_team():
                 member = db.session.get(User, form_id(request.form.get("user_id")) or 0)
                 if member is None:
                     abort(404)
+                if action == "remove" and request.form.get("confirmed") != "yes":
+                    return _confirm_removal(member)
                 staff_services.set_roles(member, [] if action == "remove" else roles, current_user, now, ip)
             else:
                 abort(400)
@@ -42,6 +44,22 @@ def manage_team():
             flash(str(exc), "error")
             return render_template("staff/team.html", members=staff_services.team(), roles=STAFF_ROLES), 400
         db.session.commit()
-        flash(_("Done."), "success")
+        flash(_team_done(action, request.form), "success")
         return redirect(url_for("staff.manage_team"), code=303)
     return render_template("staff/team.html", members=staff_services.team(), roles=STAFF_ROLES)
+
+
+def _team_done(action: str, form) -> str:
+    if action == "invite":
+        return _("An invitation is on its way to %(email)s.", email=form.get("email", "").strip())
+    if action == "remove":
+        return _("They are no longer staff: the console is closed to them from their next page.")
+    return _("Their roles are saved; they apply from their next page.")
+
+
+def _confirm_removal(member):
+    return render_template(
+        "staff/confirm.html", title=_("Remove %(email)s from the staff?", email=member.email),
+        consequence=_("Every role is taken away: the console is closed to them from their next page. Their "
+                      "customer account stays."), button=_("Remove from staff"),
+        action_url=url_for("staff.manage_team"), cancel_url=url_for("staff.manage_team"), fields=request.form)
