@@ -69,7 +69,9 @@ LABELS: dict[str, dict[str, object]] = {
         "contact:thread:note": _l("Internal note added"), "contact:thread:assign": _l("Conversation assigned"),
         "contact:thread:close": _l("Conversation closed"), "contact:thread:reopen": _l("Conversation reopened"),
     },
-    "key": {"active": _l("active"), "rotating": _l("being replaced"), "revoked": _l("revoked"), "expired": _l("expired")},
+    "key": {
+        "active": _l("active"), "rotating": _l("being replaced"), "revoked": _l("revoked"), "expired": _l("expired"),
+    },
     "role": {
         "support": _l("Support"), "billing": _l("Billing"), "privacy": _l("Privacy"), "admin": _l("Administrator"),
     },

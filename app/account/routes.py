@@ -219,7 +219,7 @@ def enable_two_factor():
             activity.record_event(current_user, "auth:2fa:enable", request_client(), utcnow())
             activity.notify_two_factor_changed(current_user, True, current_app.config)
             db.session.commit()
-            return _no_store(current_app.make_response(render_template("account/recovery_codes.html", codes=codes, now=utcnow())))
+            return _show_codes(codes)
         db.session.rollback()
         form.code.errors.append(_("That code does not match. Check the time on your device and try again."))
     return _render_setup(form, 400)
@@ -256,4 +256,10 @@ def regenerate_recovery_codes():
     codes = twofactor.new_recovery_codes(current_user, utcnow())
     activity.record_event(current_user, "auth:2fa:recovery_codes", request_client(), utcnow())
     db.session.commit()
-    return _no_store(current_app.make_response(render_template("account/recovery_codes.html", codes=codes, now=utcnow())))
+    return _show_codes(codes)
+
+
+def _show_codes(codes: list[str]):
+    """The recovery codes, shown once (never stored in a cache), with their text-file download."""
+    return _no_store(current_app.make_response(render_template("account/recovery_codes.html", codes=codes,
+                                                               now=utcnow())))
