@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.auth import services as auth_services
+from app.email import external_url
 from app.extensions import db
-from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, normalise_locale
-from app.pages import services
+from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, html_lang, normalise_locale
+from app.pages import releases, services
 from app.pricing import get_pricing
 from app.security import public, safe_next
 from app.timeutil import utcnow
@@ -28,6 +31,24 @@ def show_home():
 def show_pricing():
     """Credit packs and the credit cost of every endpoint, from the one price list."""
     return render_template("pages/pricing.html", pricing=get_pricing())
+
+
+@bp.get("/changelog")
+@public
+def show_changelog():
+    """What changed in the API, newest first (Markdown files in app/pages/changelog/)."""
+    return render_template("pages/changelog.html", entries=releases.entries(str(get_locale())))
+
+
+@bp.get("/changelog.atom")
+@public
+def changelog_feed():
+    """The changelog as an Atom feed, in the visitor's language."""
+    locale, site = str(get_locale()), current_app.config["SITE_NAME"]
+    body = releases.atom(releases.entries(locale), title=_("%(site)s API changelog", site=site), author=site,
+                         page_url=external_url("pages.show_changelog"),
+                         feed_url=external_url("pages.changelog_feed"), language=html_lang(locale))
+    return Response(body, mimetype="application/atom+xml", headers={"Cache-Control": "public, max-age=3600"})
 
 
 @bp.get("/language/<code>")

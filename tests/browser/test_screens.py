@@ -12,7 +12,8 @@ from tests.staff.test_routes import PASSWORD, make_staff
 
 pytestmark = pytest.mark.browser
 
-PUBLIC_PAGES = ["/", "/pricing", "/docs/api", "/contact", "/cookies", "/privacy", "/terms", "/privacy/request"]
+PUBLIC_PAGES = ["/", "/pricing", "/docs/api", "/changelog", "/contact", "/cookies", "/privacy", "/terms",
+                "/privacy/request"]
 STAFF_PAGES = ["/staff/", "/staff/users", "/staff/orders", "/staff/credits", "/staff/messages", "/staff/requests",
                "/staff/policies", "/staff/analytics", "/staff/audit", "/staff/team"]
 LOCALES = {"en-GB": "en", "zh-CN": "zh_Hans"}
