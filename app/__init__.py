@@ -24,7 +24,7 @@ from app.database import IdConverter
 from app.email import register_mail
 from app.errors import routes as errors_routes
 from app.extensions import babel, db, limiter, login_manager, migrate
-from app.i18n import format_money, html_lang, install_template_gettext, select_locale
+from app.i18n import format_day, format_money, html_lang, install_template_gettext, select_locale
 from app.keys import routes as keys_routes
 from app.labels import label, label_list
 from app.legal import routes as legal_routes
@@ -127,5 +127,6 @@ def register_templating(app: Flask) -> None:
         shown_balance=shown_balance,
     )
     app.jinja_env.filters["stacked"] = stacked
+    app.jinja_env.filters["day"] = format_day
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -6,6 +6,7 @@ the visitor picks a language), the browser's ``Accept-Language``, then English.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 
 import flask_babel
@@ -93,3 +94,12 @@ def format_money(amount, currency: str) -> str:
     formats the same few prices on every page."""
     return _money(amount, currency, str(flask_babel.get_locale() or "en"))
 
+
+def format_day(value, format: str = "long") -> str:
+    """A date (or an ISO date string, as a queued mail's context keeps it) in the reader's locale:
+    "1 December 2026", "2026年12月1日". Empty stays empty."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return flask_babel.format_date(value, format)

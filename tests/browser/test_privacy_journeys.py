@@ -101,7 +101,7 @@ def test_the_policy_in_force_is_shown_on_a_fresh_database_and_the_history_reads_
         _db.session.commit()
     try:
         page.goto(live_server + "/privacy")
-        page.get_by_text("Last updated: 2025-02-26").wait_for()
+        page.get_by_text("Last updated: February 26, 2025").wait_for()
         today = utcnow().date()
         with app.app_context():
             old = _db.session.scalar(select(PolicyVersion).where(PolicyVersion.document == "privacy",

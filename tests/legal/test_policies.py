@@ -3,6 +3,7 @@
 from datetime import timedelta
 from pathlib import Path
 
+from babel.dates import format_date
 from sqlalchemy import select
 
 from app.extensions import db as _db
@@ -26,7 +27,7 @@ We now also keep invoices for {{{{ order_years }}}} years.
 
 def test_privacy_page_in_both_languages_with_last_updated_and_toc(client):
     english = client.get("/privacy").get_data(as_text=True)
-    assert "Last updated: 2025-02-26" in english
+    assert "Last updated: February 26, 2025" in english
     assert 'class="toc"' in english and 'href="#6-your-rights"' in english
     assert "we do not sell your personal information" in english.lower()
     assert 'href="/contact"' in english and "support@twtapi.com" in english
@@ -48,14 +49,14 @@ def test_live_facts_follow_the_configuration(make_app):
 def test_terms_and_cookie_policy_pages(client):
     assert "Terms of service" in client.get("/terms").get_data(as_text=True)
     cookies = client.get("/cookies").get_data(as_text=True)
-    assert "Last updated: 2026-12-01" in cookies and "Cookie settings" in cookies
+    assert "Last updated: December 1, 2026" in cookies and "Cookie settings" in cookies
 
 
 def test_the_terms_state_the_closure_rule_for_unused_credits(make_app):
     """Clause: the rule the close-account page warns about is part of the terms in force."""
     app = make_app(ACCOUNT_GRACE_DAYS=21)
     terms = app.test_client().get("/terms").get_data(as_text=True)
-    assert "Last updated: 2026-12-01" in terms
+    assert "Last updated: December 1, 2026" in terms
     assert "Unused credits are not paid out when an account closes" in terms and "within 21 days" in terms
     chinese = app.test_client().get("/terms", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "未使用的积分不会兑现为现金" in chinese and "21 天内" in chinese
@@ -87,11 +88,12 @@ def test_history_lists_versions_and_shows_a_readable_diff(app, client, tmp_path)
         for source in ("{{", "{%", "##", "**"):
             assert source not in diff.split('class="diff"', 1)[1]
         in_force = client.get("/privacy").get_data(as_text=True)
-        assert "Last updated: 2025-02-26" in in_force  # the new version is not in force yet
+        assert "Last updated: February 26, 2025" in in_force  # the new version is not in force yet
         assert "A new version takes effect on" in in_force and "Invoices are kept longer." in in_force
         assert 'href="/privacy/2099-01-01"' in in_force
         upcoming = client.get("/privacy/2099-01-01").get_data(as_text=True)
-        assert "Last updated: " + today.isoformat() in upcoming and "This version takes effect on" in upcoming
+        assert "Last updated: " + format_date(today, "long", locale="en") in upcoming
+        assert "This version takes effect on" in upcoming
         assert "This is an earlier version" not in client.get("/privacy/2025-02-26").get_data(as_text=True)
         assert client.get("/privacy/1999-01-01").status_code == 404
     finally:
@@ -108,7 +110,7 @@ def test_a_fresh_database_shows_the_shipped_policies_without_a_publish_step(app,
         for page in ("/privacy", "/terms", "/cookies", "/privacy/history"):
             response = client.get(page)
             assert response.status_code == 200, page
-        assert "Last updated: 2025-02-26" in client.get("/privacy").get_data(as_text=True)
+        assert "Last updated: February 26, 2025" in client.get("/privacy").get_data(as_text=True)
     finally:
         with app.app_context():
             services.publish()

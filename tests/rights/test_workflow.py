@@ -4,6 +4,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
@@ -54,7 +55,7 @@ def test_signed_out_request_is_confirmed_by_code_then_receipted(app, client, out
     receipt = outbox[-1]
     assert "received your privacy request" in receipt["Subject"]
     body = receipt.get_body(("plain",)).get_content()
-    assert "What happens next" in body and rights.due_date(utcnow().date()).isoformat() in body
+    assert "What happens next" in body and format_date(rights.due_date(utcnow().date()), "long", locale="en") in body
     status_link = re.search(r"https?://\S+/privacy/request/status/\S+", body).group()
     assert "received" in client.get(status_link[status_link.index("/privacy"):]).get_data(as_text=True)
 
