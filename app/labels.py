@@ -11,6 +11,8 @@ from babel.lists import format_list
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from app.consent.registry import CATEGORIES
+
 LABELS: dict[str, dict[str, object]] = {
     "order": {
         "pending": _l("pending"), "paid": _l("paid"), "failed": _l("payment failed"),
@@ -72,6 +74,11 @@ LABELS: dict[str, dict[str, object]] = {
     "key": {
         "active": _l("active"), "rotating": _l("being replaced"), "revoked": _l("revoked"), "expired": _l("expired"),
     },
+    "consent_method": {
+        "accept_all": _l("accepted all"), "reject_all": _l("rejected all"), "save": _l("saved a choice"),
+        "withdraw": _l("withdrew consent"), "gpc": _l("Global Privacy Control signal"),
+    },
+    "consent_category": {c.name: c.label for c in CATEGORIES},
     "role": {
         "support": _l("Support"), "billing": _l("Billing"), "privacy": _l("Privacy"), "admin": _l("Administrator"),
     },

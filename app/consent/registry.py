@@ -63,7 +63,8 @@ COOKIES = (
     Cookie(CONSENT_COOKIE, NECESSARY, _l(
         "Your cookie choice: its id, the categories you allowed, the cookie-policy version and the time."),
         _l("%(consent_days)s days, then we ask again.")),
-    Cookie(LANG_COOKIE, NECESSARY, _l("The language you picked in the footer. Set only when you pick one."),
+    Cookie(LANG_COOKIE, NECESSARY, _l(
+        "The language you picked with the language switch at the top of each page. Set only when you pick one."),
            _l("1 year.")),
     Cookie(ANALYTICS_COOKIE, ANALYTICS, _l(
         "A random visitor id used only to count unique visitors per day on this site."),
