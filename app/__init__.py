@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 from flask.logging import default_handler
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_date, format_decimal, get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import database, redis_store
@@ -24,7 +24,7 @@ from app.database import IdConverter
 from app.email import register_mail
 from app.errors import routes as errors_routes
 from app.extensions import babel, db, limiter, login_manager, migrate
-from app.i18n import format_day, format_money, html_lang, install_template_gettext, select_locale
+from app.i18n import format_day, format_moment, format_money, html_lang, install_template_gettext, select_locale
 from app.keys import routes as keys_routes
 from app.labels import label, label_list
 from app.legal import routes as legal_routes
@@ -123,7 +123,7 @@ def register_templating(app: Flask) -> None:
         format_currency=format_money,
         format_decimal=format_decimal,
         format_date=format_date,
-        format_datetime=format_datetime,
+        format_datetime=format_moment,
         shown_balance=shown_balance,
     )
     app.jinja_env.filters["stacked"] = stacked

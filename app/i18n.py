@@ -103,3 +103,14 @@ def format_day(value, format: str = "long") -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
     return flask_babel.format_date(value, format)
+
+
+def format_moment(value, format: str = "medium") -> str:
+    """A date and time in the reader's locale with its time zone named ("Dec 1, 2026, 5:26 PM UTC",
+    "2026/12/1 17:26 UTC"); a custom pattern (the call log's sortable one) is used as given."""
+    if value is None:
+        return ""
+    text = flask_babel.format_datetime(value, format)
+    if format in ("short", "medium"):  # "long" and "full" name the zone themselves
+        text = f"{text} {flask_babel.format_time(value, 'z')}"
+    return text

@@ -120,3 +120,20 @@ def test_template_prices_are_formatted_as_flask_babel_formats_them_in_each_local
             for amount, currency in ((9, "USD"), (49.0, "USD"), (0.15, "USD"), (199, "CNY")):
                 shown = render_template_string("{{ format_currency(a, c) }}", a=amount, c=currency)
                 assert shown == format_currency(amount, currency), (language, amount)
+
+
+def test_dates_and_times_read_in_the_visitors_locale_with_the_zone(app):
+    from datetime import date, datetime
+
+    from flask_babel import force_locale
+
+    from app.i18n import format_day, format_moment
+
+    moment = datetime(2026, 12, 1, 17, 26)
+    with app.test_request_context():
+        assert format_moment(moment, "short") == "12/1/26, 5:26\u202fPM UTC"  # CLDR puts a narrow space before PM
+        assert format_day("2027-01-01") == format_day(date(2027, 1, 1)) == "January 1, 2027"
+        assert format_day(None) == "" and format_moment(None) == ""
+        with force_locale("zh_Hans"):
+            assert format_moment(moment, "short").endswith("17:26 UTC")
+            assert format_day("2027-01-01") == "2027年1月1日"
