@@ -248,6 +248,18 @@ def rights_digest_command():
         click.echo(f"digest sent: {count} requests")
 
 
+keys_cli = AppGroup("keys", help="API keys.")
+
+
+@keys_cli.command("remind-expiring")
+def remind_expiring_command():
+    """E-mail the owners of keys expiring within 7 days (once per key and expiry; run daily)."""
+    count = key_services.remind_expiring(current_app.config, utcnow())
+    db.session.commit()
+    deliver_due(current_app.config)
+    click.echo(f"expiry reminders queued: {count}")
+
+
 crypto_cli = AppGroup("crypto", help="Field encryption keys.")
 
 
@@ -276,3 +288,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(rights_cli)
     app.cli.add_command(policies_cli)
     app.cli.add_command(usage_cli)
+    app.cli.add_command(keys_cli)

@@ -40,6 +40,7 @@ class EndpointPrice:
     path: str
     credits: int
     description: str
+    scope: str = ""  # the group a restricted key must hold to call it ("" = every key may)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,11 @@ class Pricing:
 
     def pack(self, pack_id: str) -> CreditPack | None:
         return next((p for p in self.credit_packs if p.id == pack_id), None)
+
+    @cached_property
+    def scopes(self) -> tuple[str, ...]:
+        """The endpoint groups a key can be restricted to, in price-list order."""
+        return tuple(dict.fromkeys(e.scope for e in self.endpoints if e.scope))
 
     def endpoint(self, method: str, path: str) -> EndpointPrice | None:
         return next(
@@ -80,10 +86,13 @@ DEFAULT_PRICING = Pricing(
         CreditPack("scale", _l("Scale"), 19_900, "USD", 300_000),
     ),
     endpoints=(
-        EndpointPrice("GET", "/api/v1/tweets/search", 10, _l("Up to 100 posts matching a search query.")),
-        EndpointPrice("GET", "/api/v1/tweets/{id}", 1, _l("One post with its text, author and metrics.")),
-        EndpointPrice("GET", "/api/v1/users/{username}", 1, _l("A public profile.")),
-        EndpointPrice("GET", "/api/v1/users/{username}/tweets", 5, _l("Up to 100 recent posts of a user.")),
+        EndpointPrice("GET", "/api/v1/tweets/search", 10, _l("Up to 100 posts matching a search query."),
+                      "tweets:read"),
+        EndpointPrice("GET", "/api/v1/tweets/{id}", 1, _l("One post with its text, author and metrics."),
+                      "tweets:read"),
+        EndpointPrice("GET", "/api/v1/users/{username}", 1, _l("A public profile."), "users:read"),
+        EndpointPrice("GET", "/api/v1/users/{username}/tweets", 5, _l("Up to 100 recent posts of a user."),
+                      "users:read"),
         EndpointPrice("GET", "/api/v1/account", 0, _l("Your balance and usage. Free of charge.")),
     ),
 )

@@ -35,16 +35,20 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
             params.append({"name": "q", "in": "query", "required": True,
                            "description": "The search query: not empty nor only spaces.",
                            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY, "pattern": "\\S"}})
+        scope = f" A restricted key needs the scope `{endpoint.scope}`." if endpoint.scope else ""
         paths[endpoint.path] = {endpoint.method.lower(): {
             "summary": str(endpoint.description),
-            "description": f"Costs {endpoint.credits} credit(s) per successful call.",
+            "description": f"Costs {endpoint.credits} credit(s) per successful call.{scope}",
             "x-credits": endpoint.credits,
+            **({"x-scope": endpoint.scope} if endpoint.scope else {}),
             "parameters": params,
             "responses": {
                 "200": {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
                 "400": _error("The input is malformed; nothing is charged."),
-                "401": _error("Missing, unknown, revoked or expired key, or a key in the query string.",
-                              {"WWW-Authenticate": {"schema": {"type": "string"}}}),
+                "401": _error("Missing, unknown or revoked key, or a key in the query string; `code: expired` for a "
+                              "key past its expiry.", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
+                "403": _error("The key's own controls refuse the call, charged nothing: `code: missing_scope` (with "
+                              "`scope`) or `code: ip_not_allowed` (with the caller's `ip`)."),
                 "402": _error("The balance is lower than the price; the body gives both."),
                 "404": _error("No such endpoint."),
                 "405": _error("Only GET (and OPTIONS) work; HEAD is refused, since it would be charged for no data.",
@@ -70,6 +74,10 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
                 "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                 "detail": {"type": "string"}, "request_id": {"type": "string"},
                 "balance": {"type": "integer", "description": "402: the credits left"},
-                "price": {"type": "integer", "description": "402: the credits the call costs"}}}},
+                "price": {"type": "integer", "description": "402: the credits the call costs"},
+                "code": {"type": "string", "enum": ["expired", "missing_scope", "ip_not_allowed"],
+                         "description": "401/403: which of the key's controls refused the call"},
+                "scope": {"type": "string", "description": "403 missing_scope: the scope the endpoint needs"},
+                "ip": {"type": "string", "description": "403 ip_not_allowed: the caller's address as seen"}}}},
         },
     }

@@ -24,6 +24,11 @@ ACCOUNT_ENDPOINT = "/api/v1/account"
 INVALID_KEY = "The key is not valid: it is unknown, revoked or expired."
 
 
+def docs_url(code: str) -> str:
+    """The problem type of one of the API's own refusals: its entry in the API docs."""
+    return f"{current_app.config['SITE_URL']}/docs/api#error-{code}"
+
+
 def _problem(status: int, detail: str, headers: dict | None = None, **extra):
     return problem_response(status, detail, {**(headers or {}), "X-Request-Id": g.request_id},
                             request_id=g.request_id, **extra)
@@ -65,7 +70,10 @@ def gateway(path: str):
         return _problem(401, "Send your key as: Authorization: Bearer twt_…", {"WWW-Authenticate": "Bearer"})
     meter = get_meter()
     try:
-        return _metered_call(meter, secret.strip(), matched, pricing, started)
+        try:
+            return _metered_call(meter, secret.strip(), matched, pricing, started)
+        except KeyChanged:  # changed since this process cached it: once more, with the key as it is now
+            return _metered_call(meter, secret.strip(), matched, pricing, started)
     except KeyChanged:
         return _problem(401, INVALID_KEY, {"WWW-Authenticate": "Bearer"})
     except MeteringUnavailable as exc:
@@ -79,6 +87,10 @@ def _metered_call(meter, secret: str, matched: services.Match, pricing, started:
     key = meter.find_key(secret, now)
     if key is None:
         return _problem(401, INVALID_KEY, {"WWW-Authenticate": "Bearer"})
+    refused = services.refusal(key, matched.price.scope, request.remote_addr, now)
+    if refused is not None:  # the key's own controls: nothing is counted or charged
+        return _problem(refused.status, refused.detail, refused.headers, type=docs_url(refused.code),
+                        code=refused.code, **refused.extra)
     limit = key.rate_limit or pricing.rate_limit_per_minute
     call = MeteredCall(meter, key, limit, matched.price.credits, g.request_id, request.method, matched.price.path,
                        request.remote_addr, now, started, time.perf_counter)
@@ -89,7 +101,7 @@ def _metered_call(meter, secret: str, matched: services.Match, pricing, started:
     if matched.price.path == ACCOUNT_ENDPOINT:
         month = usage.month_totals(key.user_id, now.date())  # the calls before this one
         outcome = call.settle(200)
-        return _respond(call, outcome, _account_body(month, outcome.balance, pricing))
+        return _respond(call, outcome, _account_body(month, outcome.balance, pricing, key))
     upstream = current_app.config["UPSTREAM_API_URL"]
     if not upstream:  # the demo backend cannot fail: fetch, then rate-limit, charge and log in one step
         _status, data = services.fetch(matched, request.args, None, 0)
@@ -125,9 +137,12 @@ def _respond(call: MeteredCall, outcome: Outcome, body: dict | None = None, deta
     return response
 
 
-def _account_body(month: dict, balance: int, pricing) -> dict:
+def _account_body(month: dict, balance: int, pricing, key) -> dict:
     return {"data": {
         "balance": balance,
+        "key": {"scopes": sorted(key.scopes) if key.scopes is not None else None,
+                "allowed_ips": [str(n) for n in key.networks] or None,
+                "expires_at": key.expires_at.isoformat() + "Z" if key.expires_at else None},
         "usage_this_month": {"calls": month["calls"], "credits": month["credits"]},
         "limits": {"calls_per_minute_per_key": pricing.rate_limit_per_minute, "max_keys": pricing.max_keys},
         "prices": {e.path: e.credits for e in pricing.endpoints},

@@ -5,16 +5,19 @@ No request access here: the view passes what it read from the request.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlencode
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from app.api import demo
+from app.metering.types import KeyInfo
 from app.pricing import EndpointPrice, Pricing
 
 USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
@@ -28,6 +31,37 @@ class BadInput(ValueError):
 
 class UpstreamError(Exception):
     """The data backend failed or timed out."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A call the key's own controls refuse: nothing is counted or charged."""
+
+    status: int
+    code: str
+    detail: str
+    headers: dict
+    extra: dict
+
+
+def refusal(key: KeyInfo, scope: str, remote_addr: str | None, now: datetime) -> Refusal | None:
+    """The first of the key's controls the call fails: its expiry, its IP allowlist, its scopes."""
+    if not key.usable(now):
+        return Refusal(401, "expired", f"This key expired on {key.expires_at:%Y-%m-%d %H:%M} UTC. Make a new key "
+                       "on the API keys page.", {"WWW-Authenticate": 'Bearer error="invalid_token"'}, {})
+    if key.networks:
+        try:
+            address = ipaddress.ip_address(remote_addr or "")
+        except ValueError:
+            address = None
+        if not key.allows_address(address):
+            return Refusal(403, "ip_not_allowed", f"This key may not be used from {remote_addr or 'an unknown address'}"
+                           ": add the address to the key's allowlist on the API keys page.", {},
+                           {"ip": remote_addr})
+    if not key.allows_scope(scope):
+        return Refusal(403, "missing_scope", f"This key may not call this endpoint: it needs the scope {scope!r}, "
+                       f"and the key holds {', '.join(sorted(key.scopes)) or 'none'}.", {}, {"scope": scope})
+    return None
 
 
 @dataclass(frozen=True)

@@ -27,15 +27,41 @@ class ApiKey(db.Model):
     # Set when the key was rotated: it keeps working until then.
     expires_at: Mapped[datetime | None]
     rate_limit_per_minute: Mapped[int | None]  # below the account's limit, or None for the account's
+    # The controls a customer sets on a key: the endpoint groups it may call (comma-separated;
+    # None: all), the addresses it may be used from (comma-separated networks; None: anywhere),
+    # and the moment it stops (None: never), with the time its 7-day reminder was queued.
+    scopes: Mapped[str | None] = mapped_column(db.String(200))
+    allowed_ips: Mapped[str | None] = mapped_column(db.Text)
+    valid_until: Mapped[datetime | None]
+    expiry_notice_at: Mapped[datetime | None]
+
+    def stops_at(self) -> datetime | None:
+        """When the key stops working: the end of a rotation's grace or the chosen expiry."""
+        moments = [m for m in (self.expires_at, self.valid_until) if m is not None]
+        return min(moments) if moments else None
 
     def status(self, now: datetime) -> str:
         if self.revoked_at is not None:
             return "revoked"
-        if self.expires_at is not None and self.expires_at <= now:
+        stops = self.stops_at()
+        if stops is not None and stops <= now:
             return "expired"
         if self.expires_at is not None:
             return "rotating"
         return "active"
+
+    def editable(self, now: datetime) -> bool:
+        """Whether its owner may still change it: not revoked, not rotated out (a key past its
+        chosen expiry may get a later one)."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def scope_list(self) -> list[str]:
+        return [s for s in (self.scopes or "").split(",") if s]
+
+    @property
+    def network_list(self) -> list[str]:
+        return [n for n in (self.allowed_ips or "").split(",") if n]
 
     def usable(self, now: datetime) -> bool:
         return self.status(now) in ("active", "rotating")

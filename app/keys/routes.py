@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -11,7 +11,7 @@ from app.auth.forms import ActionForm
 from app.auth.guards import recent_auth_required, request_client, take_pending_form
 from app.extensions import db
 from app.keys import services
-from app.keys.forms import CreateKeyForm, RotateKeyForm
+from app.keys.forms import CreateKeyForm, EditKeyData, EditKeyForm, RotateKeyForm
 from app.pricing import get_pricing
 from app.security import customer
 from app.timeutil import utcnow
@@ -56,7 +56,7 @@ def create_key():
         return _render_list(form, 400)
     try:
         key, secret = services.create_key(current_user, form.name.data, form.rate_limit.data, get_pricing().max_keys,
-                                          current_app.config, utcnow())
+                                          current_app.config, utcnow(), **form.controls())
     except services.KeyLimitReached:
         form.name.errors.append(_("You already have %(count)s active keys, the most an account can have. "
                                   "Revoke one first.", count=get_pricing().max_keys))
@@ -64,6 +64,33 @@ def create_key():
     activity.record_event(current_user, "api:key:create", request_client(), utcnow())
     db.session.commit()
     return _show_secret(key, secret)
+
+
+@bp.route("/account/keys/<int:key_id>", methods=["GET", "POST"])
+@customer
+def edit_key(key_id: int):
+    """Rename a key or change what it may do (endpoint groups, addresses, expiry); the secret stays."""
+    try:
+        key = services.get_own_key(current_user, key_id)
+    except services.KeyNotFound:
+        abort(404)
+    if not key.editable(utcnow()):
+        abort(404)
+    form = EditKeyForm(obj=None if request.method == "POST" else _controls_data(key))
+    if request.method == "POST" and form.validate_on_submit():
+        services.update_key(current_user, key_id, form.name.data, **form.controls())
+        db.session.commit()
+        flash(_("Key “%(name)s” saved; its next call follows the new settings. The secret is unchanged.",
+                name=key.name), "success")
+        return redirect(url_for("keys.list_keys"), code=303)
+    return render_template("keys/edit.html", key=key, form=form), 400 if form.errors else 200
+
+
+def _controls_data(key):
+    """The form's starting values: the key as it is."""
+    return EditKeyData(name=key.name, access="some" if key.scopes else "all", scopes=key.scope_list,
+                       allowed_ips="\n".join(key.network_list),
+                       valid_until=key.valid_until.date() if key.valid_until else None)
 
 
 @bp.post("/account/keys/<int:key_id>/revoke")

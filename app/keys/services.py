@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.auth.models import User
 from app.database import lock_row
@@ -39,9 +40,53 @@ def all_keys(user: User) -> list[ApiKey]:
     return list(db.session.scalars(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.id.desc())))
 
 
+MAX_NETWORKS = 50
+
+
+class InvalidNetwork(ValueError):
+    """An allowlist entry that is not an IPv4/IPv6 address or CIDR range, or too many entries."""
+
+
+def parse_networks(text: str | None) -> list[str]:
+    """The allowlist typed by the customer (one entry per line or comma-separated) as normalised
+    networks ("192.0.2.7/32", "2001:db8::/32"); empty text gives an empty list."""
+    entries = [e.strip() for e in (text or "").replace(",", "\n").splitlines() if e.strip()]
+    if len(entries) > MAX_NETWORKS:
+        raise InvalidNetwork(f"at most {MAX_NETWORKS} entries")
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError as exc:
+            raise InvalidNetwork(entry) from exc
+    return list(dict.fromkeys(networks))
+
+
+def set_controls(key: ApiKey, scopes: list[str] | None, networks: list[str], valid_until: datetime | None) -> None:
+    """The key's scopes (None: every endpoint), allowlist (empty: anywhere) and expiry (None: never);
+    a new expiry gets its own reminder."""
+    key.scopes = ",".join(scopes) if scopes is not None else None
+    key.allowed_ips = ",".join(networks) or None
+    if valid_until != key.valid_until:
+        key.valid_until, key.expiry_notice_at = valid_until, None
+
+
+def update_key(user: User, key_id: int, name: str, scopes: list[str] | None, networks: list[str],
+               valid_until: datetime | None) -> ApiKey:
+    """Rename a key or change its controls; the secret stays the same. Effective on its next call."""
+    key = get_own_key(user, key_id)
+    if key.revoked_at is not None:
+        raise KeyNotFound()
+    key.name = name.strip()[:60]
+    set_controls(key, scopes, networks, valid_until)
+    db.session.flush()
+    return key
+
+
 def create_key(user: User, name: str, rate_limit: int | None, max_keys: int, config,
-               now: datetime) -> tuple[ApiKey, str]:
-    """Issue a key for ``user``; return it with its secret (shown once, never stored).
+               now: datetime, scopes: list[str] | None = None, networks: list[str] | None = None,
+               valid_until: datetime | None = None) -> tuple[ApiKey, str]:
+    """Issue a key for ``user`` with its controls; return it with its secret (shown once, never stored).
 
     Concurrent creations for one account are serialised on its row, so the limit holds.
     """
@@ -51,6 +96,7 @@ def create_key(user: User, name: str, rate_limit: int | None, max_keys: int, con
     secret = new_secret()
     key = ApiKey(user_id=user.id, name=name.strip()[:60], prefix=secret[:VISIBLE_PREFIX_LENGTH],
                  secret_hash=hash_token(secret), created_at=now, rate_limit_per_minute=rate_limit)
+    set_controls(key, scopes, networks or [], valid_until)
     db.session.add(key)
     db.session.flush()
     queue_email(user.email, "api_key_created", user.locale or config["BABEL_DEFAULT_LOCALE"], name=key.name,
@@ -75,7 +121,8 @@ def revoke_key(user: User, key_id: int, now: datetime) -> ApiKey:
 
 
 def rotate_key(user: User, key_id: int, grace_days: int, config, now: datetime) -> tuple[ApiKey, str]:
-    """Replace a key: the new one works at once; the old one keeps working for ``grace_days``."""
+    """Replace a key: the new one works at once with the old one's controls; the old one keeps
+    working for ``grace_days``."""
     old = get_own_key(user, key_id)
     if not old.usable(now):
         raise KeyNotFound()
@@ -86,9 +133,33 @@ def rotate_key(user: User, key_id: int, grace_days: int, config, now: datetime) 
     db.session.flush()
     secret = new_secret()
     new = ApiKey(user_id=user.id, name=old.name, prefix=secret[:VISIBLE_PREFIX_LENGTH], secret_hash=hash_token(secret),
-                 created_at=now, rate_limit_per_minute=old.rate_limit_per_minute)
+                 created_at=now, rate_limit_per_minute=old.rate_limit_per_minute, scopes=old.scopes,
+                 allowed_ips=old.allowed_ips, valid_until=old.valid_until)  # the same controls
     db.session.add(new)
     db.session.flush()
     queue_email(user.email, "api_key_created", user.locale or config["BABEL_DEFAULT_LOCALE"], name=new.name,
                 prefix=new.prefix, keys_url=external_url("keys.list_keys"))
     return new, secret
+
+
+REMIND_DAYS = 7
+
+
+def remind_expiring(config, now: datetime) -> int:
+    """Queue one e-mail for each key whose chosen expiry is within 7 days, once per expiry: the
+    reminder is claimed by a conditional update, so two runs at once send it once. Flush only."""
+    due = db.session.execute(select(ApiKey.id, ApiKey.user_id).where(
+        ApiKey.revoked_at.is_(None), ApiKey.expiry_notice_at.is_(None), ApiKey.valid_until.is_not(None),
+        ApiKey.valid_until > now, ApiKey.valid_until <= now + timedelta(days=REMIND_DAYS))).all()
+    sent = 0
+    for key_id, user_id in due:
+        claimed = db.session.execute(update(ApiKey).where(ApiKey.id == key_id, ApiKey.expiry_notice_at.is_(None))
+                                     .values(expiry_notice_at=now))
+        if claimed.rowcount != 1:
+            continue
+        key, user = db.session.get(ApiKey, key_id), db.session.get(User, user_id)
+        queue_email(user.email, "api_key_expiring", user.locale or config["BABEL_DEFAULT_LOCALE"], name=key.name,
+                    prefix=key.prefix, expires_on=key.valid_until.date().isoformat(),
+                    keys_url=external_url("keys.list_keys"))
+        sent += 1
+    return sent

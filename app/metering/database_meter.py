@@ -11,7 +11,8 @@ from limits import parse
 
 from app.extensions import db, limiter
 from app.metering import hooks
-from app.metering.lookups import find_usable_key, stored_balance
+from app.metering.lookups import find_key as lookup_key
+from app.metering.lookups import key_info, stored_balance
 from app.metering.types import CallRecord, InsufficientCredits, KeyInfo, Outcome
 from app.metering.write import write_records
 
@@ -24,11 +25,8 @@ class DatabaseMeter:
     name = "database"
 
     def find_key(self, secret: str, now: datetime) -> KeyInfo | None:
-        key = find_usable_key(secret, now)
-        if key is None:
-            return None
-        return KeyInfo(key.id, key.user_id, key.rate_limit_per_minute, key.expires_at,
-                       last_used_at=key.last_used_at)
+        key = lookup_key(secret)
+        return key_info(key) if key is not None else None
 
     def meter(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime, *,
               count: bool, commit: bool) -> Outcome:

@@ -38,7 +38,7 @@ from redis.cluster import RedisCluster
 from app.extensions import db
 from app.metering import hooks
 from app.metering.flush import consumer_name, flush_all, run_flusher
-from app.metering.lookups import find_usable_key_by_hash, looks_like_key, stored_balance
+from app.metering.lookups import find_key_by_hash, key_info, looks_like_key, stored_balance
 from app.metering.resp import ScriptCaller
 from app.metering.scripts import ACK, METER, PRIME, TAKE
 from app.metering.types import WINDOW_SECONDS, CallRecord, KeyChanged, KeyInfo, MeteringUnavailable, Outcome
@@ -126,7 +126,7 @@ class RedisMeter:
         info = self._keys.get(digest)
         if info is None or time.monotonic() - self._loaded.get(digest, 0) > self.key_cache_seconds:
             info = self._load_key(digest, now, info.user_id if info else None)
-        return info if info is not None and info.usable(now) else None
+        return info  # perhaps expired: the gateway says so
 
     def _load_key(self, digest: str, now: datetime, user_id: int | None = None) -> KeyInfo | None:
         """Read the key from the database under its group's current epoch. The epoch is read first,
@@ -146,14 +146,14 @@ class RedisMeter:
             return None
         if len(self._keys) > 50_000:
             self._keys.clear()
-        info = KeyInfo(key.id, key.user_id, key.rate_limit_per_minute, key.expires_at, epoch, digest)
+        info = key_info(key, epoch, digest)
         self._keys[digest] = info
         self._loaded[digest] = time.monotonic()
         return info
 
     def _read_key(self, digest: str, now: datetime):
         db.session.rollback()  # end any read transaction: the key must be read as committed now
-        key = find_usable_key_by_hash(digest, now)
+        key = find_key_by_hash(digest)
         if key is None:
             self._keys.pop(digest, None)
         return key
@@ -177,9 +177,10 @@ class RedisMeter:
                     return self._outcome(key, result, limit, price)
                 if result[0] == "stale":
                     self._keys.clear()
-                    key = self._load_key(key.secret_hash, now, key.user_id)
-                    if key is None or not key.usable(now):
-                        raise KeyChanged()
+                    fresh = self._load_key(key.secret_hash, now, key.user_id)
+                    if fresh is None or not fresh.usable(now) or not fresh.same_controls(key):
+                        raise KeyChanged()  # the gateway checks the key again as it is now
+                    key = fresh
                 else:  # "prime"
                     db.session.close()  # nothing to keep: hold one database connection at a time
                     self._prime(key.user_id)

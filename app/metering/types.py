@@ -22,9 +22,25 @@ class KeyInfo:
     epoch: str = ""  # the key-cache generation it was read under (RedisMeter)
     secret_hash: str = ""
     last_used_at: datetime | None = None  # as read (DatabaseMeter: its last use is written once a minute)
+    scopes: frozenset[str] | None = None  # the endpoint groups it may call; None: all
+    networks: tuple = ()  # ipaddress networks it may be used from; empty: anywhere
 
     def usable(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now
+
+    def same_controls(self, other: KeyInfo) -> bool:
+        """Whether ``other`` (the key read again) allows exactly what this one did."""
+        return (self.scopes, self.networks, self.expires_at, self.rate_limit) == \
+            (other.scopes, other.networks, other.expires_at, other.rate_limit)
+
+    def allows_scope(self, scope: str) -> bool:
+        return self.scopes is None or not scope or scope in self.scopes
+
+    def allows_address(self, address) -> bool:
+        """Whether the caller's ``address`` (an ipaddress address, or None) is in the allowlist."""
+        if not self.networks:
+            return True
+        return address is not None and any(address in network for network in self.networks)
 
 
 @dataclass(slots=True)

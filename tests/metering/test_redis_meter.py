@@ -66,6 +66,27 @@ def test_a_key_revoked_in_one_process_stops_in_another_on_its_next_request(redis
     assert response.mimetype == "application/problem+json"
 
 
+def test_a_scope_or_address_taken_from_a_key_in_one_process_holds_in_another_at_once(redis_app):
+    prefix = f"shared-{uuid.uuid4().hex[:8]}"
+    portal, gateway = redis_app(prefix), redis_app(prefix)  # two key caches, one Redis
+    user_id, secret = make_customer(portal, credits=100)
+    client = gateway.test_client()
+    assert client.get("/api/v1/tweets/1", headers=bearer(secret)).status_code == 200  # cached: every endpoint
+    with portal.test_request_context():
+        key = _db.session.scalar(select(ApiKey).where(ApiKey.user_id == user_id))
+        keys.set_controls(key, ["users:read"], [], None)
+        _db.session.commit()
+    refused = client.get("/api/v1/tweets/1", headers=bearer(secret))
+    assert refused.status_code == 403 and refused.json["code"] == "missing_scope"  # not served on the old scopes
+    assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
+    with portal.test_request_context():
+        key = _db.session.scalar(select(ApiKey).where(ApiKey.user_id == user_id))
+        keys.set_controls(key, None, ["192.0.2.0/24"], None)
+        _db.session.commit()
+    assert client.get("/api/v1/users/jack", headers=bearer(secret)).json["code"] == "ip_not_allowed"
+    assert ledger_state(portal, user_id)[0] == 98  # two calls served, the refusals cost nothing
+
+
 def test_a_rotated_key_stops_when_its_grace_period_ends(redis_app):
     app = redis_app()
     client = app.test_client()
