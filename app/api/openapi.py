@@ -4,8 +4,84 @@ from __future__ import annotations
 
 import re
 
+from werkzeug.http import HTTP_STATUS_CODES
+
+from app.api import demo
 from app.api.services import MAX_QUERY, TWEET_ID, USERNAME
 from app.pricing import Pricing
+
+ACCOUNT = "/api/v1/account"
+TIMESTAMP = {"type": "string", "format": "date-time"}
+SCHEMAS = {
+    "User": {"type": "object", "required": ["id", "username", "name", "created_at"], "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$"}, "username": {"type": "string", "pattern": USERNAME.pattern},
+        "name": {"type": "string"}, "description": {"type": "string"}, "created_at": TIMESTAMP,
+        "followers_count": {"type": "integer", "minimum": 0}, "following_count": {"type": "integer", "minimum": 0},
+        "tweet_count": {"type": "integer", "minimum": 0}, "verified": {"type": "boolean"}}},
+    "Tweet": {"type": "object", "required": ["id", "text", "author_username", "created_at"], "properties": {
+        "id": {"type": "string", "pattern": TWEET_ID.pattern}, "text": {"type": "string"},
+        "author_username": {"type": "string"}, "lang": {"type": "string"}, "created_at": TIMESTAMP,
+        "metrics": {"type": "object", "properties": {k: {"type": "integer", "minimum": 0}
+                                                      for k in ("likes", "reposts", "replies")}}}},
+    "Meta": {"type": "object", "properties": {
+        "demo": {"type": "boolean", "description": "true: sample data from the demo backend, not Twitter/X data"},
+        "notice": {"type": "string"}, "query": {"type": "string"},
+        "result_count": {"type": "integer", "minimum": 0}}},
+    "UserEnvelope": {"type": "object", "required": ["data"], "properties": {
+        "data": {"$ref": "#/components/schemas/User"}, "meta": {"$ref": "#/components/schemas/Meta"}}},
+    "TweetEnvelope": {"type": "object", "required": ["data"], "properties": {
+        "data": {"$ref": "#/components/schemas/Tweet"}, "meta": {"$ref": "#/components/schemas/Meta"}}},
+    "TweetList": {"type": "object", "required": ["data"], "properties": {
+        "data": {"type": "array", "maxItems": 100, "items": {"$ref": "#/components/schemas/Tweet"}},
+        "meta": {"$ref": "#/components/schemas/Meta"}}},
+    "Account": {"type": "object", "required": ["data"], "properties": {"data": {
+        "type": "object", "required": ["balance", "key", "usage_this_month", "limits", "prices"], "properties": {
+            "balance": {"type": "integer"},
+            "key": {"type": "object", "description": "The controls of the key making the call", "properties": {
+                "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
+                "allowed_ips": {"type": ["array", "null"], "items": {"type": "string"}},
+                "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
+            "usage_this_month": {"type": "object", "properties": {"calls": {"type": "integer"},
+                                                                  "credits": {"type": "integer"}}},
+            "limits": {"type": "object", "properties": {"calls_per_minute_per_key": {"type": "integer"},
+                                                        "max_keys": {"type": "integer"}}},
+            "prices": {"type": "object", "additionalProperties": {"type": "integer"}}}}}},
+}
+RESPONSE_HEADERS = {
+    "X-Request-Id": {"description": "This call's id: find it in your call log.", "schema": {"type": "string"}},
+    "X-Credits-Remaining": {"description": "The balance after this call.", "schema": {"type": "integer"}},
+    "RateLimit-Policy": {"description": "The key's window (IETF draft).", "schema": {"type": "string"}},
+    "RateLimit": {"description": "Calls left in the window and seconds to its reset.", "schema": {"type": "string"}},
+}
+EXAMPLE_PARAMS = {"username": "jack", "id": "1234567890"}
+
+
+def example(path: str) -> dict:
+    """A real answer of the demo backend for ``path`` (two items of a list), or the account's."""
+    if path == ACCOUNT:
+        return {"data": {"balance": 9940, "key": {"scopes": ["users:read"], "allowed_ips": ["203.0.113.0/24"],
+                                                  "expires_at": "2027-06-30T00:00:00Z"},
+                         "usage_this_month": {"calls": 12, "credits": 60},
+                         "limits": {"calls_per_minute_per_key": 60, "max_keys": 10},
+                         "prices": {"/api/v1/users/{username}": 1}}}
+    body = demo.respond(path, EXAMPLE_PARAMS, {"q": "python"})
+    if isinstance(body["data"], list):
+        body = {**body, "data": body["data"][:2], "meta": {**body["meta"], "result_count": 2}}
+    return body
+
+
+def operation_id(path: str) -> str:
+    """``/api/v1/users/{username}/tweets`` → ``getUsersUsernameTweets``."""
+    words = re.findall(r"[a-z]+", path.removeprefix("/api/v1/"))
+    return "get" + "".join(w.title() for w in words)
+
+
+def schema_name(path: str) -> str:
+    if path == ACCOUNT:
+        return "Account"
+    if path.endswith("/tweets") or path.endswith("/search"):
+        return "TweetList"
+    return "TweetEnvelope" if "/tweets/" in path else "UserEnvelope"
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 PATTERNS = {"username": USERNAME.pattern, "id": TWEET_ID.pattern}
@@ -24,7 +100,17 @@ def _path_parameter(name: str) -> dict:
     schema = {"type": "string"}
     if name in PATTERNS:
         schema["pattern"] = PATTERNS[name]
-    return {"name": name, "in": "path", "required": True, "schema": schema}
+    return {"name": name, "in": "path", "required": True, "schema": schema, "example": EXAMPLE_PARAMS.get(name)}
+
+
+def _with_examples(responses: dict) -> dict:
+    """Every error response gets a problem document as its example."""
+    for status, response in responses.items():
+        content = response.get("content", {}).get("application/problem+json")
+        if content is not None:
+            content["example"] = {"type": "about:blank", "title": HTTP_STATUS_CODES[int(status)], "status": int(status),
+                                  "detail": response["description"], "request_id": "4f1c2b9e0d7a4c3e8b6f5a1d2c3b4a5f"}
+    return responses
 
 
 def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
@@ -34,16 +120,20 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
         if endpoint.path.endswith("/tweets/search"):
             params.append({"name": "q", "in": "query", "required": True,
                            "description": "The search query: not empty nor only spaces.",
-                           "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY, "pattern": "\\S"}})
+                           "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY, "pattern": "\\S"},
+                           "example": "python"})
         scope = f" A restricted key needs the scope `{endpoint.scope}`." if endpoint.scope else ""
         paths[endpoint.path] = {endpoint.method.lower(): {
+            "operationId": operation_id(endpoint.path),
             "summary": str(endpoint.description),
             "description": f"Costs {endpoint.credits} credit(s) per successful call.{scope}",
             "x-credits": endpoint.credits,
             **({"x-scope": endpoint.scope} if endpoint.scope else {}),
             "parameters": params,
-            "responses": {
-                "200": {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": _with_examples({
+                "200": {"description": "Success", "headers": RESPONSE_HEADERS, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{schema_name(endpoint.path)}"},
+                    "example": example(endpoint.path)}}},
                 "400": _error("The input is malformed; nothing is charged."),
                 "401": _error("Missing, unknown or revoked key, or a key in the query string; `code: expired` for a "
                               "key past its expiry.", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
@@ -58,7 +148,7 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
                 "502": _error("The data backend failed; nothing is charged."),
                 "503": _error("Calls cannot be metered right now; none is served and nothing is charged.",
                               RETRY_AFTER),
-            },
+            }),
         }}
     return {
         "openapi": "3.1.0",
@@ -70,7 +160,8 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "twt_… API key"}},
-            "schemas": {"Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
+            "schemas": {**SCHEMAS, "Problem": {"type": "object", "required": ["type", "title", "status"],
+                                               "properties": {
                 "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                 "detail": {"type": "string"}, "request_id": {"type": "string"},
                 "balance": {"type": "integer", "description": "402: the credits left"},
