@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from werkzeug.http import HTTP_STATUS_CODES
@@ -172,3 +173,25 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
                 "ip": {"type": "string", "description": "403 ip_not_allowed: the caller's address as seen"}}}},
         },
     }
+
+
+def operations(doc: dict) -> list[dict]:
+    """The document's operations as the docs page shows them: one section each, with the URL of
+    its example call and its example answer as indented JSON."""
+    shown = []
+    for path, methods in doc["paths"].items():
+        operation = methods["get"]
+        url = path
+        query = {}
+        for parameter in operation["parameters"]:
+            if parameter["in"] == "path":
+                url = url.replace("{" + parameter["name"] + "}", str(parameter["example"]))
+            else:
+                query[parameter["name"]] = parameter["example"]
+        answer = operation["responses"]["200"]["content"]["application/json"]["example"]
+        shown.append({"id": operation["operationId"], "path": path, "summary": operation["summary"],
+                      "credits": operation["x-credits"], "scope": operation.get("x-scope", ""),
+                      "parameters": operation["parameters"], "url": url, "query": query,
+                      "errors": sorted(s for s in operation["responses"] if s != "200"),
+                      "example": json.dumps(answer, indent=2, ensure_ascii=False)})
+    return shown

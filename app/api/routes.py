@@ -160,5 +160,8 @@ def show_openapi():
 @bp.get("/docs/api")
 @public
 def show_docs():
-    """How to use the API: authentication, prices, limits, errors and curl examples."""
-    return render_template("api/docs.html", pricing=get_pricing())
+    """How to use the API: authentication, prices, a section per endpoint (from the OpenAPI
+    document) with curl, Python and JavaScript examples, limits and errors."""
+    cfg = current_app.config
+    doc = openapi.document(get_pricing(), cfg["SITE_URL"], cfg["SITE_NAME"])
+    return render_template("api/docs.html", pricing=get_pricing(), operations=openapi.operations(doc))

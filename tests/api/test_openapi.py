@@ -58,3 +58,17 @@ def test_what_the_gateway_answers_matches_the_documented_schemas(app, client, do
         refused = client.get(url, headers=bearer(secret))
         assert refused.status_code == status
         Draft202012Validator(problem).validate(refused.get_json())
+
+
+def test_the_docs_page_has_a_section_per_endpoint_with_three_examples_each(client, doc, app):
+    page = client.get("/docs/api").get_data(as_text=True)
+    site = app.config["SITE_URL"]
+    for operations in doc["paths"].values():
+        op = operations["get"]["operationId"]
+        assert f'<section class="endpoint" id="{op}"' in page
+        for language in ("curl", "python", "js"):
+            assert f'data-copy="{op}-{language}"' in page, (op, language)
+    assert f'curl -H "Authorization: Bearer $TWTAPI_KEY" "{site}/api/v1/tweets/search?q=python"' in page
+    assert 'params={&#34;q&#34;: &#34;python&#34;}' in page or "params={\"q\": \"python\"}" in page
+    assert "os.environ['TWTAPI_KEY']" in page and "process.env.TWTAPI_KEY" in page
+    assert "&#34;username&#34;: &#34;jack&#34;" in page  # the example answer, from the demo backend
