@@ -88,6 +88,11 @@ def _metered_call(meter, secret: str, matched: services.Match, pricing, started:
     if key is None:
         return _problem(401, INVALID_KEY, {"WWW-Authenticate": "Bearer"})
     refused = services.refusal(key, matched.price.scope, request.remote_addr, now)
+    if refused is not None:  # a cached key may have changed since: refuse only on the key as it is now
+        key = meter.current_key(key, now)
+        if key is None:
+            return _problem(401, INVALID_KEY, {"WWW-Authenticate": "Bearer"})
+        refused = services.refusal(key, matched.price.scope, request.remote_addr, now)
     if refused is not None:  # the key's own controls: nothing is counted or charged
         return _problem(refused.status, refused.detail, refused.headers, type=docs_url(refused.code),
                         code=refused.code, **refused.extra)

@@ -128,6 +128,16 @@ class RedisMeter:
             info = self._load_key(digest, now, info.user_id if info else None)
         return info  # perhaps expired: the gateway says so
 
+    def current_key(self, key: KeyInfo, now: datetime) -> KeyInfo | None:
+        """``key`` as it is now: read again when its group's epoch moved since it was cached (one
+        Redis read; asked only before refusing a call on the cached key's controls)."""
+        try:
+            if self._epoch(key.user_id) == key.epoch:
+                return key
+        except redis.RedisError as exc:
+            raise MeteringUnavailable(str(exc)) from exc
+        return self._load_key(key.secret_hash, now, key.user_id)
+
     def _load_key(self, digest: str, now: datetime, user_id: int | None = None) -> KeyInfo | None:
         """Read the key from the database under its group's current epoch. The epoch is read first,
         so a change committed after the key was read shows as a newer epoch; a key not seen before is

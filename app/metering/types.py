@@ -131,6 +131,9 @@ class Meter(Protocol):
         otherwise (402 when short). ``commit``: charge and log the call; without it only a refusal
         is logged (a check before the backend's work)."""
 
+    def current_key(self, key: KeyInfo, now: datetime) -> KeyInfo | None:
+        """``key`` as committed now (a cached copy is read again when it changed), or None."""
+
     def balance(self, user_id: int) -> int:
         """The spendable balance as committed (see ``services.balance``)."""
 

@@ -60,7 +60,8 @@ def test_an_expired_key_gets_401_saying_expired(app, client, outbox):
     with app.app_context():
         key_id = _db.session.scalar(select(ApiKey.id))
     later = (date.today() + timedelta(days=10)).isoformat()  # a later date brings it back, same secret
-    submit(client, f"/account/keys/{key_id}", {"name": "short-lived", "access": "all", "valid_until": later})
+    saved = submit(client, f"/account/keys/{key_id}", {"name": "short-lived", "access": "all", "valid_until": later})
+    assert saved.status_code == 303, saved.get_data(as_text=True)[-3000:]
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
 
 
