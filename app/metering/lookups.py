@@ -37,9 +37,13 @@ def find_key_by_hash(secret_hash: str) -> ApiKey | None:
 
 def key_info(key: ApiKey, epoch: str = "", secret_hash: str = "") -> KeyInfo:
     """What the gateway keeps of ``key``: its limits and controls, parsed once per load."""
+    networks = tuple(ipaddress.ip_network(n) for n in key.network_list)
+    single = {n for n in networks if n.num_addresses == 1}
     return KeyInfo(key.id, key.user_id, key.rate_limit_per_minute, key.stops_at(), epoch, secret_hash,
                    last_used_at=key.last_used_at, scopes=frozenset(key.scope_list) if key.scopes else None,
-                   networks=tuple(ipaddress.ip_network(n) for n in key.network_list))
+                   networks=networks, hosts=frozenset((n.version, int(n.network_address)) for n in single),
+                   ranges=tuple((n.version, int(n.network_address), int(n.netmask)) for n in networks
+                                if n not in single))
 
 
 def stored_balance(executor, user_id: int) -> int:
