@@ -6,14 +6,16 @@ import random
 import time
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request
+from flask_login import current_user
 
 from app.api import openapi, services
+from app.api.forms import TryItForm
 from app.errors.routes import problem_response, report_outage
 from app.extensions import limiter
 from app.metering.services import get_meter
 from app.metering.types import KeyChanged, MeteredCall, MeteringUnavailable, Outcome
 from app.pricing import get_pricing
-from app.security import api_key, csrf_exempt, public
+from app.security import api_key, csrf_exempt, customer, public
 from app.timeutil import utcnow
 from app.usage import services as usage
 
@@ -167,6 +169,23 @@ def show_openapi():
 def show_docs():
     """How to use the API: authentication, prices, a section per endpoint (from the OpenAPI
     document) with curl, Python and JavaScript examples, limits and errors."""
+    return _render_docs(TryItForm(formdata=None) if current_user.is_authenticated else None)
+
+
+@bp.post("/docs/api/try")
+@customer
+def try_it():
+    """One real call with the customer's own key, made through the gateway and shown with its
+    status and headers (a plain form: no JavaScript needed). It is charged like any call."""
+    form = TryItForm()
+    if not form.validate_on_submit():
+        return _render_docs(form, status=400)
+    tried = services.try_call(current_app._get_current_object(), form.path.data, form.key.data, request.remote_addr)
+    return _render_docs(form, tried)
+
+
+def _render_docs(form, tried=None, status=200):
     cfg = current_app.config
     doc = openapi.document(get_pricing(), cfg["SITE_URL"], cfg["SITE_NAME"])
-    return render_template("api/docs.html", pricing=get_pricing(), operations=openapi.operations(doc))
+    return render_template("api/docs.html", pricing=get_pricing(), operations=openapi.operations(doc),
+                           try_form=form, tried=tried), status

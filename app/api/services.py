@@ -15,6 +15,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app.api import demo
 from app.metering.types import KeyInfo
@@ -62,6 +63,34 @@ def refusal(key: KeyInfo, scope: str, remote_addr: str | None, now: datetime) ->
         return Refusal(403, "missing_scope", f"This key may not call this endpoint: it needs the scope {scope!r}, "
                        f"and the key holds {', '.join(sorted(key.scopes)) or 'none'}.", {}, {"scope": scope})
     return None
+
+
+@dataclass(frozen=True)
+class Tried:
+    """What one call made from the docs page answered."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: str
+
+
+SHOWN_HEADERS = ("Content-Type", "X-Request-Id", "X-Credits-Remaining", "RateLimit-Policy", "RateLimit",
+                 "Retry-After", "WWW-Authenticate")
+
+
+def try_call(app, path: str, secret: str, remote_addr: str | None) -> Tried:
+    """Make one call through the gateway itself, inside this process (the WSGI application is
+    called directly: no network), exactly as a client would: metered and charged like any call."""
+    environ = EnvironBuilder(path=path, method="GET", headers={"Authorization": f"Bearer {secret}"},
+                             environ_base={"REMOTE_ADDR": remote_addr or ""}).get_environ()
+    body, status, headers = run_wsgi_app(app.wsgi_app, environ, buffered=True)
+    raw = b"".join(body)
+    try:
+        text = json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    except ValueError:
+        text = raw.decode("utf-8", "replace")
+    return Tried(int(status.split()[0]), [(name, headers[name]) for name in SHOWN_HEADERS if name in headers],
+                 text[:20_000])
 
 
 @dataclass(frozen=True)
