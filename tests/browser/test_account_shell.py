@@ -10,9 +10,11 @@ ACCOUNT_PAGES = ["/account", "/account/keys", "/account/usage", "/account/usage/
                  "/account/security", "/account/privacy", "/account/profile"]
 
 
-def signed_in(browser, live_server, runner, width: int, locale: str = "en-GB"):
+def signed_in(browser, live_server, runner, width: int, locale: str = "en-GB", javascript: bool = True):
+    """The demo customer, signed in through the login page in a fresh browser context."""
     assert runner.invoke(args=["demo-data"]).exit_code == 0
-    context = browser.new_context(viewport={"width": width, "height": 844}, locale=locale)
+    context = browser.new_context(viewport={"width": width, "height": 844}, locale=locale,
+                                  java_script_enabled=javascript)
     page = context.new_page()
     page.goto(live_server + "/login")
     page.locator("input[name=email]").fill("demo@twtapi.com")

@@ -34,16 +34,8 @@ def test_copy_buttons_copy_the_key_and_the_command(browser, live_server, runner)
 
 
 def test_without_javascript_there_is_no_dead_button_and_the_key_is_selectable(browser, live_server, runner):
-    context, page = signed_in(browser, live_server, runner, 390)
-    context.close()
-    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    context, page = signed_in(browser, live_server, runner, 390, javascript=False)
     try:
-        page = context.new_page()
-        page.goto(live_server + "/login")
-        page.locator("input[name=email]").fill("demo@twtapi.com")
-        page.locator("input[name=password]").fill("sample-customer-2025-twtapi")
-        page.locator("form button[type=submit]").last.click()
-        page.wait_for_url(lambda url: "/login" not in url)
         secret = new_key(page, live_server, "no js")
         assert secret.startswith("twt_")
         assert page.locator(".copy-button").count() == 2 and not page.locator(".copy-button").first.is_visible()
