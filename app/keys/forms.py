@@ -66,13 +66,6 @@ class EditKeyForm(KeyControlsForm):
     """The edit page's form (name and controls; the rate limit and the secret are not edited here)."""
 
 
-class EditKeyData:
-    """A key's current values, as ``EditKeyForm(obj=...)`` reads them."""
-
-    def __init__(self, **values):
-        self.__dict__.update(values)
-
-
 class CreateKeyForm(KeyControlsForm):
     rate_limit = IntegerField(_l("Rate limit (calls per minute, optional)"), validators=[
         Optional(), NumberRange(min=1, message=_l("Use a whole number of at least 1."))])

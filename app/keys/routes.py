@@ -11,7 +11,7 @@ from app.auth.forms import ActionForm
 from app.auth.guards import recent_auth_required, request_client, take_pending_form
 from app.extensions import db
 from app.keys import services
-from app.keys.forms import CreateKeyForm, EditKeyData, EditKeyForm, RotateKeyForm
+from app.keys.forms import CreateKeyForm, EditKeyForm, RotateKeyForm
 from app.pricing import get_pricing
 from app.security import customer
 from app.timeutil import utcnow
@@ -76,7 +76,7 @@ def edit_key(key_id: int):
         abort(404)
     if not key.editable(utcnow()):
         abort(404)
-    form = EditKeyForm(obj=None if request.method == "POST" else _controls_data(key))
+    form = EditKeyForm() if request.method == "POST" else EditKeyForm(formdata=None, data=_controls_data(key))
     if request.method == "POST" and form.validate_on_submit():
         services.update_key(current_user, key_id, form.name.data, **form.controls())
         db.session.commit()
@@ -88,9 +88,9 @@ def edit_key(key_id: int):
 
 def _controls_data(key):
     """The form's starting values: the key as it is."""
-    return EditKeyData(name=key.name, access="some" if key.scopes else "all", scopes=key.scope_list,
-                       allowed_ips="\n".join(key.network_list),
-                       valid_until=key.valid_until.date() if key.valid_until else None)
+    return {"name": key.name, "access": "some" if key.scopes else "all", "scopes": key.scope_list,
+            "allowed_ips": "\n".join(key.network_list),
+            "valid_until": key.valid_until.date() if key.valid_until else None}
 
 
 @bp.post("/account/keys/<int:key_id>/revoke")
