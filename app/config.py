@@ -163,9 +163,10 @@ class Config:
     def _api(self, env) -> None:
         """The API gateway and metering."""
         self.UPSTREAM_TIMEOUT_SECONDS = float(env.get("UPSTREAM_TIMEOUT_SECONDS", "10"))
-        thresholds = env.get("LOW_CREDIT_THRESHOLDS", "100,20,0")
-        self.LOW_CREDIT_THRESHOLDS = sorted({int(t) for t in thresholds.split(",") if t.strip()}, reverse=True)
-        self.LOW_CREDIT_MAIL_MINUTES = _int(env, "LOW_CREDIT_MAIL_MINUTES", 60)
+        # The low-balance alerts of an account that chose none: "N%" a share of its last 30 days'
+        # use, "N" credits (checked at start by billing.alerts.parse_thresholds).
+        self.LOW_CREDIT_THRESHOLDS = env.get("LOW_CREDIT_THRESHOLDS", "25%,10%,5%")
+        self.LOW_CREDIT_MAIL_MINUTES = _int(env, "LOW_CREDIT_MAIL_MINUTES", 0)
         # How calls are metered: "database" (each call charged and logged in its request) or "redis"
         # (charged atomically in Redis, logged in batches); empty: "redis" when REDIS_URL is set.
         self.API_METERING = env.get("API_METERING") or None

@@ -11,7 +11,9 @@ from flask_login import current_user
 from app.api import openapi, services
 from app.api.forms import TryItForm
 from app.errors.routes import problem_response, report_outage
-from app.extensions import limiter
+from app.extensions import db, limiter
+from app.metering.caps import next_month, resets_at
+from app.metering.lookups import spent
 from app.metering.services import get_meter
 from app.metering.types import KeyChanged, MeteredCall, MeteringUnavailable, Outcome
 from app.pricing import get_pricing
@@ -107,8 +109,9 @@ def _metered_call(meter, secret: str, matched: services.Match, pricing, started:
         return _respond(call, call.settle(400), detail=str(exc))
     if matched.price.path == ACCOUNT_ENDPOINT:
         month = usage.month_totals(key.user_id, now.date())  # the calls before this one
+        used = spent(db.session, key.user_id, key.id, now.date())
         outcome = call.settle(200)
-        return _respond(call, outcome, _account_body(month, outcome.balance, pricing, key))
+        return _respond(call, outcome, _account_body(month, used, outcome.balance, pricing, key, now))
     upstream = current_app.config["UPSTREAM_API_URL"]
     if not upstream:  # the demo backend cannot fail: fetch, then rate-limit, charge and log in one step
         _status, data = services.fetch(matched, request.args, None, 0)
@@ -132,6 +135,8 @@ def _respond(call: MeteredCall, outcome: Outcome, body: dict | None = None, deta
     """The response for a metered call: its data, or a problem, with the rate-limit and balance headers."""
     headers = {**outcome.headers(), "X-Request-Id": g.request_id}
     call.meter.after_call()
+    if outcome.capped_by:
+        return _capped(call, outcome, headers)
     if outcome.status == 429:
         return _problem(429, f"Rate limit of {call.limit} calls a minute reached for this key.", headers)
     if outcome.status == 402:
@@ -144,12 +149,35 @@ def _respond(call: MeteredCall, outcome: Outcome, body: dict | None = None, deta
     return response
 
 
-def _account_body(month: dict, balance: int, pricing, key) -> dict:
+def _capped(call: MeteredCall, outcome: Outcome, headers: dict):
+    """A call past the key's own cap (402: the balance is not the reason) or the account's monthly
+    spend limit (429, with Retry-After until the month starts again); nothing was charged."""
+    reset = resets_at(outcome.capped_by, call.now).isoformat() + "Z"
+    extra = {"limit": outcome.cap, "used": outcome.used, "price": call.price, "resets_at": reset}
+    if outcome.capped_by == "spend":
+        return _problem(429, f"Your account's monthly spend limit of {outcome.cap} credits is reached ({outcome.used} "
+                             f"spent this month); calls are refused until {reset}. Raise the limit on the alerts "
+                             "page.", {**headers, "Retry-After": str(outcome.retry_after)},
+                        type=docs_url("spend_limit_reached"), code="spend_limit_reached", **extra)
+    period = "today" if outcome.capped_by == "day" else "this month"
+    return _problem(402, f"This key's {'daily' if outcome.capped_by == 'day' else 'monthly'} cap of {outcome.cap} "
+                         f"credits is reached ({outcome.used} spent {period}; this call costs {call.price}). It is the "
+                         f"key's own cap, not your balance ({outcome.balance} credits): your other keys keep working. "
+                         f"It resets at {reset}.", headers, type=docs_url("key_cap_reached"),
+                    code="key_cap_reached", period=outcome.capped_by, balance=outcome.balance, **extra)
+
+
+def _account_body(month: dict, used: tuple[int, int, int], balance: int, pricing, key, now) -> dict:
+    day_used, month_used, account_used = used
     return {"data": {
         "balance": balance,
         "key": {"scopes": sorted(key.scopes) if key.scopes is not None else None,
                 "allowed_ips": [str(n) for n in key.networks] or None,
-                "expires_at": key.expires_at.isoformat() + "Z" if key.expires_at else None},
+                "expires_at": key.expires_at.isoformat() + "Z" if key.expires_at else None,
+                "caps": {"daily": key.daily_cap, "monthly": key.monthly_cap, "used_today": day_used,
+                         "used_this_month": month_used}},
+        "spend_limit": {"monthly": key.spend_limit, "used_this_month": account_used,
+                        "resets_at": next_month(now).isoformat() + "Z"},
         "usage_this_month": {"calls": month["calls"], "credits": month["credits"]},
         "limits": {"calls_per_minute_per_key": pricing.rate_limit_per_minute, "max_keys": pricing.max_keys},
         "prices": {e.path: e.credits for e in pricing.endpoints},

@@ -1,9 +1,10 @@
 """Billing forms."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, IntegerField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import EmailField, HiddenField, IntegerField, StringField, ValidationError
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
+from app.billing.alerts import InvalidThresholds, parse_thresholds
 from app.forms import BaseForm
 
 
@@ -24,3 +25,26 @@ class AdjustCreditsForm(BaseForm):
         DataRequired(message=_l("Give a non-zero number of credits.")), NumberRange(min=-10_000_000, max=10_000_000)])
     reason = StringField(_l("Reason"), validators=[
         DataRequired(message=_l("Give a reason: it goes into the audit log.")), Length(max=200)])
+
+
+class AlertSettingsForm(BaseForm):
+    """Low-balance thresholds and the monthly spend limit."""
+
+    thresholds = StringField(_l("Alert me when my balance falls to"), validators=[Length(max=100)])
+    spend_limit = IntegerField(_l("Monthly spend limit, in credits (optional)"), validators=[
+        Optional(), NumberRange(min=1, max=1_000_000_000, message=_l("Use a whole number from 1 to 1,000,000,000."))])
+
+    def validate_thresholds(self, field):
+        try:
+            parse_thresholds(field.data)
+        except InvalidThresholds as exc:
+            raise ValidationError(str(_l("“%(entry)s” is not a threshold: use a share of your last 30 days' use "
+                                         "like 25%% (1 to 100 %%) or a number of credits like 500; at most five.",
+                                         entry=str(exc)))) from exc
+
+
+class AlertRecipientForm(BaseForm):
+    email = EmailField(_l("Also send alerts to"), validators=[
+        DataRequired(message=_l("Enter an e-mail address.")), Length(max=254, message=_l("That address is too long.")),
+        Email(check_deliverability=False, message=_l("Enter a valid e-mail address, like name@example.com."))],
+        filters=[lambda v: v.strip() if isinstance(v, str) else v])

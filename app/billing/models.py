@@ -120,3 +120,37 @@ register(Rule(
     description="Stripe event ids (kept to ignore repeated deliveries) are deleted after N days.",
     selects=lambda cutoff: WebhookEvent.received_at < cutoff,
 ))
+
+
+class AlertRecipient(db.Model):
+    """Another address that gets an account's usage alerts, once its owner confirmed it by link."""
+
+    __tablename__ = "alert_recipients"
+    __table_args__ = (db.UniqueConstraint("user_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(db.String(254), info=PERSONAL)
+    token_hash: Mapped[str | None] = mapped_column(db.String(64), unique=True)  # the link's, until confirmed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    verified_at: Mapped[datetime | None]
+
+
+register(Rule(
+    name="alert_recipients.unconfirmed",
+    model=AlertRecipient,
+    action="delete",
+    days_setting="ALERT_RECIPIENT_CONFIRM_DAYS",
+    default_days=7,
+    description="An alert address never confirmed by its link is deleted after N days.",
+    selects=lambda cutoff: (AlertRecipient.verified_at.is_(None)) & (AlertRecipient.created_at < cutoff),
+))
+register(Rule(
+    name="alert_recipients.kept",
+    model=AlertRecipient,
+    action="keep",
+    days_setting="ACCOUNT_PURGE_DAYS",
+    default_days=30,
+    description="Confirmed alert addresses are kept until the customer removes them or the account is erased.",
+    legal_basis="contract: the customer asked for alerts to go there",
+))

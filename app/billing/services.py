@@ -10,13 +10,14 @@ from sqlalchemy import delete, func, select, update
 
 from app import references
 from app.auth.models import User
+from app.billing import alerts
 from app.billing.models import CreditEntry, Order
 from app.database import insert_once
 from app.email import external_url, queue_email
 from app.extensions import db
 from app.metering import services as metering
 from app.metering.hooks import balances_changed, on_charge, uncommitted_change
-from app.metering.types import InsufficientCredits  # raised by add_credits: one type for every short balance
+from app.metering.types import Charge, InsufficientCredits  # raised by add_credits: one type for every short balance
 from app.timeutil import utcnow
 
 
@@ -44,10 +45,14 @@ def add_credits(user: User, amount: int, kind: str, now: datetime, reason: str |
             db.session.execute(delete(CreditEntry).where(CreditEntry.source_key == source_key))
         raise
     if source_key is not None:
-        return db.session.scalar(select(CreditEntry).where(CreditEntry.source_key == source_key))
-    entry = CreditEntry(**values)
-    db.session.add(entry)
-    db.session.flush()
+        entry = db.session.scalar(select(CreditEntry).where(CreditEntry.source_key == source_key))
+    else:
+        entry = CreditEntry(**values)
+        db.session.add(entry)
+        db.session.flush()
+    if amount > 0:  # a top-up re-arms the alerts, at levels that count it (a share of a purchase)
+        alerts.refresh_levels(user, current_app.config, now.date())
+        db.session.flush()
     return entry
 
 
@@ -106,26 +111,33 @@ def verify_orders() -> list[tuple[str, int, int]]:
 
 
 def register_low_credit_mail(app) -> None:
-    """The low-credit e-mail follows charges: metering calls it after each (see metering.hooks)."""
+    """The usage alerts follow charges: metering calls them after each (see metering.hooks)."""
     on_charge(app, _after_charge)
 
 
-def _after_charge(user_id: int, before: int, after: int) -> bool:
-    """Only a charge that crossed a threshold costs a database write (True then)."""
+def _after_charge(charge: Charge) -> bool:
+    """Only a charge that crossed a balance threshold or 80 % of a key's cap costs a database
+    write (True then)."""
     config = current_app.config
-    if any(after <= t < before for t in config["LOW_CREDIT_THRESHOLDS"]):
-        check_low_credit(user_id, after, config)
-        return True
-    return False
+    wrote = False
+    if any(charge.after <= t < charge.before for t in charge.key.alert_levels):
+        check_low_credit(charge.key.user_id, charge.after, config)
+        wrote = True
+    if charge.key.daily_cap or charge.key.monthly_cap:
+        wrote = alerts.after_charge_caps(charge, config, utcnow()) or wrote
+    return wrote
 
 
 def check_low_credit(user_id: int, balance: int, config, now: datetime | None = None) -> bool:
-    """E-mail the owner when the balance crosses a configured threshold downwards: once per
-    crossing (a compare-and-set, so concurrent calls send one), at most one mail per
-    LOW_CREDIT_MAIL_MINUTES, and none for thresholds at or above the sign-up bonus until the
-    account has bought credits (its first calls would otherwise warn at once). True when queued."""
+    """E-mail the account's alert addresses when the balance crosses one of its thresholds
+    downwards: once per crossing (a compare-and-set, so concurrent calls send one), re-armed by a
+    top-up; at most one mail per LOW_CREDIT_MAIL_MINUTES when set, and none for thresholds at or
+    above the sign-up bonus until the account has bought credits (its first calls would otherwise
+    warn at once). True when queued."""
     now = now or utcnow()
-    thresholds = [t for t in config["LOW_CREDIT_THRESHOLDS"] if balance <= t]
+    user = db.session.get(User, user_id)
+    levels = [int(v) for v in (user.alert_levels or "").split(",") if v]
+    thresholds = [t for t in levels if balance <= t]
     bought = db.session.scalar(select(CreditEntry.id).where(CreditEntry.user_id == user_id,
                                                             CreditEntry.kind == "purchase").limit(1))
     if bought is None:
@@ -133,18 +145,19 @@ def check_low_credit(user_id: int, balance: int, config, now: datetime | None = 
     if not thresholds:
         return False
     level = min(thresholds)
-    quiet_since = now - timedelta(minutes=config["LOW_CREDIT_MAIL_MINUTES"])
-    claimed = db.session.execute(update(User).where(
-        User.id == user_id,
-        db.or_(User.low_credit_notified.is_(None), User.low_credit_notified > level),
-        db.or_(User.low_credit_notified_at.is_(None), User.low_credit_notified_at < quiet_since),
-    ).values(low_credit_notified=level, low_credit_notified_at=now)).rowcount
+    conditions = [User.id == user_id, db.or_(User.low_credit_notified.is_(None), User.low_credit_notified > level)]
+    if config["LOW_CREDIT_MAIL_MINUTES"]:
+        quiet_since = now - timedelta(minutes=config["LOW_CREDIT_MAIL_MINUTES"])
+        conditions.append(db.or_(User.low_credit_notified_at.is_(None), User.low_credit_notified_at < quiet_since))
+    claimed = db.session.execute(update(User).where(*conditions)
+                                 .values(low_credit_notified=level, low_credit_notified_at=now)).rowcount
     if claimed != 1:
         return False
-    user = db.session.get(User, user_id)
     db.session.refresh(user, ["low_credit_notified", "low_credit_notified_at"])
-    queue_email(user.email, "low_credits", user.locale or config["BABEL_DEFAULT_LOCALE"], balance=balance,
-                pricing_url=external_url("account.show_dashboard") + "#buy", usage_url=external_url("usage.show_usage"))
+    for address in alerts.alert_addresses(user):
+        queue_email(address, "low_credits", user.locale or config["BABEL_DEFAULT_LOCALE"], balance=balance,
+                    threshold=level, pricing_url=external_url("account.show_dashboard") + "#buy",
+                    usage_url=external_url("usage.show_usage"), alerts_url=external_url("billing.show_alerts"))
     return True
 
 

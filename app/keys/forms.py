@@ -34,6 +34,10 @@ class KeyControlsForm(BaseForm):
                                  widget=ListWidget(prefix_label=False), validate_choice=True)
     allowed_ips = TextAreaField(_l("Allowed IP addresses (optional)"), validators=[Optional()])
     valid_until = DateField(_l("Expires on (optional)"), validators=[Optional()])
+    daily_cap = IntegerField(_l("Daily credit cap (optional)"), validators=[
+        Optional(), NumberRange(min=1, max=1_000_000_000, message=_l("Use a whole number from 1 to 1,000,000,000."))])
+    monthly_cap = IntegerField(_l("Monthly credit cap (optional)"), validators=[
+        Optional(), NumberRange(min=1, max=1_000_000_000, message=_l("Use a whole number from 1 to 1,000,000,000."))])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -59,7 +63,8 @@ class KeyControlsForm(BaseForm):
         day = self.valid_until.data
         return {"scopes": list(self.scopes.data) if self.access.data == "some" else None,
                 "networks": parse_networks(self.allowed_ips.data),
-                "valid_until": datetime.combine(day, time()) if day else None}
+                "valid_until": datetime.combine(day, time()) if day else None,
+                "caps": (self.daily_cap.data, self.monthly_cap.data)}
 
 
 class EditKeyForm(KeyControlsForm):

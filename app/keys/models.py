@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,6 +34,12 @@ class ApiKey(db.Model):
     allowed_ips: Mapped[str | None] = mapped_column(db.Text)
     valid_until: Mapped[datetime | None]
     expiry_notice_at: Mapped[datetime | None]
+    # Credit caps of this key alone (None: none), per UTC day and calendar month, and the period
+    # whose 80 % alert was sent (the day, or the month's first day), so each period warns once.
+    daily_cap: Mapped[int | None]
+    monthly_cap: Mapped[int | None]
+    cap_alert_day: Mapped[date | None]
+    cap_alert_month: Mapped[date | None]
 
     def stops_at(self) -> datetime | None:
         """When the key stops working: the end of a rotation's grace or the chosen expiry."""

@@ -90,7 +90,8 @@ def _controls_data(key):
     """The form's starting values: the key as it is."""
     return {"name": key.name, "access": "some" if key.scopes else "all", "scopes": key.scope_list,
             "allowed_ips": "\n".join(key.network_list),
-            "valid_until": key.valid_until.date() if key.valid_until else None}
+            "valid_until": key.valid_until.date() if key.valid_until else None,
+            "daily_cap": key.daily_cap, "monthly_cap": key.monthly_cap}
 
 
 @bp.post("/account/keys/<int:key_id>/revoke")

@@ -62,30 +62,36 @@ def parse_networks(text: str | None) -> list[str]:
     return list(dict.fromkeys(networks))
 
 
-def set_controls(key: ApiKey, scopes: list[str] | None, networks: list[str], valid_until: datetime | None) -> None:
-    """The key's scopes (None: every endpoint), allowlist (empty: anywhere) and expiry (None: never);
-    a new expiry gets its own reminder."""
+def set_controls(key: ApiKey, scopes: list[str] | None, networks: list[str], valid_until: datetime | None,
+                 caps: tuple[int | None, int | None] = (None, None)) -> None:
+    """The key's scopes (None: every endpoint), allowlist (empty: anywhere), expiry (None: never)
+    and credit caps per UTC day and calendar month (None: none); a new expiry gets its own
+    reminder, a new cap its own 80 % alert."""
     key.scopes = ",".join(scopes) if scopes is not None else None
     key.allowed_ips = ",".join(networks) or None
+    daily, monthly = (c or None for c in caps)
+    if (daily, monthly) != (key.daily_cap, key.monthly_cap):
+        key.daily_cap, key.monthly_cap, key.cap_alert_day, key.cap_alert_month = daily, monthly, None, None
     if valid_until != key.valid_until:
         key.valid_until, key.expiry_notice_at = valid_until, None
 
 
 def update_key(user: User, key_id: int, name: str, scopes: list[str] | None, networks: list[str],
-               valid_until: datetime | None) -> ApiKey:
+               valid_until: datetime | None, caps: tuple[int | None, int | None] = (None, None)) -> ApiKey:
     """Rename a key or change its controls; the secret stays the same. Effective on its next call."""
     key = get_own_key(user, key_id)
     if key.revoked_at is not None:
         raise KeyNotFound()
     key.name = name.strip()[:60]
-    set_controls(key, scopes, networks, valid_until)
+    set_controls(key, scopes, networks, valid_until, caps)
     db.session.flush()
     return key
 
 
 def create_key(user: User, name: str, rate_limit: int | None, max_keys: int, config,
                now: datetime, scopes: list[str] | None = None, networks: list[str] | None = None,
-               valid_until: datetime | None = None) -> tuple[ApiKey, str]:
+               valid_until: datetime | None = None,
+               caps: tuple[int | None, int | None] = (None, None)) -> tuple[ApiKey, str]:
     """Issue a key for ``user`` with its controls; return it with its secret (shown once, never stored).
 
     Concurrent creations for one account are serialised on its row, so the limit holds.
@@ -96,7 +102,7 @@ def create_key(user: User, name: str, rate_limit: int | None, max_keys: int, con
     secret = new_secret()
     key = ApiKey(user_id=user.id, name=name.strip()[:60], prefix=secret[:VISIBLE_PREFIX_LENGTH],
                  secret_hash=hash_token(secret), created_at=now, rate_limit_per_minute=rate_limit)
-    set_controls(key, scopes, networks or [], valid_until)
+    set_controls(key, scopes, networks or [], valid_until, caps)
     db.session.add(key)
     db.session.flush()
     queue_email(user.email, "api_key_created", user.locale or config["BABEL_DEFAULT_LOCALE"], name=key.name,
@@ -134,7 +140,8 @@ def rotate_key(user: User, key_id: int, grace_days: int, config, now: datetime) 
     secret = new_secret()
     new = ApiKey(user_id=user.id, name=old.name, prefix=secret[:VISIBLE_PREFIX_LENGTH], secret_hash=hash_token(secret),
                  created_at=now, rate_limit_per_minute=old.rate_limit_per_minute, scopes=old.scopes,
-                 allowed_ips=old.allowed_ips, valid_until=old.valid_until)  # the same controls
+                 allowed_ips=old.allowed_ips, valid_until=old.valid_until, daily_cap=old.daily_cap,
+                 monthly_cap=old.monthly_cap)  # the same controls (a cap counts the new key's own spending)
     db.session.add(new)
     db.session.flush()
     queue_email(user.email, "api_key_created", user.locale or config["BABEL_DEFAULT_LOCALE"], name=new.name,

@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.extensions import db
 from app.keys.models import ApiKey
+from app.metering.types import Charge
 
 log = logging.getLogger(__name__)
-ChargeListener = Callable[[int, int, int], bool]  # (user id, balance before, after) -> wrote to the session
+ChargeListener = Callable[[Charge], bool]  # -> True when it wrote to the session
 
 
 def on_charge(app: Flask, listener: ChargeListener) -> None:
@@ -30,12 +31,12 @@ def on_charge(app: Flask, listener: ChargeListener) -> None:
     app.extensions.setdefault("twtapi_charge_listeners", []).append(listener)
 
 
-def charged(user_id: int, before: int, after: int) -> bool:
-    """Tell the listeners a call took the balance from ``before`` to ``after``; True when one
-    of them wrote to the session (the caller commits)."""
+def charged(charge: Charge) -> bool:
+    """Tell the listeners a call was charged (the balance before and after, the key's use); True
+    when one of them wrote to the session (the caller commits)."""
     wrote = False
     for listener in current_app.extensions.get("twtapi_charge_listeners", ()):
-        wrote = listener(user_id, before, after) or wrote
+        wrote = listener(charge) or wrote
     return wrote
 
 
@@ -54,7 +55,8 @@ def uncommitted_change(user_id: int) -> int:
 
 @event.listens_for(Session, "before_flush")
 def _watch_keys(session, _context, _instances) -> None:
-    """A changed or deleted key, or an owner suspended, closed or erased, may stop keys working:
+    """A changed or deleted key, an owner suspended, closed or erased, or a change of the owner's
+    spend limit or alert levels (which keys carry) may change what keys do:
     once the transaction commits, every process drops the keys it has cached (RedisMeter)."""
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, ApiKey) or (isinstance(obj, User) and _owner_changed(inspect(obj))):
@@ -63,8 +65,8 @@ def _watch_keys(session, _context, _instances) -> None:
 
 
 def _owner_changed(state) -> bool:
-    return any(state.attrs[name].history.has_changes() for name in ("suspended_at", "minor_flagged_at", "closed_at",
-                                                                     "erased_at"))
+    return any(state.attrs[name].history.has_changes() for name in (
+        "suspended_at", "minor_flagged_at", "closed_at", "erased_at", "monthly_spend_limit", "alert_levels"))
 
 
 @event.listens_for(Session, "do_orm_execute")

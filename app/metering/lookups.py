@@ -1,16 +1,32 @@
-"""The reads metering needs from the database: a usable key for a secret, a stored balance."""
+"""The reads metering needs from the database: a usable key for a secret, a stored balance, the
+credits spent against caps."""
 
 from __future__ import annotations
 
 import ipaddress
+from datetime import date
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.extensions import db
 from app.keys.models import KEY_PREFIX, ApiKey
 from app.metering.types import KeyInfo
 from app.security import hash_token
+from app.usage.models import UsageDaily
+
+
+class LoadedKey(NamedTuple):
+    """A key with what its owner's row adds to its controls."""
+
+    key: ApiKey
+    spend_limit: int | None
+    alert_levels: str | None
+
+    @property
+    def user_id(self) -> int:
+        return self.key.user_id
 
 
 def looks_like_key(secret: str) -> bool:
@@ -18,7 +34,7 @@ def looks_like_key(secret: str) -> bool:
     return secret.startswith(KEY_PREFIX) and len(secret) <= 100
 
 
-def find_key(secret: str) -> ApiKey | None:
+def find_key(secret: str) -> LoadedKey | None:
     """The key for ``secret`` if it is not revoked and its owner may use it; it may have expired
     (the gateway says so, see ``KeyInfo.usable``)."""
     if not looks_like_key(secret):
@@ -26,26 +42,46 @@ def find_key(secret: str) -> ApiKey | None:
     return find_key_by_hash(hash_token(secret))
 
 
-def find_key_by_hash(secret_hash: str) -> ApiKey | None:
+def find_key_by_hash(secret_hash: str) -> LoadedKey | None:
     """The unrevoked key with this secret hash whose owner may use it (not suspended, not flagged)."""
-    row = db.session.execute(select(ApiKey, User.suspended_at, User.minor_flagged_at)
+    row = db.session.execute(select(ApiKey, User.suspended_at, User.minor_flagged_at, User.monthly_spend_limit,
+                                    User.alert_levels)
                              .join(User, User.id == ApiKey.user_id).where(ApiKey.secret_hash == secret_hash)).first()
     if row is None or row[1] is not None or row[2] is not None:  # unknown, or the owner suspended or a minor
         return None
-    return row[0] if row[0].revoked_at is None else None
+    return LoadedKey(row[0], row[3], row[4]) if row[0].revoked_at is None else None
 
 
-def key_info(key: ApiKey, epoch: str = "", secret_hash: str = "") -> KeyInfo:
-    """What the gateway keeps of ``key``: its limits and controls, parsed once per load."""
+def key_info(loaded: LoadedKey, epoch: str = "", secret_hash: str = "") -> KeyInfo:
+    """What the gateway keeps of a key: its limits and controls, parsed once per load."""
+    key = loaded.key
     networks = tuple(ipaddress.ip_network(n) for n in key.network_list)
     single = {n for n in networks if n.num_addresses == 1}
     return KeyInfo(key.id, key.user_id, key.rate_limit_per_minute, key.stops_at(), epoch, secret_hash,
                    last_used_at=key.last_used_at, scopes=frozenset(key.scope_list) if key.scopes else None,
                    networks=networks, hosts=frozenset((n.version, int(n.network_address)) for n in single),
                    ranges=tuple((n.version, int(n.network_address), int(n.netmask)) for n in networks
-                                if n not in single))
+                                if n not in single),
+                   daily_cap=key.daily_cap or None, monthly_cap=key.monthly_cap or None,
+                   spend_limit=loaded.spend_limit or None,
+                   alert_levels=tuple(int(v) for v in (loaded.alert_levels or "").split(",") if v))
 
 
 def stored_balance(executor, user_id: int) -> int:
     """The balance in the database, read on ``executor`` (the session, or a connection outside it)."""
     return executor.scalar(select(User.credit_balance).where(User.id == user_id)) or 0
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def spent(executor, user_id: int, key_id: int, day: date) -> tuple[int, int, int]:
+    """Credits spent as logged: by the key today and this month, and by the whole account this
+    month (the daily roll-ups; read after the balance's row lock, they hold every committed call)."""
+    daily = UsageDaily.__table__
+    key_credits = func.coalesce(func.sum(daily.c.credits).filter(daily.c.key_id == key_id), 0)
+    today = func.coalesce(func.sum(daily.c.credits).filter(daily.c.key_id == key_id, daily.c.day == day), 0)
+    row = executor.execute(select(today, key_credits, func.coalesce(func.sum(daily.c.credits), 0))
+                           .where(daily.c.user_id == user_id, daily.c.day >= month_start(day))).first()
+    return int(row[0]), int(row[1]), int(row[2])

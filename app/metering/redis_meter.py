@@ -15,6 +15,10 @@ group's pending sums and stream together) runs on one node. An account belongs t
   concurrent flush or balance change, ``hold:<user>`` against a debit being committed.
 - ``pend``: per user, the credits charged in Redis and not yet in the database.
 - ``rl:<key>:<minute>``: the per-key sliding window (two fixed windows, weighted).
+- ``kd:<key>:<day>``, ``km:<key>:<month>``, ``um:<user>:<month>``: credits spent by a key today
+  and this month, and by the account this month, for the caps and the spend limit; loaded from
+  the daily roll-ups plus ``pendk`` (per key, credits charged here and not yet flushed) when a
+  cap needs one, then kept by every charge while they exist.
 - ``calls``: a stream of call records; ``app/metering/flush.py`` moves them (from every group) to
   the call log, the credit ledger, the balance and the daily roll-ups in one transaction per batch,
   then acknowledges them here. A record is acknowledged only after its batch is committed, and the
@@ -37,20 +41,31 @@ from redis.cluster import RedisCluster
 
 from app.extensions import db
 from app.metering import hooks
+from app.metering.caps import resets_at, seconds_until
 from app.metering.flush import consumer_name, flush_all, run_flusher
-from app.metering.lookups import find_key_by_hash, key_info, looks_like_key, stored_balance
+from app.metering.lookups import find_key_by_hash, key_info, looks_like_key, spent, stored_balance
 from app.metering.resp import ScriptCaller
-from app.metering.scripts import ACK, METER, PRIME, TAKE
-from app.metering.types import WINDOW_SECONDS, CallRecord, KeyChanged, KeyInfo, MeteringUnavailable, Outcome
+from app.metering.scripts import ACK, METER, PRIME, PRIMECAP, TAKE
+from app.metering.streams import RecordStreams
+from app.metering.types import (
+    WINDOW_SECONDS,
+    CallRecord,
+    Charge,
+    KeyChanged,
+    KeyInfo,
+    MeteringUnavailable,
+    Outcome,
+)
 from app.redis_store import connect
 from app.security import hash_token
 
 WINDOW_MS = WINDOW_SECONDS * 1000
-GROUP = "flush"
 BALANCE_TTL_SECONDS = 600  # a balance is reloaded at least this often
 HOLD_MS = 30_000
+DAY_COUNTER_TTL = 2 * 86_400  # a day's counter outlives its day; a month's its month
+MONTH_COUNTER_TTL = 35 * 86_400
 
-class RedisMeter:
+class RedisMeter(RecordStreams):
     name = "redis"
 
     def __init__(self, client: redis.Redis | RedisCluster, prefix: str, key_cache_seconds: float = 60,
@@ -65,7 +80,8 @@ class RedisMeter:
         self._keys: dict[str, KeyInfo] = {}
         self._loaded: dict[str, float] = {}
         self._scripts = {name: client.register_script(text)
-                         for name, text in (("meter", METER), ("prime", PRIME), ("take", TAKE), ("ack", ACK))}
+                         for name, text in (("meter", METER), ("prime", PRIME), ("primecap", PRIMECAP),
+                                                      ("take", TAKE), ("ack", ACK))}
         self._meter_call = self._scripts["meter"]  # replaced by a ScriptCaller in from_config
         self._flusher_pid: int | None = None
         self._flusher_lock = threading.Lock()
@@ -143,30 +159,30 @@ class RedisMeter:
         so a change committed after the key was read shows as a newer epoch; a key not seen before is
         read once more to learn its account (and so its group)."""
         if user_id is None:
-            key = self._read_key(digest, now)
-            if key is None:
+            loaded = self._read_key(digest, now)
+            if loaded is None:
                 return None
-            user_id = key.user_id
+            user_id = loaded.user_id
         try:
             epoch = self._epoch(user_id)
         except redis.RedisError as exc:
             raise MeteringUnavailable(str(exc)) from exc
-        key = self._read_key(digest, now)
-        if key is None:
+        loaded = self._read_key(digest, now)
+        if loaded is None:
             return None
         if len(self._keys) > 50_000:
             self._keys.clear()
-        info = key_info(key, epoch, digest)
+        info = key_info(loaded, epoch, digest)
         self._keys[digest] = info
         self._loaded[digest] = time.monotonic()
         return info
 
     def _read_key(self, digest: str, now: datetime):
         db.session.rollback()  # end any read transaction: the key must be read as committed now
-        key = find_key_by_hash(digest)
-        if key is None:
+        loaded = find_key_by_hash(digest)
+        if loaded is None:
             self._keys.pop(digest, None)
-        return key
+        return loaded
 
     def bump_epoch(self) -> None:
         """After a commit that may stop keys: every process reloads its cached keys."""
@@ -184,13 +200,16 @@ class RedisMeter:
             for _ in range(5):
                 result = self._run_meter(key, limit, price, status, count, commit, record)
                 if result[0] == "ok":
-                    return self._outcome(key, result, limit, price)
+                    return self._outcome(key, result, limit, now)
                 if result[0] == "stale":
                     self._keys.clear()
                     fresh = self._load_key(key.secret_hash, now, key.user_id)
                     if fresh is None or not fresh.usable(now) or not fresh.same_controls(key):
                         raise KeyChanged()  # the gateway checks the key again as it is now
                     key = fresh
+                elif result[0] == "primecap":
+                    db.session.close()
+                    self._prime_caps(key, record.created_at)
                 else:  # "prime"
                     db.session.close()  # nothing to keep: hold one database connection at a time
                     self._prime(key.user_id)
@@ -205,23 +224,51 @@ class RedisMeter:
         group = self.group(key.user_id)
         rl = f"{group}rl:{key.id}:"
         keys = [group + "epoch", f"{group}bal:{key.user_id}", group + "pend", f"{rl}{window}", f"{rl}{window - 1}",
-                group + "calls"]
+                group + "calls", *self._counters(key, record.created_at), group + "pendk"]
         args = [key.epoch, key.user_id, price, limit, now_ms % WINDOW_MS, WINDOW_MS, int(count), int(commit), status,
-                record.pack(key.user_id, key.id)]
+                record.pack(key.user_id, key.id), key.id, key.daily_cap or 0, key.monthly_cap or 0,
+                key.spend_limit or 0]
         return self._meter_call(keys=keys, args=args)
 
-    def _outcome(self, key: KeyInfo, result, limit: int, price: int) -> Outcome:
-        _, status, credits, balance, cur, prev = result
+    def _counters(self, key: KeyInfo, now: datetime) -> list[str]:
+        """The names of the key's credits today and this month, and the account's this month."""
+        group = self.group(key.user_id)
+        return [f"{group}kd:{key.id}:{now:%Y%m%d}", f"{group}km:{key.id}:{now:%Y%m}",
+                f"{group}um:{key.user_id}:{now:%Y%m}"]
+
+    def _prime_caps(self, key: KeyInfo, now: datetime) -> None:
+        """Load the credit counters from the daily roll-ups, adding what Redis charged and the
+        database does not hold yet; ``gen`` (moved by every flush) guards against a flush between."""
+        group = self.group(key.user_id)
+        keys = [*self._counters(key, now), f"{group}gen:{key.user_id}", group + "pend", group + "pendk"]
+        for _ in range(300):
+            gen = self.redis.get(keys[3]) or "0"
+            with db.engine.connect() as conn:
+                sums = spent(conn, key.user_id, key.id, now.date())
+            result = self._scripts["primecap"](keys=keys, args=[gen, *sums, key.user_id, key.id, DAY_COUNTER_TTL,
+                                                               MONTH_COUNTER_TTL])
+            if result[0] == "ok":
+                return
+            time.sleep(0.01)  # a flush moved credits from Redis to the database meanwhile: read again
+        raise MeteringUnavailable("the credit counters could not be loaded")
+
+    def _outcome(self, key: KeyInfo, result, limit: int, now: datetime) -> Outcome:
+        _, status, credits, balance, cur, prev, capped_by, cap, used, day_used, month_used = result
         elapsed = time.time() * 1000 % WINDOW_MS
         weighted = prev * (WINDOW_MS - elapsed) / WINDOW_MS + cur
         remaining = max(0, limit - math.ceil(weighted))
         reset = math.ceil((WINDOW_MS - elapsed) / 1000)
         retry_after = 0
-        if status == 429:
+        if capped_by:
+            retry_after = seconds_until(resets_at(capped_by, now), now)
+        elif status == 429:
             retry_after = self._retry_after(limit, cur, prev, elapsed)
-        if credits and hooks.charged(key.user_id, balance + credits, balance):
+        day_used = int(day_used) if int(day_used) >= 0 else None
+        month_used = int(month_used) if int(month_used) >= 0 else None
+        if credits and hooks.charged(Charge(key, int(credits), balance + credits, balance, day_used, month_used)):
             db.session.commit()
-        return Outcome(int(status), int(credits), int(balance), limit, remaining, reset, retry_after)
+        return Outcome(int(status), int(credits), int(balance), limit, remaining, reset, retry_after, capped_by or "",
+                       int(cap), int(used), day_used, month_used)
 
     @staticmethod
     def _retry_after(limit: int, cur: int, prev: int, elapsed: float) -> int:
@@ -284,84 +331,6 @@ class RedisMeter:
             pipe.expire(f"{group}gen:{user_id}", 172_800)
         pipe.execute()
 
-    # --- the streams of call records ------------------------------------------------------
-
-    def _ensure_group(self, shard: int) -> str:
-        stream = self.group_prefix(shard) + "calls"
-        if shard not in self._groups_ready:
-            try:
-                self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-            except redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-            self._groups_ready.add(shard)
-        return stream
-
-    def read_records(self, consumer: str, count: int, block_ms: int | None = None, claim_idle_ms: int | None = None):
-        """Up to ``count`` entries for ``consumer``, as (group, entry id, fields), from every group in
-        turn: in each, its own unacknowledged ones first, then stale ones of others, then new. Blocks
-        (``block_ms``) only where there is one group: a cluster cannot wait on streams of many slots."""
-        found = []
-        first = self._next_shard
-        self._next_shard = (first + 1) % self.shards
-        for step in range(self.shards):
-            shard = (first + step) % self.shards
-            block = block_ms if self.shards == 1 else None
-            entries = self._read_group(shard, consumer, count - len(found), block, claim_idle_ms)
-            found += [(shard, entry_id, fields) for entry_id, fields in entries]
-            if len(found) >= count:
-                break
-        return found
-
-    def _read_group(self, shard: int, consumer: str, count: int, block_ms: int | None, claim_idle_ms: int | None):
-        stream = self._ensure_group(shard)
-        try:
-            return self._read_stream(stream, consumer, count, block_ms, claim_idle_ms)
-        except redis.ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            self._groups_ready.discard(shard)  # Redis lost the stream (restarted without its data): start again
-            stream = self._ensure_group(shard)
-            return self._read_stream(stream, consumer, count, block_ms, claim_idle_ms)
-
-    def _read_stream(self, stream: str, consumer: str, count: int, block_ms: int | None, claim_idle_ms: int | None):
-        own = self.redis.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
-        entries = own[0][1] if own else []
-        gone = [entry_id for entry_id, fields in entries if not fields]  # written and deleted by another flusher
-        if gone:
-            self.redis.xack(stream, GROUP, *gone)
-            entries = [entry for entry in entries if entry[1]]
-        if not entries and claim_idle_ms is not None:
-            entries = self.redis.xautoclaim(stream, GROUP, consumer, claim_idle_ms, "0-0", count=count)[1]
-        if not entries:
-            new = self.redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=count, block=block_ms)
-            entries = new[0][1] if new else []
-        return [(entry_id, fields) for entry_id, fields in entries if fields and "v" in fields]
-
-    def acknowledge(self, entries) -> None:
-        """Remove written records: ``entries`` are (group, entry id, user id, credits charged)."""
-        by_group: dict[int, list] = {}
-        for shard, *entry in entries:
-            by_group.setdefault(shard, []).extend(entry)
-        for shard, triples in by_group.items():
-            group = self.group_prefix(shard)
-            self._scripts["ack"](keys=[group + "calls", group + "pend"], args=[GROUP, group + "gen:", *triples])
-
-    def backlog(self, now_ms: int) -> tuple[int, float | None]:
-        """Records waiting for the flusher, and the age in seconds of the oldest (None: none wait)."""
-        waiting, oldest = 0, None
-        for shard in range(self.shards):
-            stream = self._ensure_group(shard)
-            waiting += self.redis.xlen(stream)
-            first = self.redis.xrange(stream, count=1)
-            if first:
-                born = int(first[0][0].split("-")[0])
-                oldest = born if oldest is None else min(oldest, born)
-        return waiting, None if oldest is None else round(max(0, now_ms - oldest) / 1000, 1)
-
-    def pending_count(self) -> int:
-        """Call records in Redis not yet written to the database, in every group."""
-        return sum(self.redis.xlen(self._ensure_group(shard)) for shard in range(self.shards))
 
     def after_call(self) -> None:
         """Write the records to the database now (``inline``), make sure this process's flusher thread

@@ -28,14 +28,24 @@ class KeyInfo:
     # lookup, ranges as (version, network int, mask int); see ``lookups.key_info``.
     hosts: frozenset = frozenset()
     ranges: tuple = ()
+    daily_cap: int | None = None  # credits this key may spend per UTC day / calendar month
+    monthly_cap: int | None = None
+    spend_limit: int | None = None  # credits all the account's keys may spend per calendar month
+    alert_levels: tuple[int, ...] = ()  # balances whose crossing the owner is told of, highest first
+
+    @property
+    def capped(self) -> bool:
+        """Whether a charge must be checked against a cap or the spend limit."""
+        return bool(self.daily_cap or self.monthly_cap or self.spend_limit)
 
     def usable(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now
 
     def same_controls(self, other: KeyInfo) -> bool:
         """Whether ``other`` (the key read again) allows exactly what this one did."""
-        return (self.scopes, self.networks, self.expires_at, self.rate_limit) == \
-            (other.scopes, other.networks, other.expires_at, other.rate_limit)
+        return (self.scopes, self.networks, self.expires_at, self.rate_limit, self.daily_cap, self.monthly_cap,
+                self.spend_limit) == (other.scopes, other.networks, other.expires_at, other.rate_limit,
+                                      other.daily_cap, other.monthly_cap, other.spend_limit)
 
     def allows_scope(self, scope: str) -> bool:
         return self.scopes is None or not scope or scope in self.scopes
@@ -97,6 +107,14 @@ class Outcome:
     remaining: int
     reset: int  # seconds until the window has room again
     retry_after: int = 0
+    # Which limit refused the call, when a cap did: "day" or "month" (the key's cap, 402) or
+    # "spend" (the account's monthly spend limit, 429), with that limit and what was used of it.
+    capped_by: str = ""
+    cap: int = 0
+    used: int = 0
+    # Credits the key has spent today and this month after this call (None: not counted, no cap).
+    day_used: int | None = None
+    month_used: int | None = None
 
     def headers(self) -> dict:
         """IETF draft RateLimit headers (draft-ietf-httpapi-ratelimit-headers), the balance and Retry-After."""
@@ -108,6 +126,26 @@ class Outcome:
         if self.status == 429:
             headers["Retry-After"] = str(max(1, self.retry_after))
         return headers
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One charged call, as the listeners of ``hooks.on_charge`` see it."""
+
+    key: KeyInfo
+    price: int
+    before: int  # the balance before and after the charge
+    after: int
+    day_used: int | None = None  # the key's credits today and this month, this call included (None: not counted)
+    month_used: int | None = None
+
+
+class CapReached(Exception):
+    """A charge would pass the key's cap or the account's spend limit; nothing was charged."""
+
+    def __init__(self, capped_by: str, cap: int, used: int):
+        super().__init__(f"{capped_by} cap {cap} reached ({used} used)")
+        self.capped_by, self.cap, self.used = capped_by, cap, used
 
 
 class KeyChanged(Exception):

@@ -258,7 +258,9 @@ def test_upstream_failure_is_502_and_charges_nothing(make_app, upstream, target)
     assert balance(app, user_id) == 10
 
 
-def test_low_credit_email_once_per_crossing(app, client, outbox):
+def test_low_credit_email_once_per_crossing(make_app, outbox):
+    app = make_app(LOW_CREDIT_THRESHOLDS="100,20,0")  # credits, not the default shares of recent use
+    client = app.test_client()
     _, secret = make_customer(app, credits=102)
     outbox.clear()
     for _ in range(4):  # 101, 100 (crosses 100), 99, 98
@@ -328,10 +330,12 @@ def test_api_answers_are_never_stored_by_caches(app, client):
         assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_a_new_accounts_first_calls_send_no_low_credit_mail_and_later_crossings_one_per_window(app, client, outbox):
+def test_a_new_accounts_first_calls_send_no_low_credit_mail_and_later_crossings_one_per_window(make_app, outbox):
     from app.billing.services import add_credits
     from app.timeutil import utcnow
 
+    app = make_app(LOW_CREDIT_THRESHOLDS="100,20,0", LOW_CREDIT_MAIL_MINUTES=60)
+    client = app.test_client()
     user_id, secret = make_customer(app, credits=0, rate_limit=1000)
     with app.app_context():
         add_credits(_db.session.get(User, user_id), app.config["PRICING"].signup_credits, "signup_bonus", utcnow())

@@ -26,24 +26,43 @@ def state(app):
             select(func.count()).select_from(ApiCall))
 
 
-def test_a_read_only_users_key_bound_to_one_address_refuses_the_rest_for_free(app, client, outbox):
+def test_a_read_only_users_key_bound_to_one_address_with_a_daily_cap_refuses_the_rest_for_free(app, client, outbox):
+    """The issue's walk-through, as a new customer: a users:read key bound to 127.0.0.1 with a
+    10-credit daily cap; a tweets call (403), ten users calls (200), the eleventh (402 naming the
+    cap), a call from elsewhere (403); then an alert threshold, and exactly one mail when crossed."""
     _signed_in(client, outbox)
     in_a_month = (date.today() + timedelta(days=30)).isoformat()
     secret = _secret(_create(client, "users only", access="some", scopes="users:read", allowed_ips="127.0.0.1",
-                             valid_until=in_a_month))
-    assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
+                             valid_until=in_a_month, daily_cap="10"))
     before = state(app)
     scope = client.get("/api/v1/tweets/search?q=python", headers=bearer(secret))
     assert scope.status_code == 403 and scope.mimetype == "application/problem+json"
     assert scope.json["code"] == "missing_scope" and scope.json["scope"] == "tweets:read"
     assert scope.json["type"].endswith("/docs/api#error-missing_scope") and "users:read" in scope.json["detail"]
+    assert state(app) == before  # not charged
+    assert [client.get("/api/v1/users/jack", headers=bearer(secret)).status_code for _ in range(10)] == [200] * 10
+    capped = client.get("/api/v1/users/jack", headers=bearer(secret))
+    assert capped.status_code == 402 and capped.json["code"] == "key_cap_reached"
+    assert "daily cap of 10 credits" in capped.json["detail"] and "not your balance" in capped.json["detail"]
     elsewhere = client.get("/api/v1/users/jack", headers=bearer(secret), environ_base=ELSEWHERE)
     assert elsewhere.status_code == 403 and elsewhere.json["code"] == "ip_not_allowed"
     assert "203.0.113.9" in elsewhere.json["detail"] and elsewhere.json["ip"] == "203.0.113.9"
-    assert state(app) == before  # neither refusal was charged
+    balance, _calls = state(app)
+    assert balance == before[0] - 10  # only the ten calls were charged
     account = client.get("/api/v1/account", headers=bearer(secret)).json["data"]["key"]
     assert account == {"scopes": ["users:read"], "allowed_ips": ["127.0.0.1/32"],
-                       "expires_at": f"{in_a_month}T00:00:00Z"}
+                       "expires_at": f"{in_a_month}T00:00:00Z",
+                       "caps": {"daily": 10, "monthly": None, "used_today": 10, "used_this_month": 10}}
+    # An alert at two credits below the balance: exactly one mail when a call crosses it.
+    saved = submit(client, "/account/alerts", {"thresholds": str(balance - 2), "spend_limit": ""},
+                   follow_redirects=True)
+    assert f"falls to {balance - 2} credits" in saved.get_data(as_text=True)
+    other = _secret(_create(client, "uncapped"))
+    outbox.clear()
+    for _ in range(4):
+        assert client.get("/api/v1/users/jack", headers=bearer(other)).status_code == 200
+    low = [m for m in outbox if "running low" in m["Subject"]]
+    assert len(low) == 1 and f"now {balance - 2}" in low[0].get_body(("plain",)).get_content()
 
 
 def test_an_expired_key_gets_401_saying_expired(app, client, outbox):

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.billing import gateway, services, webhooks
+from app.billing.blueprint import bp
 from app.billing.forms import CheckoutForm
 from app.email import external_url
 from app.extensions import db
 from app.pricing import get_pricing
 from app.security import csrf_exempt, customer, public
 from app.timeutil import utcnow
-
-bp = Blueprint("billing", __name__)
 
 
 def init_app(app) -> None:
