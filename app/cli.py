@@ -15,6 +15,7 @@ from app import retention
 from app.auth import demo, provisioning
 from app.auth import services as auth_services
 from app.auth.passwords import password_problems
+from app.billing import alerts
 from app.billing.services import verify_balances, verify_orders
 from app.crypto import new_key, rotate
 from app.email import deliver_due
@@ -186,6 +187,13 @@ def verify_credits_command():
     click.echo(f"{len(mismatches) + len(orders)} mismatches")
     if mismatches or orders:
         raise SystemExit(1)
+
+
+@credits_cli.command("refresh-alerts")
+def refresh_alerts_command():
+    """Compute every account's low-balance alert levels again from its last 30 days' use (run daily)."""
+    changed = alerts.refresh_all(current_app.config, utcnow().date())
+    click.echo(f"alert levels changed: {changed}")
 
 
 usage_cli = AppGroup("usage", help="API call records.")

@@ -13,7 +13,7 @@ from flask import render_template
 from sqlalchemy import select, tuple_
 
 from app.auth.models import SecurityEvent, User, UserSession
-from app.billing.models import CreditEntry, Order
+from app.billing.models import AlertRecipient, CreditEntry, Order
 from app.consent.models import ConsentRecord
 from app.contact.models import ContactThread
 from app.extensions import db
@@ -100,7 +100,9 @@ TABLES = (
                                    "end_reason"]),
     ("security_events.csv", SecurityEvent, ["created_at", "tag", "ip", "user_agent"]),
     ("api_keys.csv", ApiKey, ["name", "prefix", "created_at", "last_used_at", "revoked_at", "expires_at",
-                              "rate_limit_per_minute"]),
+                              "rate_limit_per_minute", "scopes", "allowed_ips", "valid_until", "daily_cap",
+                              "monthly_cap"]),
+    ("alert_recipients.csv", AlertRecipient, ["email", "created_at", "verified_at"]),
     ("usage_daily.csv", UsageDaily, ["day", "endpoint", "calls", "credits", "errors"]),
     ("api_calls.csv", ApiCall, ["created_at", "request_id", "method", "endpoint", "status", "credits", "latency_ms",
                                 "ip"]),
@@ -122,6 +124,7 @@ def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes
             "age_confirmed_at": _iso(user.age_confirmed_at), "two_factor": user.has_2fa,
             "accepted_privacy_version": user.accepted_privacy_version,
             "accepted_terms_version": user.accepted_terms_version, "credit_balance": user.credit_balance,
+            "alert_thresholds": user.alert_thresholds, "monthly_spend_limit": user.monthly_spend_limit,
         }
         counts = {}
         for name, model, columns in TABLES:

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, or_, select, update
 from app.audit import services as audit
 from app.audit.models import AuditEntry
 from app.auth.models import User
+from app.billing.models import AlertRecipient
 from app.consent.models import ConsentRecord
 from app.contact.models import ContactMessage, ContactThread
 from app.email import OutboxMessage
@@ -92,6 +93,11 @@ def holdings(email: str, config) -> list[Holding]:
                              _l("The record that a request was made and answered is kept without the address."),
                              [f"{r.reference} ({label('request_type', r.type)}, {label('request', r.status)})"
                               for r in requests]))
+    listed = db.session.scalar(select(func.count()).select_from(AlertRecipient)
+                               .where(AlertRecipient.email == email.lower())) or 0
+    if listed:
+        found.append(Holding("alert_recipients", _l("Usage alerts sent to the address for another account"), listed,
+                             "delete"))
     queued = db.session.scalar(select(func.count()).select_from(OutboxMessage)
                                .where(func.lower(OutboxMessage.recipient) == email.lower())) or 0
     if queued:
@@ -134,6 +140,10 @@ def erase_person(email: str, config, now: datetime, hard: bool = False, notify_a
         report["deleted"][str(_l("support conversations"))] = db.session.execute(
             delete(ContactThread).where(ContactThread.id.in_(threads)).execution_options(retention_purge=True)
         ).rowcount
+    listed = db.session.execute(delete(AlertRecipient).where(AlertRecipient.email == email)
+                                .execution_options(retention_purge=True)).rowcount
+    if listed:
+        report["deleted"][str(_l("alert addresses"))] = listed
     report["anonymised"][str(_l("privacy requests"))] = anonymise_requests(email, now)
     files = mail_files(email, config.get("MAIL_DIR"))
     for path in files:

@@ -11,6 +11,7 @@ from sqlalchemy import delete, or_, select, update
 from app.audit import services as audit
 from app.auth.models import AccountToken, RecoveryCode, SecurityEvent, User, UserRole, UserSession
 from app.auth.passwords import hash_password
+from app.billing.models import AlertRecipient
 from app.consent.models import ConsentRecord
 from app.contact.models import ContactThread
 from app.email import OutboxMessage, deliver_due, queue_email
@@ -71,6 +72,7 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
         (_l("staff roles"), delete(UserRole).where(UserRole.user_id == user.id)),
         (_l("API calls"), delete(ApiCall).where(ApiCall.user_id == user.id)),
         (_l("API keys"), delete(ApiKey).where(ApiKey.user_id == user.id)),
+        (_l("alert addresses"), delete(AlertRecipient).where(AlertRecipient.user_id == user.id)),
         (_l("cookie consent records"), delete(ConsentRecord).where(ConsentRecord.user_id == user.id)),
         (_l("support conversations"), delete(ContactThread).where(or_(ContactThread.user_id == user.id,
                                                                    ContactThread.email == email))),
