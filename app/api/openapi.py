@@ -36,12 +36,21 @@ SCHEMAS = {
         "data": {"type": "array", "maxItems": 100, "items": {"$ref": "#/components/schemas/Tweet"}},
         "meta": {"$ref": "#/components/schemas/Meta"}}},
     "Account": {"type": "object", "required": ["data"], "properties": {"data": {
-        "type": "object", "required": ["balance", "key", "usage_this_month", "limits", "prices"], "properties": {
+        "type": "object", "required": ["balance", "key", "spend_limit", "usage_this_month", "limits", "prices"],
+        "properties": {
             "balance": {"type": "integer"},
             "key": {"type": "object", "description": "The controls of the key making the call", "properties": {
                 "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
                 "allowed_ips": {"type": ["array", "null"], "items": {"type": "string"}},
-                "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
+                "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                "caps": {"type": "object", "description": "The key's credit caps (null: none) and what it spent, "
+                         "as logged, today (UTC) and this calendar month", "properties": {
+                             "daily": {"type": ["integer", "null"]}, "monthly": {"type": ["integer", "null"]},
+                             "used_today": {"type": "integer"}, "used_this_month": {"type": "integer"}}}}},
+            "spend_limit": {"type": "object", "description": "The account's monthly spend limit (null: none)",
+                            "properties": {"monthly": {"type": ["integer", "null"]},
+                                           "used_this_month": {"type": "integer"},
+                                           "resets_at": {"type": "string", "format": "date-time"}}},
             "usage_this_month": {"type": "object", "properties": {"calls": {"type": "integer"},
                                                                   "credits": {"type": "integer"}}},
             "limits": {"type": "object", "properties": {"calls_per_minute_per_key": {"type": "integer"},
@@ -61,7 +70,11 @@ def example(path: str) -> dict:
     """A real answer of the demo backend for ``path`` (two items of a list), or the account's."""
     if path == ACCOUNT:
         return {"data": {"balance": 9940, "key": {"scopes": ["users:read"], "allowed_ips": ["203.0.113.0/24"],
-                                                  "expires_at": "2027-06-30T00:00:00Z"},
+                                                  "expires_at": "2027-06-30T00:00:00Z",
+                                                  "caps": {"daily": 500, "monthly": None, "used_today": 60,
+                                                           "used_this_month": 60}},
+                         "spend_limit": {"monthly": 5000, "used_this_month": 60,
+                                         "resets_at": "2027-01-01T00:00:00Z"},
                          "usage_this_month": {"calls": 12, "credits": 60},
                          "limits": {"calls_per_minute_per_key": 60, "max_keys": 10},
                          "prices": {"/api/v1/users/{username}": 1}}}
@@ -140,12 +153,15 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
                               "key past its expiry.", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
                 "403": _error("The key's own controls refuse the call, charged nothing: `code: missing_scope` (with "
                               "`scope`) or `code: ip_not_allowed` (with the caller's `ip`)."),
-                "402": _error("The balance is lower than the price; the body gives both."),
+                "402": _error("The balance is lower than the price (the body gives both), or `code: "
+                              "key_cap_reached`: the key's own daily or monthly credit cap is reached (`period`, "
+                              "`limit`, `used`, `resets_at`); the account's other keys keep working."),
                 "404": _error("No such endpoint."),
                 "405": _error("Only GET (and OPTIONS) work; HEAD is refused, since it would be charged for no data.",
                               {"Allow": {"schema": {"type": "string"}}}),
                 "413": _error("The request has a body over the size limit; API calls take none. Nothing is charged."),
-                "429": _error("The key's rate limit is reached; see Retry-After.", RETRY_AFTER),
+                "429": _error("The key's rate limit is reached, or `code: spend_limit_reached`: the account's monthly "
+                              "spend limit is (`limit`, `used`, `resets_at`); see Retry-After.", RETRY_AFTER),
                 "502": _error("The data backend failed; nothing is charged."),
                 "503": _error("Calls cannot be metered right now; none is served and nothing is charged.",
                               RETRY_AFTER),
@@ -167,8 +183,17 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
                 "detail": {"type": "string"}, "request_id": {"type": "string"},
                 "balance": {"type": "integer", "description": "402: the credits left"},
                 "price": {"type": "integer", "description": "402: the credits the call costs"},
-                "code": {"type": "string", "enum": ["expired", "missing_scope", "ip_not_allowed"],
-                         "description": "401/403: which of the key's controls refused the call"},
+                "code": {"type": "string", "enum": ["expired", "missing_scope", "ip_not_allowed", "key_cap_reached",
+                                                    "spend_limit_reached"],
+                         "description": "401/402/403/429: which of the key's or the account's controls refused "
+                                        "the call"},
+                "period": {"type": "string", "enum": ["day", "month"],
+                           "description": "402 key_cap_reached: the key's daily or monthly cap"},
+                "limit": {"type": "integer", "description": "402 key_cap_reached, 429 spend_limit_reached: the cap"},
+                "used": {"type": "integer", "description": "402 key_cap_reached, 429 spend_limit_reached: the "
+                                                           "credits spent of it"},
+                "resets_at": {"type": "string", "format": "date-time",
+                              "description": "402 key_cap_reached, 429 spend_limit_reached: when it starts again"},
                 "scope": {"type": "string", "description": "403 missing_scope: the scope the endpoint needs"},
                 "ip": {"type": "string", "description": "403 ip_not_allowed: the caller's address as seen"}}}},
         },

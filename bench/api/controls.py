@@ -1,7 +1,8 @@
 """What a key's controls cost per metered call: the same call with a plain key and with a key
 holding every control (two endpoint groups, a 50-entry IP allowlist with the caller last, an
-expiry), in alternating rounds on one server; app CPU per call is the figure (issue 21: at most
-5 % more).
+expiry, a daily and a monthly credit cap, and its account's monthly spend limit), in alternating
+rounds on one server; app CPU per call is the figure (issue 21: at most 5 % more). The two keys
+belong to two accounts, so the plain one has no spend limit.
 
 Usage (from the project root, with the dev virtualenv):
     .venv/bin/python bench/api/controls.py                      # Redis meter, SQLite
@@ -25,7 +26,7 @@ import run  # noqa: E402 - the gateway bench's helpers (server, wrk, CPU account
 
 
 def make_keys(url: str) -> tuple[str, str]:
-    """One customer with a plain key and a key with every control; their secrets."""
+    """A customer with a plain key, another with a key holding every control; their secrets."""
     from app import create_app
     from app.auth.models import User
     from app.extensions import db
@@ -33,16 +34,18 @@ def make_keys(url: str) -> tuple[str, str]:
     from app.keys.services import create_key
     from app.timeutil import utcnow
 
-    plain = run.make_customer(url, "controls@example.com", 10_000_000)
+    plain = run.make_customer(url, "plain@example.com", 10_000_000)
+    run.make_customer(url, "controls@example.com", 10_000_000)
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
     with app.test_request_context():
         user = db.session.query(User).filter_by(email="controls@example.com").one()
         networks = [f"198.51.100.{i}/32" for i in range(49)] + ["127.0.0.1/32"]
         _key, controlled = create_key(user, "controlled", None, 10, app.config, utcnow(),
                                       scopes=["users:read", "tweets:read"], networks=networks,
-                                      valid_until=utcnow() + timedelta(days=30))
+                                      valid_until=utcnow() + timedelta(days=30), caps=(10**9, 10**9))
+        user.monthly_spend_limit = 10**9
         db.session.commit()
-        assert db.session.query(ApiKey).count() == 2
+        assert db.session.query(ApiKey).count() == 3
         db.engine.dispose()
     return plain, controlled
 
