@@ -9,6 +9,7 @@ variables already set in the environment). Every variable is documented in
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -166,6 +167,9 @@ class Config:
         # The low-balance alerts of an account that chose none: "N%" a share of its last 30 days'
         # use, "N" credits (checked at start by billing.alerts.parse_thresholds).
         self.LOW_CREDIT_THRESHOLDS = env.get("LOW_CREDIT_THRESHOLDS", "25%,10%,5%")
+        if not re.fullmatch(r"\s*(\d{1,9}%?\s*(,\s*\d{1,9}%?\s*){0,4})?", self.LOW_CREDIT_THRESHOLDS):
+            raise ConfigError("LOW_CREDIT_THRESHOLDS must be up to five comma-separated thresholds like 25% or 500, "
+                              f"got {self.LOW_CREDIT_THRESHOLDS!r}")
         self.LOW_CREDIT_MAIL_MINUTES = _int(env, "LOW_CREDIT_MAIL_MINUTES", 0)
         # How calls are metered: "database" (each call charged and logged in its request) or "redis"
         # (charged atomically in Redis, logged in batches); empty: "redis" when REDIS_URL is set.

@@ -145,6 +145,14 @@ def test_production_leaves_call_records_to_the_flusher_service_and_sizes_groups_
         load_config("production", {**PRODUCTION_ENV, "METERING_SHARDS": "0"})
 
 
+def test_low_balance_thresholds_are_checked_at_start():
+    assert load_config("production", PRODUCTION_ENV).LOW_CREDIT_THRESHOLDS == "25%,10%,5%"
+    assert load_config("production", {**PRODUCTION_ENV, "LOW_CREDIT_THRESHOLDS": "500, 10%"}).LOW_CREDIT_THRESHOLDS
+    for bad in ("lots", "25%%", "1,2,3,4,5,6", "-5"):
+        with pytest.raises(ConfigError, match="LOW_CREDIT_THRESHOLDS must be up to five"):
+            load_config("production", {**PRODUCTION_ENV, "LOW_CREDIT_THRESHOLDS": bad})
+
+
 def test_production_refuses_keys_that_are_not_fernet_keys():
     with pytest.raises(ConfigError, match="flask crypto generate-key"):
         load_config("production", {**PRODUCTION_ENV, "DATA_ENCRYPTION_KEYS": "not-a-key"})

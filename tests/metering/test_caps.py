@@ -225,3 +225,52 @@ def test_two_hundred_callers_racing_for_a_cap_of_k_spend_exactly_k(meter, make_a
     while charged(app, user_id) != (960, 40) and datetime.now() < deadline:  # the flusher's batches
         threading.Event().wait(0.2)
     assert charged(app, user_id) == (960, 40)
+
+
+def test_a_cap_lowered_while_a_call_is_in_flight_holds_from_the_next_call(metered):
+    """Another process lowers the cap while the backend is answering a call: the Redis meter's
+    script sees the key changed and the gateway decides on the key as it is now; the database
+    meter settles that call on the key it read. Either way the next call follows the new cap,
+    and what is charged is what was served."""
+    prefix = f"caps-flight-{uuid.uuid4().hex[:8]}"
+    portal = metered(prefix)
+    user_id, secret = make_customer(portal, credits=1000)
+    set_limits(portal, user_id, daily=5)
+    lowered = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            if not lowered:  # the first fetch: the customer lowers the cap meanwhile
+                set_limits(portal, user_id, daily=1)
+                lowered.append(True)
+            body = json.dumps({"data": {"username": "jack"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        gateway = metered(prefix, UPSTREAM_API_URL=f"http://127.0.0.1:{server.server_port}")
+        client = gateway.test_client()
+        lowered.append("not yet")  # the first call is served as usual: 1 credit of the cap spent
+        assert client.get(USERS, headers=bearer(secret)).status_code == 200
+        lowered.clear()
+        in_flight = client.get(USERS, headers=bearer(secret))
+        after = client.get(USERS, headers=bearer(secret))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert lowered
+    if gateway.extensions["twtapi_meter"].name == "redis":  # nothing is served on the old cap
+        assert in_flight.status_code == 402 and in_flight.json["code"] == "key_cap_reached"
+    else:
+        assert in_flight.status_code == 200
+    served = 2 if in_flight.status_code == 200 else 1
+    assert after.status_code == 402 and after.json["code"] == "key_cap_reached"
+    assert charged(portal, user_id) == (1000 - served, served)
