@@ -242,6 +242,7 @@ class Config:
             ("CALL_IP_DAYS", 7),
             ("ANALYTICS_VISITOR_DAYS", 395),
             ("AUDIT_RETENTION_DAYS", 730),
+            ("ALERT_RECIPIENT_CONFIRM_DAYS", 7),
         ):
             setattr(self, name, _int(env, name, default))
 

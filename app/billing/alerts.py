@@ -155,7 +155,7 @@ def add_recipient(user: User, email: str, config, now: datetime) -> AlertRecipie
     db.session.flush()
     queue_email(email, "alert_recipient_confirm", user.locale or config["BABEL_DEFAULT_LOCALE"],
                 confirm_url=external_url("billing.confirm_alert_recipient", token=token),
-                days=config.get("ALERT_RECIPIENT_CONFIRM_DAYS", 7))
+                days=config["ALERT_RECIPIENT_CONFIRM_DAYS"])
     return recipient
 
 
@@ -163,7 +163,7 @@ def confirm_recipient(token: str, config, now: datetime) -> AlertRecipient | Non
     """Confirm the address behind a link (once; an expired or used link gives None)."""
     if not token or len(token) > 100:
         return None
-    cutoff = now - timedelta(days=config.get("ALERT_RECIPIENT_CONFIRM_DAYS", 7))
+    cutoff = now - timedelta(days=config["ALERT_RECIPIENT_CONFIRM_DAYS"])
     recipient = db.session.scalar(select(AlertRecipient).where(AlertRecipient.token_hash == hash_token(token),
                                                                AlertRecipient.created_at >= cutoff))
     if recipient is None:

@@ -7,12 +7,12 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.auth.forms import ActionForm
 from app.billing import alerts
 from app.billing.blueprint import bp
 from app.billing.forms import AlertRecipientForm, AlertSettingsForm
 from app.database import form_id
 from app.extensions import db
+from app.forms import BaseForm
 from app.metering.caps import next_month
 from app.metering.services import shown_balance
 from app.security import customer, public
@@ -27,7 +27,7 @@ def _render(settings_form=None, recipient_form=None, status=200):
     levels = [int(v) for v in (user.alert_levels or "").split(",") if v]
     return render_template(
         "billing/alerts.html", settings_form=settings_form, recipient_form=recipient_form or AlertRecipientForm(
-            formdata=None), action_form=ActionForm(), recipients=alerts.recipients(user.id), levels=levels,
+            formdata=None), action_form=BaseForm(), recipients=alerts.recipients(user.id), levels=levels,
         balance=shown_balance(user.id), use=alerts.recent_use(user.id, now.date()),
         spent=alerts.spent_this_month(user.id, now.date()), resets=next_month(now)), status
 
@@ -83,7 +83,7 @@ def add_alert_recipient():
 @customer
 def remove_alert_recipient():
     """Stop sending alerts to one of the other addresses (and forget it)."""
-    form = ActionForm()
+    form = BaseForm()
     recipient_id = form_id(request.form.get("recipient"))
     if form.validate_on_submit() and recipient_id and alerts.remove_recipient(current_user, recipient_id):
         db.session.commit()
