@@ -79,9 +79,8 @@ class RedisMeter(RecordStreams):
         self.batch = batch
         self._keys: dict[str, KeyInfo] = {}
         self._loaded: dict[str, float] = {}
-        self._scripts = {name: client.register_script(text)
-                         for name, text in (("meter", METER), ("prime", PRIME), ("primecap", PRIMECAP),
-                                                      ("take", TAKE), ("ack", ACK))}
+        self._scripts = {name: client.register_script(text) for name, text in (
+            ("meter", METER), ("prime", PRIME), ("primecap", PRIMECAP), ("take", TAKE), ("ack", ACK))}
         self._meter_call = self._scripts["meter"]  # replaced by a ScriptCaller in from_config
         self._flusher_pid: int | None = None
         self._flusher_lock = threading.Lock()
@@ -238,7 +237,8 @@ class RedisMeter(RecordStreams):
 
     def _prime_caps(self, key: KeyInfo, now: datetime) -> None:
         """Load the credit counters from the daily roll-ups, adding what Redis charged and the
-        database does not hold yet; ``gen`` (moved by every flush) guards against a flush between."""
+        database does not hold yet; ``gen`` (moved by every flush and balance change) guards against
+        a flush between the read and the load."""
         group = self.group(key.user_id)
         keys = [*self._counters(key, now), f"{group}gen:{key.user_id}", group + "pend", group + "pendk"]
         for _ in range(300):
