@@ -4,6 +4,7 @@ address for them."""
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -28,6 +29,7 @@ def _render(settings_form=None, recipient_form=None, status=200):
     return render_template(
         "billing/alerts.html", settings_form=settings_form, recipient_form=recipient_form or AlertRecipientForm(
             formdata=None), action_form=BaseForm(), recipients=alerts.recipients(user.id), levels=levels,
+        levels_text=", ".join(format_decimal(level) for level in levels),
         balance=shown_balance(user.id), use=alerts.recent_use(user.id, now.date()),
         spent=alerts.spent_this_month(user.id, now.date()), resets=next_month(now)), status
 
@@ -51,10 +53,12 @@ def save_alerts():
     db.session.commit()
     if levels:
         flash(_("Alerts saved: you will hear when your balance falls to %(levels)s credits.",
-                levels=", ".join(map(str, levels))), "success")
-    else:
+                levels=", ".join(format_decimal(level) for level in levels)), "success")
+    elif form.thresholds.data.strip():
         flash(_("Alerts saved. Your shares have nothing to apply to until the account has used or bought credits."),
               "success")
+    else:
+        flash(_("Saved: no low-balance e-mails."), "success")
     return redirect(url_for("billing.show_alerts"), code=303)
 
 
