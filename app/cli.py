@@ -16,6 +16,7 @@ from app.auth import demo, provisioning
 from app.auth import services as auth_services
 from app.auth.passwords import password_problems
 from app.billing import alerts
+from app.billing import services as billing_services
 from app.billing.services import verify_balances, verify_orders
 from app.crypto import new_key, rotate
 from app.email import deliver_due
@@ -196,6 +197,17 @@ def refresh_alerts_command():
     click.echo(f"alert levels changed: {changed}")
 
 
+orders_cli = AppGroup("orders", help="Credit-pack orders.")
+
+
+@orders_cli.command("expire")
+def expire_orders_command():
+    """Mark expired the pending orders whose checkout session has ended (run every few minutes)."""
+    count = billing_services.expire_orders(utcnow())
+    db.session.commit()
+    click.echo(f"orders expired: {count}")
+
+
 usage_cli = AppGroup("usage", help="API call records.")
 
 
@@ -293,6 +305,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(crypto_cli)
     app.cli.add_command(credits_cli)
+    app.cli.add_command(orders_cli)
     app.cli.add_command(rights_cli)
     app.cli.add_command(policies_cli)
     app.cli.add_command(usage_cli)

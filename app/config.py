@@ -171,6 +171,11 @@ class Config:
             raise ConfigError("LOW_CREDIT_THRESHOLDS must be up to five comma-separated thresholds like 25% or 500, "
                               f"got {self.LOW_CREDIT_THRESHOLDS!r}")
         self.LOW_CREDIT_MAIL_MINUTES = _int(env, "LOW_CREDIT_MAIL_MINUTES", 0)
+        # How long a checkout session takes payment (Stripe allows 30 minutes to 24 hours).
+        self.CHECKOUT_EXPIRY_MINUTES = _int(env, "CHECKOUT_EXPIRY_MINUTES", 60)
+        if not 30 <= self.CHECKOUT_EXPIRY_MINUTES <= 1440:
+            raise ConfigError("CHECKOUT_EXPIRY_MINUTES must be between 30 and 1440, "
+                              f"got {self.CHECKOUT_EXPIRY_MINUTES}")
         # How calls are metered: "database" (each call charged and logged in its request) or "redis"
         # (charged atomically in Redis, logged in batches); empty: "redis" when REDIS_URL is set.
         self.API_METERING = env.get("API_METERING") or None

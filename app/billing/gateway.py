@@ -14,9 +14,12 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC
 
 import stripe
 from flask import current_app
+
+CHINESE_PAYMENT_METHODS = ("card", "alipay", "wechat_pay")
 
 
 class SignatureError(ValueError):
@@ -86,27 +89,31 @@ class StripeGateway:
 
     def create_checkout_session(self, order, email: str, locale: str, success_url: str,
                                 cancel_url: str) -> CheckoutSession:
-        session = self.client.v1.checkout.sessions.create(
-            {
-                "mode": "payment",
-                "client_reference_id": order.reference,
-                "customer_email": email,
-                "locale": "zh" if locale.startswith("zh") else "auto",
-                "line_items": [{
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": order.currency.lower(),
-                        "unit_amount": order.amount_cents,
-                        "product_data": {"name": f"{order.pack_name}: {order.credits} credits"},
-                    },
-                }],
-                "metadata": {"order_reference": order.reference},
-                "payment_intent_data": {"metadata": {"order_reference": order.reference}},
-                "success_url": success_url,
-                "cancel_url": cancel_url,
-            },
-            {"idempotency_key": f"checkout-{order.reference}"},
-        )
+        chinese = locale.startswith("zh") or order.currency.upper() == "CNY"
+        params = {
+            "mode": "payment",
+            "client_reference_id": order.reference,
+            "customer_email": email,
+            "locale": "zh" if locale.startswith("zh") else "auto",
+            "line_items": [{
+                "quantity": 1,
+                "price_data": {
+                    "currency": order.currency.lower(),
+                    "unit_amount": order.amount_cents,
+                    "product_data": {"name": f"{order.pack_label}: {order.credits} credits"},
+                },
+            }],
+            "metadata": {"order_reference": order.reference},
+            "payment_intent_data": {"metadata": {"order_reference": order.reference}},
+            "expires_at": int(order.expires_at.replace(tzinfo=UTC).timestamp()),
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        if chinese:  # the methods Chinese buyers usually pay with, beside cards (async: see the webhooks)
+            params["payment_method_types"] = list(CHINESE_PAYMENT_METHODS)
+            params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
+        # Otherwise no payment_method_types: Checkout offers what the Stripe account has enabled.
+        session = self.client.v1.checkout.sessions.create(params, {"idempotency_key": f"checkout-{order.reference}"})
         return CheckoutSession(session.id, session.url)
 
     def refund(self, order, amount_cents: int | None, reason_key: str) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.pricing import get_pricing
 from app.retention import PERSONAL, Rule, register
 from app.timeutil import utcnow
 
@@ -58,6 +59,9 @@ class Order(db.Model):
     status: Mapped[str] = mapped_column(db.String(20), default="pending", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     paid_at: Mapped[datetime | None]
+    # When its checkout session stops taking payment (CHECKOUT_EXPIRY_MINUTES after it opened):
+    # an order still pending then is marked expired by `flask orders expire` or Stripe's event.
+    expires_at: Mapped[datetime | None]
     checkout_session_id: Mapped[str | None] = mapped_column(db.String(255), unique=True)
     payment_intent_id: Mapped[str | None] = mapped_column(db.String(255), index=True)
     receipt_url: Mapped[str | None] = mapped_column(db.String(500))
@@ -67,6 +71,13 @@ class Order(db.Model):
     charge_refunded_cents: Mapped[int] = mapped_column(default=0)
     credits_reversed: Mapped[int] = mapped_column(default=0)
     credit_shortfall: Mapped[int] = mapped_column(default=0)  # refunded credits already spent
+
+    @property
+    def pack_label(self) -> str:
+        """The pack's name in the reader's language, from the price list by the pack's code; the
+        name stored at purchase (English) for a pack no longer sold."""
+        pack = get_pricing().pack(self.pack_id)
+        return str(pack.name) if pack is not None else self.pack_name
 
 
 REFUND_STATUSES = ("pending", "requires_action", "succeeded", "failed", "canceled")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy import delete, func, select, update
 
 from app import references
@@ -176,11 +177,21 @@ def create_order(user: User, pack_id: str, pricing, now: datetime):
     pack = pricing.pack(pack_id)
     if pack is None:
         raise UnknownPack(pack_id)
-    order = Order(reference=new_reference(), user_id=user.id, pack_id=pack.id, pack_name=str(pack.name),
-                  credits=pack.credits, amount_cents=pack.price_cents, currency=pack.currency, created_at=now)
+    with force_locale("en"):  # the record keeps the English name; pages show it in the reader's language
+        stored_name = str(pack.name)
+    order = Order(reference=new_reference(), user_id=user.id, pack_id=pack.id, pack_name=stored_name,
+                  credits=pack.credits, amount_cents=pack.price_cents, currency=pack.currency, created_at=now,
+                  expires_at=now + timedelta(minutes=current_app.config["CHECKOUT_EXPIRY_MINUTES"]))
     db.session.add(order)
     db.session.flush()
     return order
+
+
+def expire_orders(now: datetime) -> int:
+    """Mark expired the pending orders whose checkout session stopped taking payment (one
+    statement; a payment Stripe still reports later is credited all the same). The number marked."""
+    return db.session.execute(update(Order).where(Order.status == "pending", Order.expires_at.is_not(None),
+                                                  Order.expires_at < now).values(status="expired")).rowcount
 
 
 def find_order(reference: str, user_id: int | None = None):

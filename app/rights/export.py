@@ -107,8 +107,8 @@ TABLES = (
     ("api_calls.csv", ApiCall, ["created_at", "request_id", "method", "endpoint", "status", "credits", "latency_ms",
                                 "ip"]),
     ("credit_ledger.csv", CreditEntry, ["created_at", "kind", "amount", "reason", "call_id"]),
-    ("orders.csv", Order, ["reference", "created_at", "pack_name", "credits", "amount_cents", "currency", "status",
-                           "paid_at", "refunded_cents"]),
+    ("orders.csv", Order, ["reference", "created_at", "pack_id", "pack_name", "credits", "amount_cents", "currency",
+                           "status", "paid_at", "refunded_cents"]),
     ("consent_records.csv", ConsentRecord, ["created_at", "consent_id", "method", "categories", "policy_version",
                                             "locale"]),
 )

@@ -20,8 +20,9 @@ class FakeStripeHTTP(stripe.HTTPClient):
         form = {k: v[0] for k, v in parse_qs(post_data or "").items()}
         self.requests.append({"method": method, "url": url, "headers": dict(headers or {}), "form": form})
         if url.endswith("/v1/checkout/sessions"):
-            body = {"id": "cs_test_fake123", "object": "checkout.session",
-                    "url": "https://checkout.stripe.com/c/pay/cs_test_fake123"}
+            made = sum(1 for r in self.requests if r["url"].endswith("/v1/checkout/sessions"))
+            session = "cs_test_fake123" + (f"_{made}" if made > 1 else "")  # one id a session, as Stripe
+            body = {"id": session, "object": "checkout.session", "url": f"https://checkout.stripe.com/c/pay/{session}"}
         elif url.endswith("/v1/refunds"):
             body = {"id": "re_fake", "object": "refund", "status": "pending", "amount": int(form.get("amount", 0))}
         else:

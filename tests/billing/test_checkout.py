@@ -1,12 +1,15 @@
 """Buying credits: checkout through Stripe (fake transport) and through the demo checkout."""
 
 import re
+from datetime import UTC, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from app.auth.models import User
 from app.billing.gateway import StripeGateway
 from app.billing.models import Order
 from app.extensions import db as _db
+from app.timeutil import utcnow
 from tests.billing.fakes import FakeStripeHTTP
 from tests.fixtures.visitor import AuthActions, submit
 
@@ -85,8 +88,8 @@ def test_demo_checkout_pay_grants_credits_once(app, client, outbox):
     body = client.get(paid.headers["Location"]).get_data(as_text=True)
     assert "Payment complete" in body
     assert f"{start_balance + 10_000:,} credits" in body
-    again = submit(client, demo_url, {"choice": "pay"})  # the same event again: nothing changes
-    assert again.status_code == 303
+    again = submit(client, demo_url, {"choice": "pay"})  # a paid session takes no second choice
+    assert again.status_code == 409
     with app.app_context():
         order = _db.session.scalar(select(Order))
         assert order.status == "paid"
@@ -133,3 +136,79 @@ def test_another_customers_order_is_not_found(app, client, outbox):
     with app.app_context():
         session_id = _db.session.scalar(select(Order.checkout_session_id))
     assert other.get(f"/billing/demo/{session_id}").status_code == 404
+
+
+def _stripe_app(make_app):
+    """An app with Stripe configured, its servers stood in for by the fake transport."""
+    app = make_app(STRIPE_SECRET_KEY="sk_test_fake", STRIPE_WEBHOOK_SECRET="whsec_test")
+    fake = FakeStripeHTTP()
+    app.extensions["payment_gateway"] = StripeGateway("sk_test_fake", http_client=fake)
+    return app, fake
+
+
+def test_chinese_buyers_are_offered_alipay_and_wechat_pay_and_every_session_expires(make_app, outbox):
+    app, fake = _stripe_app(make_app)
+    client = app.test_client()
+    _buyer(client, outbox)
+    _buy(client)  # in English: no methods pinned, Checkout offers what the Stripe account enabled
+    english = fake.requests[-1]["form"]
+    assert not any(key.startswith("payment_method_types") for key in english)
+    client.get("/language/zh_Hans?next=/")
+    _buy(client)
+    chinese = fake.requests[-1]["form"]
+    assert [chinese[f"payment_method_types[{i}]"] for i in range(3)] == ["card", "alipay", "wechat_pay"]
+    assert chinese["payment_method_options[wechat_pay][client]"] == "web"
+    assert chinese["locale"] == "zh"
+    with app.app_context():
+        orders = list(_db.session.scalars(select(Order).order_by(Order.id)))
+    for form, order in zip((english, chinese), orders, strict=True):
+        expected = int(order.expires_at.replace(tzinfo=UTC).timestamp())
+        assert int(form["expires_at"]) == expected
+        assert timedelta(minutes=59) < order.expires_at - order.created_at <= timedelta(minutes=60)
+    assert "Alipay" in client.get("/pricing").get_data(as_text=True) or "支付宝" in client.get(
+        "/pricing").get_data(as_text=True)
+
+
+def test_an_unpaid_order_ends_by_the_job_and_its_session_offers_nothing_more(app, client, outbox, runner):
+    _buyer(client, outbox)
+    demo_url = _buy(client).headers["Location"]
+    assert "Pay" in client.get(demo_url).get_data(as_text=True)
+    with app.app_context():
+        _db.session.execute(update(Order).values(expires_at=utcnow() - timedelta(minutes=1)))
+        _db.session.commit()
+    assert "orders expired: 1" in runner.invoke(args=["orders", "expire"]).output
+    assert "orders expired: 0" in runner.invoke(args=["orders", "expire"]).output
+    page = client.get(demo_url).get_data(as_text=True)
+    assert 'value="pay"' not in page and "cancelled" in page
+    assert submit(client, demo_url, {"choice": "pay"}).status_code in (400, 409)
+    with app.app_context():
+        order = _db.session.scalar(select(Order))
+        assert order.status == "expired"
+        balance = _db.session.scalar(select(User.credit_balance))
+    assert balance == app.config["PRICING"].signup_credits  # no credits
+    receipt = client.get(f"/account/orders/{order.reference}").get_data(as_text=True)
+    assert "This is not a receipt" in receipt and "<h1>Receipt</h1>" not in receipt
+
+
+def test_a_paid_demo_session_offers_pay_fail_and_cancel_no_more(app, client, outbox):
+    _buyer(client, outbox)
+    demo_url = _buy(client).headers["Location"]
+    submit(client, demo_url, {"choice": "pay"})
+    page = client.get(demo_url).get_data(as_text=True)
+    assert 'value="fail"' not in page and 'value="cancel"' not in page and "paid" in page
+    assert submit(client, demo_url, {"choice": "cancel"}).status_code in (400, 409)
+    with app.app_context():
+        assert _db.session.scalar(select(Order.status)) == "paid"
+
+
+def test_pack_names_are_shown_in_the_readers_language(app, client, outbox, runner):
+    _buyer(client, outbox)
+    client.get("/language/zh_Hans?next=/")
+    submit(client, _buy(client).headers["Location"], {"choice": "pay"})
+    with app.app_context():
+        order = _db.session.scalar(select(Order))
+    assert (order.pack_id, order.pack_name) == ("starter", "Starter")  # the record keeps the code
+    assert "入门版" in client.get("/account/orders").get_data(as_text=True)
+    client.get("/language/en?next=/")
+    listing = client.get("/account/orders").get_data(as_text=True)
+    assert "Starter" in listing and "入门版" not in listing

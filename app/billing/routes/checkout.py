@@ -93,6 +93,10 @@ def show_demo_checkout(session_id: str):
     if order is None:
         abort(404)
     form = CheckoutForm(data={"pack": order.pack_id})
+    open_ = order.status == "pending" and (order.expires_at is None or order.expires_at > utcnow())
+    if not open_:  # paid, failed, cancelled or past its time: nothing more to choose
+        status = 200 if request.method == "GET" else 409
+        return render_template("billing/demo_checkout.html", order=order, form=None), status
     if request.method == "POST" and form.validate_on_submit():
         kinds = {"pay": "checkout.session.completed", "fail": "checkout.session.async_payment_failed",
                  "cancel": "checkout.session.expired"}
