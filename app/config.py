@@ -26,6 +26,10 @@ INSTANCE_DIR = BASE_DIR / "instance"
 MAIL_SCHEMES = ("smtp", "smtps", "smtp+starttls")
 
 
+# VAT rates of some EU member states and the UK, as of 2026 (percent); production sets its own.
+DEFAULT_TAX_RATES = ("AT:20,BE:21,DE:19,DK:25,ES:21,FI:25.5,FR:20,GB:20,IE:23,IT:22,NL:21,PL:23,PT:23,SE:25")
+
+
 class ConfigError(RuntimeError):
     """Raised when the configuration cannot be used; the message is one line naming the problem."""
 
@@ -116,6 +120,15 @@ class Config:
         # announced on every page and by /healthz. Development and tests always have the demo parts.
         self.DEMO_MODE = _bool(env.get("DEMO_MODE"), False)
         self.DEMO_PARTS = True
+        # The seller named on every invoice (required in production), and the tax rates by buyer
+        # country, in percent ("DE:19,FR:20"); a country not listed is charged no tax.
+        self.SELLER_NAME = env.get("SELLER_NAME") or None
+        self.SELLER_ADDRESS = (env.get("SELLER_ADDRESS") or "").replace("\\n", "\n") or None
+        self.SELLER_COUNTRY = (env.get("SELLER_COUNTRY") or "DE").upper()
+        self.SELLER_TAX_ID = env.get("SELLER_TAX_ID") or None
+        self.TAX_RATES = env.get("TAX_RATES", DEFAULT_TAX_RATES)
+        if not re.fullmatch(r"\s*([A-Za-z]{2}\s*:\s*\d{1,2}(\.\d{1,2})?\s*(,\s*|$))*", self.TAX_RATES):
+            raise ConfigError(f"TAX_RATES must look like DE:19,FR:20,FI:25.5, got {self.TAX_RATES!r}")
 
     def _web(self, env) -> None:
         """Serving: proxies, request sizes, logging, languages, cookies, CSRF, the price list."""
@@ -278,6 +291,7 @@ class TestingConfig(Config):
         self.MAIL_DIR = None
         self.METERING_FLUSH = "inline"  # tests read the call log right after a call
         self.MAIL_DELIVERY = "inline"  # tests read their mail right after a request
+        self.TAX_RATES = ""  # untaxed prices, unless a test of tax sets its rates
 
 
 class ProductionConfig(Config):
@@ -310,6 +324,9 @@ class ProductionConfig(Config):
                 ("STRIPE_SECRET_KEY", bool(self.STRIPE_SECRET_KEY)),
                 ("STRIPE_WEBHOOK_SECRET", bool(self.STRIPE_WEBHOOK_SECRET)),
                 ("UPSTREAM_API_URL", bool(self.UPSTREAM_API_URL)),
+                ("SELLER_NAME", bool(self.SELLER_NAME)),
+                ("SELLER_ADDRESS", bool(self.SELLER_ADDRESS)),
+                ("SELLER_TAX_ID", bool(self.SELLER_TAX_ID)),
             ]
         missing = [name for name, present in required if not present]
         if missing:

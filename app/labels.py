@@ -71,6 +71,10 @@ LABELS: dict[str, dict[str, object]] = {
         "contact:thread:note": _l("Internal note added"), "contact:thread:assign": _l("Conversation assigned"),
         "contact:thread:close": _l("Conversation closed"), "contact:thread:reopen": _l("Conversation reopened"),
     },
+    "payment_method": {
+        "card": _l("Card"), "alipay": _l("Alipay"), "wechat_pay": _l("WeChat Pay"), "stripe": _l("Stripe Checkout"),
+        "demo": _l("Demo checkout (no real payment)"),
+    },
     "key": {
         "active": _l("active"), "rotating": _l("being replaced"), "revoked": _l("revoked"), "expired": _l("expired"),
     },

@@ -23,8 +23,12 @@ PRODUCTION_ENV = {
     "STRIPE_SECRET_KEY": "sk_live_x",
     "STRIPE_WEBHOOK_SECRET": "whsec_x",
     "UPSTREAM_API_URL": "https://data.internal/v1",
+    "SELLER_NAME": "TwtAPI Ltd.",
+    "SELLER_ADDRESS": "1 Example Street\\n10115 Berlin\\nGermany",
+    "SELLER_TAX_ID": "DE136695976",
 }
-DEMO_PARTS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "UPSTREAM_API_URL")
+DEMO_PARTS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "UPSTREAM_API_URL", "SELLER_NAME", "SELLER_ADDRESS",
+              "SELLER_TAX_ID")
 
 
 @pytest.mark.parametrize("missing", sorted(PRODUCTION_ENV))
@@ -41,7 +45,7 @@ def test_production_names_every_missing_setting_at_once():
     with pytest.raises(ConfigError) as info:
         load_config("production", {})
     assert ("SECRET_KEY, DATABASE_URL, DATA_ENCRYPTION_KEYS, REDIS_URL, MAIL_URL, STRIPE_SECRET_KEY, "
-            "STRIPE_WEBHOOK_SECRET, UPSTREAM_API_URL") in str(info.value)
+            "STRIPE_WEBHOOK_SECRET, UPSTREAM_API_URL, SELLER_NAME, SELLER_ADDRESS, SELLER_TAX_ID") in str(info.value)
 
 
 def test_production_refuses_a_mail_url_that_is_not_smtp():
@@ -222,7 +226,7 @@ def test_wsgi_prints_one_clear_line_when_production_is_misconfigured(tmp_path):
     assert lines == [
         "TwtAPI cannot start: Production configuration is incomplete: set DATABASE_URL, "
         "DATA_ENCRYPTION_KEYS, REDIS_URL, MAIL_URL, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, "
-        "UPSTREAM_API_URL (see docs/configuration.md)."
+        "UPSTREAM_API_URL, SELLER_NAME, SELLER_ADDRESS, SELLER_TAX_ID (see docs/configuration.md)."
     ]
 
 

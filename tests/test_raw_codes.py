@@ -16,11 +16,12 @@ from tests.fixtures.site import lived_in
 
 HIDDEN = re.compile(r"<(script|style|code|pre|title)\b.*?</\1>|<[^>]+>", re.S)
 CODE_LIKE = re.compile(r"\b[a-z]+(?:[_:][a-z-]+)+\b")
+KEY_PREFIX = re.compile(r"twt_[A-Za-z0-9_-]{8}")  # a key's visible prefix (in a select's option): an id, not a code
 
 
 def visible_text(page: str) -> str:
-    """The words a reader sees: no tags, no attribute values, no code samples."""
-    return html.unescape(HIDDEN.sub(" ", page))
+    """The words a reader sees: no tags, no attribute values, no code samples, no key prefixes."""
+    return KEY_PREFIX.sub(" ", html.unescape(HIDDEN.sub(" ", page)))
 
 
 def test_no_page_shows_a_code_in_either_language(app, runner, outbox):

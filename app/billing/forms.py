@@ -1,7 +1,9 @@
 """Billing forms."""
 
+from babel import Locale
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, HiddenField, IntegerField, StringField, ValidationError
+from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField, TextAreaField, ValidationError
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from app.billing.alerts import InvalidThresholds, parse_thresholds
@@ -48,3 +50,24 @@ class AlertRecipientForm(BaseForm):
         DataRequired(message=_l("Enter an e-mail address.")), Length(max=254, message=_l("That address is too long.")),
         Email(check_deliverability=False, message=_l("Enter a valid e-mail address, like name@example.com."))],
         filters=[lambda v: v.strip() if isinstance(v, str) else v])
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """Every country (ISO 3166 alpha-2) by its name in the reader's language, sorted by name."""
+    locale = Locale.parse(str(get_locale() or "en").replace("zh_Hans", "zh_Hans_CN"))
+    names = {code: name for code, name in locale.territories.items() if len(code) == 2 and code.isalpha()
+             and code not in ("ZZ", "QO", "EU", "EZ", "UN", "XA", "XB")}
+    return [("", str(_l("Choose…")))] + sorted(names.items(), key=lambda item: item[1])
+
+
+class BillingDetailsForm(BaseForm):
+    name = StringField(_l("Name or company"), validators=[
+        DataRequired(message=_l("Enter the name your invoices should carry.")), Length(max=200)])
+    address = TextAreaField(_l("Address"), validators=[
+        DataRequired(message=_l("Enter the billing address.")), Length(max=1000)])
+    country = SelectField(_l("Country"), choices=[], validators=[DataRequired(message=_l("Choose the country."))])
+    tax_id = StringField(_l("VAT or tax id (optional)"), validators=[Optional(), Length(max=40)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country.choices = country_choices()

@@ -81,6 +81,18 @@ def sign(payload: str, secret: str) -> str:
     return stripe.WebhookSignature.generate_signature_header(payload, secret)
 
 
+def _line_items(order) -> list[dict]:
+    """The pack at its net price, and the tax as a line of its own (our rates, see billing.tax)."""
+    items = [{"quantity": 1, "price_data": {
+        "currency": order.currency.lower(), "unit_amount": order.net_cents or order.amount_cents,
+        "product_data": {"name": f"{order.pack_label}: {order.credits} credits"}}}]
+    if order.tax_cents:
+        items.append({"quantity": 1, "price_data": {
+            "currency": order.currency.lower(), "unit_amount": order.tax_cents,
+            "product_data": {"name": f"VAT {order.tax_rate} %"}}})
+    return items
+
+
 class StripeGateway:
     name = "stripe"
 
@@ -95,14 +107,12 @@ class StripeGateway:
             "client_reference_id": order.reference,
             "customer_email": email,
             "locale": "zh" if locale.startswith("zh") else "auto",
-            "line_items": [{
-                "quantity": 1,
-                "price_data": {
-                    "currency": order.currency.lower(),
-                    "unit_amount": order.amount_cents,
-                    "product_data": {"name": f"{order.pack_label}: {order.credits} credits"},
-                },
-            }],
+            "line_items": _line_items(order),
+            # The buyer's tax id and address for the invoice (the webhook keeps what was entered),
+            # and Stripe's own invoice beside ours.
+            "tax_id_collection": {"enabled": True},
+            "customer_creation": "always",
+            "invoice_creation": {"enabled": True, "invoice_data": {"metadata": {"order_reference": order.reference}}},
             "metadata": {"order_reference": order.reference},
             "payment_intent_data": {"metadata": {"order_reference": order.reference}},
             "expires_at": int(order.expires_at.replace(tzinfo=UTC).timestamp()),

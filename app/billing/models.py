@@ -71,6 +71,18 @@ class Order(db.Model):
     charge_refunded_cents: Mapped[int] = mapped_column(default=0)
     credits_reversed: Mapped[int] = mapped_column(default=0)
     credit_shortfall: Mapped[int] = mapped_column(default=0)  # refunded credits already spent
+    # The buyer's billing details as the invoice names them (copied from the account when the order
+    # is made, completed from what Stripe Checkout collected), and the tax on the pack's price:
+    # amount_cents = net_cents + tax_cents. Kept with the order for tax law.
+    buyer_name: Mapped[str | None] = mapped_column(db.String(200), info=PERSONAL)
+    buyer_address: Mapped[str | None] = mapped_column(db.Text, info=PERSONAL)
+    buyer_country: Mapped[str | None] = mapped_column(db.String(2))
+    buyer_tax_id: Mapped[str | None] = mapped_column(db.String(40), info=PERSONAL)
+    net_cents: Mapped[int | None]
+    tax_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    tax_rate: Mapped[str | None] = mapped_column(db.String(8))  # percent, as configured ("19", "5.5")
+    tax_treatment: Mapped[str | None] = mapped_column(db.String(20))  # standard | reverse_charge | none
+    payment_method: Mapped[str | None] = mapped_column(db.String(40))
 
     @property
     def pack_label(self) -> str:
@@ -164,4 +176,82 @@ register(Rule(
     default_days=30,
     description="Confirmed alert addresses are kept until the customer removes them or the account is erased.",
     legal_basis="contract: the customer asked for alerts to go there",
+))
+
+
+class BillingDetails(db.Model):
+    """What a customer's invoices name them by: kept while the account exists, copied to each order."""
+
+    __tablename__ = "billing_details"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(db.String(200), info=PERSONAL)
+    address: Mapped[str] = mapped_column(db.Text, info=PERSONAL)
+    country: Mapped[str] = mapped_column(db.String(2))
+    tax_id: Mapped[str | None] = mapped_column(db.String(40), info=PERSONAL)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+register(Rule(
+    name="billing_details.kept",
+    model=BillingDetails,
+    action="keep",
+    days_setting="ACCOUNT_PURGE_DAYS",
+    default_days=30,
+    description="Billing details are kept while the account exists and deleted when it is erased (each "
+                "invoice keeps its own copy).",
+    legal_basis="contract: they go on the customer's invoices",
+))
+
+
+class InvoiceSequence(db.Model):
+    """The last number given in one series (invoices or credit notes) of one year: numbers are taken
+    by an atomic increment in the paying transaction, so a rolled-back payment leaves no gap."""
+
+    __tablename__ = "invoice_sequences"
+
+    kind: Mapped[str] = mapped_column(db.String(20), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class Invoice(db.Model):
+    """An invoice for a paid order, or a credit note for a refund of one (``refers_to``), as issued:
+    the seller's and the buyer's details are copied, so a later change alters no invoice."""
+
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(db.String(20))  # invoice | credit_note
+    number: Mapped[str] = mapped_column(db.String(30), unique=True)  # INV-2026-000001, CN-2026-000001
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    refers_to_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    currency: Mapped[str] = mapped_column(db.String(3))
+    net_cents: Mapped[int]
+    tax_cents: Mapped[int]
+    total_cents: Mapped[int]
+    tax_rate: Mapped[str | None] = mapped_column(db.String(8))
+    tax_treatment: Mapped[str] = mapped_column(db.String(20))
+    seller: Mapped[str] = mapped_column(db.Text)  # JSON: name, address, country, tax_id, email
+    buyer_name: Mapped[str | None] = mapped_column(db.String(200), info=PERSONAL)
+    buyer_address: Mapped[str | None] = mapped_column(db.Text, info=PERSONAL)
+    buyer_country: Mapped[str | None] = mapped_column(db.String(2))
+    buyer_tax_id: Mapped[str | None] = mapped_column(db.String(40), info=PERSONAL)
+    description: Mapped[str] = mapped_column(db.String(200))  # the line item, in English
+    credits: Mapped[int]
+    payment_method: Mapped[str | None] = mapped_column(db.String(40))
+    paid_at: Mapped[datetime | None]
+    locale: Mapped[str] = mapped_column(db.String(16), default="en")
+
+
+register(Rule(
+    name="invoices.expired",
+    model=Invoice,
+    action="delete",
+    days_setting="ORDER_RETENTION_DAYS",
+    default_days=3650,
+    description="Invoices and credit notes are kept N days (10 years, tax law) as issued, also after the "
+                "account is erased, then deleted.",
+    selects=lambda cutoff: Invoice.issued_at < cutoff,
 ))

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 
 from app import references
 from app.auth.models import User
-from app.billing import alerts
+from app.billing import alerts, details
 from app.billing.models import CreditEntry, Order
 from app.database import insert_once
 from app.email import external_url, queue_email
@@ -173,7 +173,7 @@ def new_reference() -> str:
 
 
 def create_order(user: User, pack_id: str, pricing, now: datetime):
-    """A pending order for one credit pack (flush only)."""
+    """A pending order for one credit pack, with the buyer's billing details and its tax (flush only)."""
     pack = pricing.pack(pack_id)
     if pack is None:
         raise UnknownPack(pack_id)
@@ -182,6 +182,7 @@ def create_order(user: User, pack_id: str, pricing, now: datetime):
     order = Order(reference=new_reference(), user_id=user.id, pack_id=pack.id, pack_name=stored_name,
                   credits=pack.credits, amount_cents=pack.price_cents, currency=pack.currency, created_at=now,
                   expires_at=now + timedelta(minutes=current_app.config["CHECKOUT_EXPIRY_MINUTES"]))
+    details.apply_to_order(order, user.id, current_app.config)
     db.session.add(order)
     db.session.flush()
     return order

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from app.auth.models import User
+from app.billing import invoices, notices
 from app.billing.models import REFUND_STATUSES, Order, Refund, WebhookEvent
 from app.billing.services import AlreadyApplied, add_credits
 from app.database import insert_once
@@ -67,6 +68,7 @@ def _apply(kind: str, obj: dict, record, config, now: datetime) -> str:
         record.order_reference = order.reference
         if obj.get("payment_intent") and not order.payment_intent_id:
             order.payment_intent_id = obj["payment_intent"]
+        _store_customer_details(order, obj)
         if kind == "checkout.session.completed":
             if obj.get("payment_status") in ("paid", "no_payment_required"):
                 return _mark_paid(order, obj, config, now)
@@ -74,7 +76,10 @@ def _apply(kind: str, obj: dict, record, config, now: datetime) -> str:
         if kind == "checkout.session.async_payment_succeeded":
             return _mark_paid(order, obj, config, now)
         if kind == "checkout.session.async_payment_failed":
-            return _close(order, "failed")
+            outcome = _close(order, "failed")
+            if outcome == "failed":
+                notices.payment_failed(order)
+            return outcome
         if kind == "checkout.session.expired":
             return _close(order, "expired")
         return "ignored"
@@ -89,6 +94,34 @@ def _apply(kind: str, obj: dict, record, config, now: datetime) -> str:
         order.payment_intent_id = order.payment_intent_id or obj.get("payment_intent")
         return "receipt recorded"
     return "ignored"
+
+
+def _store_customer_details(order, obj: dict) -> None:
+    """What Stripe Checkout collected (name, address, tax ids) completes the order's billing
+    details where the customer gave none before paying."""
+    details = obj.get("customer_details")
+    if not isinstance(details, dict) or order.buyer_name:
+        return
+    address = details.get("address") if isinstance(details.get("address"), dict) else {}
+    lines = [address.get(k) for k in ("line1", "line2")] + [
+        " ".join(str(address[k]) for k in ("postal_code", "city") if address.get(k)), address.get("state")]
+    order.buyer_name = str(details.get("name") or "")[:200] or None
+    order.buyer_address = "\n".join(str(line) for line in lines if line)[:1000] or None
+    order.buyer_country = str(address.get("country") or "")[:2].upper() or order.buyer_country
+    tax_ids = details.get("tax_ids") if isinstance(details.get("tax_ids"), list) else []
+    values = [str(t.get("value")) for t in tax_ids if isinstance(t, dict) and t.get("value")]
+    order.buyer_tax_id = values[0][:40] if values else order.buyer_tax_id
+
+
+def _payment_method(obj: dict) -> str:
+    """How the buyer paid, as far as the session says: the demo checkout, or the one method it
+    offered; else Stripe Checkout."""
+    if str(obj.get("id", "")).startswith("cs_demo_"):
+        return "demo"
+    offered = obj.get("payment_method_types")
+    if isinstance(offered, list) and len(offered) == 1 and offered[0] in ("card", "alipay", "wechat_pay"):
+        return offered[0]
+    return "stripe"
 
 
 def _close(order, status: str) -> str:
@@ -112,6 +145,11 @@ def _mark_paid(order, obj: dict, config, now: datetime) -> str:
                         source_key=f"purchase:{order.reference}")
         except AlreadyApplied:
             return "already credited"
+    order.payment_method = order.payment_method or _payment_method(obj)
+    # Numbered in this transaction: a payment that rolls back gives its number back.
+    invoice = invoices.issue_invoice(order, config, now, (user.locale if user else None) or
+                                     config["BABEL_DEFAULT_LOCALE"])
+    notices.payment_received(order, invoice)
     # A refund that arrived before the payment was confirmed is applied now.
     if order.payment_intent_id:
         early = db.session.scalar(select(func.max(WebhookEvent.refunded_cents)).where(
@@ -185,6 +223,7 @@ def settle_refunds(order, now: datetime) -> str:
     succeeded = db.session.scalar(select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
         Refund.order_id == order.id, Refund.status == "succeeded")) or 0
     refunded = min(order.amount_cents, max(int(succeeded), order.charge_refunded_cents))
+    newly = refunded - order.refunded_cents
     order.refunded_cents = refunded
     if order.status in ("paid", "refunded", "partially_refunded"):
         order.status = ("paid" if refunded == 0 else
@@ -193,11 +232,14 @@ def settle_refunds(order, now: datetime) -> str:
     delta = owed - order.credits_reversed
     order.credits_reversed = owed
     user = db.session.get(User, order.user_id) if order.user_id else None
-    if delta > 0:
-        take = min(delta, metering.balance(user.id)) if user else 0
+    if delta > 0 or newly > 0:
+        take = min(max(delta, 0), metering.balance(user.id)) if user else 0
         if take:
             add_credits(user, -take, "refund", now, reason=order.reference)
-        order.credit_shortfall += delta - take
+        order.credit_shortfall += max(delta, 0) - take
+        if newly > 0:  # money went back: a credit note for it, and the buyer is told
+            note = invoices.issue_credit_note(order, newly, max(delta, 0), now)
+            notices.refunded(order, newly, take, max(delta, 0) - take, note)
     elif delta < 0:
         back = -delta
         forgiven = min(back, order.credit_shortfall)  # credits never taken need no giving back

@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.billing import gateway, services, webhooks
+from app.billing import gateway, invoices, services, webhooks
 from app.billing.blueprint import bp
 from app.billing.forms import CheckoutForm
 from app.email import external_url
@@ -126,4 +126,4 @@ def show_order(reference: str):
     order = services.find_order(reference, current_user.id)
     if order is None:
         abort(404)
-    return render_template("billing/receipt.html", order=order)
+    return render_template("billing/receipt.html", order=order, documents=invoices.documents_of(order))

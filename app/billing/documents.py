@@ -1,0 +1,82 @@
+"""The words of an invoice or credit note, in the language it was issued in: one source for its
+HTML page and its PDF (``pdf.render``)."""
+
+from __future__ import annotations
+
+import json
+
+from babel import Locale
+from flask_babel import force_locale, format_currency, format_date, format_decimal
+from flask_babel import gettext as _
+
+from app.billing.models import Invoice
+from app.labels import label
+from app.pricing import get_pricing
+
+
+def _money(cents: int, currency: str) -> str:
+    return format_currency(cents / 100, currency)
+
+
+def _country(code: str | None, locale: str) -> str:
+    if not code:
+        return ""
+    return Locale.parse(locale.replace("_Hans", "_Hans_CN") if locale.startswith("zh") else locale).territories.get(
+        code.upper(), code.upper())
+
+
+def _seller_block(seller: dict, locale: str) -> str:
+    return "\n".join([seller["name"], seller["address"], _country(seller["country"], locale),
+                      _("VAT ID: %(id)s", id=seller["tax_id"]), seller["email"]])
+
+
+def _buyer_block(doc: Invoice, reference: str, locale: str) -> str:
+    lines = [doc.buyer_name or _("Customer of order %(reference)s", reference=reference)]
+    lines += (doc.buyer_address or "").splitlines()
+    if doc.buyer_country:
+        lines.append(_country(doc.buyer_country, locale))
+    if doc.buyer_tax_id:
+        lines.append(_("VAT ID: %(id)s", id=doc.buyer_tax_id))
+    return "\n".join(lines)
+
+
+def _item(doc: Invoice, pack_id: str) -> str:
+    pack = get_pricing().pack(pack_id)
+    name = str(pack.name) if pack is not None else doc.description.split(":")[0]
+    return _("%(pack)s pack: %(credits)s credits", pack=name, credits=format_decimal(doc.credits))
+
+
+def words(doc: Invoice, order, refers_to: Invoice | None = None) -> dict:
+    """Everything the document says, translated into its language."""
+    seller = json.loads(doc.seller)
+    with force_locale(doc.locale):
+        credit_note = doc.kind == "credit_note"
+        sign = -1 if credit_note else 1
+        facts = [(_("Date of issue"), format_date(doc.issued_at, "long")), (_("Order"), order.reference)]
+        if credit_note and refers_to is not None:
+            facts.append((_("Credits invoice"), refers_to.number))
+        if doc.paid_at:
+            facts.append((_("Paid"), format_date(doc.paid_at, "long")))
+        if doc.payment_method:
+            facts.append((_("Payment method"), str(label("payment_method", doc.payment_method))))
+        rows = [(_item(doc, order.pack_id), _money(sign * doc.net_cents, doc.currency), False)]
+        notes = []
+        if doc.tax_treatment == "standard":
+            rows.append((_("VAT %(rate)s %%", rate=doc.tax_rate), _money(sign * doc.tax_cents, doc.currency), False))
+        elif doc.tax_treatment == "reverse_charge":
+            rows.append((_("VAT 0 %% (reverse charge)"), _money(0, doc.currency), False))
+            notes.append(_("Reverse charge: the VAT is to be accounted for by the recipient (Article 196 of "
+                           "Directive 2006/112/EC)."))
+        else:
+            notes.append(_("No VAT is charged on this supply to the buyer's country."))
+        rows.append((_("Total"), _money(sign * doc.total_cents, doc.currency), True))
+        if credit_note:
+            notes.append(_("The amount is refunded to the original means of payment; the credits it bought are "
+                           "taken back."))
+        elif doc.paid_at:
+            notes.append(_("Paid in full. Thank you."))
+        return {
+            "title": _("Credit note") if credit_note else _("Invoice"), "number": doc.number, "facts": facts,
+            "from": _("Seller"), "to": _("Bill to"), "seller": {**seller, "block": _seller_block(seller, doc.locale)},
+            "buyer": _buyer_block(doc, order.reference, doc.locale), "rows": rows, "notes": notes,
+        }

@@ -1,0 +1,56 @@
+"""The e-mails that follow a payment, in the buyer's language: the receipt with its invoice, the
+refund with its credit note, a payment that failed. Queued in the transaction that records the
+event, so they go once, when it commits. No request, no commit."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from app.auth.models import User
+from app.billing.models import Invoice, Order
+from app.email import external_url, queue_email
+from app.extensions import db
+
+
+def _buyer(order: Order) -> User | None:
+    user = db.session.get(User, order.user_id) if order.user_id else None
+    return None if user is None or user.erased_at is not None else user
+
+
+def _links(order: Order, document: Invoice | None) -> dict:
+    links = {"order_url": external_url("billing.show_order", reference=order.reference)}
+    if document is not None:
+        links["document_url"] = external_url("billing.show_invoice", number=document.number)
+        links["pdf_url"] = external_url("billing.download_invoice", number=document.number)
+    return links
+
+
+def _locale(user: User) -> str:
+    return user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def payment_received(order: Order, invoice: Invoice) -> None:
+    """The receipt: what was bought, the amount with its tax, the invoice's number and links."""
+    user = _buyer(order)
+    if user is not None:
+        queue_email(user.email, "order_paid", _locale(user), reference=order.reference, pack_id=order.pack_id,
+                    credits=order.credits, amount_cents=order.amount_cents, tax_cents=order.tax_cents,
+                    currency=order.currency, number=invoice.number, **_links(order, invoice))
+
+
+def refunded(order: Order, amount_cents: int, credits_taken: int, shortfall: int, note: Invoice | None) -> None:
+    """A refund arrived: the amount, the credits taken back (and those already spent), the credit note."""
+    user = _buyer(order)
+    if user is not None:
+        queue_email(user.email, "order_refunded", _locale(user), reference=order.reference,
+                    amount_cents=amount_cents, currency=order.currency, credits_taken=credits_taken,
+                    shortfall=shortfall, number=note.number if note else None, **_links(order, note))
+
+
+def payment_failed(order: Order) -> None:
+    """A payment that completes later (a bank or wallet payment) did not go through: no credits."""
+    user = _buyer(order)
+    if user is not None:
+        queue_email(user.email, "payment_failed", _locale(user), reference=order.reference,
+                    amount_cents=order.amount_cents, currency=order.currency,
+                    buy_url=external_url("account.show_dashboard") + "#buy", **_links(order, None))

@@ -1,0 +1,72 @@
+"""Billing details on /account/billing, and the customer's invoices and credit notes as pages and PDFs."""
+
+from __future__ import annotations
+
+from flask import Response, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.billing import details, documents, invoices, pdf
+from app.billing.blueprint import bp
+from app.billing.forms import BillingDetailsForm
+from app.billing.tax import InvalidTaxId
+from app.extensions import db
+from app.security import customer
+from app.timeutil import utcnow
+
+
+@bp.route("/account/billing", methods=["GET", "POST"])
+@customer
+def edit_billing_details():
+    """The name, address, country and tax id your invoices carry (and the tax they decide)."""
+    stored = details.of(current_user.id)
+    form = BillingDetailsForm(obj=stored) if stored is not None else BillingDetailsForm()
+    if form.validate_on_submit():
+        try:
+            details.save(current_user.id, form.name.data, form.address.data, form.country.data, form.tax_id.data,
+                         utcnow())
+        except InvalidTaxId:
+            form.tax_id.errors.append(_("This is not a valid tax id for the chosen country: check its letters, "
+                                        "digits and check digit."))
+        else:
+            db.session.commit()
+            flash(_("Billing details saved: your next orders and their invoices carry them."), "success")
+            return redirect(url_for("billing.edit_billing_details"), code=303)
+    example = details.tax_of(10_000, form.country.data or (stored.country if stored else None),
+                             stored.tax_id if stored else None, current_app.config)
+    return render_template("billing/details.html", form=form, example=example), 400 if form.errors else 200
+
+
+def _own(number: str):
+    document = invoices.find(number, current_user.id)
+    if document is None:
+        abort(404)
+    return document
+
+
+def render_document(document) -> str:
+    """A document's printable page (also the staff console's)."""
+    order = invoices.order_of(document)
+    words = documents.words(document, order, invoices.refers_to(document))
+    return render_template("billing/invoice.html", document=document, words=words, order=order)
+
+
+def pdf_response(document) -> Response:
+    order = invoices.order_of(document)
+    body = pdf.render(documents.words(document, order, invoices.refers_to(document)))
+    return Response(body, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{document.number}.pdf"', "Cache-Control": "private, no-store"})
+
+
+@bp.get("/account/invoices/<number>")
+@customer
+def show_invoice(number: str):
+    """An invoice or credit note of one of your orders, to read or print."""
+    return render_document(_own(number))
+
+
+@bp.get("/account/invoices/<number>.pdf")
+@customer
+def download_invoice(number: str):
+    """The same document as a PDF."""
+    return pdf_response(_own(number))
