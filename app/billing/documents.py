@@ -1,14 +1,17 @@
 """The words of an invoice or credit note, in the language it was issued in: one source for its
-HTML page and its PDF (``pdf.render``)."""
+HTML page and its PDF (``pdf.render``), which ``page`` and ``download`` answer with (the
+customer's and the staff console's views alike)."""
 
 from __future__ import annotations
 
 import json
 
 from babel import Locale
+from flask import Response, render_template
 from flask_babel import force_locale, format_currency, format_date, format_decimal
 from flask_babel import gettext as _
 
+from app.billing import invoices, pdf
 from app.billing.models import Invoice
 from app.labels import label
 from app.pricing import get_pricing
@@ -80,3 +83,18 @@ def words(doc: Invoice, order, refers_to: Invoice | None = None) -> dict:
             "from": _("Seller"), "to": _("Bill to"), "seller": {**seller, "block": _seller_block(seller, doc.locale)},
             "buyer": _buyer_block(doc, order.reference, doc.locale), "rows": rows, "notes": notes,
         }
+
+
+def page(document: Invoice) -> str:
+    """The document's printable page."""
+    order = invoices.order_of(document)
+    return render_template("billing/invoice.html", document=document, order=order,
+                           words=words(document, order, invoices.refers_to(document)))
+
+
+def download(document: Invoice) -> Response:
+    """The document as a PDF attachment, never cached."""
+    order = invoices.order_of(document)
+    body = pdf.render(words(document, order, invoices.refers_to(document)))
+    return Response(body, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{document.number}.pdf"', "Cache-Control": "private, no-store"})

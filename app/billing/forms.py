@@ -1,9 +1,20 @@
 """Billing forms."""
 
+from decimal import Decimal
+
 from babel import Locale
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField, TextAreaField, ValidationError
+from wtforms import (
+    DecimalField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from app.billing.alerts import InvalidThresholds, parse_thresholds
@@ -15,8 +26,9 @@ class CheckoutForm(BaseForm):
 
 
 class RefundForm(BaseForm):
-    amount = IntegerField(_l("Amount to refund, in cents (empty: all that is left)"),
-                          validators=[Optional(), NumberRange(min=1)])
+    amount = DecimalField(_l("Amount to refund, in the order's currency (empty: all that is left)"), places=None,
+                          validators=[Optional(), NumberRange(min=Decimal("0.01"), max=Decimal("1000000"),
+                                                              message=_l("Use an amount like 4.50, above zero."))])
     reason = StringField(_l("Reason"), validators=[
         DataRequired(message=_l("Give a reason: it goes into the audit log.")), Length(max=200)])
 

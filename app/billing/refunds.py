@@ -7,13 +7,19 @@ the demo backend the same event is applied at once, through the webhook's own ha
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+
+from babel.numbers import get_currency_precision
 
 from app.audit import services as audit
 from app.auth.models import User
 from app.billing import webhooks
 from app.billing.models import Order
 from app.extensions import db
+from app.metering import services as metering
 
 REFUNDABLE = ("paid", "partially_refunded")
 
@@ -22,25 +28,76 @@ class NotRefundable(ValueError):
     """The order is not paid, or nothing is left to refund."""
 
 
+class TooMuch(ValueError):
+    """More than what is left of the order was asked for; nothing was refunded."""
+
+    def __init__(self, left_cents: int):
+        super().__init__(f"{left_cents} cents are left")
+        self.left_cents = left_cents
+
+
+class TooPrecise(ValueError):
+    """An amount with more decimals than the currency has (4.505 dollars)."""
+
+
+def to_cents(amount: Decimal | None, currency: str) -> int | None:
+    """An amount in currency units (Decimal("4.50")) in its minor unit (450); None stays None.
+    Raises TooPrecise for more decimals than the currency has."""
+    if amount is None:
+        return None
+    digits = get_currency_precision(currency.upper())
+    minor = amount.scaleb(digits)
+    if minor != minor.to_integral_value():
+        raise TooPrecise(str(amount))
+    return int(minor)
+
+
 def refundable_amount(order: Order, requested_cents: int | None) -> int:
-    """What a refund of ``requested_cents`` (None: all that is left) would return. Raises NotRefundable."""
+    """What a refund of ``requested_cents`` (None: all that is left) returns. Raises NotRefundable,
+    or TooMuch (with what is left) when more is asked for than remains: never capped silently."""
     left = order.amount_cents - order.refunded_cents
-    amount = min(requested_cents or left, left)
-    if order.status not in REFUNDABLE or amount <= 0:
+    if order.status not in REFUNDABLE or left <= 0:
         raise NotRefundable(order.reference)
-    return amount
+    if requested_cents is not None and requested_cents > left:
+        raise TooMuch(left)
+    return requested_cents or left
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a refund will do, for the confirmation step."""
+
+    amount_cents: int
+    credits_back: int  # credits the refund takes back
+    balance: int  # the buyer's spendable balance now
+    shortfall: int  # of those, credits already spent (not taken)
+
+    @property
+    def balance_after(self) -> int:
+        return self.balance - (self.credits_back - self.shortfall)
+
+
+def preview(order: Order, amount_cents: int) -> Preview:
+    """The credits a refund of ``amount_cents`` takes back and the buyer's balance after it (the
+    share of the pack's credits the refunded share of its price bought, see settle_refunds)."""
+    refunded = min(order.amount_cents, order.refunded_cents + amount_cents)
+    owed = min(order.credits, math.ceil(order.credits * refunded / order.amount_cents)) if order.amount_cents else 0
+    back = max(0, owed - order.credits_reversed)
+    balance = metering.balance(order.user_id) if order.user_id else 0
+    return Preview(amount_cents, back, balance, max(0, back - balance))
 
 
 def refund(order: Order, requested_cents: int | None, actor: User, reason: str, payment_gateway, config,
            now: datetime, ip: str | None = None) -> str:
     """Refund part or all of a paid order; ``"requested"`` (Stripe confirms later) or ``"applied"``.
 
-    The audit row is committed before Stripe is asked, so an attempt whose request fails stays on
-    record. Raises NotRefundable."""
+    The audit row (the amount in currency units and the reason) is committed before Stripe is
+    asked, so an attempt whose request fails stays on record. Raises NotRefundable or TooMuch."""
     amount = refundable_amount(order, requested_cents)
     buyer = db.session.get(User, order.user_id) if order.user_id else None
+    shown = format(Decimal(amount).scaleb(-get_currency_precision(order.currency.upper())), "f")
     audit.record(actor, "billing:order:refund", now, target_user=buyer, target=order.reference,
-                 reason=f"{amount} cents: {reason}", ip=ip)
+                 reason=f"{shown} {order.currency.upper()}: {reason}", ip=ip)
     db.session.commit()
     if payment_gateway.name == "stripe":
         payment_gateway.refund(order, amount, reason_key=str(order.refunded_cents + amount))

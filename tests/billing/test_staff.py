@@ -36,18 +36,31 @@ def test_billing_staff_find_an_order_and_refund_it_audited(app, runner, outbox):
     assert staff.get(f"/staff/orders?q={reference.lower()}").get_data(as_text=True).count(reference) >= 1
     page = staff.get(f"/staff/orders/{reference}")
     assert page.status_code == 200 and "buyer@example.com" in page.get_data(as_text=True)
-    missing_reason = submit(staff, f"/staff/orders/{reference}", {"amount": "450"})
+    missing_reason = submit(staff, f"/staff/orders/{reference}", {"amount": "4.50"})
     assert missing_reason.status_code == 400
-    asked = submit(staff, f"/staff/orders/{reference}", {"amount": "450", "reason": "customer asked"})
-    assert asked.status_code == 200 and "Refund $4.50?" in asked.get_data(as_text=True)  # nothing moved yet
-    refunded = submit(staff, f"/staff/orders/{reference}", {"amount": "450", "reason": "customer asked",
+    too_much = submit(staff, f"/staff/orders/{reference}", {"amount": "9.01", "reason": "customer asked"})
+    assert too_much.status_code == 400  # no silent capping: refused, with what is left
+    assert "Only $9.00 is left to refund" in too_much.get_data(as_text=True)
+    too_precise = submit(staff, f"/staff/orders/{reference}", {"amount": "4.505", "reason": "customer asked"})
+    assert too_precise.status_code == 400 and "at most the currency" in too_precise.get_data(as_text=True)
+    asked = submit(staff, f"/staff/orders/{reference}", {"amount": "4.50", "reason": "customer asked"})
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Refund $4.50?" in page  # nothing moved yet
+    assert "5,000 credits are taken back" in page and "from 10,100 to 5,100 credits" in page
+    outbox.clear()
+    refunded = submit(staff, f"/staff/orders/{reference}", {"amount": "4.50", "reason": "customer asked",
                                                            "confirmed": "yes"})
     assert refunded.status_code == 303
     with app.app_context():
         order = _db.session.scalar(select(Order))
-        assert (order.status, order.refunded_cents) == ("partially_refunded", 450)
+        assert (order.status, order.refunded_cents, order.credits_reversed) == ("partially_refunded", 450, 5000)
         actions = _db.session.scalars(select(AuditEntry.action)).all()
         assert "billing:order:view" in actions and "billing:order:refund" in actions
+        reason = _db.session.scalar(select(AuditEntry.reason).where(AuditEntry.action == "billing:order:refund"))
+        assert reason == "4.50 USD: customer asked"
+    [mail] = [m for m in outbox if m["To"] == "buyer@example.com"]
+    body = mail.get_body(("plain",)).get_content()
+    assert "refunded $4.50" in body and "Credits taken back: 5,000" in body and "CN-" in body
 
 
 def test_manual_adjustment_needs_a_reason_and_lands_in_ledger_and_audit(app, runner, outbox):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.billing import details, documents, invoices, pdf
+from app.billing import details, documents, invoices
 from app.billing.blueprint import bp
 from app.billing.forms import BillingDetailsForm
 from app.billing.tax import InvalidTaxId
@@ -44,29 +44,15 @@ def _own(number: str):
     return document
 
 
-def render_document(document) -> str:
-    """A document's printable page (also the staff console's)."""
-    order = invoices.order_of(document)
-    words = documents.words(document, order, invoices.refers_to(document))
-    return render_template("billing/invoice.html", document=document, words=words, order=order)
-
-
-def pdf_response(document) -> Response:
-    order = invoices.order_of(document)
-    body = pdf.render(documents.words(document, order, invoices.refers_to(document)))
-    return Response(body, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{document.number}.pdf"', "Cache-Control": "private, no-store"})
-
-
 @bp.get("/account/invoices/<number>")
 @customer
 def show_invoice(number: str):
     """An invoice or credit note of one of your orders, to read or print."""
-    return render_document(_own(number))
+    return documents.page(_own(number))
 
 
 @bp.get("/account/invoices/<number>.pdf")
 @customer
 def download_invoice(number: str):
     """The same document as a PDF."""
-    return pdf_response(_own(number))
+    return documents.download(_own(number))

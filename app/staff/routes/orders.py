@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_currency
+from flask_babel import format_currency, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.auth import services as auth_services
 from app.auth.models import User
-from app.billing import gateway, refunds
+from app.billing import documents, gateway, invoices, refunds
 from app.billing import services as billing
 from app.billing.forms import AdjustCreditsForm, RefundForm
 from app.extensions import db
@@ -40,29 +40,66 @@ def show_order(reference: str):
         staff_services.record_order_view(current_user, order, utcnow(), request.remote_addr)
         db.session.commit()
     if request.method != "POST" or not form.validate_on_submit():
-        return render_template("staff/order.html", order=order, buyer=buyer, form=form), 400 if form.errors else 200
+        return _render_order(order, buyer, form, 400 if form.errors else 200)
     try:
-        amount = refunds.refundable_amount(order, form.amount.data)
+        amount = refunds.refundable_amount(order, refunds.to_cents(form.amount.data, order.currency))
         if request.form.get("confirmed") != "yes":
-            return _confirm_refund(order, amount)
+            return _confirm_refund(order, refunds.preview(order, amount))
         done = refunds.refund(order, amount, current_user, form.reason.data, gateway.current_gateway(),
                               current_app.config, utcnow(), request.remote_addr)
+    except refunds.TooPrecise:
+        form.amount.errors.append(_("Use at most the currency's decimals, like 4.50."))
+    except refunds.TooMuch as exc:
+        form.amount.errors.append(_("Only %(left)s is left to refund on this order; nothing was refunded.",
+                                    left=format_currency(exc.left_cents / 100, order.currency)))
     except refunds.NotRefundable:
         flash(_("This order cannot be refunded."), "error")
         return redirect(url_for("staff.show_order", reference=reference), code=303)
-    flash(_("Refund sent to Stripe. The order changes when Stripe confirms it.") if done == "requested"
-          else _("Demo refund applied."), "success")
-    return redirect(url_for("staff.show_order", reference=reference), code=303)
+    else:
+        flash(_("Refund sent to Stripe. The order changes when Stripe confirms it.") if done == "requested"
+              else _("Demo refund applied."), "success")
+        return redirect(url_for("staff.show_order", reference=reference), code=303)
+    return _render_order(order, buyer, form, 400)
 
 
-def _confirm_refund(order, amount: int):
-    price = format_currency(amount / 100, order.currency)
+def _render_order(order, buyer, form, status=200):
+    return render_template("staff/order.html", order=order, buyer=buyer, form=form,
+                           documents=invoices.documents_of(order)), status
+
+
+def _confirm_refund(order, preview: refunds.Preview):
+    price = format_currency(preview.amount_cents / 100, order.currency)
+    consequence = _("%(amount)s goes back to the buyer's means of payment, and %(credits)s credits are taken back: "
+                    "their balance goes from %(before)s to %(after)s credits.", amount=price,
+                    credits=format_decimal(preview.credits_back), before=format_decimal(preview.balance),
+                    after=format_decimal(preview.balance_after))
+    if preview.shortfall:
+        consequence += " " + _("%(count)s of those credits are already spent and cannot be taken back.",
+                               count=format_decimal(preview.shortfall))
     return render_template(
-        "staff/confirm.html", title=_("Refund %(amount)s?", amount=price), button=_("Refund"),
-        consequence=_("The money goes back to the buyer's card and the credits it bought are taken back, "
-                      "as far as they are unused. This cannot be undone."),
+        "staff/confirm.html", title=_("Refund %(amount)s?", amount=price), button=_("Refund %(amount)s", amount=price),
+        consequence=consequence + " " + _("The buyer is e-mailed a credit note. This cannot be undone."),
         action_url=url_for("staff.show_order", reference=order.reference), fields=request.form,
         cancel_url=url_for("staff.show_order", reference=order.reference))
+
+
+@bp.get("/invoices/<number>")
+@staff("billing", "admin")
+def show_invoice(number: str):
+    """An invoice or credit note as the customer sees it."""
+    document = invoices.find(number)
+    if document is None:
+        abort(404)
+    return documents.page(document)
+
+
+@bp.get("/invoices/<number>.pdf")
+@staff("billing", "admin")
+def download_invoice(number: str):
+    document = invoices.find(number)
+    if document is None:
+        abort(404)
+    return documents.download(document)
 
 
 @bp.route("/credits", methods=["GET", "POST"])
