@@ -61,6 +61,7 @@ LABELS: dict[str, dict[str, object]] = {
         "staff:user:resend-verification": _l("Confirmation e-mail sent again"),
         "privacy:export": _l("Data export downloaded"), "privacy:person:lookup": _l("Address looked up"),
         "billing:order:view": _l("Order opened"), "billing:order:refund": _l("Order refunded"),
+        "billing:orders:export": _l("Orders exported"),
         "billing:credits:adjust": _l("Credits adjusted"),
         "rights:view": _l("Rights request opened"), "rights:assign": _l("Rights request assigned"),
         "rights:note": _l("Note added to a rights request"), "rights:start": _l("Rights request started"),

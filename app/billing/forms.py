@@ -6,6 +6,7 @@ from babel import Locale
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    DateField,
     DecimalField,
     EmailField,
     HiddenField,
@@ -19,6 +20,7 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 
 from app.billing.alerts import InvalidThresholds, parse_thresholds
 from app.forms import BaseForm
+from app.labels import LABELS
 
 
 class CheckoutForm(BaseForm):
@@ -83,3 +85,28 @@ class BillingDetailsForm(BaseForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.country.choices = country_choices()
+
+
+class OrderFilterForm(BaseForm):
+    """The staff's order filters (a GET form: no CSRF token, nothing changes)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Order reference or e-mail"), validators=[Optional(), Length(max=254)])
+    status = SelectField(_l("Status"), choices=[], validators=[Optional()])
+    since = DateField(_l("Created from"), validators=[Optional()])
+    until = DateField(_l("Created until"), validators=[Optional()])
+    min_amount = DecimalField(_l("Amount from"), places=None, validators=[
+        Optional(), NumberRange(min=Decimal(0), max=Decimal("100000000"), message=_l("Use an amount like 9.00."))])
+    max_amount = DecimalField(_l("Amount up to"), places=None, validators=[
+        Optional(), NumberRange(min=Decimal(0), max=Decimal("100000000"), message=_l("Use an amount like 9.00."))])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.status.choices = [("", str(_l("Any status")))] + [(code, str(name)) for code, name in
+                                                               LABELS["order"].items()]
+
+    def validate_until(self, field):
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError(str(_l("Choose a day on or after the first.")))

@@ -13,7 +13,7 @@ from flask import render_template
 from sqlalchemy import select, tuple_
 
 from app.auth.models import SecurityEvent, User, UserSession
-from app.billing.models import AlertRecipient, CreditEntry, Order
+from app.billing.models import AlertRecipient, BillingDetails, CreditEntry, Order
 from app.consent.models import ConsentRecord
 from app.contact.models import ContactThread
 from app.extensions import db
@@ -108,10 +108,19 @@ TABLES = (
                                 "ip"]),
     ("credit_ledger.csv", CreditEntry, ["created_at", "kind", "amount", "reason", "call_id"]),
     ("orders.csv", Order, ["reference", "created_at", "pack_id", "pack_name", "credits", "amount_cents", "currency",
-                           "status", "paid_at", "refunded_cents"]),
+                           "status", "paid_at", "refunded_cents", "net_cents", "tax_cents", "tax_rate",
+                           "tax_treatment", "buyer_name", "buyer_address", "buyer_country", "buyer_tax_id"]),
     ("consent_records.csv", ConsentRecord, ["created_at", "consent_id", "method", "categories", "policy_version",
                                             "locale"]),
 )
+
+
+def _billing_details(user_id: int) -> dict:
+    details = db.session.get(BillingDetails, user_id)
+    if details is None:
+        return {}
+    return {"billing_name": details.name, "billing_address": details.address, "billing_country": details.country,
+            "billing_tax_id": details.tax_id}
 
 
 def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes]:
@@ -125,6 +134,7 @@ def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes
             "accepted_privacy_version": user.accepted_privacy_version,
             "accepted_terms_version": user.accepted_terms_version, "credit_balance": user.credit_balance,
             "alert_thresholds": user.alert_thresholds, "monthly_spend_limit": user.monthly_spend_limit,
+            **_billing_details(user.id),
         }
         counts = {}
         for name, model, columns in TABLES:

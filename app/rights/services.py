@@ -11,7 +11,7 @@ from sqlalchemy import delete, or_, select, update
 from app.audit import services as audit
 from app.auth.models import AccountToken, RecoveryCode, SecurityEvent, User, UserRole, UserSession
 from app.auth.passwords import hash_password
-from app.billing.models import AlertRecipient
+from app.billing.models import AlertRecipient, BillingDetails
 from app.consent.models import ConsentRecord
 from app.contact.models import ContactThread
 from app.email import OutboxMessage, deliver_due, queue_email
@@ -55,7 +55,8 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
     Deleted: sessions, security events, tokens, 2FA codes, roles, API keys (their calls' key link
     goes), consent records, support threads, raw API calls, unsent and sent mail to the address.
     Anonymised: the account row (the e-mail address becomes free), audit entries about it.
-    Kept, pseudonymised: orders and the credit ledger (tax law), daily usage roll-ups.
+    Kept, pseudonymised: orders and the credit ledger (tax law), daily usage roll-ups; invoices
+    and credit notes as issued (tax law: they keep the billing name and address they were made out to).
     ``hard`` (a minor's account): the account row and everything hanging from it are deleted
     instead of anonymised; only orders stay, with no link to anyone.
     """
@@ -63,6 +64,7 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
     pseudonym = f"erased-user-{user.id}"
     report = {"deleted": {}, "anonymised": ["account", "audit entries"],
               "kept": {"orders": config["ORDER_RETENTION_YEARS"], "credit ledger": config["ORDER_RETENTION_YEARS"],
+                       "invoices": config["ORDER_RETENTION_YEARS"],
                        "daily usage totals": None}}
     for label, statement in (
         (_l("sign-in sessions"), delete(UserSession).where(UserSession.user_id == user.id)),
@@ -73,6 +75,7 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
         (_l("API calls"), delete(ApiCall).where(ApiCall.user_id == user.id)),
         (_l("API keys"), delete(ApiKey).where(ApiKey.user_id == user.id)),
         (_l("alert addresses"), delete(AlertRecipient).where(AlertRecipient.user_id == user.id)),
+        (_l("billing details"), delete(BillingDetails).where(BillingDetails.user_id == user.id)),
         (_l("cookie consent records"), delete(ConsentRecord).where(ConsentRecord.user_id == user.id)),
         (_l("support conversations"), delete(ContactThread).where(or_(ContactThread.user_id == user.id,
                                                                    ContactThread.email == email))),

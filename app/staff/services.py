@@ -212,20 +212,17 @@ def waiting_counts(viewer: User, today: date) -> dict[str, int]:
     return counts
 
 
-def find_orders(query: str, limit: int = 200) -> list:
-    """(order, buyer e-mail) rows, newest first; ``query`` an order reference or an e-mail."""
-    statement = select(Order, User.email).outerjoin(User, User.id == Order.user_id).order_by(Order.id.desc())
-    if query:
-        statement = statement.where(db.or_(Order.reference == query.upper(), User.email == query.lower()))
-    return db.session.execute(statement.limit(limit)).all()
-
-
 # --- audited reads and changes the console's pages make ----------------------------------------
 
 
 def record_person_lookup(actor: User, now: datetime, ip: str | None = None) -> None:
     """A privacy lookup of everything held about an address (the address itself is not kept)."""
     audit.record(actor, "privacy:person:lookup", now, target="address lookup", ip=ip)
+
+
+def record_orders_export(actor: User, filters: str, now: datetime, ip: str | None = None) -> AuditEntry:
+    """An accounting export of orders (it names customers), with the filters it used."""
+    return audit.record(actor, "billing:orders:export", now, target="orders", reason=filters or None, ip=ip)
 
 
 def record_user_view(actor: User, user: User, reason: str, now: datetime, ip: str | None = None) -> AuditEntry:

@@ -6,6 +6,7 @@ from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.billing.models import Order
 from app.extensions import db as _db
+from app.timeutil import utcnow
 from tests.fixtures.visitor import AuthActions, submit, turn_on_2fa
 from tests.staff.test_routes import PASSWORD, make_staff
 
@@ -94,3 +95,35 @@ def test_orders_survive_account_deletion_without_the_buyer(app, outbox):
         _db.session.commit()
         order = _db.session.scalar(select(Order).where(Order.reference == reference))
         assert order is not None and order.user_id is None and order.status == "paid"
+
+
+def test_billing_staff_filter_orders_see_monthly_totals_and_export_them_for_accounting(make_app, runner, outbox):
+    import csv
+    import io
+
+    app = make_app(TAX_RATES="DE:19")
+    for n in range(3):
+        buyer = app.test_client()
+        AuthActions(buyer, outbox).register(f"buyer{n}@example.com")
+        AuthActions(buyer, outbox).login(f"buyer{n}@example.com")
+        demo = submit(buyer, "/account", {"pack": "starter" if n < 2 else "growth"},
+                      action="/billing/checkout").headers["Location"]
+        submit(buyer, demo, {"choice": "pay" if n else "fail"})
+    staff = _staff(app, runner, outbox)
+    paid = staff.get("/staff/orders?status=paid").get_data(as_text=True)
+    assert paid.count("/staff/orders/ORD-") == 2 and "payment failed" not in paid.split("<tbody>")[-1]
+    big = staff.get("/staff/orders?min_amount=20").get_data(as_text=True)
+    assert big.count("/staff/orders/ORD-") == 1  # the growth pack, $58.31 with VAT
+    month = f"{utcnow():%Y-%m}"
+    assert f"{month} (USD)" in paid and "$69.02" in paid  # 10.71 + 58.31 paid this month
+    assert "$11.02" in paid  # of which VAT: 1.71 + 9.31
+    bad = staff.get("/staff/orders?since=2026-12-31&until=2026-01-01&min_amount=lots")
+    assert bad.status_code == 400 and "Choose a day on or after the first" in bad.get_data(as_text=True)
+    exported = staff.get("/staff/orders.csv?status=paid")
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert [(r["net"], r["tax"], r["total"], r["currency"]) for r in rows] == [
+        ("9.00", "1.71", "10.71", "USD"), ("49.00", "9.31", "58.31", "USD")]
+    assert all(r["invoice"].startswith("INV-") for r in rows) and rows[0]["invoice"] != rows[1]["invoice"]
+    with app.app_context():
+        assert "billing:orders:export" in _db.session.scalars(select(AuditEntry.action)).all()
