@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.billing import services
-from app.billing.models import CreditEntry, Order
+from app.billing.models import CreditEntry, Invoice, Order
 from app.extensions import db as _db
 from app.timeutil import utcnow
 from tests.fixtures.factories import make_customer
@@ -62,4 +62,6 @@ def test_twenty_concurrent_payment_events_for_one_order_credit_it_once(make_app,
             CreditEntry.user_id == order["user_id"], CreditEntry.kind == "purchase"))
         balance = _db.session.scalar(select(User.credit_balance).where(User.id == order["user_id"]))
         status = _db.session.scalar(select(Order.status).where(Order.reference == order["reference"]))
+        invoices = _db.session.scalars(select(Invoice.number)).all()
     assert (purchases, balance, status) == (1, order["credits"], "paid")
+    assert len(invoices) == 1  # one invoice, one number, whatever the number of events

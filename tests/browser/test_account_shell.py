@@ -7,7 +7,7 @@ from axe_playwright_python.sync_playwright import Axe
 pytestmark = pytest.mark.browser
 
 ACCOUNT_PAGES = ["/account", "/account/keys", "/account/usage", "/account/usage/calls", "/account/orders",
-                 "/account/alerts", "/account/security", "/account/privacy", "/account/profile"]
+                 "/account/alerts", "/account/billing", "/account/security", "/account/privacy", "/account/profile"]
 
 
 def signed_in(browser, live_server, runner, width: int, locale: str = "en-GB", javascript: bool = True):
