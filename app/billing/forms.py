@@ -16,11 +16,17 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, StopValidation
 
 from app.billing.alerts import InvalidThresholds, parse_thresholds
 from app.forms import BaseForm
 from app.labels import LABELS
+
+
+def finite(form, field):
+    """Refuse NaN and infinities before any range check compares them (a NaN comparison raises)."""
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation(str(_l("Use an amount like 9.00.")))
 
 
 class CheckoutForm(BaseForm):
@@ -29,7 +35,7 @@ class CheckoutForm(BaseForm):
 
 class RefundForm(BaseForm):
     amount = DecimalField(_l("Amount to refund, in the order's currency (empty: all that is left)"), places=None,
-                          validators=[Optional(), NumberRange(min=Decimal("0.01"), max=Decimal("1000000"),
+                          validators=[Optional(), finite, NumberRange(min=Decimal("0.01"), max=Decimal("1000000"),
                                                               message=_l("Use an amount like 4.50, above zero."))])
     reason = StringField(_l("Reason"), validators=[
         DataRequired(message=_l("Give a reason: it goes into the audit log.")), Length(max=200)])
@@ -87,6 +93,9 @@ class BillingDetailsForm(BaseForm):
         self.country.choices = country_choices()
 
 
+AMOUNT_RANGE = NumberRange(min=Decimal(0), max=Decimal("100000000"), message=_l("Use an amount like 9.00."))
+
+
 class OrderFilterForm(BaseForm):
     """The staff's order filters (a GET form: no CSRF token, nothing changes)."""
 
@@ -97,10 +106,8 @@ class OrderFilterForm(BaseForm):
     status = SelectField(_l("Status"), choices=[], validators=[Optional()])
     since = DateField(_l("Created from"), validators=[Optional()])
     until = DateField(_l("Created until"), validators=[Optional()])
-    min_amount = DecimalField(_l("Amount from"), places=None, validators=[
-        Optional(), NumberRange(min=Decimal(0), max=Decimal("100000000"), message=_l("Use an amount like 9.00."))])
-    max_amount = DecimalField(_l("Amount up to"), places=None, validators=[
-        Optional(), NumberRange(min=Decimal(0), max=Decimal("100000000"), message=_l("Use an amount like 9.00."))])
+    min_amount = DecimalField(_l("Amount from"), places=None, validators=[Optional(), finite, AMOUNT_RANGE])
+    max_amount = DecimalField(_l("Amount up to"), places=None, validators=[Optional(), finite, AMOUNT_RANGE])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -44,6 +44,8 @@ def test_billing_staff_find_an_order_and_refund_it_audited(app, runner, outbox):
     assert "Only $9.00 is left to refund" in too_much.get_data(as_text=True)
     too_precise = submit(staff, f"/staff/orders/{reference}", {"amount": "4.505", "reason": "customer asked"})
     assert too_precise.status_code == 400 and "at most the currency" in too_precise.get_data(as_text=True)
+    for value in ("NaN", "-Infinity", "0", "lots"):
+        assert submit(staff, f"/staff/orders/{reference}", {"amount": value, "reason": "x"}).status_code == 400
     asked = submit(staff, f"/staff/orders/{reference}", {"amount": "4.50", "reason": "customer asked"})
     page = asked.get_data(as_text=True)
     assert asked.status_code == 200 and "Refund $4.50?" in page  # nothing moved yet
@@ -119,6 +121,8 @@ def test_billing_staff_filter_orders_see_monthly_totals_and_export_them_for_acco
     assert "$11.02" in paid  # of which VAT: 1.71 + 9.31
     bad = staff.get("/staff/orders?since=2026-12-31&until=2026-01-01&min_amount=lots")
     assert bad.status_code == 400 and "Choose a day on or after the first" in bad.get_data(as_text=True)
+    for value in ("NaN", "Infinity", "-1", "1e999", "9" * 400):  # a clear message, never a 500
+        assert staff.get(f"/staff/orders?max_amount={value}").status_code == 400, value
     exported = staff.get("/staff/orders.csv?status=paid")
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
