@@ -8,7 +8,7 @@ PORT ?= 5000
 # The links the site writes (mail, API docs, security.txt) follow the address served, unless set.
 SITE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint translations compile-translations migrate venv dev-venv clean
+.PHONY: run test lint sbom translations compile-translations migrate venv dev-venv clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -56,5 +56,11 @@ test: dev-venv
 lint: dev-venv
 	$(BIN)/ruff check .
 
+## The software bill of materials of the pinned runtime requirements (CycloneDX 1.6 JSON, validated).
+sbom: dev-venv
+	$(BIN)/cyclonedx-py requirements requirements.txt --pyproject pyproject.toml --of JSON \
+		--output-reproducible --validate -o sbom.cdx.json
+	@echo "sbom.cdx.json: $$(grep -c '"bom-ref"' sbom.cdx.json) entries"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage translations/*/LC_MESSAGES/*.mo
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage sbom.cdx.json translations/*/LC_MESSAGES/*.mo

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
 MIN_LENGTH = 12
@@ -83,4 +83,21 @@ def password_problems(password: str, email: str | None = None) -> list[str]:
     local = (email or "").split("@", 1)[0].lower()
     if len(local) >= 3 and local in password.lower():
         problems.append(_l("Your password must not contain your e-mail address."))
+    if any(word in _letters(password) for word in context_words()):
+        problems.append(_l("Your password must not contain the name of this service."))
     return problems
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def context_words() -> set[str]:
+    """Words an attacker tries first against this service (ASVS 5.0 6.2.11): its name and the
+    site's configured name, compared without spaces or punctuation."""
+    words = {"twtapi"}
+    if has_app_context():
+        site = _letters(current_app.config.get("SITE_NAME") or "")
+        if len(site) >= 4:
+            words.add(site)
+    return words

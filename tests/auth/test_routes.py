@@ -78,6 +78,8 @@ def test_min_age_comes_from_configuration(make_app):
         ({"password": "short"}, "at least 12"),
         ({"password": "password123456"}, "too common"),
         ({"password": "alice-has-a-secret"}, "must not contain your e-mail"),
+        ({"password": "my-TwtAPI-key-2026"}, "must not contain the name of this service"),  # ASVS 5.0 6.2.11
+        ({"password": "i love twt api and tea"}, "must not contain the name of this service"),
         ({"nickname": "n" * 41}, "at most 40"),
     ],
 )
