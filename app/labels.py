@@ -57,6 +57,7 @@ LABELS: dict[str, dict[str, object]] = {
         "staff:team:roles": _l("Staff roles changed"), "staff:user:view": _l("Customer record opened"),
         "staff:user:suspend": _l("Account suspended"), "staff:user:unsuspend": _l("Account unsuspended"),
         "staff:user:end-sessions": _l("Customer's sessions ended"),
+        "staff:sessions:end-all": _l("Every account signed out (emergency)"),
         "staff:user:revoke-key": _l("Customer's key revoked"),
         "staff:user:resend-verification": _l("Confirmation e-mail sent again"),
         "privacy:export": _l("Data export downloaded"), "privacy:person:lookup": _l("Address looked up"),

@@ -255,6 +255,7 @@ def regenerate_recovery_codes():
         return redirect(url_for("account.show_two_factor"), code=303)
     codes = twofactor.new_recovery_codes(current_user, utcnow())
     activity.record_event(current_user, "auth:2fa:recovery_codes", request_client(), utcnow())
+    activity.notify_two_factor_changed(current_user, True, current_app.config, change="recovery_codes")
     db.session.commit()
     return _show_codes(codes)
 

@@ -70,9 +70,12 @@ def notify_new_device(user: User, client: Client, config, now: datetime) -> None
                 reset_url=external_url("auth.reset_request"))
 
 
-def notify_two_factor_changed(user: User, enabled: bool, config) -> None:
+def notify_two_factor_changed(user: User, enabled: bool, config, change: str | None = None) -> None:
+    """Tell the account a factor changed (turned on, off, or new recovery codes), with the way to
+    secure it if it was not them (ASVS 5.0: notify on authentication factor changes)."""
     queue_email(user.email, "two_factor_changed", user_locale(user, config), enabled=enabled,
-                security_url=external_url("account.show_security"), support_email=config["SUPPORT_EMAIL"])
+                change=change or ("on" if enabled else "off"), security_url=external_url("account.show_security"),
+                reset_url=external_url("auth.reset_request"), support_email=config["SUPPORT_EMAIL"])
 
 
 def check_second_factor(user: User, code: str, client: Client, config, now: datetime) -> bool:

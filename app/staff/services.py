@@ -11,11 +11,11 @@ import secrets
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.audit import services as audit
 from app.audit.models import AuditEntry
-from app.auth.models import STAFF_ROLES, User, UserRole
+from app.auth.models import STAFF_ROLES, User, UserRole, UserSession
 from app.auth.provisioning import create_staff
 from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_verification
 from app.billing.models import Order, WebhookEvent
@@ -74,6 +74,19 @@ def end_all_sessions(user: User, staff, reason: str, config, now: datetime, ip=N
     count = end_sessions(user, "ended_by_staff", now)
     audit.record(staff, "staff:user:end-sessions", now, target_user=user, reason=reason, ip=ip)
     notify(user, "sessions_ended", config)
+    return count
+
+
+def end_every_session(staff, reason: str, now: datetime, keep_id: int | None = None, ip=None) -> int:
+    """An emergency (ASVS 5.0 7.4.5): end every sign-in session of every account at once, but the
+    acting admin's own; one audit row with the reason and the count. Flush only."""
+    sessions = UserSession.__table__
+    query = update(sessions).where(sessions.c.ended_at.is_(None))
+    if keep_id is not None:
+        query = query.where(sessions.c.id != keep_id)
+    count = db.session.execute(query.values(ended_at=now, end_reason="emergency")).rowcount
+    audit.record(staff, "staff:sessions:end-all", now, target=f"every session ({count})", reason=reason, ip=ip)
+    db.session.flush()
     return count
 
 

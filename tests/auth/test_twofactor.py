@@ -123,8 +123,12 @@ def test_turning_off_needs_a_code(client, app, outbox):
 def test_new_recovery_codes_replace_the_old_ones(app, client, outbox):
     auth = _signed_in(client, outbox)
     _, old_codes = turn_on_2fa(client)
+    outbox.clear()
     response = submit(client, "/account/security/2fa", {}, action="/account/security/2fa/recovery-codes")
     assert response.status_code == 200
+    [mail] = [m for m in outbox if "recovery codes" in m["Subject"]]  # the account is told, with a way out
+    body = mail.get_body(("plain",)).get_content()
+    assert "If this was not you" in body and "/reset-password" in body
     auth.logout()
     auth.login()
     assert "already used" in submit(client, "/login/2fa", {"code": old_codes[1]}).get_data(as_text=True)

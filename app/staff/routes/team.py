@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from app.auth import provisioning
@@ -63,3 +64,29 @@ def _confirm_removal(member):
         consequence=_("Every role is taken away: the console is closed to them from their next page. Their "
                       "customer account stays."), button=_("Remove from staff"),
         action_url=url_for("staff.manage_team"), cancel_url=url_for("staff.manage_team"), fields=request.form)
+
+
+@bp.post("/sessions/end-all")
+@staff("admin")
+def end_every_session():
+    """In an emergency (a leaked session store, a compromised release): sign out every account at
+    once, but the acting admin, with a reason on record, after a confirmation step."""
+    reason = (request.form.get("reason") or "").strip()[:500]
+    if not reason:
+        flash(_("Give a reason: it goes into the audit log."), "error")
+        return redirect(url_for("staff.manage_team"), code=303)
+    if request.form.get("confirmed") != "yes":
+        return render_template(
+            "staff/confirm.html", title=_("Sign out every account now?"),
+            consequence=_("Every customer and staff member is signed out at once, on every device, and must sign "
+                          "in again with their password (and second factor). Only your own session stays. API keys "
+                          "are not affected."), button=_("Sign out everyone"),
+            action_url=url_for("staff.end_every_session"), cancel_url=url_for("staff.manage_team"),
+            fields=request.form)
+    current = g.get("user_session")
+    count = staff_services.end_every_session(current_user, reason, utcnow(), current.id if current else None,
+                                             request.remote_addr)
+    db.session.commit()
+    flash(ngettext("%(num)s session ended; everyone signs in again. Yours stays.",
+                   "%(num)s sessions ended; everyone signs in again. Yours stays.", count), "success")
+    return redirect(url_for("staff.manage_team"), code=303)
