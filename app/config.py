@@ -302,6 +302,12 @@ class ProductionConfig(Config):
         super().__init__(env)
         self.SESSION_COOKIE_SECURE = _bool(env.get("SESSION_COOKIE_SECURE"), True)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        # ASVS 5.0 3.3.1: the __Host- prefix makes browsers refuse the cookie unless it is Secure,
+        # for Path=/ and without a Domain, so no subdomain or plain-http page can set or shadow it.
+        if self.SESSION_COOKIE_SECURE:
+            self.SESSION_COOKIE_NAME = "__Host-session"
+            self.SESSION_COOKIE_DOMAIN = None
+            self.SESSION_COOKIE_PATH = "/"
         self.PROXY_HOPS = _int(env, "PROXY_HOPS", 1)
         self.PREFERRED_URL_SCHEME = "https"
         # Production never writes mail to files nor keeps rate limits in one process's memory.

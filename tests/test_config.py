@@ -254,3 +254,23 @@ def test_dotenv_file_is_read_without_overriding_the_environment(tmp_path, monkey
     finally:
         env_file.unlink()
         os.environ.pop("SITE_NAME", None)
+
+
+def test_production_names_the_session_cookie_with_the_host_prefix(database_url):
+    """ASVS 5.0 3.3.1: ``__Host-session``, Secure, Path=/ and no Domain, so browsers refuse any
+    copy set by a subdomain or over plain http; the cookie page names it as the browser sees it."""
+    cfg = load_config("production", PRODUCTION_ENV)
+    app = create_app(cfg, {"SQLALCHEMY_DATABASE_URI": database_url, "API_METERING": "database", "REDIS_URL": None,
+                           "RATELIMIT_STORAGE_URI": "memory://"})
+    interface = app.session_interface
+    assert interface.get_cookie_name(app) == "__Host-session"
+    assert (interface.get_cookie_secure(app), interface.get_cookie_path(app), interface.get_cookie_domain(app)) == (
+        True, "/", None)
+    page = app.test_client().get("/cookies", base_url="https://twtapi.example").get_data(as_text=True)
+    assert "<code>__Host-session</code>" in page
+    plain = load_config("production", {**PRODUCTION_ENV, "SESSION_COOKIE_SECURE": "0"})
+    assert plain.SESSION_COOKIE_NAME == "session"  # a prefix the browser would refuse without Secure
+    from app.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()

@@ -38,6 +38,11 @@ class Cookie:
     lifetime: str
     http_only: bool = True
 
+    def shown_name(self, config) -> str:
+        """The name the browser sees: the session cookie's is configured (``__Host-session`` in
+        production, ASVS 5.0 3.3.1)."""
+        return config.get("SESSION_COOKIE_NAME") or self.name if self.name == SESSION_COOKIE else self.name
+
     def lifetime_text(self, config) -> str:
         """The lifetime with the configured periods filled in."""
         return str(self.lifetime) % {
@@ -84,5 +89,5 @@ def cookies_in(categories: set[str]) -> tuple[Cookie, ...]:
     return tuple(c for c in COOKIES if c.category in categories)
 
 
-def registered_names() -> set[str]:
-    return {c.name for c in COOKIES}
+def registered_names(config=None) -> set[str]:
+    return {c.shown_name(config) if config is not None else c.name for c in COOKIES}

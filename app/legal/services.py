@@ -122,7 +122,7 @@ def current_version_label(document: str, today: date, fallback: str) -> str:
 def live_facts(config, locale: str) -> dict:
     """The facts documents state, read from the configuration and registries the code runs on."""
     with force_locale(locale):
-        cookies = [{"name": c.name, "category": str(registry.category(c.category).label),
+        cookies = [{"name": c.shown_name(config), "category": str(registry.category(c.category).label),
                     "purpose": str(c.purpose), "lifetime": c.lifetime_text(config)} for c in registry.COOKIES]
         processors = [{"name": p["name"], "purpose": str(p["purpose"])} for p in config["SUBPROCESSORS"]]
     rules = [{"name": r.name, "action": r.action, "days": retention.rule_days(r, config) if r.action != "keep"
