@@ -55,3 +55,25 @@ def test_reauth_never_returns_off_site(client, outbox):
     auth.login()
     response = submit(client, "/reauth", {"password": PASSWORD_FOR_TESTS, "next": "https://evil.example/"})
     assert response.headers["Location"] == "/account/security"
+
+
+def test_every_change_of_the_address_or_a_factor_asks_for_password_and_second_factor_again(client, app, outbox):
+    """ASVS 5.0 7.5.1: changing the e-mail address, the password, turning two-factor on or off,
+    and new recovery codes all go through /reauth, which needs the password and the second factor."""
+    auth = AuthActions(client, outbox)
+    auth.register()
+    auth.login()
+    secret, _ = turn_on_2fa(client)
+    _age_reauth(app)
+    for path, fields in (("/account/profile/email", {"new_email": "new@example.com"}),
+                         ("/account/profile/password", {"password": "another long passphrase"}),
+                         ("/account/security/2fa/disable", {"code": "123456"}),
+                         ("/account/security/2fa/recovery-codes", {})):
+        response = submit(client, "/account/security", fields, action=path)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/reauth"), path
+    assert client.get("/account/security/2fa").headers["Location"].startswith("/reauth")
+    password_only = submit(client, "/reauth", {"password": PASSWORD_FOR_TESTS, "next": "/account/security"})
+    assert password_only.status_code == 200 and "not right" in password_only.get_data(as_text=True)
+    both = submit(client, "/reauth", {"password": PASSWORD_FOR_TESTS, "code": totp_now(secret, 1),
+                                      "next": "/account/security"})
+    assert both.headers["Location"] == "/account/security"
