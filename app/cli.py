@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from app import email as mail
 from app import retention
+from app.audit import chain as audit_chain
 from app.auth import demo, provisioning
 from app.auth import services as auth_services
 from app.auth.passwords import password_problems
@@ -268,6 +269,21 @@ def rights_digest_command():
         click.echo(f"digest sent: {count} requests")
 
 
+audit_cli = AppGroup("audit", help="The audit log.")
+
+
+@audit_cli.command("verify")
+def verify_audit_command():
+    """Check the audit log's hash chain: every entry sealed and linked; exit 1 and a line per problem."""
+    report = audit_chain.verify(current_app.config)
+    for problem in report.problems:
+        click.echo(f"BROKEN {problem}")
+    click.echo(f"{report.checked} entries checked, {report.unsealed} from before the chain, "
+               f"{'chain intact' if report.intact else f'{len(report.problems)} problems'}")
+    if not report.intact:
+        raise SystemExit(1)
+
+
 keys_cli = AppGroup("keys", help="API keys.")
 
 
@@ -306,6 +322,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(crypto_cli)
     app.cli.add_command(credits_cli)
     app.cli.add_command(orders_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(rights_cli)
     app.cli.add_command(policies_cli)
     app.cli.add_command(usage_cli)

@@ -25,6 +25,22 @@ class AuditEntry(db.Model):
     target: Mapped[str | None] = mapped_column(db.String(254), info=PERSONAL)
     reason: Mapped[str | None] = mapped_column(db.String(500))
     ip: Mapped[str | None] = mapped_column(db.String(45), info=PERSONAL)
+    # The chain (ASVS 5.0 16.4.2): row_hash seals this entry and the previous entry's row_hash,
+    # target_seal its target (the one field pseudonymisation may rewrite); both keyed (HMAC), so
+    # changing, removing or inserting an entry without the application's key shows in
+    # `flask audit verify`. Entries written before the chain existed have none.
+    prev_hash: Mapped[str | None] = mapped_column(db.String(64))
+    row_hash: Mapped[str | None] = mapped_column(db.String(64))
+    target_seal: Mapped[str | None] = mapped_column(db.String(64))
+
+
+class AuditChainHead(db.Model):
+    """The newest entry's row_hash: appends take this row's lock, so the chain has one order."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_hash: Mapped[str] = mapped_column(db.String(64))
 
 
 register(Rule(

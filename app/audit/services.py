@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
+from app.audit import chain
 from app.audit.models import AuditEntry
 from app.extensions import db
 
@@ -30,31 +31,37 @@ def record(actor, action: str, now: datetime, target_user=None, target: str | No
         action=action, target_user_id=target_user.id if target_user else None,
         target=target or (target_user.email if target_user else None), reason=(reason or None), ip=ip,
     )
+    chain.seal(entry)
     db.session.add(entry)
     db.session.flush()
     return entry
 
 
 def pseudonymise_subject(user_id: int, pseudonym: str) -> int:
-    """Replace an erased customer's identity in the entries about them; return how many changed."""
-    result = db.session.execute(
-        update(AuditEntry).where(AuditEntry.target_user_id == user_id).values(target=pseudonym)
-        .execution_options(audit_pseudonymise=True)
-    )
-    return result.rowcount
+    """Replace an erased customer's identity in the entries about them (sealed again); return how
+    many changed."""
+    rows = db.session.execute(select(AuditEntry.id, AuditEntry.row_hash)
+                              .where(AuditEntry.target_user_id == user_id)).all()
+    for entry_id, row in rows:
+        _set_target(entry_id, row, pseudonym)
+    return len(rows)
 
 
 def pseudonymise_text(needle: str, replacement: str) -> int:
     """Replace ``needle`` (any case) in the targets that name it, e.g. an erased person's address
     in "SUP-… <address>"; return how many entries changed."""
     pattern = re.compile(re.escape(needle), re.IGNORECASE)
-    rows = db.session.execute(select(AuditEntry.id, AuditEntry.target).where(
+    rows = db.session.execute(select(AuditEntry.id, AuditEntry.target, AuditEntry.row_hash).where(
         func.lower(AuditEntry.target).contains(needle.lower()))).all()
-    for entry_id, target in rows:
-        db.session.execute(update(AuditEntry).where(AuditEntry.id == entry_id)
-                           .values(target=pattern.sub(replacement, target))
-                           .execution_options(audit_pseudonymise=True, synchronize_session=False))
+    for entry_id, target, row in rows:
+        _set_target(entry_id, row, pattern.sub(replacement, target))
     return len(rows)
+
+
+def _set_target(entry_id: int, row: str | None, target: str) -> None:
+    db.session.execute(update(AuditEntry).where(AuditEntry.id == entry_id)
+                       .values(target=target, target_seal=chain.reseal_target(row, target))
+                       .execution_options(audit_pseudonymise=True, synchronize_session=False))
 
 
 @event.listens_for(Session, "before_flush")
