@@ -7,6 +7,8 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -145,14 +147,25 @@ def test_a_cap_changed_in_one_process_holds_in_another_on_its_next_call(metered)
     assert client.get(USERS, headers=bearer(second_key(portal, user_id))).json["code"] == "spend_limit_reached"
 
 
+@dataclass
+class Backend:
+    """A data backend on loopback: ``seen`` holds the paths it was asked for; ``during`` is
+    called with each request's number (1, 2, …) before it answers."""
+
+    url: str
+    seen: list
+    during: Callable[[int], None] = lambda n: None
+
+
 @pytest.fixture
 def backend():
     """A data backend on loopback that counts the requests it gets."""
-    seen = []
+    state = Backend("", [])
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - the standard library's name
-            seen.append(self.path)
+            state.seen.append(self.path)
+            state.during(len(state.seen))
             body = json.dumps({"data": {"username": "jack"}}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -165,7 +178,8 @@ def backend():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", seen
+    state.url = f"http://127.0.0.1:{server.server_port}"
+    yield state
     server.shutdown()
     server.server_close()
 
@@ -173,14 +187,13 @@ def backend():
 def test_a_cap_refusal_before_the_backends_work_calls_nothing_and_charges_nothing(metered, backend):
     """With an upstream backend the gateway checks before fetching: a capped key costs the
     backend no request."""
-    url, seen = backend
-    app = metered(UPSTREAM_API_URL=url)
+    app = metered(UPSTREAM_API_URL=backend.url)
     client = app.test_client()
     user_id, secret = make_customer(app, credits=1000)
     set_limits(app, user_id, daily=1)
     assert client.get(USERS, headers=bearer(secret)).status_code == 200
     assert client.get(USERS, headers=bearer(secret)).status_code == 402
-    assert len(seen) == 1 and charged(app, user_id) == (999, 1)
+    assert len(backend.seen) == 1 and charged(app, user_id) == (999, 1)
 
 
 def race(base: str, secret: str, callers: int) -> list[int]:
@@ -227,7 +240,7 @@ def test_two_hundred_callers_racing_for_a_cap_of_k_spend_exactly_k(meter, make_a
     assert charged(app, user_id) == (960, 40)
 
 
-def test_a_cap_lowered_while_a_call_is_in_flight_holds_from_the_next_call(metered):
+def test_a_cap_lowered_while_a_call_is_in_flight_holds_from_the_next_call(metered, backend):
     """Another process lowers the cap while the backend is answering a call: the Redis meter's
     script sees the key changed and the gateway decides on the key as it is now; the database
     meter settles that call on the key it read. Either way the next call follows the new cap,
@@ -238,34 +251,17 @@ def test_a_cap_lowered_while_a_call_is_in_flight_holds_from_the_next_call(metere
     set_limits(portal, user_id, daily=5)
     lowered = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the standard library's name
-            if not lowered:  # the first fetch: the customer lowers the cap meanwhile
-                set_limits(portal, user_id, daily=1)
-                lowered.append(True)
-            body = json.dumps({"data": {"username": "jack"}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def lower_during_the_second_fetch(n):  # the first call is served as usual: 1 credit of the cap spent
+        if n == 2:
+            set_limits(portal, user_id, daily=1)
+            lowered.append(True)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        gateway = metered(prefix, UPSTREAM_API_URL=f"http://127.0.0.1:{server.server_port}")
-        client = gateway.test_client()
-        lowered.append("not yet")  # the first call is served as usual: 1 credit of the cap spent
-        assert client.get(USERS, headers=bearer(secret)).status_code == 200
-        lowered.clear()
-        in_flight = client.get(USERS, headers=bearer(secret))
-        after = client.get(USERS, headers=bearer(secret))
-    finally:
-        server.shutdown()
-        server.server_close()
+    backend.during = lower_during_the_second_fetch
+    gateway = metered(prefix, UPSTREAM_API_URL=backend.url)
+    client = gateway.test_client()
+    assert client.get(USERS, headers=bearer(secret)).status_code == 200
+    in_flight = client.get(USERS, headers=bearer(secret))
+    after = client.get(USERS, headers=bearer(secret))
     assert lowered
     if gateway.extensions["twtapi_meter"].name == "redis":  # nothing is served on the old cap
         assert in_flight.status_code == 402 and in_flight.json["code"] == "key_cap_reached"

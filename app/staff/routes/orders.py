@@ -114,23 +114,25 @@ def _confirm_refund(order, preview: refunds.Preview):
         cancel_url=url_for("staff.show_order", reference=order.reference))
 
 
+def _document(number: str):
+    document = invoices.find(number)
+    if document is None:
+        abort(404)
+    return document
+
+
 @bp.get("/invoices/<number>")
 @staff("billing", "admin")
 def show_invoice(number: str):
     """An invoice or credit note as the customer sees it."""
-    document = invoices.find(number)
-    if document is None:
-        abort(404)
-    return documents.page(document)
+    return documents.page(_document(number))
 
 
 @bp.get("/invoices/<number>.pdf")
 @staff("billing", "admin")
 def download_invoice(number: str):
-    document = invoices.find(number)
-    if document is None:
-        abort(404)
-    return documents.download(document)
+    """The same document as a PDF."""
+    return documents.download(_document(number))
 
 
 @bp.route("/credits", methods=["GET", "POST"])
