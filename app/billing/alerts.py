@@ -128,11 +128,6 @@ def save_settings(user: User, thresholds: str, spend_limit: int | None, config, 
     return levels
 
 
-def spent_this_month(user_id: int, today: date) -> int:
-    return int(db.session.scalar(select(func.coalesce(func.sum(UsageDaily.credits), 0)).where(
-        UsageDaily.user_id == user_id, UsageDaily.day >= month_start(today))) or 0)
-
-
 # --- other addresses --------------------------------------------------------------------------
 
 def recipients(user_id: int) -> list[AlertRecipient]:

@@ -39,5 +39,5 @@ def apply_to_order(order: Order, user_id: int, config) -> None:
         order.buyer_name, order.buyer_address = details.name, details.address
         order.buyer_country, order.buyer_tax_id = details.country, details.tax_id
     tax = tax_of(order.amount_cents, order.buyer_country, order.buyer_tax_id, config)
-    order.net_cents, order.tax_cents, order.amount_cents = tax.net_cents, tax.tax_cents, tax.total_cents
+    order.tax_cents, order.amount_cents = tax.tax_cents, tax.total_cents
     order.tax_rate, order.tax_treatment = tax.rate_text, tax.treatment

@@ -84,7 +84,7 @@ def sign(payload: str, secret: str) -> str:
 def _line_items(order) -> list[dict]:
     """The pack at its net price, and the tax as a line of its own (our rates, see billing.tax)."""
     items = [{"quantity": 1, "price_data": {
-        "currency": order.currency.lower(), "unit_amount": order.net_cents or order.amount_cents,
+        "currency": order.currency.lower(), "unit_amount": order.net_cents,
         "product_data": {"name": f"{order.pack_label}: {order.credits} credits"}}}]
     if order.tax_cents:
         items.append({"quantity": 1, "price_data": {

@@ -47,7 +47,7 @@ def issue_invoice(order: Order, config, now: datetime, locale: str) -> Invoice:
     if existing is not None:
         return existing
     invoice = Invoice(kind="invoice", number=next_number("invoice", now.year), order_id=order.id, issued_at=now,
-                      currency=order.currency, net_cents=order.net_cents or order.amount_cents,
+                      currency=order.currency, net_cents=order.net_cents,
                       tax_cents=order.tax_cents or 0, total_cents=order.amount_cents, tax_rate=order.tax_rate,
                       tax_treatment=order.tax_treatment or "none", seller=json.dumps(seller(config)),
                       buyer_name=order.buyer_name, buyer_address=order.buyer_address,

@@ -73,12 +73,11 @@ class Order(db.Model):
     credit_shortfall: Mapped[int] = mapped_column(default=0)  # refunded credits already spent
     # The buyer's billing details as the invoice names them (copied from the account when the order
     # is made, completed from what Stripe Checkout collected), and the tax on the pack's price:
-    # amount_cents = net_cents + tax_cents. Kept with the order for tax law.
+    # amount_cents is what is paid, tax_cents included. Kept with the order for tax law.
     buyer_name: Mapped[str | None] = mapped_column(db.String(200), info=PERSONAL)
     buyer_address: Mapped[str | None] = mapped_column(db.Text, info=PERSONAL)
     buyer_country: Mapped[str | None] = mapped_column(db.String(2))
     buyer_tax_id: Mapped[str | None] = mapped_column(db.String(40), info=PERSONAL)
-    net_cents: Mapped[int | None]
     tax_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     tax_rate: Mapped[str | None] = mapped_column(db.String(8))  # percent, as configured ("19", "5.5")
     tax_treatment: Mapped[str | None] = mapped_column(db.String(20))  # standard | reverse_charge | none
@@ -90,6 +89,11 @@ class Order(db.Model):
         name stored at purchase (English) for a pack no longer sold."""
         pack = get_pricing().pack(self.pack_id)
         return str(pack.name) if pack is not None else self.pack_name
+
+    @property
+    def net_cents(self) -> int:
+        """The pack's price before tax (orders from before tax was charged have none)."""
+        return self.amount_cents - (self.tax_cents or 0)
 
 
 REFUND_STATUSES = ("pending", "requires_action", "succeeded", "failed", "canceled")

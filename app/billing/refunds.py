@@ -10,13 +10,11 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-
-from babel.numbers import get_currency_precision
 
 from app.audit import services as audit
 from app.auth.models import User
 from app.billing import webhooks
+from app.billing.amounts import in_units
 from app.billing.models import Order
 from app.extensions import db
 from app.metering import services as metering
@@ -34,22 +32,6 @@ class TooMuch(ValueError):
     def __init__(self, left_cents: int):
         super().__init__(f"{left_cents} cents are left")
         self.left_cents = left_cents
-
-
-class TooPrecise(ValueError):
-    """An amount with more decimals than the currency has (4.505 dollars)."""
-
-
-def to_cents(amount: Decimal | None, currency: str) -> int | None:
-    """An amount in currency units (Decimal("4.50")) in its minor unit (450); None stays None.
-    Raises TooPrecise for more decimals than the currency has."""
-    if amount is None:
-        return None
-    digits = get_currency_precision(currency.upper())
-    minor = amount.scaleb(digits)
-    if minor != minor.to_integral_value():
-        raise TooPrecise(str(amount))
-    return int(minor)
 
 
 def refundable_amount(order: Order, requested_cents: int | None) -> int:
@@ -95,9 +77,8 @@ def refund(order: Order, requested_cents: int | None, actor: User, reason: str, 
     asked, so an attempt whose request fails stays on record. Raises NotRefundable or TooMuch."""
     amount = refundable_amount(order, requested_cents)
     buyer = db.session.get(User, order.user_id) if order.user_id else None
-    shown = format(Decimal(amount).scaleb(-get_currency_precision(order.currency.upper())), "f")
     audit.record(actor, "billing:order:refund", now, target_user=buyer, target=order.reference,
-                 reason=f"{shown} {order.currency.upper()}: {reason}", ip=ip)
+                 reason=f"{in_units(amount, order.currency)} {order.currency.upper()}: {reason}", ip=ip)
     db.session.commit()
     if payment_gateway.name == "stripe":
         payment_gateway.refund(order, amount, reason_key=str(order.refunded_cents + amount))

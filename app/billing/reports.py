@@ -3,19 +3,17 @@ and currency, and a CSV for accounting with invoice numbers and tax. No request,
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 
-from babel.numbers import get_currency_precision
 from sqlalchemy import select
 
 from app.auth.models import User
+from app.billing.amounts import in_units
 from app.billing.models import Invoice, Order
+from app.csvstream import csv_lines as lines
 from app.extensions import db
 
 BATCH = 500
@@ -75,31 +73,22 @@ def monthly_totals(f: OrderFilter) -> list[MonthTotal]:
     """Paid orders (refunded ones included) by the month they were paid in and their currency,
     newest month first."""
     totals: dict[tuple[str, str], MonthTotal] = {}
-    statement = (select(Order.paid_at, Order.currency, Order.net_cents, Order.tax_cents, Order.amount_cents,
+    statement = (select(Order.paid_at, Order.currency, Order.tax_cents, Order.amount_cents,
                         Order.refunded_cents).outerjoin(User, User.id == Order.user_id)
                  .where(*f.where(), Order.paid_at.is_not(None)))
-    for paid_at, currency, net, tax, total, refunded in db.session.execute(statement):
+    for paid_at, currency, tax, total, refunded in db.session.execute(statement):
         key = (f"{paid_at:%Y-%m}", currency)
         row = totals.setdefault(key, MonthTotal(*key))
         row.orders += 1
-        row.net_cents += net if net is not None else total
+        row.net_cents += total - (tax or 0)
         row.tax_cents += tax or 0
         row.total_cents += total
         row.refunded_cents += refunded
     return sorted(totals.values(), key=lambda t: (t.month, t.currency), reverse=True)
 
 
-def minor_units(amount: Decimal | None, currency: str) -> int | None:
-    """An amount in currency units (a filter's bound) in the minor unit, rounded half up; None stays None."""
-    if amount is None:
-        return None
-    return int(amount.scaleb(get_currency_precision(currency.upper())).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
 def _units(cents: int | None, currency: str) -> str:
-    if cents is None:
-        return ""
-    return format(Decimal(cents).scaleb(-get_currency_precision(currency.upper())), "f")
+    return "" if cents is None else in_units(cents, currency)
 
 
 HEADER = ["order", "created_at", "paid_at", "status", "customer_email", "buyer_name", "buyer_country",
@@ -110,16 +99,10 @@ HEADER = ["order", "created_at", "paid_at", "status", "customer_email", "buyer_n
 def csv_lines(f: OrderFilter) -> Iterator[str]:
     """The filtered orders as CSV lines for accounting (amounts in currency units), oldest first,
     read in batches."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    return lines(HEADER, _csv_rows(f))
 
-    def line(values) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(values)
-        return buffer.getvalue()
 
-    yield line(HEADER)
+def _csv_rows(f: OrderFilter) -> Iterator[list]:
     last = 0
     while True:
         rows = db.session.execute(select(Order, User.email).outerjoin(User, User.id == Order.user_id)
@@ -132,12 +115,12 @@ def csv_lines(f: OrderFilter) -> Iterator[str]:
             documents[(order_id, kind)].append(number)
         for order, email in rows:
             c = order.currency
-            yield line([order.reference, order.created_at.isoformat(timespec="seconds"),
-                        order.paid_at.isoformat(timespec="seconds") if order.paid_at else "", order.status,
-                        email or "", order.buyer_name or "", order.buyer_country or "", order.buyer_tax_id or "", c,
-                        _units(order.net_cents if order.net_cents is not None else order.amount_cents, c),
-                        _units(order.tax_cents or 0, c), order.tax_rate or "", order.tax_treatment or "",
-                        _units(order.amount_cents, c), _units(order.refunded_cents, c),
-                        " ".join(documents[(order.id, "invoice")]), " ".join(documents[(order.id, "credit_note")]),
-                        order.payment_method or ""])
+            yield [order.reference, order.created_at.isoformat(timespec="seconds"),
+                   order.paid_at.isoformat(timespec="seconds") if order.paid_at else "", order.status,
+                   email or "", order.buyer_name or "", order.buyer_country or "", order.buyer_tax_id or "", c,
+                   _units(order.net_cents, c),
+                   _units(order.tax_cents or 0, c), order.tax_rate or "", order.tax_treatment or "",
+                   _units(order.amount_cents, c), _units(order.refunded_cents, c),
+                   " ".join(documents[(order.id, "invoice")]), " ".join(documents[(order.id, "credit_note")]),
+                   order.payment_method or ""]
         last = rows[-1][0].id

@@ -108,7 +108,7 @@ TABLES = (
                                 "ip"]),
     ("credit_ledger.csv", CreditEntry, ["created_at", "kind", "amount", "reason", "call_id"]),
     ("orders.csv", Order, ["reference", "created_at", "pack_id", "pack_name", "credits", "amount_cents", "currency",
-                           "status", "paid_at", "refunded_cents", "net_cents", "tax_cents", "tax_rate",
+                           "status", "paid_at", "refunded_cents", "tax_cents", "tax_rate",
                            "tax_treatment", "buyer_name", "buyer_address", "buyer_country", "buyer_tax_id"]),
     ("consent_records.csv", ConsentRecord, ["created_at", "consent_id", "method", "categories", "policy_version",
                                             "locale"]),

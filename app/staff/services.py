@@ -5,8 +5,6 @@ No request; flush only. Every change writes an audit row here, so no view can fo
 
 from __future__ import annotations
 
-import csv
-import io
 import secrets
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -21,6 +19,7 @@ from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_ve
 from app.billing.models import Order, WebhookEvent
 from app.billing.services import add_credits
 from app.contact.models import ContactThread
+from app.csvstream import csv_lines
 from app.email import OutboxMessage, external_url, queue_email
 from app.extensions import db
 from app.keys.models import ApiKey
@@ -163,10 +162,10 @@ def audit_query(actor: str | None, customer: str | None, action: str | None, sin
 
 
 def audit_csv(statement) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["time_utc", "staff", "action", "subject", "reason", "ip"])
-    yield buffer.getvalue()
+    return csv_lines(["time_utc", "staff", "action", "subject", "reason", "ip"], _audit_rows(statement))
+
+
+def _audit_rows(statement) -> Iterator[list]:
     last = None
     while True:
         page = statement if last is None else statement.where(AuditEntry.id < last)
@@ -174,11 +173,8 @@ def audit_csv(statement) -> Iterator[str]:
         if not rows:
             return
         for e in rows:
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerow([e.created_at.isoformat(timespec="seconds") + "Z", e.actor_label, e.action,
-                             e.target or "", e.reason or "", e.ip or ""])
-            yield buffer.getvalue()
+            yield [e.created_at.isoformat(timespec="seconds") + "Z", e.actor_label, e.action, e.target or "",
+                   e.reason or "", e.ip or ""]
         last = rows[-1].id
 
 

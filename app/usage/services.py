@@ -3,13 +3,12 @@ transaction as the call: see app/metering/write.py)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from app.csvstream import csv_lines
 from app.extensions import db
 from app.keys.models import ApiKey
 from app.usage.models import UsageDaily
@@ -52,26 +51,14 @@ def month_totals(user_id: int, today: date) -> dict:
     return {"calls": int(row[0]), "credits": int(row[1])}
 
 
-def _csv_lines(header: list[str], rows) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    yield buffer.getvalue()
-    for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(row)
-        yield buffer.getvalue()
-
-
 def daily_csv(user_id: int, since: date, until: date) -> Iterator[str]:
     rows = ((d["day"].isoformat(), d["calls"], d["credits"], d["errors"]) for d in daily(user_id, since, until))
-    return _csv_lines(["day", "calls", "credits", "errors"], rows)
+    return csv_lines(["day", "calls", "credits", "errors"], rows)
 
 
 def calls_csv(rows) -> Iterator[str]:
     """Calls (``call_log.csv_rows``) as CSV lines."""
-    return _csv_lines(["time_utc", "request_id", "key", "method", "endpoint", "status", "credits", "latency_ms",
+    return csv_lines(["time_utc", "request_id", "key", "method", "endpoint", "status", "credits", "latency_ms",
                        "ip"], rows)
 
 

@@ -4,8 +4,8 @@ Revision ID: b8d4f0e2a6c9
 Revises: a7c3e9d1f5b8
 Create Date: 2026-12-06 14:30:00
 
-Orders made before it keep amount_cents as the total (net_cents stays empty, tax 0): they were
-sold without tax, and get no invoice retroactively.
+Orders made before it keep amount_cents as the total with tax 0: they were sold without tax,
+and get no invoice retroactively.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -22,7 +22,6 @@ def upgrade():
         batch_op.add_column(sa.Column('buyer_address', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('buyer_country', sa.String(length=2), nullable=True))
         batch_op.add_column(sa.Column('buyer_tax_id', sa.String(length=40), nullable=True))
-        batch_op.add_column(sa.Column('net_cents', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('tax_cents', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('tax_rate', sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column('tax_treatment', sa.String(length=20), nullable=True))
@@ -87,6 +86,6 @@ def downgrade():
     op.drop_table('invoice_sequences')
     op.drop_table('billing_details')
     with op.batch_alter_table('orders', schema=None) as batch_op:
-        for column in ('payment_method', 'tax_treatment', 'tax_rate', 'tax_cents', 'net_cents', 'buyer_tax_id',
+        for column in ('payment_method', 'tax_treatment', 'tax_rate', 'tax_cents', 'buyer_tax_id',
                        'buyer_country', 'buyer_address', 'buyer_name'):
             batch_op.drop_column(column)

@@ -18,6 +18,7 @@ from app.metering.caps import next_month
 from app.metering.services import shown_balance
 from app.security import customer, public
 from app.timeutil import utcnow
+from app.usage.services import month_totals
 
 
 def _render(settings_form=None, recipient_form=None, status=200):
@@ -31,7 +32,7 @@ def _render(settings_form=None, recipient_form=None, status=200):
             formdata=None), action_form=BaseForm(), recipients=alerts.recipients(user.id), levels=levels,
         levels_text=", ".join(format_decimal(level) for level in levels),
         balance=shown_balance(user.id), use=alerts.recent_use(user.id, now.date()),
-        spent=alerts.spent_this_month(user.id, now.date()), resets=next_month(now)), status
+        spent=month_totals(user.id, now.date())["credits"], resets=next_month(now)), status
 
 
 @bp.get("/account/alerts")

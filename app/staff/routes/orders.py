@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from app.auth import services as auth_services
 from app.auth.models import User
-from app.billing import documents, gateway, invoices, refunds, reports
+from app.billing import amounts, documents, gateway, invoices, refunds, reports
 from app.billing import services as billing
 from app.billing.forms import AdjustCreditsForm, OrderFilterForm, RefundForm
 from app.extensions import db
@@ -28,8 +28,8 @@ def _order_filter():
     currency = get_pricing().currency
     return form, reports.OrderFilter(
         query=(form.q.data or "").strip(), status=form.status.data or "", since=form.since.data, until=form.until.data,
-        min_cents=reports.minor_units(form.min_amount.data, currency),
-        max_cents=reports.minor_units(form.max_amount.data, currency))
+        min_cents=amounts.rounded_to_minor(form.min_amount.data, currency),
+        max_cents=amounts.rounded_to_minor(form.max_amount.data, currency))
 
 
 @bp.get("/orders")
@@ -73,12 +73,12 @@ def show_order(reference: str):
     if request.method != "POST" or not form.validate_on_submit():
         return _render_order(order, buyer, form, 400 if form.errors else 200)
     try:
-        amount = refunds.refundable_amount(order, refunds.to_cents(form.amount.data, order.currency))
+        amount = refunds.refundable_amount(order, amounts.to_minor(form.amount.data, order.currency))
         if request.form.get("confirmed") != "yes":
             return _confirm_refund(order, refunds.preview(order, amount))
         done = refunds.refund(order, amount, current_user, form.reason.data, gateway.current_gateway(),
                               current_app.config, utcnow(), request.remote_addr)
-    except refunds.TooPrecise:
+    except amounts.TooPrecise:
         form.amount.errors.append(_("Use at most the currency's decimals, like 4.50."))
     except refunds.TooMuch as exc:
         form.amount.errors.append(_("Only %(left)s is left to refund on this order; nothing was refunded.",
