@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, or_, select, update
 
 from app.auth.models import User
 from app.billing.models import AlertRecipient, CreditEntry
+from app.database import insert_once, lock_row
 from app.email import external_url, queue_email
 from app.extensions import db
 from app.keys.models import ApiKey
@@ -139,15 +140,17 @@ def add_recipient(user: User, email: str, config, now: datetime) -> AlertRecipie
     """Add an address and e-mail it a confirmation link; alerts go there once it is followed.
     None when the address is the account's own or already listed. Raises RecipientLimitReached."""
     email = email.strip().lower()
-    if email == user.email or db.session.scalar(select(AlertRecipient.id).where(
-            AlertRecipient.user_id == user.id, AlertRecipient.email == email)):
+    if email == user.email:
         return None
+    lock_row(User.__table__, user.id)  # concurrent adds of one account count one after another
     if len(recipients(user.id)) >= MAX_RECIPIENTS:
         raise RecipientLimitReached()
     token = secrets.token_urlsafe(32)
-    recipient = AlertRecipient(user_id=user.id, email=email, token_hash=hash_token(token), created_at=now)
-    db.session.add(recipient)
-    db.session.flush()
+    if not insert_once(AlertRecipient.__table__, user_id=user.id, email=email, token_hash=hash_token(token),
+                       created_at=now):
+        return None  # listed already (unique per account)
+    recipient = db.session.scalar(select(AlertRecipient).where(AlertRecipient.user_id == user.id,
+                                                               AlertRecipient.email == email))
     queue_email(email, "alert_recipient_confirm", user.locale or config["BABEL_DEFAULT_LOCALE"],
                 confirm_url=external_url("billing.confirm_alert_recipient", token=token),
                 days=config["ALERT_RECIPIENT_CONFIRM_DAYS"])

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
+
 from app.billing.models import BillingDetails, Order
 from app.billing.tax import Tax, normalise_tax_id, parse_rates, tax_for
+from app.database import insert_once
 from app.extensions import db
 
 
@@ -16,14 +19,17 @@ def of(user_id: int) -> BillingDetails | None:
 
 
 def save(user_id: int, name: str, address: str, country: str, tax_id: str | None, now: datetime) -> BillingDetails:
-    """Store the details (the tax id in its compact form; raises tax.InvalidTaxId)."""
+    """Store the details (the tax id in its compact form; raises tax.InvalidTaxId). One row an
+    account, whoever saves first: concurrent first saves insert once and the others update."""
     country = country.upper()
     tax_id = normalise_tax_id(country, tax_id) if tax_id and tax_id.strip() else None
-    details = of(user_id) or BillingDetails(user_id=user_id)
-    details.name, details.address, details.country, details.tax_id = name.strip(), address.strip(), country, tax_id
-    details.updated_at = now
-    db.session.add(details)
-    db.session.flush()
+    values = {"name": name.strip(), "address": address.strip(), "country": country, "tax_id": tax_id,
+              "updated_at": now}
+    table = BillingDetails.__table__
+    if not insert_once(table, user_id=user_id, **values):
+        db.session.execute(update(table).where(table.c.user_id == user_id).values(**values))
+    details = of(user_id)
+    db.session.refresh(details)  # the statement above, not what the session had cached
     return details
 
 

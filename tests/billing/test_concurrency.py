@@ -3,6 +3,7 @@ SQLite as on PostgreSQL. Stripe's servers are the only thing not running here: i
 signed with stripe.WebhookSignature, as Stripe signs them."""
 
 import json
+import re
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -12,10 +13,12 @@ from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.billing import services
-from app.billing.models import CreditEntry, Invoice, Order
+from app.billing.models import AlertRecipient, BillingDetails, CreditEntry, Invoice, Order
 from app.extensions import db as _db
 from app.timeutil import utcnow
 from tests.fixtures.factories import make_customer
+from tests.fixtures.visitor import PASSWORD_FOR_TESTS
+from tests.server import HttpClient
 
 SECRET = "whsec_concurrency_test"
 
@@ -65,3 +68,26 @@ def test_twenty_concurrent_payment_events_for_one_order_credit_it_once(make_app,
         invoices = _db.session.scalars(select(Invoice.number)).all()
     assert (purchases, balance, status) == (1, order["credits"], "paid")
     assert len(invoices) == 1  # one invoice, one number, whatever the number of events
+
+
+def test_one_customer_saving_billing_details_and_one_alert_address_from_eight_tabs_at_once(make_app, serve):
+    """Eight signed-in tabs of one account post at once: every tab gets its answer (no 500), one
+    billing-details row and one alert address result."""
+    app = make_app()
+    make_customer(app, "tabs@example.com", credits=0)
+    url = serve()
+    tabs = [HttpClient(url) for _ in range(8)]
+    for tab in tabs:
+        status, _, _ = tab.submit("/login", {"email": "tabs@example.com", "password": PASSWORD_FOR_TESTS})
+        assert status == 303
+    for action, data in (("/account/billing", {"name": "Tabs Ltd", "address": "1 Main St", "country": "US"}),
+                         ("/account/alerts/recipients", {"email": "finance@example.com"})):
+        pages = [tab.get("/account/billing" if "billing" in action else "/account/alerts")[2] for tab in tabs]
+        tokens = [re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1) for page in pages]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(lambda pair, action=action, data=data: pair[0].request(
+                "POST", action, {"csrf_token": pair[1], **data})[0], zip(tabs, tokens, strict=True)))
+        assert statuses == [303] * 8, action
+    with app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(BillingDetails)) == 1
+        assert _db.session.scalar(select(func.count()).select_from(AlertRecipient)) == 1
