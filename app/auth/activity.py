@@ -78,6 +78,13 @@ def notify_two_factor_changed(user: User, enabled: bool, config, change: str | N
                 reset_url=external_url("auth.reset_request"), support_email=config["SUPPORT_EMAIL"])
 
 
+def notify_passkey_changed(user: User, name: str, added: bool, config) -> None:
+    """Tell the account a passkey was added or removed (ASVS 5.0: notify on factor changes)."""
+    queue_email(user.email, "passkey_changed", user_locale(user, config), added=added, name=name,
+                two_factor_off=not user.has_2fa, security_url=external_url("account.show_security"),
+                reset_url=external_url("auth.reset_request"), support_email=config["SUPPORT_EMAIL"])
+
+
 def check_second_factor(user: User, code: str, client: Client, config, now: datetime) -> bool:
     """Accept a fresh TOTP code or an unused recovery code.
 

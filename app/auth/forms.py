@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from app.auth.passwords import MAX_LENGTH, password_problems
@@ -120,3 +120,28 @@ class ReauthForm(BaseForm):
 class EnableTwoFactorForm(BaseForm):
     code = StringField(_l("Six-digit code from the app"), validators=[
         DataRequired(message=_l("Enter the six-digit code your app shows.")), Length(max=12)], filters=[strip])
+
+
+CREDENTIAL_LIMIT = 16_000  # a passkey's answer is about 1-2 KB; anything far larger is refused
+
+
+def _credential_field() -> HiddenField:
+    """What the page's script fills in with the authenticator's answer (JSON), then sends."""
+    return HiddenField(validators=[DataRequired(message=_l("Your browser sent no passkey. Try again.")),
+                                   Length(max=CREDENTIAL_LIMIT)])
+
+
+class PasskeyForm(BaseForm):
+    credential = _credential_field()
+    remember = BooleanField()
+
+
+class AddPasskeyForm(BaseForm):
+    credential = _credential_field()
+    name = StringField(_l("Name of the passkey"), validators=[Optional(), Length(max=60)], filters=[strip],
+                       description=_l("For example the device or password manager that keeps it."))
+
+
+class RenamePasskeyForm(BaseForm):
+    name = StringField(_l("Name of the passkey"), validators=[DataRequired(message=_l("Enter a name.")),
+                                                             Length(max=60)], filters=[strip])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, and_, or_
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, and_, exists, or_
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from app.crypto import EncryptedText
 from app.extensions import db
@@ -75,8 +75,13 @@ class User(UserMixin, db.Model):
         return self.nickname or self.email
 
     @property
-    def has_2fa(self) -> bool:
+    def has_totp(self) -> bool:
         return self.totp_enabled_at is not None
+
+    @property
+    def has_2fa(self) -> bool:
+        """A second factor is on: an authenticator app, a passkey, or both."""
+        return self.totp_enabled_at is not None or bool(self.has_passkey)
 
     @property
     def role_names(self) -> set[str]:
@@ -162,6 +167,46 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None]
 
 
+class Passkey(db.Model):
+    """A WebAuthn credential (a passkey) of a user: the public key, never a secret. It signs a
+    passwordless sign-in, serves as the second factor, or confirms a sensitive action."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[bytes] = mapped_column(db.LargeBinary(1023), unique=True)
+    public_key: Mapped[bytes] = mapped_column(db.LargeBinary)
+    # The account's handle the authenticator keeps (random, the same for all of a user's passkeys).
+    user_handle: Mapped[bytes] = mapped_column(db.LargeBinary(64))
+    sign_count: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(db.String(60), info=PERSONAL)
+    aaguid: Mapped[str | None] = mapped_column(db.String(36))  # the authenticator's model
+    transports: Mapped[str | None] = mapped_column(db.String(100))
+    backup_eligible: Mapped[bool] = mapped_column(default=False)  # a synced passkey (multi-device)
+    backed_up: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    # Its signature counter went backwards: a copy of the authenticator exists; refused from then on.
+    cloned_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class UsedPasskeyChallenge(db.Model):
+    """A passkey challenge that has been answered: its hash (unique), so the same answer works once."""
+
+    __tablename__ = "passkey_challenges_used"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_hash: Mapped[str] = mapped_column(db.String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# Whether the user has a passkey, loaded with the user in the same statement (no second query).
+User.has_passkey = column_property(exists().where(Passkey.user_id == User.id))
+
+
 class SecurityEvent(db.Model):
     """Something that happened to an account's security, shown to its owner for 90 days."""
 
@@ -227,4 +272,23 @@ register(Rule(
     default_days=7,
     description="E-mailed one-time tokens are deleted N days after they expire.",
     selects=lambda cutoff: AccountToken.expires_at < cutoff,
+))
+register(Rule(
+    name="passkey_challenges_used.expired",
+    model=UsedPasskeyChallenge,
+    action="delete",
+    days_setting="ACCOUNT_TOKEN_RETENTION_DAYS",
+    default_days=7,
+    description="Answered passkey challenges (kept only to refuse a replay) are deleted N days after they expire.",
+    selects=lambda cutoff: UsedPasskeyChallenge.expires_at < cutoff,
+))
+register(Rule(
+    name="passkeys.active",
+    model=Passkey,
+    action="keep",
+    days_setting="ACCOUNT_PURGE_DAYS",
+    default_days=30,
+    description="Passkeys (public keys and their names) are kept until their owner removes them or the account "
+                "is erased.",
+    legal_basis="contract (GDPR Art. 6(1)(b)): signing in to the account",
 ))

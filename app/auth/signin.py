@@ -44,7 +44,7 @@ def sign_in(email: str, password: str, ip: str | None, client, config, now: date
         db.session.rollback()
         activity.record_failed_login(email, client, now)
         return SignIn(Step.WRONG)
-    refused = _refusal(user, config, now)
+    refused = refusal(user, config, now)
     if refused is not None:
         db.session.rollback()
         return SignIn(refused, user)
@@ -56,7 +56,8 @@ def sign_in(email: str, password: str, ip: str | None, client, config, now: date
     return SignIn(Step.SIGNED_IN, user, reopened=reopened)
 
 
-def _refusal(user: User, config, now: datetime) -> Step | None:
+def refusal(user: User, config, now: datetime) -> Step | None:
+    """Why ``user`` may not sign in now, by any path (None: they may)."""
     if user.minor_flagged_at is not None:
         return Step.MINOR
     if user.suspended_at is not None:

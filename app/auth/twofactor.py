@@ -25,8 +25,8 @@ VALID_WINDOW = 1  # accept the previous and next 30-second step, for clock drift
 
 def begin_setup(user: User) -> str:
     """Give ``user`` a new, not yet active secret (replacing an unconfirmed one); return it."""
-    if user.has_2fa:
-        raise ValueError("two-factor authentication is already on")
+    if user.has_totp:
+        raise ValueError("the authenticator app is already on")
     user.totp_secret = pyotp.random_base32()
     user.totp_last_counter = None
     db.session.flush()
@@ -74,7 +74,7 @@ def check_totp(user: User, code: str, now: datetime) -> bool:
 
 def confirm_setup(user: User, code: str, now: datetime) -> list[str] | None:
     """Turn 2FA on when ``code`` matches the pending secret; return the new recovery codes."""
-    if user.has_2fa or not check_totp(user, code, now):
+    if user.has_totp or not check_totp(user, code, now):
         return None
     user.totp_enabled_at = now
     return new_recovery_codes(user, now)
@@ -116,8 +116,15 @@ def verify_second_factor(user: User, code: str, now: datetime) -> str | None:
 
 
 def disable(user: User) -> None:
+    """Remove the authenticator app. The recovery codes go with the last second factor: they
+    stay while a passkey is left."""
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_counter = None
-    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    if not user.has_passkey:
+        remove_recovery_codes(user)
     db.session.flush()
+
+
+def remove_recovery_codes(user: User) -> None:
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

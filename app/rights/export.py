@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from flask import render_template
 from sqlalchemy import select, tuple_
 
-from app.auth.models import SecurityEvent, User, UserSession
+from app.auth.models import Passkey, SecurityEvent, User, UserSession
 from app.billing.models import AlertRecipient, BillingDetails, CreditEntry, Order
 from app.consent.models import ConsentRecord
 from app.contact.models import ContactThread
@@ -99,6 +99,8 @@ TABLES = (
     ("sessions.csv", UserSession, ["created_at", "last_seen_at", "ip", "user_agent", "remember", "ended_at",
                                    "end_reason"]),
     ("security_events.csv", SecurityEvent, ["created_at", "tag", "ip", "user_agent"]),
+    ("passkeys.csv", Passkey, ["name", "created_at", "last_used_at", "backup_eligible", "backed_up", "cloned_at",
+                               "aaguid", "transports"]),
     ("api_keys.csv", ApiKey, ["name", "prefix", "created_at", "last_used_at", "revoked_at", "expires_at",
                               "rate_limit_per_minute", "scopes", "allowed_ips", "valid_until", "daily_cap",
                               "monthly_cap"]),

@@ -1,0 +1,7 @@
+"""The account pages, one module per job: the overview and profile (``profile.py``), the security
+page, sessions and the authenticator app (``security.py``), passkeys (``passkeys.py``)."""
+
+from app.account.blueprint import bp
+from app.account.routes import passkeys, profile, security  # noqa: F401
+
+__all__ = ["bp"]

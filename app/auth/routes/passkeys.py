@@ -1,0 +1,112 @@
+"""Signing in with a passkey alone, using one as the second factor, and confirming it is you
+with one. The page's script puts the authenticator's answer into a form and sends it, so every
+answer comes back as a page: signed in, or the same page with what went wrong."""
+
+from __future__ import annotations
+
+from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app.auth import activity, passkeys, services, signin
+from app.auth.blueprint import bp, finish_pending_sign_in, finish_sign_in, pending_sign_in
+from app.auth.forms import LoginForm, PasskeyForm, ReauthForm, SecondFactorForm
+from app.auth.guards import request_client
+from app.auth.routes.signin import REFUSALS, SECOND_FACTOR_LIMIT, render_login, render_reauth, render_second_factor
+from app.auth.signin import Step
+from app.extensions import db, limiter
+from app.security import customer, public, safe_next
+from app.throttle import check as throttle_check
+from app.throttle import hit as throttle_hit
+from app.throttle import throttle_key
+from app.timeutil import utcnow
+
+PASSKEY_SIGN_IN_LIMIT = "30 per 5 minutes"
+REASONS = {
+    "expired": _l("That took too long. Please try again."),
+    "replayed": _l("That passkey answer was already used. Please try again."),
+    "unknown": _l("That passkey is not registered for this account. Choose another, or use your password."),
+    "cloned": _l("That passkey was refused: its counter went backwards, which means a copy of it exists. Sign in "
+                 "another way and remove it on your security page."),
+}
+NOT_ACCEPTED = _l("The passkey could not be checked. Please try again, or use your password.")
+
+
+def _check(form, purpose: str, user):
+    """The passkey that answered, or None with the reason added to the form's errors. A cloned
+    passkey's mark and its security event are kept (committed); any other refusal leaves nothing."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        passkey = passkeys.authenticate(form.credential.data, purpose, user, current_app.config, utcnow())
+    except passkeys.PasskeyRefused as refused:
+        if refused.reason == "cloned":
+            activity.record_event(refused.passkey.user, "auth:passkey:cloned", request_client(), utcnow())
+            db.session.commit()
+        else:
+            db.session.rollback()
+        form.credential.errors.append(str(REASONS.get(refused.reason, NOT_ACCEPTED)))
+        return None
+    return passkey
+
+
+@bp.post("/login/passkey")
+@public
+@limiter.limit(PASSKEY_SIGN_IN_LIMIT)
+def login_with_passkey():
+    """Sign in with a passkey alone (it verified its user: a PIN or biometrics)."""
+    next_url = safe_next(request.form.get("next"), url_for("account.show_dashboard"))
+    if current_user.is_authenticated:
+        return redirect(next_url, code=303)
+    form = PasskeyForm()
+    passkey = _check(form, passkeys.SIGN_IN, None)
+    if passkey is None:
+        return render_login(LoginForm(formdata=None), next_url, 400, passkey_errors=form.credential.errors)
+    user, now = passkey.user, utcnow()
+    refused = signin.refusal(user, current_app.config, now)
+    if refused is Step.MINOR:
+        db.session.rollback()
+        return render_template("auth/minor.html"), 403
+    if refused is not None:
+        db.session.rollback()
+        message, status = REFUSALS[refused]
+        return render_login(LoginForm(formdata=None), next_url, status, passkey_errors=[str(message)])
+    reopened = user.closed_at is not None
+    if reopened:
+        services.reopen_account(user)
+    return finish_sign_in(user, bool(form.remember.data), next_url, reopened)
+
+
+@bp.post("/login/2fa/passkey")
+@public
+def login_second_factor_passkey():
+    """The second step of signing in, answered with one of the account's passkeys."""
+    user = pending_sign_in()
+    if user is None:
+        return redirect(url_for("auth.login"), code=303)
+    key = throttle_key("second-factor", str(user.id))
+    verdict = throttle_check(SECOND_FACTOR_LIMIT, key)
+    form = PasskeyForm()
+    if not verdict.allowed:
+        return render_second_factor(user, SecondFactorForm(formdata=None), 429,
+                                    throttled_minutes=max(1, round(verdict.retry_after / 60)))
+    if _check(form, passkeys.SECOND_FACTOR, user) is None:
+        throttle_hit(SECOND_FACTOR_LIMIT, key)
+        activity.record_event(user, "auth:login:failure", request_client(), utcnow())
+        db.session.commit()
+        return render_second_factor(user, SecondFactorForm(formdata=None), 400, passkey_errors=form.credential.errors)
+    return finish_pending_sign_in(user)
+
+
+@bp.post("/reauth/passkey")
+@customer
+def reauthenticate_passkey():
+    """Confirm it is you with a passkey that verifies its user, then go back."""
+    next_url = safe_next(request.form.get("next"), url_for("account.show_security"))
+    form = PasskeyForm()
+    if _check(form, passkeys.REAUTH, current_user) is None:
+        return render_reauth(ReauthForm(formdata=None), next_url, 400, passkey_errors=form.credential.errors)
+    services.mark_reauthenticated(g.get("user_session"), utcnow())
+    db.session.commit()
+    session.pop("reauth_for", None)
+    return redirect(next_url, code=303)
