@@ -121,4 +121,4 @@ def passkey_prompt(purpose: str, user=None) -> dict:
     rp = passkeys.relying_party(current_app.config)
     offer = rp.available and (user is None or user.has_passkey)
     return {"passkey_options": passkeys.authentication_options(purpose, user, current_app.config) if offer else None,
-            "passkey_form": PasskeyForm(formdata=None), "passkey_origin": rp.origin}
+            "passkey_answer": PasskeyForm(formdata=None), "passkey_origin": rp.origin}
