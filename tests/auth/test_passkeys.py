@@ -193,9 +193,9 @@ def test_reauth_with_a_passkey_and_removing_the_last_one_turns_two_factor_off(cl
     asked = client.get("/account/security/passkeys")
     assert asked.status_code == 302 and asked.headers["Location"].startswith("/reauth")
     page = client.get(asked.headers["Location"]).get_data(as_text=True)
-    confirmed = client.post("/reauth/passkey", data={"csrf_token": form_token(page), "next": "/account/security/passkeys",
-                                                     "credential": device.get(options_in(page))},
-                            headers={"Origin": SITE})
+    answer = {"csrf_token": form_token(page), "next": "/account/security/passkeys",
+              "credential": device.get(options_in(page))}
+    confirmed = client.post("/reauth/passkey", data=answer, headers={"Origin": SITE})
     assert confirmed.headers["Location"] == "/account/security/passkeys"
     step = submit(client, "/account/security/passkeys", {}, action=f"/account/security/passkeys/{passkey_id}/remove")
     assert "It is your last second factor" in step.get_data(as_text=True)
