@@ -6,7 +6,9 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 # The links the site writes (mail, API docs, security.txt) follow the address served, unless set.
-SITE_URL ?= http://$(HOST):$(PORT)
+# On this machine's loopback address the site is named localhost: passkeys need a domain name.
+SITE_HOST := $(if $(filter 127.0.0.1,$(HOST)),localhost,$(HOST))
+SITE_URL ?= http://$(SITE_HOST):$(PORT)
 
 .PHONY: run test lint sbom translations compile-translations migrate venv dev-venv clean
 

@@ -57,6 +57,7 @@ def add_passkey():
         else:
             activity.record_event(current_user, "auth:passkey:add", request_client(), now)
             activity.notify_passkey_changed(current_user, passkey.name, True, current_app.config)
+            flash(_("The passkey “%(name)s” is added.", name=passkey.name), "success")
             if first:
                 row = g.get("user_session")
                 services.end_sessions(current_user, "2fa_enabled", now, keep_id=row.id if row else None)
@@ -64,7 +65,6 @@ def add_passkey():
                 db.session.commit()
                 return recovery_codes_page(codes)
             db.session.commit()
-            flash(_("The passkey “%(name)s” is added.", name=passkey.name), "success")
             return redirect(url_for("account.show_passkeys"), code=303)
     return _render_passkeys(form, 400)
 
