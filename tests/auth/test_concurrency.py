@@ -11,8 +11,9 @@ from app.auth.models import User, UserSession
 from app.extensions import db as _db
 from app.keys.models import ApiKey
 from app.timeutil import utcnow
+from tests.fixtures.authenticator import SoftAuthenticator, options_in
 from tests.fixtures.factories import make_customer
-from tests.fixtures.visitor import PASSWORD_FOR_TESTS
+from tests.fixtures.visitor import PASSWORD_FOR_TESTS, form_token
 from tests.server import HttpClient
 
 
@@ -80,3 +81,30 @@ def test_thirty_concurrent_key_creations_stop_at_the_limit(make_app, serve):
         active = _db.session.scalar(select(func.count()).select_from(ApiKey).where(
             ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)))
     assert active == limit
+
+
+def test_one_passkey_answer_sent_at_once_by_eight_clients_signs_in_once(make_app, serve):
+    """The challenge is used once: of eight copies of one assertion racing in, one signs in."""
+    app = make_app()
+    make_customer(app, email="keyholder@example.com")
+    url = serve(SITE_URL="http://localhost")  # the relying party: a domain name, as passkeys need
+    owner, device = HttpClient(url), SoftAuthenticator(origin="http://localhost")
+    owner.submit("/login", {"email": "keyholder@example.com", "password": PASSWORD_FOR_TESTS})
+    _, _, page = owner.get("/account/security/passkeys")
+    status, _, _ = owner.submit("/account/security/passkeys", {"credential": device.create(options_in(page, "create")),
+                                                              "name": "Racing key"})
+    assert status == 200  # the recovery codes page of a first second factor
+    clients = [HttpClient(url) for _ in range(8)]
+    pages = [client.get("/login")[2] for client in clients]
+    answer = device.get(options_in(pages[0]))
+    start = threading.Barrier(8)
+
+    def send(pair):
+        client, page = pair
+        start.wait()
+        return client.request("POST", "/login/passkey", {"csrf_token": form_token(page), "credential": answer})[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(send, zip(clients, pages, strict=True)))
+    assert sorted(statuses) == [303] + [400] * 7
+    assert sum(1 for client in clients if client.get("/account")[0] == 200) == 1
