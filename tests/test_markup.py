@@ -13,6 +13,11 @@ from tests.fixtures.site import lived_in
 VNU = Path(__file__).resolve().parents[1] / ".venv/node/node_modules/vnu-jar/build/dist/vnu.jar"
 
 
+
+@pytest.fixture
+def app(make_app):
+    return make_app(SITE_URL="http://localhost")  # passkeys show only under a domain name
+
 @pytest.fixture
 def saved_pages(app, runner, outbox, tmp_path):
     site = lived_in(app, runner, outbox)

@@ -24,6 +24,11 @@ def visible_text(page: str) -> str:
     return KEY_PREFIX.sub(" ", html.unescape(HIDDEN.sub(" ", page)))
 
 
+
+@pytest.fixture
+def app(make_app):
+    return make_app(SITE_URL="http://localhost")  # passkeys show only under a domain name
+
 def test_no_page_shows_a_code_in_either_language(app, runner, outbox):
     site = lived_in(app, runner, outbox)
     found = {}

@@ -15,7 +15,7 @@ from app.auth.models import Passkey, RecoveryCode, SecurityEvent, User, UserRole
 from app.extensions import db as _db
 from app.rights import export, services
 from app.timeutil import utcnow
-from tests.fixtures.authenticator import SoftAuthenticator, options_in
+from tests.fixtures.authenticator import SoftAuthenticator, add_passkey, options_in
 from tests.fixtures.visitor import AuthActions, form_token, submit, totp_now, turn_on_2fa
 
 SITE = "http://localhost"
@@ -24,12 +24,6 @@ SITE = "http://localhost"
 @pytest.fixture
 def app(make_app):
     return make_app(SITE_URL=SITE)  # passkeys are bound to a domain name, not 127.0.0.1
-
-
-def add_passkey(client, device, name="Laptop"):
-    page = client.get("/account/security/passkeys").get_data(as_text=True)
-    credential = device.create(options_in(page, "create"))
-    return submit(client, "/account/security/passkeys", {"credential": credential, "name": name})
 
 
 def passkey_sign_in(client, device, **answer):
