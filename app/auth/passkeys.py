@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, select, update
 from webauthn import (
     generate_authentication_options,
@@ -104,7 +104,7 @@ def _check_challenge(challenge: bytes, purpose: str, user_id: int | None, config
     try:
         claims = _serializer(config).loads(challenge.decode("ascii"), max_age=CHALLENGE_SECONDS)
     except (BadData, UnicodeDecodeError) as exc:
-        raise PasskeyRefused("expired" if "expired" in str(exc).lower() else "invalid") from None
+        raise PasskeyRefused("expired" if isinstance(exc, SignatureExpired) else "invalid") from None
     if not isinstance(claims, dict) or claims.get("p") != purpose or claims.get("u") != user_id:
         raise PasskeyRefused("invalid")
     return claims

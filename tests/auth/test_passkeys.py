@@ -8,6 +8,7 @@ import re
 import zipfile
 
 import pytest
+from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
 from app.auth import twofactor
@@ -137,6 +138,24 @@ def test_an_answer_for_another_purpose_another_site_or_without_user_verification
     lazy.credential_id, lazy.key, lazy.user_handle = device.credential_id, device.key, device.user_handle
     response, _ = passkey_sign_in(client, lazy, count=99)
     assert response.status_code == 400 and _signed_in_as(client) is None
+
+
+def test_an_answer_to_a_challenge_older_than_five_minutes_is_refused(client, app, outbox, monkeypatch):
+    auth = AuthActions(client, outbox)
+    auth.register()
+    auth.login()
+    device = SoftAuthenticator()
+    add_passkey(client, device)
+    auth.logout()
+    issued = TimestampSigner.get_timestamp
+    with monkeypatch.context() as clock:  # the page was opened 301 seconds ago
+        clock.setattr(TimestampSigner, "get_timestamp", lambda signer: issued(signer) - 301)
+        page = client.get("/login").get_data(as_text=True)
+    response = client.post("/login/passkey", data={"csrf_token": form_token(page),
+                                                   "credential": device.get(options_in(page))},
+                           headers={"Origin": SITE})
+    assert response.status_code == 400 and "That took too long" in response.get_data(as_text=True)
+    assert _signed_in_as(client) is None
 
 
 def test_a_copied_authenticator_is_refused_from_then_on_and_shown_on_the_security_page(client, app, outbox):
