@@ -27,6 +27,24 @@ def app(make_app):
     return make_app(SITE_URL=SITE)  # passkeys are bound to a domain name, not 127.0.0.1
 
 
+@pytest.fixture
+def auth(client, outbox):  # this module's own: Alice, signed in
+    """Alice, registered and signed in (recently: the passkey pages open without asking again)."""
+    actions = AuthActions(client, outbox)
+    actions.register()
+    actions.login()
+    return actions
+
+
+@pytest.fixture
+def device(client, auth):
+    """Alice's passkey, added through the security pages, and her signed out."""
+    authenticator = SoftAuthenticator()
+    add_passkey(client, authenticator)
+    auth.logout()
+    return authenticator
+
+
 def passkey_sign_in(client, device, **answer):
     page = client.get("/login").get_data(as_text=True)
     credential = device.get(options_in(page), **answer)
@@ -40,10 +58,7 @@ def _signed_in_as(client) -> str | None:
     return page.get_data(as_text=True) if page.status_code == 200 else None
 
 
-def test_a_first_passkey_turns_on_two_factor_gives_recovery_codes_and_is_mailed(client, app, outbox):
-    auth = AuthActions(client, outbox)
-    auth.register()
-    auth.login()
+def test_a_first_passkey_turns_on_two_factor_gives_recovery_codes_and_is_mailed(client, app, outbox, auth):
     response = add_passkey(client, SoftAuthenticator(synced=True), name="  My   phone ")
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
@@ -63,13 +78,7 @@ def test_a_first_passkey_turns_on_two_factor_gives_recovery_codes_and_is_mailed(
     assert "1 passkey" in security and "Passkey added" in security
 
 
-def test_sign_in_with_the_passkey_alone_and_a_replay_of_it_is_refused(client, app, outbox):
-    auth = AuthActions(client, outbox)
-    auth.register()
-    auth.login()
-    device = SoftAuthenticator()
-    add_passkey(client, device)
-    auth.logout()
+def test_sign_in_with_the_passkey_alone_and_a_replay_of_it_is_refused(client, app, auth, device):
     response, credential = passkey_sign_in(client, device)
     assert response.status_code == 303 and "/login?check=1" in response.headers["Location"]
     assert "next=/account/keys" in response.headers["Location"]
@@ -83,10 +92,7 @@ def test_sign_in_with_the_passkey_alone_and_a_replay_of_it_is_refused(client, ap
     assert _signed_in_as(client) is None
 
 
-def test_password_sign_in_of_a_passkey_account_asks_for_the_passkey_or_a_recovery_code(client, app, outbox):
-    auth = AuthActions(client, outbox)
-    auth.register()
-    auth.login()
+def test_password_sign_in_of_a_passkey_account_asks_for_the_passkey_or_a_recovery_code(client, app, outbox, auth):
     device = SoftAuthenticator()
     codes = re.findall(r"<li><code>([a-z2-9-]{19})</code></li>", add_passkey(client, device).get_data(as_text=True))
     auth.logout()
@@ -110,10 +116,7 @@ def test_password_sign_in_of_a_passkey_account_asks_for_the_passkey_or_a_recover
     assert _signed_in_as(client)
 
 
-def test_an_answer_for_another_purpose_another_site_or_without_user_verification_is_refused(client, app, outbox):
-    auth = AuthActions(client, outbox)
-    auth.register()
-    auth.login()
+def test_an_answer_for_another_purpose_another_site_or_without_user_verification_is_refused(client, app, outbox, auth):
     device = SoftAuthenticator()
     add_passkey(client, device)
     reauth_page = client.get("/reauth").get_data(as_text=True)
@@ -140,13 +143,7 @@ def test_an_answer_for_another_purpose_another_site_or_without_user_verification
     assert response.status_code == 400 and _signed_in_as(client) is None
 
 
-def test_an_answer_to_a_challenge_older_than_five_minutes_is_refused(client, app, outbox, monkeypatch):
-    auth = AuthActions(client, outbox)
-    auth.register()
-    auth.login()
-    device = SoftAuthenticator()
-    add_passkey(client, device)
-    auth.logout()
+def test_an_answer_to_a_challenge_older_than_five_minutes_is_refused(client, app, auth, device, monkeypatch):
     issued = TimestampSigner.get_timestamp
     with monkeypatch.context() as clock:  # the page was opened 301 seconds ago
         clock.setattr(TimestampSigner, "get_timestamp", lambda signer: issued(signer) - 301)
@@ -158,13 +155,7 @@ def test_an_answer_to_a_challenge_older_than_five_minutes_is_refused(client, app
     assert _signed_in_as(client) is None
 
 
-def test_a_copied_authenticator_is_refused_from_then_on_and_shown_on_the_security_page(client, app, outbox):
-    auth = AuthActions(client, outbox)
-    auth.register()
-    auth.login()
-    device = SoftAuthenticator()
-    add_passkey(client, device)
-    auth.logout()
+def test_a_copied_authenticator_is_refused_from_then_on_and_shown_on_the_security_page(client, app, auth, device):
     passkey_sign_in(client, device, count=10)
     auth.logout()
     copy = SoftAuthenticator()  # the same key, its counter behind: a clone
@@ -192,10 +183,7 @@ def _recovery_sign_in(client, app):
     return submit(client, "/login/2fa", {"code": code})
 
 
-def test_reauth_with_a_passkey_and_removing_the_last_one_turns_two_factor_off(client, app, outbox):
-    auth = AuthActions(client, outbox)
-    auth.register()
-    auth.login()
+def test_reauth_with_a_passkey_and_removing_the_last_one_turns_two_factor_off(client, app, outbox, auth):
     device = SoftAuthenticator()
     add_passkey(client, device)
     with app.app_context():
@@ -221,10 +209,7 @@ def test_reauth_with_a_passkey_and_removing_the_last_one_turns_two_factor_off(cl
     assert "two-factor authentication is off" in outbox[-1].get_body(("plain",)).get_content()
 
 
-def test_renaming_needs_a_name_and_another_users_passkey_is_not_found(client, app, outbox):
-    auth = AuthActions(client, outbox)
-    auth.register()
-    auth.login()
+def test_renaming_needs_a_name_and_another_users_passkey_is_not_found(client, app, outbox, auth):
     add_passkey(client, SoftAuthenticator())
     with app.app_context():
         passkey_id = _db.session.scalar(select(Passkey.id))
@@ -244,10 +229,7 @@ def test_renaming_needs_a_name_and_another_users_passkey_is_not_found(client, ap
         assert _db.session.scalar(select(Passkey.name)) == "Work key"
 
 
-def test_removing_the_app_keeps_two_factor_on_while_a_passkey_is_left(client, app, outbox):
-    auth = AuthActions(client, outbox)
-    auth.register()
-    auth.login()
+def test_removing_the_app_keeps_two_factor_on_while_a_passkey_is_left(client, app, outbox, auth):
     secret, codes = turn_on_2fa(client)
     add_passkey(client, SoftAuthenticator())
     response = submit(client, "/account/security/2fa", {"code": totp_now(secret, 1)},
@@ -277,10 +259,7 @@ def test_staff_meet_the_consoles_second_factor_rule_with_a_passkey(client, app, 
     assert response.status_code == 303 and client.get("/staff/").status_code == 200
 
 
-def test_the_export_lists_passkeys_without_key_material_and_erasure_removes_them(client, app, outbox):
-    auth = AuthActions(client, outbox)
-    auth.register()
-    auth.login()
+def test_the_export_lists_passkeys_without_key_material_and_erasure_removes_them(client, app, outbox, auth):
     add_passkey(client, SoftAuthenticator(), name="Desk key")
     with app.app_context():
         user = _db.session.scalar(select(User))
