@@ -263,6 +263,8 @@ class Config:
             ("ALERT_RECIPIENT_CONFIRM_DAYS", 7),
         ):
             setattr(self, name, _int(env, name, default))
+        # Not a setting: the analytics salt of a day is deleted once the day is over, always.
+        self.ANALYTICS_SALT_DAYS = 0
 
     def validate(self) -> None:
         """Raise ConfigError when a setting this environment needs is missing."""

@@ -46,7 +46,8 @@ class PageViewDay(db.Model):
 
 
 class VisitorDay(db.Model):
-    """A visitor seen on a day, as a keyed hash of the analytics id and the day (not linkable across days)."""
+    """A visitor seen on a day, as a hash of the analytics id keyed with that day's random salt:
+    once the salt is gone (the next day), nobody can tell whose it was or link it to another day."""
 
     __tablename__ = "analytics_visitors"
     __table_args__ = (UniqueConstraint("day", "visitor_hash"),)
@@ -54,6 +55,16 @@ class VisitorDay(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(index=True)
     visitor_hash: Mapped[str] = mapped_column(db.String(64), info=PERSONAL)
+
+
+class AnalyticsSalt(db.Model):
+    """Today's random salt for visitor hashes; deleted when its day is over, never stored longer."""
+
+    __tablename__ = "analytics_salts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(unique=True)
+    salt: Mapped[str] = mapped_column(db.String(64))
 
 
 register(Rule(
@@ -73,4 +84,14 @@ register(Rule(
     default_days=395,
     description="Daily visitor hashes (for unique-visitor counts) are deleted after N days.",
     selects=lambda cutoff: VisitorDay.day < cutoff.date(),
+))
+register(Rule(
+    name="analytics_salts.past",
+    model=AnalyticsSalt,
+    action="delete",
+    days_setting="ANALYTICS_SALT_DAYS",
+    default_days=0,
+    description="The day's random salt for visitor hashes is deleted once its day is over (also by the first "
+                "page view of the next day), so no hash can be recomputed or linked to a visitor.",
+    selects=lambda cutoff: AnalyticsSalt.day < cutoff.date(),
 ))

@@ -78,7 +78,7 @@ def _count_view(response) -> None:
         response.set_cookie(registry.ANALYTICS_COOKIE, visitor_id,
                             max_age=registry.ANALYTICS_ID_MAX_AGE_DAYS * 86400, **_secure_cookie_kwargs())
     try:
-        services.count_page_view(request.url_rule.rule, visitor_id, current_app.config["SECRET_KEY"], utcnow().date())
+        services.count_page_view(request.url_rule.rule, visitor_id, utcnow().date())
         db.session.commit()
     except Exception:  # noqa: BLE001 - counting must never break the page
         db.session.rollback()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -14,11 +15,12 @@ from datetime import UTC, date, datetime, timedelta
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.consent import registry
-from app.consent.models import ConsentRecord, PageViewDay, VisitorDay
+from app.consent.models import AnalyticsSalt, ConsentRecord, PageViewDay, VisitorDay
+from app.database import insert_once
 from app.extensions import db
 
 METHODS = ("accept_all", "reject_all", "save", "withdraw", "gpc")
@@ -193,12 +195,24 @@ def receipt(record: ConsentRecord) -> dict:
 # --- first-party analytics -------------------------------------------------------------------
 
 
-def visitor_hash(visitor_id: str, day: date, secret_key: str) -> str:
-    """Keyed per day, so the same visitor cannot be followed from one day to the next in the data."""
-    return hmac.new(secret_key.encode(), f"{day.isoformat()}|{visitor_id}".encode(), hashlib.sha256).hexdigest()
+def visitor_hash(visitor_id: str, salt: str) -> str:
+    """Keyed with the day's random salt: the same visitor gets another hash the next day, and
+    once the salt is deleted nobody (we included) can recompute whose a hash was."""
+    return hmac.new(salt.encode(), visitor_id.encode(), hashlib.sha256).hexdigest()
 
 
-def count_page_view(path: str, visitor_id: str | None, secret_key: str, today: date) -> None:
+def daily_salt(today: date) -> str:
+    """Today's salt, made at the day's first counted view; the salts of past days are deleted
+    then, in the same transaction (the daily purge does it too, when no one came)."""
+    salt = db.session.scalar(select(AnalyticsSalt.salt).where(AnalyticsSalt.day == today))
+    if salt is None:
+        db.session.execute(delete(AnalyticsSalt).where(AnalyticsSalt.day < today))
+        insert_once(AnalyticsSalt.__table__, day=today, salt=secrets.token_hex(32))  # a racing worker's wins
+        salt = db.session.scalar(select(AnalyticsSalt.salt).where(AnalyticsSalt.day == today))
+    return salt
+
+
+def count_page_view(path: str, visitor_id: str | None, today: date) -> None:
     """Add one view of ``path`` (a route pattern) today, and the visitor to today's set."""
     updated = db.session.execute(
         update(PageViewDay).where(PageViewDay.day == today, PageViewDay.path == path)
@@ -213,14 +227,7 @@ def count_page_view(path: str, visitor_id: str | None, secret_key: str, today: d
                 update(PageViewDay).where(PageViewDay.day == today, PageViewDay.path == path)
                 .values(views=PageViewDay.views + 1))
     if visitor_id:
-        digest = visitor_hash(visitor_id, today, secret_key)
-        if not db.session.scalar(select(VisitorDay.id).where(VisitorDay.day == today,
-                                                             VisitorDay.visitor_hash == digest)):
-            try:
-                with db.session.begin_nested():
-                    db.session.add(VisitorDay(day=today, visitor_hash=digest))
-            except IntegrityError:
-                pass
+        insert_once(VisitorDay.__table__, day=today, visitor_hash=visitor_hash(visitor_id, daily_salt(today)))
 
 
 def daily_totals(since: date, until: date) -> list[dict]:

@@ -49,7 +49,7 @@ def test_live_facts_follow_the_configuration(make_app):
 def test_terms_and_cookie_policy_pages(client):
     assert "Terms of service" in client.get("/terms").get_data(as_text=True)
     cookies = client.get("/cookies").get_data(as_text=True)
-    assert "Last updated: December 1, 2026" in cookies and "Cookie settings" in cookies
+    assert "Last updated: December 6, 2026" in cookies and "Cookie settings" in cookies
 
 
 def test_the_terms_state_the_closure_rule_for_unused_credits(make_app):
@@ -66,6 +66,13 @@ def test_the_cookie_policy_says_a_choice_is_linked_to_the_account_at_sign_in(cli
     cookies = client.get("/cookies").get_data(as_text=True)
     assert "we link that record to your account" in cookies
     assert "when this policy changes" not in cookies  # a clarifying version does not ask everyone again
+
+
+def test_the_cookie_policy_says_visitor_hashes_are_keyed_with_a_salt_deleted_each_day(client, app):
+    cookies = client.get("/cookies").get_data(as_text=True)
+    assert "a random value made for that day alone and deleted when the day is over" in cookies
+    chinese = app.test_client().get("/cookies", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "这个随机值在当天结束时删除" in chinese
 
 
 def test_history_lists_versions_and_shows_a_readable_diff(app, client, tmp_path):

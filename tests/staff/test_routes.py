@@ -71,7 +71,7 @@ def test_admins_see_analytics_as_an_svg_chart_with_a_table(app, client, runner, 
     from app.timeutil import utcnow
 
     with app.app_context():
-        consent_services.count_page_view("/pricing", "v1", "k", utcnow().date())
+        consent_services.count_page_view("/pricing", "v1", utcnow().date())
         _db.session.commit()
     make_staff(runner, roles=("admin",))
     AuthActions(client, outbox).login("staff@example.com", PASSWORD)
