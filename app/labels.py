@@ -64,6 +64,7 @@ LABELS: dict[str, dict[str, object]] = {
         "staff:user:revoke-key": _l("Customer's key revoked"),
         "staff:user:resend-verification": _l("Confirmation e-mail sent again"),
         "privacy:export": _l("Data export downloaded"), "privacy:person:lookup": _l("Address looked up"),
+        "privacy:access:review": _l("Unlinked staff access reviewed"),
         "billing:order:view": _l("Order opened"), "billing:order:refund": _l("Order refunded"),
         "billing:orders:export": _l("Orders exported"),
         "billing:credits:adjust": _l("Credits adjusted"),
@@ -88,6 +89,11 @@ LABELS: dict[str, dict[str, object]] = {
         "withdraw": _l("withdrew consent"), "gpc": _l("Global Privacy Control signal"),
     },
     "consent_category": {c.name: c.label for c in CATEGORIES},
+    "access_category": {
+        "support": _l("Support you asked for"), "rights": _l("Your privacy request"),
+        "billing": _l("Billing and payments"), "fraud": _l("Fraud and abuse review"),
+        "legal": _l("Legal request"),
+    },
     "role": {
         "support": _l("Support"), "billing": _l("Billing"), "privacy": _l("Privacy"), "admin": _l("Administrator"),
     },

@@ -43,6 +43,37 @@ class AuditChainHead(db.Model):
     last_hash: Mapped[str] = mapped_column(db.String(64))
 
 
+class StaffAccess(db.Model):
+    """A staff member's access to a customer's personal data, as the customer sees it on their
+    privacy page (access transparency): when, the staff member's role (never their name), why
+    (a category and the reason), and the ticket, request or order it was for. An access linked to
+    none is flagged until an admin or privacy officer has reviewed it."""
+
+    __tablename__ = "staff_accesses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    role: Mapped[str] = mapped_column(db.String(20))
+    category: Mapped[str] = mapped_column(db.String(20))
+    reference: Mapped[str | None] = mapped_column(db.String(40))
+    reason: Mapped[str | None] = mapped_column(db.String(300))
+    flagged: Mapped[bool] = mapped_column(default=False, index=True)
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+register(Rule(
+    name="staff_accesses.expired",
+    model=StaffAccess,
+    action="delete",
+    days_setting="AUDIT_RETENTION_DAYS",
+    default_days=730,
+    description="Records of staff access to a customer's data are shown to the customer and kept N days, like the "
+                "audit log; they are deleted with the account.",
+    selects=lambda cutoff: StaffAccess.created_at < cutoff,
+))
 register(Rule(
     name="audit_log.expired",
     model=AuditEntry,

@@ -8,7 +8,9 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from app import references
+from app.audit import access
 from app.audit import services as audit
+from app.auth.models import User
 from app.contact.models import ContactMessage, ContactThread
 from app.email import external_url, queue_email
 from app.extensions import db
@@ -155,6 +157,14 @@ def staff_action(thread: ContactThread, staff, action: str, *, message: str | No
     else:
         raise ValueError(f"unknown thread action {action!r}")
     record_staff_access(thread, staff, action, now, ip, reason)
+
+
+def record_staff_view(thread: ContactThread, staff, config, now: datetime, ip: str | None = None) -> None:
+    """A staff member opening a thread: the audit row, and the access its customer (when it is
+    an account's) sees on their privacy page."""
+    owner = db.session.get(User, thread.user_id) if thread.user_id else None
+    access.record(staff, owner, "support", now, config, reference=thread.reference)
+    record_staff_access(thread, staff, "view", now, ip)
 
 
 def record_staff_access(thread: ContactThread, staff, action: str, now: datetime, ip: str | None = None,

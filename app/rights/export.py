@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from flask import render_template
 from sqlalchemy import select, tuple_
 
+from app.audit.models import StaffAccess
 from app.auth.models import Passkey, SecurityEvent, User, UserSession
 from app.billing.models import AlertRecipient, BillingDetails, CreditEntry, Order
 from app.consent.models import ConsentRecord
@@ -49,7 +50,7 @@ def _iso(value):
 
 
 # Columns holding a stored state: the export adds its label (the words the pages use) beside it.
-LABELLED = {"status": "order", "kind": "credit"}
+LABELLED = {"status": "order", "kind": "credit", "role": "role", "category": "access_category"}
 
 
 def _header(name: str, columns: list[str]) -> list[str]:
@@ -62,7 +63,7 @@ def _header(name: str, columns: list[str]) -> list[str]:
 
 
 def _label_kind(name: str, column: str) -> str | None:
-    return LABELLED.get(column) if name in ("orders.csv", "credit_ledger.csv") else None
+    return LABELLED.get(column) if name in ("orders.csv", "credit_ledger.csv", "staff_access.csv") else None
 
 
 def _rows(model, where, columns, name: str = "") -> Iterator[list]:
@@ -99,6 +100,7 @@ TABLES = (
     ("sessions.csv", UserSession, ["created_at", "last_seen_at", "ip", "user_agent", "remember", "ended_at",
                                    "end_reason"]),
     ("security_events.csv", SecurityEvent, ["created_at", "tag", "ip", "user_agent"]),
+    ("staff_access.csv", StaffAccess, ["created_at", "role", "category", "reference", "reason"]),
     ("passkeys.csv", Passkey, ["name", "created_at", "last_used_at", "backup_eligible", "backed_up", "cloned_at",
                                "aaguid", "transports"]),
     ("api_keys.csv", ApiKey, ["name", "prefix", "created_at", "last_used_at", "revoked_at", "expires_at",

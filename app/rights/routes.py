@@ -23,6 +23,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from app import throttle
 from app.addresses import canonical_email
+from app.audit import access
 from app.auth import services as auth_services
 from app.auth.guards import recent_auth_required, take_pending_form
 from app.consent import services as consent_services
@@ -45,7 +46,20 @@ def show_privacy():
     form = CloseAccountForm(formdata=None, data={"confirm_email": (typed or {}).get("confirm_email", "")})
     return render_template("rights/privacy.html", form=form, closing=typed is not None,
                            consents=consent_services.history(None, current_user.id),
-                           requests=workflow.requests_of(current_user.id))
+                           requests=workflow.requests_of(current_user.id),
+                           accesses=access.accesses_of(current_user))
+
+
+@bp.post("/account/privacy/staff-access")
+@customer
+def save_access_notices():
+    """Turn the e-mail at each staff access to one's data on or off."""
+    wanted = request.form.get("notify") == "yes"
+    access.set_notifications(current_user, wanted)
+    db.session.commit()
+    flash(_("We will e-mail you each time our staff access your data.") if wanted
+          else _("We will no longer e-mail you at each staff access; they stay listed here."), "success")
+    return redirect(url_for("rights.show_privacy", _anchor="staff-access-title"), code=303)
 
 
 @bp.get("/account/privacy/export")

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select, update
 
 from app.audit import services as audit
+from app.audit.models import StaffAccess
 from app.auth.models import AccountToken, Passkey, RecoveryCode, SecurityEvent, User, UserRole, UserSession
 from app.auth.passwords import hash_password
 from app.billing.models import AlertRecipient, BillingDetails
@@ -52,8 +53,9 @@ def accounts_due_for_erasure(config, now: datetime) -> list[int]:
 def erase_account(user: User, config, now: datetime, hard: bool = False, notify: bool = True) -> dict:
     """Erase a closed account; return what was deleted, anonymised and kept.
 
-    Deleted: sessions, security events, tokens, 2FA codes, passkeys, roles, API keys (their calls' key link
-    goes), consent records, support threads, raw API calls, unsent and sent mail to the address.
+    Deleted: sessions, security events, tokens, 2FA codes, passkeys, records of staff access, roles,
+    API keys (their calls' key link goes), consent records, support threads, raw API calls, unsent
+    and sent mail to the address.
     Anonymised: the account row (the e-mail address becomes free), audit entries about it.
     Kept, pseudonymised: orders and the credit ledger (tax law), daily usage roll-ups; invoices
     and credit notes as issued (tax law: they keep the billing name and address they were made out to).
@@ -72,6 +74,7 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
         (_l("e-mailed links"), delete(AccountToken).where(AccountToken.user_id == user.id)),
         (_l("recovery codes"), delete(RecoveryCode).where(RecoveryCode.user_id == user.id)),
         (_l("passkeys"), delete(Passkey).where(Passkey.user_id == user.id)),
+        (_l("records of staff access"), delete(StaffAccess).where(StaffAccess.user_id == user.id)),
         (_l("staff roles"), delete(UserRole).where(UserRole.user_id == user.id)),
         (_l("API calls"), delete(ApiCall).where(ApiCall.user_id == user.id)),
         (_l("API keys"), delete(ApiKey).where(ApiKey.user_id == user.id)),

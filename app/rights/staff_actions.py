@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from app.audit import access
 from app.auth.models import User
+from app.extensions import db
 from app.rights import workflow as rights
 from app.rights.models import RightsRequest
 
@@ -21,8 +23,11 @@ def needs_confirmation(req: RightsRequest, action: str) -> bool:
     return (action == "complete" and req.type == "erasure") or action == "minor"
 
 
-def record_view(staff: User, req: RightsRequest, now: datetime, ip: str | None = None) -> None:
-    """Audit a staff member opening the request (its details are personal data)."""
+def record_view(staff: User, req: RightsRequest, config, now: datetime, ip: str | None = None) -> None:
+    """Audit a staff member opening the request (its details are personal data); its owner sees
+    the access on their privacy page."""
+    owner = db.session.get(User, req.user_id) if req.user_id else None
+    access.record(staff, owner, "rights", now, config, reference=req.reference)
     rights.audit_request(staff, req, "view", now, ip=ip)
 
 

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
+from app.audit import access
 from app.audit import services as audit
 from app.audit.models import AuditEntry
 from app.auth.models import STAFF_ROLES, User, UserRole, UserSession
@@ -234,13 +235,23 @@ def record_orders_export(actor: User, filters: str, now: datetime, ip: str | Non
     return audit.record(actor, "billing:orders:export", now, target="orders", reason=filters or None, ip=ip)
 
 
+def open_user_record(actor: User, user: User, category: str, reference: str | None, reason: str, config,
+                     now: datetime, ip: str | None = None) -> AuditEntry:
+    """Opening a customer's record: the audit row, and the access the customer sees (flagged
+    when ``reference`` names none of their conversations, requests or orders)."""
+    access.record(actor, user, category, now, config, reference=reference, reason=reason)
+    shown = (f"{reference}: {reason}" if reference else reason)[:300]
+    return audit.record(actor, "staff:user:view", now, target_user=user, reason=shown, ip=ip)
+
+
 def record_user_view(actor: User, user: User, reason: str, now: datetime, ip: str | None = None) -> AuditEntry:
     """A display of a customer's record, with the reason given when it was opened."""
     return audit.record(actor, "staff:user:view", now, target_user=user, reason=reason, ip=ip)
 
 
-def record_order_view(actor: User, order: Order, now: datetime, ip: str | None = None) -> None:
+def record_order_view(actor: User, order: Order, config, now: datetime, ip: str | None = None) -> None:
     buyer = db.session.get(User, order.user_id) if order.user_id else None
+    access.record(actor, buyer, "billing", now, config, reference=order.reference)
     audit.record(actor, "billing:order:view", now, target_user=buyer, target=order.reference, ip=ip)
 
 

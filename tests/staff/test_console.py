@@ -15,9 +15,10 @@ from tests.fixtures.visitor import AuthActions, bearer, submit, turn_on_2fa
 from tests.staff.test_routes import PASSWORD, make_staff
 
 
-def open_record(client, user_id, reason):
+def open_record(client, user_id, reason, category="support", reference=""):
     """Open a customer record as staff do: the reason is posted, then the record shown."""
-    response = submit(client, f"/staff/users/{user_id}", {"reason": reason})
+    response = submit(client, f"/staff/users/{user_id}", {"reason": reason, "category": category,
+                                                          "reference": reference})
     assert response.status_code == 303
     return client.get(f"/staff/users/{user_id}")
 
@@ -168,7 +169,8 @@ def test_privacy_staff_flag_a_minor_and_place_a_hold_from_the_record(app, runner
 def test_the_reason_for_opening_a_record_is_posted_never_put_in_a_url(app, runner, outbox):
     user_id, _ = make_customer(app, "cust@example.com")
     staff = staff_client(app, runner, outbox, roles=("admin",))
-    opened = submit(staff, f"/staff/users/{user_id}", {"reason": "ticket SUP-777 " + "x" * 100_000})
+    opened = submit(staff, f"/staff/users/{user_id}", {"reason": "ticket SUP-777 " + "x" * 100_000,
+                                                         "category": "support", "reference": "y" * 100_000})
     assert opened.status_code == 303 and opened.headers["Location"] == f"/staff/users/{user_id}"
     acted = submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": "r" * 100_000, "confirmed": "yes"},
                    action=f"/staff/users/{user_id}/action")

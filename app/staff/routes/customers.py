@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from app.audit import access
 from app.audit.models import AuditEntry
 from app.auth import services as auth_services
 from app.auth.models import User
@@ -59,9 +60,12 @@ def show_user(user_id: int):
     grants = session.get("staff_record_views", {})
     if request.method == "POST":
         reason = (request.form.get("reason") or "").strip()[:300]
-        if not reason:
-            return render_template("staff/user_reason.html", user_id=user_id), 400
-        entry = staff_services.record_user_view(current_user, user, reason, utcnow(), request.remote_addr)
+        category, reference = request.form.get("category"), (request.form.get("reference") or "").strip()[:40]
+        if not reason or category not in access.CATEGORIES:
+            return render_template("staff/user_reason.html", user_id=user_id, categories=access.CATEGORIES,
+                                   form=request.form, missing=True), 400
+        entry = staff_services.open_user_record(current_user, user, category, reference, reason, current_app.config,
+                                                utcnow(), request.remote_addr)
         db.session.commit()
         recent = sorted(grants.items(), key=lambda item: item[1][1])[-19:]
         session["staff_record_views"] = {**dict(recent), str(user_id): [entry.id, time.time()]}
@@ -69,7 +73,7 @@ def show_user(user_id: int):
     grant = grants.get(str(user_id))
     opened = db.session.get(AuditEntry, grant[0]) if grant and time.time() - grant[1] < VIEW_GRANT_SECONDS else None
     if opened is None or opened.actor_id != current_user.id:
-        return render_template("staff/user_reason.html", user_id=user_id)
+        return render_template("staff/user_reason.html", user_id=user_id, categories=access.CATEGORIES, form={})
     staff_services.record_user_view(current_user, user, opened.reason, utcnow(), request.remote_addr)
     db.session.commit()
     return render_template("staff/user.html", user=user, reason=opened.reason, **_customer_record(user))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import render_template, request
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import charts
+from app.audit import access
 from app.consent import services as consent_services
 from app.contact import services as contact
+from app.extensions import db
 from app.legal import services as legal
 from app.security import staff
 from app.staff import services as staff_services
@@ -23,10 +25,27 @@ from app.timeutil import utcnow
 @staff()
 def show_dashboard():
     """The staff home: who you are, what your roles allow, and the latest staff actions."""
-    recent = staff_services.recent_audit() if current_user.has_role("admin", "privacy") else []
+    reviewer = current_user.has_role("admin", "privacy")
+    recent = staff_services.recent_audit() if reviewer else []
     counts = contact.inbox_counts() if current_user.has_role("support", "admin") else None
     return render_template("staff/dashboard.html", recent=recent, inbox=counts,
+                           unlinked=access.waiting_review() if reviewer else [],
                            **staff_services.dashboard_counts(current_user, utcnow().date()))
+
+
+@bp.post("/accesses/<int:access_id>/review")
+@staff("admin", "privacy")
+def review_access(access_id: int):
+    """Mark a flagged access (one tied to no ticket, request or order) as reviewed, with a note."""
+    note = (request.form.get("note") or "").strip()[:200]
+    if not note:
+        flash(_("Say what the review found: it goes into the audit log."), "error")
+    elif access.mark_reviewed(access_id, current_user, note, utcnow(), request.remote_addr):
+        db.session.commit()
+        flash(_("The access is marked as reviewed."), "success")
+    else:
+        flash(_("That access was already reviewed."), "info")
+    return redirect(url_for("staff.show_dashboard", _anchor="unlinked-title"), code=303)
 
 
 @bp.get("/analytics")

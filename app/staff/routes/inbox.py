@@ -50,7 +50,7 @@ def show_message(reference: str):
     reply_form, assign_form = StaffReplyForm(), AssignForm()
     assign_form.assignee.choices = [(0, _("nobody"))] + [(u.id, u.email) for u in members]
     if request.method == "GET":
-        contact.record_staff_access(thread, current_user, "view", utcnow(), request.remote_addr)
+        contact.record_staff_view(thread, current_user, current_app.config, utcnow(), request.remote_addr)
         db.session.commit()
         assign_form.assignee.data = thread.assignee_id or 0
         return render_template("staff/message.html", thread=thread, reply_form=reply_form,

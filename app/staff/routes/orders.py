@@ -68,7 +68,7 @@ def show_order(reference: str):
     buyer = db.session.get(User, order.user_id) if order.user_id else None
     form = RefundForm()
     if request.method == "GET":
-        staff_services.record_order_view(current_user, order, utcnow(), request.remote_addr)
+        staff_services.record_order_view(current_user, order, current_app.config, utcnow(), request.remote_addr)
         db.session.commit()
     if request.method != "POST" or not form.validate_on_submit():
         return _render_order(order, buyer, form, 400 if form.errors else 200)

@@ -59,7 +59,7 @@ def show_request(reference: str):
     form.assignee.choices = [(0, _("nobody"))] + [(u.id, u.email) for u in members]
     now = utcnow()
     if request.method == "GET":
-        staff_actions.record_view(current_user, req, now, request.remote_addr)
+        staff_actions.record_view(current_user, req, current_app.config, now, request.remote_addr)
         db.session.commit()
         form.assignee.data = req.assignee_id or 0
     if request.method != "POST" or not form.validate_on_submit():
