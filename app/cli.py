@@ -11,7 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.engine import make_url
 
 from app import email as mail
-from app import retention
+from app import processing, retention
 from app.audit import chain as audit_chain
 from app.auth import demo, provisioning
 from app.auth import services as auth_services
@@ -127,6 +127,23 @@ def retention_doc_command(path: str | None):
     text = retention.markdown(current_app.config)
     if path:
         with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@privacy_cli.command("ropa")
+@click.option("--format", "form", type=click.Choice(["md", "csv"]), default="md", show_default=True)
+@click.option("--write", "path", type=click.Path(dir_okay=False), help="Write to this file instead of printing.")
+def ropa_command(form: str, path: str | None):
+    """The record of processing activities (GDPR Art. 30), from the code, as Markdown or CSV.
+    Exits 1, naming them, when a table holding personal data belongs to no activity."""
+    missing = processing.uncovered_tables(db.metadata)
+    if missing:
+        raise click.ClickException("tables with personal data in no processing activity: " + ", ".join(missing))
+    text = processing.markdown(current_app.config) if form == "md" else processing.csv_text(current_app.config)
+    if path:
+        with open(path, "w", encoding="utf-8", newline="") as f:
             f.write(text)
     else:
         click.echo(text, nl=False)

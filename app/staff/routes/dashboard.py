@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app import charts
+from app import charts, processing
 from app.audit import access
 from app.consent import services as consent_services
 from app.contact import services as contact
@@ -62,6 +62,18 @@ def show_analytics():
               views=format_decimal(t["views"]), visitors=format_decimal(t["visitors"])) for t in totals]
     return render_template("staff/analytics.html", totals=totals, chart=chart, days=days, tips=tips,
                            top=consent_services.top_pages(since, until))
+
+
+@bp.get("/ropa.<form>")
+@staff("admin", "privacy")
+def download_ropa(form: str):
+    """The record of processing activities (GDPR Art. 30), generated from the code."""
+    if form not in ("md", "csv"):
+        abort(404)
+    text = processing.markdown(current_app.config) if form == "md" else processing.csv_text(current_app.config)
+    mimetype = "text/markdown" if form == "md" else "text/csv"
+    return Response(text, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="record-of-processing.{form}"'})
 
 
 @bp.get("/policies")
