@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, re
 from flask_babel import get_locale
 from flask_login import current_user
 
-from app.consent import registry, services
+from app.consent import receipts, registry, services
 from app.consent.forms import CookieSettingsForm
 from app.extensions import db
 from app.legal import services as legal
@@ -152,7 +152,7 @@ def download_receipt():
     records = services.history(decision.consent_id, None) if decision else []
     if not records:
         return redirect(url_for("consent.show_cookies") + "#settings")
-    body = json.dumps(services.receipt(records[0]), indent=2)
+    body = json.dumps(receipts.receipt(records[0], current_app.config), indent=2, ensure_ascii=False)
     return current_app.response_class(body, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="cookie-consent-{records[0].consent_id}.json"',
         "Cache-Control": "no-store",

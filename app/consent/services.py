@@ -178,20 +178,6 @@ def cookies_to_expire(decision: Decision) -> list[registry.Cookie]:
     return list(registry.cookies_in(refused))
 
 
-def receipt(record: ConsentRecord) -> dict:
-    """A downloadable receipt of one decision."""
-    return {
-        "consent_id": record.consent_id,
-        "recorded_at": record.created_at.replace(microsecond=0).isoformat() + "Z",
-        "method": record.method,
-        "categories": sorted(record.category_set),
-        "cookie_policy_version": record.policy_version,
-        "banner_text_sha256": record.banner_hash,
-        "locale": record.locale,
-        "kept": "no IP address and no browser details are stored with this record",
-    }
-
-
 # --- first-party analytics -------------------------------------------------------------------
 
 

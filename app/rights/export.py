@@ -15,6 +15,7 @@ from sqlalchemy import select, tuple_
 from app.audit.models import StaffAccess
 from app.auth.models import Passkey, SecurityEvent, User, UserSession
 from app.billing.models import AlertRecipient, BillingDetails, CreditEntry, Order
+from app.consent import receipts
 from app.consent.models import ConsentRecord
 from app.contact.models import ContactThread
 from app.extensions import db
@@ -169,6 +170,9 @@ def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes
                             "messages": [{"from": m.kind, "at": _iso(m.created_at), "text": m.body}
                                          for m in thread.messages if m.kind != "note"]})
         archive.writestr("support_threads.json", json.dumps(threads, ensure_ascii=False, indent=2))
+        consents = [receipts.receipt(record, config) for record in db.session.scalars(
+            select(ConsentRecord).where(ConsentRecord.user_id == user.id).order_by(ConsentRecord.created_at))]
+        archive.writestr("consent_receipts.json", json.dumps(consents, ensure_ascii=False, indent=2))
         profile_csv = io.StringIO()
         csv.writer(profile_csv).writerows([list(profile), list(profile.values())])
         archive.writestr("profile.csv", profile_csv.getvalue())

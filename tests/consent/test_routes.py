@@ -263,8 +263,8 @@ def test_cookie_page_renders_the_registry_and_the_current_decision_with_a_receip
     receipt = client.get("/cookies/receipt.json")
     assert "attachment" in receipt.headers["Content-Disposition"]
     data = json.loads(receipt.get_data(as_text=True))
-    assert data["consent_id"] == consent_id
-    assert data["categories"] == ["analytics", "necessary"]
+    assert data["consentId"] == consent_id
+    assert [p["purposeId"] for p in data["purposes"] if p["consentState"] == "dpv:ConsentGiven"] == ["analytics"]
 
 
 def test_cookie_page_in_chinese(client):
