@@ -65,6 +65,9 @@ LABELS: dict[str, dict[str, object]] = {
         "staff:user:resend-verification": _l("Confirmation e-mail sent again"),
         "privacy:export": _l("Data export downloaded"), "privacy:person:lookup": _l("Address looked up"),
         "privacy:access:review": _l("Unlinked staff access reviewed"),
+        "privacy:breach:record": _l("Breach recorded"), "privacy:breach:update": _l("Breach details changed"),
+        "privacy:breach:stage": _l("Breach stage changed"),
+        "privacy:breach:notify": _l("Breach notified to the authority"),
         "billing:order:view": _l("Order opened"), "billing:order:refund": _l("Order refunded"),
         "billing:orders:export": _l("Orders exported"),
         "billing:credits:adjust": _l("Credits adjusted"),
@@ -89,6 +92,16 @@ LABELS: dict[str, dict[str, object]] = {
         "withdraw": _l("withdrew consent"), "gpc": _l("Global Privacy Control signal"),
     },
     "consent_category": {c.name: c.label for c in CATEGORIES},
+    "breach_stage": {
+        "suspected": _l("suspected"), "confirmed": _l("confirmed"), "contained": _l("contained"),
+        "closed": _l("closed"),
+    },
+    "breach_scope": {
+        "all_accounts": _l("Every account"), "accounts_with_keys": _l("Accounts with an active API key"),
+        "paying_customers": _l("Customers who paid"),
+        "signed_in_since_aware": _l("Accounts signed in from 72 hours before awareness"),
+        "support_senders": _l("People who wrote to support"),
+    },
     "access_category": {
         "support": _l("Support you asked for"), "rights": _l("Your privacy request"),
         "billing": _l("Billing and payments"), "fraud": _l("Fraud and abuse review"),

@@ -133,6 +133,17 @@ ACTIVITIES: tuple[Activity, ...] = (
         recipients=f"{HOSTING}; {AUTHORITIES}",
         security="audit entries hash-chained (HMAC) and verified daily; the ORM refuses to change them",
     ),
+    Activity(
+        "Personal-data breach register",
+        "Document every personal-data breach, assess it, and notify the supervisory authority and the people "
+        "affected in time.",
+        "legal obligation (Art. 33 and 34)",
+        f"{STAFF} (who recorded it); {CUSTOMERS} (only as counts)",
+        "the staff account that recorded each breach; facts, effects and remedies without names of the people "
+        "affected",
+        ("breaches",),
+        recipients=f"{HOSTING}; the supervisory authority",
+    ),
 )
 
 

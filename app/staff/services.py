@@ -19,6 +19,7 @@ from app.auth.provisioning import create_staff
 from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_verification
 from app.billing.models import Order, WebhookEvent
 from app.billing.services import add_credits
+from app.breaches import services as breaches
 from app.contact.models import ContactThread
 from app.csvstream import csv_lines
 from app.email import OutboxMessage, external_url, queue_email
@@ -219,6 +220,7 @@ def waiting_counts(viewer: User, today: date) -> dict[str, int]:
     if viewer.has_role("privacy", "admin"):
         counts["requests"] = db.session.scalar(select(func.count()).select_from(RightsRequest).where(
             RightsRequest.status.in_(OPEN_STATUSES), RightsRequest.due_on <= today + timedelta(days=7))) or 0
+        counts["breaches"] = breaches.open_count()
     return counts
 
 

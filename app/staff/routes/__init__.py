@@ -2,6 +2,6 @@
 ``app.staff.blueprint`` (anonymous: sign in; customers: 403; staff without 2FA: how to turn it on)."""
 
 from app.staff.blueprint import bp
-from app.staff.routes import audit, customers, dashboard, inbox, orders, rights_requests, team  # noqa: F401
+from app.staff.routes import audit, breaches, customers, dashboard, inbox, orders, rights_requests, team  # noqa: F401
 
 __all__ = ["bp"]
