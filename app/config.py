@@ -160,6 +160,11 @@ class Config:
     def _accounts(self, env) -> None:
         """Accounts: age, grace period, sign-in and session limits, password hashing, document versions."""
         self.MIN_AGE = _int(env, "MIN_AGE", 16)
+        # PIPL (China): the personal-information-protection officer (Art. 52) and the representative
+        # in China (Art. 53), shown on the Chinese privacy page when set; where the data goes (Art. 39).
+        self.PIPL_OFFICER = env.get("PIPL_OFFICER") or None
+        self.PIPL_REPRESENTATIVE = env.get("PIPL_REPRESENTATIVE") or None
+        self.DATA_LOCATION = env.get("DATA_LOCATION", "the European Union")
         self.ACCOUNT_GRACE_DAYS = _int(env, "ACCOUNT_GRACE_DAYS", 14)
         self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10 per hour")
         self.RESET_RATE_LIMIT = env.get("RESET_RATE_LIMIT", "10 per hour")

@@ -102,6 +102,10 @@ LABELS: dict[str, dict[str, object]] = {
         "signed_in_since_aware": _l("Accounts signed in from 72 hours before awareness"),
         "support_senders": _l("People who wrote to support"),
     },
+    "separate_consent": {
+        "cross_border": _l("Transfer of my personal information abroad"),
+        "guardian": _l("A parent's or guardian's consent"),
+    },
     "access_category": {
         "support": _l("Support you asked for"), "rights": _l("Your privacy request"),
         "billing": _l("Billing and payments"), "fraud": _l("Fraud and abuse review"),

@@ -36,7 +36,8 @@ class Activity:
     data: str
     tables: tuple[str, ...]
     recipients: str = HOSTING
-    transfers: str = "none outside the EEA"
+    transfers: str = "none outside the EEA (for customers in China: to where the service runs, on their separate "\
+        "consent, PIPL Art. 39)"
     security: str = ""
 
 
@@ -105,13 +106,14 @@ ACTIVITIES: tuple[Activity, ...] = (
         recipients=f"{HOSTING}; {AUTHORITIES}",
     ),
     Activity(
-        "Cookie consent and policy notices",
-        "Record each cookie decision as proof of consent; tell users of significant policy changes.",
-        "legal obligation (Art. 7(1) proof of consent; ePrivacy)",
+        "Consent records and policy notices",
+        "Record each cookie decision and each separate consent (PIPL: transfer abroad, a guardian's) as proof; "
+        "tell users of significant policy changes.",
+        "legal obligation (GDPR Art. 7(1) proof of consent; ePrivacy; PIPL Art. 14, 31, 39)",
         f"{CUSTOMERS}; {VISITORS}",
-        "consent id, categories allowed, policy version and language (no IP address, no browser details); which "
-        "notices a user saw",
-        ("consent_records", "policy_notices"),
+        "consent id, categories allowed, policy version and language (no IP address, no browser details); the "
+        "kind, time, language and a hash of the notice of each separate consent; which notices a user saw",
+        ("consent_records", "separate_consents", "policy_notices"),
     ),
     Activity(
         "First-party analytics",

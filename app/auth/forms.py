@@ -48,10 +48,23 @@ class RegistrationForm(NewPasswordMixin, BaseForm):
         Optional(), Length(max=40, message=_l("Use at most 40 characters."))])
     age_confirmed = BooleanField(validators=[
         DataRequired(message=_l("You must confirm your age to create an account."))])
+    # PIPL, for sign-ups in Chinese: separate consents, unticked, asked only there (see ``ask_pipl``).
+    transfer_consent = BooleanField(_l("I separately consent to the transfer of my personal information abroad, "
+                                       "as described above."))
+    guardian_consent = BooleanField(_l("I am 14 or older, or my parent or guardian has read this page and "
+                                       "consents to my account and to the processing of my personal information."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.age_confirmed.label.text = _l("I am at least %(age)s years old.", age=current_app.config["MIN_AGE"])
+
+    def ask_pipl(self, guardian: bool) -> None:
+        """Make the PIPL consents required (a sign-up in Chinese); the guardian's only where the
+        minimum age lets a child under 14 register."""
+        self.transfer_consent.validators = [DataRequired(message=_l(
+            "Your data is stored and processed abroad, so we cannot open your account without this consent."))]
+        self.guardian_consent.validators = [DataRequired(message=_l(
+            "A child under 14 needs a parent's or guardian's consent."))] if guardian else []
 
     def email_for_password_check(self):
         return self.email.data

@@ -33,6 +33,22 @@ class ConsentRecord(db.Model):
         return set(filter(None, self.categories.split(",")))
 
 
+class SeparateConsent(db.Model):
+    """A consent given on its own, apart from the terms (PIPL Art. 14): to the transfer of one's
+    data abroad (Art. 39), or a guardian's for a child under 14 (Art. 31). The text shown is
+    kept as its hash."""
+
+    __tablename__ = "separate_consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True, info=PERSONAL)
+    kind: Mapped[str] = mapped_column(db.String(20))  # cross_border | guardian
+    given_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locale: Mapped[str] = mapped_column(db.String(16))
+    notice_sha256: Mapped[str] = mapped_column(db.String(64))
+    withdrawn_at: Mapped[datetime | None]
+
+
 class PageViewDay(db.Model):
     """Page views per day and route (the route pattern, never a raw path with ids or tokens)."""
 
@@ -94,4 +110,14 @@ register(Rule(
     description="The day's random salt for visitor hashes is deleted once its day is over (also by the first "
                 "page view of the next day), so no hash can be recomputed or linked to a visitor.",
     selects=lambda cutoff: AnalyticsSalt.day < cutoff.date(),
+))
+register(Rule(
+    name="separate_consents.kept",
+    model=SeparateConsent,
+    action="keep",
+    days_setting="ACCOUNT_PURGE_DAYS",
+    default_days=30,
+    description="Separate consents (transfer abroad, a guardian's) are kept as proof while the account is open, "
+                "and erased with it.",
+    legal_basis="legal obligation (PIPL Art. 14, 31 and 39: proof of separate consent)",
 ))

@@ -16,7 +16,7 @@ from app.audit.models import StaffAccess
 from app.auth.models import Passkey, SecurityEvent, User, UserSession
 from app.billing.models import AlertRecipient, BillingDetails, CreditEntry, Order
 from app.consent import receipts
-from app.consent.models import ConsentRecord
+from app.consent.models import ConsentRecord, SeparateConsent
 from app.contact.models import ContactThread
 from app.extensions import db
 from app.keys.models import ApiKey
@@ -51,7 +51,9 @@ def _iso(value):
 
 
 # Columns holding a stored state: the export adds its label (the words the pages use) beside it.
-LABELLED = {"status": "order", "kind": "credit", "role": "role", "category": "access_category"}
+LABELLED = {("orders.csv", "status"): "order", ("credit_ledger.csv", "kind"): "credit",
+            ("staff_access.csv", "role"): "role", ("staff_access.csv", "category"): "access_category",
+            ("separate_consents.csv", "kind"): "separate_consent"}
 
 
 def _header(name: str, columns: list[str]) -> list[str]:
@@ -64,7 +66,7 @@ def _header(name: str, columns: list[str]) -> list[str]:
 
 
 def _label_kind(name: str, column: str) -> str | None:
-    return LABELLED.get(column) if name in ("orders.csv", "credit_ledger.csv", "staff_access.csv") else None
+    return LABELLED.get((name, column))
 
 
 def _rows(model, where, columns, name: str = "") -> Iterator[list]:
@@ -115,6 +117,7 @@ TABLES = (
     ("orders.csv", Order, ["reference", "created_at", "pack_id", "pack_name", "credits", "amount_cents", "currency",
                            "status", "paid_at", "refunded_cents", "tax_cents", "tax_rate",
                            "tax_treatment", "buyer_name", "buyer_address", "buyer_country", "buyer_tax_id"]),
+    ("separate_consents.csv", SeparateConsent, ["given_at", "kind", "locale", "notice_sha256", "withdrawn_at"]),
     ("consent_records.csv", ConsentRecord, ["created_at", "consent_id", "method", "categories", "policy_version",
                                             "locale"]),
 )

@@ -26,6 +26,7 @@ from app.addresses import canonical_email
 from app.audit import access
 from app.auth import services as auth_services
 from app.auth.guards import recent_auth_required, take_pending_form
+from app.consent import pipl
 from app.consent import services as consent_services
 from app.extensions import db
 from app.rights import export, services, workflow
@@ -47,7 +48,8 @@ def show_privacy():
     return render_template("rights/privacy.html", form=form, closing=typed is not None,
                            consents=consent_services.history(None, current_user.id),
                            requests=workflow.requests_of(current_user.id),
-                           accesses=access.accesses_of(current_user))
+                           accesses=access.accesses_of(current_user),
+                           separate_consents=pipl.consents_of(current_user.id))
 
 
 @bp.post("/account/privacy/staff-access")

@@ -13,7 +13,7 @@ from app.audit.models import StaffAccess
 from app.auth.models import AccountToken, Passkey, RecoveryCode, SecurityEvent, User, UserRole, UserSession
 from app.auth.passwords import hash_password
 from app.billing.models import AlertRecipient, BillingDetails
-from app.consent.models import ConsentRecord
+from app.consent.models import ConsentRecord, SeparateConsent
 from app.contact.models import ContactThread
 from app.email import OutboxMessage, deliver_due, queue_email
 from app.extensions import db
@@ -75,6 +75,7 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
         (_l("recovery codes"), delete(RecoveryCode).where(RecoveryCode.user_id == user.id)),
         (_l("passkeys"), delete(Passkey).where(Passkey.user_id == user.id)),
         (_l("records of staff access"), delete(StaffAccess).where(StaffAccess.user_id == user.id)),
+        (_l("separate consents"), delete(SeparateConsent).where(SeparateConsent.user_id == user.id)),
         (_l("staff roles"), delete(UserRole).where(UserRole.user_id == user.id)),
         (_l("API calls"), delete(ApiCall).where(ApiCall.user_id == user.id)),
         (_l("API keys"), delete(ApiKey).where(ApiKey.user_id == user.id)),

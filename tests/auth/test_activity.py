@@ -30,7 +30,8 @@ def test_events_are_listed_with_time_ip_and_device(client, outbox):
 
 def test_events_in_chinese(client, outbox):
     auth = AuthActions(client, outbox)
-    submit(client, "/register", {"email": "li@example.com", "password": auth.PASSWORD, "age_confirmed": "y"},
+    submit(client, "/register", {"email": "li@example.com", "password": auth.PASSWORD, "age_confirmed": "y",
+                                 "transfer_consent": "y"},
            headers={"Accept-Language": "zh-CN"})
     auth.login("li@example.com")
     page = client.get("/account/security", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)

@@ -497,7 +497,8 @@ def test_account_pages_in_chinese_after_picking_it_in_the_footer(client, auth, a
 
 
 def test_registering_in_chinese_saves_chinese_for_pages_and_mail(client, app, outbox):
-    submit(client, "/register", {"email": "li@example.com", "password": PASSWORD, "age_confirmed": "y"},
+    submit(client, "/register", {"email": "li@example.com", "password": PASSWORD, "age_confirmed": "y",
+                                 "transfer_consent": "y"},
            headers={"Accept-Language": "zh-CN"})
     assert _user(app, "li@example.com").locale == "zh_Hans"
     assert "确认" in outbox[0]["Subject"]

@@ -10,6 +10,7 @@ from app.auth import activity, services
 from app.auth.blueprint import bp
 from app.auth.forms import RegistrationForm, ResetPasswordForm, ResetRequestForm
 from app.auth.guards import request_client
+from app.consent import pipl
 from app.extensions import db, limiter
 from app.i18n import select_locale
 from app.security import customer, public
@@ -25,17 +26,25 @@ def register():
     """Create an account. Known and new addresses get the same answer (no enumeration)."""
     if current_user.is_authenticated:
         return redirect(url_for("account.show_dashboard"))
-    form = RegistrationForm()
+    form, locale = RegistrationForm(), str(select_locale())
+    pipl_asked = pipl.applies(locale)
+    guardian = pipl_asked and pipl.needs_guardian_question(current_app.config)
+    if pipl_asked:
+        form.ask_pipl(guardian)
     if form.validate_on_submit():
         try:
-            services.register(form.email.data, form.password.data, form.nickname.data, str(select_locale()),
-                              current_app.config, utcnow())
+            made = services.register(form.email.data, form.password.data, form.nickname.data, locale,
+                                     current_app.config, utcnow())
         except services.InvalidEmail:
             form.email.errors.append(_("Enter a valid e-mail address, like name@example.com."))
         else:
+            if made.user is not None and pipl_asked:  # each consent its own event
+                pipl.record(made.user.id, [pipl.CROSS_BORDER] + ([pipl.GUARDIAN] if guardian else []), locale,
+                            current_app.config, utcnow())
             db.session.commit()
             return render_template("auth/check_inbox.html", email=services.normalise_email(form.email.data))
-    return render_template("auth/register.html", form=form)
+    return render_template("auth/register.html", form=form, pipl_asked=pipl_asked, guardian=guardian,
+                           transfer=pipl.transfer_facts(current_app.config) if pipl_asked else None)
 
 
 @bp.get("/verify-email/<token>")
