@@ -21,6 +21,7 @@ from app.config import BASE_DIR, Config, load_config
 from app.consent import routes as consent_routes
 from app.contact import routes as contact_routes
 from app.database import IdConverter
+from app.drp import routes as drp_routes
 from app.email import register_mail
 from app.errors import routes as errors_routes
 from app.extensions import babel, db, limiter, login_manager, migrate
@@ -103,7 +104,7 @@ def register_extensions(app: Flask) -> None:
 # The domain packages' routes modules: each exposes its blueprint (``bp``) and, when it has
 # application-wide hooks, an ``init_app(app)``.
 DOMAINS = (pages_routes, auth_routes, account_routes, staff_routes, consent_routes, keys_routes, usage_routes,
-           api_routes, billing_routes, contact_routes, rights_routes, legal_routes)
+           api_routes, billing_routes, contact_routes, rights_routes, legal_routes, drp_routes)
 
 
 def register_domains(app: Flask) -> None:

@@ -20,6 +20,7 @@ from app.billing import alerts
 from app.billing import services as billing_services
 from app.billing.services import verify_balances, verify_orders
 from app.crypto import new_key, rotate
+from app.drp import services as drp
 from app.email import deliver_due
 from app.extensions import db
 from app.keys import services as key_services
@@ -330,7 +331,19 @@ def rotate_command(batch_size: int):
         click.echo(f"{column}: re-encrypted {count}")
 
 
+drp_cli = AppGroup("drp", help="The Data Rights Protocol.")
+
+
+@drp_cli.command("callbacks")
+def drp_callbacks_command():
+    """POST each changed request status to its agent's status_callback (run every minute)."""
+    delivered, failed = drp.send_callbacks(current_app.config, utcnow())
+    db.session.commit()
+    click.echo(f"status callbacks: {delivered} delivered, {failed} failed (tried again later)")
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(drp_cli)
     app.cli.add_command(show_config_command)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(privacy_cli)

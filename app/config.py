@@ -165,6 +165,8 @@ class Config:
         self.PIPL_OFFICER = env.get("PIPL_OFFICER") or None
         self.PIPL_REPRESENTATIVE = env.get("PIPL_REPRESENTATIVE") or None
         self.DATA_LOCATION = env.get("DATA_LOCATION", "the European Union")
+        # The Data Rights Protocol: our id in the agents' directory (requests name it in business-id).
+        self.DRP_BUSINESS_ID = env.get("DRP_BUSINESS_ID", "TWTAPI")
         self.ACCOUNT_GRACE_DAYS = _int(env, "ACCOUNT_GRACE_DAYS", 14)
         self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10 per hour")
         self.RESET_RATE_LIMIT = env.get("RESET_RATE_LIMIT", "10 per hour")

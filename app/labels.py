@@ -30,6 +30,7 @@ LABELS: dict[str, dict[str, object]] = {
         "unconfirmed": _l("waiting for confirmation"), "received": _l("received"), "open": _l("open"),
         "in_progress": _l("in progress"), "extended": _l("extended"), "on_hold": _l("on hold"),
         "completed": _l("completed"), "rejected": _l("rejected"), "expired": _l("expired"),
+        "revoked": _l("withdrawn"),
     },
     "request_type": {
         "access": _l("A copy of my data (access)"), "rectification": _l("Correct my data (rectification)"),
@@ -68,6 +69,8 @@ LABELS: dict[str, dict[str, object]] = {
         "privacy:breach:record": _l("Breach recorded"), "privacy:breach:update": _l("Breach details changed"),
         "privacy:breach:stage": _l("Breach stage changed"),
         "privacy:breach:notify": _l("Breach notified to the authority"),
+        "privacy:agent:register": _l("Authorized agent registered"),
+        "privacy:agent:revoke": _l("Authorized agent revoked"),
         "billing:order:view": _l("Order opened"), "billing:order:refund": _l("Order refunded"),
         "billing:orders:export": _l("Orders exported"),
         "billing:credits:adjust": _l("Credits adjusted"),

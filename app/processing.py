@@ -101,8 +101,9 @@ ACTIVITIES: tuple[Activity, ...] = (
         "Receive, verify and fulfil data-subject requests within their deadlines; keep legal holds.",
         "legal obligation (Art. 6(1)(c), Art. 12-22)",
         f"{CUSTOMERS}; {VISITORS}",
-        "requester's e-mail address, the request and its history, staff notes, hold reasons",
-        ("rights_requests", "rights_request_events", "legal_holds"),
+        "requester's e-mail address, the request and its history, staff notes, hold reasons; for requests "
+        "authorized agents file (Data Rights Protocol): the agent, its technical contact and the request's status",
+        ("rights_requests", "rights_request_events", "legal_holds", "drp_agents", "drp_requests"),
         recipients=f"{HOSTING}; {AUTHORITIES}",
     ),
     Activity(

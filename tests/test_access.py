@@ -1,4 +1,4 @@
-"""Every route is classified (public, customer, staff, api) and behaves as its class says."""
+"""Every route is classified (public, customer, staff, api, agent) and behaves as its class says."""
 
 import re
 
@@ -98,3 +98,15 @@ def test_api_key_endpoints_refuse_anonymous_callers_with_a_problem_401(app):
         response = client.get(path)
         assert response.status_code == 401
         assert response.mimetype == "application/problem+json"
+
+
+def test_agent_endpoints_refuse_callers_without_an_agents_token_or_signature(app):
+    client = app.test_client()
+    agent_rules = [r for r in app.url_map.iter_rules()
+                   if getattr(app.view_functions[r.endpoint], ACCESS_ATTR, None) == "agent"]
+    assert len(agent_rules) >= 5
+    assert client.post("/v1/data-rights-request", data="x").status_code == 403
+    assert client.get("/v1/data-rights-request/some-id").status_code == 403
+    assert client.delete("/v1/data-rights-request/some-id").status_code == 403
+    assert client.get("/v1/agent/SOMEONE").status_code == 403
+    assert client.post("/v1/agent/SOMEONE", data="x").status_code == 403

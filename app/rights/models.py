@@ -13,7 +13,7 @@ from app.retention import PERSONAL, Rule, register
 from app.timeutil import utcnow
 
 STATUSES = ("unconfirmed", "received", "open", "in_progress", "extended", "on_hold", "completed", "rejected",
-            "expired")
+            "expired", "revoked")
 OPEN_STATUSES = ("received", "open", "in_progress", "extended", "on_hold")
 
 

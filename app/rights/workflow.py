@@ -231,6 +231,17 @@ def reject(req: RightsRequest, staff, reason: str, now: datetime, ip=None) -> No
                 due_on="", note=reason, status_url=status_url(req), complaint=True)
 
 
+def withdraw(req: RightsRequest, reason: str, now: datetime) -> None:
+    """The requester (through their agent) withdraws a request that is not closed."""
+    if req.status not in OPEN_STATUSES and req.status != "unconfirmed":
+        raise TransitionRefused("Only a request that is not closed can be withdrawn.")
+    req.closed_at, req.code_hash = now, None
+    _event(req, "revoked", now, note=reason)
+    if req.confirmed_at is not None:  # nobody to tell before the address was confirmed
+        queue_email(req.email, "rights_update", req.locale, reference=req.reference, status="revoked",
+                    due_on="", note=reason, status_url=status_url(req))
+
+
 # --- legal holds and minors -------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.security.access import ACCESS_ATTR, api_key, customer, public, staff
+from app.security.access import ACCESS_ATTR, agent, api_key, customer, public, staff
 from app.security.csrf import (
     check_csrf_token,
     csrf_exempt,
@@ -20,7 +20,7 @@ from app.security.logs import RedactSecretsFilter, register_log_redaction
 from app.security.redirects import is_safe_next, safe_next
 from app.security.tokens import hash_token, new_token
 
-__all__ = ["ACCESS_ATTR", "RedactSecretsFilter", "api_key", "check_csrf_token", "csp_nonce", "csrf_exempt",
+__all__ = ["ACCESS_ATTR", "RedactSecretsFilter", "agent", "api_key", "check_csrf_token", "csp_nonce", "csrf_exempt",
            "customer", "hash_token", "is_safe_next", "new_token", "portal_csrf_token", "public", "register_security",
            "request_is_same_origin", "safe_next", "staff"]
 

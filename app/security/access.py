@@ -1,5 +1,5 @@
-"""Route access classes: every view is public, API-key, customer or staff (tests/test_access.py
-checks that each one says which)."""
+"""Route access classes: every view is public, API-key, agent (Data Rights Protocol), customer or
+staff (tests/test_access.py checks that each one says which)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from functools import wraps
 
 from flask import abort, current_app
 from flask_login import current_user
+
+from app.security.csrf import csrf_exempt
 
 ACCESS_ATTR = "access_class"
 
@@ -21,6 +23,13 @@ def api_key(view):
     """A view authenticated by an API key in the Authorization header (the /api/v1 gateway)."""
     setattr(view, ACCESS_ATTR, "api")
     return view
+
+
+def agent(view):
+    """A view of the Data Rights Protocol, for authorized agents: authenticated by a bearer token
+    from pairing, or (pairing itself) by the agent's Ed25519 signature; CSRF does not apply."""
+    setattr(view, ACCESS_ATTR, "agent")
+    return csrf_exempt(view)
 
 
 def customer(view):

@@ -65,7 +65,7 @@ def set_security_headers(response):
     return response
 
 
-PRIVATE_PREFIXES = ("/api/", "/account", "/staff", "/billing", "/login", "/reauth", "/reset-password",
+PRIVATE_PREFIXES = ("/api/", "/v1/", "/account", "/staff", "/billing", "/login", "/reauth", "/reset-password",
                     "/verify-email", "/contact/thread", "/privacy/request")
 
 

@@ -21,6 +21,7 @@ SECTIONS = (
     Section("staff.list_orders", _l("Orders"), ("billing", "admin"), ("staff.show_order", "staff.adjust_credits")),
     Section("staff.list_messages", _l("Inbox"), ("support", "admin"), ("staff.show_message",), "messages"),
     Section("staff.list_requests", _l("Requests"), ("privacy", "admin"), ("staff.show_request",), "requests"),
+    Section("staff.list_agents", _l("Agents"), ("privacy", "admin"), ("staff.revoke_agent",)),
     Section("staff.list_breaches", _l("Breaches"), ("privacy", "admin"), ("staff.show_breach",), "breaches"),
     Section("staff.show_policy_notices", _l("Policies"), ("admin", "privacy")),
     Section("staff.show_analytics", _l("Analytics"), ("admin",)),

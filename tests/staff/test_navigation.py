@@ -18,9 +18,11 @@ def nav_links(body: str) -> list[str]:
 @pytest.mark.parametrize("roles, expected", [
     (("support",), ["/staff/", "/staff/users", "/staff/messages"]),
     (("billing",), ["/staff/", "/staff/users", "/staff/orders"]),
-    (("privacy",), ["/staff/", "/staff/users", "/staff/requests", "/staff/policies", "/staff/audit"]),
+    (("privacy",), ["/staff/", "/staff/users", "/staff/requests", "/staff/agents", "/staff/breaches",
+                    "/staff/policies", "/staff/audit"]),
     (("admin",), ["/staff/", "/staff/users", "/staff/orders", "/staff/messages", "/staff/requests",
-                  "/staff/policies", "/staff/analytics", "/staff/audit", "/staff/team"]),
+                  "/staff/agents", "/staff/breaches", "/staff/policies", "/staff/analytics", "/staff/audit",
+                  "/staff/team"]),
 ])
 def test_each_role_sees_only_the_sections_it_can_open(app, runner, outbox, roles, expected):
     client = staff_client(app, runner, outbox, roles=roles)

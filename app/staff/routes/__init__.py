@@ -2,6 +2,16 @@
 ``app.staff.blueprint`` (anonymous: sign in; customers: 403; staff without 2FA: how to turn it on)."""
 
 from app.staff.blueprint import bp
-from app.staff.routes import audit, breaches, customers, dashboard, inbox, orders, rights_requests, team  # noqa: F401
+from app.staff.routes import (  # noqa: F401
+    agents,
+    audit,
+    breaches,
+    customers,
+    dashboard,
+    inbox,
+    orders,
+    rights_requests,
+    team,
+)
 
 __all__ = ["bp"]
