@@ -5,7 +5,8 @@ import csv
 import io
 from pathlib import Path
 
-from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import ForeignKey, MetaData, String
+from sqlalchemy.orm import Mapped, mapped_column, registry
 
 from app import processing
 from app.extensions import db as _db
@@ -22,17 +23,29 @@ def test_every_table_with_personal_data_belongs_to_a_processing_activity(app):
     assert {"users", "passkeys", "api_calls", "orders", "staff_accesses", "analytics_visitors"} <= set(personal)
 
 
-def test_a_new_table_with_personal_data_and_no_activity_is_named(app):
-    """As a model added without an activity would be: tagged columns, or a link to an account."""
+def test_a_new_model_with_personal_data_and_no_activity_is_named(app):
+    """Temporary models, as a developer would add them without an activity: one with a tagged
+    column, one with a link to an account. (On a copy of the metadata, so the app is unchanged.)"""
     with app.app_context():
         metadata = MetaData()
         for table in _db.metadata.tables.values():
             table.to_metadata(metadata)
-    Table("pet_names", metadata, Column("id", Integer, primary_key=True),
-          Column("name", String(40), info=PERSONAL))
-    Table("wishlists", metadata, Column("id", Integer, primary_key=True),
-          Column("user_id", ForeignKey("users.id")))
+    models = registry(metadata=metadata)
+
+    @models.mapped
+    class PetName:
+        __tablename__ = "pet_names"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(String(40), info=PERSONAL)
+
+    @models.mapped
+    class Wishlist:
+        __tablename__ = "wishlists"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
     assert processing.uncovered_tables(metadata) == ["pet_names", "wishlists"]
+    assert processing.uncovered_tables(_db.metadata) == []  # the real models are untouched
 
 
 def test_the_cli_writes_markdown_and_csv_with_every_activity(app, tmp_path):
