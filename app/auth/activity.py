@@ -85,6 +85,13 @@ def notify_passkey_changed(user: User, name: str, added: bool, config) -> None:
                 reset_url=external_url("auth.reset_request"), support_email=config["SUPPORT_EMAIL"])
 
 
+def notify_passkey_cloned(user: User, name: str, config) -> None:
+    """A passkey's counter went backwards: a copy of it exists. It is refused from now on."""
+    queue_email(user.email, "passkey_cloned", user_locale(user, config), name=name,
+                security_url=external_url("account.show_passkeys"), reset_url=external_url("auth.reset_request"),
+                support_email=config["SUPPORT_EMAIL"])
+
+
 def check_second_factor(user: User, code: str, client: Client, config, now: datetime) -> bool:
     """Accept a fresh TOTP code or an unused recovery code.
 

@@ -53,8 +53,8 @@ NEEDS_USER_VERIFICATION = {SIGN_IN, REAUTH}
 
 
 class PasskeyRefused(Exception):
-    """An answer that is not accepted. ``reason``: invalid, expired, replayed, unknown, cloned,
-    duplicate or too_many."""
+    """An answer that is not accepted. ``reason``: invalid, expired, replayed, unknown, cloned (a
+    copy found now), cloned_before, duplicate or too_many."""
 
     def __init__(self, reason: str, passkey: Passkey | None = None):
         super().__init__(reason)
@@ -203,8 +203,8 @@ def authenticate(credential_json: str, purpose: str, user: User | None, config, 
     handle = credential.response.user_handle
     if handle is not None and not secrets.compare_digest(handle, passkey.user_handle):
         raise PasskeyRefused("unknown")
-    if passkey.cloned_at is not None:
-        raise PasskeyRefused("cloned", passkey)
+    if passkey.cloned_at is not None:  # refused since a copy showed itself (told once, then)
+        raise PasskeyRefused("cloned_before", passkey)
     try:  # the counter is compared below, after the signature proves the authenticator answered
         verified = verify_authentication_response(
             credential=credential, expected_challenge=challenge, expected_rp_id=rp.id, expected_origin=rp.origin,

@@ -155,7 +155,7 @@ def test_an_answer_to_a_challenge_older_than_five_minutes_is_refused(client, app
     assert _signed_in_as(client) is None
 
 
-def test_a_copied_authenticator_is_refused_from_then_on_and_shown_on_the_security_page(client, app, auth, device):
+def test_a_copied_authenticator_is_refused_from_then_on_shown_and_mailed_once(client, app, auth, device, outbox):
     passkey_sign_in(client, device, count=10)
     auth.logout()
     copy = SoftAuthenticator()  # the same key, its counter behind: a clone
@@ -163,7 +163,10 @@ def test_a_copied_authenticator_is_refused_from_then_on_and_shown_on_the_securit
     response, _ = passkey_sign_in(client, copy, count=4)
     assert response.status_code == 400 and "a copy of it exists" in response.get_data(as_text=True)
     response, _ = passkey_sign_in(client, device, count=11)  # the original too: which one is which?
-    assert response.status_code == 400
+    assert response.status_code == 400 and "a copy of it exists" in response.get_data(as_text=True)
+    told = [m for m in outbox if "a copy of it exists" in m["Subject"]]
+    assert len(told) == 1 and "“Laptop”" in told[0]["Subject"]  # once, at the moment it was found
+    assert "/account/security/passkeys" in told[0].get_body(("plain",)).get_content()
     with app.app_context():
         assert _db.session.scalar(select(Passkey.cloned_at)) is not None
     auth.login()

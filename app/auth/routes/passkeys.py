@@ -40,12 +40,14 @@ def _check(form, purpose: str, user):
     try:
         passkey = passkeys.authenticate(form.credential.data, purpose, user, current_app.config, utcnow())
     except passkeys.PasskeyRefused as refused:
-        if refused.reason == "cloned":
-            activity.record_event(refused.passkey.user, "auth:passkey:cloned", request_client(), utcnow())
+        if refused.reason == "cloned":  # found now: on record, and the owner is told at once
+            owner = refused.passkey.user
+            activity.record_event(owner, "auth:passkey:cloned", request_client(), utcnow())
+            activity.notify_passkey_cloned(owner, refused.passkey.name, current_app.config)
             db.session.commit()
         else:
             db.session.rollback()
-        form.credential.errors.append(str(REASONS.get(refused.reason, NOT_ACCEPTED)))
+        form.credential.errors.append(str(REASONS.get(refused.reason.replace("_before", ""), NOT_ACCEPTED)))
         return None
     return passkey
 
