@@ -64,3 +64,13 @@ def record(user_id: int, kinds: list[str], locale: str, config, now: datetime) -
 def consents_of(user_id: int) -> list[SeparateConsent]:
     return list(db.session.scalars(select(SeparateConsent).where(SeparateConsent.user_id == user_id)
                                    .order_by(SeparateConsent.given_at)))
+
+
+def needs_transfer_consent(user, locale: str | None) -> bool:
+    """A Chinese-speaking customer (by their saved language, else the page's) without the separate
+    consent to the transfer abroad: accounts made before it was asked at sign-up."""
+    if not applies(user.locale or locale):
+        return False
+    return not db.session.scalar(select(SeparateConsent.id).where(
+        SeparateConsent.user_id == user.id, SeparateConsent.kind == CROSS_BORDER,
+        SeparateConsent.withdrawn_at.is_(None)))

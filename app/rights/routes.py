@@ -49,7 +49,22 @@ def show_privacy():
                            consents=consent_services.history(None, current_user.id),
                            requests=workflow.requests_of(current_user.id),
                            accesses=access.accesses_of(current_user),
-                           separate_consents=pipl.consents_of(current_user.id))
+                           separate_consents=pipl.consents_of(current_user.id),
+                           transfer=pipl.transfer_facts(current_app.config)
+                           if pipl.needs_transfer_consent(current_user, str(get_locale())) else None)
+
+
+@bp.post("/account/privacy/transfer-consent")
+@customer
+def give_transfer_consent():
+    """The separate consent to the transfer abroad, for an account made before sign-up asked it."""
+    if request.form.get("transfer_consent") != "y":
+        flash(_("Tick the box to give your consent; without it we cannot keep your account."), "warning")
+    elif pipl.needs_transfer_consent(current_user, str(get_locale())):
+        pipl.record(current_user.id, [pipl.CROSS_BORDER], str(get_locale()), current_app.config, utcnow())
+        db.session.commit()
+        flash(_("Thank you: your separate consent is recorded."), "success")
+    return redirect(url_for("rights.show_privacy", _anchor="separate-title"), code=303)
 
 
 @bp.post("/account/privacy/staff-access")

@@ -14,6 +14,7 @@ from app.consent.models import SeparateConsent
 from app.extensions import db as _db
 from app.rights import export, services
 from app.timeutil import utcnow
+from tests.fixtures.factories import UserFactory
 from tests.fixtures.visitor import PASSWORD_FOR_TESTS, AuthActions, link_in, submit
 
 ZH = {"Accept-Language": "zh-CN"}
@@ -82,3 +83,25 @@ def test_separate_consents_are_exported_and_erased(client, app, outbox):
         services.erase_account(user, app.config, utcnow())
         _db.session.commit()
         assert _db.session.scalar(select(SeparateConsent.id)) is None
+
+
+def test_a_chinese_speaking_customer_from_before_gives_the_consent_on_the_privacy_page(app, client, outbox):
+    with app.app_context():
+        UserFactory(email="old@example.com", locale="zh_Hans")  # signed up before sign-up asked
+        UserFactory(email="en@example.com", locale="en")
+        _db.session.commit()
+    AuthActions(client, outbox).login("old@example.com")
+    dashboard = client.get("/account").get_data(as_text=True)
+    assert "我们需要您单独同意向境外提供您的个人信息" in dashboard
+    page = client.get("/account/privacy").get_data(as_text=True)
+    assert "境外接收方" in page and re.search(r'name="transfer_consent" value="y">', page)
+    unticked = submit(client, "/account/privacy", {}, action="/account/privacy/transfer-consent",
+                      follow_redirects=True)
+    assert "请勾选" in unticked.get_data(as_text=True)
+    submit(client, "/account/privacy", {"transfer_consent": "y"}, action="/account/privacy/transfer-consent")
+    with app.app_context():
+        assert _db.session.scalar(select(SeparateConsent.kind)) == "cross_border"
+    assert "我们需要您单独同意" not in client.get("/account").get_data(as_text=True)
+    english = app.test_client()
+    AuthActions(english, outbox).login("en@example.com")
+    assert "transfer_consent" not in english.get("/account/privacy").get_data(as_text=True)

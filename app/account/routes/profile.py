@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, g, redirect, render_template, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -11,6 +12,7 @@ from app.auth import activity, services
 from app.auth.forms import ActionForm, ChangeEmailForm, ChangePasswordForm, ProfileForm
 from app.auth.guards import recent_auth_required, request_client
 from app.billing import services as billing_services
+from app.consent import pipl
 from app.extensions import db
 from app.i18n import LANG_COOKIE, normalise_locale
 from app.keys import services as key_services
@@ -29,6 +31,7 @@ def show_dashboard():
              "call": not usage_services.has_calls(current_user.id),
              "buy": not billing_services.has_paid_order(current_user.id)}
     return render_template("account/dashboard.html", action_form=ActionForm(), keys=keys, steps=steps,
+                           transfer_missing=pipl.needs_transfer_consent(current_user, str(get_locale())),
                            month=usage_services.month_totals(current_user.id, now.date()),
                            packs=current_app.config["PRICING"].credit_packs)
 
