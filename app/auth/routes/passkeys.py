@@ -12,7 +12,7 @@ from app.auth import activity, passkeys, services, signin
 from app.auth.blueprint import bp, finish_pending_sign_in, finish_sign_in, pending_sign_in
 from app.auth.forms import LoginForm, PasskeyForm, ReauthForm, SecondFactorForm
 from app.auth.guards import request_client
-from app.auth.routes.signin import REFUSALS, SECOND_FACTOR_LIMIT, render_login, render_reauth, render_second_factor
+from app.auth.pages import REFUSALS, SECOND_FACTOR_LIMIT, render_login, render_reauth, render_second_factor
 from app.auth.signin import Step
 from app.extensions import db, limiter
 from app.security import customer, public, safe_next

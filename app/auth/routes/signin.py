@@ -6,13 +6,13 @@ import time
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
-from app.auth import activity, passkeys, services, signin
-from app.auth.blueprint import bp, finish_pending_sign_in, finish_sign_in, passkey_prompt, pending_sign_in
+from app.auth import activity, services, signin
+from app.auth.blueprint import bp, finish_pending_sign_in, finish_sign_in, pending_sign_in
 from app.auth.forms import LoginForm, ReauthForm, SecondFactorForm
-from app.auth.guards import action_text, request_client
+from app.auth.guards import request_client
+from app.auth.pages import REFUSALS, SECOND_FACTOR_LIMIT, render_login, render_reauth, render_second_factor
 from app.auth.passwords import verify_password
 from app.auth.signin import Step
 from app.extensions import db
@@ -21,20 +21,6 @@ from app.throttle import check as throttle_check
 from app.throttle import hit as throttle_hit
 from app.throttle import throttle_key
 from app.timeutil import utcnow
-
-SECOND_FACTOR_LIMIT = "5 per 5 minutes"
-
-REFUSALS = {  # what a refused sign-in says, and its status
-    Step.WRONG: (_l("The e-mail address or password is not right."), 200),
-    Step.SUSPENDED: (_l("This account is suspended. Write to us to find out why."), 403),
-    Step.BEING_ERASED: (_l("This account is closed and is being erased. Write to us if this is a mistake."), 200),
-}
-
-
-def render_login(form, next_url: str, status: int = 200, **context):
-    """The sign-in page: the password form, and the passkey button where the browser has them."""
-    prompt = passkey_prompt(passkeys.SIGN_IN)
-    return render_template("auth/login.html", form=form, next_url=next_url, **prompt, **context), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -70,12 +56,6 @@ def login():
     return finish_sign_in(result.user, bool(form.remember.data), next_url, result.reopened)
 
 
-def render_second_factor(user, form, status: int = 200, **context):
-    prompt = passkey_prompt(passkeys.SECOND_FACTOR, user)
-    return render_template("auth/login_2fa.html", form=form, user_has_totp=user.has_totp, **prompt,
-                           **context), status
-
-
 @bp.route("/login/2fa", methods=["GET", "POST"])
 @public
 def login_second_factor():
@@ -100,12 +80,6 @@ def login_second_factor():
             return render_second_factor(user, form)
         return finish_pending_sign_in(user)
     return render_second_factor(user, form)
-
-
-def render_reauth(form, next_url: str, status: int = 200, **context):
-    prompt = passkey_prompt(passkeys.REAUTH, current_user)
-    return render_template("auth/reauth.html", form=form, next_url=next_url,
-                           action_text=action_text(session.get("reauth_for")), **prompt, **context), status
 
 
 @bp.route("/reauth", methods=["GET", "POST"])
