@@ -41,8 +41,8 @@ def transfer_facts(config) -> dict:
         "categories": _("account information (e-mail address, password hash, nickname), usage and device "
                         "information (IP addresses, browser, API call logs), payment-related data (orders, "
                         "invoices; never card numbers) and what you write to support"),
-        "rights": _("on your privacy page (%(url)s/account/privacy) or by e-mail to %(email)s: access, copy, "
-                    "correction, deletion, withdrawing consent", url=config["SITE_URL"], email=config["SUPPORT_EMAIL"]),
+        "rights": _("on your privacy page, once signed in, or by e-mail to %(email)s: access, copy, correction, "
+                    "deletion, withdrawing consent", email=config["SUPPORT_EMAIL"]),
     }
 
 
