@@ -8,6 +8,11 @@ from wtforms.csrf.core import CSRF
 from app.security import check_csrf_token, portal_csrf_token
 
 
+def strip(value):
+    """A field filter: the text without surrounding spaces (other values as they are)."""
+    return value.strip() if isinstance(value, str) else value
+
+
 class PortalCSRF(CSRF):
     """Renders the token of app.security; checks it unless the request hook already did."""
 

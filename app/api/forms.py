@@ -4,11 +4,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import PasswordField, StringField, ValidationError
 from wtforms.validators import DataRequired, Length
 
-from app.forms import BaseForm
-
-
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
+from app.forms import BaseForm, strip
 
 
 class TryItForm(BaseForm):

@@ -8,12 +8,7 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, Select
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from app.auth.passwords import MAX_LENGTH, password_problems
-from app.forms import BaseForm
-
-
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
-
+from app.forms import BaseForm, strip
 
 EMAIL_VALIDATORS = [
     DataRequired(message=_l("Enter your e-mail address.")),

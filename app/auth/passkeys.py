@@ -274,9 +274,3 @@ def remove(user: User, passkey: Passkey) -> bool:
     db.session.flush()
     db.session.expire(user, ["has_passkey"])
     return not user.has_2fa
-
-
-def export_rows(user: User) -> list[dict]:
-    """What the data export shows of the user's passkeys (never the key material)."""
-    return [{"name": p.name, "created_at": p.created_at, "last_used_at": p.last_used_at,
-             "synced": p.backup_eligible, "cloned_at": p.cloned_at} for p in user_passkeys(user)]

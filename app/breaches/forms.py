@@ -7,15 +7,11 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from app.forms import BaseForm
+from app.forms import BaseForm, strip
 from app.labels import choices
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M"
 TIME_ERROR = _l("Enter a date and time, like 2026-12-06 14:30.")
-
-
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 class RecordBreachForm(BaseForm):

@@ -4,8 +4,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from app.auth.forms import strip
-from app.forms import BaseForm
+from app.forms import BaseForm, strip
 from app.labels import choices
 
 MESSAGE_LENGTH = Length(min=10, max=5000, message=_l("Write between 10 and 5,000 characters."))

@@ -9,11 +9,7 @@ from wtforms import EmailField, StringField, URLField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
 from app.drp.signing import verify_key
-from app.forms import BaseForm
-
-
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
+from app.forms import BaseForm, strip
 
 
 def _public_key(form, field):

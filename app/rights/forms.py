@@ -13,8 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
-from app.auth.forms import strip
-from app.forms import BaseForm
+from app.forms import BaseForm, strip
 from app.labels import choices
 
 
