@@ -13,9 +13,9 @@ import uuid
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import not_, or_, select
 
-from app.database import insert_once
+from app.database import insert_once, lock_row
 from app.drp.models import Agent, AgentRequest, AgentToken
 from app.drp.signing import Refusal, check_claims
 from app.email import external_url
@@ -152,7 +152,12 @@ def _from_rights(filed: AgentRequest, req: RightsRequest, now: datetime) -> tupl
 
 
 def revoke(filed: AgentRequest, reason: str | None, config, now: datetime) -> None:
-    """Withdraw a request that is not final (section 2.04)."""
+    """Withdraw a request that is not final (section 2.04). Concurrent revokes take the agent
+    request's row lock in turn: the first withdraws, the others find it final."""
+    lock_row(AgentRequest.__table__, filed.id)
+    db.session.refresh(filed)
+    if filed.rights_request is not None:
+        db.session.refresh(filed.rights_request)
     if status(filed, config, now)["status"] in FINAL:
         raise Refusal(409, "The request is already final and cannot be revoked.")
     req = filed.rights_request
@@ -178,9 +183,10 @@ def _deliver(url: str, body: dict) -> bool:
 def send_callbacks(config, now: datetime, limit: int = 200) -> tuple[int, int]:
     """POST each changed status to its agent's status_callback; (delivered, failed). A failure is
     tried again later, backing off; only the newest status is sent."""
-    due = db.session.scalars(select(AgentRequest).where(
-        AgentRequest.status_callback.is_not(None),
-        (AgentRequest.callback_next_at.is_(None)) | (AgentRequest.callback_next_at <= now))
+    told_final = or_(*[AgentRequest.callback_sent.like(f"{state}|%") for state in FINAL])
+    due = db.session.scalars(select(AgentRequest).where(  # a final status delivered is never sent again
+        AgentRequest.status_callback.is_not(None), or_(AgentRequest.callback_sent.is_(None), not_(told_final)),
+        or_(AgentRequest.callback_next_at.is_(None), AgentRequest.callback_next_at <= now))
         .order_by(AgentRequest.id).limit(limit)).all()
     delivered = failed = 0
     for filed in due:

@@ -15,6 +15,7 @@ from nacl.signing import SigningKey
 from sqlalchemy import select
 
 from app.drp import agents
+from app.drp import services as drp_services
 from app.drp.models import AgentRequest
 from app.extensions import db as _db
 from app.rights import workflow
@@ -252,5 +253,24 @@ def test_status_callbacks_are_posted_by_the_job_once_per_change_and_retried_afte
         assert "1 delivered" in runner.invoke(args=["drp", "callbacks"]).output
         assert hook.received[-1] == {**hook.received[-1], "request_id": status["request_id"], "status": "in_progress"}
         assert "reason" not in hook.received[-1]
+    finally:
+        hook.close()
+
+
+def test_a_final_status_once_delivered_never_holds_back_the_requests_after_it(app, client):
+    hook = Callbacks()
+    try:
+        found = Agent(app, agent_id="BUSY_AGENT", web_url=hook.url)
+        found.pair(client)
+        found.exercise(client, exercise="sale:opt_out", status_callback=f"{hook.url}/cb")  # fulfilled at once
+        with app.app_context():
+            assert drp_services.send_callbacks(app.config, utcnow(), limit=1) == (1, 0)
+            _db.session.commit()
+        later = found.exercise(client, status_callback=f"{hook.url}/cb").get_json()
+        with app.app_context():  # one at a time: the delivered final one is not taken again
+            assert drp_services.send_callbacks(app.config, utcnow(), limit=1) == (1, 0)
+            _db.session.commit()
+        assert [r["status"] for r in hook.received] == ["fulfilled", "in_progress"]
+        assert hook.received[-1]["request_id"] == later["request_id"]
     finally:
         hook.close()
