@@ -167,6 +167,10 @@ class Config:
         self.DATA_LOCATION = env.get("DATA_LOCATION", "the European Union")
         # The Data Rights Protocol: our id in the agents' directory (requests name it in business-id).
         self.DRP_BUSINESS_ID = env.get("DRP_BUSINESS_ID", "TWTAPI")
+        # The longest a signed DRP message may live (expires-at minus issued-at), in minutes.
+        self.DRP_MAX_MESSAGE_MINUTES = _int(env, "DRP_MAX_MESSAGE_MINUTES", 15)
+        if not 1 <= self.DRP_MAX_MESSAGE_MINUTES <= 24 * 60:
+            raise ConfigError("DRP_MAX_MESSAGE_MINUTES must be between 1 and 1440")
         self.ACCOUNT_GRACE_DAYS = _int(env, "ACCOUNT_GRACE_DAYS", 14)
         self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10 per hour")
         self.RESET_RATE_LIMIT = env.get("RESET_RATE_LIMIT", "10 per hour")

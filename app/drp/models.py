@@ -28,13 +28,15 @@ class Agent(db.Model):
 
 
 class AgentToken(db.Model):
-    """A bearer token from pairing; only its hash is kept."""
+    """A bearer token from pairing; only its hash is kept, with the hash of the signed pairing
+    message it was given for (a pairing message works once)."""
 
     __tablename__ = "drp_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_pk: Mapped[int] = mapped_column(ForeignKey("drp_agents.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(db.String(64), unique=True)
+    message_hash: Mapped[str | None] = mapped_column(db.String(64), unique=True)  # None: paired before it was kept
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     agent: Mapped[Agent] = relationship()

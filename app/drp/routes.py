@@ -40,8 +40,9 @@ def pair_agent(agent_id: str):
     if found is None:
         return "", 403
     try:
-        claims = signing.open_message(_signed_body(), found)
-        token = services.pair(found, claims, current_app.config["DRP_BUSINESS_ID"], utcnow())
+        body = _signed_body()
+        claims = signing.open_message(body, found)
+        token = services.pair(found, claims, signing.message_hash(body), current_app.config, utcnow())
     except Refusal:
         db.session.rollback()
         return "", 403
@@ -103,12 +104,12 @@ def show_request(request_id: str):
 @bp.delete("/data-rights-request/<request_id>")
 @agent
 def revoke_request(request_id: str):
-    """Data rights revoke (2.04): a signed {"reason": ...} from the agent that filed it."""
+    """Data rights revoke (2.04): a signed {"reason": ...} from the agent that filed it, with the
+    claims of section 3.07 (agent, business, issued-at, expires-at) checked as for an exercise."""
     try:
         found, filed = _own_request(request_id)
         claims = signing.open_message(_signed_body(), found)
-        services.revoke(filed, claims.get("reason") if isinstance(claims.get("reason"), str) else None,
-                        current_app.config, utcnow())
+        services.revoke(filed, claims, current_app.config, utcnow())
     except (Refusal, workflow.TransitionRefused) as refused:
         if isinstance(refused, Refusal):
             return _refused(refused)
@@ -122,10 +123,14 @@ def revoke_request(request_id: str):
 @limiter.limit("20 per 10 minutes", methods=["POST"])
 def verify_identity(request_id: str):
     """The person confirms the request their agent filed, with the code we e-mailed them; then
-    back to the agent (only to the agent's own site)."""
+    back to the agent (only to the agent's own site). The ``request_id`` the agent attaches must
+    name this same request (3.02), or no verification is presented and no code is taken."""
     filed = services.identity_request(request_id)
     if filed is None:
         return render_template("drp/verify.html", missing=True), 404
+    named = request.values.get("request_id")
+    if named is not None and named != filed.request_id:
+        return render_template("drp/verify.html", mismatch=True), 400
     req, target = filed.rights_request, services.safe_redirect(filed, request.values.get("redirect_to"))
     if request.method == "POST" and req.status == "unconfirmed":
         if workflow.check_code(req, (request.form.get("code") or "")[:20], utcnow()):
@@ -133,6 +138,7 @@ def verify_identity(request_id: str):
             return redirect(target, code=303) if target else render_template("drp/verify.html", filed=filed,
                                                                               done=True)
         db.session.commit()  # the attempt counts
-        return render_template("drp/verify.html", filed=filed, target=target,
+        return render_template("drp/verify.html", filed=filed, target=target, named=named,
                                error=_("That code is not right, or it has expired.")), 400
-    return render_template("drp/verify.html", filed=filed, target=target, done=req.status != "unconfirmed")
+    return render_template("drp/verify.html", filed=filed, target=target, named=named,
+                           done=req.status != "unconfirmed")

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import not_, or_, select
 
+from app import throttle
 from app.database import insert_once, lock_row
 from app.drp.models import Agent, AgentRequest, AgentToken
 from app.drp.signing import Refusal, check_claims
@@ -25,7 +26,13 @@ from app.rights.models import OPEN_STATUSES, RightsRequest
 from app.security import hash_token
 
 VERSION = "0.9.4"
-SUPPORTED = {"access": "access", "deletion": "erasure", "sale:opt_out": None}  # None: answered at once
+# The rights we answer, and the kind of rights request each files (None: answered at once). The
+# opt-out has two spellings: 3.01's table and OSIRAA's model write sale:opt_out, the spec's example
+# and OSIRAA's agents (since 2025) sale:opt-out.
+SUPPORTED = {"access": "access", "deletion": "erasure", "sale:opt_out": None, "sale:opt-out": None}
+# What marks a message of another purpose: an exercise names its right, a revoke gives a reason.
+# A pairing message carries neither, and a revoke no right, so one message never serves twice.
+EXERCISE_CLAIM, REVOKE_CLAIM = "exercise", "reason"
 FINAL = ("fulfilled", "revoked", "denied", "expired")
 CALLBACK_TIMEOUT_SECONDS = 5
 CALLBACK_BACKOFF = (60, 300, 1800, 7200, 43200)
@@ -47,12 +54,16 @@ def agent_for_token(header: str | None) -> Agent | None:
     return token.agent if token is not None and token.agent.revoked_at is None else None
 
 
-def pair(agent: Agent, claims: dict, business_id: str, now: datetime) -> str:
-    """A new bearer token for a valid pairing message (section 2.05); returns it once."""
-    check_claims(claims, agent, business_id, now)
+def pair(agent: Agent, claims: dict, digest: str, config, now: datetime) -> str:
+    """A new bearer token for a valid pairing message (section 2.05); returns it once. The message
+    must be a pairing message (no right, no revoke reason) and is taken once."""
+    check_claims(claims, agent, config, now)
+    if EXERCISE_CLAIM in claims or REVOKE_CLAIM in claims:
+        raise Refusal(403, "This is not a pairing message.")
     token = secrets.token_urlsafe(32)
-    db.session.add(AgentToken(agent_pk=agent.id, token_hash=hash_token(token), created_at=now))
-    db.session.flush()
+    if not insert_once(AgentToken.__table__, agent_pk=agent.id, token_hash=hash_token(token), message_hash=digest,
+                       created_at=now):
+        raise Refusal(403, "This pairing message was already used: each one works once.")
     return token
 
 
@@ -72,7 +83,7 @@ def _callback_url(value, agent: Agent) -> str | None:
 
 def exercise(agent: Agent, claims: dict, digest: str, config, now: datetime) -> AgentRequest:
     """File an exercise request (section 2.01) after the signature and claim checks."""
-    check_claims(claims, agent, config["DRP_BUSINESS_ID"], now)
+    check_claims(claims, agent, config, now)
     if not str(claims.get("drp.version", "")).startswith("0.9"):
         raise Refusal(400, f"Unsupported protocol version; this endpoint speaks {VERSION}.")
     kind = claims.get("exercise")
@@ -80,13 +91,17 @@ def exercise(agent: Agent, claims: dict, digest: str, config, now: datetime) -> 
         raise Refusal(400, "Unsupported rights actions submitted.", fatal=True)
     callback = _callback_url(claims.get("status_callback"), agent)
     regime = claims.get("regime") if isinstance(claims.get("regime"), str) else None
+    email = claims.get("email") if isinstance(claims.get("email"), str) else None
+    files = SUPPORTED[kind] is not None and email and "@" in email and len(email) <= 254
+    limit = config["RIGHTS_RATE_LIMIT_ADDRESS"]
+    if files and not throttle.check(limit, workflow.address_limit_key(email)).allowed:
+        raise Refusal(429, "Too many rights requests for this address in a short time; try again later.")
     if not insert_once(AgentRequest.__table__, request_id=str(uuid.uuid4()), agent_pk=agent.id,
                        agent_request_id=str(claims.get("agent-request-id") or "")[:200] or None, exercise=kind,
                        regime=(regime or "")[:20] or None, status_callback=callback, message_hash=digest,
                        received_at=now, callback_attempts=0):
         raise Refusal(409, "This signed request was already received: each one works once.")
     filed = db.session.scalar(select(AgentRequest).where(AgentRequest.message_hash == digest))
-    email = claims.get("email") if isinstance(claims.get("email"), str) else None
     if SUPPORTED[kind] is None:
         filed.status = "fulfilled"
         filed.processing_details = "We do not sell personal information: nothing to opt out of."
@@ -98,6 +113,7 @@ def exercise(agent: Agent, claims: dict, digest: str, config, now: datetime) -> 
                    f"{filed.request_id}, regime {regime or 'voluntary'}.")
         req, _code = workflow.file_request(SUPPORTED[kind], email, details, None, "en", now)
         filed.rights_request_id = req.id
+        throttle.hit(limit, workflow.address_limit_key(email))
     db.session.flush()
     return filed
 
@@ -131,13 +147,16 @@ def status(filed: AgentRequest, config, now: datetime) -> dict:
 
 
 def _from_rights(filed: AgentRequest, req: RightsRequest, now: datetime) -> tuple:
-    expected = {"expected_by": req.due_on.isoformat() + "T23:59:59Z"} if req.due_on else {}
+    """Every in_progress answer carries expected_by (3.03: MUST once acknowledged): the request's
+    deadline, and before the person verifies, the deadline counted from when we received it."""
+    due = req.due_on or workflow.due_date(filed.received_at.date(), req.minor)
+    expected = {"expected_by": due.isoformat() + "T23:59:59Z"}
     if req.status == "unconfirmed":
         if req.code_expires_at and now > req.code_expires_at:
             return "denied", "insuf_verification", "The code we e-mailed to the person was not entered in time.", {}
         url = external_url("drp.verify_identity", request_id=filed.request_id)
         return "in_progress", "need_user_verification", "We e-mailed a code to the person; they enter it at " \
-            "the verification page.", {"user_verification_url": url}
+            "the verification page.", {"user_verification_url": url, **expected}
     if req.status in OPEN_STATUSES:
         note = {"extended": "The deadline was extended, as the law allows; the person was told why.",
                 "on_hold": "On hold while we wait for something from the person."}.get(req.status)
@@ -151,9 +170,15 @@ def _from_rights(filed: AgentRequest, req: RightsRequest, now: datetime) -> tupl
     return "expired", None, None, {}
 
 
-def revoke(filed: AgentRequest, reason: str | None, config, now: datetime) -> None:
-    """Withdraw a request that is not final (section 2.04). Concurrent revokes take the agent
-    request's row lock in turn: the first withdraws, the others find it final."""
+def revoke(filed: AgentRequest, claims: dict, config, now: datetime) -> None:
+    """Withdraw a request that is not final (section 2.04), for a signed message whose claims pass
+    the checks of section 3.07 like an exercise's and that names no right (an exercise message is
+    not a revoke). Concurrent revokes take the agent request's row lock in turn: the first
+    withdraws, the others find it final."""
+    check_claims(claims, filed.agent, config, now)
+    if EXERCISE_CLAIM in claims:
+        raise Refusal(400, "This is an exercise message, not a revoke message.")
+    reason = claims.get(REVOKE_CLAIM) if isinstance(claims.get(REVOKE_CLAIM), str) else None
     lock_row(AgentRequest.__table__, filed.id)
     db.session.refresh(filed)
     if filed.rights_request is not None:

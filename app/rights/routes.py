@@ -22,7 +22,6 @@ from flask_login import current_user, logout_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from app import throttle
-from app.addresses import canonical_email
 from app.audit import access
 from app.auth import services as auth_services
 from app.auth.guards import recent_auth_required, take_pending_form
@@ -121,7 +120,7 @@ def close_account():
 def _request_throttled(email: str) -> bool:
     cfg = current_app.config
     checks = ((cfg["RIGHTS_RATE_LIMIT_IP"], throttle.throttle_key("rights-ip", request.remote_addr or "-")),
-              (cfg["RIGHTS_RATE_LIMIT_ADDRESS"], throttle.throttle_key("rights-address", canonical_email(email))))
+              (cfg["RIGHTS_RATE_LIMIT_ADDRESS"], workflow.address_limit_key(email)))
     if any(not throttle.check(limit, key).allowed for limit, key in checks):
         return True
     for limit, key in checks:

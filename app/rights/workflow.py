@@ -13,7 +13,8 @@ from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from app import references
+from app import references, throttle
+from app.addresses import canonical_email
 from app.audit import services as audit
 from app.auth.models import User, UserRole
 from app.auth.services import end_sessions
@@ -59,6 +60,12 @@ def _event(req: RightsRequest, to_status: str | None, now: datetime, actor=None,
                                 internal=internal))
     if to_status:
         req.status = to_status
+
+
+def address_limit_key(email: str) -> str:
+    """The key the per-address limit of rights requests (``RIGHTS_RATE_LIMIT_ADDRESS``) counts
+    under: the form's filings and those of authorized agents, for every spelling of the address."""
+    return throttle.throttle_key("rights-address", canonical_email(email))
 
 
 def file_request(kind: str, email: str, details: str, user: User | None, locale: str, now: datetime,

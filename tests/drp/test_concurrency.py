@@ -60,7 +60,7 @@ def test_eight_revokes_of_one_request_at_once_withdraw_it_once(make_app, serve):
 
     def revoke(_):
         start.wait()
-        return post(path, agent.sign({"reason": "changed my mind"}), token, method="DELETE")[0]
+        return post(path, agent.sign(agent.claims(reason="changed my mind")), token, method="DELETE")[0]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = sorted(pool.map(revoke, range(8)))

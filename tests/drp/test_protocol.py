@@ -171,12 +171,12 @@ def test_revoking_and_another_agent_and_an_opt_out(app, client, agent):
     stranger = Agent(app, agent_id="OTHER_AGENT")
     stranger.pair(client)
     assert client.get(path, headers=stranger.headers()).status_code == 403
-    assert client.delete(path, data=stranger.sign({"reason": "x"}), content_type="text/plain",
+    assert client.delete(path, data=stranger.sign(stranger.claims(reason="x")), content_type="text/plain",
                          headers=stranger.headers()).status_code == 403
-    revoked = client.delete(path, data=agent.sign({"reason": "I changed my mind"}), content_type="text/plain",
-                            headers=agent.headers())
+    revoked = client.delete(path, data=agent.sign(agent.claims(reason="I changed my mind")),
+                            content_type="text/plain", headers=agent.headers())
     assert revoked.status_code == 200 and revoked.get_json()["status"] == "revoked"
-    assert client.delete(path, data=agent.sign({"reason": "again"}), content_type="text/plain",
+    assert client.delete(path, data=agent.sign(agent.claims(reason="again")), content_type="text/plain",
                          headers=agent.headers()).status_code == 409
     with app.app_context():
         assert _db.session.scalar(select(RightsRequest.status)) == "revoked"
