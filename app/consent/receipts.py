@@ -1,99 +1,138 @@
 """Consent receipts in the ISO/IEC TS 27560 information structure, as the W3C Data Privacy
-Vocabulary profiles it (https://w3id.org/dpv/schema/dpv-27560): the record's schema version
-and id, the controller, the notice shown, the purposes with their categories, the data, the
-retention, jurisdiction and recipients, how to withdraw, and the event with its state and
-validity. ``/cookies/receipt.json`` serves one; the data export carries every one of an account's.
-The shape is fixed by ``docs/consent-receipt.schema.json``; a test validates receipts against it.
+Vocabulary (DPV 2.2) implements it (https://w3id.org/dpv/guides/consent-27560): a consent record
+(``dpv:ConsentRecord``, conforming to the DPV-27560 record schema) with the record's id, the data
+subject, the controller, the notice shown, each purpose as a ``dpv:Process`` (purposes, legal
+basis, personal data, consent state, storage location and duration, recipients), jurisdiction and
+applicable law, how to withdraw, and the consent event with its state and validity; and the
+receipt header (``dpv:ConsentReceipt``: its own id, schema and creation time), linked to the record
+by ``dpv:hasRecordOfActivity``.
+
+A receipt is JSON-LD 1.1: the context in ``receipt-context.jsonld`` (inlined, so no processor
+needs the network) maps every field to its DPV or Dublin Core term, and the terms used are all in
+DPV 2.2 (checked against a vendored term list in the tests). Our few fields with no DPV term use
+the ``twt:`` namespace. ``/cookies/receipt.json`` serves one; the data export carries every one of
+an account's. The JSON shape is fixed by ``docs/consent-receipt.schema.json``.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from app.consent import registry
 from app.consent.models import ConsentRecord
 
-SCHEMA_VERSION = "https://w3id.org/dpv/schema/dpv-27560#receipt-full"
-CONTEXT = {"dpv": "https://w3id.org/dpv#", "eu-gdpr": "https://w3id.org/dpv/legal/eu/gdpr#",
-           "pd": "https://w3id.org/dpv/pd#", "loc": "https://w3id.org/dpv/loc#"}
-# What each way of deciding records: the DPV event, and the state it leaves optional categories in.
+CONTEXT = json.loads((Path(__file__).with_name("receipt-context.jsonld")).read_text(encoding="utf-8"))["@context"]
+RECORD_SCHEMA = "https://w3id.org/dpv/schema/dpv-27560#record"
+RECEIPT_SCHEMA = "https://w3id.org/dpv/schema/dpv-27560#receipt"
+# Receipt ids are name-based UUIDs (version 5) of the record, so one record always has one receipt id.
+RECEIPT_NAMESPACE = uuid.UUID("0f6b7f4e-2b1c-5d8e-9a3f-6c1d2e4b7a90")
+# What each way of deciding records: the DPV consent status of the event, and what the person did.
 EVENTS = {
-    "accept_all": ("dpv:GivenConsent", "accepted every optional category"),
-    "save": ("dpv:GivenConsent", "saved a choice per category"),
-    "reject_all": ("dpv:RefusedConsent", "refused every optional category"),
-    "withdraw": ("dpv:WithdrawnConsent", "withdrew consent in one click"),
-    "gpc": ("dpv:RefusedConsent", "the browser's Global Privacy Control signal refused analytics"),
+    "accept_all": ("dpv:ConsentGiven", "accepted every optional category"),
+    "save": ("dpv:ConsentGiven", "saved a choice per category"),
+    "reject_all": ("dpv:ConsentRefused", "refused every optional category"),
+    "withdraw": ("dpv:ConsentWithdrawn", "withdrew consent in one click"),
+    "gpc": ("dpv:ConsentRefused", "the browser's Global Privacy Control signal refused analytics"),
 }
 PURPOSES = {
     registry.NECESSARY: {
-        "purposeCategory": ["dpv:ServiceProvision", "dpv:MaintainSecurity"],
-        "legalBasis": "eu-gdpr:A6-1-b", "legalBasisNote": "strictly necessary: no consent needed (ePrivacy Art. 5(3))",
+        "purposeCategory": ["dpv:ServiceProvision", "dpv:EnforceSecurity"],
+        "legalBasis": "eu-gdpr:A6-1-b",
+        "legalBasisNote": "strictly necessary: no consent needed (ePrivacy Art. 5(3)), so no consent state",
         "personalData": ["pd:Identifier", "pd:Language"],
     },
     registry.ANALYTICS: {
         "purposeCategory": ["dpv:ServiceOptimisation"],
         "legalBasis": "eu-gdpr:A6-1-a", "legalBasisNote": "consent",
-        "personalData": ["pd:Identifier", "pd:BrowsingBehavior"],
+        "personalData": ["pd:Identifier", "pd:BrowsingBehaviour"],
     },
 }
+GDPR = "legal-eu:law-GDPR"
+EPRIVACY = "http://data.europa.eu/eli/dir/2002/58/oj"  # no DPV 2.2 term: its ELI identifier
+JURISDICTION = "loc:EU"
 
 
 def _iso(moment) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
-def _state(record: ConsentRecord, category: str) -> str:
+def _state(record: ConsentRecord, category: str) -> str | None:
     if category == registry.NECESSARY:
-        return "dpv:ConsentNotRequired"
+        return None  # consent is not the legal basis: DPV has no status for it, so none is claimed
     if category in record.category_set:
         return "dpv:ConsentGiven"
     return "dpv:ConsentWithdrawn" if record.method == "withdraw" else "dpv:ConsentRefused"
 
 
+def receipt_id(record: ConsentRecord) -> str:
+    """The receipt's own id (ISO/IEC TS 27560 receipt_id): a UUID that names this record."""
+    return str(uuid.uuid5(RECEIPT_NAMESPACE, f"{record.consent_id}:{record.id}"))
+
+
+def _storage(config) -> list[dict]:
+    return [
+        {"@type": "dpv:StorageLocation", "location": "dpv:WithinDevice",
+         "description": "the cookies are kept in the visitor's browser"},
+        {"@type": "dpv:StorageLocation", "location": JURISDICTION,
+         "description": f"what they carry is kept on our servers in {config['DATA_LOCATION']}"},
+    ]
+
+
 def receipt(record: ConsentRecord, config) -> dict:
-    """One decision as an ISO/IEC TS 27560 consent receipt (DPV profile)."""
+    """One decision as an ISO/IEC TS 27560 consent receipt (DPV-27560, JSON-LD)."""
     site = config["SITE_URL"]
     refused = not (record.category_set - {registry.NECESSARY})
     valid_days = config["CONSENT_REJECT_MAX_AGE_DAYS" if refused else "CONSENT_MAX_AGE_DAYS"]
-    event_type, event_text = EVENTS.get(record.method, ("dpv:GivenConsent", record.method))
+    event_type, event_text = EVENTS.get(record.method, ("dpv:ConsentGiven", record.method))
     purposes = []
     for category in registry.CATEGORIES:
         cookies = [c for c in registry.COOKIES if c.category == category.name]
         purposes.append({
+            "@type": "dpv:Process",
             "purpose": str(category.description), "purposeId": category.name,
             **PURPOSES[category.name],
             "consentState": _state(record, category.name),
             "cookies": [c.shown_name(config) for c in cookies],
-            "retention": {"cookies": [f"{c.shown_name(config)}: {c.lifetime_text(config)}" for c in cookies]},
-            "recipients": ["the controller only (first party); no third party receives this data"],
+            "retention": {"@type": "dpv:StorageDuration",
+                          "cookies": [f"{c.shown_name(config)}: {c.lifetime_text(config)}" for c in cookies]},
+            "storageLocations": _storage(config),
+            "recipients": ["dpv:DataController"],
+            "recipientsNote": "the controller only (first party); no third party receives this data",
         })
     return {
         "@context": CONTEXT,
         "@type": "dpv:ConsentRecord",
-        "schemaVersion": SCHEMA_VERSION,
+        "schemaVersion": RECORD_SCHEMA,
         "recordId": f"{record.consent_id}:{record.id}",
+        "receipt": {"@type": "dpv:ConsentReceipt", "receiptId": receipt_id(record), "schemaVersion": RECEIPT_SCHEMA,
+                    "created": _iso(record.created_at)},
         "consentId": record.consent_id,
-        "piiPrincipal": {"id": record.consent_id, "type": "pseudonymous browser identifier",
+        "piiPrincipal": {"@type": "dpv:DataSubject", "id": record.consent_id, "type": "pseudonymous browser identifier",
                          "linkedToAccount": record.user_id is not None},
-        "controller": {"name": config.get("SELLER_NAME") or config["SITE_NAME"],
+        "controller": {"@type": "dpv:DataController", "name": config.get("SELLER_NAME") or config["SITE_NAME"],
                        "address": config.get("SELLER_ADDRESS") or None,
                        "contact": config["SUPPORT_EMAIL"], "url": site},
-        "notice": {"url": f"{site}/cookies/policy/{record.policy_version}", "version": record.policy_version,
-                   "language": record.locale, "bannerTextSha256": record.banner_hash},
+        "notice": {"@type": "dpv:ConsentNotice", "url": f"{site}/cookies/policy/{record.policy_version}",
+                   "version": record.policy_version, "language": record.locale,
+                   "bannerTextSha256": record.banner_hash},
         "language": record.locale,
-        "jurisdiction": ["loc:EU"],
-        "applicableLaw": ["eu-gdpr:GDPR", "ePrivacy Directive 2002/58/EC, Art. 5(3)"],
+        "jurisdiction": [JURISDICTION],
+        "applicableLaw": [GDPR, EPRIVACY],
         "purposes": purposes,
         "dataCategories": sorted({d for p in purposes for d in p["personalData"]}),
-        "recordRetention": {"duration": f"P{config['CONSENT_RECORD_DAYS']}D",
+        "recordRetention": {"@type": "dpv:StorageDuration", "duration": f"P{config['CONSENT_RECORD_DAYS']}D",
                             "note": "this record is kept as proof of the decision, then deleted"},
-        "withdrawal": {"method": "one click on the cookie settings page; refused cookies are deleted at once",
+        "withdrawal": {"@type": "dpv:WithdrawConsent",
+                       "method": "one click on the cookie settings page; refused cookies are deleted at once",
                        "url": f"{site}/cookies#settings"},
         "event": {"time": _iso(record.created_at), "type": event_type, "description": event_text,
-                  "method": record.method},
+                  "method": record.method, "indicatedBy": "dpv:DataSubject"},
         "state": "dpv:ConsentRefused" if refused and record.method != "withdraw"
                  else "dpv:ConsentWithdrawn" if refused else "dpv:ConsentGiven",
-        "validity": {"from": _iso(record.created_at),
+        "validity": {"@type": "dpv:TemporalDuration", "from": _iso(record.created_at),
                      "until": _iso(record.created_at + timedelta(days=valid_days)),
                      "duration": f"P{valid_days}D"},
         "kept": "no IP address and no browser details are stored with this record",
