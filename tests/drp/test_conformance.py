@@ -165,6 +165,12 @@ def test_a_pairing_message_works_once_and_cannot_be_an_exercise_message(app, cli
     assert client.post(f"/v1/agent/{found.id}", data=exercise, content_type="text/plain").status_code == 403
     revoke = found.sign(found.claims(reason="x"))
     assert client.post(f"/v1/agent/{found.id}", data=revoke, content_type="text/plain").status_code == 403
+    found.token = again_token = client.post(f"/v1/agent/{found.id}", data=found.sign(found.claims()),
+                                            content_type="text/plain").get_json()["token"]
+    assert again_token  # a new pairing message pairs again
+    as_exercise = client.post("/v1/data-rights-request", data=body, content_type="text/plain",
+                              headers=found.headers())
+    assert as_exercise.status_code == 400 and "Unsupported rights" in as_exercise.get_json()["message"]
 
 
 def test_a_message_may_live_fifteen_minutes_and_no_longer_unless_configured(make_app):
