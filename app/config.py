@@ -24,6 +24,12 @@ from app.redis_store import is_cluster
 BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = BASE_DIR / "instance"
 MAIL_SCHEMES = ("smtp", "smtps", "smtp+starttls")
+MAIL_DELIVERIES = ("queue", "background", "inline")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster")
+# A production SECRET_KEY signs sessions and tokens: at least this many bytes, and this many
+# different characters (36 x "a" is long but guessable; any random hex or base64 key passes).
+SECRET_KEY_MIN_BYTES = 32
+SECRET_KEY_MIN_DISTINCT = 10
 
 
 # VAT rates of some EU member states and the UK, as of 2026 (percent); production sets its own.
@@ -94,6 +100,9 @@ class Config:
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
 
         self.REDIS_URL = env.get("REDIS_URL") or None
+        if self.REDIS_URL and urlsplit(self.REDIS_URL).scheme.lower() not in REDIS_SCHEMES:
+            raise ConfigError("REDIS_URL must be a redis://, rediss://, unix:// or redis+cluster:// URL "
+                              "(leave it unset for memory in development).")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "twtapi")
         self.RATELIMIT_HEADERS_ENABLED = False
@@ -110,6 +119,8 @@ class Config:
         # Who delivers the outbox: "queue" (the `flask mail send-queued` job or service only),
         # "background" (a thread of the serving process) or "inline" (after each request; tests).
         self.MAIL_DELIVERY = env.get("MAIL_DELIVERY", "queue")
+        if self.MAIL_DELIVERY not in MAIL_DELIVERIES:
+            raise ConfigError(f"MAIL_DELIVERY must be queue, background or inline, got {self.MAIL_DELIVERY!r}.")
 
     def _backends(self, env) -> None:
         """Stripe, the data backend, and the demo parts that stand in for them."""
@@ -360,13 +371,25 @@ class ProductionConfig(Config):
         if self.STRIPE_SECRET_KEY and self.STRIPE_WEBHOOK_SECRET is None:
             raise ConfigError("Production configuration is incomplete: set STRIPE_WEBHOOK_SECRET "
                               "(see docs/configuration.md).")
-        if len(self.SECRET_KEY) < 32:
-            raise ConfigError("SECRET_KEY is too short for production: use at least 32 random characters.")
+        self._refuse_unsafe_settings()
 
         try:
             validate_keys(self.DATA_ENCRYPTION_KEYS)
         except EncryptionKeyError as exc:
             raise ConfigError(str(exc) + ".") from None
+
+    def _refuse_unsafe_settings(self) -> None:
+        """Settings that work but are unsafe on a public site, each refused with one line."""
+        if (len(self.SECRET_KEY.encode()) < SECRET_KEY_MIN_BYTES
+                or len(set(self.SECRET_KEY)) < SECRET_KEY_MIN_DISTINCT):
+            raise ConfigError("SECRET_KEY is too short or too regular for production: use at least 32 random "
+                              "characters (python -c 'import secrets; print(secrets.token_urlsafe(48))').")
+        if not self.SESSION_COOKIE_SECURE:
+            raise ConfigError("SESSION_COOKIE_SECURE must stay on in production: serve the site over HTTPS "
+                              "(a proxy terminating TLS in front of it is fine, see PROXY_HOPS).")
+        if self.MAIL_DELIVERY == "inline":
+            raise ConfigError("MAIL_DELIVERY=inline is for tests: use queue (the mail service) or background "
+                              "in production.")
 
 
 CONFIGS = {
