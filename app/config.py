@@ -26,14 +26,22 @@ INSTANCE_DIR = BASE_DIR / "instance"
 MAIL_SCHEMES = ("smtp", "smtps", "smtp+starttls")
 MAIL_DELIVERIES = ("queue", "background", "inline")
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster")
-# A production SECRET_KEY signs sessions and tokens: at least this many bytes, and this many
-# different characters (36 x "a" is long but guessable; any random hex or base64 key passes).
-SECRET_KEY_MIN_BYTES = 32
-SECRET_KEY_MIN_DISTINCT = 10
+# A production SECRET_KEY: at least 32 bytes and 10 different characters (36 x "a" is long but guessable).
+SECRET_KEY_MIN_BYTES, SECRET_KEY_MIN_DISTINCT = 32, 10
 
 
 # VAT rates of some EU member states and the UK, as of 2026 (percent); production sets its own.
 DEFAULT_TAX_RATES = ("AT:20,BE:21,DE:19,DK:25,ES:21,FI:25.5,FR:20,GB:20,IE:23,IT:22,NL:21,PL:23,PT:23,SE:25")
+
+# Retention periods in days by setting name, and their defaults (docs/policy-map.md, app/retention.py).
+RETENTION_DAYS = {
+    "UNVERIFIED_ACCOUNT_DAYS": 30, "SESSION_RETENTION_DAYS": 30, "SESSION_IP_DAYS": 7,
+    "ACCOUNT_TOKEN_RETENTION_DAYS": 7, "MAIL_SENT_RETENTION_DAYS": 7, "ACCOUNT_PURGE_DAYS": 30,
+    "SECURITY_EVENT_DAYS": 90, "CONSENT_RECORD_DAYS": 3 * 365, "CALL_LOG_DAYS": 90, "WEBHOOK_EVENT_DAYS": 90,
+    "CONTACT_RETENTION_DAYS": 365, "CONTACT_IP_DAYS": 7, "CONTACT_LINK_DAYS": 90, "RIGHTS_STATUS_LINK_DAYS": 90,
+    "RIGHTS_REQUEST_RETENTION_DAYS": 3 * 365, "UNCONFIRMED_REQUEST_DAYS": 30, "CALL_IP_DAYS": 7,
+    "ANALYTICS_VISITOR_DAYS": 395, "AUDIT_RETENTION_DAYS": 730, "ALERT_RECIPIENT_CONFIRM_DAYS": 7,
+}
 
 
 class ConfigError(RuntimeError):
@@ -258,28 +266,7 @@ class Config:
 
     def _retention(self, env) -> None:
         """Retention periods in days (docs/policy-map.md, app/retention.py)."""
-        for name, default in (
-            ("UNVERIFIED_ACCOUNT_DAYS", 30),
-            ("SESSION_RETENTION_DAYS", 30),
-            ("SESSION_IP_DAYS", 7),
-            ("ACCOUNT_TOKEN_RETENTION_DAYS", 7),
-            ("MAIL_SENT_RETENTION_DAYS", 7),
-            ("ACCOUNT_PURGE_DAYS", 30),
-            ("SECURITY_EVENT_DAYS", 90),
-            ("CONSENT_RECORD_DAYS", 3 * 365),
-            ("CALL_LOG_DAYS", 90),
-            ("WEBHOOK_EVENT_DAYS", 90),
-            ("CONTACT_RETENTION_DAYS", 365),
-            ("CONTACT_IP_DAYS", 7),
-            ("CONTACT_LINK_DAYS", 90),
-            ("RIGHTS_STATUS_LINK_DAYS", 90),
-            ("RIGHTS_REQUEST_RETENTION_DAYS", 3 * 365),
-            ("UNCONFIRMED_REQUEST_DAYS", 30),
-            ("CALL_IP_DAYS", 7),
-            ("ANALYTICS_VISITOR_DAYS", 395),
-            ("AUDIT_RETENTION_DAYS", 730),
-            ("ALERT_RECIPIENT_CONFIRM_DAYS", 7),
-        ):
+        for name, default in RETENTION_DAYS.items():
             setattr(self, name, _int(env, name, default))
         # Not a setting: the analytics salt of a day is deleted once the day is over, always.
         self.ANALYTICS_SALT_DAYS = 0
@@ -356,16 +343,12 @@ class ProductionConfig(Config):
             ]
         missing = [name for name, present in required if not present]
         if missing:
-            raise ConfigError(
-                "Production configuration is incomplete: set " + ", ".join(missing)
-                + " (see docs/configuration.md)."
-            )
+            raise ConfigError(f"Production configuration is incomplete: set {', '.join(missing)} "
+                              "(see docs/configuration.md).")
         uri = self.SQLALCHEMY_DATABASE_URI
         temporary = uri in {"sqlite://", "sqlite:///:memory:"} or "/tmp/" in uri  # noqa: S108 - refused
         if uri.startswith("sqlite") and temporary:
-            raise ConfigError(
-                "Production refuses a temporary SQLite database: point DATABASE_URL at PostgreSQL."
-            )
+            raise ConfigError("Production refuses a temporary SQLite database: point DATABASE_URL at PostgreSQL.")
         if urlsplit(self.MAIL_URL).scheme.lower() not in MAIL_SCHEMES:
             raise ConfigError("MAIL_URL must be an smtp://, smtps:// or smtp+starttls:// URL in production.")
         if self.STRIPE_SECRET_KEY and self.STRIPE_WEBHOOK_SECRET is None:
@@ -380,16 +363,14 @@ class ProductionConfig(Config):
 
     def _refuse_unsafe_settings(self) -> None:
         """Settings that work but are unsafe on a public site, each refused with one line."""
-        if (len(self.SECRET_KEY.encode()) < SECRET_KEY_MIN_BYTES
-                or len(set(self.SECRET_KEY)) < SECRET_KEY_MIN_DISTINCT):
+        key = self.SECRET_KEY
+        if len(key.encode()) < SECRET_KEY_MIN_BYTES or len(set(key)) < SECRET_KEY_MIN_DISTINCT:
             raise ConfigError("SECRET_KEY is too short or too regular for production: use at least 32 random "
                               "characters (python -c 'import secrets; print(secrets.token_urlsafe(48))').")
         if not self.SESSION_COOKIE_SECURE:
-            raise ConfigError("SESSION_COOKIE_SECURE must stay on in production: serve the site over HTTPS "
-                              "(a proxy terminating TLS in front of it is fine, see PROXY_HOPS).")
+            raise ConfigError("SESSION_COOKIE_SECURE must stay on in production: serve the site over HTTPS.")
         if self.MAIL_DELIVERY == "inline":
-            raise ConfigError("MAIL_DELIVERY=inline is for tests: use queue (the mail service) or background "
-                              "in production.")
+            raise ConfigError("MAIL_DELIVERY=inline is for tests: use queue or background in production.")
 
 
 CONFIGS = {
@@ -408,9 +389,7 @@ def load_config(name: str | None = None, environ=None) -> Config:
     try:
         cls = CONFIGS[name]
     except KeyError as exc:
-        raise ConfigError(
-            f"APP_ENV must be one of {', '.join(sorted(CONFIGS))}, got {name!r}."
-        ) from exc
+        raise ConfigError(f"APP_ENV must be one of {', '.join(sorted(CONFIGS))}, got {name!r}.") from exc
     config = cls(environ)
     config.validate()
     return config
