@@ -24,10 +24,24 @@ from app.redis_store import is_cluster
 BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = BASE_DIR / "instance"
 MAIL_SCHEMES = ("smtp", "smtps", "smtp+starttls")
+MAIL_DELIVERIES = ("queue", "background", "inline")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster")
+# A production SECRET_KEY: at least 32 bytes and 10 different characters (36 x "a" is long but guessable).
+SECRET_KEY_MIN_BYTES, SECRET_KEY_MIN_DISTINCT = 32, 10
 
 
 # VAT rates of some EU member states and the UK, as of 2026 (percent); production sets its own.
 DEFAULT_TAX_RATES = ("AT:20,BE:21,DE:19,DK:25,ES:21,FI:25.5,FR:20,GB:20,IE:23,IT:22,NL:21,PL:23,PT:23,SE:25")
+
+# Retention periods in days by setting name, and their defaults (docs/policy-map.md, app/retention.py).
+RETENTION_DAYS = {
+    "UNVERIFIED_ACCOUNT_DAYS": 30, "SESSION_RETENTION_DAYS": 30, "SESSION_IP_DAYS": 7,
+    "ACCOUNT_TOKEN_RETENTION_DAYS": 7, "MAIL_SENT_RETENTION_DAYS": 7, "ACCOUNT_PURGE_DAYS": 30,
+    "SECURITY_EVENT_DAYS": 90, "CONSENT_RECORD_DAYS": 3 * 365, "CALL_LOG_DAYS": 90, "WEBHOOK_EVENT_DAYS": 90,
+    "CONTACT_RETENTION_DAYS": 365, "CONTACT_IP_DAYS": 7, "CONTACT_LINK_DAYS": 90, "RIGHTS_STATUS_LINK_DAYS": 90,
+    "RIGHTS_REQUEST_RETENTION_DAYS": 3 * 365, "UNCONFIRMED_REQUEST_DAYS": 30, "CALL_IP_DAYS": 7,
+    "ANALYTICS_VISITOR_DAYS": 395, "AUDIT_RETENTION_DAYS": 730, "ALERT_RECIPIENT_CONFIRM_DAYS": 7,
+}
 
 
 class ConfigError(RuntimeError):
@@ -94,6 +108,9 @@ class Config:
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
 
         self.REDIS_URL = env.get("REDIS_URL") or None
+        if self.REDIS_URL and urlsplit(self.REDIS_URL).scheme.lower() not in REDIS_SCHEMES:
+            raise ConfigError("REDIS_URL must be a redis://, rediss://, unix:// or redis+cluster:// URL "
+                              "(leave it unset for memory in development).")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "twtapi")
         self.RATELIMIT_HEADERS_ENABLED = False
@@ -110,6 +127,8 @@ class Config:
         # Who delivers the outbox: "queue" (the `flask mail send-queued` job or service only),
         # "background" (a thread of the serving process) or "inline" (after each request; tests).
         self.MAIL_DELIVERY = env.get("MAIL_DELIVERY", "queue")
+        if self.MAIL_DELIVERY not in MAIL_DELIVERIES:
+            raise ConfigError(f"MAIL_DELIVERY must be queue, background or inline, got {self.MAIL_DELIVERY!r}.")
 
     def _backends(self, env) -> None:
         """Stripe, the data backend, and the demo parts that stand in for them."""
@@ -251,28 +270,7 @@ class Config:
 
     def _retention(self, env) -> None:
         """Retention periods in days (docs/policy-map.md, app/retention.py)."""
-        for name, default in (
-            ("UNVERIFIED_ACCOUNT_DAYS", 30),
-            ("SESSION_RETENTION_DAYS", 30),
-            ("SESSION_IP_DAYS", 7),
-            ("ACCOUNT_TOKEN_RETENTION_DAYS", 7),
-            ("MAIL_SENT_RETENTION_DAYS", 7),
-            ("ACCOUNT_PURGE_DAYS", 30),
-            ("SECURITY_EVENT_DAYS", 90),
-            ("CONSENT_RECORD_DAYS", 3 * 365),
-            ("CALL_LOG_DAYS", 90),
-            ("WEBHOOK_EVENT_DAYS", 90),
-            ("CONTACT_RETENTION_DAYS", 365),
-            ("CONTACT_IP_DAYS", 7),
-            ("CONTACT_LINK_DAYS", 90),
-            ("RIGHTS_STATUS_LINK_DAYS", 90),
-            ("RIGHTS_REQUEST_RETENTION_DAYS", 3 * 365),
-            ("UNCONFIRMED_REQUEST_DAYS", 30),
-            ("CALL_IP_DAYS", 7),
-            ("ANALYTICS_VISITOR_DAYS", 395),
-            ("AUDIT_RETENTION_DAYS", 730),
-            ("ALERT_RECIPIENT_CONFIRM_DAYS", 7),
-        ):
+        for name, default in RETENTION_DAYS.items():
             setattr(self, name, _int(env, name, default))
         # Not a setting: the analytics salt of a day is deleted once the day is over, always.
         self.ANALYTICS_SALT_DAYS = 0
@@ -349,28 +347,34 @@ class ProductionConfig(Config):
             ]
         missing = [name for name, present in required if not present]
         if missing:
-            raise ConfigError(
-                "Production configuration is incomplete: set " + ", ".join(missing)
-                + " (see docs/configuration.md)."
-            )
+            raise ConfigError(f"Production configuration is incomplete: set {', '.join(missing)} "
+                              "(see docs/configuration.md).")
         uri = self.SQLALCHEMY_DATABASE_URI
         temporary = uri in {"sqlite://", "sqlite:///:memory:"} or "/tmp/" in uri  # noqa: S108 - refused
         if uri.startswith("sqlite") and temporary:
-            raise ConfigError(
-                "Production refuses a temporary SQLite database: point DATABASE_URL at PostgreSQL."
-            )
+            raise ConfigError("Production refuses a temporary SQLite database: point DATABASE_URL at PostgreSQL.")
         if urlsplit(self.MAIL_URL).scheme.lower() not in MAIL_SCHEMES:
             raise ConfigError("MAIL_URL must be an smtp://, smtps:// or smtp+starttls:// URL in production.")
         if self.STRIPE_SECRET_KEY and self.STRIPE_WEBHOOK_SECRET is None:
             raise ConfigError("Production configuration is incomplete: set STRIPE_WEBHOOK_SECRET "
                               "(see docs/configuration.md).")
-        if len(self.SECRET_KEY) < 32:
-            raise ConfigError("SECRET_KEY is too short for production: use at least 32 random characters.")
+        self._refuse_unsafe_settings()
 
         try:
             validate_keys(self.DATA_ENCRYPTION_KEYS)
         except EncryptionKeyError as exc:
             raise ConfigError(str(exc) + ".") from None
+
+    def _refuse_unsafe_settings(self) -> None:
+        """Settings that work but are unsafe on a public site, each refused with one line."""
+        key = self.SECRET_KEY
+        if len(key.encode()) < SECRET_KEY_MIN_BYTES or len(set(key)) < SECRET_KEY_MIN_DISTINCT:
+            raise ConfigError("SECRET_KEY is too short or too regular for production: use at least 32 random "
+                              "characters (python -c 'import secrets; print(secrets.token_urlsafe(48))').")
+        if not self.SESSION_COOKIE_SECURE:
+            raise ConfigError("SESSION_COOKIE_SECURE must stay on in production: serve the site over HTTPS.")
+        if self.MAIL_DELIVERY == "inline":
+            raise ConfigError("MAIL_DELIVERY=inline is for tests: use queue or background in production.")
 
 
 CONFIGS = {
@@ -389,9 +393,7 @@ def load_config(name: str | None = None, environ=None) -> Config:
     try:
         cls = CONFIGS[name]
     except KeyError as exc:
-        raise ConfigError(
-            f"APP_ENV must be one of {', '.join(sorted(CONFIGS))}, got {name!r}."
-        ) from exc
+        raise ConfigError(f"APP_ENV must be one of {', '.join(sorted(CONFIGS))}, got {name!r}.") from exc
     config = cls(environ)
     config.validate()
     return config

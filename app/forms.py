@@ -1,8 +1,12 @@
-"""The base form every form of the site derives from."""
+"""The base form every form of the site derives from, and validators several forms share."""
+
+from datetime import date
 
 from flask import g
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
+from wtforms import ValidationError
 from wtforms.csrf.core import CSRF
 
 from app.security import check_csrf_token, portal_csrf_token
@@ -11,6 +15,26 @@ from app.security import check_csrf_token, portal_csrf_token
 def strip(value):
     """A field filter: the text without surrounding spaces (other values as they are)."""
     return value.strip() if isinstance(value, str) else value
+
+
+# Date filters accept these days only: a search turns "until" into "before the next day", which
+# 9999-12-31 does not have, and no record of the site is older than 2000 or newer than 2999.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+
+
+def day_range_error(day: date | None):
+    """The message for a filter day outside FIRST_DAY..LAST_DAY, or None (no day is fine)."""
+    if day is None or FIRST_DAY <= day <= LAST_DAY:
+        return None
+    return _l("Choose a day from %(first)s to %(last)s.", first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())
+
+
+def day_in_range(form, field):
+    """A field validator: the day is within FIRST_DAY..LAST_DAY."""
+    message = day_range_error(field.data)
+    if message is not None:
+        raise ValidationError(str(message))
 
 
 class PortalCSRF(CSRF):

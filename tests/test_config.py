@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 KEY_NEW, KEY_OLD = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 PRODUCTION_ENV = {
-    "SECRET_KEY": "x" * 48,
+    "SECRET_KEY": "kV3q9-LfTz0aW7nR2yHcXb5uJm8sPd4e_GiQo1Nt6Zw",
     "DATABASE_URL": "postgresql://app@db.internal/twtapi",
     "DATA_ENCRYPTION_KEYS": f"{KEY_NEW}, {KEY_OLD}",
     "REDIS_URL": "redis://cache.internal:6379/0",
@@ -126,6 +126,46 @@ def test_production_refuses_sqlite_in_tmp():
 def test_production_refuses_short_secret_key():
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_config("production", {**PRODUCTION_ENV, "SECRET_KEY": "short"})
+
+
+@pytest.mark.parametrize(("setting", "value"), [
+    ("SECRET_KEY", "a" * 36),  # long enough, one character
+    ("SECRET_KEY", "ab" * 24),  # two characters
+    ("SECRET_KEY", "0123456789abcdef0123456789abcde"),  # 31 bytes
+    ("SECRET_KEY", "é" * 10 + "kV3q9-Lf"),  # 18 characters, 28 bytes
+    ("SESSION_COOKIE_SECURE", "0"),
+    ("SESSION_COOKIE_SECURE", "false"),
+    ("MAIL_DELIVERY", "inline"),
+    ("MAIL_DELIVERY", "later"),
+    ("REDIS_URL", "memory://"),
+    ("REDIS_URL", "localhost:6379"),
+])
+def test_production_refuses_an_unsafe_setting_with_one_line_naming_it(tmp_path, setting, value):
+    with pytest.raises(ConfigError, match=setting) as info:
+        load_config("production", {**PRODUCTION_ENV, setting: value})
+    assert "\n" not in str(info.value)
+    assert setting != "SECRET_KEY" or value not in str(info.value)  # a refused key is not written to the logs
+    result = _run_wsgi({"APP_ENV": "production", **PRODUCTION_ENV, setting: value}, tmp_path)
+    assert result.returncode == 1
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("TwtAPI cannot start: ") and setting in line
+
+
+@pytest.mark.parametrize("key", ["0123456789abcdef0123456789abcdef", "kV3q9-LfTz0aW7nR2yHcXb5uJm8sPd4e"])
+def test_production_takes_a_random_secret_key_of_32_characters(key):
+    assert load_config("production", {**PRODUCTION_ENV, "SECRET_KEY": key}).SECRET_KEY == key
+
+
+@pytest.mark.parametrize("delivery", ["queue", "background"])
+def test_production_delivers_mail_from_the_queue_or_a_background_sender(delivery):
+    assert load_config("production", {**PRODUCTION_ENV, "MAIL_DELIVERY": delivery}).MAIL_DELIVERY == delivery
+
+
+def test_a_redis_url_that_is_not_redis_is_refused_in_development_too():
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        load_config("development", {"REDIS_URL": "memory://"})
+    for url in ("redis://127.0.0.1:6379/3", "rediss://cache:6380/0", "unix:///run/redis.sock", "redis+cluster://a:1"):
+        assert load_config("development", {"REDIS_URL": url}).REDIS_URL == url
 
 
 def test_production_defaults_are_secure():
@@ -268,8 +308,6 @@ def test_production_names_the_session_cookie_with_the_host_prefix(database_url):
         True, "/", None)
     page = app.test_client().get("/cookies", base_url="https://twtapi.example").get_data(as_text=True)
     assert "<code>__Host-session</code>" in page
-    plain = load_config("production", {**PRODUCTION_ENV, "SESSION_COOKIE_SECURE": "0"})
-    assert plain.SESSION_COOKIE_NAME == "session"  # a prefix the browser would refuse without Secure
     from app.extensions import db
 
     with app.app_context():

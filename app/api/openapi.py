@@ -84,10 +84,10 @@ def example(path: str) -> dict:
     return body
 
 
-def operation_id(path: str) -> str:
-    """``/api/v1/users/{username}/tweets`` → ``getUsersUsernameTweets``."""
+def operation_id(path: str, method: str = "get") -> str:
+    """``/api/v1/users/{username}/tweets`` → ``getUsersUsernameTweets`` (``headUsers…`` for HEAD)."""
     words = re.findall(r"[a-z]+", path.removeprefix("/api/v1/"))
-    return "get" + "".join(w.title() for w in words)
+    return method + "".join(w.title() for w in words)
 
 
 def schema_name(path: str) -> str:
@@ -127,6 +127,37 @@ def _with_examples(responses: dict) -> dict:
     return responses
 
 
+HEAD_HEADERS = {**RESPONSE_HEADERS, "X-Credits-Remaining": {
+    "description": "The balance as it stands (a HEAD is not charged).", "schema": {"type": "integer"}}}
+
+
+def _head(path: str, params: list, credits: int) -> dict:
+    """HEAD (RFC 9110 9.3.2): the status and headers a GET would get now, with no body, free."""
+    def answer(description: str, headers: dict | None = None) -> dict:
+        return {"description": description, **({"headers": headers} if headers else {})}
+
+    return {
+        "operationId": operation_id(path, "head"),
+        "summary": "What a GET would get now, without the data; free",
+        "description": f"The status and headers of a GET (which costs {credits} credit(s)), with no body. Nothing "
+                       "is charged; it counts against the key's rate limit and is logged with 0 credits. The data "
+                       "backend is not asked, so a GET may still get its 404 or 502.",
+        "x-credits": 0,
+        "parameters": params,
+        "responses": {
+            "200": answer("A GET would succeed and be charged its price.", HEAD_HEADERS),
+            "400": answer("The input is malformed."),
+            "401": answer("Missing, unknown, revoked or expired key.", {"WWW-Authenticate": {"schema": {
+                "type": "string"}}}),
+            "402": answer("The balance is lower than the price, or the key's own cap is reached."),
+            "403": answer("The key's own controls refuse the call."),
+            "404": answer("No such endpoint."),
+            "429": answer("The key's rate limit or the account's spend limit is reached.", RETRY_AFTER),
+            "503": answer("Calls cannot be metered right now.", RETRY_AFTER),
+        },
+    }
+
+
 def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
     paths: dict = {}
     for endpoint in pricing.endpoints:
@@ -157,8 +188,7 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
                               "key_cap_reached`: the key's own daily or monthly credit cap is reached (`period`, "
                               "`limit`, `used`, `resets_at`); the account's other keys keep working."),
                 "404": _error("No such endpoint."),
-                "405": _error("Only GET (and OPTIONS) work; HEAD is refused, since it would be charged for no data.",
-                              {"Allow": {"schema": {"type": "string"}}}),
+                "405": _error("Only GET, HEAD and OPTIONS work.", {"Allow": {"schema": {"type": "string"}}}),
                 "413": _error("The request has a body over the size limit; API calls take none. Nothing is charged."),
                 "429": _error("The key's rate limit is reached, or `code: spend_limit_reached`: the account's monthly "
                               "spend limit is (`limit`, `used`, `resets_at`); see Retry-After.", RETRY_AFTER),
@@ -166,7 +196,7 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
                 "503": _error("Calls cannot be metered right now; none is served and nothing is charged.",
                               RETRY_AFTER),
             }),
-        }}
+        }, "head": _head(endpoint.path, params, endpoint.credits)}
     return {
         "openapi": "3.1.0",
         "info": {"title": f"{site_name} API", "version": "1.0.0",

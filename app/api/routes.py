@@ -38,7 +38,7 @@ def _problem(status: int, detail: str, headers: dict | None = None, **extra):
                             request_id=g.request_id, **extra)
 
 
-ALLOWED = "GET, OPTIONS"
+ALLOWED = "GET, HEAD, OPTIONS"
 
 
 @bp.route("/api/v1/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
@@ -50,15 +50,15 @@ def gateway(path: str):
     """Authenticate the key, rate-limit, price, fetch, charge once and log the call."""
     g.request_id = f"{random.getrandbits(128):032x}"  # unique, not secret: it grants nothing
     started = time.perf_counter()
-    if request.method == "OPTIONS":  # what works here: GET (HEAD would be charged for no data)
+    if request.method == "OPTIONS":  # what works here
         return "", 204, {"Allow": ALLOWED}
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if limit and (request.content_length or 0) > limit:  # never read: refused before anything else
         return _problem(413, f"The request body is over {limit} bytes. API calls take no body: send the "
                              "parameters in the path and the query string.")
-    if request.method != "GET":
-        return _problem(405, "This endpoint accepts GET only (HEAD is refused: it would be charged and return "
-                             "no data).", {"Allow": ALLOWED})
+    if request.method not in ("GET", "HEAD"):
+        return _problem(405, "This endpoint accepts GET, and HEAD to learn what a GET would get without making "
+                             "it.", {"Allow": ALLOWED})
     if request.query_string and any(name in request.args for name in KEY_PARAMS):
         return _problem(401, "API keys are accepted only in the Authorization header (Bearer); a key in the URL "
                              "leaks into logs and browser history. Revoke this key and make a new one.")
@@ -66,7 +66,7 @@ def gateway(path: str):
     try:
         matched = services.match(pricing, "/api/v1/" + path, request.method)
     except services.MethodNotAllowed:
-        return _problem(405, "This endpoint accepts GET only.", {"Allow": ALLOWED})
+        return _problem(405, "This endpoint accepts GET and HEAD only.", {"Allow": ALLOWED})
     except services.NotFound:
         return _problem(404, "There is no such endpoint. See /api/v1/openapi.json.")
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
@@ -107,6 +107,8 @@ def _metered_call(meter, secret: str, matched: services.Match, pricing, started:
         services.validate(matched, request.args)
     except services.BadInput as exc:
         return _respond(call, call.settle(400), detail=str(exc))
+    if request.method == "HEAD":  # RFC 9110: what a GET would get, without its data; nothing is charged
+        return _respond(call, call.quote())
     if matched.price.path == ACCOUNT_ENDPOINT:
         month = usage.month_totals(key.user_id, now.date())  # the calls before this one
         used = spent(db.session, key.user_id, key.id, now.date())
@@ -144,6 +146,11 @@ def _respond(call: MeteredCall, outcome: Outcome, body: dict | None = None, deta
                         headers, balance=outcome.balance, price=call.price)
     if outcome.status >= 400:
         return _problem(outcome.status, detail, headers)
+    if request.method == "HEAD":  # no data was fetched, so no length to announce (RFC 9110 9.3.2)
+        response = current_app.response_class(status=200, mimetype="application/json")
+        response.automatically_set_content_length = False
+        response.headers.update(headers)
+        return response
     response = jsonify(body)
     response.headers.update(headers)
     return response

@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, StopValidation
 
 from app.billing.alerts import InvalidThresholds, parse_thresholds
-from app.forms import BaseForm
+from app.forms import BaseForm, day_in_range
 from app.labels import LABELS
 
 
@@ -104,8 +104,8 @@ class OrderFilterForm(BaseForm):
 
     q = StringField(_l("Order reference or e-mail"), validators=[Optional(), Length(max=254)])
     status = SelectField(_l("Status"), choices=[], validators=[Optional()])
-    since = DateField(_l("Created from"), validators=[Optional()])
-    until = DateField(_l("Created until"), validators=[Optional()])
+    since = DateField(_l("Created from"), validators=[Optional(), day_in_range])
+    until = DateField(_l("Created until"), validators=[Optional(), day_in_range])
     min_amount = DecimalField(_l("Amount from"), places=None, validators=[Optional(), finite, AMOUNT_RANGE])
     max_amount = DecimalField(_l("Amount up to"), places=None, validators=[Optional(), finite, AMOUNT_RANGE])
 

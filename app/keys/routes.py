@@ -128,9 +128,19 @@ def rotate_key(key_id: int):
     if not form.validate_on_submit():
         return _render_list(status=400)
     try:
-        key, secret = services.rotate_key(current_user, key_id, form.grace_days.data, current_app.config, utcnow())
+        key, secret = services.rotate_key(current_user, key_id, form.grace_days.data, get_pricing().max_keys,
+                                          current_app.config, utcnow())
     except services.KeyNotFound:
         flash(_("That key does not exist or no longer works."), "error")
+        return redirect(url_for("keys.list_keys"), code=303)
+    except services.KeyAlreadyRotated:
+        flash(_("That key was replaced already; it works until its grace period ends. Use its new key."),
+              "error")
+        return redirect(url_for("keys.list_keys"), code=303)
+    except services.KeyLimitReached:
+        flash(_("You have %(count)s working keys, the most an account can have, and a grace period keeps one "
+                "more working. Replace the key with no grace period, or revoke a key first.",
+                count=get_pricing().max_keys), "error")
         return redirect(url_for("keys.list_keys"), code=303)
     activity.record_event(current_user, "api:key:create", request_client(), utcnow())
     db.session.commit()

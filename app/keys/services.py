@@ -126,13 +126,29 @@ def revoke_key(user: User, key_id: int, now: datetime) -> ApiKey:
     return key
 
 
-def rotate_key(user: User, key_id: int, grace_days: int, config, now: datetime) -> tuple[ApiKey, str]:
+class KeyAlreadyRotated(Exception):
+    """The key was replaced already; it works only until its grace period ends."""
+
+
+def rotate_key(user: User, key_id: int, grace_days: int, max_keys: int, config,
+               now: datetime) -> tuple[ApiKey, str]:
     """Replace a key: the new one works at once with the old one's controls; the old one keeps
-    working for ``grace_days``."""
+    working for ``grace_days``. A key is replaced once (KeyAlreadyRotated). A grace period keeps
+    one more key working for its days, so it counts against ``max_keys`` like a new key
+    (KeyLimitReached); without one the new key takes the old one's place.
+
+    Concurrent rotations and creations for one account are serialised on its row, so both rules
+    hold however the requests interleave.
+    """
+    lock_row(User.__table__, user.id)
     old = get_own_key(user, key_id)
+    if old.status(now) == "rotating":
+        raise KeyAlreadyRotated()
     if not old.usable(now):
         raise KeyNotFound()
     grace_days = max(0, min(grace_days, MAX_GRACE_DAYS))
+    if grace_days and len(active_keys(user, now)) >= max_keys:
+        raise KeyLimitReached()
     old.expires_at = now + timedelta(days=grace_days)
     if grace_days == 0:
         old.revoked_at = now

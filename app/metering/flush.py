@@ -18,11 +18,14 @@ import atexit
 import logging
 import os
 import socket
+import time
 
-from sqlalchemy.exc import IntegrityError
+import redis
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.extensions import db
-from app.metering.types import unpack
+from app.metering.types import MeteringUnavailable, unpack
 from app.metering.write import write_records
 
 log = logging.getLogger(__name__)
@@ -69,10 +72,59 @@ def flush_metered_calls(meter, claim_idle_ms: int = 0) -> int:
     return flush_all(meter, consumer_name(), claim_idle_ms=claim_idle_ms)
 
 
+def unreachable(error: BaseException) -> str | None:
+    """``Redis`` or ``the database`` when ``error`` means that part cannot be reached, else None."""
+    if isinstance(error, redis.ConnectionError | redis.TimeoutError | MeteringUnavailable):
+        return "Redis"
+    if isinstance(error, OperationalError | PoolTimeout) or (
+            isinstance(error, DBAPIError) and error.connection_invalidated):
+        return "the database"
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:200] if text else ''}"
+
+
+class FailureLog:
+    """What the flusher says about failures: one line when a failure starts (a traceback only for
+    one that is not an outage, since that is a bug), nothing on each retry of the same failure,
+    and one line when flushing works again. The records wait in Redis meanwhile."""
+
+    def __init__(self):
+        self.kind: str | None = None  # the failure going on, None when flushing works
+        self.since = 0.0
+        self.attempts = 0
+
+    def failed(self, error: BaseException) -> None:
+        part = unreachable(error)
+        kind = part or type(error).__name__
+        if kind != self.kind:
+            if part is not None:
+                log.warning("flushing API call records paused: %s is unreachable (%s); the records wait in Redis, "
+                            "retrying every second", part, _first_line(error))
+            else:
+                log.exception("flushing API call records failed; retrying every second (logged once until "
+                              "it works again)")
+            if self.kind is None:
+                self.since, self.attempts = time.monotonic(), 0
+            self.kind = kind
+        self.attempts += 1
+
+    def succeeded(self) -> None:
+        if self.kind is None:
+            return
+        log.info("flushing API call records resumed after %d failed attempts in %.0f s",
+                 self.attempts, time.monotonic() - self.since)
+        self.kind = None
+
+
 def run_flusher(app, meter, consumer: str | None = None) -> None:
     """Write records as they arrive, for ever: a thread of an application process
     (``METERING_FLUSH=background``) or the ``flask usage flush --follow`` service (``external``)."""
     consumer = consumer or consumer_name()
+    failures = FailureLog()
 
     def last_flush():
         if meter.stopped.is_set():  # closed on purpose (tests); its records stay for `flask usage flush`
@@ -88,11 +140,12 @@ def run_flusher(app, meter, consumer: str | None = None) -> None:
         while not meter.stopped.is_set():
             try:
                 written = flush_once(meter, consumer, block_ms=1000, claim_idle_ms=CLAIM_IDLE_MS)
+                failures.succeeded()
                 if written < meter.batch:
                     meter.stopped.wait(meter.flush_interval)  # let a batch gather
-            except Exception:  # noqa: BLE001 - keep flushing; the records wait in Redis meanwhile
+            except Exception as exc:  # noqa: BLE001 - keep flushing; the records wait in Redis meanwhile
                 if meter.stopped.is_set():
                     break
-                log.exception("flushing API call records failed; retrying")
+                failures.failed(exc)
                 db.session.remove()
                 meter.stopped.wait(1)

@@ -214,6 +214,17 @@ class MeteredCall:
         self._counted = True
         return outcome if outcome.status >= 400 else None
 
+    def quote(self) -> Outcome:
+        """What a GET would get now, charging nothing (HEAD): counted against the window like any
+        call, the balance and caps checked against the price; logged with no credits (a refusal by
+        the check itself, an answer by a second, chargeless step)."""
+        outcome = self.meter.meter(self.key, self.limit, self.price, 200, self._record_now(), self.now, count=True,
+                                   commit=False)
+        self._counted = True
+        if outcome.status < 400:
+            self.meter.meter(self.key, self.limit, 0, 200, self._record_now(), self.now, count=False, commit=True)
+        return outcome
+
     def settle(self, status: int) -> Outcome:
         """Charge the price when ``status`` is a success and log the call, with its final status."""
         price = self.price if status < 400 else 0

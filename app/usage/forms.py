@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, SelectField, StringField, ValidationError
 from wtforms.validators import Optional, Regexp
 
-from app.forms import BaseForm
+from app.forms import BaseForm, day_in_range
 from app.usage.call_log import CallFilters
 
 
@@ -18,8 +18,8 @@ class CallFilterForm(BaseForm):
     class Meta:
         csrf = False  # a search: the same link anyone can bookmark, and it changes nothing
 
-    since = DateField(_l("From"), validators=[Optional()])
-    until = DateField(_l("To"), validators=[Optional()])
+    since = DateField(_l("From"), validators=[Optional(), day_in_range])
+    until = DateField(_l("To"), validators=[Optional(), day_in_range])
     key = SelectField(_l("Key"), coerce=int, default=0)
     path = SelectField(_l("Endpoint"), default="")  # not "endpoint": url_for takes that name
     status = SelectField(_l("Status"), default="", choices=[

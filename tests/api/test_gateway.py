@@ -309,18 +309,10 @@ def test_docs_page_explains_auth_prices_limits_and_errors(client):
     assert "文档" in client.get("/docs/api", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
 
 
-def test_head_is_refused_and_charges_nothing(app, client):
-    user_id, secret = make_customer(app, credits=100)
-    response = client.head("/api/v1/users/jack", headers=bearer(secret))
-    assert response.status_code == 405
-    assert response.headers["Allow"] == "GET, OPTIONS"
-    assert balance(app, user_id) == 100
-
-
 def test_options_lists_only_what_works(client):
     response = client.options("/api/v1/users/jack")
     assert response.status_code == 204
-    assert response.headers["Allow"] == "GET, OPTIONS"
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
 
 
 def test_api_answers_are_never_stored_by_caches(app, client):

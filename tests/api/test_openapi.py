@@ -72,3 +72,14 @@ def test_the_docs_page_has_a_section_per_endpoint_with_three_examples_each(clien
     assert 'params={&#34;q&#34;: &#34;python&#34;}' in page or "params={\"q\": \"python\"}" in page
     assert "os.environ['TWTAPI_KEY']" in page and "process.env.TWTAPI_KEY" in page
     assert "&#34;username&#34;: &#34;jack&#34;" in page  # the example answer, from the demo backend
+
+
+def test_every_path_documents_head_as_free_with_the_headers_of_its_get(doc, client):
+    for operations in doc["paths"].values():
+        head, get = operations["head"], operations["get"]
+        assert head["operationId"] == "head" + get["operationId"].removeprefix("get")
+        assert head["x-credits"] == 0 and head["parameters"] == get["parameters"]
+        assert set(head["responses"]["200"]["headers"]) == set(get["responses"]["200"]["headers"])
+        assert "content" not in head["responses"]["200"]  # no body
+    page = client.get("/docs/api").get_data(as_text=True)
+    assert 'id="head"' in page and "curl -I" in page and "nothing is charged" in page

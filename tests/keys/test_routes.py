@@ -151,3 +151,44 @@ def test_key_events_are_on_the_security_page(client, outbox):
     _signed_in(client, outbox)
     _create(client)
     assert "API key created" in client.get("/account/security").get_data(as_text=True)
+
+
+def _rotate(client, key_id, grace_days):
+    return submit(client, "/account/keys", {"grace_days": grace_days}, action=f"/account/keys/{key_id}/rotate")
+
+
+def test_a_key_is_replaced_once(app, client, outbox):
+    _signed_in(client, outbox)
+    old = _secret(_create(client))
+    with app.app_context():
+        key_id = _db.session.scalar(select(ApiKey.id))
+    new = _secret(_rotate(client, key_id, "7"))
+    again = _rotate(client, key_id, "7")
+    assert again.status_code == 303
+    page = client.get("/account/keys").get_data(as_text=True)
+    assert "That key was replaced already" in page
+    with app.app_context():
+        assert len(_db.session.scalars(select(ApiKey)).all()) == 2
+    for secret in (old, new):
+        assert client.get("/api/v1/account", headers=bearer(secret)).status_code == 200
+
+
+def test_at_the_limit_a_key_is_replaced_without_grace_only(make_app, outbox):
+    from dataclasses import replace
+
+    app = make_app()
+    app.config["PRICING"] = replace(app.config["PRICING"], max_keys=2)
+    client = app.test_client()
+    _signed_in(client, outbox)
+    _create(client, "one")
+    two = _secret(_create(client, "two"))
+    with app.app_context():
+        key_id = _db.session.scalar(select(ApiKey.id).where(ApiKey.name == "two"))
+    refused = _rotate(client, key_id, "1")
+    assert refused.status_code == 303
+    assert "Replace the key with no grace period, or revoke a key first" in client.get("/account/keys").get_data(
+        as_text=True)
+    assert client.get("/api/v1/account", headers=bearer(two)).status_code == 200
+    new = _secret(_rotate(client, key_id, "0"))
+    assert client.get("/api/v1/account", headers=bearer(two)).status_code == 401
+    assert client.get("/api/v1/account", headers=bearer(new)).status_code == 200

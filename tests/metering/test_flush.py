@@ -1,5 +1,7 @@
 """Call records metered in Redis reach the call log, the ledger and the roll-ups: once, also after a crash."""
 
+import logging
+import threading
 import time
 
 from sqlalchemy import func, select
@@ -8,6 +10,7 @@ from app.auth.models import User
 from app.billing.models import CreditEntry
 from app.extensions import db as _db
 from app.keys.models import ApiKey
+from app.metering.flush import run_flusher
 from app.metering.types import unpack
 from app.metering.write import write_records
 from app.usage.models import ApiCall, UsageDaily
@@ -128,3 +131,43 @@ def test_healthz_reports_the_records_waiting_for_the_flusher_service(redis_app):
     assert waiting["waiting"] == 3 and 0 <= waiting["oldest_seconds"] < 60
     app.test_cli_runner().invoke(args=["usage", "flush"])
     assert app.test_client().get("/healthz").get_json()["call_records"] == {"waiting": 0, "oldest_seconds": None}
+
+
+def wait_for(condition, what: str, seconds: float = 60) -> None:
+    """Poll until ``condition()`` holds (the deadline only stops a hung test; nothing is timed)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_redis_outage_is_one_log_line_and_its_end_another(make_app, own_redis, caplog):
+    """The flusher service, with its own Redis stopped for many retries and started again: one line
+    when the outage starts, none per retry (it logged a traceback on each), one when it ends."""
+    app = make_app(REDIS_URL=own_redis.url, RATELIMIT_STORAGE_URI=own_redis.url, API_METERING="redis",
+                   METERING_FLUSH="external")
+    meter = app.extensions["twtapi_meter"]
+    attempts = []
+    reads = meter.read_records
+    meter.read_records = lambda *args, **kwargs: attempts.append(1) or reads(*args, **kwargs)
+    user_id, secret = make_customer(app, credits=100)
+    caplog.set_level(logging.INFO, logger="app.metering.flush")
+    flusher = threading.Thread(target=run_flusher, args=(app, meter, "outage-test"), daemon=True)
+    flusher.start()
+    try:
+        assert call(app, secret, 2) == [200, 200]
+        wait_for(lambda: totals(app, user_id)[0] == 2, "the first calls to be written")
+        own_redis.stop()
+        tried = len(attempts)
+        wait_for(lambda: len(attempts) >= tried + 5, "five retries while Redis is down")
+        own_redis.start()
+        assert call(app, secret, 1) == [200]
+        wait_for(lambda: totals(app, user_id)[0] == 3, "the call after the outage to be written")
+    finally:
+        meter.stopped.set()
+        flusher.join(timeout=30)
+    lines = [r for r in caplog.records if r.name == "app.metering.flush"]
+    assert [(r.levelname, r.exc_info) for r in lines] == [("WARNING", None), ("INFO", None)]
+    down, up = (r.getMessage() for r in lines)
+    assert "\n" not in down and "Redis" in down and "retrying" in down
+    assert "resumed" in up

@@ -135,3 +135,13 @@ def test_calls_past_retention_are_not_shown(app, client, customer):
 def test_the_explorer_in_chinese(client, customer):
     body = client.get("/account/usage/calls", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "调用记录" in body
+
+
+@pytest.mark.parametrize("query", ["until=9999-12-31", "since=2026-01-01&until=9999-12-31", "since=9999-12-31",
+                                   "since=0001-01-01"])
+def test_a_day_out_of_range_is_a_form_error_before_any_byte_of_the_csv(client, customer, query):
+    page = client.get(f"/account/usage/calls?{query}")
+    assert page.status_code == 400 and "Choose a day from 2000-01-01 to 2999-12-31." in page.get_data(as_text=True)
+    download = client.get(f"/account/usage/calls.csv?{query}")
+    assert download.status_code == 400 and download.mimetype == "text/html"
+    assert "Choose a day from 2000-01-01 to 2999-12-31." in download.get_data(as_text=True)
