@@ -34,12 +34,9 @@ from pathlib import Path
 import arabic_reshaper
 import manimgx_fonts
 from bidi import algorithm as bidi
-from fontTools import subset as ft_subset
-from fontTools import ttLib
-from fontTools.varLib import instancer
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics, ttfonts
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFile
 from reportlab.pdfgen import canvas
 
 _NOTO = Path(manimgx_fonts.__file__).parent
@@ -89,7 +86,7 @@ def _fonts() -> dict[str, frozenset[int]]:
     loaded = {}
     for name, path in FONTS:
         if path is None:
-            loaded[name] = frozenset(ttLib.TTFont(str(CJK_FILE), lazy=True).getBestCmap())
+            loaded[name] = frozenset(TTFontFile(str(CJK_FILE)).charToGlyph)
             continue
         font = TTFont(name, str(path))
         pdfmetrics.registerFont(font)
@@ -100,14 +97,21 @@ def _fonts() -> dict[str, frozenset[int]]:
 @lru_cache(maxsize=256)
 def _cjk_instance(characters: frozenset[str]) -> bytes:
     """Noto Sans SC Regular with only ``characters`` (a few kilobytes)."""
-    font = ttLib.TTFont(str(CJK_FILE), lazy=True)
+    # Imported here, not at the top: fontTools' subsetter and instancer take 0.45 s to import,
+    # which every process would pay at start for the few documents with Chinese in them.
+    from fontTools import subset as ft_subset  # noqa: PLC0415
+    from fontTools import ttLib  # noqa: PLC0415
+    from fontTools.varLib import instancer  # noqa: PLC0415
+
     options = ft_subset.Options()
     options.layout_features, options.hinting, options.name_IDs, options.notdef_outline = [], False, ["*"], True
     subsetter = ft_subset.Subsetter(options)
     subsetter.populate(text="".join(sorted(characters)))
-    subsetter.subset(font)
     out = io.BytesIO()
-    instancer.instantiateVariableFont(font, {"wght": 400}).save(out)
+    with ttLib.TTFont(str(CJK_FILE), lazy=True) as font:
+        subsetter.subset(font)
+        instancer.instantiateVariableFont(font, {"wght": 400}, inplace=True, updateFontNames=True)
+        font.save(out)
     return out.getvalue()
 
 
