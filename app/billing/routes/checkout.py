@@ -45,7 +45,9 @@ def show_checkout():
     if not current_user.is_verified:
         flash(_("Confirm your e-mail address before buying credits."), "warning")
         return redirect(url_for("account.show_dashboard"), code=303)
-    pack = get_pricing().pack(request.args.get("pack", ""))
+    if not request.args.get("pack"):
+        return redirect(url_for("account.show_dashboard") + "#buy")
+    pack = get_pricing().pack(request.args["pack"])
     if pack is None:
         abort(404)
     stored = details.of(current_user.id)
