@@ -29,7 +29,14 @@ def _country(code: str | None, locale: str) -> str:
 
 
 def _seller_block(seller: dict, locale: str) -> str:
-    return "\n".join([seller["name"], seller["address"], _country(seller["country"], locale),
+    """The seller's name, address, country (once: not again when the address ends with it, in
+    English or the document's language), VAT id and e-mail."""
+    address = [line for line in (seller["address"] or "").splitlines() if line.strip()]
+    code = seller["country"]
+    names = {code.casefold(), _country(code, locale).casefold(), _country(code, "en").casefold()}
+    if address and address[-1].strip().casefold() in names:
+        address.pop()
+    return "\n".join([seller["name"], *address, _country(seller["country"], locale),
                       _("VAT ID: %(id)s", id=seller["tax_id"]), seller["email"]])
 
 

@@ -33,6 +33,19 @@ class CheckoutForm(BaseForm):
     pack = HiddenField(validators=[DataRequired()])
 
 
+class ReviewCheckoutForm(CheckoutForm):
+    """The order before payment: the buyer's country decides the tax; ``shown`` is the country the
+    totals on the page were for, so nobody pays a total they did not see."""
+
+    country = SelectField(_l("Your country"), choices=[], validators=[
+        DataRequired(message=_l("Choose your country: the tax depends on it."))])
+    shown = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country.choices = country_choices()
+
+
 class RefundForm(BaseForm):
     amount = DecimalField(_l("Amount to refund, in the order's currency (empty: all that is left)"), places=None,
                           validators=[Optional(), finite, NumberRange(min=Decimal("0.01"), max=Decimal("1000000"),

@@ -111,6 +111,7 @@ class StripeGateway:
             # The buyer's tax id and address for the invoice (the webhook keeps what was entered),
             # and Stripe's own invoice beside ours.
             "tax_id_collection": {"enabled": True},
+            "billing_address_collection": "required",  # the confirmed address decides the tax (billing.details)
             "customer_creation": "always",
             "invoice_creation": {"enabled": True, "invoice_data": {"metadata": {"order_reference": order.reference}}},
             "metadata": {"order_reference": order.reference},

@@ -172,8 +172,9 @@ def new_reference() -> str:
     return references.new_reference("ORD", 4, 4)
 
 
-def create_order(user: User, pack_id: str, pricing, now: datetime):
-    """A pending order for one credit pack, with the buyer's billing details and its tax (flush only)."""
+def create_order(user: User, pack_id: str, pricing, now: datetime, country: str | None = None):
+    """A pending order for one credit pack, with the buyer's billing details and its tax, for the
+    buyer's ``country`` (default: the one in their billing details) (flush only)."""
     pack = pricing.pack(pack_id)
     if pack is None:
         raise UnknownPack(pack_id)
@@ -182,7 +183,7 @@ def create_order(user: User, pack_id: str, pricing, now: datetime):
     order = Order(reference=new_reference(), user_id=user.id, pack_id=pack.id, pack_name=stored_name,
                   credits=pack.credits, amount_cents=pack.price_cents, currency=pack.currency, created_at=now,
                   expires_at=now + timedelta(minutes=current_app.config["CHECKOUT_EXPIRY_MINUTES"]))
-    details.apply_to_order(order, user.id, current_app.config)
+    details.apply_to_order(order, user.id, current_app.config, country)
     db.session.add(order)
     db.session.flush()
     return order

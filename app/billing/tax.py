@@ -1,6 +1,8 @@
 """Tax on a credit pack: the rate of the buyer's country from configuration (``TAX_RATES``), none
 for a country without one, and the EU reverse charge for a business with a valid VAT number in
-another member state than the seller's. Tax ids are checked by format and check digits with
+another member state than the seller's. The buyer's country decides: a buyer whose country is not
+known is charged no tax (never the seller's), and the country the payment provider confirms
+re-prices an order whose amount is already paid (``tax_within``). Tax ids are checked by format and check digits with
 python-stdnum (EU VAT, GB VAT, China's unified social credit code). No request, no database.
 """
 
@@ -78,20 +80,37 @@ def normalise_tax_id(country: str, tax_id: str) -> str:
     return value
 
 
-def tax_for(net_cents: int, buyer_country: str | None, buyer_tax_id: str | None, seller_country: str,
-            rates: dict[str, Decimal]) -> Tax:
-    """The tax a buyer pays on ``net_cents``. A buyer with no country is taxed as one in the
-    seller's; reverse charge needs a valid VAT number of another EU state than the seller's."""
-    country = (buyer_country or seller_country).upper()
-    rate = rates.get(country)
+def _rule(country: str | None, buyer_tax_id: str | None, seller_country: str,
+          rates: dict[str, Decimal]) -> tuple[str, Decimal]:
+    """The treatment and rate for a buyer in ``country`` (None: not known, so no tax)."""
+    country = (country or "").upper()
+    rate = rates.get(country) if country else None
     if rate is None:
-        return Tax("none", Decimal(0), net_cents, 0)
+        return "none", Decimal(0)
     if country in EU and seller_country.upper() in EU and country != seller_country.upper() and buyer_tax_id:
         try:
             normalise_tax_id(country, buyer_tax_id)
         except InvalidTaxId:
             pass
         else:
-            return Tax("reverse_charge", Decimal(0), net_cents, 0)
+            return "reverse_charge", Decimal(0)
+    return "standard", rate
+
+
+def tax_for(net_cents: int, buyer_country: str | None, buyer_tax_id: str | None, seller_country: str,
+            rates: dict[str, Decimal]) -> Tax:
+    """The tax a buyer pays on ``net_cents``, by the rule of the buyer's country. A buyer whose
+    country is not known pays none (the seller's country is no guess for a buyer's); reverse
+    charge needs a valid VAT number of another EU state than the seller's."""
+    treatment, rate = _rule(buyer_country, buyer_tax_id, seller_country, rates)
     tax = (Decimal(net_cents) * rate / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return Tax("standard", rate, net_cents, int(tax))
+    return Tax(treatment, rate, net_cents, int(tax))
+
+
+def tax_within(total_cents: int, buyer_country: str | None, buyer_tax_id: str | None, seller_country: str,
+               rates: dict[str, Decimal]) -> Tax:
+    """The tax contained in an amount already paid, by the rule of the buyer's country: net and
+    tax add up to ``total_cents``."""
+    treatment, rate = _rule(buyer_country, buyer_tax_id, seller_country, rates)
+    tax = int((Decimal(total_cents) * rate / (100 + rate)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return Tax(treatment, rate, total_cents - tax, tax)

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from app.auth.models import User
-from app.billing import invoices, notices
+from app.billing import details, invoices, notices
 from app.billing.models import REFUND_STATUSES, Order, Refund, WebhookEvent
 from app.billing.services import AlreadyApplied, add_credits
 from app.database import insert_once
@@ -68,7 +68,7 @@ def _apply(kind: str, obj: dict, record, config, now: datetime) -> str:
         record.order_reference = order.reference
         if obj.get("payment_intent") and not order.payment_intent_id:
             order.payment_intent_id = obj["payment_intent"]
-        _store_customer_details(order, obj)
+        details.confirm(order, obj.get("customer_details"), config)  # the confirmed address sets the tax
         if kind == "checkout.session.completed":
             if obj.get("payment_status") in ("paid", "no_payment_required"):
                 return _mark_paid(order, obj, config, now)
@@ -94,23 +94,6 @@ def _apply(kind: str, obj: dict, record, config, now: datetime) -> str:
         order.payment_intent_id = order.payment_intent_id or obj.get("payment_intent")
         return "receipt recorded"
     return "ignored"
-
-
-def _store_customer_details(order, obj: dict) -> None:
-    """What Stripe Checkout collected (name, address, tax ids) completes the order's billing
-    details where the customer gave none before paying."""
-    details = obj.get("customer_details")
-    if not isinstance(details, dict) or order.buyer_name:
-        return
-    address = details.get("address") if isinstance(details.get("address"), dict) else {}
-    lines = [address.get(k) for k in ("line1", "line2")] + [
-        " ".join(str(address[k]) for k in ("postal_code", "city") if address.get(k)), address.get("state")]
-    order.buyer_name = str(details.get("name") or "")[:200] or None
-    order.buyer_address = "\n".join(str(line) for line in lines if line)[:1000] or None
-    order.buyer_country = str(address.get("country") or "")[:2].upper() or order.buyer_country
-    tax_ids = details.get("tax_ids") if isinstance(details.get("tax_ids"), list) else []
-    values = [str(t.get("value")) for t in tax_ids if isinstance(t, dict) and t.get("value")]
-    order.buyer_tax_id = values[0][:40] if values else order.buyer_tax_id
 
 
 def _payment_method(obj: dict) -> str:

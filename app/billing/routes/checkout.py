@@ -1,4 +1,5 @@
-"""Checkout, the Stripe webhook, the demo checkout, and the customer's orders."""
+"""Checkout (the order and its tax shown before payment), the Stripe webhook, the demo checkout,
+and the customer's orders."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.billing import gateway, invoices, services, webhooks
+from app.billing import details, gateway, invoices, services, webhooks
 from app.billing.blueprint import bp
-from app.billing.forms import CheckoutForm
+from app.billing.forms import CheckoutForm, ReviewCheckoutForm
 from app.email import external_url
 from app.extensions import db
 from app.pricing import get_pricing
@@ -29,17 +30,53 @@ def init_app(app) -> None:
                          methods=["GET", "POST"])
 
 
-@bp.post("/billing/checkout")
+def _review(form: ReviewCheckoutForm, pack, status: int = 200):
+    """The order before payment: pack, country, subtotal, tax and total."""
+    country = form.country.data if form.country.data in dict(form.country.choices) else None
+    form.shown.data = country or ""
+    quote = details.quote(current_user.id, pack.price_cents, country, current_app.config)
+    return render_template("billing/checkout.html", form=form, pack=pack, quote=quote), status
+
+
+@bp.get("/billing/checkout")
 @customer
-def start_checkout():
-    """Create a pending order and send the buyer to the checkout page."""
+def show_checkout():
+    """The pack, your country (from your billing details) and the subtotal, tax and total, before you pay."""
     if not current_user.is_verified:
         flash(_("Confirm your e-mail address before buying credits."), "warning")
         return redirect(url_for("account.show_dashboard"), code=303)
-    form = CheckoutForm()
-    if not form.validate_on_submit() or get_pricing().pack(form.pack.data) is None:
+    if not request.args.get("pack"):
+        return redirect(url_for("account.show_dashboard") + "#buy")
+    pack = get_pricing().pack(request.args["pack"])
+    if pack is None:
+        abort(404)
+    stored = details.of(current_user.id)
+    form = ReviewCheckoutForm(formdata=None, data={"pack": pack.id, "country": stored.country if stored else ""})
+    return _review(form, pack)
+
+
+@bp.post("/billing/checkout")
+@customer
+def start_checkout():
+    """Create a pending order for the country whose totals were shown and send the buyer to the
+    checkout page; a changed country shows its totals first. (A post without a country, from an
+    older page, is taxed by the billing details' country, and then by the address Stripe confirms.)"""
+    if not current_user.is_verified:
+        flash(_("Confirm your e-mail address before buying credits."), "warning")
+        return redirect(url_for("account.show_dashboard"), code=303)
+    reviewed = "country" in request.form
+    form = ReviewCheckoutForm() if reviewed else CheckoutForm()
+    pack = get_pricing().pack(request.form.get("pack", ""))
+    if pack is None:
         abort(400)
-    order = services.create_order(current_user, form.pack.data, get_pricing(), utcnow())
+    if not form.validate_on_submit():
+        if reviewed and not form.pack.errors and "csrf_token" not in form.errors:
+            return _review(form, pack, 400)
+        abort(400)
+    if reviewed and (request.form.get("action") == "update" or form.shown.data != form.country.data):
+        return _review(form, pack)
+    order = services.create_order(current_user, pack.id, get_pricing(), utcnow(),
+                                  form.country.data if reviewed else None)
     session = gateway.current_gateway().create_checkout_session(
         order, current_user.email, str(get_locale()),
         success_url=external_url("billing.show_return") + "?session_id={CHECKOUT_SESSION_ID}",
