@@ -131,8 +131,8 @@ class MailPreference(db.Model):
 
 def choices(user_id: int) -> dict[str, bool]:
     """Whether each optional category is on for the person (their choice, else the default)."""
-    stored = dict(db.session.execute(select(MailPreference.category, MailPreference.enabled)
-                                     .where(MailPreference.user_id == user_id)).tuples())
+    stored = {category: enabled for category, enabled in db.session.execute(
+        select(MailPreference.category, MailPreference.enabled).where(MailPreference.user_id == user_id))}
     return {name: stored.get(name, BY_NAME[name].default) for name in OPTIONAL}
 
 
