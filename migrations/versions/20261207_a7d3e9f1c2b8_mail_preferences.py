@@ -39,14 +39,15 @@ def upgrade():
         ['user_id', 'category', 'enabled', 'changed_at', 'source'],
         sa.select(users.c.id, sa.literal('staff_access'), sa.true(), sa.literal(now, sa.DateTime()),
                   sa.literal('migrated')).where(users.c.notify_staff_access.is_(sa.true()))))
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('notify_staff_access')
+    # Not batch mode: on SQLite it would copy and drop the users table, and dropping it deletes, by
+    # their ON DELETE CASCADE, every row hanging off it (sessions, keys, these preferences).
+    # SQLite (3.35+) drops a plain column in place, as PostgreSQL does.
+    op.drop_column('users', 'notify_staff_access')
 
 
 def downgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('notify_staff_access', sa.Boolean(), server_default=sa.false(),
-                                      nullable=False))
+    op.add_column('users', sa.Column('notify_staff_access', sa.Boolean(), server_default=sa.false(),
+                                     nullable=False))  # in place, for the reason given above
     users = sa.table('users', sa.column('id', sa.Integer()), sa.column('notify_staff_access', sa.Boolean()))
     preferences = sa.table('mail_preferences', sa.column('user_id', sa.Integer()), sa.column('category', sa.String()),
                            sa.column('enabled', sa.Boolean()))

@@ -12,8 +12,10 @@ from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, select, text
 
+from app import create_app
 from app.auth.models import User
 from app.billing.models import AlertRecipient
 from app.billing.services import add_credits, check_low_credit
@@ -290,3 +292,34 @@ def test_the_export_lists_the_mail_choices_and_erasure_deletes_them(site_app, ou
         _db.session.commit()
         assert _db.session.scalars(select(MailPreference)).all() == []
         assert any(count for label, count in report["deleted"].items() if str(label) == "e-mail choices")
+
+
+def test_the_migration_moves_the_staff_access_opt_in_into_the_mail_choices(database_factory):
+    """Customers who had asked for the staff-access e-mail keep getting it after the upgrade; the
+    others keep not getting it; a downgrade puts the old column back with the same answers."""
+    url = database_factory.new()
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+    user = ("INSERT INTO users (id, email, password_hash, created_at, age_confirmed_at, accepted_privacy_version, "
+            "accepted_terms_version, password_changed_at, notify_staff_access) VALUES "
+            "(:id, :email, 'x', :now, :now, 'v', 'v', :now, :asked)")
+    with app.app_context():
+        upgrade(revision="c6e2a8f4b0d5")
+        now = utcnow()
+        _db.session.execute(text(user), [{"id": 1, "email": "asked@example.com", "now": now, "asked": True},
+                                         {"id": 2, "email": "quiet@example.com", "now": now, "asked": False}])
+        _db.session.execute(text("INSERT INTO user_sessions (user_id, token_hash, created_at, last_seen_at, "
+                                 "expires_at, remember, ip_truncated) VALUES (1, 'h', :now, :now, :now, :no, :no)"),
+                            {"now": now, "no": False})
+        _db.session.commit()
+        upgrade(revision="a7d3e9f1c2b8")
+        rows = _db.session.execute(text("SELECT user_id, category, enabled, source FROM mail_preferences")).all()
+        assert [(r[0], r[1], bool(r[2]), r[3]) for r in rows] == [(1, "staff_access", True, "migrated")]
+        assert "notify_staff_access" not in {c["name"] for c in inspect(_db.engine).get_columns("users")}
+        # Nothing hanging off the users (ON DELETE CASCADE) went with the column.
+        assert _db.session.execute(text("SELECT count(*) FROM user_sessions")).scalar() == 1
+        _db.session.commit()
+        downgrade(revision="c6e2a8f4b0d5")
+        back = _db.session.execute(text("SELECT id, notify_staff_access FROM users ORDER BY id")).all()
+        assert [(r[0], bool(r[1])) for r in back] == [(1, True), (2, False)]
+        _db.session.remove()
+        _db.engine.dispose()
