@@ -119,7 +119,7 @@ def queue_email(recipient: str, template: str, locale: str | None = None, epheme
         if not mail_preferences.wants(user_id, kind.name):
             return None
         token = mail_preferences.unsubscribe_token(current_app.config["SECRET_KEY"], user_id, kind.name, recipient)
-        unsubscribe_url = external_url("account.unsubscribe", token=token)
+        unsubscribe_url = external_url("account.unsubscribe_mail", token=token)
         context.update(unsubscribe_url=unsubscribe_url, mail_category=kind,
                        notifications_url=external_url("account.show_notifications"))
     locale = locale or current_app.config["BABEL_DEFAULT_LOCALE"]

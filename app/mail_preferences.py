@@ -42,7 +42,7 @@ CATEGORIES: tuple[Category, ...] = (
              _l("When your credit balance falls to one of the alert thresholds you set under Alerts & limits."),
              optional=True),
     Category("key_caps", _l("Key cap alerts"),
-             _l("When an API key has used 80 % of its daily or monthly cap."), optional=True),
+             _l("When an API key has used 80 percent of its daily or monthly cap."), optional=True),
     Category("key_expiry", _l("API key expiry reminders"),
              _l("A week before an API key you gave an end date stops working."), optional=True),
     Category("policy_changes", _l("Privacy and cookie policy changes"),

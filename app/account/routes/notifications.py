@@ -37,7 +37,7 @@ def save_notifications():
 @bp.route("/mail/unsubscribe/<token>", methods=["GET", "POST"])
 @public
 @csrf_exempt  # a mail client posts here with no cookie and no form token (RFC 8058); the token is the proof
-def unsubscribe(token: str):
+def unsubscribe_mail(token: str):
     """GET: a page with a button (mail scanners follow links, so a GET changes nothing). POST (the
     button, or a mail client's one-click POST): that mail category is turned off. Never a redirect:
     RFC 8058 says redirected POSTs do not work reliably."""
