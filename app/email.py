@@ -158,6 +158,11 @@ def _build(message: OutboxMessage, sender: str) -> EmailMessage:
     mail.set_content(message.body_text)
     mail.add_alternative(message.body_html, subtype="html")
     mail["Content-Language"] = message.locale.replace("_", "-")  # after set_content, which clears it
+    if "List-Unsubscribe" in mail:
+        # A mail client reads the URI from the raw field: folded at 78 characters, the long link
+        # would be sent as RFC 2047 encoded words that no client understands. One line (RFC 5322
+        # allows 998) also keeps the DKIM signature over it intact. The bodies are encoded already.
+        mail.policy = mail.policy.clone(max_line_length=998)
     return mail
 
 
