@@ -70,7 +70,7 @@ class OutboxMessage(db.Model):
     # Deleted, envelope and all, once delivered: the last message to an erased person's address.
     ephemeral: Mapped[bool] = mapped_column(default=False, server_default=db.false())
     # Optional mail: its one-click unsubscribe link (RFC 8058), a capability: wiped at delivery.
-    unsubscribe_url: Mapped[str | None] = mapped_column(EncryptedText)
+    unsubscribe_url: Mapped[str | None] = mapped_column(EncryptedText, info=PERSONAL)
 
 
 register(
