@@ -34,7 +34,6 @@ class Category:
     optional: bool
     default: bool = True
     why_required: object = None  # required categories: why they cannot be turned off
-    staff_only: bool = False  # listed only to staff members
 
 
 CATEGORIES: tuple[Category, ...] = (
@@ -68,7 +67,7 @@ CATEGORIES: tuple[Category, ...] = (
              why_required=_l("You asked us for them; each one answers a request of yours.")),
     Category("staff", _l("Staff work"),
              _l("Invitations to the staff console and the daily digest of open privacy requests."), optional=False,
-             why_required=_l("They are part of your work as a staff member."), staff_only=True),
+             why_required=_l("They are part of your work as a staff member.")),
 )
 BY_NAME = {category.name: category for category in CATEGORIES}
 OPTIONAL = tuple(category.name for category in CATEGORIES if category.optional)

@@ -4,6 +4,7 @@ a one-click unsubscribe (RFC 8058) that works without signing in, required mail 
 
 import io
 import json
+import logging
 import re
 import urllib.error
 import urllib.request
@@ -27,6 +28,7 @@ from app.legal.models import PolicyNotice, PolicyVersion
 from app.mail_preferences import CATEGORIES, MailPreference
 from app.rights import export
 from app.rights.services import erase_account
+from app.security import RedactSecretsFilter
 from app.timeutil import utcnow
 from tests.fixtures.visitor import AuthActions, bearer, submit
 from tests.keys.test_routes import _create, _secret
@@ -325,3 +327,10 @@ def test_the_migration_moves_the_staff_access_opt_in_into_the_mail_choices(datab
         assert [(r[0], bool(r[1])) for r in back] == [(1, True), (2, False)]
         _db.session.remove()
         _db.engine.dispose()
+
+
+def test_the_unsubscribe_link_is_redacted_in_access_logs():
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1,
+                               '127.0.0.1 "POST /mail/unsubscribe/WzEsImxvdyJd.sIgNaTuRe HTTP/1.1" 200', (), None)
+    RedactSecretsFilter().filter(record)
+    assert record.getMessage() == '127.0.0.1 "POST /mail/unsubscribe/[redacted] HTTP/1.1" 200'
