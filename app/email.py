@@ -27,9 +27,9 @@ import smtplib
 import socket
 import ssl
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -38,6 +38,7 @@ from flask_babel import force_locale
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app import mail_preferences
 from app.crypto import EncryptedText
 from app.extensions import db
 from app.retention import PERSONAL, Rule, register
@@ -68,6 +69,8 @@ class OutboxMessage(db.Model):
     claimed_until: Mapped[datetime | None]
     # Deleted, envelope and all, once delivered: the last message to an erased person's address.
     ephemeral: Mapped[bool] = mapped_column(default=False, server_default=db.false())
+    # Optional mail: its one-click unsubscribe link (RFC 8058), a capability: wiped at delivery.
+    unsubscribe_url: Mapped[str | None] = mapped_column(EncryptedText, info=PERSONAL)
 
 
 register(
@@ -100,14 +103,30 @@ def render_email(template: str, locale: str, **context) -> tuple[str, str, str]:
 
 
 def queue_email(recipient: str, template: str, locale: str | None = None, ephemeral: bool = False,
-                **context) -> OutboxMessage:
+                user_id: int | None = None, category: str | None = None, **context) -> OutboxMessage | None:
     """Queue a message in the current transaction; it is sent once the transaction commits.
-    ``ephemeral``: no envelope is kept after delivery (the last message to an erased person)."""
+    ``ephemeral``: no envelope is kept after delivery (the last message to an erased person).
+
+    Optional mail (``app.mail_preferences``) names the account it is about (``user_id``): it is
+    not queued (None) when that account turned its category off, and it carries a one-click
+    unsubscribe link. ``category`` overrides the template's own category.
+    """
+    kind = mail_preferences.category_of(template, category)
+    unsubscribe_url = None
+    if kind.optional:
+        if user_id is None:
+            raise ValueError(f"{template} is optional mail: name the account it is about (user_id)")
+        if not mail_preferences.wants(user_id, kind.name):
+            return None
+        token = mail_preferences.unsubscribe_token(current_app.config["SECRET_KEY"], user_id, kind.name, recipient)
+        unsubscribe_url = external_url("account.unsubscribe_mail", token=token)
+        context.update(unsubscribe_url=unsubscribe_url, mail_category=kind,
+                       notifications_url=external_url("account.show_notifications"))
     locale = locale or current_app.config["BABEL_DEFAULT_LOCALE"]
     subject, text, html = render_email(template, locale, **context)
     message = OutboxMessage(
         template=template, locale=locale, recipient=recipient, subject=subject, body_text=text, body_html=html,
-        ephemeral=ephemeral,
+        ephemeral=ephemeral, unsubscribe_url=unsubscribe_url,
     )
     db.session.add(message)
     db.session.flush()
@@ -128,12 +147,22 @@ def _build(message: OutboxMessage, sender: str) -> EmailMessage:
     mail["Subject"] = message.subject
     mail["From"] = sender
     mail["To"] = message.recipient
-    mail["Date"] = formatdate(localtime=False)
+    # RFC 5322 3.3: "-0000" would say the time zone is unknown; the time is UTC, so "+0000".
+    mail["Date"] = format_datetime(datetime.now(UTC))
     mail["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip("> ") or None)
     mail["Auto-Submitted"] = "auto-generated"
+    if message.unsubscribe_url and message.unsubscribe_url.startswith("https://"):
+        # RFC 8058: one HTTPS URI, and the POST a mail client sends to it turns the category off.
+        mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mail.set_content(message.body_text)
     mail.add_alternative(message.body_html, subtype="html")
     mail["Content-Language"] = message.locale.replace("_", "-")  # after set_content, which clears it
+    if "List-Unsubscribe" in mail:
+        # A mail client reads the URI from the raw field: folded at 78 characters, the long link
+        # would be sent as RFC 2047 encoded words that no client understands. One line (RFC 5322
+        # allows 998) also keeps the DKIM signature over it intact. The bodies are encoded already.
+        mail.policy = mail.policy.clone(max_line_length=998)
     return mail
 
 
@@ -233,6 +262,7 @@ def deliver_due(config, now: datetime | None = None, ids: list[int] | None = Non
             message.last_error = None
             message.body_text = ""
             message.body_html = ""
+            message.unsubscribe_url = None
             counts["sent"] += 1
         message.claimed_by, message.claimed_until = None, None
         if message.ephemeral and message.sent_at is not None:

@@ -1,14 +1,20 @@
 """The outbox: queued in the transaction, sent after commit, retried while SMTP is down."""
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from app.email import OutboxMessage, backoff, deliver_due, queue_email
 from app.extensions import db as _db
+from app.mail_preferences import BY_NAME, TEMPLATES, choose
 from app.timeutil import utcnow
+from tests.fixtures.factories import UserFactory
 from tests.fixtures.visitor import AuthActions, submit
 
 
@@ -192,3 +198,36 @@ def test_development_delivers_at_once_from_a_background_thread(make_app, tmp_pat
     while not list(tmp_path.glob("*-verify_email.eml")) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert list(tmp_path.glob("*-verify_email.eml"))
+
+
+def test_the_date_header_says_utc_as_plus_0000(app, outbox):
+    """RFC 5322 3.3: "-0000" means the local time zone is unknown; our time is UTC: "+0000"."""
+    with app.test_request_context():
+        queue_email("a@example.com", "password_changed", "en", reset_url="https://x", support_email="s@x.com")
+        _db.session.commit()
+        deliver_due(app.config)
+    date = outbox[0]["Date"]
+    assert re.fullmatch(r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000", str(date)), date
+    assert abs(parsedate_to_datetime(str(date)) - datetime.now(UTC)) < timedelta(hours=1)
+
+
+def test_every_mail_template_has_a_category():
+    """A new kind of mail says whether people may turn it off (app/mail_preferences.py)."""
+    folder = Path(__file__).resolve().parents[1] / "app" / "templates" / "email"
+    templates = {p.name for p in folder.iterdir() if p.is_dir()}
+    assert templates - set(TEMPLATES) == set()
+    assert set(TEMPLATES) - templates == set()
+    assert all(category in BY_NAME for category in TEMPLATES.values())
+
+
+def test_optional_mail_must_name_its_account_and_is_not_queued_once_turned_off(app, outbox):
+    with app.test_request_context():
+        user = UserFactory(email="o@example.com")
+        _db.session.flush()
+        context = {"name": "k", "prefix": "twt_x", "expires_on": "2026-12-10", "keys_url": "https://x/keys"}
+        with pytest.raises(ValueError, match="user_id"):
+            queue_email("o@example.com", "api_key_expiring", "en", **context)
+        choose(user.id, "key_expiry", False, utcnow(), "page")
+        assert queue_email("o@example.com", "api_key_expiring", "en", user_id=user.id, **context) is None
+        _db.session.commit()
+    assert outbox == []

@@ -66,9 +66,9 @@ def record(actor: User, user: User | None, category: str, now: datetime, config,
                          flagged=not links_to(user, reference))
     db.session.add(access)
     db.session.flush()
-    if user.notify_staff_access:
-        queue_email(user.email, "staff_access", user.locale or config["BABEL_DEFAULT_LOCALE"], access=access,
-                    privacy_url=external_url("rights.show_privacy"))
+    # Sent only to those who asked for it: the "staff_access" mail category is off by default.
+    queue_email(user.email, "staff_access", user.locale or config["BABEL_DEFAULT_LOCALE"], user_id=user.id,
+                access=access, privacy_url=external_url("rights.show_privacy"))
     return access
 
 
@@ -96,8 +96,3 @@ def mark_reviewed(access_id: int, reviewer: User, note: str, now: datetime, ip: 
                     reason=f"#{access.id} {access.category}: {note}"[:300], ip=ip)
     db.session.flush()
     return True
-
-
-def set_notifications(user: User, wanted: bool) -> None:
-    user.notify_staff_access = wanted
-    db.session.flush()

@@ -6,7 +6,6 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, and_, exists, or_
-from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from app.crypto import EncryptedText
@@ -45,8 +44,6 @@ class User(UserMixin, db.Model):
     # (computed on saving, on a top-up and daily by `flask credits refresh-alerts`).
     alert_thresholds: Mapped[str | None] = mapped_column(db.String(100))
     alert_levels: Mapped[str | None] = mapped_column(db.String(200))
-    # Access transparency: e-mail the customer each time staff access their data.
-    notify_staff_access: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # An optional cap on the credits all keys together may spend in a calendar month (UTC).
     monthly_spend_limit: Mapped[int | None]
     # Closure: reopened by signing in within ACCOUNT_GRACE_DAYS; erased after ACCOUNT_PURGE_DAYS.

@@ -206,7 +206,8 @@ def _cap_alert(key_id: int, user_id: int, period: str, cap: int, used: int, star
         return False
     user, key = db.session.get(User, user_id), db.session.get(ApiKey, key_id)
     for address in alert_addresses(user):
-        queue_email(address, "key_cap_alert", user.locale or config["BABEL_DEFAULT_LOCALE"], name=key.name,
+        queue_email(address, "key_cap_alert", user.locale or config["BABEL_DEFAULT_LOCALE"], user_id=user.id,
+                    name=key.name,
                     prefix=key.prefix, period=period, used=used, cap=cap, share=int(CAP_ALERT_SHARE * 100),
                     keys_url=external_url("keys.edit_key", key_id=key.id))
     return True

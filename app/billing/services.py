@@ -156,7 +156,8 @@ def check_low_credit(user_id: int, balance: int, config, now: datetime | None = 
         return False
     db.session.refresh(user, ["low_credit_notified", "low_credit_notified_at"])
     for address in alerts.alert_addresses(user):
-        queue_email(address, "low_credits", user.locale or config["BABEL_DEFAULT_LOCALE"], balance=balance,
+        queue_email(address, "low_credits", user.locale or config["BABEL_DEFAULT_LOCALE"], user_id=user.id,
+                    balance=balance,
                     threshold=level, pricing_url=external_url("account.show_dashboard") + "#buy",
                     usage_url=external_url("usage.show_usage"), alerts_url=external_url("billing.show_alerts"))
     return True

@@ -181,7 +181,8 @@ def remind_expiring(config, now: datetime) -> int:
         if claimed.rowcount != 1:
             continue
         key, user = db.session.get(ApiKey, key_id), db.session.get(User, user_id)
-        queue_email(user.email, "api_key_expiring", user.locale or config["BABEL_DEFAULT_LOCALE"], name=key.name,
+        queue_email(user.email, "api_key_expiring", user.locale or config["BABEL_DEFAULT_LOCALE"], user_id=user.id,
+                    name=key.name,
                     prefix=key.prefix, expires_on=key.valid_until.date().isoformat(),
                     keys_url=external_url("keys.list_keys"))
         sent += 1

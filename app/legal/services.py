@@ -275,7 +275,9 @@ def notify_significant(config, now: datetime, batch: int = 200) -> int:
                     localized = find_version(document, version.version, locale, today) or version
                     db.session.add(PolicyNotice(user_id=user.id, document=document, version=version.version,
                                                 emailed_at=now))
-                    queue_email(user.email, "policy_changed", locale, document=document,
+                    # The Terms are our contract: their change is a legal notice nobody turns off.
+                    queue_email(user.email, "policy_changed", locale, user_id=user.id,
+                                category="legal" if document == "terms" else None, document=document,
                                 summary=localized.summary, effective_on=version.effective_on.isoformat(),
                                 url=external_url(f"legal.show_{document}") if document != "cookies"
                                 else external_url("consent.show_cookies"))

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from flask import render_template
 from sqlalchemy import select, tuple_
 
+from app import mail_preferences
 from app.audit.models import StaffAccess
 from app.auth.models import Passkey, SecurityEvent, User, UserSession
 from app.billing.models import AlertRecipient, BillingDetails, CreditEntry, Order
@@ -176,6 +177,8 @@ def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes
         consents = [receipts.receipt(record, config) for record in db.session.scalars(
             select(ConsentRecord).where(ConsentRecord.user_id == user.id).order_by(ConsentRecord.created_at))]
         archive.writestr("consent_receipts.json", json.dumps(consents, ensure_ascii=False, indent=2))
+        archive.writestr("mail_preferences.json", json.dumps(mail_preferences.export_rows(user.id),
+                                                             ensure_ascii=False, indent=2))
         profile_csv = io.StringIO()
         csv.writer(profile_csv).writerows([list(profile), list(profile.values())])
         archive.writestr("profile.csv", profile_csv.getvalue())

@@ -66,18 +66,6 @@ def give_transfer_consent():
     return redirect(url_for("rights.show_privacy", _anchor="separate-title"), code=303)
 
 
-@bp.post("/account/privacy/staff-access")
-@customer
-def save_access_notices():
-    """Turn the e-mail at each staff access to one's data on or off."""
-    wanted = request.form.get("notify") == "yes"
-    access.set_notifications(current_user, wanted)
-    db.session.commit()
-    flash(_("We will e-mail you each time our staff access your data.") if wanted
-          else _("We will no longer e-mail you at each staff access; they stay listed here."), "success")
-    return redirect(url_for("rights.show_privacy", _anchor="staff-access-title"), code=303)
-
-
 @bp.get("/account/privacy/export")
 @customer
 @recent_auth_required

@@ -18,6 +18,7 @@ from app.contact.models import ContactThread
 from app.email import OutboxMessage, deliver_due, queue_email
 from app.extensions import db
 from app.keys.models import ApiKey
+from app.mail_preferences import MailPreference
 from app.rights.models import OPEN_STATUSES, LegalHold, RightsRequest
 from app.usage.models import ApiCall, UsageDaily
 
@@ -80,6 +81,7 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
         (_l("API calls"), delete(ApiCall).where(ApiCall.user_id == user.id)),
         (_l("API keys"), delete(ApiKey).where(ApiKey.user_id == user.id)),
         (_l("alert addresses"), delete(AlertRecipient).where(AlertRecipient.user_id == user.id)),
+        (_l("e-mail choices"), delete(MailPreference).where(MailPreference.user_id == user.id)),
         (_l("billing details"), delete(BillingDetails).where(BillingDetails.user_id == user.id)),
         (_l("cookie consent records"), delete(ConsentRecord).where(ConsentRecord.user_id == user.id)),
         (_l("support conversations"), delete(ContactThread).where(or_(ContactThread.user_id == user.id,

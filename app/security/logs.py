@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
-_SECRET_PATH = re.compile(r"(/(?:verify-email|reset-password|contact/thread|privacy/request/status)/)[^\s/?\"]+")
+_SECRET_PATH = re.compile(
+    r"(/(?:verify-email|reset-password|contact/thread|privacy/request/status|mail/unsubscribe)/)[^\s/?\"]+")
 _API_KEY = re.compile(r"twt_[A-Za-z0-9_-]{8,}")
 
 

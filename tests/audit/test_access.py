@@ -74,7 +74,8 @@ def test_an_unlinked_access_is_flagged_for_review_and_the_review_is_audited(app,
 def test_a_customer_who_asks_is_emailed_at_each_access(app, runner, outbox):
     user_id, _ = make_customer(app, "dave@example.com")
     dave = customer_client(app, outbox, "dave@example.com")
-    submit(dave, "/account/privacy", {"notify": "yes"}, action="/account/privacy/staff-access")
+    assert "/account/notifications#staff_access" in dave.get("/account/privacy").get_data(as_text=True)
+    submit(dave, "/account/notifications", {"categories": ["staff_access"]})
     staff = staff_client(app, runner, outbox, email="agent@example.com", roles=("support",))
     open_record(staff, user_id, "answering a question")
     mail = [m for m in outbox if m["To"] == "dave@example.com"][-1]
@@ -83,7 +84,7 @@ def test_a_customer_who_asks_is_emailed_at_each_access(app, runner, outbox):
     assert "role: Support" in text and "answering a question" in text and "agent@example.com" not in text
     open_record(staff, user_id, "answering a question")  # the same access again within the hour: no new mail
     assert len([m for m in outbox if m["To"] == "dave@example.com" and "staff accessed" in m["Subject"]]) == 1
-    submit(dave, "/account/privacy", {"notify": "no"}, action="/account/privacy/staff-access")
+    submit(dave, "/account/notifications", {"categories": []})
     open_record(staff, user_id, "another question")
     assert len([m for m in outbox if m["To"] == "dave@example.com" and "staff accessed" in m["Subject"]]) == 1
 

@@ -7,7 +7,8 @@ from axe_playwright_python.sync_playwright import Axe
 pytestmark = pytest.mark.browser
 
 ACCOUNT_PAGES = ["/account", "/account/keys", "/account/usage", "/account/usage/calls", "/account/orders",
-                 "/account/alerts", "/account/billing", "/account/security", "/account/privacy", "/account/profile"]
+                 "/account/alerts", "/account/billing", "/account/security", "/account/privacy", "/account/profile",
+                 "/account/notifications"]
 
 
 def signed_in(browser, live_server, runner, width: int, locale: str = "en-GB", javascript: bool = True):
@@ -58,7 +59,7 @@ def test_at_390_px_a_menu_without_javascript_names_the_page_and_nothing_overflow
         links = page.locator(".side-nav-narrow a")
         assert not links.first.is_visible()  # closed until opened
         summary.click()
-        assert links.count() == 10 and links.first.is_visible()
+        assert links.count() == 11 and links.first.is_visible()
     finally:
         context.close()
 
