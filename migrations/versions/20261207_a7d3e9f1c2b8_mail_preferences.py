@@ -1,7 +1,7 @@
 """Mail preferences: each person's choice of the optional mail categories, and one-click unsubscribe
 
 Revision ID: a7d3e9f1c2b8
-Revises: c6e2a8f4b0d5
+Revises: a7d3e9b5c1f8
 Create Date: 2026-12-07 17:00:00
 
 A table of mail preferences, one row per (person, category) they changed; a category without a
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'a7d3e9f1c2b8'
-down_revision = 'c6e2a8f4b0d5'
+down_revision = 'a7d3e9b5c1f8'
 branch_labels = None
 depends_on = None
 

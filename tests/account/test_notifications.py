@@ -307,7 +307,7 @@ def test_the_migration_moves_the_staff_access_opt_in_into_the_mail_choices(datab
             "accepted_terms_version, password_changed_at, notify_staff_access) VALUES "
             "(:id, :email, 'x', :now, :now, 'v', 'v', :now, :asked)")
     with app.app_context():
-        upgrade(revision="c6e2a8f4b0d5")
+        upgrade(revision="a7d3e9b5c1f8")
         now = utcnow()
         _db.session.execute(text(user), [{"id": 1, "email": "asked@example.com", "now": now, "asked": True},
                                          {"id": 2, "email": "quiet@example.com", "now": now, "asked": False}])
@@ -322,7 +322,7 @@ def test_the_migration_moves_the_staff_access_opt_in_into_the_mail_choices(datab
         # Nothing hanging off the users (ON DELETE CASCADE) went with the column.
         assert _db.session.execute(text("SELECT count(*) FROM user_sessions")).scalar() == 1
         _db.session.commit()
-        downgrade(revision="c6e2a8f4b0d5")
+        downgrade(revision="a7d3e9b5c1f8")
         back = _db.session.execute(text("SELECT id, notify_staff_access FROM users ORDER BY id")).all()
         assert [(r[0], bool(r[1])) for r in back] == [(1, True), (2, False)]
         _db.session.remove()
