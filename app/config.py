@@ -1,10 +1,7 @@
-"""Configuration classes, read from the environment when they are instantiated.
-
-Pick one with ``APP_ENV`` (``development``, the default, ``production`` or ``testing``).
-A ``.env`` file in the working directory is read first when present (it never overrides
-variables already set in the environment). Every variable is documented in
-``docs/configuration.md``.
-"""
+"""Configuration classes, read from the environment when they are instantiated. Pick one with
+``APP_ENV`` (``development``, the default, ``production`` or ``testing``). A ``.env`` file in the
+working directory is read first when present (it never overrides variables already set in the
+environment). Every variable is documented in ``docs/configuration.md``."""
 
 from __future__ import annotations
 
@@ -375,6 +372,8 @@ class ProductionConfig(Config):
             raise ConfigError("SESSION_COOKIE_SECURE must stay on in production: serve the site over HTTPS.")
         if self.MAIL_DELIVERY == "inline":
             raise ConfigError("MAIL_DELIVERY=inline is for tests: use queue or background in production.")
+        if not self.SITE_URL.startswith("https://"):  # links in mail, passkeys, RFC 8058 one-click unsubscribe
+            raise ConfigError("SITE_URL must be the site's public https:// address in production.")
 
 
 CONFIGS = {

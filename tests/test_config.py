@@ -26,6 +26,7 @@ PRODUCTION_ENV = {
     "SELLER_NAME": "TwtAPI Ltd.",
     "SELLER_ADDRESS": "1 Example Street\\n10115 Berlin\\nGermany",
     "SELLER_TAX_ID": "DE136695976",
+    "SITE_URL": "https://twtapi.example",
 }
 DEMO_PARTS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "UPSTREAM_API_URL", "SELLER_NAME", "SELLER_ADDRESS",
               "SELLER_TAX_ID")
@@ -139,6 +140,7 @@ def test_production_refuses_short_secret_key():
     ("MAIL_DELIVERY", "later"),
     ("REDIS_URL", "memory://"),
     ("REDIS_URL", "localhost:6379"),
+    ("SITE_URL", "http://twtapi.example"),  # the default, http://127.0.0.1:5000, is refused the same way
 ])
 def test_production_refuses_an_unsafe_setting_with_one_line_naming_it(tmp_path, setting, value):
     with pytest.raises(ConfigError, match=setting) as info:
