@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import date as date_type
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request, stream_with_context
+from flask_login import current_user
 
 from app import labels
 from app.extensions import db
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
+from app.timeutil import utcnow
 
 
 def _audit_filters():
@@ -29,6 +31,10 @@ def _audit_filters():
 def show_audit():
     """Every staff action and staff look at personal data; filter by staff, customer, action and date."""
     filters = _audit_filters()
+    staff_services.record_audit_read(current_user, staff_services.audit_query(*filters), False,
+                                     request.query_string.decode(), filters[1], current_app.config, utcnow(),
+                                     request.remote_addr)
+    db.session.commit()
     entries = db.session.scalars(staff_services.audit_query(*filters).limit(500)).all()
     actions = sorted(labels.choices("audit"), key=lambda pair: str(pair[1]))
     return render_template("staff/audit.html", entries=entries, args=request.args, audit_actions=actions)
@@ -37,7 +43,12 @@ def show_audit():
 @bp.get("/audit.csv")
 @staff("admin", "privacy")
 def download_audit():
-
-    lines = staff_services.audit_csv(staff_services.audit_query(*_audit_filters()))
+    """The filtered audit log as CSV (audited, and a read of each customer it is filtered to)."""
+    filters = _audit_filters()
+    staff_services.record_audit_read(current_user, staff_services.audit_query(*filters), True,
+                                     request.query_string.decode(), filters[1], current_app.config, utcnow(),
+                                     request.remote_addr)
+    db.session.commit()
+    lines = staff_services.audit_csv(staff_services.audit_query(*filters))
     return Response(stream_with_context(lines), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
