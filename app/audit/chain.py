@@ -78,7 +78,7 @@ def seal(entry: AuditEntry) -> None:
 def anchor_if_first(entry: AuditEntry) -> None:
     """After the first sealed entry is inserted (the head's lock still held): record the chain's
     genesis anchor, once, in the table and in the log."""
-    if entry.prev_hash != GENESIS or _genesis() is not None:
+    if entry.prev_hash != GENESIS or genesis() is not None:
         return
     _write_anchor("genesis", entry.id, GENESIS, entry.row_hash, entry.created_at)
 
@@ -94,7 +94,8 @@ def _write_anchor(kind: str, entry_id: int, prev_hash: str, entry_hash: str | No
     return anchor
 
 
-def _genesis() -> AuditChainAnchor | None:
+def genesis() -> AuditChainAnchor | None:
+    """The anchor where the chain began (None before the first sealed entry)."""
     return db.session.scalar(select(AuditChainAnchor).where(AuditChainAnchor.kind == "genesis")
                              .order_by(AuditChainAnchor.id).limit(1))
 
@@ -126,17 +127,17 @@ def purge_expired(cutoff: datetime) -> int:
         if not ids:
             db.session.commit()
             return total
+        sealed = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.id.in_(ids), AuditEntry.row_hash.is_not(None)))
         db.session.execute(delete(AuditEntry).where(AuditEntry.id.in_(ids))
                            .execution_options(retention_purge=True, synchronize_session=False))
-        _reanchor(ids[-1], utcnow())
+        if sealed:  # the chain's start went (not only entries from before it)
+            _reanchor(ids[-1], utcnow())
         db.session.commit()
         total += len(ids)
 
 
 def _reanchor(last_deleted: int, now: datetime) -> None:
-    genesis = _genesis()
-    if genesis is None or last_deleted < genesis.entry_id:
-        return  # only entries from before the chain went
     first = db.session.execute(select(AuditEntry.id, AuditEntry.prev_hash, AuditEntry.row_hash)
                                .where(AuditEntry.row_hash.is_not(None)).order_by(AuditEntry.id).limit(1)).first()
     if first is not None:

@@ -11,9 +11,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from app.audit import access
+from app.audit import access, chain
 from app.audit import services as audit
-from app.audit.models import AuditEntry
+from app.audit.models import AuditChainAnchor, AuditEntry
 from app.auth.models import STAFF_ROLES, User, UserRole, UserSession
 from app.auth.provisioning import create_staff
 from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_verification
@@ -162,6 +162,11 @@ def audit_query(actor: str | None, customer: str | None, action: str | None, sin
         statement = statement.where(AuditEntry.created_at < datetime.combine(until + timedelta(days=1),
                                                                                 datetime.min.time()))
     return statement
+
+
+def chain_anchor() -> AuditChainAnchor | None:
+    """Where the audit chain began (its genesis anchor), shown so staff can keep it off-site."""
+    return chain.genesis()
 
 
 def audit_csv(statement) -> Iterator[str]:
@@ -313,8 +318,7 @@ def record_audit_read(actor: User, statement, export: bool, filters: str, custom
     shown = statement.with_only_columns(AuditEntry.target_user_id).where(AuditEntry.target_user_id.is_not(None))
     ids = list(db.session.scalars(shown.order_by(None).distinct().limit(MAX_NAMED)))
     users = list(db.session.scalars(select(User).where(User.id.in_(ids)))) if ids else []
-    record_reads(actor, users, "legal", "privacy:audit:read", config, now, target=customer.strip()[:254],
-                 reason="the audit log's entries about you", ip=ip)
+    record_reads(actor, users, "audit", "privacy:audit:read", config, now, target=customer.strip()[:254], ip=ip)
 
 
 def open_user_record(actor: User, user: User, category: str, reference: str | None, reason: str, config,

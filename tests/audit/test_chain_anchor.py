@@ -19,6 +19,7 @@ from app.extensions import db as _db
 from app.timeutil import utcnow
 from tests.audit.test_chain import entries, ids, raw, verify
 from tests.fixtures.settings import app_overrides
+from tests.staff.test_console import staff_client
 
 
 def anchors(app) -> list[tuple]:
@@ -156,3 +157,10 @@ def test_the_migration_anchors_an_existing_log_as_it_is(database_factory, trimme
         finally:
             _db.session.remove()
             _db.engine.dispose()
+
+
+def test_the_staff_audit_page_shows_where_the_chain_began(app, runner, outbox):
+    staff = staff_client(app, runner, outbox, email="officer@example.com", roles=("privacy",))
+    [(_, first, _, entry_hash)] = anchors(app)  # the officer's role grant was the first entry
+    page = staff.get("/staff/audit").get_data(as_text=True)
+    assert f"The chain of entries began at entry #{first}" in page and entry_hash in page

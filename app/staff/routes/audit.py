@@ -37,7 +37,8 @@ def show_audit():
     db.session.commit()
     entries = db.session.scalars(staff_services.audit_query(*filters).limit(500)).all()
     actions = sorted(labels.choices("audit"), key=lambda pair: str(pair[1]))
-    return render_template("staff/audit.html", entries=entries, args=request.args, audit_actions=actions)
+    return render_template("staff/audit.html", entries=entries, args=request.args, audit_actions=actions,
+                           anchor=staff_services.chain_anchor())
 
 
 @bp.get("/audit.csv")
