@@ -153,7 +153,8 @@ def audit_query(actor: str | None, customer: str | None, action: str | None, sin
     if actor:
         statement = statement.where(AuditEntry.actor_label == actor.strip().lower())
     if customer:
-        statement = statement.where(AuditEntry.target.contains(customer.strip().lower()))
+        # Any case, on both databases (PostgreSQL's LIKE minds case; references are upper case).
+        statement = statement.where(func.lower(AuditEntry.target).contains(customer.strip().lower()))
     if action:
         statement = statement.where(AuditEntry.action.startswith(action.strip()))
     if since:
