@@ -292,8 +292,16 @@ audit_cli = AppGroup("audit", help="The audit log.")
 
 @audit_cli.command("verify")
 def verify_audit_command():
-    """Check the audit log's hash chain: every entry sealed and linked; exit 1 and a line per problem."""
+    """Check the audit log's hash chain from its anchor: every entry since it began sealed and linked;
+    print where it began and its head; exit 1 and a line per problem."""
     report = audit_chain.verify(current_app.config)
+    if report.genesis is not None:
+        click.echo(f"chain began at entry #{report.genesis.entry_id} "
+                   f"({report.genesis.created_at:%Y-%m-%d %H:%M:%S} UTC, hash {report.genesis.entry_hash or 'purged'})")
+    if report.start is not None and report.start is not report.genesis:
+        click.echo(f"chain starts at entry #{report.start.entry_id} after the retention purge "
+                   f"(hash {report.start.entry_hash or 'none yet'})")
+    click.echo(f"chain head {report.head or 'none'}; keep these lines off-site and compare them at the next check")
     for problem in report.problems:
         click.echo(f"BROKEN {problem}")
     click.echo(f"{report.checked} entries checked, {report.unsealed} from before the chain, "

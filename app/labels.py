@@ -73,6 +73,11 @@ LABELS: dict[str, dict[str, object]] = {
         "privacy:agent:revoke": _l("Authorized agent revoked"),
         "billing:order:view": _l("Order opened"), "billing:order:refund": _l("Order refunded"),
         "billing:orders:export": _l("Orders exported"),
+        "billing:orders:search": _l("Orders searched for a customer"),
+        "billing:invoice:view": _l("Invoice opened"), "billing:invoice:download": _l("Invoice PDF downloaded"),
+        "staff:users:search": _l("Customer listed in a search"),
+        "contact:threads:search": _l("Conversations searched for a customer"),
+        "privacy:audit:read": _l("Audit log read for a customer"), "privacy:audit:export": _l("Audit log exported"),
         "billing:credits:adjust": _l("Credits adjusted"),
         "rights:view": _l("Rights request opened"), "rights:assign": _l("Rights request assigned"),
         "rights:note": _l("Note added to a rights request"), "rights:start": _l("Rights request started"),
@@ -112,7 +117,7 @@ LABELS: dict[str, dict[str, object]] = {
     "access_category": {
         "support": _l("Support you asked for"), "rights": _l("Your privacy request"),
         "billing": _l("Billing and payments"), "fraud": _l("Fraud and abuse review"),
-        "legal": _l("Legal request"),
+        "legal": _l("Legal request"), "audit": _l("Review of our staff's actions (audit log)"),
     },
     "role": {
         "support": _l("Support"), "billing": _l("Billing"), "privacy": _l("Privacy"), "admin": _l("Administrator"),

@@ -22,7 +22,8 @@ from app.rights.models import RightsRequest
 
 # Why staff may open a customer's data; the first three tie an access to what the customer asked.
 CATEGORIES = ("support", "rights", "billing", "fraud", "legal")
-ROLE_FOR = {"support": "support", "rights": "privacy", "billing": "billing", "fraud": "admin", "legal": "privacy"}
+ROLE_FOR = {"support": "support", "rights": "privacy", "billing": "billing", "fraud": "admin", "legal": "privacy",
+            "audit": "privacy"}  # audit: reading the audit log's entries about the customer (not a reason to give)
 SAME_ACCESS_MINUTES = 60  # re-reading the same thing within this time is the same access
 
 

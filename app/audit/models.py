@@ -43,6 +43,26 @@ class AuditChainHead(db.Model):
     last_hash: Mapped[str] = mapped_column(db.String(64))
 
 
+class AuditChainAnchor(db.Model):
+    """Where the chain begins, written once and never changed (the ORM refuses, as for entries):
+    ``genesis`` names the first sealed entry, whose ``prev_hash`` is the genesis value; each
+    ``retention`` anchor, written in the retention purge's transaction, names the entry the chain
+    starts at once older ones are gone (or, when none is left, the first id to come). ``seal`` is
+    keyed like the entries, so an anchor cannot be forged without the application's key. Every
+    entry from the genesis anchor's on must be sealed."""
+
+    __tablename__ = "audit_chain_anchors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(db.String(20))
+    entry_id: Mapped[int]
+    # What the first entry's prev_hash must be, and its own row_hash (None: no entry was left).
+    prev_hash: Mapped[str] = mapped_column(db.String(64))
+    entry_hash: Mapped[str | None] = mapped_column(db.String(64))
+    seal: Mapped[str] = mapped_column(db.String(64))
+
+
 class StaffAccess(db.Model):
     """A staff member's access to a customer's personal data, as the customer sees it on their
     privacy page (access transparency): when, the staff member's role (never their name), why
@@ -73,13 +93,4 @@ register(Rule(
     description="Records of staff access to a customer's data are shown to the customer and kept N days, like the "
                 "audit log; they are deleted with the account.",
     selects=lambda cutoff: StaffAccess.created_at < cutoff,
-))
-register(Rule(
-    name="audit_log.expired",
-    model=AuditEntry,
-    action="delete",
-    days_setting="AUDIT_RETENTION_DAYS",
-    default_days=730,
-    description="Audit entries are kept N days (24 months) for security reviews, then deleted.",
-    selects=lambda cutoff: AuditEntry.created_at < cutoff,
 ))

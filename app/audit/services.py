@@ -1,6 +1,7 @@
 """Writing the audit log, and the guard that keeps it append-only.
 
-Only two kinds of change are ever allowed, both through explicit execution options: the
+Chain anchors (``AuditChainAnchor``) are never changed or removed at all. Of entries, only two
+kinds of change are ever allowed, both through explicit execution options: the
 retention purge deleting entries past their period (``retention_purge``) and pseudonymising the
 subject of an erased customer (``audit_pseudonymise``). Anything else that would update or
 delete an entry raises ``AuditLogIsAppendOnly``.
@@ -15,7 +16,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import chain
-from app.audit.models import AuditEntry
+from app.audit.models import AuditChainAnchor, AuditEntry
 from app.extensions import db
 
 
@@ -34,6 +35,7 @@ def record(actor, action: str, now: datetime, target_user=None, target: str | No
     chain.seal(entry)
     db.session.add(entry)
     db.session.flush()
+    chain.anchor_if_first(entry)
     return entry
 
 
@@ -67,16 +69,18 @@ def _set_target(entry_id: int, row: str | None, target: str) -> None:
 @event.listens_for(Session, "before_flush")
 def _refuse_changes(session, flush_context, instances):
     for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
-            raise AuditLogIsAppendOnly("Audit entries cannot be changed or deleted.")
+        if isinstance(obj, AuditEntry | AuditChainAnchor) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditLogIsAppendOnly("Audit entries and the chain's anchors cannot be changed or deleted.")
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk_changes(state):
     if not (state.is_update or state.is_delete):
         return
+    name = getattr(getattr(state.statement, "table", None), "name", None)
+    if name == AuditChainAnchor.__tablename__:
+        raise AuditLogIsAppendOnly("The audit chain's anchors cannot be changed or deleted.")
     if state.execution_options.get("retention_purge") or state.execution_options.get("audit_pseudonymise"):
         return
-    table = getattr(state.statement, "table", None)
-    if getattr(table, "name", None) == AuditEntry.__tablename__:
+    if name == AuditEntry.__tablename__:
         raise AuditLogIsAppendOnly("Audit entries cannot be changed or deleted.")

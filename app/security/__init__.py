@@ -26,7 +26,7 @@ __all__ = ["ACCESS_ATTR", "RedactSecretsFilter", "agent", "api_key", "check_csrf
 
 
 def register_security(app: Flask) -> None:
-    register_log_redaction()
+    register_log_redaction(app)
     app.before_request(enforce_csrf)
     app.after_request(set_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -11,13 +11,14 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from app.audit import access
+from app.audit import access, chain
 from app.audit import services as audit
-from app.audit.models import AuditEntry
+from app.audit.models import AuditChainAnchor, AuditEntry
 from app.auth.models import STAFF_ROLES, User, UserRole, UserSession
 from app.auth.provisioning import create_staff
 from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_verification
-from app.billing.models import Order, WebhookEvent
+from app.billing import invoices
+from app.billing.models import Invoice, Order, WebhookEvent
 from app.billing.services import add_credits
 from app.breaches import services as breaches
 from app.contact.models import ContactThread
@@ -152,7 +153,8 @@ def audit_query(actor: str | None, customer: str | None, action: str | None, sin
     if actor:
         statement = statement.where(AuditEntry.actor_label == actor.strip().lower())
     if customer:
-        statement = statement.where(AuditEntry.target.contains(customer.strip().lower()))
+        # Any case, on both databases (PostgreSQL's LIKE minds case; references are upper case).
+        statement = statement.where(func.lower(AuditEntry.target).contains(customer.strip().lower()))
     if action:
         statement = statement.where(AuditEntry.action.startswith(action.strip()))
     if since:
@@ -161,6 +163,11 @@ def audit_query(actor: str | None, customer: str | None, action: str | None, sin
         statement = statement.where(AuditEntry.created_at < datetime.combine(until + timedelta(days=1),
                                                                                 datetime.min.time()))
     return statement
+
+
+def chain_anchor() -> AuditChainAnchor | None:
+    """Where the audit chain began (its genesis anchor), shown so staff can keep it off-site."""
+    return chain.genesis()
 
 
 def audit_csv(statement) -> Iterator[str]:
@@ -235,6 +242,84 @@ def record_person_lookup(actor: User, now: datetime, ip: str | None = None) -> N
 def record_orders_export(actor: User, filters: str, now: datetime, ip: str | None = None) -> AuditEntry:
     """An accounting export of orders (it names customers), with the filters it used."""
     return audit.record(actor, "billing:orders:export", now, target="orders", reason=filters or None, ip=ip)
+
+
+# Staff reads that name a customer (by e-mail or reference) are reads of that customer's data:
+# each writes, per customer shown, an audit row and the access the customer sees on their privacy page.
+MAX_NAMED = 50
+# A search's purpose, from the searcher's role (the first they hold, in this order).
+SEARCH_CATEGORY = {"billing": "billing", "support": "support", "privacy": "rights", "admin": "fraud"}
+
+
+def record_reads(actor: User, users, category: str, action: str, config, now: datetime, *,
+                 target: str | None = None, reference: str | None = None, reason: str | None = None,
+                 ip: str | None = None) -> None:
+    """A staff read that showed these customers' data (at most MAX_NAMED of them, each once)."""
+    seen: set[int] = set()
+    for user in users:
+        if user is None or user.id in seen:
+            continue
+        seen.add(user.id)
+        if len(seen) > MAX_NAMED:
+            return
+        access.record(actor, user, category, now, config, reference=reference, reason=reason)
+        audit.record(actor, action, now, target_user=user, target=target, reason=reason, ip=ip)
+
+
+def record_document_read(actor: User, document: Invoice, action: str, config, now: datetime,
+                         ip: str | None = None) -> None:
+    """An invoice or credit note opened or downloaded: it carries the buyer's name, address and tax id."""
+    order = invoices.order_of(document)
+    buyer = db.session.get(User, order.user_id) if order.user_id else None
+    if buyer is None:
+        audit.record(actor, action, now, target=document.number, ip=ip)
+        return
+    record_reads(actor, [buyer], "billing", action, config, now, target=document.number, reference=order.reference,
+                 ip=ip)
+
+
+def record_order_search(actor: User, query: str, action: str, config, now: datetime, ip: str | None = None) -> None:
+    """The orders list (or its export) filtered by a buyer's e-mail or an order reference."""
+    query = (query or "").strip()
+    if not query:
+        return
+    by_reference = db.session.scalar(select(Order).where(Order.reference == query.upper()))
+    buyers = list(db.session.scalars(select(User).where(User.email == query.lower())))
+    if by_reference is not None and by_reference.user_id:
+        buyers.append(db.session.get(User, by_reference.user_id))
+    record_reads(actor, buyers, "billing", action, config, now, target=query[:254],
+                 reference=by_reference.reference if by_reference is not None else None, ip=ip)
+
+
+def record_customer_search(actor: User, query: str, found: list[User], config, now: datetime,
+                           ip: str | None = None) -> None:
+    """The customer search listed these customers."""
+    category = next((c for role, c in SEARCH_CATEGORY.items() if actor.has_role(role)), "support")
+    reference = None if "@" in query else query.strip().upper()[:40] or None
+    record_reads(actor, found, category, "staff:users:search", config, now, reference=reference, ip=ip)
+
+
+def record_inbox_search(actor: User, threads: list[ContactThread], config, now: datetime,
+                        ip: str | None = None) -> None:
+    """The support inbox searched by an e-mail or a reference: each account's threads it listed."""
+    for thread in threads[:MAX_NAMED]:
+        owner = db.session.get(User, thread.user_id) if thread.user_id else None
+        record_reads(actor, [owner], "support", "contact:threads:search", config, now, target=thread.reference,
+                     reference=thread.reference, ip=ip)
+
+
+def record_audit_read(actor: User, statement, export: bool, filters: str, customer: str | None, config,
+                      now: datetime, ip: str | None = None) -> None:
+    """The audit log read by customer (page or CSV), or exported: the export's own row, and for a
+    customer filter a read of each customer whose entries it shows."""
+    if export:
+        audit.record(actor, "privacy:audit:export", now, target="audit log", reason=filters[:300] or None, ip=ip)
+    if not customer:
+        return
+    shown = statement.with_only_columns(AuditEntry.target_user_id).where(AuditEntry.target_user_id.is_not(None))
+    ids = list(db.session.scalars(shown.order_by(None).distinct().limit(MAX_NAMED)))
+    users = list(db.session.scalars(select(User).where(User.id.in_(ids)))) if ids else []
+    record_reads(actor, users, "audit", "privacy:audit:read", config, now, target=customer.strip()[:254], ip=ip)
 
 
 def open_user_record(actor: User, user: User, category: str, reference: str | None, reason: str, config,

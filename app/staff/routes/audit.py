@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date as date_type
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request, stream_with_context
+from flask_login import current_user
 
 from app import labels
 from app.extensions import db
@@ -12,6 +13,7 @@ from app.forms import day_range_error
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
+from app.timeutil import utcnow
 
 
 def _audit_filters():
@@ -32,7 +34,7 @@ def _audit_filters():
 def _render_audit(entries, error=None):
     actions = sorted(labels.choices("audit"), key=lambda pair: str(pair[1]))
     return render_template("staff/audit.html", entries=entries, args=request.args, audit_actions=actions,
-                           error=error), 400 if error else 200
+                           anchor=staff_services.chain_anchor(), error=error), 400 if error else 200
 
 
 @bp.get("/audit")
@@ -42,16 +44,25 @@ def show_audit():
     filters, error = _audit_filters()
     if error:
         return _render_audit([], error)
+    staff_services.record_audit_read(current_user, staff_services.audit_query(*filters), False,
+                                     request.query_string.decode(), filters[1], current_app.config, utcnow(),
+                                     request.remote_addr)
+    db.session.commit()
     return _render_audit(db.session.scalars(staff_services.audit_query(*filters).limit(500)).all())
 
 
 @bp.get("/audit.csv")
 @staff("admin", "privacy")
 def download_audit():
-    """The filtered audit log as CSV; a day out of range gets the page with its message, before any byte."""
+    """The filtered audit log as CSV (audited, and a read of each customer it is filtered to); a day
+    out of range gets the page with its message, before any byte."""
     filters, error = _audit_filters()
     if error:
         return _render_audit([], error)
+    staff_services.record_audit_read(current_user, staff_services.audit_query(*filters), True,
+                                     request.query_string.decode(), filters[1], current_app.config, utcnow(),
+                                     request.remote_addr)
+    db.session.commit()
     lines = staff_services.audit_csv(staff_services.audit_query(*filters))
     return Response(stream_with_context(lines), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="audit.csv"'})

@@ -41,9 +41,11 @@ def find_users():
     if "@" in query and current_user.has_role("privacy", "admin"):
         holdings = inventory.holdings(query, current_app.config)
         staff_services.record_person_lookup(current_user, utcnow(), request.remote_addr)
-        db.session.commit()
-    return render_template("staff/users.html", query=query, users=staff_services.find_customers(query),
-                           holdings=holdings)
+    users = staff_services.find_customers(query)
+    staff_services.record_customer_search(current_user, query, users, current_app.config, utcnow(),
+                                          request.remote_addr)
+    db.session.commit()
+    return render_template("staff/users.html", query=query, users=users, holdings=holdings)
 
 
 VIEW_GRANT_SECONDS = 600  # a record opened with a reason stays open this long (then ask again)

@@ -25,6 +25,9 @@ def list_messages():
     topic = request.args.get("topic") if request.args.get("topic") in TOPICS else None
     query = (request.args.get("q") or "").strip()[:254] or None
     threads = contact.inbox(status, topic, query)
+    if query:
+        staff_services.record_inbox_search(current_user, threads, current_app.config, utcnow(), request.remote_addr)
+        db.session.commit()
     staff_by_id = {u.id: u for u in staff_services.members_with_roles("support", "admin")}
     return render_template("staff/messages.html", threads=threads, status=status, topic=topic, query=query or "",
                            statuses=STATUSES, topics=TOPICS, staff_by_id=staff_by_id)

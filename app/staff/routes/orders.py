@@ -40,6 +40,9 @@ def list_orders():
     form, chosen = _order_filter()
     if chosen is None:
         return render_template("staff/orders.html", form=form, rows=[], totals=[]), 400
+    staff_services.record_order_search(current_user, chosen.query, "billing:orders:search", current_app.config,
+                                       utcnow(), request.remote_addr)
+    db.session.commit()
     return render_template("staff/orders.html", form=form, rows=reports.find_orders(chosen),
                            totals=reports.monthly_totals(chosen), export_query=request.query_string.decode())
 
@@ -53,6 +56,8 @@ def export_orders():
         abort(400)
     staff_services.record_orders_export(current_user, request.query_string.decode()[:200], utcnow(),
                                         request.remote_addr)
+    staff_services.record_order_search(current_user, chosen.query, "billing:orders:export", current_app.config,
+                                       utcnow(), request.remote_addr)
     db.session.commit()
     return Response(stream_with_context(reports.csv_lines(chosen)), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="orders-{utcnow():%Y%m%d}.csv"', "Cache-Control": "no-store"})
@@ -124,15 +129,23 @@ def _document(number: str):
 @bp.get("/invoices/<number>")
 @staff("billing", "admin")
 def show_invoice(number: str):
-    """An invoice or credit note as the customer sees it."""
-    return documents.page(_document(number))
+    """An invoice or credit note as the customer sees it (audited: it names the buyer)."""
+    document = _document(number)
+    staff_services.record_document_read(current_user, document, "billing:invoice:view", current_app.config, utcnow(),
+                                        request.remote_addr)
+    db.session.commit()
+    return documents.page(document)
 
 
 @bp.get("/invoices/<number>.pdf")
 @staff("billing", "admin")
 def download_invoice(number: str):
-    """The same document as a PDF."""
-    return documents.download(_document(number))
+    """The same document as a PDF (audited)."""
+    document = _document(number)
+    staff_services.record_document_read(current_user, document, "billing:invoice:download", current_app.config,
+                                        utcnow(), request.remote_addr)
+    db.session.commit()
+    return documents.download(document)
 
 
 @bp.route("/credits", methods=["GET", "POST"])
