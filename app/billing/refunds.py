@@ -13,7 +13,7 @@ from datetime import datetime
 
 from app.audit import services as audit
 from app.auth.models import User
-from app.billing import webhooks
+from app.billing import disputes, webhooks
 from app.billing.amounts import in_units
 from app.billing.models import Order
 from app.extensions import db
@@ -23,7 +23,7 @@ REFUNDABLE = ("paid", "partially_refunded")
 
 
 class NotRefundable(ValueError):
-    """The order is not paid, or nothing is left to refund."""
+    """The order is not paid, nothing is left to refund, or its payment is disputed (open or lost)."""
 
 
 class TooMuch(ValueError):
@@ -38,7 +38,7 @@ def refundable_amount(order: Order, requested_cents: int | None) -> int:
     """What a refund of ``requested_cents`` (None: all that is left) returns. Raises NotRefundable,
     or TooMuch (with what is left) when more is asked for than remains: never capped silently."""
     left = order.amount_cents - order.refunded_cents
-    if order.status not in REFUNDABLE or left <= 0:
+    if order.status not in REFUNDABLE or left <= 0 or disputes.blocks_refund(order):
         raise NotRefundable(order.reference)
     if requested_cents is not None and requested_cents > left:
         raise TooMuch(left)
