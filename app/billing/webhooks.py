@@ -278,7 +278,8 @@ def settle_refunds(order, now: datetime) -> str:
         if user is not None and back - forgiven:
             add_credits(user, back - forgiven, "refund", now, reason=f"{order.reference}: refund failed")
     if newly < 0:  # a refund failed after its credit note was issued: a void note cancels that note
-        invoices.void_credit(order, -newly, max(-delta, 0), now)
+        issued = invoices.void_credit(order, -newly, max(-delta, 0), now)
+        notices.refund_failed(order, -newly, max(-delta, 0), issued)
     return order.status
 
 

@@ -84,6 +84,9 @@ def test_a_failed_refund_voids_its_credit_note_and_the_credit_never_exceeds_the_
     assert "The refund of credit note" in voided
     assert void in pdf_text(client.get(f"/account/invoices/{void}.pdf"))
     assert "Credited so far: $10.71" in text(client.get(f"/account/invoices/{invoice}"))
+    [failed] = [m for m in outbox if "refund of $5.35" in m["Subject"] and "failed" in m["Subject"]]
+    told = failed.get_body(("plain",)).get_content()
+    assert f"Credit note {note} is void: {void} cancels it." in told and f"/account/invoices/{void}" in told
 
     staff = _staff(app, runner, outbox)
     staff_page = text(staff.get(f"/staff/orders/{reference}"))

@@ -14,13 +14,14 @@ import pytest
 import stripe
 from sqlalchemy import func, select
 
-from app.auth.models import User
+from app.auth.models import User, UserRole
 from app.billing import services
 from app.billing.models import CreditEntry, Dispute, Order
+from app.email import OutboxMessage
 from app.extensions import db as _db
 from app.timeutil import utcnow
 from tests.billing.test_webhooks import SECRET, event, post, session_obj
-from tests.fixtures.factories import charge_call, make_customer
+from tests.fixtures.factories import UserFactory, charge_call, make_customer
 from tests.fixtures.visitor import AuthActions, turn_on_2fa
 from tests.staff.test_routes import PASSWORD, make_staff
 
@@ -203,6 +204,8 @@ def test_the_same_dispute_posted_concurrently_by_real_clients_holds_the_credits_
     app = make_app(STRIPE_WEBHOOK_SECRET=SECRET)
     user_id, _ = make_customer(app, "racer@example.com", credits=0)
     with app.app_context():
+        staff = UserFactory(email="billing@example.com", created_at=utcnow())
+        _db.session.add(UserRole(user_id=staff.id, role="billing"))
         order = services.create_order(_db.session.get(User, user_id), "starter", app.config["PRICING"], utcnow())
         order.checkout_session_id = "cs_test_1"
         _db.session.commit()
@@ -220,6 +223,9 @@ def test_the_same_dispute_posted_concurrently_by_real_clients_holds_the_credits_
             CreditEntry.user_id == user_id, CreditEntry.kind == "dispute"))
         rows = _db.session.scalar(select(func.count()).select_from(Dispute))
         status = _db.session.scalar(select(Order.status).where(Order.reference == reference))
+        alerts = _db.session.scalars(select(OutboxMessage.recipient).where(
+            OutboxMessage.template == "dispute_opened")).all()
     assert (held, rows, status) == (-10_000, 1, "paid")
+    assert alerts == ["billing@example.com"]  # billing staff told once
     assert balance(app, user_id) == 0
     assert verified(app)
