@@ -22,7 +22,7 @@ from app.extensions import db as _db
 from app.timeutil import utcnow
 from tests.billing.test_webhooks import SECRET, event, post, session_obj
 from tests.fixtures.factories import UserFactory, charge_call, make_customer
-from tests.fixtures.visitor import AuthActions, turn_on_2fa
+from tests.fixtures.visitor import AuthActions, bearer, turn_on_2fa
 from tests.staff.test_routes import PASSWORD, make_staff
 
 # Stripe's fixture ``dispute`` object (stripe/openapi, openapi/fixtures3.json, resources.dispute).
@@ -229,3 +229,21 @@ def test_the_same_dispute_posted_concurrently_by_real_clients_holds_the_credits_
     assert alerts == ["billing@example.com"]  # billing staff told once
     assert balance(app, user_id) == 0
     assert verified(app)
+
+
+def test_credits_held_below_zero_stop_api_calls_until_the_dispute_is_won(app, client):
+    user_id, secret = make_customer(app, "caller@example.com", credits=0)
+    with app.app_context():
+        order = services.create_order(_db.session.get(User, user_id), "starter", app.config["PRICING"], utcnow())
+        order.checkout_session_id = "cs_test_1"
+        _db.session.commit()
+        reference = order.reference
+    post(client, event("checkout.session.completed", session_obj({"reference": reference})))
+    with app.app_context():
+        charge_call(user_id, 4_000, "spent")
+        _db.session.commit()
+    post(client, event("charge.dispute.created", dispute()))
+    refused = client.get("/api/v1/users/jack", headers=bearer(secret))
+    assert refused.status_code == 402 and refused.get_json()["balance"] == -4_000
+    post(client, event("charge.dispute.closed", dispute(status="won")))
+    assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
