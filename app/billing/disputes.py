@@ -20,7 +20,7 @@ import math
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.auth.models import User, UserRole
 from app.billing.models import DISPUTE_CLOSED, DISPUTE_OPEN, DISPUTE_STATUSES, Dispute, Order
@@ -149,7 +149,7 @@ def open_disputes(limit: int = 100) -> list[tuple[Dispute, Order | None]]:
 
 
 def open_count() -> int:
-    return len(open_disputes(1000))
+    return db.session.scalar(select(func.count()).select_from(Dispute).where(Dispute.status.in_(DISPUTE_OPEN))) or 0
 
 
 def _tell_staff(dispute: Dispute, order: Order | None, opened: bool) -> None:

@@ -65,7 +65,7 @@ def preview(order: Order, amount_cents: int) -> Preview:
     refunded = min(order.amount_cents, order.refunded_cents + amount_cents)
     owed = min(order.credits, math.ceil(order.credits * refunded / order.amount_cents)) if order.amount_cents else 0
     back = max(0, owed - order.credits_reversed)
-    balance = metering.balance(order.user_id) if order.user_id else 0
+    balance = max(metering.balance(order.user_id), 0) if order.user_id else 0
     return Preview(amount_cents, back, balance, max(0, back - balance))
 
 

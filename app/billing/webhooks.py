@@ -264,7 +264,8 @@ def settle_refunds(order, now: datetime) -> str:
     order.credits_reversed = owed
     user = db.session.get(User, order.user_id) if order.user_id else None
     if delta > 0 or newly > 0:
-        take = min(max(delta, 0), metering.balance(user.id)) if user else 0
+        # Never below zero here (a dispute's hold may already have taken the balance below it).
+        take = min(max(delta, 0), max(metering.balance(user.id), 0)) if user else 0
         if take:
             add_credits(user, -take, "refund", now, reason=order.reference)
         order.credit_shortfall += max(delta, 0) - take

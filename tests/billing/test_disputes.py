@@ -247,3 +247,12 @@ def test_credits_held_below_zero_stop_api_calls_until_the_dispute_is_won(app, cl
     assert refused.status_code == 402 and refused.get_json()["balance"] == -4_000
     post(client, event("charge.dispute.closed", dispute(status="won")))
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
+
+
+def test_a_refund_arriving_while_credits_are_held_below_zero_gives_no_credits(app, paid):
+    client = app.test_client()
+    post(client, event("charge.dispute.created", dispute()))
+    post(client, event("charge.refunded", {"object": "charge", "id": CHARGE, "payment_intent": "pi_test_1",
+                                           "amount": 900, "amount_refunded": 450}))
+    assert balance(app, paid["user_id"]) == -3_900
+    assert verified(app)
