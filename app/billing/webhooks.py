@@ -1,4 +1,5 @@
-"""Stripe's events, applied once: payments credited once, refunds keyed on their own id.
+"""Stripe's events, applied once: payments credited once, refunds keyed on their own id (a failed
+one voids its credit note), disputes keyed on theirs (``billing.disputes``).
 
 ``handle_event`` is called by the webhook view (and the demo checkout, through the same view);
 ``demo_event`` builds the Stripe-shaped events the demo checkout and demo refunds send.
