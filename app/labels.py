@@ -125,6 +125,22 @@ LABELS: dict[str, dict[str, object]] = {
     "credit": {
         "signup_bonus": _l("welcome credits"), "purchase": _l("purchase"), "refund": _l("refund"),
         "usage": _l("API calls"), "adjustment": _l("adjustment by our staff"),
+        "dispute": _l("payment disputed"),
+    },
+    "dispute": {
+        "warning_needs_response": _l("inquiry: needs response"), "warning_under_review": _l("inquiry: under review"),
+        "warning_closed": _l("inquiry closed"), "needs_response": _l("needs response"),
+        "under_review": _l("under review"), "won": _l("won"), "lost": _l("lost"), "prevented": _l("prevented"),
+    },
+    "dispute_reason": {
+        "bank_cannot_process": _l("bank cannot process"), "check_returned": _l("check returned"),
+        "credit_not_processed": _l("refund not processed"), "customer_initiated": _l("initiated by the customer"),
+        "debit_not_authorized": _l("debit not authorised"), "duplicate": _l("duplicate payment"),
+        "fraudulent": _l("fraudulent"), "general": _l("general"), "incorrect_account_details":
+        _l("incorrect account details"), "insufficient_funds": _l("insufficient funds"),
+        "noncompliant": _l("noncompliant"), "product_not_received": _l("product not received"),
+        "product_unacceptable": _l("product unacceptable"), "subscription_canceled": _l("subscription cancelled"),
+        "unrecognized": _l("unrecognised"),
     },
 }
 

@@ -96,6 +96,7 @@ TEMPLATES = {
     "order_paid": "receipts",
     "order_refunded": "receipts",
     "payment_failed": "receipts",
+    "refund_failed": "receipts",
     "account_closed": "legal",
     "account_erased": "legal",
     "breach_notice": "legal",
@@ -105,6 +106,8 @@ TEMPLATES = {
     "rights_code": "requests",
     "rights_receipt": "requests",
     "rights_update": "requests",
+    "dispute_closed": "staff",
+    "dispute_opened": "staff",
     "rights_digest": "staff",
     "staff_invitation": "staff",
 }

@@ -1,4 +1,4 @@
-"""The words of an invoice or credit note, in the language it was issued in: one source for its
+"""The words of an invoice, credit note or void note, in the language it was issued in: one source for its
 HTML page and its PDF (``pdf.render``), which ``page`` and ``download`` answer with (the
 customer's and the staff console's views alike)."""
 
@@ -60,11 +60,13 @@ def words(doc: Invoice, order, refers_to: Invoice | None = None) -> dict:
     """Everything the document says, translated into its language."""
     seller = json.loads(doc.seller)
     with force_locale(doc.locale):
-        credit_note = doc.kind == "credit_note"
-        sign = -1 if credit_note else 1
+        credit_note, void_note = doc.kind == "credit_note", doc.kind == "void_note"
+        sign = -1 if credit_note else 1  # a void note takes back what its credit note credited
         facts = [(_("Date of issue"), format_date(doc.issued_at, "long")), (_("Order"), order.reference)]
         if credit_note and refers_to is not None:
             facts.append((_("Credits invoice"), refers_to.number))
+        if void_note and refers_to is not None:
+            facts.append((_("Cancels credit note"), refers_to.number))
         if doc.paid_at:
             facts.append((_("Paid"), format_date(doc.paid_at, "long")))
         if doc.payment_method:
@@ -83,10 +85,15 @@ def words(doc: Invoice, order, refers_to: Invoice | None = None) -> dict:
         if credit_note:
             notes.append(_("The amount is refunded to the original means of payment; the credits it bought are "
                            "taken back."))
+        elif void_note:
+            notes.append(_("The refund of credit note %(number)s did not go through: the amount was not returned, "
+                           "so that credit note is void and no longer credits the invoice. The credits it took "
+                           "back are yours again.", number=refers_to.number if refers_to is not None else ""))
         elif doc.paid_at:
             notes.append(_("Paid in full. Thank you."))
+        title = _("Credit note") if credit_note else _("Cancellation of a credit note") if void_note else _("Invoice")
         return {
-            "title": _("Credit note") if credit_note else _("Invoice"), "number": doc.number, "facts": facts,
+            "title": title, "number": doc.number, "facts": facts,
             "from": _("Seller"), "to": _("Bill to"), "seller": {**seller, "block": _seller_block(seller, doc.locale)},
             "buyer": _buyer_block(doc, order.reference, doc.locale), "rows": rows, "notes": notes,
         }
@@ -95,7 +102,8 @@ def words(doc: Invoice, order, refers_to: Invoice | None = None) -> dict:
 def page(document: Invoice) -> str:
     """The document's printable page."""
     order = invoices.order_of(document)
-    return render_template("billing/invoice.html", document=document, order=order,
+    credited = invoices.net_credited(order) if document.kind == "invoice" else 0
+    return render_template("billing/invoice.html", document=document, order=order, credited=credited,
                            words=words(document, order, invoices.refers_to(document)))
 
 

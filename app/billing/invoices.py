@@ -1,8 +1,9 @@
-"""Invoices and credit notes: numbered gap-free per series and year in the transaction that records
+"""Invoices, credit notes and void notes: numbered gap-free per series and year in the transaction that records
 the payment (or the refund), with the seller's and the buyer's details copied as issued. No
 request, no commit.
 
-Numbers: ``INV-2026-000001`` for invoices, ``CN-2026-000001`` for credit notes. The series' row
+Numbers: ``INV-2026-000001`` for invoices, ``CN-2026-000001`` for credit notes, ``CNV-2026-000001``
+for void notes (a credit note whose refund failed is cancelled by one, never edited). The series' row
 is incremented in place (``UPDATE … RETURNING``): it holds a row lock on PostgreSQL and the write
 lock on SQLite until the commit, so concurrent payments take consecutive numbers, and a payment
 that rolls back gives its number back.
@@ -19,7 +20,7 @@ from app.billing.models import Invoice, InvoiceSequence, Order
 from app.database import insert_once
 from app.extensions import db
 
-PREFIX = {"invoice": "INV", "credit_note": "CN"}
+PREFIX = {"invoice": "INV", "credit_note": "CN", "void_note": "CNV"}
 
 
 def next_number(kind: str, year: int) -> str:
@@ -78,12 +79,62 @@ def issue_credit_note(order: Order, amount_cents: int, credits: int, now: dateti
     return note
 
 
+def void_credit(order: Order, amount_cents: int, credits_back: int, now: datetime) -> list[Invoice]:
+    """A refund of ``amount_cents`` failed after its credit note was issued. Issued documents are
+    never changed: the newest credit notes still standing are voided, each by a void note with its
+    own number (``CNV-…``) that refers to it, until they cover the amount; what they covered beyond
+    it is credited again by a new credit note. Afterwards the standing notes sum to what is
+    refunded. ``credits_back``: the credits the failure gave back (or forgave). The documents issued."""
+    if amount_cents <= 0:
+        return []
+    voided = set(voided_notes(order))
+    standing = [d for d in documents_of(order) if d.kind == "credit_note" and d.id not in voided]
+    issued: list[Invoice] = []
+    covered = credits_covered = 0
+    for note in reversed(standing):
+        if covered >= amount_cents:
+            break
+        void = Invoice(kind="void_note", number=next_number("void_note", now.year), order_id=order.id,
+                       refers_to_id=note.id, issued_at=now, currency=note.currency, net_cents=note.net_cents,
+                       tax_cents=note.tax_cents, total_cents=note.total_cents, tax_rate=note.tax_rate,
+                       tax_treatment=note.tax_treatment, seller=note.seller, buyer_name=note.buyer_name,
+                       buyer_address=note.buyer_address, buyer_country=note.buyer_country,
+                       buyer_tax_id=note.buyer_tax_id, description=note.description, credits=note.credits,
+                       payment_method=note.payment_method, paid_at=note.paid_at, locale=note.locale)
+        db.session.add(void)
+        issued.append(void)
+        covered += note.total_cents
+        credits_covered += note.credits
+    db.session.flush()
+    if covered > amount_cents:
+        again = issue_credit_note(order, covered - amount_cents, max(0, credits_covered - credits_back), now)
+        if again is not None:
+            issued.append(again)
+    return issued
+
+
+def voided_notes(order: Order) -> dict[int, str]:
+    """The order's voided credit notes: their id -> the number of the void note that cancels them."""
+    return {refers: number for refers, number in db.session.execute(
+        select(Invoice.refers_to_id, Invoice.number).where(Invoice.order_id == order.id,
+                                                           Invoice.kind == "void_note"))}
+
+
+def net_credited(order: Order) -> int:
+    """What the order's credit notes credit, less those voided: what was refunded."""
+    total = 0
+    for kind, cents in db.session.execute(select(Invoice.kind, Invoice.total_cents).where(
+            Invoice.order_id == order.id, Invoice.kind.in_(("credit_note", "void_note")))):
+        total += cents if kind == "credit_note" else -cents
+    return total
+
+
 def invoice_of(order: Order) -> Invoice | None:
     return db.session.scalar(select(Invoice).where(Invoice.order_id == order.id, Invoice.kind == "invoice"))
 
 
 def documents_of(order: Order) -> list[Invoice]:
-    """The order's invoice, then its credit notes, oldest first."""
+    """The order's invoice, then its credit notes and void notes, oldest first."""
     return list(db.session.scalars(select(Invoice).where(Invoice.order_id == order.id).order_by(Invoice.id)))
 
 

@@ -64,6 +64,9 @@ class Order(db.Model):
     expires_at: Mapped[datetime | None]
     checkout_session_id: Mapped[str | None] = mapped_column(db.String(255), unique=True)
     payment_intent_id: Mapped[str | None] = mapped_column(db.String(255), index=True)
+    # The charge Stripe made for it (from charge.* events): what a dispute names when it names no
+    # payment intent.
+    charge_id: Mapped[str | None] = mapped_column(db.String(255), index=True)
     receipt_url: Mapped[str | None] = mapped_column(db.String(500))
     refunded_cents: Mapped[int] = mapped_column(default=0)  # see billing.webhooks.settle_refunds
     # The highest cumulative amount_refunded a charge.refunded event reported (Stripe's charge no
@@ -113,6 +116,41 @@ class Refund(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+DISPUTE_OPEN = ("warning_needs_response", "warning_under_review", "needs_response", "under_review")
+DISPUTE_CLOSED = ("won", "lost", "warning_closed", "prevented")
+DISPUTE_STATUSES = DISPUTE_OPEN + DISPUTE_CLOSED
+
+
+class Dispute(db.Model):
+    """A chargeback (or an inquiry) on an order's payment, keyed on Stripe's dispute id: recorded
+    once, whatever event carries it and in whatever order. A closed status is final.
+
+    ``credits_held``: the credits taken from the buyer's balance for it (below zero if need be):
+    held while the dispute is open, given back when it is won, kept when it is lost."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dispute_id: Mapped[str] = mapped_column(db.String(255), unique=True)
+    # Null while the payment it names is not known here (the dispute is still recorded and shown).
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    charge_id: Mapped[str | None] = mapped_column(db.String(255), index=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(db.String(255))
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(db.String(3))
+    reason: Mapped[str] = mapped_column(db.String(40))
+    status: Mapped[str] = mapped_column(db.String(30), index=True)
+    credits_held: Mapped[int] = mapped_column(default=0)
+    disputed_at: Mapped[datetime | None]  # when the buyer's bank opened it (Stripe's ``created``)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in DISPUTE_OPEN
+
+
 class WebhookEvent(db.Model):
     """Each Stripe event id is stored once: a second delivery finds it and changes nothing."""
 
@@ -137,6 +175,15 @@ register(Rule(
     default_days=3650,
     description="Orders are kept N days (10 years, tax law), also after the account is erased, then deleted.",
     selects=lambda cutoff: Order.created_at < cutoff,
+))
+register(Rule(
+    name="disputes.expired",
+    model=Dispute,
+    action="delete",
+    days_setting="ORDER_RETENTION_DAYS",
+    default_days=3650,
+    description="Disputes are kept with their order (10 years, tax law), then deleted.",
+    selects=lambda cutoff: Dispute.received_at < cutoff,
 ))
 register(Rule(
     name="webhook_events.expired",
@@ -220,14 +267,16 @@ class InvoiceSequence(db.Model):
 
 
 class Invoice(db.Model):
-    """An invoice for a paid order, or a credit note for a refund of one (``refers_to``), as issued:
+    """An invoice for a paid order, a credit note for a refund of one (``refers_to``: the invoice),
+    or a void note cancelling a credit note whose refund failed (``refers_to``: the note), as issued:
     the seller's and the buyer's details are copied, so a later change alters no invoice."""
 
     __tablename__ = "invoices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(db.String(20))  # invoice | credit_note
-    number: Mapped[str] = mapped_column(db.String(30), unique=True)  # INV-2026-000001, CN-2026-000001
+    kind: Mapped[str] = mapped_column(db.String(20))  # invoice | credit_note | void_note
+    # INV-2026-000001, CN-2026-000001, CNV-2026-000001 (a void note cancels the credit note it refers to)
+    number: Mapped[str] = mapped_column(db.String(30), unique=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     refers_to_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,5 +1,6 @@
 """The e-mails that follow a payment, in the buyer's language: the receipt with its invoice, the
-refund with its credit note, a payment that failed. Queued in the transaction that records the
+refund with its credit note, a refund that failed (with the void note that cancels its credit note),
+a payment that failed. Queued in the transaction that records the
 event, so they go once, when it commits. No request, no commit."""
 
 from __future__ import annotations
@@ -45,6 +46,18 @@ def refunded(order: Order, amount_cents: int, credits_taken: int, shortfall: int
         queue_email(user.email, "order_refunded", _locale(user), reference=order.reference,
                     amount_cents=amount_cents, currency=order.currency, credits_taken=credits_taken,
                     shortfall=shortfall, number=note.number if note else None, **_links(order, note))
+
+
+def refund_failed(order: Order, amount_cents: int, credits_back: int, documents: list[Invoice]) -> None:
+    """A refund failed after its credit note was issued: the void notes that cancel it (and a new
+    credit note for what is still refunded, if any), the credits back in the balance."""
+    user = _buyer(order)
+    if user is None:
+        return
+    voids = [{"number": d.number, "url": external_url("billing.show_invoice", number=d.number),
+              "note": db.session.get(Invoice, d.refers_to_id).number} for d in documents if d.kind == "void_note"]
+    queue_email(user.email, "refund_failed", _locale(user), reference=order.reference, amount_cents=amount_cents,
+                currency=order.currency, credits_back=credits_back, voids=voids, **_links(order, None))
 
 
 def payment_failed(order: Order) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from app.audit import services as audit
 from app.auth.models import User
-from app.billing import webhooks
+from app.billing import disputes, webhooks
 from app.billing.amounts import in_units
 from app.billing.models import Order
 from app.extensions import db
@@ -23,7 +23,7 @@ REFUNDABLE = ("paid", "partially_refunded")
 
 
 class NotRefundable(ValueError):
-    """The order is not paid, or nothing is left to refund."""
+    """The order is not paid, nothing is left to refund, or its payment is disputed (open or lost)."""
 
 
 class TooMuch(ValueError):
@@ -38,7 +38,7 @@ def refundable_amount(order: Order, requested_cents: int | None) -> int:
     """What a refund of ``requested_cents`` (None: all that is left) returns. Raises NotRefundable,
     or TooMuch (with what is left) when more is asked for than remains: never capped silently."""
     left = order.amount_cents - order.refunded_cents
-    if order.status not in REFUNDABLE or left <= 0:
+    if order.status not in REFUNDABLE or left <= 0 or disputes.blocks_refund(order):
         raise NotRefundable(order.reference)
     if requested_cents is not None and requested_cents > left:
         raise TooMuch(left)
@@ -65,7 +65,7 @@ def preview(order: Order, amount_cents: int) -> Preview:
     refunded = min(order.amount_cents, order.refunded_cents + amount_cents)
     owed = min(order.credits, math.ceil(order.credits * refunded / order.amount_cents)) if order.amount_cents else 0
     back = max(0, owed - order.credits_reversed)
-    balance = metering.balance(order.user_id) if order.user_id else 0
+    balance = max(metering.balance(order.user_id), 0) if order.user_id else 0
     return Preview(amount_cents, back, balance, max(0, back - balance))
 
 

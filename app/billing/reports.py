@@ -93,12 +93,13 @@ def _units(cents: int | None, currency: str) -> str:
 
 HEADER = ["order", "created_at", "paid_at", "status", "customer_email", "buyer_name", "buyer_country",
           "buyer_tax_id", "currency", "net", "tax", "tax_rate", "tax_treatment", "total", "refunded", "invoice",
-          "credit_notes", "payment_method"]
+          "credit_notes", "payment_method", "void_notes"]
 
 
 def csv_lines(f: OrderFilter) -> Iterator[str]:
     """The filtered orders as CSV lines for accounting (amounts in currency units), oldest first,
-    read in batches."""
+    read in batches. ``credit_notes`` lists every credit note issued; ``void_notes`` those that
+    cancel one of them (a refund that failed), so the net credit is their difference."""
     return lines(HEADER, _csv_rows(f))
 
 
@@ -122,5 +123,5 @@ def _csv_rows(f: OrderFilter) -> Iterator[list]:
                    _units(order.tax_cents or 0, c), order.tax_rate or "", order.tax_treatment or "",
                    _units(order.amount_cents, c), _units(order.refunded_cents, c),
                    " ".join(documents[(order.id, "invoice")]), " ".join(documents[(order.id, "credit_note")]),
-                   order.payment_method or ""]
+                   order.payment_method or "", " ".join(documents[(order.id, "void_note")])]
         last = rows[-1][0].id

@@ -57,6 +57,21 @@ def add_credits(user: User, amount: int, kind: str, now: datetime, reason: str |
     return entry
 
 
+def hold_for_dispute(user: User, amount: int, now: datetime, reason: str) -> CreditEntry:
+    """Take (negative ``amount``) or give back credits for a payment the buyer disputed, with a
+    ledger row of kind ``dispute``. The one change allowed to take a balance below zero: the
+    credits were bought with money the bank is taking back, and a balance below zero stops the
+    account's API calls until it is settled. Callers keep their own tally (the dispute's
+    ``credits_held``) under the order's lock, so this runs once per change."""
+    entry = CreditEntry(user_id=user.id, created_at=now, kind="dispute", amount=amount, reason=reason[:200])
+    db.session.add(entry)
+    balances_changed(user.id, amount)
+    db.session.execute(update(User).where(User.id == user.id).values(credit_balance=User.credit_balance + amount))
+    db.session.flush()
+    db.session.expire(user, ["credit_balance"])
+    return entry
+
+
 def _change_balance(user: User, amount: int) -> None:
     """The balance update of add_credits; raises InsufficientCredits rather than go below zero."""
     meter = metering.get_meter()

@@ -1,4 +1,5 @@
-"""Stripe's events, applied once: payments credited once, refunds keyed on their own id.
+"""Stripe's events, applied once: payments credited once, refunds keyed on their own id (a failed
+one voids its credit note), disputes keyed on theirs (``billing.disputes``).
 
 ``handle_event`` is called by the webhook view (and the demo checkout, through the same view);
 ``demo_event`` builds the Stripe-shaped events the demo checkout and demo refunds send.
@@ -13,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from app.auth.models import User
-from app.billing import details, invoices, notices
+from app.billing import details, disputes, invoices, notices
 from app.billing.models import REFUND_STATUSES, Order, Refund, WebhookEvent
 from app.billing.services import AlreadyApplied, add_credits
 from app.database import insert_once
@@ -85,6 +86,11 @@ def _apply(kind: str, obj: dict, record, config, now: datetime) -> str:
         return "ignored"
     if kind in ("charge.refunded", "charge.refund.updated") or kind.startswith("refund."):
         return _refund_event(kind, obj, record, now)
+    if kind.startswith("charge.dispute."):
+        order = _dispute_order(obj)
+        if order is not None:
+            record.order_reference = order.reference
+        return disputes.record(obj, order, now)
     if kind == "charge.succeeded":  # carries Stripe's receipt link, shown on our receipt page
         order = _order_for({"payment_intent": obj.get("payment_intent"), "metadata": obj.get("metadata") or {}})
         if order is None:
@@ -92,8 +98,32 @@ def _apply(kind: str, obj: dict, record, config, now: datetime) -> str:
         record.order_reference = order.reference
         order.receipt_url = obj.get("receipt_url") or order.receipt_url
         order.payment_intent_id = order.payment_intent_id or obj.get("payment_intent")
+        _store_charge(order, obj, now)
         return "receipt recorded"
     return "ignored"
+
+
+def _store_charge(order, obj: dict, now: datetime) -> None:
+    """Remember the order's charge id (a dispute may name only the charge), and settle the
+    disputes that arrived before it was known."""
+    charge_id = obj.get("id") if obj.get("object") == "charge" else obj.get("charge")
+    if isinstance(charge_id, str) and charge_id and not order.charge_id:
+        order.charge_id = charge_id[:255]
+        disputes.attach_by_charge(order, now)
+
+
+def _dispute_order(obj: dict):
+    """The order a dispute is about: by its payment intent, else by its charge (locked, as for
+    every event that changes an order)."""
+    intent = obj.get("payment_intent")
+    if isinstance(intent, str) and intent:
+        order = _order_for({"payment_intent": intent})
+        if order is not None:
+            return order
+    charge_id = disputes.charge_of(obj)
+    if charge_id:
+        return db.session.scalar(select(Order).where(Order.charge_id == charge_id).with_for_update())
+    return None
 
 
 def _payment_method(obj: dict) -> str:
@@ -157,6 +187,7 @@ def _refund_event(kind: str, obj: dict, record, now: datetime) -> str:
     record.order_reference = order.reference
     if not order.payment_intent_id and obj.get("payment_intent"):
         order.payment_intent_id = obj["payment_intent"]
+    _store_charge(order, obj, now)
     if obj.get("object") == "charge":
         order.charge_refunded_cents = max(order.charge_refunded_cents, _cents(obj.get("amount_refunded")))
         listed = (obj.get("refunds") or {}).get("data") if isinstance(obj.get("refunds"), dict) else None
@@ -201,7 +232,8 @@ def settle_refunds(order, now: datetime) -> str:
     Refunded: the succeeded refunds, or the charge's cumulative amount if that is higher (refunds
     it covers may not have arrived one by one), at most the order's amount. The credits of the
     refunded share are taken back, never below zero (what was already spent is the shortfall);
-    when a refund fails, they are given back and the order's state restored. Idempotent.
+    when a refund fails, they are given back, the order's state restored and its credit note
+    voided by a void note (see invoices.void_credit). Idempotent.
     """
     succeeded = db.session.scalar(select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
         Refund.order_id == order.id, Refund.status == "succeeded")) or 0
@@ -216,7 +248,8 @@ def settle_refunds(order, now: datetime) -> str:
     order.credits_reversed = owed
     user = db.session.get(User, order.user_id) if order.user_id else None
     if delta > 0 or newly > 0:
-        take = min(max(delta, 0), metering.balance(user.id)) if user else 0
+        # Never below zero here (a dispute's hold may already have taken the balance below it).
+        take = min(max(delta, 0), max(metering.balance(user.id), 0)) if user else 0
         if take:
             add_credits(user, -take, "refund", now, reason=order.reference)
         order.credit_shortfall += max(delta, 0) - take
@@ -229,6 +262,9 @@ def settle_refunds(order, now: datetime) -> str:
         order.credit_shortfall -= forgiven
         if user is not None and back - forgiven:
             add_credits(user, back - forgiven, "refund", now, reason=f"{order.reference}: refund failed")
+    if newly < 0:  # a refund failed after its credit note was issued: a void note cancels that note
+        issued = invoices.void_credit(order, -newly, max(-delta, 0), now)
+        notices.refund_failed(order, -newly, max(-delta, 0), issued)
     return order.status
 
 

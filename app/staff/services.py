@@ -17,7 +17,7 @@ from app.audit.models import AuditChainAnchor, AuditEntry
 from app.auth.models import STAFF_ROLES, User, UserRole, UserSession
 from app.auth.provisioning import create_staff
 from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_verification
-from app.billing import invoices
+from app.billing import disputes, invoices
 from app.billing.models import Invoice, Order, WebhookEvent
 from app.billing.services import add_credits
 from app.breaches import services as breaches
@@ -201,8 +201,8 @@ def recent_audit(limit: int = 20) -> list[AuditEntry]:
 
 
 def dashboard_counts(viewer: User, today: date) -> dict:
-    """What waits, for the roles ``viewer`` holds: rights requests due, recent orders and unmatched
-    webhooks, failing mail."""
+    """What waits, for the roles ``viewer`` holds: rights requests due, recent orders, open
+    disputes and unmatched webhooks, failing mail."""
     counts: dict = {}
     if viewer.has_role("privacy", "admin"):
         counts["requests_week"] = len(rights.queue("week", viewer.id, today))
@@ -211,6 +211,7 @@ def dashboard_counts(viewer: User, today: date) -> dict:
         counts["recent_orders"] = list(db.session.scalars(select(Order).order_by(Order.id.desc()).limit(5)))
         counts["webhooks_unmatched"] = db.session.scalar(select(func.count()).select_from(WebhookEvent).where(
             WebhookEvent.outcome == "unknown order"))
+        counts["disputes_open"] = disputes.open_count()
     if viewer.has_role("admin"):
         counts["mail_failing"] = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.sent_at.is_(None), OutboxMessage.attempts > 0))

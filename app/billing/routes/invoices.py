@@ -1,4 +1,5 @@
-"""Billing details on /account/billing, and the customer's invoices and credit notes as pages and PDFs."""
+"""Billing details on /account/billing, the customer's invoices and credit notes as pages and PDFs,
+and what the billing pages show of an order's documents and disputes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.billing import details, documents, invoices
+from app.billing import details, disputes, documents, invoices
 from app.billing.blueprint import bp
 from app.billing.forms import BillingDetailsForm
 from app.billing.tax import InvalidTaxId
@@ -56,3 +57,13 @@ def show_invoice(number: str):
 def download_invoice(number: str):
     """The same document as a PDF."""
     return documents.download(_own(number))
+
+
+@bp.context_processor
+def order_extras() -> dict:
+    """For the billing pages (the orders list and an order's receipt): an order's disputes, the
+    credit notes its void notes cancel, the net credit. Functions, so a page that does not show
+    them runs no query."""
+    return {"disputes_of": disputes.of_order, "disputes_of_orders": disputes.of_orders,
+            "disputed_credits": disputes.disputed_credits, "voided_notes": invoices.voided_notes,
+            "net_credited": invoices.net_credited}

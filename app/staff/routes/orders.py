@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from app.auth import services as auth_services
 from app.auth.models import User
-from app.billing import amounts, documents, gateway, invoices, refunds, reports
+from app.billing import amounts, disputes, documents, gateway, invoices, refunds, reports
 from app.billing import services as billing
 from app.billing.forms import AdjustCreditsForm, OrderFilterForm, RefundForm
 from app.extensions import db
@@ -35,16 +35,18 @@ def _order_filter():
 @bp.get("/orders")
 @staff("billing", "admin")
 def list_orders():
-    """Orders, newest first, filtered by reference or e-mail, status, date and amount, with their
-    totals per month."""
+    """Open disputes first; then orders, newest first, filtered by reference or e-mail, status, date
+    and amount, with their totals per month."""
     form, chosen = _order_filter()
+    open_disputes = disputes.open_disputes()
     if chosen is None:
-        return render_template("staff/orders.html", form=form, rows=[], totals=[]), 400
+        return render_template("staff/orders.html", form=form, rows=[], totals=[], open_disputes=open_disputes), 400
     staff_services.record_order_search(current_user, chosen.query, "billing:orders:search", current_app.config,
                                        utcnow(), request.remote_addr)
     db.session.commit()
     return render_template("staff/orders.html", form=form, rows=reports.find_orders(chosen),
-                           totals=reports.monthly_totals(chosen), export_query=request.query_string.decode())
+                           totals=reports.monthly_totals(chosen), export_query=request.query_string.decode(),
+                           open_disputes=open_disputes)
 
 
 @bp.get("/orders.csv")
@@ -100,7 +102,9 @@ def show_order(reference: str):
 
 def _render_order(order, buyer, form, status=200):
     return render_template("staff/order.html", order=order, buyer=buyer, form=form,
-                           documents=invoices.documents_of(order)), status
+                           documents=invoices.documents_of(order), voided=invoices.voided_notes(order),
+                           credited=invoices.net_credited(order), disputes=disputes.of_order(order),
+                           refund_blocked=disputes.blocks_refund(order)), status
 
 
 def _confirm_refund(order, preview: refunds.Preview):
