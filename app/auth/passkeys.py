@@ -38,6 +38,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from app.auth import twofactor
 from app.auth.models import Passkey, UsedPasskeyChallenge, User
 from app.database import insert_once
 from app.extensions import db
@@ -152,9 +153,22 @@ def authentication_options(purpose: str, user: User | None, config) -> str:
 # --- checking what the authenticator answered ------------------------------------------------
 
 
-def register(user: User, credential_json: str, name: str, config, now: datetime) -> Passkey:
-    """Check a new credential and keep it as a passkey of ``user``."""
-    if len(user_passkeys(user)) >= MAX_PASSKEYS:
+@dataclass(frozen=True)
+class Added:
+    """A passkey just kept; ``first`` when it is the account's first second factor (it turns
+    two-factor authentication on, and recovery codes come with it)."""
+
+    passkey: Passkey
+    first: bool
+
+
+def register(user: User, credential_json: str, name: str, config, now: datetime) -> Added:
+    """Check a new credential and keep it as a passkey of ``user``.
+
+    Concurrent registrations of one account run one after another from the count on (the user's
+    row is locked), so the limit holds and exactly one of them is the first second factor.
+    """
+    if len(user_passkeys(user)) >= MAX_PASSKEYS:  # early, before the work of checking
         raise PasskeyRefused("too_many")
     rp = relying_party(config)
     try:
@@ -167,6 +181,10 @@ def register(user: User, credential_json: str, name: str, config, now: datetime)
     except (WebAuthnException, ValueError, TypeError, KeyError):
         raise PasskeyRefused("invalid") from None
     _use_challenge(challenge, now)
+    twofactor.lock_second_factors(user)
+    if len(user_passkeys(user)) >= MAX_PASSKEYS:
+        raise PasskeyRefused("too_many")
+    first = not user.has_2fa
     if db.session.scalar(select(Passkey.id).where(Passkey.credential_id == verified.credential_id)):
         raise PasskeyRefused("duplicate")
     transports = ",".join(t.value for t in credential.response.transports or [])[:100] or None
@@ -180,7 +198,7 @@ def register(user: User, credential_json: str, name: str, config, now: datetime)
     db.session.add(passkey)
     db.session.flush()
     db.session.expire(user, ["has_passkey"])
-    return passkey
+    return Added(passkey, first)
 
 
 def authenticate(credential_json: str, purpose: str, user: User | None, config, now: datetime) -> Passkey:

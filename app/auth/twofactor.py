@@ -15,6 +15,7 @@ import segno
 from sqlalchemy import delete, or_, select, update
 
 from app.auth.models import RecoveryCode, User
+from app.database import lock_row
 from app.extensions import db
 from app.security import hash_token
 
@@ -81,12 +82,24 @@ def check_totp(user: User, code: str, now: datetime) -> bool:
     return claimed == 1
 
 
+def lock_second_factors(user: User) -> None:
+    """Serialise changes to the user's second factors until the transaction ends, and reload
+    what decides them (app on, any passkey), so concurrent requests see each other's work."""
+    lock_row(User.__table__, user.id)
+    db.session.refresh(user)
+
+
 def confirm_setup(user: User, code: str, now: datetime) -> list[str] | None:
-    """Turn 2FA on when ``code`` matches the pending secret; return the new recovery codes."""
+    """Turn the app on when ``code`` matches the pending secret. Returns None when it does not;
+    else the recovery codes that come with it: 10 new ones (shown once) when the app is the
+    account's first second factor, an empty list when a passkey is on already and its recovery
+    codes stay valid (codes come with the first second factor and go with the last)."""
+    lock_second_factors(user)
     if user.has_totp or not check_totp(user, code, now):
         return None
+    first = not user.has_2fa
     user.totp_enabled_at = now
-    return new_recovery_codes(user, now)
+    return new_recovery_codes(user, now) if first else []
 
 
 def new_recovery_codes(user: User, now: datetime) -> list[str]:

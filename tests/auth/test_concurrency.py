@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pyotp
 from sqlalchemy import func, select
 
-from app.auth.models import User, UserSession
+from app.auth.models import Passkey, RecoveryCode, User, UserSession
 from app.extensions import db as _db
 from app.keys.models import ApiKey
 from app.timeutil import utcnow
@@ -108,3 +108,42 @@ def test_one_passkey_answer_sent_at_once_by_eight_clients_signs_in_once(make_app
         statuses = list(pool.map(send, zip(clients, pages, strict=True)))
     assert sorted(statuses) == [303] + [400] * 7
     assert sum(1 for client in clients if client.get("/account")[0] == 200) == 1
+
+
+def test_twenty_concurrent_passkey_registrations_keep_ten_and_turn_two_factor_on_once(make_app, serve):
+    """Twenty answers, each to its own fresh challenge, sent at once by one signed-in person (or a
+    thief with the session): the account keeps at most ten passkeys, and the first second factor's
+    path (recovery codes, other sessions ended) is taken once."""
+    app = make_app()
+    user_id, _ = make_customer(app, email="racer@example.com")
+    url = serve(SITE_URL="http://localhost")
+    client = HttpClient(url)
+    status, _, _ = client.submit("/login", {"email": "racer@example.com", "password": PASSWORD_FOR_TESTS})
+    assert status == 303
+    answers = []
+    for n in range(20):  # twenty page views, twenty challenges, twenty devices
+        page = client.get("/account/security/passkeys")[2]
+        device = SoftAuthenticator(origin="http://localhost")
+        answers.append((form_token(page), device.create(options_in(page, "create")), f"Key {n}"))
+    start = threading.Barrier(20)
+
+    def add(answer):
+        token, credential, name = answer
+        start.wait()
+        status, _, body = client.request("POST", "/account/security/passkeys",
+                                         {"csrf_token": token, "credential": credential, "name": name})
+        return status, "Your recovery codes" in body
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(add, answers))
+    statuses = [status for status, _ in results]
+    assert statuses.count(400) == 10, statuses
+    assert sum(1 for _, codes_shown in results if codes_shown) == 1, results  # the first factor's path, once
+    assert statuses.count(303) == 9, statuses
+    with app.app_context():
+        kept = _db.session.scalar(select(func.count()).select_from(Passkey).where(Passkey.user_id == user_id))
+        codes = _db.session.scalar(select(func.count()).select_from(RecoveryCode).where(
+            RecoveryCode.user_id == user_id))
+    assert kept == 10 and codes == 10
+    page = client.get("/account/security/passkeys")[2]
+    assert "An account keeps at most 10 passkeys" in page

@@ -285,3 +285,35 @@ def test_without_a_domain_name_the_pages_say_passkeys_cannot_be_used(make_app, o
     assert "data-passkey=" not in client.get("/reauth").get_data(as_text=True)
     auth.logout()
     assert "data-passkey=" not in client.get("/login").get_data(as_text=True)
+
+
+def test_turning_on_the_app_after_a_passkey_keeps_the_recovery_codes_and_says_so(client, app, outbox, auth):
+    codes = re.findall(r"<li><code>([a-z2-9-]{19})</code></li>",
+                       add_passkey(client, SoftAuthenticator()).get_data(as_text=True))
+    assert len(codes) == 10
+    setup = client.get("/account/security/2fa").get_data(as_text=True)
+    assert "Your existing recovery codes keep working" in setup  # said before
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', setup).group(1)
+    response = submit(client, "/account/security/2fa", {"code": totp_now(secret)},
+                      action="/account/security/2fa/enable")
+    assert response.status_code == 303
+    after = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your existing recovery codes keep working" in after and "<li><code>" not in after  # and after
+    assert "Unused recovery codes: 10." in after
+    auth.logout()
+    auth.login()
+    assert submit(client, "/login/2fa", {"code": codes[0]}).status_code == 303  # the first set still works
+    assert _signed_in_as(client)
+
+
+def test_a_second_passkey_keeps_the_recovery_codes_of_the_app(client, app, outbox, auth):
+    _, codes = turn_on_2fa(client)
+    page = client.get("/account/security/passkeys").get_data(as_text=True)
+    assert "Your existing recovery codes keep working" in page
+    response = add_passkey(client, SoftAuthenticator())
+    assert response.status_code == 303
+    assert "<li><code>" not in client.get(response.headers["Location"]).get_data(as_text=True)
+    auth.logout()
+    auth.login()
+    assert submit(client, "/login/2fa", {"code": codes[3]}).status_code == 303
+    assert _signed_in_as(client)
