@@ -190,18 +190,18 @@ def register(user: User, credential_json: str, name: str, config, now: datetime)
     if len(user_passkeys(user)) >= MAX_PASSKEYS:
         raise PasskeyRefused("too_many")
     first = not user.has_2fa
-    if db.session.scalar(select(Passkey.id).where(Passkey.credential_id == verified.credential_id)):
-        raise PasskeyRefused("duplicate")
     transports = ",".join(t.value for t in credential.response.transports or [])[:100] or None
-    passkey = Passkey(
-        user_id=user.id, credential_id=verified.credential_id, public_key=verified.credential_public_key,
-        user_handle=handle,
-        sign_count=verified.sign_count, name=clean_name(name) or default_name(now), aaguid=verified.aaguid,
-        transports=transports, backup_eligible=verified.credential_device_type.value == "multi_device",
+    # One statement that skips a credential already kept (by any account, even one registering
+    # the same credential at this moment), so a duplicate is refused, never a database error.
+    if not insert_once(
+        Passkey.__table__, user_id=user.id, credential_id=verified.credential_id,
+        public_key=verified.credential_public_key, user_handle=handle, sign_count=verified.sign_count,
+        name=clean_name(name) or default_name(now), aaguid=verified.aaguid, transports=transports,
+        backup_eligible=verified.credential_device_type.value == "multi_device",
         backed_up=verified.credential_backed_up, discoverable=_discoverable(credential_json), created_at=now,
-    )
-    db.session.add(passkey)
-    db.session.flush()
+    ):
+        raise PasskeyRefused("duplicate")
+    passkey = db.session.scalar(select(Passkey).where(Passkey.credential_id == verified.credential_id))
     db.session.expire(user, ["has_passkey"])
     return Added(passkey, first)
 

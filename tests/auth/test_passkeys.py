@@ -372,3 +372,19 @@ def test_a_key_that_does_not_verify_its_user_confirms_it_is_you_only_with_the_pa
     assert wrong.status_code == 400 and "Your password is not right." in wrong.get_data(as_text=True)
     both = confirm(PASSWORD_FOR_TESTS)
     assert both.status_code == 303 and both.headers["Location"] == "/account/keys"
+
+
+def test_a_credential_another_account_keeps_is_refused_not_an_error(client, app, outbox, auth):
+    device = SoftAuthenticator()
+    add_passkey(client, device)
+    auth.logout()
+    bob = app.test_client()
+    bob_auth = AuthActions(bob, outbox)
+    bob_auth.register("bob@example.com")
+    bob_auth.login("bob@example.com")
+    copy = SoftAuthenticator()
+    copy.credential_id, copy.key = device.credential_id, device.key
+    response = add_passkey(bob, copy)
+    assert response.status_code == 400 and "already registered" in response.get_data(as_text=True)
+    with app.app_context():
+        assert len(_db.session.scalars(select(Passkey)).all()) == 1
