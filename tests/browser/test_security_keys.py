@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.auth.models import Passkey, User
 from app.extensions import db as _db
-from tests.browser.test_passkeys import sign_in_with_password, sign_out, site, without_autofill
+from tests.browser.test_passkeys import serious_violations, sign_in_with_password, sign_out, site, without_autofill
 from tests.fixtures.factories import make_customer
 from tests.fixtures.visitor import PASSWORD_FOR_TESTS
 
@@ -55,6 +55,7 @@ def test_a_security_key_without_resident_keys_is_added_and_serves_as_the_second_
     page.goto(site + "/account/security/passkeys")
     row = page.get_by_role("row").filter(has=page.locator("input[value='Blue key']"))
     assert "No: second factor only" in row.inner_text()
+    assert serious_violations(page) == []
 
     sign_out(page, site)
     sign_in_with_password(page, site, email)
@@ -63,6 +64,7 @@ def test_a_security_key_without_resident_keys_is_added_and_serves_as_the_second_
     page.wait_for_url(site + "/account")
 
     page.goto(site + "/reauth?next=/account/security/passkeys")  # confirming it is you
+    assert serious_violations(page) == []
     if not KEYS[kind]["hasUserVerification"]:  # a touch proves the key, the password the person
         page.locator("form[data-passkey] input[name=key_password]").fill(PASSWORD_FOR_TESTS)
     page.get_by_role("button", name="Confirm with a passkey").click()
