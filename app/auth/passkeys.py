@@ -308,7 +308,10 @@ def rename(passkey: Passkey, name: str) -> bool:
 
 def remove(user: User, passkey: Passkey) -> bool:
     """Remove one passkey; True when it was the last second factor (no app, no other passkey),
-    so two-factor authentication is now off and its recovery codes are gone."""
+    so two-factor authentication is now off and its recovery codes are gone. Runs after any
+    concurrent change of the user's second factors, so removing the last two at once still
+    finds which one was last."""
+    twofactor.lock_second_factors(user)
     db.session.execute(delete(Passkey).where(Passkey.id == passkey.id, Passkey.user_id == user.id))
     db.session.flush()
     db.session.expire(user, ["has_passkey"])

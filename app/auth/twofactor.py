@@ -139,7 +139,8 @@ def verify_second_factor(user: User, code: str, now: datetime) -> str | None:
 
 def disable(user: User) -> None:
     """Remove the authenticator app. The recovery codes go with the last second factor: they
-    stay while a passkey is left."""
+    stay while a passkey is left (seen after any concurrent change of the second factors)."""
+    lock_second_factors(user)
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_counter = None

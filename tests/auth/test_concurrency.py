@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pyotp
 from sqlalchemy import func, select
 
+from app.auth import twofactor
 from app.auth.models import Passkey, RecoveryCode, User, UserSession
 from app.extensions import db as _db
 from app.keys.models import ApiKey
@@ -147,3 +148,46 @@ def test_twenty_concurrent_passkey_registrations_keep_ten_and_turn_two_factor_on
     assert kept == 10 and codes == 10
     page = client.get("/account/security/passkeys")[2]
     assert "An account keeps at most 10 passkeys" in page
+
+
+def test_removing_the_last_two_second_factors_at_once_takes_the_recovery_codes_with_them(make_app, serve):
+    """The app turned off and the only passkey removed at the same moment: whichever is last sees
+    it is last, so two-factor authentication ends with no recovery codes left behind."""
+    app = make_app()
+    user_id, _ = make_customer(app, email="both@example.com")
+    url = serve(SITE_URL="http://localhost")
+    client = HttpClient(url)
+    status, _, _ = client.submit("/login", {"email": "both@example.com", "password": PASSWORD_FOR_TESTS})
+    assert status == 303
+    with app.app_context():
+        user = _db.session.get(User, user_id)
+        user.totp_secret, user.totp_enabled_at = pyotp.random_base32(), utcnow()
+        codes = twofactor.new_recovery_codes(user, utcnow())
+        _db.session.commit()
+    page = client.get("/account/security/passkeys")[2]
+    device = SoftAuthenticator(origin="http://localhost")
+    status, _, _ = client.request("POST", "/account/security/passkeys", {
+        "csrf_token": form_token(page), "credential": device.create(options_in(page, "create")), "name": "Only key"})
+    assert status == 303  # the app was on: the codes stay
+    with app.app_context():
+        passkey_id = _db.session.scalar(select(Passkey.id).where(Passkey.user_id == user_id))
+    token = form_token(client.get("/account/security/2fa")[2])
+    start = threading.Barrier(2)
+
+    def remove_passkey():
+        start.wait()
+        return client.request("POST", f"/account/security/passkeys/{passkey_id}/remove",
+                              {"csrf_token": token, "confirmed": "yes"})[0]
+
+    def turn_off_app():
+        start.wait()
+        return client.request("POST", "/account/security/2fa/disable", {"csrf_token": token, "code": codes[0]})[0]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = [f.result() for f in [pool.submit(remove_passkey), pool.submit(turn_off_app)]]
+    assert statuses == [303, 303]
+    with app.app_context():
+        user = _db.session.get(User, user_id)
+        assert not user.has_2fa
+        assert _db.session.scalar(select(func.count()).select_from(RecoveryCode).where(
+            RecoveryCode.user_id == user_id)) == 0
