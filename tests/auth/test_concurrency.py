@@ -191,3 +191,47 @@ def test_removing_the_last_two_second_factors_at_once_takes_the_recovery_codes_w
         assert not user.has_2fa
         assert _db.session.scalar(select(func.count()).select_from(RecoveryCode).where(
             RecoveryCode.user_id == user_id)) == 0
+
+
+def test_the_app_and_a_passkey_turned_on_at_once_give_one_set_of_recovery_codes(make_app, serve):
+    """Both first second factors at the same moment: one of them is first and shows the codes; the
+    other keeps them, so the set shown is the set that works."""
+    app = make_app()
+    user_id, _ = make_customer(app, email="twofirsts@example.com")
+    url = serve(SITE_URL="http://localhost")
+    client = HttpClient(url)
+    status, _, _ = client.submit("/login", {"email": "twofirsts@example.com", "password": PASSWORD_FOR_TESTS})
+    assert status == 303
+    import re
+
+    setup = client.get("/account/security/2fa")[2]
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', setup).group(1)
+    page = client.get("/account/security/passkeys")[2]
+    credential = SoftAuthenticator(origin="http://localhost").create(options_in(page, "create"))
+    start = threading.Barrier(2)
+
+    def add_passkey():
+        start.wait()
+        return client.request("POST", "/account/security/passkeys",
+                               {"csrf_token": form_token(page), "credential": credential, "name": "Key"})
+
+    def turn_on_app():
+        start.wait()
+        return client.request("POST", "/account/security/2fa/enable",
+                              {"csrf_token": form_token(setup), "code": pyotp.TOTP(secret).now()})
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = [f.result() for f in [pool.submit(add_passkey), pool.submit(turn_on_app)]]
+    shown = [re.findall(r"<li><code>([a-z2-9-]{19})</code></li>", body) for _, _, body in answers]
+    assert sorted(len(codes) for codes in shown) == [0, 10], [status for status, _, _ in answers]
+    with app.app_context():
+        user = _db.session.get(User, user_id)
+        assert user.has_totp and user.has_passkey
+        assert _db.session.scalar(select(func.count()).select_from(RecoveryCode).where(
+            RecoveryCode.user_id == user_id)) == 10
+    [codes] = [c for c in shown if c]
+    client.submit("/account", {}, action="/logout")
+    status, headers, _ = client.submit("/login", {"email": "twofirsts@example.com", "password": PASSWORD_FOR_TESTS})
+    assert headers["Location"].endswith("/login/2fa")
+    status, _, _ = client.submit("/login/2fa", {"code": codes[0]})
+    assert status == 303 and client.get("/account")[0] == 200  # the set shown works
