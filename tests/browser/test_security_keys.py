@@ -56,6 +56,9 @@ def test_a_security_key_without_resident_keys_is_added_and_serves_as_the_second_
     row = page.get_by_role("row").filter(has=page.locator("input[value='Blue key']"))
     assert "No: second factor only" in row.inner_text()
     assert serious_violations(page) == []
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the new column fits
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    page.set_viewport_size({"width": 1280, "height": 720})
 
     sign_out(page, site)
     sign_in_with_password(page, site, email)
