@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
 from app.auth import activity, passkeys, services
-from app.auth.forms import PasskeyForm
+from app.auth.forms import PasskeyForm, PasskeyReauthForm
 from app.auth.guards import request_client
 from app.auth.models import User
 from app.consent import services as consent_services
@@ -120,5 +120,6 @@ def passkey_prompt(purpose: str, user=None) -> dict:
     form the page's script fills in."""
     rp = passkeys.relying_party(current_app.config)
     offer = rp.available and (user is None or user.has_passkey)
+    answer = PasskeyReauthForm if purpose == passkeys.REAUTH else PasskeyForm
     return {"passkey_options": passkeys.authentication_options(purpose, user, current_app.config) if offer else None,
-            "passkey_answer": PasskeyForm(formdata=None), "passkey_origin": rp.origin}
+            "passkey_answer": answer(formdata=None), "passkey_origin": rp.origin}

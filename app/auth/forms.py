@@ -144,6 +144,13 @@ class PasskeyForm(BaseForm):
     remember = BooleanField()
 
 
+class PasskeyReauthForm(PasskeyForm):
+    """Confirming it is you with a passkey; the password too where the key does not verify its
+    user (a security key that only senses a touch)."""
+
+    key_password = PasswordField(_l("Password, if your key has no PIN or fingerprint"), validators=[Optional()])
+
+
 class AddPasskeyForm(BaseForm):
     credential = _credential_field()
     name = StringField(_l("Name of the passkey"), validators=[Optional(), Length(max=60)], filters=[strip],

@@ -185,6 +185,9 @@ class Passkey(db.Model):
     transports: Mapped[str | None] = mapped_column(db.String(100))
     backup_eligible: Mapped[bool] = mapped_column(default=False)  # a synced passkey (multi-device)
     backed_up: Mapped[bool] = mapped_column(default=False)
+    # The authenticator keeps it (a discoverable credential), so it can sign in alone; False for a
+    # security key that only serves as the second factor; None when the browser did not say.
+    discoverable: Mapped[bool | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     # Its signature counter went backwards: a copy of the authenticator exists; refused from then on.

@@ -13,6 +13,7 @@ exists, and that passkey is refused from then on (it is shown so on the security
 from __future__ import annotations
 
 import ipaddress
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from app.auth import twofactor
 from app.auth.models import Passkey, UsedPasskeyChallenge, User
 from app.database import insert_once
 from app.extensions import db
@@ -46,15 +48,17 @@ from app.security import hash_token
 CHALLENGE_SECONDS = 300
 MAX_PASSKEYS = 10
 NAME_LENGTH = 60
-# What each challenge is for; a sign-in alone and a confirmation need the authenticator to
-# verify its user (PIN or biometrics), which makes the passkey a second factor by itself.
+# What each challenge is for. A sign-in alone needs the authenticator to verify its user (PIN or
+# biometrics), which makes the passkey two factors by itself; a confirmation too, unless the
+# password comes with it (a security key that only senses a touch proves the key, not the person).
 REGISTER, SIGN_IN, SECOND_FACTOR, REAUTH = "register", "signin", "second_factor", "reauth"
-NEEDS_USER_VERIFICATION = {SIGN_IN, REAUTH}
+NEEDS_USER_VERIFICATION = {SIGN_IN}
 
 
 class PasskeyRefused(Exception):
     """An answer that is not accepted. ``reason``: invalid, expired, replayed, unknown, cloned (a
-    copy found now), cloned_before, duplicate or too_many."""
+    copy found now), cloned_before, duplicate, too_many, or unverified (a confirmation by a key
+    that did not verify its user, without the password)."""
 
     def __init__(self, reason: str, passkey: Passkey | None = None):
         super().__init__(reason)
@@ -121,8 +125,10 @@ def _use_challenge(challenge: bytes, now: datetime) -> None:
 
 
 def registration_options(user: User, config) -> str:
-    """The JSON for ``navigator.credentials.create``: a discoverable credential (a passkey),
-    none of the user's existing ones again."""
+    """The JSON for ``navigator.credentials.create``: a discoverable credential (a passkey) where
+    the authenticator can keep one, else a credential the site names (a U2F key, or a FIDO2 key
+    without room or a PIN: the second factor after the password); none of the user's existing
+    ones again. ``credProps`` asks the browser to say which of the two it made."""
     rp = relying_party(config)
     existing = user_passkeys(user)
     handle = existing[0].user_handle if existing else secrets.token_bytes(32)
@@ -130,10 +136,10 @@ def registration_options(user: User, config) -> str:
         rp_id=rp.id, rp_name=rp.name, user_name=user.email, user_display_name=user.nickname or user.email,
         user_id=handle, challenge=new_challenge(REGISTER, user.id, config, handle), timeout=CHALLENGE_SECONDS * 1000,
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.REQUIRED, user_verification=UserVerificationRequirement.PREFERRED),
+            resident_key=ResidentKeyRequirement.PREFERRED, user_verification=UserVerificationRequirement.PREFERRED),
         exclude_credentials=[PublicKeyCredentialDescriptor(id=p.credential_id) for p in existing],
     )
-    return options_to_json(options)
+    return json.dumps({**json.loads(options_to_json(options)), "extensions": {"credProps": True}})
 
 
 def authentication_options(purpose: str, user: User | None, config) -> str:
@@ -152,9 +158,22 @@ def authentication_options(purpose: str, user: User | None, config) -> str:
 # --- checking what the authenticator answered ------------------------------------------------
 
 
-def register(user: User, credential_json: str, name: str, config, now: datetime) -> Passkey:
-    """Check a new credential and keep it as a passkey of ``user``."""
-    if len(user_passkeys(user)) >= MAX_PASSKEYS:
+@dataclass(frozen=True)
+class Added:
+    """A passkey just kept; ``first`` when it is the account's first second factor (it turns
+    two-factor authentication on, and recovery codes come with it)."""
+
+    passkey: Passkey
+    first: bool
+
+
+def register(user: User, credential_json: str, name: str, config, now: datetime) -> Added:
+    """Check a new credential and keep it as a passkey of ``user``.
+
+    Concurrent registrations of one account run one after another from the count on (the user's
+    row is locked), so the limit holds and exactly one of them is the first second factor.
+    """
+    if len(user_passkeys(user)) >= MAX_PASSKEYS:  # early, before the work of checking
         raise PasskeyRefused("too_many")
     rp = relying_party(config)
     try:
@@ -167,28 +186,46 @@ def register(user: User, credential_json: str, name: str, config, now: datetime)
     except (WebAuthnException, ValueError, TypeError, KeyError):
         raise PasskeyRefused("invalid") from None
     _use_challenge(challenge, now)
-    if db.session.scalar(select(Passkey.id).where(Passkey.credential_id == verified.credential_id)):
-        raise PasskeyRefused("duplicate")
+    twofactor.lock_second_factors(user)
+    if len(user_passkeys(user)) >= MAX_PASSKEYS:
+        raise PasskeyRefused("too_many")
+    first = not user.has_2fa
     transports = ",".join(t.value for t in credential.response.transports or [])[:100] or None
-    passkey = Passkey(
-        user_id=user.id, credential_id=verified.credential_id, public_key=verified.credential_public_key,
-        user_handle=handle,
-        sign_count=verified.sign_count, name=clean_name(name) or default_name(now), aaguid=verified.aaguid,
-        transports=transports, backup_eligible=verified.credential_device_type.value == "multi_device",
-        backed_up=verified.credential_backed_up, created_at=now,
-    )
-    db.session.add(passkey)
-    db.session.flush()
+    # One statement that skips a credential already kept (by any account, even one registering
+    # the same credential at this moment), so a duplicate is refused, never a database error.
+    if not insert_once(
+        Passkey.__table__, user_id=user.id, credential_id=verified.credential_id,
+        public_key=verified.credential_public_key, user_handle=handle, sign_count=verified.sign_count,
+        name=clean_name(name) or default_name(now), aaguid=verified.aaguid, transports=transports,
+        backup_eligible=verified.credential_device_type.value == "multi_device",
+        backed_up=verified.credential_backed_up, discoverable=_discoverable(credential_json), created_at=now,
+    ):
+        raise PasskeyRefused("duplicate")
+    passkey = db.session.scalar(select(Passkey).where(Passkey.credential_id == verified.credential_id))
     db.session.expire(user, ["has_passkey"])
-    return passkey
+    return Added(passkey, first)
 
 
-def authenticate(credential_json: str, purpose: str, user: User | None, config, now: datetime) -> Passkey:
+def _discoverable(credential_json: str) -> bool | None:
+    """Whether the authenticator kept the credential itself (it can then sign in alone), as the
+    browser's ``credProps`` extension reports it; None when the browser did not say. Only shown
+    to the owner, never relied on: a sign-in alone is checked on its own."""
+    try:
+        answer = json.loads(credential_json).get("clientExtensionResults") or {}
+        rk = (answer.get("credProps") or {}).get("rk")
+    except (ValueError, AttributeError):
+        return None
+    return rk if isinstance(rk, bool) else None
+
+
+def authenticate(credential_json: str, purpose: str, user: User | None, config, now: datetime,
+                 password_confirmed: bool = False) -> Passkey:
     """Check an assertion; return the passkey that made it (its owner is ``passkey.user``).
 
     ``user`` is the account the answer must belong to (None for a sign-in alone, where the
-    passkey says whose it is). Leaves the transaction to the caller; a cloned passkey is marked
-    in it before the refusal, so the caller commits that too.
+    passkey says whose it is). A confirmation (REAUTH) by a key that did not verify its user is
+    refused ("unverified") unless ``password_confirmed``. Leaves the transaction to the caller;
+    a cloned passkey is marked in it before the refusal, so the caller commits that too.
     """
     rp = relying_party(config)
     try:
@@ -212,6 +249,8 @@ def authenticate(credential_json: str, purpose: str, user: User | None, config, 
             require_user_verification=purpose in NEEDS_USER_VERIFICATION)
     except (WebAuthnException, ValueError, TypeError, KeyError):
         raise PasskeyRefused("invalid") from None
+    if purpose == REAUTH and not verified.user_verified and not password_confirmed:
+        raise PasskeyRefused("unverified")
     _use_challenge(challenge, now)
     _advance_counter(passkey, verified.new_sign_count, now)
     passkey.backed_up = verified.credential_backed_up
@@ -269,7 +308,10 @@ def rename(passkey: Passkey, name: str) -> bool:
 
 def remove(user: User, passkey: Passkey) -> bool:
     """Remove one passkey; True when it was the last second factor (no app, no other passkey),
-    so two-factor authentication is now off and its recovery codes are gone."""
+    so two-factor authentication is now off and its recovery codes are gone. Runs after any
+    concurrent change of the user's second factors, so removing the last two at once still
+    finds which one was last."""
+    twofactor.lock_second_factors(user)
     db.session.execute(delete(Passkey).where(Passkey.id == passkey.id, Passkey.user_id == user.id))
     db.session.flush()
     db.session.expire(user, ["has_passkey"])

@@ -15,11 +15,14 @@ import segno
 from sqlalchemy import delete, or_, select, update
 
 from app.auth.models import RecoveryCode, User
+from app.database import lock_row
 from app.extensions import db
 from app.security import hash_token
 
 RECOVERY_CODE_COUNT = 10
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
+QR_QUIET_ZONE = 4  # modules of light margin around the code (ISO/IEC 18004)
+QR_SCALE = 5  # pixels per module at full size
 VALID_WINDOW = 1  # accept the previous and next 30-second step, for clock drift
 
 
@@ -38,9 +41,16 @@ def provisioning_uri(user: User, issuer: str) -> str:
 
 
 def qr_svg(uri: str) -> str:
-    """The provisioning URI as an inline SVG QR code, drawn here (no third-party service)."""
-    return segno.make(uri, error="m").svg_inline(scale=5, border=2, dark="#000", light="#fff",
-                                                 title="QR code")
+    """The provisioning URI as an inline SVG QR code, drawn here (no third-party service).
+
+    The quiet zone is inside the drawing (4 modules, as ISO/IEC 18004 asks), white in both colour
+    schemes, and the ``viewBox`` lets the page scale it down whole on a narrow screen instead of
+    cutting off modules; no CSS padding or border may eat into it.
+    """
+    qr = segno.make(uri, error="m")
+    size = qr.symbol_size(scale=QR_SCALE, border=QR_QUIET_ZONE)[0]
+    svg = qr.svg_inline(scale=1, border=QR_QUIET_ZONE, omitsize=True, dark="#000", light="#fff", title="QR code")
+    return svg.replace("<svg ", f'<svg width="{size}" height="{size}" role="img" ', 1)
 
 
 def _matching_counter(secret: str, code: str, now: datetime) -> int | None:
@@ -72,12 +82,24 @@ def check_totp(user: User, code: str, now: datetime) -> bool:
     return claimed == 1
 
 
+def lock_second_factors(user: User) -> None:
+    """Serialise changes to the user's second factors until the transaction ends, and reload
+    what decides them (app on, any passkey), so concurrent requests see each other's work."""
+    lock_row(User.__table__, user.id)
+    db.session.refresh(user)
+
+
 def confirm_setup(user: User, code: str, now: datetime) -> list[str] | None:
-    """Turn 2FA on when ``code`` matches the pending secret; return the new recovery codes."""
+    """Turn the app on when ``code`` matches the pending secret. Returns None when it does not;
+    else the recovery codes that come with it: 10 new ones (shown once) when the app is the
+    account's first second factor, an empty list when a passkey is on already and its recovery
+    codes stay valid (codes come with the first second factor and go with the last)."""
+    lock_second_factors(user)
     if user.has_totp or not check_totp(user, code, now):
         return None
+    first = not user.has_2fa
     user.totp_enabled_at = now
-    return new_recovery_codes(user, now)
+    return new_recovery_codes(user, now) if first else []
 
 
 def new_recovery_codes(user: User, now: datetime) -> list[str]:
@@ -117,7 +139,8 @@ def verify_second_factor(user: User, code: str, now: datetime) -> str | None:
 
 def disable(user: User) -> None:
     """Remove the authenticator app. The recovery codes go with the last second factor: they
-    stay while a passkey is left."""
+    stay while a passkey is left (seen after any concurrent change of the second factors)."""
+    lock_second_factors(user)
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_counter = None

@@ -7,17 +7,20 @@ import json
 import re
 import zipfile
 
+import flask_migrate
 import pytest
 from itsdangerous import TimestampSigner
-from sqlalchemy import select
+from sqlalchemy import MetaData, insert, select
+from sqlalchemy import types as sa_types
 
+from app import create_app
 from app.auth import twofactor
 from app.auth.models import Passkey, RecoveryCode, SecurityEvent, User, UserRole
 from app.extensions import db as _db
 from app.rights import export, services
 from app.timeutil import utcnow
 from tests.fixtures.authenticator import SoftAuthenticator, add_passkey, options_in
-from tests.fixtures.visitor import AuthActions, form_token, submit, totp_now, turn_on_2fa
+from tests.fixtures.visitor import PASSWORD_FOR_TESTS, AuthActions, form_token, submit, totp_now, turn_on_2fa
 
 SITE = "http://localhost"
 
@@ -285,3 +288,103 @@ def test_without_a_domain_name_the_pages_say_passkeys_cannot_be_used(make_app, o
     assert "data-passkey=" not in client.get("/reauth").get_data(as_text=True)
     auth.logout()
     assert "data-passkey=" not in client.get("/login").get_data(as_text=True)
+
+
+def test_turning_on_the_app_after_a_passkey_keeps_the_recovery_codes_and_says_so(client, app, outbox, auth):
+    codes = re.findall(r"<li><code>([a-z2-9-]{19})</code></li>",
+                       add_passkey(client, SoftAuthenticator()).get_data(as_text=True))
+    assert len(codes) == 10
+    setup = client.get("/account/security/2fa").get_data(as_text=True)
+    assert "Your existing recovery codes keep working" in setup  # said before
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', setup).group(1)
+    response = submit(client, "/account/security/2fa", {"code": totp_now(secret)},
+                      action="/account/security/2fa/enable")
+    assert response.status_code == 303
+    after = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your existing recovery codes keep working" in after and "<li><code>" not in after  # and after
+    assert "Unused recovery codes: 10." in after
+    auth.logout()
+    auth.login()
+    assert submit(client, "/login/2fa", {"code": codes[0]}).status_code == 303  # the first set still works
+    assert _signed_in_as(client)
+
+
+def test_a_second_passkey_keeps_the_recovery_codes_of_the_app(client, app, outbox, auth):
+    _, codes = turn_on_2fa(client)
+    page = client.get("/account/security/passkeys").get_data(as_text=True)
+    assert "Your existing recovery codes keep working" in page
+    response = add_passkey(client, SoftAuthenticator())
+    assert response.status_code == 303
+    assert "<li><code>" not in client.get(response.headers["Location"]).get_data(as_text=True)
+    auth.logout()
+    auth.login()
+    assert submit(client, "/login/2fa", {"code": codes[3]}).status_code == 303
+    assert _signed_in_as(client)
+
+
+def test_passkeys_added_before_the_discoverable_column_are_marked_discoverable(database_factory):
+    """They were all made with a resident key required, so the migration says they sign in alone."""
+    url = database_factory.new()
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        flask_migrate.upgrade(revision="c6e2a8f4b0d5")
+        tables = MetaData()
+        tables.reflect(bind=_db.engine, only=["users", "passkeys"])
+        with _db.engine.begin() as conn:
+            user_id = conn.execute(insert(tables.tables["users"]).values(
+                **_required_values(tables.tables["users"], email="old@example.com"))).inserted_primary_key[0]
+            conn.execute(insert(tables.tables["passkeys"]).values(**_required_values(
+                tables.tables["passkeys"], user_id=user_id, credential_id=b"old-credential")))
+        flask_migrate.upgrade(revision="a7d3e9b1c5f2")
+        assert _db.session.scalar(select(Passkey.discoverable)) is True
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+def _required_values(table, **given):
+    """Values for every NOT NULL column without a default, so a row of an old schema can be made."""
+    samples = {sa_types.String: "x", sa_types.Integer: 0, sa_types.Boolean: False, sa_types.DateTime: utcnow(),
+               sa_types.LargeBinary: b"x", sa_types.Date: utcnow().date()}
+    values = dict(given)
+    for column in table.columns:
+        if column.name in values or column.nullable or column.primary_key or column.server_default is not None:
+            continue
+        values[column.name] = next(v for kind, v in samples.items() if isinstance(column.type, kind))
+    return values
+
+
+def test_a_key_that_does_not_verify_its_user_confirms_it_is_you_only_with_the_password(client, app, auth):
+    key = SoftAuthenticator(verifies_user=False)  # a U2F key: a touch, no PIN
+    add_passkey(client, key, name="Touch key")
+    listing = client.get("/account/security/passkeys").get_data(as_text=True)
+    assert "Not known: your browser did not say" in listing  # this client reported no credProps
+
+    def confirm(password):
+        page = client.get("/reauth?next=/account/keys").get_data(as_text=True)
+        start = page.index('data-passkey="get"')
+        return client.post("/reauth/passkey", data={
+            "csrf_token": form_token(page[start:]), "credential": key.get(options_in(page)), "next": "/account/keys",
+            "key_password": password}, headers={"Origin": SITE})
+
+    alone = confirm("")
+    assert alone.status_code == 400 and "enter your password too" in alone.get_data(as_text=True)
+    wrong = confirm("not-the-password")
+    assert wrong.status_code == 400 and "Your password is not right." in wrong.get_data(as_text=True)
+    both = confirm(PASSWORD_FOR_TESTS)
+    assert both.status_code == 303 and both.headers["Location"] == "/account/keys"
+
+
+def test_a_credential_another_account_keeps_is_refused_not_an_error(client, app, outbox, auth):
+    device = SoftAuthenticator()
+    add_passkey(client, device)
+    auth.logout()
+    bob = app.test_client()
+    bob_auth = AuthActions(bob, outbox)
+    bob_auth.register("bob@example.com")
+    bob_auth.login("bob@example.com")
+    copy = SoftAuthenticator()
+    copy.credential_id, copy.key = device.credential_id, device.key
+    response = add_passkey(bob, copy)
+    assert response.status_code == 400 and "already registered" in response.get_data(as_text=True)
+    with app.app_context():
+        assert len(_db.session.scalars(select(Passkey)).all()) == 1

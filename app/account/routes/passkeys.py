@@ -45,20 +45,22 @@ def show_passkeys():
 @recent_auth_required
 def add_passkey():
     """Keep the passkey the browser just made. The first second factor of an account also ends
-    its other sessions and gives recovery codes, shown once, as turning on the app does."""
+    its other sessions and gives recovery codes, shown once, as turning on the app does; with a
+    second factor on already, the existing recovery codes stay valid."""
     form = AddPasskeyForm()
     if form.validate_on_submit():
-        first, now = not current_user.has_2fa, utcnow()
+        now = utcnow()
         try:
-            passkey = passkeys.register(current_user, form.credential.data, form.name.data, current_app.config, now)
+            added = passkeys.register(current_user, form.credential.data, form.name.data, current_app.config, now)
         except passkeys.PasskeyRefused as refused:
             db.session.rollback()
             form.credential.errors.append(str(REFUSED.get(refused.reason, NOT_ADDED)))
         else:
+            passkey = added.passkey
             activity.record_event(current_user, "auth:passkey:add", request_client(), now)
             activity.notify_passkey_changed(current_user, passkey.name, True, current_app.config)
             flash(_("The passkey “%(name)s” is added.", name=passkey.name), "success")
-            if first:
+            if added.first:  # recovery codes come with the first second factor; a later one keeps them
                 row = g.get("user_session")
                 services.end_sessions(current_user, "2fa_enabled", now, keep_id=row.id if row else None)
                 codes = twofactor.new_recovery_codes(current_user, now)

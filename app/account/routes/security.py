@@ -106,19 +106,24 @@ def _render_setup(form, status: int = 200):
 @customer
 @recent_auth_required
 def enable_two_factor():
-    """Turn 2FA on once the app shows a matching code; show the recovery codes once."""
+    """Turn the app on once it shows a matching code. As the first second factor it comes with
+    recovery codes, shown once; next to a passkey the existing recovery codes stay valid."""
     if current_user.has_totp or not current_user.totp_secret:
         return redirect(url_for("account.show_two_factor"), code=303)
     form = EnableTwoFactorForm()
     if form.validate_on_submit():
         codes = twofactor.confirm_setup(current_user, form.code.data, utcnow())
-        if codes:
+        if codes is not None:
             row = g.get("user_session")  # a thief's session must not outlive the new second factor
             services.end_sessions(current_user, "2fa_enabled", utcnow(), keep_id=row.id if row else None)
             activity.record_event(current_user, "auth:2fa:enable", request_client(), utcnow())
             activity.notify_two_factor_changed(current_user, True, current_app.config)
             db.session.commit()
-            return recovery_codes_page(codes)
+            if codes:
+                return recovery_codes_page(codes)
+            flash(_("The authenticator app is on. Your existing recovery codes keep working; no new ones were "
+                    "made."), "success")
+            return redirect(url_for("account.show_two_factor"), code=303)
         db.session.rollback()
         form.code.errors.append(_("That code does not match. Check the time on your device and try again."))
     return _render_setup(form, 400)

@@ -5,14 +5,16 @@ answer comes back as a page: signed in, or the same page with what went wrong.""
 from __future__ import annotations
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.auth import activity, passkeys, services, signin
 from app.auth.blueprint import bp, finish_pending_sign_in, finish_sign_in, pending_sign_in
-from app.auth.forms import LoginForm, PasskeyForm, ReauthForm, SecondFactorForm
+from app.auth.forms import LoginForm, PasskeyForm, PasskeyReauthForm, ReauthForm, SecondFactorForm
 from app.auth.guards import request_client
 from app.auth.pages import REFUSALS, SECOND_FACTOR_LIMIT, render_login, render_reauth, render_second_factor
+from app.auth.passwords import verify_password
 from app.auth.signin import Step
 from app.extensions import db, limiter
 from app.security import customer, public, safe_next
@@ -28,17 +30,20 @@ REASONS = {
     "unknown": _l("That passkey is not registered for this account. Choose another, or use your password."),
     "cloned": _l("That passkey was refused: its counter went backwards, which means a copy of it exists. Sign in "
                  "another way and remove it on your security page."),
+    "unverified": _l("This key does not check your PIN or fingerprint, so it proves the key but not you: enter your "
+                     "password too, then use the key again."),
 }
 NOT_ACCEPTED = _l("The passkey could not be checked. Please try again, or use your password.")
 
 
-def _check(form, purpose: str, user):
+def _check(form, purpose: str, user, password_confirmed: bool = False):
     """The passkey that answered, or None with the reason added to the form's errors. A cloned
     passkey's mark and its security event are kept (committed); any other refusal leaves nothing."""
     if not form.validate_on_submit():
         return None
     try:
-        passkey = passkeys.authenticate(form.credential.data, purpose, user, current_app.config, utcnow())
+        passkey = passkeys.authenticate(form.credential.data, purpose, user, current_app.config, utcnow(),
+                                        password_confirmed=password_confirmed)
     except passkeys.PasskeyRefused as refused:
         if refused.reason == "cloned":  # found now: on record, and the owner is told at once
             owner = refused.passkey.user
@@ -103,10 +108,23 @@ def login_second_factor_passkey():
 @bp.post("/reauth/passkey")
 @customer
 def reauthenticate_passkey():
-    """Confirm it is you with a passkey that verifies its user, then go back."""
+    """Confirm it is you with a passkey that verifies its user, or with a security key and the
+    password together (a key that only senses a touch proves the key, not the person); then go back."""
     next_url = safe_next(request.form.get("next"), url_for("account.show_security"))
-    form = PasskeyForm()
-    if _check(form, passkeys.REAUTH, current_user) is None:
+    form = PasskeyReauthForm()
+    password_confirmed = False
+    if form.key_password.data:  # checked as on the password form: throttled, counted when wrong
+        key = throttle_key("reauth", str(current_user.id))
+        verdict = throttle_check(SECOND_FACTOR_LIMIT, key)
+        if not verdict.allowed:
+            return render_reauth(ReauthForm(formdata=None), next_url, 429,
+                                 throttled_minutes=max(1, round(verdict.retry_after / 60)))
+        password_confirmed = verify_password(current_user.password_hash, form.key_password.data)[0]
+        if not password_confirmed:
+            throttle_hit(SECOND_FACTOR_LIMIT, key)
+            return render_reauth(ReauthForm(formdata=None), next_url, 400,
+                                 passkey_errors=[_("Your password is not right.")])
+    if _check(form, passkeys.REAUTH, current_user, password_confirmed) is None:
         return render_reauth(ReauthForm(formdata=None), next_url, 400, passkey_errors=form.credential.errors)
     services.mark_reauthenticated(g.get("user_session"), utcnow())
     db.session.commit()
