@@ -1,7 +1,7 @@
 """Passkeys: whether each credential is discoverable (can sign in alone)
 
 Revision ID: a7d3e9b1c5f2
-Revises: c6e2a8f4b0d5
+Revises: d3b7f1a5c9e2
 Create Date: 2026-12-07 17:00:00
 
 Registration now asks for a resident key only where the authenticator can keep one, so a U2F
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'a7d3e9b1c5f2'
-down_revision = 'c6e2a8f4b0d5'
+down_revision = 'd3b7f1a5c9e2'
 branch_labels = None
 depends_on = None
 

@@ -327,7 +327,7 @@ def test_passkeys_added_before_the_discoverable_column_are_marked_discoverable(d
     url = database_factory.new()
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
-        flask_migrate.upgrade(revision="c6e2a8f4b0d5")
+        flask_migrate.upgrade(revision="a7d3e9b1c5f2-1")
         tables = MetaData()
         tables.reflect(bind=_db.engine, only=["users", "passkeys"])
         with _db.engine.begin() as conn:
