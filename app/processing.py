@@ -71,9 +71,9 @@ ACTIVITIES: tuple[Activity, ...] = (
         "credit.",
         "contract (Art. 6(1)(b)); invoices and the ledger kept for tax law: legal obligation (Art. 6(1)(c))",
         CUSTOMERS,
-        "orders and amounts, billing name, address, country and tax id, invoices, refunds, credit ledger, "
-        "alert thresholds and the addresses alerts go to",
-        ("orders", "invoices", "refunds", "billing_details", "credit_ledger", "alert_recipients"),
+        "orders and amounts, billing name, address, country and tax id, invoices, refunds, disputes (chargebacks), "
+        "credit ledger, alert thresholds and the addresses alerts go to",
+        ("orders", "invoices", "refunds", "disputes", "billing_details", "credit_ledger", "alert_recipients"),
         recipients=f"{STRIPE}; {HOSTING}; tax authorities on audit",
         transfers="United States (Stripe, Inc.): EU Standard Contractual Clauses and the EU-US Data Privacy "
                   "Framework, under Stripe's data processing agreement",
@@ -89,11 +89,14 @@ ACTIVITIES: tuple[Activity, ...] = (
     ),
     Activity(
         "Service e-mail",
-        "Send the e-mail the service needs (verification, resets, receipts, notices) through an outbox.",
-        "contract (Art. 6(1)(b)); legal obligation for policy notices (Art. 6(1)(c))",
+        "Send the e-mail the service needs (verification, resets, receipts, notices) through an outbox, and only "
+        "the optional mail each person still wants.",
+        "contract (Art. 6(1)(b)); legal obligation for policy notices (Art. 6(1)(c)); optional notices: legitimate "
+        "interest (Art. 6(1)(f)) with a one-click objection (RFC 8058)",
         f"{CUSTOMERS}; {VISITORS}",
-        "recipient address, subject and body until delivered (bodies wiped at delivery)",
-        ("outbox_messages",),
+        "recipient address, subject and body until delivered (bodies wiped at delivery); each person's choice per "
+        "optional mail category, with when and how it was made",
+        ("outbox_messages", "mail_preferences"),
         recipients=f"our mail relay (processor); {HOSTING}",
     ),
     Activity(
