@@ -15,7 +15,7 @@ from sqlalchemy import select, tuple_
 from app import mail_preferences
 from app.audit.models import StaffAccess
 from app.auth.models import Passkey, SecurityEvent, User, UserSession
-from app.billing.models import AlertRecipient, BillingDetails, CreditEntry, Order
+from app.billing.models import AlertRecipient, BillingDetails, CreditEntry, Dispute, Order
 from app.consent import receipts
 from app.consent.models import ConsentRecord, SeparateConsent
 from app.contact.models import ContactThread
@@ -54,7 +54,8 @@ def _iso(value):
 # Columns holding a stored state: the export adds its label (the words the pages use) beside it.
 LABELLED = {("orders.csv", "status"): "order", ("credit_ledger.csv", "kind"): "credit",
             ("staff_access.csv", "role"): "role", ("staff_access.csv", "category"): "access_category",
-            ("separate_consents.csv", "kind"): "separate_consent"}
+            ("separate_consents.csv", "kind"): "separate_consent", ("disputes.csv", "status"): "dispute",
+            ("disputes.csv", "reason"): "dispute_reason"}
 
 
 def _header(name: str, columns: list[str]) -> list[str]:
@@ -105,8 +106,8 @@ TABLES = (
                                    "end_reason"]),
     ("security_events.csv", SecurityEvent, ["created_at", "tag", "ip", "user_agent"]),
     ("staff_access.csv", StaffAccess, ["created_at", "role", "category", "reference", "reason"]),
-    ("passkeys.csv", Passkey, ["name", "created_at", "last_used_at", "backup_eligible", "backed_up", "cloned_at",
-                               "aaguid", "transports"]),
+    ("passkeys.csv", Passkey, ["name", "created_at", "last_used_at", "discoverable", "backup_eligible", "backed_up",
+                               "cloned_at", "aaguid", "transports"]),
     ("api_keys.csv", ApiKey, ["name", "prefix", "created_at", "last_used_at", "revoked_at", "expires_at",
                               "rate_limit_per_minute", "scopes", "allowed_ips", "valid_until", "daily_cap",
                               "monthly_cap"]),
@@ -118,6 +119,8 @@ TABLES = (
     ("orders.csv", Order, ["reference", "created_at", "pack_id", "pack_name", "credits", "amount_cents", "currency",
                            "status", "paid_at", "refunded_cents", "tax_cents", "tax_rate",
                            "tax_treatment", "buyer_name", "buyer_address", "buyer_country", "buyer_tax_id"]),
+    ("disputes.csv", Dispute, ["received_at", "disputed_at", "amount_cents", "currency", "reason", "status",
+                               "credits_held", "closed_at"]),
     ("separate_consents.csv", SeparateConsent, ["given_at", "kind", "locale", "notice_sha256", "withdrawn_at"]),
     ("consent_records.csv", ConsentRecord, ["created_at", "consent_id", "method", "categories", "policy_version",
                                             "locale"]),
@@ -147,7 +150,10 @@ def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes
         }
         counts = {}
         for name, model, columns in TABLES:
-            where = [model.user_id == user.id]
+            if model is Dispute:  # a dispute belongs to the account through its order
+                where = [Dispute.order_id.in_(select(Order.id).where(Order.user_id == user.id))]
+            else:
+                where = [model.user_id == user.id]
             if model is ApiCall:
                 where.append(ApiCall.created_at >= now - timedelta(days=config["CALL_LOG_DAYS"]))
             with archive.open(name, "w", force_zip64=True) as member:

@@ -272,6 +272,7 @@ def test_the_export_lists_passkeys_without_key_material_and_erasure_removes_them
         archive = b"".join(export.export_zip(user, app.config, "en", utcnow()))
         listing = zipfile.ZipFile(io.BytesIO(archive)).read("passkeys.csv").decode()
         assert "Desk key" in listing and "public_key" not in listing
+        assert listing.splitlines()[0].split(",")[:4] == ["name", "created_at", "last_used_at", "discoverable"]
         services.erase_account(user, app.config, utcnow())
         _db.session.commit()
         assert _db.session.scalar(select(Passkey.id)) is None

@@ -4,10 +4,13 @@ either order and each delivered twice; the held credits, what the customer and b
 and the mail to staff through the outbox."""
 
 import copy
+import csv
+import io
 import json
 import re
 import urllib.error
 import urllib.request
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -164,6 +167,18 @@ def test_a_dispute_settles_once_in_either_order_each_event_twice(app, paid, outb
     assert f"dispute {outcome}" in text(paid["staff"].get(f"/staff/orders/{paid['reference']}"))
     subjects = [m["Subject"] for m in outbox if m["To"] == "billing@example.com"]
     assert len(subjects) == (1 if first == "closed" else 2)  # opened (unless it came closed), then closed
+
+
+def test_the_buyers_export_lists_the_dispute_with_its_labels(app, paid):
+    """The right of access covers disputes: the export says when, how much, why and how it ended."""
+    client = app.test_client()
+    post(client, event("charge.dispute.created", dispute(), event_id="evt_dp_export_created"))
+    post(client, event("charge.dispute.closed", dispute(status="won"), event_id="evt_dp_export_closed"))
+    archive = zipfile.ZipFile(io.BytesIO(paid["buyer"].get("/account/privacy/export").get_data()))
+    [row] = list(csv.DictReader(io.StringIO(archive.read("disputes.csv").decode())))
+    assert (row["amount_cents"], row["currency"], row["status_label"], row["reason_label"]) == (
+        "900", "USD", "won", "fraudulent")
+    assert row["closed_at"] and "disputes.csv" in archive.read("README.html").decode()
 
 
 def test_a_dispute_named_by_its_charge_only_finds_the_order_and_an_unknown_one_is_kept(app, paid):
