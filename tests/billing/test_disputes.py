@@ -121,6 +121,8 @@ def test_a_dispute_holds_the_credits_below_zero_and_tells_the_customer_and_billi
     assert "10,000 credits are held" in page and "-3,900" in page
     listing = text(paid["buyer"].get("/account/orders"))
     assert "-3,900" in listing and "disputed" in listing
+    dashboard = text(paid["buyer"].get("/account"))
+    assert "below zero because credits of a disputed payment are held" in dashboard
 
     orders = text(paid["staff"].get("/staff/orders"))
     assert "Open disputes" in orders and paid["reference"] in orders and "fraudulent" in orders.lower()
