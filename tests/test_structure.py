@@ -80,3 +80,42 @@ def test_views_leave_queries_and_audit_rows_to_services():
                     and isinstance(node.func.value, ast.Name) and node.func.value.id == "audit":
                 offenders.append(f"{path.relative_to(APP)}:{node.lineno}: audit.record")
     assert offenders == []
+
+
+ROOT = APP.parent
+
+
+def _is_binary(path: Path) -> bool:
+    """A file git would call binary: a NUL byte in its first 8000 bytes (or a zip/wheel)."""
+    head = path.read_bytes()[:8000]
+    return b"\0" in head or head.startswith(b"PK\x03\x04")
+
+
+def test_the_repository_root_holds_no_binary_file():
+    """Packages come from the index (requirements*.txt), not from files committed beside the code."""
+    binaries = sorted(p.name for p in ROOT.iterdir() if p.is_file() and _is_binary(p))
+    assert binaries == []
+
+
+def _routes_modules():
+    return [p for p in _modules() if p.name == "routes.py" or p.parent.name == "routes"]
+
+
+def test_no_routes_module_imports_another_routes_module():
+    """Views share helpers through modules made for it (``app.errors.problems``, services), never through
+    another package's views: only the application factory wires routes modules together."""
+    offenders = []
+    for path in _routes_modules():
+        own = ".".join(path.relative_to(APP.parent).with_suffix("").parts)
+        package = own.rsplit(".routes", 1)[0] + ".routes"
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                parts = name.split(".")
+                if "routes" in parts and not name.startswith(package):
+                    offenders.append(f"{own} imports {name}")
+    assert offenders == []
