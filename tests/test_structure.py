@@ -119,3 +119,35 @@ def test_no_routes_module_imports_another_routes_module():
                 if "routes" in parts and not name.startswith(package):
                     offenders.append(f"{own} imports {name}")
     assert offenders == []
+
+
+def _wiring_calls(tree):
+    """(function name, line) of every write to ``<x>.extensions[...]`` and every ``add_url_rule`` call."""
+    found = []
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.FunctionDef):
+            continue
+        for node in ast.walk(func):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if any(isinstance(t, ast.Subscript) and isinstance(t.value, ast.Attribute)
+                   and t.value.attr == "extensions" for t in targets):
+                found.append((func.name, node.lineno))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr == "add_url_rule":
+                found.append((func.name, node.lineno))
+    return found
+
+
+def test_the_application_is_wired_only_by_create_app_and_register_functions():
+    """What the application runs with (the payment backend, the meter, routes added at start-up) is
+    chosen in ``create_app`` or a ``register_*`` function, never in a domain's views."""
+    offenders = [f"{p.relative_to(APP)}:{line} in {name}" for p in _modules()
+                 for name, line in _wiring_calls(ast.parse(p.read_text()))
+                 if name != "create_app" and not name.startswith("register_")]
+    assert offenders == []
+
+
+def test_security_headers_are_given_the_checkout_origin_not_reading_billing():
+    """The CSP's form-action is passed to the headers by the factory; they read no other part's state."""
+    source = (APP / "security" / "headers.py").read_text()
+    assert "extensions" not in source and "gateway" not in source
