@@ -151,3 +151,11 @@ def test_security_headers_are_given_the_checkout_origin_not_reading_billing():
     """The CSP's form-action is passed to the headers by the factory; they read no other part's state."""
     source = (APP / "security" / "headers.py").read_text()
     assert "extensions" not in source and "gateway" not in source
+
+
+def test_staff_views_read_posted_fields_through_forms():
+    """Every field the staff console reads is a form field (app/staff/forms.py): validated, with its
+    message in the visitor's language, never picked out of ``request.form`` by hand."""
+    offenders = [f"{p.relative_to(APP)}:{n}" for p in (APP / "staff").rglob("*.py")
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if "request.form" in line]
+    assert offenders == []
