@@ -3,8 +3,13 @@ import cycle between domain packages (``python -m app.tools.imports``), small mo
 views, and services that never reach for the request."""
 
 import ast
+import inspect
+import typing
 from pathlib import Path
 
+from app.metering.database_meter import DatabaseMeter
+from app.metering.redis_meter import RedisMeter
+from app.metering.types import Meter
 from app.tools import imports
 
 APP = Path(__file__).resolve().parents[1] / "app"
@@ -159,3 +164,15 @@ def test_staff_views_read_posted_fields_through_forms():
     offenders = [f"{p.relative_to(APP)}:{n}" for p in (APP / "staff").rglob("*.py")
                  for n, line in enumerate(p.read_text().splitlines(), 1) if "request.form" in line]
     assert offenders == []
+
+
+def test_the_meter_protocol_is_check_and_settle_without_boolean_flags():
+    """A call is checked before the backend's work and settled once its answer is known; both
+    meters offer exactly that, with the same parameters, and no flag changes what a method does."""
+    for name in ("check", "settle"):
+        expected = inspect.signature(getattr(Meter, name))
+        hints = typing.get_type_hints(getattr(Meter, name))
+        assert bool not in hints.values()
+        for meter in (DatabaseMeter, RedisMeter):
+            assert inspect.signature(getattr(meter, name)) == expected, (meter.__name__, name)
+    assert not hasattr(Meter, "meter") and not hasattr(DatabaseMeter, "meter") and not hasattr(RedisMeter, "meter")
