@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from flask import Flask
+from flask import Flask, url_for
 from flask.logging import default_handler
 from flask_babel import format_date, format_decimal, get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -16,6 +16,9 @@ from app.api import routes as api_routes
 from app.audit import services as _audit_guard  # noqa: F401 - importing it installs the append-only guard
 from app.auth import routes as auth_routes
 from app.billing import routes as billing_routes
+from app.billing import services as billing_services
+from app.billing.gateway import DemoGateway, StripeGateway, choose_gateway
+from app.billing.routes import checkout as checkout_routes
 from app.cli import register_cli
 from app.config import BASE_DIR, Config, load_config
 from app.consent import routes as consent_routes
@@ -57,8 +60,9 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
     register_extensions(app)
     register_metering(app)
     register_domains(app)
+    payments = register_payments(app)
     register_templating(app)
-    register_security(app)
+    register_security(app, form_action_origins=payments.checkout_origins)
     errors_routes.init_app(app)
     register_mail(app)
     register_cli(app)
@@ -112,6 +116,20 @@ def register_domains(app: Flask) -> None:
         app.register_blueprint(routes.bp)
         if hasattr(routes, "init_app"):
             routes.init_app(app)
+
+
+def register_payments(app: Flask) -> StripeGateway | DemoGateway:
+    """Choose the payment backend once and keep it as ``app.extensions["payment_gateway"]``
+    (``billing.gateway.current_gateway()`` reads it): the demo checkout's route exists only with
+    the demo backend. The low-credit e-mail follows charges."""
+    chosen = choose_gateway(
+        app.config, lambda session_id: url_for("billing.show_demo_checkout", session_id=session_id))
+    app.extensions["payment_gateway"] = chosen
+    if chosen.name == "demo":
+        app.add_url_rule("/billing/demo/<session_id>", "billing.show_demo_checkout",
+                         checkout_routes.show_demo_checkout, methods=["GET", "POST"])
+    billing_services.register_low_credit_mail(app)
+    return chosen
 
 
 def register_templating(app: Flask) -> None:

@@ -3,8 +3,13 @@ import cycle between domain packages (``python -m app.tools.imports``), small mo
 views, and services that never reach for the request."""
 
 import ast
+import inspect
+import typing
 from pathlib import Path
 
+from app.metering.database_meter import DatabaseMeter
+from app.metering.redis_meter import RedisMeter
+from app.metering.types import Meter
 from app.tools import imports
 
 APP = Path(__file__).resolve().parents[1] / "app"
@@ -80,3 +85,94 @@ def test_views_leave_queries_and_audit_rows_to_services():
                     and isinstance(node.func.value, ast.Name) and node.func.value.id == "audit":
                 offenders.append(f"{path.relative_to(APP)}:{node.lineno}: audit.record")
     assert offenders == []
+
+
+ROOT = APP.parent
+
+
+def _is_binary(path: Path) -> bool:
+    """A file git would call binary: a NUL byte in its first 8000 bytes (or a zip/wheel)."""
+    head = path.read_bytes()[:8000]
+    return b"\0" in head or head.startswith(b"PK\x03\x04")
+
+
+def test_the_repository_root_holds_no_binary_file():
+    """Packages come from the index (requirements*.txt), not from files committed beside the code."""
+    binaries = sorted(p.name for p in ROOT.iterdir() if p.is_file() and _is_binary(p))
+    assert binaries == []
+
+
+def _routes_modules():
+    return [p for p in _modules() if p.name == "routes.py" or p.parent.name == "routes"]
+
+
+def test_no_routes_module_imports_another_routes_module():
+    """Views share helpers through modules made for it (``app.errors.problems``, services), never through
+    another package's views: only the application factory wires routes modules together."""
+    offenders = []
+    for path in _routes_modules():
+        own = ".".join(path.relative_to(APP.parent).with_suffix("").parts)
+        package = own.rsplit(".routes", 1)[0] + ".routes"
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                parts = name.split(".")
+                if "routes" in parts and not name.startswith(package):
+                    offenders.append(f"{own} imports {name}")
+    assert offenders == []
+
+
+def _wiring_calls(tree):
+    """(function name, line) of every write to ``<x>.extensions[...]`` and every ``add_url_rule`` call."""
+    found = []
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.FunctionDef):
+            continue
+        for node in ast.walk(func):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if any(isinstance(t, ast.Subscript) and isinstance(t.value, ast.Attribute)
+                   and t.value.attr == "extensions" for t in targets):
+                found.append((func.name, node.lineno))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr == "add_url_rule":
+                found.append((func.name, node.lineno))
+    return found
+
+
+def test_the_application_is_wired_only_by_create_app_and_register_functions():
+    """What the application runs with (the payment backend, the meter, routes added at start-up) is
+    chosen in ``create_app`` or a ``register_*`` function, never in a domain's views."""
+    offenders = [f"{p.relative_to(APP)}:{line} in {name}" for p in _modules()
+                 for name, line in _wiring_calls(ast.parse(p.read_text()))
+                 if name != "create_app" and not name.startswith("register_")]
+    assert offenders == []
+
+
+def test_security_headers_are_given_the_checkout_origin_not_reading_billing():
+    """The CSP's form-action is passed to the headers by the factory; they read no other part's state."""
+    source = (APP / "security" / "headers.py").read_text()
+    assert "extensions" not in source and "gateway" not in source
+
+
+def test_staff_views_read_posted_fields_through_forms():
+    """Every field the staff console reads is a form field (app/staff/forms.py): validated, with its
+    message in the visitor's language, never picked out of ``request.form`` by hand."""
+    offenders = [f"{p.relative_to(APP)}:{n}" for p in (APP / "staff").rglob("*.py")
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if "request.form" in line]
+    assert offenders == []
+
+
+def test_the_meter_protocol_is_check_and_settle_without_boolean_flags():
+    """A call is checked before the backend's work and settled once its answer is known; both
+    meters offer exactly that, with the same parameters, and no flag changes what a method does."""
+    for name in ("check", "settle"):
+        expected = inspect.signature(getattr(Meter, name))
+        hints = typing.get_type_hints(getattr(Meter, name))
+        assert bool not in hints.values()
+        for meter in (DatabaseMeter, RedisMeter):
+            assert inspect.signature(getattr(meter, name)) == expected, (meter.__name__, name)
+    assert not hasattr(Meter, "meter") and not hasattr(DatabaseMeter, "meter") and not hasattr(RedisMeter, "meter")

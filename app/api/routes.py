@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from app.api import openapi, services
 from app.api.forms import TryItForm
-from app.errors.routes import problem_response, report_outage
+from app.errors.problems import problem_response, report_outage
 from app.extensions import db, limiter
 from app.metering.caps import next_month, resets_at
 from app.metering.lookups import spent

@@ -44,7 +44,7 @@ def webhook_secret(config) -> str:
 
 
 def current_gateway():
-    """The payment backend the application chose at start-up (``billing.routes.init_app``)."""
+    """The payment backend the application chose at start-up (``register_payments`` in ``create_app``)."""
     return current_app.extensions["payment_gateway"]
 
 
@@ -95,6 +95,7 @@ def _line_items(order) -> list[dict]:
 
 class StripeGateway:
     name = "stripe"
+    checkout_origins = ("https://checkout.stripe.com",)  # where checkout's form sends the browser (the CSP)
 
     def __init__(self, secret_key: str, http_client=None):
         self.client = stripe.StripeClient(secret_key, http_client=http_client, max_network_retries=2)
@@ -138,6 +139,7 @@ class DemoGateway:
     """No real payment: sessions are pages of this site that send signed events to our webhook."""
 
     name = "demo"
+    checkout_origins = ()  # its checkout pages are ours
 
     def __init__(self, url_for_session):
         self.url_for_session = url_for_session

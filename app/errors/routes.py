@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import json
-
 import redis
 import sqlalchemy.exc
 from flask import Flask, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
-from werkzeug.http import HTTP_STATUS_CODES
 
-from app.errors.services import RETRY_AFTER_SECONDS, OutageLog, error_texts, problem
+from app.errors.problems import problem_response, report_outage
+from app.errors.services import RETRY_AFTER_SECONDS, error_texts
 from app.extensions import db
 from app.metering.types import MeteringUnavailable
-
-
-def report_outage(name: str, exc: BaseException) -> None:
-    """Log a dependency's failure: the first of an outage with its traceback, then counts."""
-    current_app.extensions.setdefault("twtapi_outages", OutageLog()).report(current_app.logger, name, exc)
 
 
 def wants_problem_json() -> bool:
     """API clients get problem documents; browsers get pages."""
     return request.path == "/api" or request.path.startswith("/api/")
-
-
-def problem_response(status: int, detail: str | None = None, headers=None, **extra):
-    """An ``application/problem+json`` response (RFC 9457)."""
-    title = HTTP_STATUS_CODES.get(status, "Error")
-    body = json.dumps(problem(status, title, detail, **extra))
-    response = current_app.response_class(body, status=status, mimetype="application/problem+json")
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
 
 
 def _retry_after(error: HTTPException) -> dict:

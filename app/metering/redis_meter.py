@@ -192,12 +192,22 @@ class RedisMeter(RecordStreams):
 
     # --- one call --------------------------------------------------------------------------
 
-    def meter(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime, *,
-              count: bool, commit: bool) -> Outcome:
-        """See ``types.Meter.meter``. Raises KeyChanged when the key stopped working meanwhile."""
+    def check(self, key: KeyInfo, limit: int, price: int, record: CallRecord, now: datetime) -> Outcome:
+        """See ``types.Meter.check``. Raises KeyChanged when the key stopped working meanwhile."""
+        return self._meter(key, limit, price, 200, record, now, count=1, settled=0)
+
+    def settle(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime,
+               checked: Outcome | None = None) -> Outcome:
+        """See ``types.Meter.settle``. Raises KeyChanged when the key stopped working meanwhile."""
+        return self._meter(key, limit, price, status, record, now, count=int(checked is None), settled=1)
+
+    def _meter(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime, *,
+               count: int, settled: int) -> Outcome:
+        """One run of the metering script (``scripts.py``), whose ``count`` and ``commit`` arguments
+        are 1 or 0: count the call against the window; settle it: charge and log it (else log only a refusal)."""
         try:
             for _ in range(5):
-                result = self._run_meter(key, limit, price, status, count, commit, record)
+                result = self._run_meter(key, limit, price, status, count, settled, record)
                 if result[0] == "ok":
                     return self._outcome(key, result, limit, now)
                 if result[0] == "stale":
@@ -216,7 +226,7 @@ class RedisMeter(RecordStreams):
             raise MeteringUnavailable(str(exc)) from exc
         raise MeteringUnavailable("the balance kept changing while it was loaded")
 
-    def _run_meter(self, key: KeyInfo, limit: int, price: int, status: int, count: bool, commit: bool,
+    def _run_meter(self, key: KeyInfo, limit: int, price: int, status: int, count: int, settled: int,
                    record: CallRecord):
         now_ms = int(time.time() * 1000)
         window = now_ms // WINDOW_MS
@@ -224,7 +234,7 @@ class RedisMeter(RecordStreams):
         rl = f"{group}rl:{key.id}:"
         keys = [group + "epoch", f"{group}bal:{key.user_id}", group + "pend", f"{rl}{window}", f"{rl}{window - 1}",
                 group + "calls", *self._counters(key, record.created_at), group + "pendk"]
-        args = [key.epoch, key.user_id, price, limit, now_ms % WINDOW_MS, WINDOW_MS, int(count), int(commit), status,
+        args = [key.epoch, key.user_id, price, limit, now_ms % WINDOW_MS, WINDOW_MS, count, settled, status,
                 record.pack(key.user_id, key.id), key.id, key.daily_cap or 0, key.monthly_cap or 0,
                 key.spend_limit or 0]
         return self._meter_call(keys=keys, args=args)

@@ -173,12 +173,16 @@ class Meter(Protocol):
     def find_key(self, secret: str, now: datetime) -> KeyInfo | None:
         """The usable key for ``secret``, or None."""
 
-    def meter(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime, *,
-              count: bool, commit: bool) -> Outcome:
-        """Meter one call. ``count``: count it against the key's window (429 when full). ``price``:
-        charged when ``status`` is a success and ``commit`` is set, checked against the balance
-        otherwise (402 when short). ``commit``: charge and log the call; without it only a refusal
-        is logged (a check before the backend's work)."""
+    def check(self, key: KeyInfo, limit: int, price: int, record: CallRecord, now: datetime) -> Outcome:
+        """Before the backend's work: count the call against the key's window (429 when full) and
+        check the balance and caps cover ``price`` (402, or 429 for the spend limit). Nothing is
+        charged; only a refusal is logged."""
+
+    def settle(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime,
+               checked: Outcome | None = None) -> Outcome:
+        """Once the answer is known: charge ``price`` (when ``status`` is a success; 402 when the
+        balance is short, 402/429 at a cap) and log the call. ``checked``: what ``check`` answered
+        for this call, which counted it already; without it the call is counted here."""
 
     def current_key(self, key: KeyInfo, now: datetime) -> KeyInfo | None:
         """``key`` as committed now (a cached copy is read again when it changed), or None."""
@@ -202,31 +206,27 @@ class MeteredCall:
         self.meter, self.key, self.limit, self.price, self.now = meter, key, limit, price, now
         self._record = (request_id, method, endpoint, ip, now)
         self._started, self._clock = started, clock
-        self._counted = False
+        self._checked: Outcome | None = None
 
     def _record_now(self) -> CallRecord:
         return CallRecord(*self._record, int((self._clock() - self._started) * 1000))
 
     def check(self) -> Outcome | None:
         """Count the call and check the balance covers its price: the refusal (logged), or None."""
-        outcome = self.meter.meter(self.key, self.limit, self.price, 200, self._record_now(), self.now, count=True,
-                                   commit=False)
-        self._counted = True
+        outcome = self._checked = self.meter.check(self.key, self.limit, self.price, self._record_now(), self.now)
         return outcome if outcome.status >= 400 else None
 
     def quote(self) -> Outcome:
         """What a GET would get now, charging nothing (HEAD): counted against the window like any
         call, the balance and caps checked against the price; logged with no credits (a refusal by
         the check itself, an answer by a second, chargeless step)."""
-        outcome = self.meter.meter(self.key, self.limit, self.price, 200, self._record_now(), self.now, count=True,
-                                   commit=False)
-        self._counted = True
+        outcome = self._checked = self.meter.check(self.key, self.limit, self.price, self._record_now(), self.now)
         if outcome.status < 400:
-            self.meter.meter(self.key, self.limit, 0, 200, self._record_now(), self.now, count=False, commit=True)
+            self.meter.settle(self.key, self.limit, 0, 200, self._record_now(), self.now, checked=outcome)
         return outcome
 
     def settle(self, status: int) -> Outcome:
         """Charge the price when ``status`` is a success and log the call, with its final status."""
         price = self.price if status < 400 else 0
-        return self.meter.meter(self.key, self.limit, price, status, self._record_now(), self.now,
-                                count=not self._counted, commit=True)
+        return self.meter.settle(self.key, self.limit, price, status, self._record_now(), self.now,
+                                 checked=self._checked)

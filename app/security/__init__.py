@@ -5,6 +5,8 @@ them into the application."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask
 
 from app.security.access import ACCESS_ATTR, agent, api_key, customer, public, staff
@@ -15,7 +17,7 @@ from app.security.csrf import (
     portal_csrf_token,
     request_is_same_origin,
 )
-from app.security.headers import csp_nonce, set_security_headers
+from app.security.headers import csp_nonce, form_action, set_security_headers
 from app.security.logs import RedactSecretsFilter, register_log_redaction
 from app.security.redirects import is_safe_next, safe_next
 from app.security.tokens import hash_token, new_token
@@ -25,9 +27,11 @@ __all__ = ["ACCESS_ATTR", "RedactSecretsFilter", "agent", "api_key", "check_csrf
            "request_is_same_origin", "safe_next", "staff"]
 
 
-def register_security(app: Flask) -> None:
+def register_security(app: Flask, form_action_origins: tuple[str, ...] = ()) -> None:
+    """``form_action_origins``: where a form may send the browser besides this site (the payment
+    backend's checkout page), passed by ``create_app``."""
     register_log_redaction(app)
     app.before_request(enforce_csrf)
-    app.after_request(set_security_headers)
+    app.after_request(partial(set_security_headers, form_action=form_action(form_action_origins)))
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["csrf_token"] = portal_csrf_token

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import current_app, g, request
+from flask import g, request
 
 PERMISSIONS_POLICY = ", ".join(
     f"{feature}=()"
@@ -22,7 +22,7 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
-def content_security_policy(nonce: str) -> str:
+def content_security_policy(nonce: str, form_action: str) -> str:
     directives = {
         "default-src": "'self'",
         "script-src": f"'self' 'nonce-{nonce}'",
@@ -30,9 +30,8 @@ def content_security_policy(nonce: str) -> str:
         "img-src": "'self' data:",
         "font-src": "'self'",
         "connect-src": "'self'",
-        # Checkout redirects the browser from our form to Stripe's page when Stripe is configured.
-        "form-action": "'self' https://checkout.stripe.com"
-        if current_app.extensions["payment_gateway"].name == "stripe" else "'self'",
+        # Checkout redirects the browser from our form to the payment page's origin, when it has one.
+        "form-action": form_action,
         "frame-ancestors": "'none'",
         "base-uri": "'none'",
         "object-src": "'none'",
@@ -45,11 +44,17 @@ def content_security_policy(nonce: str) -> str:
 NON_HTML_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 
-def set_security_headers(response):
-    """Add the security headers every response carries."""
+def form_action(origins: tuple[str, ...] = ()) -> str:
+    """The CSP's form-action: this site and the ``origins`` a form may send the browser to."""
+    return " ".join(("'self'", *origins))
+
+
+def set_security_headers(response, form_action: str = "'self'"):
+    """Add the security headers every response carries (``form_action``: see ``form_action()``)."""
     headers = response.headers
     html = response.mimetype == "text/html"
-    headers["Content-Security-Policy"] = content_security_policy(csp_nonce()) if html else NON_HTML_POLICY
+    headers["Content-Security-Policy"] = content_security_policy(csp_nonce(), form_action) if html \
+        else NON_HTML_POLICY
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     headers["X-Frame-Options"] = "DENY"

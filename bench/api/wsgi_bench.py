@@ -42,8 +42,9 @@ if os.environ.get("BENCH_VARIANT") == "gateway-only":
     from app.metering.types import Outcome
 
     _meter = app.extensions["twtapi_meter"]
-    _meter.meter = lambda key, limit, price, status, record, now, count, commit: Outcome(
-        status, price if commit else 0, 1_000_000, limit, limit - 1, 60)
+    _meter.check = lambda key, limit, price, record, now: Outcome(200, 0, 1_000_000, limit, limit - 1, 60)
+    _meter.settle = lambda key, limit, price, status, record, now, checked=None: Outcome(
+        status, price, 1_000_000, limit, limit - 1, 60)
     _meter.after_call = lambda: None
 
 if os.environ.get("BENCH_VARIANT") == "no-flusher":

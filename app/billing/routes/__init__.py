@@ -3,6 +3,5 @@ alerts and the spend limit (``alerts.py``); billing details and invoices (``invo
 
 from app.billing.blueprint import bp
 from app.billing.routes import alerts, checkout, invoices  # noqa: F401
-from app.billing.routes.checkout import init_app
 
-__all__ = ["bp", "init_app"]
+__all__ = ["bp"]

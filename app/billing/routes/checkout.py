@@ -18,18 +18,6 @@ from app.security import csrf_exempt, customer, public
 from app.timeutil import utcnow
 
 
-def init_app(app) -> None:
-    """Choose the payment backend once (the demo checkout's route exists only with the demo
-    backend), and let the low-credit e-mail follow charges."""
-    services.register_low_credit_mail(app)
-    chosen = gateway.choose_gateway(
-        app.config, lambda session_id: url_for("billing.show_demo_checkout", session_id=session_id))
-    app.extensions["payment_gateway"] = chosen
-    if chosen.name == "demo":
-        app.add_url_rule("/billing/demo/<session_id>", "billing.show_demo_checkout", show_demo_checkout,
-                         methods=["GET", "POST"])
-
-
 def _review(form: ReviewCheckoutForm, pack, status: int = 200):
     """The order before payment: pack, country, subtotal, tax and total."""
     country = form.country.data if form.country.data in dict(form.country.choices) else None

@@ -12,6 +12,7 @@ from app.breaches.forms import BreachDetailsForm, BreachStageForm, NotifyAuthori
 from app.extensions import db
 from app.security import staff
 from app.staff.blueprint import bp
+from app.staff.forms import StaffActionForm
 from app.timeutil import utcnow
 
 MISSING = {
@@ -58,7 +59,7 @@ def show_breach(reference: str):
     breach = breaches.find(reference) or abort(404)
     if request.method == "GET":
         return _render(breach)
-    action, now = request.form.get("action"), utcnow()
+    action, now = StaffActionForm().action.data, utcnow()
     forms = {"details": BreachDetailsForm(), "stage_form": BreachStageForm(), "notify_form": NotifyAuthorityForm()}
     form = forms.get({"details": "details", "stage": "stage_form", "notify": "notify_form"}.get(action, ""))
     if form is None or not form.validate_on_submit():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -16,7 +15,6 @@ from app.auth.models import User
 from app.billing import services as billing
 from app.consent import services as consent_services
 from app.contact import services as contact_services
-from app.database import form_id
 from app.extensions import db
 from app.keys import services as key_services
 from app.rights import inventory
@@ -25,6 +23,7 @@ from app.security import staff
 from app.staff import account_actions
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
+from app.staff.forms import AccountActionForm, OpenRecordForm, first_error, resubmitted
 from app.timeutil import utcnow
 from app.usage import services as usage_services
 
@@ -61,13 +60,12 @@ def show_user(user_id: int):
         abort(404)
     grants = session.get("staff_record_views", {})
     if request.method == "POST":
-        reason = (request.form.get("reason") or "").strip()[:300]
-        category, reference = request.form.get("category"), (request.form.get("reference") or "").strip()[:40]
-        if not reason or category not in access.CATEGORIES:
+        form = OpenRecordForm()
+        if not form.validate_on_submit():
             return render_template("staff/user_reason.html", user_id=user_id, categories=access.CATEGORIES,
-                                   form=request.form, missing=True), 400
-        entry = staff_services.open_user_record(current_user, user, category, reference, reason, current_app.config,
-                                                utcnow(), request.remote_addr)
+                                   form=form.data, missing=True), 400
+        entry = staff_services.open_user_record(current_user, user, form.category.data, form.reference.data,
+                                                form.reason.data, current_app.config, utcnow(), request.remote_addr)
         db.session.commit()
         recent = sorted(grants.items(), key=lambda item: item[1][1])[-19:]
         session["staff_record_views"] = {**dict(recent), str(user_id): [entry.id, time.time()]}
@@ -126,19 +124,19 @@ def act_on_user(user_id: int):
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
-    action = request.form.get("action", "")
-    reason = (request.form.get("reason") or "").strip()[:300]
-    if not reason:
-        flash(_("Give a reason: it goes into the audit log."), "error")
+    form = AccountActionForm()
+    action, reason = form.action.data, form.reason.data
+    if not form.validate_on_submit():
+        flash(first_error(form), "error")
         return redirect(url_for("staff.show_user", user_id=user_id), code=303)
     try:
         account_actions.check(action, current_user)
-        if action in CONFIRM_USER_ACTIONS and request.form.get("confirmed") != "yes":
+        if action in CONFIRM_USER_ACTIONS and not form.is_confirmed:
             title, consequence, button = CONFIRM_USER_ACTIONS[action]
             return render_template("staff/confirm.html", title=title, consequence=consequence, button=button,
-                                   action_url=url_for("staff.act_on_user", user_id=user_id), fields=request.form,
+                                   action_url=url_for("staff.act_on_user", user_id=user_id), fields=resubmitted(form),
                                    cancel_url=url_for("staff.show_user", user_id=user_id))
-        account_actions.apply(user, current_user, action, reason, form_id(request.form.get("key_id")),
+        account_actions.apply(user, current_user, action, reason, form.key_id.data,
                               current_app.config, utcnow(), request.remote_addr)
     except account_actions.UnknownAction:
         abort(400)

@@ -18,6 +18,7 @@ from app.legal import services as legal
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
+from app.staff.forms import ReviewAccessForm, first_error
 from app.timeutil import utcnow
 
 
@@ -37,10 +38,10 @@ def show_dashboard():
 @staff("admin", "privacy")
 def review_access(access_id: int):
     """Mark a flagged access (one tied to no ticket, request or order) as reviewed, with a note."""
-    note = (request.form.get("note") or "").strip()[:200]
-    if not note:
-        flash(_("Say what the review found: it goes into the audit log."), "error")
-    elif access.mark_reviewed(access_id, current_user, note, utcnow(), request.remote_addr):
+    form = ReviewAccessForm()
+    if not form.validate_on_submit():
+        flash(first_error(form), "error")
+    elif access.mark_reviewed(access_id, current_user, form.note.data, utcnow(), request.remote_addr):
         db.session.commit()
         flash(_("The access is marked as reviewed."), "success")
     else:

@@ -14,6 +14,7 @@ from app.extensions import db
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
+from app.staff.forms import StaffActionForm
 from app.timeutil import utcnow
 
 
@@ -58,7 +59,7 @@ def show_message(reference: str):
         assign_form.assignee.data = thread.assignee_id or 0
         return render_template("staff/message.html", thread=thread, reply_form=reply_form,
                                assign_form=assign_form, members=members)
-    action = request.form.get("action", "")
+    action = StaffActionForm().action.data
     form = assign_form if action == "assign" else reply_form
     if action not in contact.STAFF_ACTIONS or (action in ("reply", "note", "assign") and not form.validate_on_submit()):
         status = 400 if (reply_form.errors or assign_form.errors or action not in contact.STAFF_ACTIONS) else 200

@@ -17,6 +17,7 @@ from app.pricing import get_pricing
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
+from app.staff.forms import StaffActionForm, resubmitted
 from app.timeutil import utcnow
 
 
@@ -81,8 +82,8 @@ def show_order(reference: str):
         return _render_order(order, buyer, form, 400 if form.errors else 200)
     try:
         amount = refunds.refundable_amount(order, amounts.to_minor(form.amount.data, order.currency))
-        if request.form.get("confirmed") != "yes":
-            return _confirm_refund(order, refunds.preview(order, amount))
+        if not StaffActionForm().is_confirmed:
+            return _confirm_refund(order, refunds.preview(order, amount), form)
         done = refunds.refund(order, amount, current_user, form.reason.data, gateway.current_gateway(),
                               current_app.config, utcnow(), request.remote_addr)
     except amounts.TooPrecise:
@@ -107,7 +108,7 @@ def _render_order(order, buyer, form, status=200):
                            refund_blocked=disputes.blocks_refund(order)), status
 
 
-def _confirm_refund(order, preview: refunds.Preview):
+def _confirm_refund(order, preview: refunds.Preview, form):
     price = format_currency(preview.amount_cents / 100, order.currency)
     consequence = _("%(amount)s goes back to the buyer's means of payment, and %(credits)s credits are taken back: "
                     "their balance goes from %(before)s to %(after)s credits.", amount=price,
@@ -119,7 +120,7 @@ def _confirm_refund(order, preview: refunds.Preview):
     return render_template(
         "staff/confirm.html", title=_("Refund %(amount)s?", amount=price), button=_("Refund %(amount)s", amount=price),
         consequence=consequence + " " + _("The buyer is e-mailed a credit note. This cannot be undone."),
-        action_url=url_for("staff.show_order", reference=order.reference), fields=request.form,
+        action_url=url_for("staff.show_order", reference=order.reference), fields=resubmitted(form),
         cancel_url=url_for("staff.show_order", reference=order.reference))
 
 

@@ -16,6 +16,7 @@ from app.rights.forms import StaffRequestForm
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
+from app.staff.forms import StaffActionForm
 from app.timeutil import utcnow
 
 # --- rights requests (privacy and admin roles) ---------------------------------------------------------
@@ -64,8 +65,9 @@ def show_request(reference: str):
         form.assignee.data = req.assignee_id or 0
     if request.method != "POST" or not form.validate_on_submit():
         return _render_request(req, owner, form, 400 if form.errors else 200)
-    action = request.form.get("action", "")
-    if staff_actions.needs_confirmation(req, action) and request.form.get("confirmed") != "yes":
+    posted = StaffActionForm()
+    action = posted.action.data
+    if staff_actions.needs_confirmation(req, action) and not posted.is_confirmed:
         return _render_request(req, owner, form, 200, confirm=action)
     try:
         staff_actions.apply(req, owner, current_user, action, note=(form.note.data or "").strip(),
