@@ -15,11 +15,11 @@ from app.audit import services as audit
 from app.auth.models import User
 from app.billing import disputes, webhooks
 from app.billing.amounts import in_units
-from app.billing.models import Order
+from app.billing.models import Order, OrderStatus
 from app.extensions import db
 from app.metering import services as metering
 
-REFUNDABLE = ("paid", "partially_refunded")
+REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
 
 
 class NotRefundable(ValueError):

@@ -15,13 +15,13 @@ from sqlalchemy import distinct, func, select
 from app.audit import services as audit
 from app.auth.models import User, UserSession
 from app.billing.models import Order
-from app.breaches.models import Breach
+from app.breaches.models import BREACH_TRANSITIONS, Breach, BreachStage
 from app.contact.models import ContactThread
 from app.email import render_email
 from app.extensions import db
 from app.keys.models import ApiKey
 
-STAGES = ("suspected", "confirmed", "contained", "closed")
+STAGES = tuple(BreachStage)
 NOTIFY_WITHIN = timedelta(hours=72)
 EDITABLE = ("title", "nature", "data_categories", "scope", "people_affected", "records_affected", "contact",
             "consequences", "measures")
@@ -57,7 +57,7 @@ def record(title: str, aware_at: datetime, nature: str | None, actor: User, now:
     """Open a suspected breach; the clock starts at ``aware_at`` (not in the future)."""
     breach = Breach(reference="BR-pending", title=title.strip()[:200], aware_at=min(aware_at, now),
                     nature=(nature or "").strip() or None, recorded_at=now, recorded_by_id=actor.id,
-                    stage="suspected")
+                    stage=BreachStage.SUSPECTED)
     db.session.add(breach)
     db.session.flush()
     breach.reference = f"BR-{now.year}-{breach.id:04d}"
@@ -92,10 +92,12 @@ def details_from(values: dict, breach: Breach) -> dict:
 
 
 def set_stage(breach: Breach, stage: str, actor: User, now: datetime, ip: str | None = None) -> None:
+    """Move the breach to ``stage``: Refused for an unknown stage, StageRefused for a move
+    BREACH_TRANSITIONS does not allow."""
     if stage not in STAGES:
         raise Refused(["stage"])
-    breach.stage = stage
-    breach.closed_at = now if stage == "closed" else None
+    breach.stage = BREACH_TRANSITIONS.check(breach.stage, BreachStage(stage))
+    breach.closed_at = now if stage == BreachStage.CLOSED else None
     audit.record(actor, "privacy:breach:stage", now, target=breach.reference, reason=stage, ip=ip)
     db.session.flush()
 
@@ -164,4 +166,4 @@ def find(reference: str) -> Breach | None:
 def open_count() -> int:
     """Breaches not closed whose authority notification is still to be decided."""
     return db.session.scalar(select(func.count()).select_from(Breach).where(
-        Breach.stage != "closed", Breach.authority_notified_at.is_(None))) or 0
+        Breach.stage != BreachStage.CLOSED, Breach.authority_notified_at.is_(None))) or 0

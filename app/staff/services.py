@@ -18,10 +18,10 @@ from app.auth.models import STAFF_ROLES, User, UserRole, UserSession
 from app.auth.provisioning import create_staff
 from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_verification
 from app.billing import disputes, invoices
-from app.billing.models import Invoice, Order, WebhookEvent
+from app.billing.models import CreditKind, Invoice, Order, WebhookEvent
 from app.billing.services import add_credits
 from app.breaches import services as breaches
-from app.contact.models import ContactThread
+from app.contact.models import ContactThread, ThreadStatus
 from app.csvstream import csv_lines
 from app.email import OutboxMessage, external_url, queue_email
 from app.extensions import db
@@ -224,7 +224,7 @@ def waiting_counts(viewer: User, today: date) -> dict[str, int]:
     counts: dict[str, int] = {}
     if viewer.has_role("support", "admin"):
         counts["messages"] = db.session.scalar(select(func.count()).select_from(ContactThread).where(
-            ContactThread.status == "new")) or 0
+            ContactThread.status == ThreadStatus.NEW)) or 0
     if viewer.has_role("privacy", "admin"):
         counts["requests"] = db.session.scalar(select(func.count()).select_from(RightsRequest).where(
             RightsRequest.status.in_(OPEN_STATUSES), RightsRequest.due_on <= today + timedelta(days=7))) or 0
@@ -347,7 +347,7 @@ def adjust_credits(user: User, amount: int, reason: str, actor: User, config, no
                    ip: str | None = None) -> None:
     """Add (or remove) credits with a ledger row and an audit row, and tell the customer. Raises
     InsufficientCredits rather than take the balance below zero."""
-    add_credits(user, amount, "adjustment", now, reason=reason, actor=actor)
+    add_credits(user, amount, CreditKind.ADJUSTMENT, now, reason=reason, actor=actor)
     audit.record(actor, "billing:credits:adjust", now, target_user=user, reason=f"{amount:+d}: {reason}", ip=ip)
     notify(user, "credits", config)
 
