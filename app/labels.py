@@ -2,7 +2,10 @@
 word for the same state (the export adds the raw code beside it).
 
 ``label(kind, value)`` is a template global; an unknown value shows as itself, so a state added
-without a label is visible rather than hidden.
+without a label is visible rather than hidden. The tables of stored states are keyed by their
+``StrEnum`` members (a member is equal to, and hashes like, its stored string), and a test checks
+that every member has a label. ``TEMPLATE_STATES`` puts the enums into the templates, which
+compare members (``order.status == OrderStatus.PAID``) rather than spell a state.
 """
 
 from __future__ import annotations
@@ -11,15 +14,28 @@ from babel.lists import format_list
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from app.audit.models import AnchorKind
+from app.billing.models import CreditKind, DisputeStatus, InvoiceKind, OrderStatus, RefundStatus
+from app.breaches.models import BreachStage
 from app.consent.registry import CATEGORIES
+from app.contact.models import MessageKind, ThreadStatus
+from app.drp.models import DrpStatus
+from app.keys.models import KeyState
+from app.rights.models import RequestStatus
+
+TEMPLATE_STATES = {enum.__name__: enum for enum in (
+    AnchorKind, BreachStage, CreditKind, DisputeStatus, DrpStatus, InvoiceKind, KeyState, MessageKind, OrderStatus,
+    RefundStatus, RequestStatus, ThreadStatus)}
 
 LABELS: dict[str, dict[str, object]] = {
     "order": {
-        "pending": _l("pending"), "paid": _l("paid"), "failed": _l("payment failed"),
-        "expired": _l("cancelled"), "refunded": _l("refunded"), "partially_refunded": _l("partly refunded"),
+        OrderStatus.PENDING: _l("pending"), OrderStatus.PAID: _l("paid"), OrderStatus.FAILED: _l("payment failed"),
+        OrderStatus.EXPIRED: _l("cancelled"), OrderStatus.REFUNDED: _l("refunded"),
+        OrderStatus.PARTIALLY_REFUNDED: _l("partly refunded"),
     },
     "thread": {
-        "new": _l("received"), "open": _l("in progress"), "waiting": _l("answered"), "closed": _l("closed"),
+        ThreadStatus.NEW: _l("received"), ThreadStatus.OPEN: _l("in progress"), ThreadStatus.WAITING: _l("answered"),
+        ThreadStatus.CLOSED: _l("closed"),
     },
     "topic": {
         "sales": _l("Sales and pricing"), "billing": _l("Billing and payments"),
@@ -27,10 +43,11 @@ LABELS: dict[str, dict[str, object]] = {
         "complaint": _l("Complaint"), "other": _l("Something else"),
     },
     "request": {
-        "unconfirmed": _l("waiting for confirmation"), "received": _l("received"), "open": _l("open"),
-        "in_progress": _l("in progress"), "extended": _l("extended"), "on_hold": _l("on hold"),
-        "completed": _l("completed"), "rejected": _l("rejected"), "expired": _l("expired"),
-        "revoked": _l("withdrawn"),
+        RequestStatus.UNCONFIRMED: _l("waiting for confirmation"), RequestStatus.RECEIVED: _l("received"),
+        RequestStatus.OPEN: _l("open"), RequestStatus.IN_PROGRESS: _l("in progress"),
+        RequestStatus.EXTENDED: _l("extended"), RequestStatus.ON_HOLD: _l("on hold"),
+        RequestStatus.COMPLETED: _l("completed"), RequestStatus.REJECTED: _l("rejected"),
+        RequestStatus.EXPIRED: _l("expired"), RequestStatus.REVOKED: _l("withdrawn"),
     },
     "request_type": {
         "access": _l("A copy of my data (access)"), "rectification": _l("Correct my data (rectification)"),
@@ -93,7 +110,8 @@ LABELS: dict[str, dict[str, object]] = {
         "demo": _l("Demo checkout (no real payment)"),
     },
     "key": {
-        "active": _l("active"), "rotating": _l("being replaced"), "revoked": _l("revoked"), "expired": _l("expired"),
+        KeyState.ACTIVE: _l("active"), KeyState.ROTATING: _l("being replaced"), KeyState.REVOKED: _l("revoked"),
+        KeyState.EXPIRED: _l("expired"),
     },
     "consent_method": {
         "accept_all": _l("accepted all"), "reject_all": _l("rejected all"), "save": _l("saved a choice"),
@@ -101,8 +119,8 @@ LABELS: dict[str, dict[str, object]] = {
     },
     "consent_category": {c.name: c.label for c in CATEGORIES},
     "breach_stage": {
-        "suspected": _l("suspected"), "confirmed": _l("confirmed"), "contained": _l("contained"),
-        "closed": _l("closed"),
+        BreachStage.SUSPECTED: _l("suspected"), BreachStage.CONFIRMED: _l("confirmed"),
+        BreachStage.CONTAINED: _l("contained"), BreachStage.CLOSED: _l("closed"),
     },
     "breach_scope": {
         "all_accounts": _l("Every account"), "accounts_with_keys": _l("Accounts with an active API key"),
@@ -123,14 +141,16 @@ LABELS: dict[str, dict[str, object]] = {
         "support": _l("Support"), "billing": _l("Billing"), "privacy": _l("Privacy"), "admin": _l("Administrator"),
     },
     "credit": {
-        "signup_bonus": _l("welcome credits"), "purchase": _l("purchase"), "refund": _l("refund"),
-        "usage": _l("API calls"), "adjustment": _l("adjustment by our staff"),
-        "dispute": _l("payment disputed"),
+        CreditKind.SIGNUP_BONUS: _l("welcome credits"), CreditKind.PURCHASE: _l("purchase"),
+        CreditKind.REFUND: _l("refund"), CreditKind.USAGE: _l("API calls"),
+        CreditKind.ADJUSTMENT: _l("adjustment by our staff"), CreditKind.DISPUTE: _l("payment disputed"),
     },
     "dispute": {
-        "warning_needs_response": _l("inquiry: needs response"), "warning_under_review": _l("inquiry: under review"),
-        "warning_closed": _l("inquiry closed"), "needs_response": _l("needs response"),
-        "under_review": _l("under review"), "won": _l("won"), "lost": _l("lost"), "prevented": _l("prevented"),
+        DisputeStatus.WARNING_NEEDS_RESPONSE: _l("inquiry: needs response"),
+        DisputeStatus.WARNING_UNDER_REVIEW: _l("inquiry: under review"),
+        DisputeStatus.WARNING_CLOSED: _l("inquiry closed"), DisputeStatus.NEEDS_RESPONSE: _l("needs response"),
+        DisputeStatus.UNDER_REVIEW: _l("under review"), DisputeStatus.WON: _l("won"), DisputeStatus.LOST: _l("lost"),
+        DisputeStatus.PREVENTED: _l("prevented"),
     },
     "dispute_reason": {
         "bank_cannot_process": _l("bank cannot process"), "check_returned": _l("check returned"),

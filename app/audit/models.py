@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
@@ -10,6 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.retention import PERSONAL, Rule, register
 from app.timeutil import utcnow
+
+
+class AnchorKind(StrEnum):
+    GENESIS = "genesis"  # where the chain began
+    RETENTION = "retention"  # where it starts after the retention purge deleted older entries
 
 
 class AuditEntry(db.Model):
