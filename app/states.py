@@ -37,7 +37,7 @@ class Transitions:
     def check(self, current: str | None, target: str) -> str:
         """``target`` when the table allows the move; raises the table's error otherwise."""
         if not self.allowed(current, target):
-            raise self.error(f"A {self.aggregate} that is {current or 'new'} cannot become {target}.",
+            raise self.error(f"The {self.aggregate} is {current or 'new'}: it cannot become {target}.",
                              current, target)
         return target
 
