@@ -14,7 +14,7 @@ from babel.lists import format_list
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from app.audit.models import AnchorKind
+from app.audit.models import AnchorKind, AuditAction
 from app.billing.models import CreditKind, DisputeStatus, InvoiceKind, OrderStatus, RefundStatus
 from app.breaches.models import BreachStage
 from app.consent.registry import CATEGORIES
@@ -24,8 +24,8 @@ from app.keys.models import KeyState
 from app.rights.models import RequestStatus
 
 TEMPLATE_STATES = {enum.__name__: enum for enum in (
-    AnchorKind, BreachStage, CreditKind, DisputeStatus, DrpStatus, InvoiceKind, KeyState, MessageKind, OrderStatus,
-    RefundStatus, RequestStatus, ThreadStatus)}
+    AnchorKind, AuditAction, BreachStage, CreditKind, DisputeStatus, DrpStatus, InvoiceKind, KeyState, MessageKind,
+    OrderStatus, RefundStatus, RequestStatus, ThreadStatus)}
 
 LABELS: dict[str, dict[str, object]] = {
     "order": {
@@ -74,36 +74,52 @@ LABELS: dict[str, dict[str, object]] = {
         "api:key:revoke": _l("API key revoked"),
     },
     "audit": {
-        "staff:role:grant": _l("Staff role granted"), "staff:team:invite": _l("Staff member invited"),
-        "staff:team:roles": _l("Staff roles changed"), "staff:user:view": _l("Customer record opened"),
-        "staff:user:suspend": _l("Account suspended"), "staff:user:unsuspend": _l("Account unsuspended"),
-        "staff:user:end-sessions": _l("Customer's sessions ended"),
-        "staff:sessions:end-all": _l("Every account signed out (emergency)"),
-        "staff:user:revoke-key": _l("Customer's key revoked"),
-        "staff:user:resend-verification": _l("Confirmation e-mail sent again"),
-        "privacy:export": _l("Data export downloaded"), "privacy:person:lookup": _l("Address looked up"),
-        "privacy:access:review": _l("Unlinked staff access reviewed"),
-        "privacy:breach:record": _l("Breach recorded"), "privacy:breach:update": _l("Breach details changed"),
-        "privacy:breach:stage": _l("Breach stage changed"),
-        "privacy:breach:notify": _l("Breach notified to the authority"),
-        "privacy:agent:register": _l("Authorized agent registered"),
-        "privacy:agent:revoke": _l("Authorized agent revoked"),
-        "billing:order:view": _l("Order opened"), "billing:order:refund": _l("Order refunded"),
-        "billing:orders:export": _l("Orders exported"),
-        "billing:orders:search": _l("Orders searched for a customer"),
-        "billing:invoice:view": _l("Invoice opened"), "billing:invoice:download": _l("Invoice PDF downloaded"),
-        "staff:users:search": _l("Customer listed in a search"),
-        "contact:threads:search": _l("Conversations searched for a customer"),
-        "privacy:audit:read": _l("Audit log read for a customer"), "privacy:audit:export": _l("Audit log exported"),
-        "billing:credits:adjust": _l("Credits adjusted"),
-        "rights:view": _l("Rights request opened"), "rights:assign": _l("Rights request assigned"),
-        "rights:note": _l("Note added to a rights request"), "rights:start": _l("Rights request started"),
-        "rights:extend": _l("Rights request deadline extended"), "rights:complete": _l("Rights request completed"),
-        "rights:reject": _l("Rights request rejected"), "rights:hold": _l("Legal hold placed"),
-        "rights:release": _l("Legal hold released"), "rights:minor": _l("Account flagged as a minor's"),
-        "contact:thread:view": _l("Conversation opened"), "contact:thread:reply": _l("Reply sent"),
-        "contact:thread:note": _l("Internal note added"), "contact:thread:assign": _l("Conversation assigned"),
-        "contact:thread:close": _l("Conversation closed"), "contact:thread:reopen": _l("Conversation reopened"),
+        AuditAction.STAFF_ROLE_GRANT: _l("Staff role granted"),
+        AuditAction.STAFF_TEAM_INVITE: _l("Staff member invited"),
+        AuditAction.STAFF_TEAM_ROLES: _l("Staff roles changed"),
+        AuditAction.STAFF_USER_VIEW: _l("Customer record opened"),
+        AuditAction.STAFF_USER_SUSPEND: _l("Account suspended"),
+        AuditAction.STAFF_USER_UNSUSPEND: _l("Account unsuspended"),
+        AuditAction.STAFF_USER_END_SESSIONS: _l("Customer's sessions ended"),
+        AuditAction.STAFF_SESSIONS_END_ALL: _l("Every account signed out (emergency)"),
+        AuditAction.STAFF_USER_REVOKE_KEY: _l("Customer's key revoked"),
+        AuditAction.STAFF_USER_RESEND_VERIFICATION: _l("Confirmation e-mail sent again"),
+        AuditAction.PRIVACY_EXPORT: _l("Data export downloaded"),
+        AuditAction.PRIVACY_PERSON_LOOKUP: _l("Address looked up"),
+        AuditAction.PRIVACY_ACCESS_REVIEW: _l("Unlinked staff access reviewed"),
+        AuditAction.PRIVACY_BREACH_RECORD: _l("Breach recorded"),
+        AuditAction.PRIVACY_BREACH_UPDATE: _l("Breach details changed"),
+        AuditAction.PRIVACY_BREACH_STAGE: _l("Breach stage changed"),
+        AuditAction.PRIVACY_BREACH_NOTIFY: _l("Breach notified to the authority"),
+        AuditAction.PRIVACY_AGENT_REGISTER: _l("Authorized agent registered"),
+        AuditAction.PRIVACY_AGENT_REVOKE: _l("Authorized agent revoked"),
+        AuditAction.BILLING_ORDER_VIEW: _l("Order opened"),
+        AuditAction.BILLING_ORDER_REFUND: _l("Order refunded"),
+        AuditAction.BILLING_ORDERS_EXPORT: _l("Orders exported"),
+        AuditAction.BILLING_ORDERS_SEARCH: _l("Orders searched for a customer"),
+        AuditAction.BILLING_INVOICE_VIEW: _l("Invoice opened"),
+        AuditAction.BILLING_INVOICE_DOWNLOAD: _l("Invoice PDF downloaded"),
+        AuditAction.STAFF_USERS_SEARCH: _l("Customer listed in a search"),
+        AuditAction.CONTACT_THREADS_SEARCH: _l("Conversations searched for a customer"),
+        AuditAction.PRIVACY_AUDIT_READ: _l("Audit log read for a customer"),
+        AuditAction.PRIVACY_AUDIT_EXPORT: _l("Audit log exported"),
+        AuditAction.BILLING_CREDITS_ADJUST: _l("Credits adjusted"),
+        AuditAction.RIGHTS_VIEW: _l("Rights request opened"),
+        AuditAction.RIGHTS_ASSIGN: _l("Rights request assigned"),
+        AuditAction.RIGHTS_NOTE: _l("Note added to a rights request"),
+        AuditAction.RIGHTS_START: _l("Rights request started"),
+        AuditAction.RIGHTS_EXTEND: _l("Rights request deadline extended"),
+        AuditAction.RIGHTS_COMPLETE: _l("Rights request completed"),
+        AuditAction.RIGHTS_REJECT: _l("Rights request rejected"),
+        AuditAction.RIGHTS_HOLD: _l("Legal hold placed"),
+        AuditAction.RIGHTS_RELEASE: _l("Legal hold released"),
+        AuditAction.RIGHTS_MINOR: _l("Account flagged as a minor's"),
+        AuditAction.CONTACT_THREAD_VIEW: _l("Conversation opened"),
+        AuditAction.CONTACT_THREAD_REPLY: _l("Reply sent"),
+        AuditAction.CONTACT_THREAD_NOTE: _l("Internal note added"),
+        AuditAction.CONTACT_THREAD_ASSIGN: _l("Conversation assigned"),
+        AuditAction.CONTACT_THREAD_CLOSE: _l("Conversation closed"),
+        AuditAction.CONTACT_THREAD_REOPEN: _l("Conversation reopened"),
     },
     "payment_method": {
         "card": _l("Card"), "alipay": _l("Alipay"), "wechat_pay": _l("WeChat Pay"), "stripe": _l("Stripe Checkout"),

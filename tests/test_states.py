@@ -6,6 +6,7 @@ from enum import StrEnum
 
 import pytest
 
+from app.audit.models import AuditAction
 from app.billing.models import (
     DISPUTE_TRANSITIONS,
     ORDER_TRANSITIONS,
@@ -26,7 +27,7 @@ TABLES = [(ORDER_TRANSITIONS, OrderStatus), (REFUND_TRANSITIONS, RefundStatus), 
           (REQUEST_TRANSITIONS, RequestStatus), (THREAD_TRANSITIONS, ThreadStatus), (KEY_TRANSITIONS, KeyState),
           (BREACH_TRANSITIONS, BreachStage)]
 LABELLED = {"order": OrderStatus, "thread": ThreadStatus, "request": RequestStatus, "key": KeyState,
-            "breach_stage": BreachStage, "dispute": DisputeStatus}
+            "breach_stage": BreachStage, "dispute": DisputeStatus, "audit": AuditAction}
 
 
 @pytest.mark.parametrize(("table", "enum"), TABLES, ids=[t.aggregate for t, _ in TABLES])

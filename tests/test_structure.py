@@ -157,3 +157,20 @@ def test_templates_compare_enum_members_not_state_strings():
              for n, line in enumerate(p.read_text().splitlines(), 1) if TEMPLATE_STATE_LITERAL.search(line)
              and str(p.relative_to(TEMPLATES)) not in NOT_STATES]
     assert found == []
+
+
+LOG_CALLS = {"debug", "info", "warning", "error", "exception"}  # a log line's event name is not an audit row
+
+
+def test_audit_actions_are_enum_members():
+    """An audit row's action is an ``AuditAction`` member (labelled in app/labels.py): no call
+    passes a ``domain:object:verb`` string literal."""
+    found = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            logged = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in LOG_CALLS
+            if isinstance(node, ast.Call) and not logged:
+                found += [f"{path.relative_to(APP)}:{node.lineno}: {arg.value}" for arg in node.args
+                          if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                          and re.fullmatch(r"(staff|privacy|billing|rights|contact):[a-z:_-]+", arg.value)]
+    assert found == []

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import distinct, func, select
 
 from app.audit import services as audit
+from app.audit.models import AuditAction
 from app.auth.models import User, UserSession
 from app.billing.models import Order
 from app.breaches.models import BREACH_TRANSITIONS, Breach, BreachStage
@@ -61,7 +62,7 @@ def record(title: str, aware_at: datetime, nature: str | None, actor: User, now:
     db.session.add(breach)
     db.session.flush()
     breach.reference = f"BR-{now.year}-{breach.id:04d}"
-    audit.record(actor, "privacy:breach:record", now, target=breach.reference, reason=breach.title, ip=ip)
+    audit.record(actor, AuditAction.PRIVACY_BREACH_RECORD, now, target=breach.reference, reason=breach.title, ip=ip)
     db.session.flush()
     return breach
 
@@ -74,7 +75,8 @@ def update(breach: Breach, values: dict, actor: User, now: datetime, ip: str | N
             setattr(breach, name, values[name])
             changed.append(name)
     if changed:
-        audit.record(actor, "privacy:breach:update", now, target=breach.reference, reason=", ".join(changed), ip=ip)
+        audit.record(actor, AuditAction.PRIVACY_BREACH_UPDATE, now, target=breach.reference,
+                     reason=", ".join(changed), ip=ip)
     db.session.flush()
     return changed
 
@@ -98,7 +100,7 @@ def set_stage(breach: Breach, stage: str, actor: User, now: datetime, ip: str | 
         raise Refused(["stage"])
     breach.stage = BREACH_TRANSITIONS.check(breach.stage, BreachStage(stage))
     breach.closed_at = now if stage == BreachStage.CLOSED else None
-    audit.record(actor, "privacy:breach:stage", now, target=breach.reference, reason=stage, ip=ip)
+    audit.record(actor, AuditAction.PRIVACY_BREACH_STAGE, now, target=breach.reference, reason=stage, ip=ip)
     db.session.flush()
 
 
@@ -120,7 +122,7 @@ def notify_authority(breach: Breach, sent_at: datetime, authority_reference: str
         raise Refused(missing)
     breach.authority_notified_at, breach.delay_reason = sent_at, delay_reason
     breach.authority_reference = (authority_reference or "").strip()[:100] or None
-    audit.record(actor, "privacy:breach:notify", now, target=breach.reference,
+    audit.record(actor, AuditAction.PRIVACY_BREACH_NOTIFY, now, target=breach.reference,
                  reason=f"authority notified {sent_at:%Y-%m-%d %H:%M} UTC" + (" (late)" if delay_reason else ""), ip=ip)
     db.session.flush()
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from app import references
 from app.audit import access
 from app.audit import services as audit
+from app.audit.models import AuditAction
 from app.auth.models import User
 from app.contact.models import THREAD_TRANSITIONS, ContactMessage, ContactThread, MessageKind, ThreadStatus
 from app.email import external_url, queue_email
@@ -174,6 +175,6 @@ def record_staff_view(thread: ContactThread, staff, config, now: datetime, ip: s
 def record_staff_access(thread: ContactThread, staff, action: str, now: datetime, ip: str | None = None,
                         reason: str | None = None) -> None:
     """The audit row of a staff member's action on (or view of) a thread."""
-    audit.record(staff, f"contact:thread:{action}", now, target_user=None, target=thread.reference, reason=reason,
-                 ip=ip)
+    audit.record(staff, AuditAction(f"contact:thread:{action}"), now, target_user=None, target=thread.reference,
+                 reason=reason, ip=ip)
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app import references, throttle
 from app.addresses import canonical_email
 from app.audit import services as audit
+from app.audit.models import AuditAction
 from app.auth.models import User, UserRole
 from app.auth.services import end_sessions
 from app.contact.models import ContactThread, MessageKind
@@ -155,7 +156,8 @@ def request_from_token(token: str, secret_key: str, max_age_days: int = 90) -> R
 def audit_request(staff, req: RightsRequest, action: str, now: datetime, reason: str | None = None, ip=None) -> None:
     """The audit row of a staff action on a request (its owner, when there is one, is the subject)."""
     owner = db.session.get(User, req.user_id) if req.user_id else None
-    audit.record(staff, f"rights:{action}", now, target_user=owner, target=req.reference, reason=reason, ip=ip)
+    audit.record(staff, AuditAction(f"rights:{action}"), now, target_user=owner, target=req.reference,
+                 reason=reason, ip=ip)
 
 
 def assign(req: RightsRequest, staff, assignee_id: int | None, now: datetime, ip=None) -> None:
@@ -274,7 +276,7 @@ def place_hold(user: User, staff, reason: str, ends_on: date, now: datetime, ip=
                                                               RightsRequest.status.in_(OPEN_STATUSES))):
         if req.status != RequestStatus.ON_HOLD:
             _event(req, RequestStatus.ON_HOLD, now, staff, note="legal hold")
-    audit.record(staff, "rights:hold", now, target_user=user, reason=f"until {ends_on}: {reason}", ip=ip)
+    audit.record(staff, AuditAction.RIGHTS_HOLD, now, target_user=user, reason=f"until {ends_on}: {reason}", ip=ip)
     db.session.flush()
     return hold
 
@@ -285,7 +287,7 @@ def release_hold(hold: LegalHold, staff, now: datetime, ip=None) -> None:
                                                               RightsRequest.status == RequestStatus.ON_HOLD)):
         _event(req, RequestStatus.OPEN, now, staff, note="legal hold released")
     user = db.session.get(User, hold.user_id)
-    audit.record(staff, "rights:release", now, target_user=user, reason=hold.reason, ip=ip)
+    audit.record(staff, AuditAction.RIGHTS_RELEASE, now, target_user=user, reason=hold.reason, ip=ip)
     db.session.flush()
 
 
@@ -303,7 +305,7 @@ def flag_minor(user: User, staff, now: datetime, ip=None) -> RightsRequest:
     req.confirmed_at = now
     req.due_on = due_date(now.date(), minor=True)
     _event(req, RequestStatus.RECEIVED, now, staff, note="minor")
-    audit.record(staff, "rights:minor", now, target_user=user, reason=req.reference, ip=ip)
+    audit.record(staff, AuditAction.RIGHTS_MINOR, now, target_user=user, reason=req.reference, ip=ip)
     db.session.flush()
     return req
 
