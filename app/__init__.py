@@ -30,7 +30,7 @@ from app.errors import routes as errors_routes
 from app.extensions import babel, db, limiter, login_manager, migrate
 from app.i18n import format_day, format_moment, format_money, html_lang, install_template_gettext, select_locale
 from app.keys import routes as keys_routes
-from app.labels import label, label_list
+from app.labels import TEMPLATE_STATES, label, label_list
 from app.legal import routes as legal_routes
 from app.metering.services import register_metering, shown_balance
 from app.pages import routes as pages_routes
@@ -144,6 +144,7 @@ def register_templating(app: Flask) -> None:
         format_date=format_date,
         format_datetime=format_moment,
         shown_balance=shown_balance,
+        **TEMPLATE_STATES,
     )
     app.jinja_env.filters["stacked"] = stacked
     app.jinja_env.filters["day"] = format_day

@@ -2,7 +2,10 @@
 word for the same state (the export adds the raw code beside it).
 
 ``label(kind, value)`` is a template global; an unknown value shows as itself, so a state added
-without a label is visible rather than hidden.
+without a label is visible rather than hidden. The tables of stored states are keyed by their
+``StrEnum`` members (a member is equal to, and hashes like, its stored string), and a test checks
+that every member has a label. ``TEMPLATE_STATES`` puts the enums into the templates, which
+compare members (``order.status == OrderStatus.PAID``) rather than spell a state.
 """
 
 from __future__ import annotations
@@ -11,15 +14,28 @@ from babel.lists import format_list
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from app.audit.models import AnchorKind, AuditAction
+from app.billing.models import CreditKind, DisputeStatus, InvoiceKind, OrderStatus, RefundStatus
+from app.breaches.models import BreachStage
 from app.consent.registry import CATEGORIES
+from app.contact.models import MessageKind, ThreadStatus
+from app.drp.models import DrpStatus
+from app.keys.models import KeyState
+from app.rights.models import RequestStatus
+
+TEMPLATE_STATES = {enum.__name__: enum for enum in (
+    AnchorKind, AuditAction, BreachStage, CreditKind, DisputeStatus, DrpStatus, InvoiceKind, KeyState, MessageKind,
+    OrderStatus, RefundStatus, RequestStatus, ThreadStatus)}
 
 LABELS: dict[str, dict[str, object]] = {
     "order": {
-        "pending": _l("pending"), "paid": _l("paid"), "failed": _l("payment failed"),
-        "expired": _l("cancelled"), "refunded": _l("refunded"), "partially_refunded": _l("partly refunded"),
+        OrderStatus.PENDING: _l("pending"), OrderStatus.PAID: _l("paid"), OrderStatus.FAILED: _l("payment failed"),
+        OrderStatus.EXPIRED: _l("cancelled"), OrderStatus.REFUNDED: _l("refunded"),
+        OrderStatus.PARTIALLY_REFUNDED: _l("partly refunded"),
     },
     "thread": {
-        "new": _l("received"), "open": _l("in progress"), "waiting": _l("answered"), "closed": _l("closed"),
+        ThreadStatus.NEW: _l("received"), ThreadStatus.OPEN: _l("in progress"), ThreadStatus.WAITING: _l("answered"),
+        ThreadStatus.CLOSED: _l("closed"),
     },
     "topic": {
         "sales": _l("Sales and pricing"), "billing": _l("Billing and payments"),
@@ -27,10 +43,11 @@ LABELS: dict[str, dict[str, object]] = {
         "complaint": _l("Complaint"), "other": _l("Something else"),
     },
     "request": {
-        "unconfirmed": _l("waiting for confirmation"), "received": _l("received"), "open": _l("open"),
-        "in_progress": _l("in progress"), "extended": _l("extended"), "on_hold": _l("on hold"),
-        "completed": _l("completed"), "rejected": _l("rejected"), "expired": _l("expired"),
-        "revoked": _l("withdrawn"),
+        RequestStatus.UNCONFIRMED: _l("waiting for confirmation"), RequestStatus.RECEIVED: _l("received"),
+        RequestStatus.OPEN: _l("open"), RequestStatus.IN_PROGRESS: _l("in progress"),
+        RequestStatus.EXTENDED: _l("extended"), RequestStatus.ON_HOLD: _l("on hold"),
+        RequestStatus.COMPLETED: _l("completed"), RequestStatus.REJECTED: _l("rejected"),
+        RequestStatus.EXPIRED: _l("expired"), RequestStatus.REVOKED: _l("withdrawn"),
     },
     "request_type": {
         "access": _l("A copy of my data (access)"), "rectification": _l("Correct my data (rectification)"),
@@ -57,43 +74,60 @@ LABELS: dict[str, dict[str, object]] = {
         "api:key:revoke": _l("API key revoked"),
     },
     "audit": {
-        "staff:role:grant": _l("Staff role granted"), "staff:team:invite": _l("Staff member invited"),
-        "staff:team:roles": _l("Staff roles changed"), "staff:user:view": _l("Customer record opened"),
-        "staff:user:suspend": _l("Account suspended"), "staff:user:unsuspend": _l("Account unsuspended"),
-        "staff:user:end-sessions": _l("Customer's sessions ended"),
-        "staff:sessions:end-all": _l("Every account signed out (emergency)"),
-        "staff:user:revoke-key": _l("Customer's key revoked"),
-        "staff:user:resend-verification": _l("Confirmation e-mail sent again"),
-        "privacy:export": _l("Data export downloaded"), "privacy:person:lookup": _l("Address looked up"),
-        "privacy:access:review": _l("Unlinked staff access reviewed"),
-        "privacy:breach:record": _l("Breach recorded"), "privacy:breach:update": _l("Breach details changed"),
-        "privacy:breach:stage": _l("Breach stage changed"),
-        "privacy:breach:notify": _l("Breach notified to the authority"),
-        "privacy:agent:register": _l("Authorized agent registered"),
-        "privacy:agent:revoke": _l("Authorized agent revoked"),
-        "billing:order:view": _l("Order opened"), "billing:order:refund": _l("Order refunded"),
-        "billing:orders:export": _l("Orders exported"),
-        "billing:orders:search": _l("Orders searched for a customer"),
-        "billing:invoice:view": _l("Invoice opened"), "billing:invoice:download": _l("Invoice PDF downloaded"),
-        "staff:users:search": _l("Customer listed in a search"),
-        "contact:threads:search": _l("Conversations searched for a customer"),
-        "privacy:audit:read": _l("Audit log read for a customer"), "privacy:audit:export": _l("Audit log exported"),
-        "billing:credits:adjust": _l("Credits adjusted"),
-        "rights:view": _l("Rights request opened"), "rights:assign": _l("Rights request assigned"),
-        "rights:note": _l("Note added to a rights request"), "rights:start": _l("Rights request started"),
-        "rights:extend": _l("Rights request deadline extended"), "rights:complete": _l("Rights request completed"),
-        "rights:reject": _l("Rights request rejected"), "rights:hold": _l("Legal hold placed"),
-        "rights:release": _l("Legal hold released"), "rights:minor": _l("Account flagged as a minor's"),
-        "contact:thread:view": _l("Conversation opened"), "contact:thread:reply": _l("Reply sent"),
-        "contact:thread:note": _l("Internal note added"), "contact:thread:assign": _l("Conversation assigned"),
-        "contact:thread:close": _l("Conversation closed"), "contact:thread:reopen": _l("Conversation reopened"),
+        AuditAction.STAFF_ROLE_GRANT: _l("Staff role granted"),
+        AuditAction.STAFF_TEAM_INVITE: _l("Staff member invited"),
+        AuditAction.STAFF_TEAM_ROLES: _l("Staff roles changed"),
+        AuditAction.STAFF_USER_VIEW: _l("Customer record opened"),
+        AuditAction.STAFF_USER_SUSPEND: _l("Account suspended"),
+        AuditAction.STAFF_USER_UNSUSPEND: _l("Account unsuspended"),
+        AuditAction.STAFF_USER_END_SESSIONS: _l("Customer's sessions ended"),
+        AuditAction.STAFF_SESSIONS_END_ALL: _l("Every account signed out (emergency)"),
+        AuditAction.STAFF_USER_REVOKE_KEY: _l("Customer's key revoked"),
+        AuditAction.STAFF_USER_RESEND_VERIFICATION: _l("Confirmation e-mail sent again"),
+        AuditAction.PRIVACY_EXPORT: _l("Data export downloaded"),
+        AuditAction.PRIVACY_PERSON_LOOKUP: _l("Address looked up"),
+        AuditAction.PRIVACY_ACCESS_REVIEW: _l("Unlinked staff access reviewed"),
+        AuditAction.PRIVACY_BREACH_RECORD: _l("Breach recorded"),
+        AuditAction.PRIVACY_BREACH_UPDATE: _l("Breach details changed"),
+        AuditAction.PRIVACY_BREACH_STAGE: _l("Breach stage changed"),
+        AuditAction.PRIVACY_BREACH_NOTIFY: _l("Breach notified to the authority"),
+        AuditAction.PRIVACY_AGENT_REGISTER: _l("Authorized agent registered"),
+        AuditAction.PRIVACY_AGENT_REVOKE: _l("Authorized agent revoked"),
+        AuditAction.BILLING_ORDER_VIEW: _l("Order opened"),
+        AuditAction.BILLING_ORDER_REFUND: _l("Order refunded"),
+        AuditAction.BILLING_ORDERS_EXPORT: _l("Orders exported"),
+        AuditAction.BILLING_ORDERS_SEARCH: _l("Orders searched for a customer"),
+        AuditAction.BILLING_INVOICE_VIEW: _l("Invoice opened"),
+        AuditAction.BILLING_INVOICE_DOWNLOAD: _l("Invoice PDF downloaded"),
+        AuditAction.STAFF_USERS_SEARCH: _l("Customer listed in a search"),
+        AuditAction.CONTACT_THREADS_SEARCH: _l("Conversations searched for a customer"),
+        AuditAction.PRIVACY_AUDIT_READ: _l("Audit log read for a customer"),
+        AuditAction.PRIVACY_AUDIT_EXPORT: _l("Audit log exported"),
+        AuditAction.BILLING_CREDITS_ADJUST: _l("Credits adjusted"),
+        AuditAction.RIGHTS_VIEW: _l("Rights request opened"),
+        AuditAction.RIGHTS_ASSIGN: _l("Rights request assigned"),
+        AuditAction.RIGHTS_NOTE: _l("Note added to a rights request"),
+        AuditAction.RIGHTS_START: _l("Rights request started"),
+        AuditAction.RIGHTS_EXTEND: _l("Rights request deadline extended"),
+        AuditAction.RIGHTS_COMPLETE: _l("Rights request completed"),
+        AuditAction.RIGHTS_REJECT: _l("Rights request rejected"),
+        AuditAction.RIGHTS_HOLD: _l("Legal hold placed"),
+        AuditAction.RIGHTS_RELEASE: _l("Legal hold released"),
+        AuditAction.RIGHTS_MINOR: _l("Account flagged as a minor's"),
+        AuditAction.CONTACT_THREAD_VIEW: _l("Conversation opened"),
+        AuditAction.CONTACT_THREAD_REPLY: _l("Reply sent"),
+        AuditAction.CONTACT_THREAD_NOTE: _l("Internal note added"),
+        AuditAction.CONTACT_THREAD_ASSIGN: _l("Conversation assigned"),
+        AuditAction.CONTACT_THREAD_CLOSE: _l("Conversation closed"),
+        AuditAction.CONTACT_THREAD_REOPEN: _l("Conversation reopened"),
     },
     "payment_method": {
         "card": _l("Card"), "alipay": _l("Alipay"), "wechat_pay": _l("WeChat Pay"), "stripe": _l("Stripe Checkout"),
         "demo": _l("Demo checkout (no real payment)"),
     },
     "key": {
-        "active": _l("active"), "rotating": _l("being replaced"), "revoked": _l("revoked"), "expired": _l("expired"),
+        KeyState.ACTIVE: _l("active"), KeyState.ROTATING: _l("being replaced"), KeyState.REVOKED: _l("revoked"),
+        KeyState.EXPIRED: _l("expired"),
     },
     "consent_method": {
         "accept_all": _l("accepted all"), "reject_all": _l("rejected all"), "save": _l("saved a choice"),
@@ -101,8 +135,8 @@ LABELS: dict[str, dict[str, object]] = {
     },
     "consent_category": {c.name: c.label for c in CATEGORIES},
     "breach_stage": {
-        "suspected": _l("suspected"), "confirmed": _l("confirmed"), "contained": _l("contained"),
-        "closed": _l("closed"),
+        BreachStage.SUSPECTED: _l("suspected"), BreachStage.CONFIRMED: _l("confirmed"),
+        BreachStage.CONTAINED: _l("contained"), BreachStage.CLOSED: _l("closed"),
     },
     "breach_scope": {
         "all_accounts": _l("Every account"), "accounts_with_keys": _l("Accounts with an active API key"),
@@ -123,14 +157,16 @@ LABELS: dict[str, dict[str, object]] = {
         "support": _l("Support"), "billing": _l("Billing"), "privacy": _l("Privacy"), "admin": _l("Administrator"),
     },
     "credit": {
-        "signup_bonus": _l("welcome credits"), "purchase": _l("purchase"), "refund": _l("refund"),
-        "usage": _l("API calls"), "adjustment": _l("adjustment by our staff"),
-        "dispute": _l("payment disputed"),
+        CreditKind.SIGNUP_BONUS: _l("welcome credits"), CreditKind.PURCHASE: _l("purchase"),
+        CreditKind.REFUND: _l("refund"), CreditKind.USAGE: _l("API calls"),
+        CreditKind.ADJUSTMENT: _l("adjustment by our staff"), CreditKind.DISPUTE: _l("payment disputed"),
     },
     "dispute": {
-        "warning_needs_response": _l("inquiry: needs response"), "warning_under_review": _l("inquiry: under review"),
-        "warning_closed": _l("inquiry closed"), "needs_response": _l("needs response"),
-        "under_review": _l("under review"), "won": _l("won"), "lost": _l("lost"), "prevented": _l("prevented"),
+        DisputeStatus.WARNING_NEEDS_RESPONSE: _l("inquiry: needs response"),
+        DisputeStatus.WARNING_UNDER_REVIEW: _l("inquiry: under review"),
+        DisputeStatus.WARNING_CLOSED: _l("inquiry closed"), DisputeStatus.NEEDS_RESPONSE: _l("needs response"),
+        DisputeStatus.UNDER_REVIEW: _l("under review"), DisputeStatus.WON: _l("won"), DisputeStatus.LOST: _l("lost"),
+        DisputeStatus.PREVENTED: _l("prevented"),
     },
     "dispute_reason": {
         "bank_cannot_process": _l("bank cannot process"), "check_returned": _l("check returned"),

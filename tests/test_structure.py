@@ -4,6 +4,7 @@ views, and services that never reach for the request."""
 
 import ast
 import inspect
+import re
 import typing
 from pathlib import Path
 
@@ -176,3 +177,95 @@ def test_the_meter_protocol_is_check_and_settle_without_boolean_flags():
         for meter in (DatabaseMeter, RedisMeter):
             assert inspect.signature(getattr(meter, name)) == expected, (meter.__name__, name)
     assert not hasattr(Meter, "meter") and not hasattr(DatabaseMeter, "meter") and not hasattr(RedisMeter, "meter")
+
+STATE_COLUMNS = {"status", "kind", "stage", "from_status", "to_status"}
+
+
+def _state_attribute(node) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr in STATE_COLUMNS
+
+
+def _string_literals(node) -> list[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return []
+
+
+def state_literals(root: Path) -> list[str]:
+    """Every place under ``root`` that spells a state: a string literal compared with, assigned to
+    or passed as a status/kind/stage column (``order.status == "paid"``, ``x.status = "open"``,
+    ``Order(status="pending")``, ``Order.status.in_(("paid", ...))``)."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            where = f"{path.relative_to(root)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                if any(_state_attribute(s) for s in sides) and any(_string_literals(s) for s in sides):
+                    found.append(f"{where}: {ast.unparse(node)}")
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    both = isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple)
+                    pairs = zip(target.elts, node.value.elts, strict=False) if both else [(target, node.value)]
+                    found += [f"{where}: {ast.unparse(node)}" for t, v in pairs
+                              if _state_attribute(t) and _string_literals(v)]
+            elif isinstance(node, ast.Call):
+                if isinstance(node.func, ast.Attribute) and node.func.attr in ("in_", "not_in") \
+                        and _state_attribute(node.func.value) and any(_string_literals(a) for a in node.args):
+                    found.append(f"{where}: {ast.unparse(node)}")
+                found += [f"{where}: {k.arg}={ast.unparse(k.value)}" for k in node.keywords
+                          if k.arg in STATE_COLUMNS and _string_literals(k.value)]
+    return found
+
+
+def test_states_are_enum_members_not_string_literals():
+    """Each state and kind is a StrEnum member in its domain's models (moved by the domain's
+    transition table): no string literal is compared with, assigned to or passed as a status,
+    kind or stage column anywhere in app/."""
+    assert state_literals(APP) == []
+
+
+def test_the_state_literal_checker_sees_each_spelling(tmp_path):
+    (tmp_path / "services.py").write_text(
+        'def f(order, Order, Refund):\n'
+        '    if order.status == "paid":\n'
+        '        order.status = "refunded"\n'
+        '    order.status, order.note = "expired", "x"\n'
+        '    Refund(status="pending")\n'
+        '    Order.status.in_(("paid", "refunded"))\n'
+        '    return order.kind in ("invoice",) or order.stage != OrderStatus.PAID\n')
+    assert sorted(int(line.split(":")[1]) for line in state_literals(tmp_path)) == [2, 3, 4, 5, 6, 7]
+
+
+TEMPLATES = APP / "templates"
+NOT_STATES = {"legal/history.html"}  # its ``kind`` is a line of a text diff (added, removed), not a stored state
+TEMPLATE_STATE_LITERAL = re.compile(
+    r"""\b(?:status|stage|kind|to_status|from_status)\s*(?:==|!=|\bnot in\b|\bin\b)\s*\(?\s*['"]""")
+
+
+def test_templates_compare_enum_members_not_state_strings():
+    """Templates compare a state with an enum member (``OrderStatus.PAID``, a template global),
+    never with a hard-coded state string."""
+    found = [f"{p.relative_to(TEMPLATES)}:{n}" for p in sorted(TEMPLATES.rglob("*.*")) if p.suffix in (".html", ".txt")
+             for n, line in enumerate(p.read_text().splitlines(), 1) if TEMPLATE_STATE_LITERAL.search(line)
+             and str(p.relative_to(TEMPLATES)) not in NOT_STATES]
+    assert found == []
+
+
+LOG_CALLS = {"debug", "info", "warning", "error", "exception"}  # a log line's event name is not an audit row
+
+
+def test_audit_actions_are_enum_members():
+    """An audit row's action is an ``AuditAction`` member (labelled in app/labels.py): no call
+    passes a ``domain:object:verb`` string literal."""
+    found = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            logged = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in LOG_CALLS
+            if isinstance(node, ast.Call) and not logged:
+                found += [f"{path.relative_to(APP)}:{node.lineno}: {arg.value}" for arg in node.args
+                          if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                          and re.fullmatch(r"(staff|privacy|billing|rights|contact):[a-z:_-]+", arg.value)]
+    assert found == []

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 
 from app.audit import services
-from app.audit.models import StaffAccess
+from app.audit.models import AuditAction, StaffAccess
 from app.auth.models import STAFF_ROLES, User
 from app.billing.models import Order
 from app.contact.models import ContactThread
@@ -93,7 +93,7 @@ def mark_reviewed(access_id: int, reviewer: User, note: str, now: datetime, ip: 
         return False
     access.reviewed_at, access.reviewed_by_id = now, reviewer.id
     customer = db.session.get(User, access.user_id)
-    services.record(reviewer, "privacy:access:review", now, target_user=customer,
+    services.record(reviewer, AuditAction.PRIVACY_ACCESS_REVIEW, now, target_user=customer,
                     reason=f"#{access.id} {access.category}: {note}"[:300], ip=ip)
     db.session.flush()
     return True

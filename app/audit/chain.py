@@ -25,7 +25,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from app.audit.models import AuditChainAnchor, AuditChainHead, AuditEntry
+from app.audit.models import AnchorKind, AuditChainAnchor, AuditChainHead, AuditEntry
 from app.database import insert_once, lock_row
 from app.extensions import db
 from app.retention import Rule, register
@@ -80,10 +80,10 @@ def anchor_if_first(entry: AuditEntry) -> None:
     genesis anchor, once, in the table and in the log."""
     if entry.prev_hash != GENESIS or genesis() is not None:
         return
-    _write_anchor("genesis", entry.id, GENESIS, entry.row_hash, entry.created_at)
+    _write_anchor(AnchorKind.GENESIS, entry.id, GENESIS, entry.row_hash, entry.created_at)
 
 
-def _write_anchor(kind: str, entry_id: int, prev_hash: str, entry_hash: str | None,
+def _write_anchor(kind: AnchorKind, entry_id: int, prev_hash: str, entry_hash: str | None,
                   now: datetime) -> AuditChainAnchor:
     anchor = AuditChainAnchor(kind=kind, entry_id=entry_id, prev_hash=prev_hash, entry_hash=entry_hash,
                               created_at=now, seal=anchor_seal(_key(), kind, entry_id, prev_hash, entry_hash))
@@ -96,7 +96,7 @@ def _write_anchor(kind: str, entry_id: int, prev_hash: str, entry_hash: str | No
 
 def genesis() -> AuditChainAnchor | None:
     """The anchor where the chain began (None before the first sealed entry)."""
-    return db.session.scalar(select(AuditChainAnchor).where(AuditChainAnchor.kind == "genesis")
+    return db.session.scalar(select(AuditChainAnchor).where(AuditChainAnchor.kind == AnchorKind.GENESIS)
                              .order_by(AuditChainAnchor.id).limit(1))
 
 
@@ -141,10 +141,10 @@ def _reanchor(last_deleted: int, now: datetime) -> None:
     first = db.session.execute(select(AuditEntry.id, AuditEntry.prev_hash, AuditEntry.row_hash)
                                .where(AuditEntry.row_hash.is_not(None)).order_by(AuditEntry.id).limit(1)).first()
     if first is not None:
-        _write_anchor("retention", first.id, first.prev_hash, first.row_hash, now)
+        _write_anchor(AnchorKind.RETENTION, first.id, first.prev_hash, first.row_hash, now)
     else:
         head = db.session.scalar(select(AuditChainHead.last_hash).where(AuditChainHead.id == 1))
-        _write_anchor("retention", last_deleted + 1, head, None, now)
+        _write_anchor(AnchorKind.RETENTION, last_deleted + 1, head, None, now)
 
 
 register(Rule(
@@ -185,7 +185,7 @@ def _anchors(key: bytes, report: Report) -> None:
         if anchor.seal != anchor_seal(key, anchor.kind, anchor.entry_id, anchor.prev_hash, anchor.entry_hash):
             report.problems.append(f"anchor #{anchor.id}: forged or altered")
             continue
-        if anchor.kind == "genesis":
+        if anchor.kind == AnchorKind.GENESIS:
             if report.genesis is not None:
                 report.problems.append(f"anchor #{anchor.id}: a second start of the chain")
                 continue
@@ -209,7 +209,7 @@ def verify(config) -> Report:
     start = report.start
     # Before the genesis anchor's entry, unsealed entries are from before the chain; once the purge
     # has cut the chain, those went first (it cuts in id order), so no unsealed entry is left.
-    began = None if report.genesis is None else 0 if start.kind == "retention" else report.genesis.entry_id
+    began = None if report.genesis is None else 0 if start.kind == AnchorKind.RETENTION else report.genesis.entry_id
     previous, last_id, unsealed_after = None, 0, []
     while True:
         entries = list(db.session.scalars(select(AuditEntry).where(AuditEntry.id > last_id)

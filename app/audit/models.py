@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
@@ -10,6 +11,62 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.retention import PERSONAL, Rule, register
 from app.timeutil import utcnow
+
+
+class AuditAction(StrEnum):
+    """What a staff member (or the system) did, as the audit log stores it: ``domain:object:verb``."""
+
+    STAFF_ROLE_GRANT = "staff:role:grant"
+    STAFF_TEAM_INVITE = "staff:team:invite"
+    STAFF_TEAM_ROLES = "staff:team:roles"
+    STAFF_USER_VIEW = "staff:user:view"
+    STAFF_USER_SUSPEND = "staff:user:suspend"
+    STAFF_USER_UNSUSPEND = "staff:user:unsuspend"
+    STAFF_USER_END_SESSIONS = "staff:user:end-sessions"
+    STAFF_SESSIONS_END_ALL = "staff:sessions:end-all"
+    STAFF_USER_REVOKE_KEY = "staff:user:revoke-key"
+    STAFF_USER_RESEND_VERIFICATION = "staff:user:resend-verification"
+    PRIVACY_EXPORT = "privacy:export"
+    PRIVACY_PERSON_LOOKUP = "privacy:person:lookup"
+    PRIVACY_ACCESS_REVIEW = "privacy:access:review"
+    PRIVACY_BREACH_RECORD = "privacy:breach:record"
+    PRIVACY_BREACH_UPDATE = "privacy:breach:update"
+    PRIVACY_BREACH_STAGE = "privacy:breach:stage"
+    PRIVACY_BREACH_NOTIFY = "privacy:breach:notify"
+    PRIVACY_AGENT_REGISTER = "privacy:agent:register"
+    PRIVACY_AGENT_REVOKE = "privacy:agent:revoke"
+    BILLING_ORDER_VIEW = "billing:order:view"
+    BILLING_ORDER_REFUND = "billing:order:refund"
+    BILLING_ORDERS_EXPORT = "billing:orders:export"
+    BILLING_ORDERS_SEARCH = "billing:orders:search"
+    BILLING_INVOICE_VIEW = "billing:invoice:view"
+    BILLING_INVOICE_DOWNLOAD = "billing:invoice:download"
+    STAFF_USERS_SEARCH = "staff:users:search"
+    CONTACT_THREADS_SEARCH = "contact:threads:search"
+    PRIVACY_AUDIT_READ = "privacy:audit:read"
+    PRIVACY_AUDIT_EXPORT = "privacy:audit:export"
+    BILLING_CREDITS_ADJUST = "billing:credits:adjust"
+    RIGHTS_VIEW = "rights:view"
+    RIGHTS_ASSIGN = "rights:assign"
+    RIGHTS_NOTE = "rights:note"
+    RIGHTS_START = "rights:start"
+    RIGHTS_EXTEND = "rights:extend"
+    RIGHTS_COMPLETE = "rights:complete"
+    RIGHTS_REJECT = "rights:reject"
+    RIGHTS_HOLD = "rights:hold"
+    RIGHTS_RELEASE = "rights:release"
+    RIGHTS_MINOR = "rights:minor"
+    CONTACT_THREAD_VIEW = "contact:thread:view"
+    CONTACT_THREAD_REPLY = "contact:thread:reply"
+    CONTACT_THREAD_NOTE = "contact:thread:note"
+    CONTACT_THREAD_ASSIGN = "contact:thread:assign"
+    CONTACT_THREAD_CLOSE = "contact:thread:close"
+    CONTACT_THREAD_REOPEN = "contact:thread:reopen"
+
+
+class AnchorKind(StrEnum):
+    GENESIS = "genesis"  # where the chain began
+    RETENTION = "retention"  # where it starts after the retention purge deleted older entries
 
 
 class AuditEntry(db.Model):

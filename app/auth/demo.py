@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.auth.models import STAFF_ROLES, User
 from app.auth.passwords import hash_password
 from app.auth.provisioning import create_staff
+from app.billing.models import CreditKind
 from app.billing.services import add_credits
 from app.extensions import db
 
@@ -41,7 +42,7 @@ def ensure_demo_customer(config, now: datetime) -> tuple[User, bool]:
     )
     db.session.add(user)
     db.session.flush()
-    add_credits(user, 10_000, "adjustment", now, reason="demo credits")
+    add_credits(user, 10_000, CreditKind.ADJUSTMENT, now, reason="demo credits")
     return user, True
 
 

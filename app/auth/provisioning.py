@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.addresses import normalise_email
 from app.audit import services as audit
+from app.audit.models import AuditAction
 from app.auth.models import STAFF_ROLES, User, UserRole
 from app.auth.passwords import hash_password
 from app.extensions import db
@@ -39,6 +40,6 @@ def create_staff(email: str, password: str | None, roles: list[str], config, now
         db.session.flush()
     for role in sorted(set(roles) - user.role_names):
         user.roles.append(UserRole(user_id=user.id, role=role, granted_at=now))
-        audit.record(None, "staff:role:grant", now, target_user=user, reason=role)
+        audit.record(None, AuditAction.STAFF_ROLE_GRANT, now, target_user=user, reason=role)
     db.session.flush()
     return user, created

@@ -13,6 +13,7 @@ from app import throttle
 from app.addresses import InvalidEmail, canonical_email, normalise_email  # noqa: F401 - re-exported
 from app.auth.models import AccountToken, User, UserSession
 from app.auth.passwords import hash_password, verify_password
+from app.billing.models import CreditKind
 from app.billing.services import add_credits
 from app.email import external_url, queue_email, render_email
 from app.extensions import db
@@ -153,7 +154,7 @@ def confirm_email_token(secret: str, config, now: datetime) -> tuple[User | None
     if token.purpose == CHANGE_EMAIL or first_confirmation:
         user.email_verified_at = now
     if first_confirmation and config["PRICING"].signup_credits:
-        add_credits(user, config["PRICING"].signup_credits, "signup_bonus", now, reason="welcome credits")
+        add_credits(user, config["PRICING"].signup_credits, CreditKind.SIGNUP_BONUS, now, reason="welcome credits")
     db.session.flush()
     return user, token.purpose == CHANGE_EMAIL
 

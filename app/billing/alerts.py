@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, func, or_, select, update
 
 from app.auth.models import User
-from app.billing.models import AlertRecipient, CreditEntry
+from app.billing.models import AlertRecipient, CreditEntry, CreditKind
 from app.database import insert_once, lock_row
 from app.email import external_url, queue_email
 from app.extensions import db
@@ -72,7 +72,8 @@ def recent_use(user_id: int, today: date) -> int:
 
 def last_purchase(user_id: int) -> int:
     return int(db.session.scalar(select(CreditEntry.amount).where(
-        CreditEntry.user_id == user_id, CreditEntry.kind == "purchase").order_by(CreditEntry.id.desc()).limit(1))
+        CreditEntry.user_id == user_id, CreditEntry.kind == CreditKind.PURCHASE)
+        .order_by(CreditEntry.id.desc()).limit(1))
         or 0)
 
 

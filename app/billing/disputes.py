@@ -23,7 +23,15 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.auth.models import User, UserRole
-from app.billing.models import DISPUTE_CLOSED, DISPUTE_OPEN, DISPUTE_STATUSES, Dispute, Order
+from app.billing.models import (
+    DISPUTE_CLOSED,
+    DISPUTE_OPEN,
+    DISPUTE_STATUSES,
+    DISPUTE_TRANSITIONS,
+    Dispute,
+    DisputeStatus,
+    Order,
+)
 from app.billing.services import hold_for_dispute
 from app.database import insert_once
 from app.email import external_url, queue_email
@@ -72,9 +80,9 @@ def record(obj: dict, order: Order | None, now: datetime) -> str:
     if dispute.order_id is None and order is not None:
         dispute.order_id = order.id
     closed_now = False
-    if not inserted and dispute.status not in DISPUTE_CLOSED:
+    if not inserted and dispute.is_open:  # a closed status is final (DISPUTE_TRANSITIONS)
         if status != dispute.status:
-            dispute.status, dispute.updated_at = status, now
+            dispute.status, dispute.updated_at = DISPUTE_TRANSITIONS.check(dispute.status, status), now
         dispute.amount_cents = _cents(obj.get("amount")) or dispute.amount_cents
         dispute.reason = _text(obj.get("reason"), 40) or dispute.reason
         if status in DISPUTE_CLOSED:
@@ -101,7 +109,7 @@ def settle(dispute: Dispute, order: Order | None, now: datetime) -> None:
     when lost, give back when won (or the inquiry closed). Idempotent."""
     user = db.session.get(User, order.user_id) if order is not None and order.user_id else None
     target = 0
-    if user is not None and (dispute.is_open or dispute.status == "lost"):
+    if user is not None and (dispute.is_open or dispute.status == DisputeStatus.LOST):
         target = disputed_credits(order, dispute.amount_cents)
     change = target - dispute.credits_held
     if change and user is not None:
@@ -125,7 +133,7 @@ def attach_by_charge(order: Order, now: datetime) -> None:
 def blocks_refund(order: Order) -> bool:
     """An open or lost dispute: the money is with the bank, a refund would pay it twice."""
     return db.session.scalar(select(select(Dispute.id).where(
-        Dispute.order_id == order.id, Dispute.status.in_(DISPUTE_OPEN + ("lost",))).exists())) or False
+        Dispute.order_id == order.id, Dispute.status.in_(DISPUTE_OPEN + (DisputeStatus.LOST,))).exists())) or False
 
 
 def of_order(order: Order) -> list[Dispute]:

@@ -12,7 +12,7 @@ from flask_babel import force_locale, format_currency, format_date, format_decim
 from flask_babel import gettext as _
 
 from app.billing import invoices, pdf
-from app.billing.models import Invoice
+from app.billing.models import Invoice, InvoiceKind
 from app.labels import label
 from app.pricing import get_pricing
 
@@ -60,7 +60,7 @@ def words(doc: Invoice, order, refers_to: Invoice | None = None) -> dict:
     """Everything the document says, translated into its language."""
     seller = json.loads(doc.seller)
     with force_locale(doc.locale):
-        credit_note, void_note = doc.kind == "credit_note", doc.kind == "void_note"
+        credit_note, void_note = doc.kind == InvoiceKind.CREDIT_NOTE, doc.kind == InvoiceKind.VOID_NOTE
         sign = -1 if credit_note else 1  # a void note takes back what its credit note credited
         facts = [(_("Date of issue"), format_date(doc.issued_at, "long")), (_("Order"), order.reference)]
         if credit_note and refers_to is not None:
@@ -102,7 +102,7 @@ def words(doc: Invoice, order, refers_to: Invoice | None = None) -> dict:
 def page(document: Invoice) -> str:
     """The document's printable page."""
     order = invoices.order_of(document)
-    credited = invoices.net_credited(order) if document.kind == "invoice" else 0
+    credited = invoices.net_credited(order) if document.kind == InvoiceKind.INVOICE else 0
     return render_template("billing/invoice.html", document=document, order=order, credited=credited,
                            words=words(document, order, invoices.refers_to(document)))
 

@@ -16,14 +16,14 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from app.billing.models import Invoice, InvoiceSequence, Order
+from app.billing.models import Invoice, InvoiceKind, InvoiceSequence, Order
 from app.database import insert_once
 from app.extensions import db
 
-PREFIX = {"invoice": "INV", "credit_note": "CN", "void_note": "CNV"}
+PREFIX = {InvoiceKind.INVOICE: "INV", InvoiceKind.CREDIT_NOTE: "CN", InvoiceKind.VOID_NOTE: "CNV"}
 
 
-def next_number(kind: str, year: int) -> str:
+def next_number(kind: InvoiceKind, year: int) -> str:
     """The next number of the ``kind`` series in ``year``, taken in the current transaction."""
     table = InvoiceSequence.__table__
     for _ in range(2):
@@ -47,7 +47,8 @@ def issue_invoice(order: Order, config, now: datetime, locale: str) -> Invoice:
     existing = invoice_of(order)
     if existing is not None:
         return existing
-    invoice = Invoice(kind="invoice", number=next_number("invoice", now.year), order_id=order.id, issued_at=now,
+    invoice = Invoice(kind=InvoiceKind.INVOICE, number=next_number(InvoiceKind.INVOICE, now.year),
+                      order_id=order.id, issued_at=now,
                       currency=order.currency, net_cents=order.net_cents,
                       tax_cents=order.tax_cents or 0, total_cents=order.amount_cents, tax_rate=order.tax_rate,
                       tax_treatment=order.tax_treatment or "none", seller=json.dumps(seller(config)),
@@ -67,7 +68,8 @@ def issue_credit_note(order: Order, amount_cents: int, credits: int, now: dateti
     if invoice is None or amount_cents <= 0:
         return None
     tax = round(amount_cents * invoice.tax_cents / invoice.total_cents) if invoice.total_cents else 0
-    note = Invoice(kind="credit_note", number=next_number("credit_note", now.year), order_id=order.id,
+    note = Invoice(kind=InvoiceKind.CREDIT_NOTE, number=next_number(InvoiceKind.CREDIT_NOTE, now.year),
+                   order_id=order.id,
                    refers_to_id=invoice.id, issued_at=now, currency=invoice.currency, net_cents=amount_cents - tax,
                    tax_cents=tax, total_cents=amount_cents, tax_rate=invoice.tax_rate,
                    tax_treatment=invoice.tax_treatment, seller=invoice.seller, buyer_name=invoice.buyer_name,
@@ -88,13 +90,14 @@ def void_credit(order: Order, amount_cents: int, credits_back: int, now: datetim
     if amount_cents <= 0:
         return []
     voided = set(voided_notes(order))
-    standing = [d for d in documents_of(order) if d.kind == "credit_note" and d.id not in voided]
+    standing = [d for d in documents_of(order) if d.kind == InvoiceKind.CREDIT_NOTE and d.id not in voided]
     issued: list[Invoice] = []
     covered = credits_covered = 0
     for note in reversed(standing):
         if covered >= amount_cents:
             break
-        void = Invoice(kind="void_note", number=next_number("void_note", now.year), order_id=order.id,
+        void = Invoice(kind=InvoiceKind.VOID_NOTE, number=next_number(InvoiceKind.VOID_NOTE, now.year),
+                       order_id=order.id,
                        refers_to_id=note.id, issued_at=now, currency=note.currency, net_cents=note.net_cents,
                        tax_cents=note.tax_cents, total_cents=note.total_cents, tax_rate=note.tax_rate,
                        tax_treatment=note.tax_treatment, seller=note.seller, buyer_name=note.buyer_name,
@@ -117,20 +120,20 @@ def voided_notes(order: Order) -> dict[int, str]:
     """The order's voided credit notes: their id -> the number of the void note that cancels them."""
     return {refers: number for refers, number in db.session.execute(
         select(Invoice.refers_to_id, Invoice.number).where(Invoice.order_id == order.id,
-                                                           Invoice.kind == "void_note"))}
+                                                           Invoice.kind == InvoiceKind.VOID_NOTE))}
 
 
 def net_credited(order: Order) -> int:
     """What the order's credit notes credit, less those voided: what was refunded."""
     total = 0
     for kind, cents in db.session.execute(select(Invoice.kind, Invoice.total_cents).where(
-            Invoice.order_id == order.id, Invoice.kind.in_(("credit_note", "void_note")))):
-        total += cents if kind == "credit_note" else -cents
+            Invoice.order_id == order.id, Invoice.kind.in_((InvoiceKind.CREDIT_NOTE, InvoiceKind.VOID_NOTE)))):
+        total += cents if kind == InvoiceKind.CREDIT_NOTE else -cents
     return total
 
 
 def invoice_of(order: Order) -> Invoice | None:
-    return db.session.scalar(select(Invoice).where(Invoice.order_id == order.id, Invoice.kind == "invoice"))
+    return db.session.scalar(select(Invoice).where(Invoice.order_id == order.id, Invoice.kind == InvoiceKind.INVOICE))
 
 
 def documents_of(order: Order) -> list[Invoice]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
@@ -10,7 +11,41 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.pricing import get_pricing
 from app.retention import PERSONAL, Rule, register
+from app.states import Transitions
 from app.timeutil import utcnow
+
+
+class CreditKind(StrEnum):
+    """What a credit ledger entry is for."""
+
+    SIGNUP_BONUS = "signup_bonus"
+    PURCHASE = "purchase"
+    REFUND = "refund"
+    USAGE = "usage"
+    ADJUSTMENT = "adjustment"
+    DISPUTE = "dispute"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+PAID_STATUSES = (OrderStatus.PAID, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED)  # credits were given
+# A failed or expired checkout is still credited when Stripe reports the payment later; refunds
+# (and failed refunds) move a paid order between paid, partly refunded and refunded.
+ORDER_TRANSITIONS = Transitions("order", {
+    OrderStatus.PENDING: {OrderStatus.PAID, OrderStatus.FAILED, OrderStatus.EXPIRED},
+    OrderStatus.FAILED: {OrderStatus.PAID},
+    OrderStatus.EXPIRED: {OrderStatus.PAID},
+    OrderStatus.PAID: {OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED},
+    OrderStatus.PARTIALLY_REFUNDED: {OrderStatus.PAID, OrderStatus.REFUNDED},
+    OrderStatus.REFUNDED: {OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED},
+})
 
 
 class CreditEntry(db.Model):
@@ -56,7 +91,7 @@ class Order(db.Model):
     credits: Mapped[int]
     amount_cents: Mapped[int]
     currency: Mapped[str] = mapped_column(db.String(3))
-    status: Mapped[str] = mapped_column(db.String(20), default="pending", index=True)
+    status: Mapped[str] = mapped_column(db.String(20), default=OrderStatus.PENDING, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     paid_at: Mapped[datetime | None]
     # When its checkout session stops taking payment (CHECKOUT_EXPIRY_MINUTES after it opened):
@@ -99,7 +134,25 @@ class Order(db.Model):
         return self.amount_cents - (self.tax_cents or 0)
 
 
-REFUND_STATUSES = ("pending", "requires_action", "succeeded", "failed", "canceled")
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+REFUND_STATUSES = tuple(RefundStatus)
+# Stripe's refund lifecycle: a succeeded refund may still fail or be canceled later; a failed or
+# canceled one is final (a late event naming an earlier state changes nothing).
+REFUND_TRANSITIONS = Transitions("refund", {
+    None: set(RefundStatus),
+    RefundStatus.PENDING: {RefundStatus.REQUIRES_ACTION, RefundStatus.SUCCEEDED, RefundStatus.FAILED,
+                           RefundStatus.CANCELED},
+    RefundStatus.REQUIRES_ACTION: {RefundStatus.PENDING, RefundStatus.SUCCEEDED, RefundStatus.FAILED,
+                                   RefundStatus.CANCELED},
+    RefundStatus.SUCCEEDED: {RefundStatus.FAILED, RefundStatus.CANCELED},
+})
 
 
 class Refund(db.Model):
@@ -116,9 +169,24 @@ class Refund(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-DISPUTE_OPEN = ("warning_needs_response", "warning_under_review", "needs_response", "under_review")
-DISPUTE_CLOSED = ("won", "lost", "warning_closed", "prevented")
+class DisputeStatus(StrEnum):
+    WARNING_NEEDS_RESPONSE = "warning_needs_response"
+    WARNING_UNDER_REVIEW = "warning_under_review"
+    NEEDS_RESPONSE = "needs_response"
+    UNDER_REVIEW = "under_review"
+    WON = "won"
+    LOST = "lost"
+    WARNING_CLOSED = "warning_closed"
+    PREVENTED = "prevented"
+
+
+DISPUTE_OPEN = (DisputeStatus.WARNING_NEEDS_RESPONSE, DisputeStatus.WARNING_UNDER_REVIEW,
+                DisputeStatus.NEEDS_RESPONSE, DisputeStatus.UNDER_REVIEW)
+DISPUTE_CLOSED = (DisputeStatus.WON, DisputeStatus.LOST, DisputeStatus.WARNING_CLOSED, DisputeStatus.PREVENTED)
 DISPUTE_STATUSES = DISPUTE_OPEN + DISPUTE_CLOSED
+# Events arrive in any order: an open dispute may move to any other state; a closed one is final.
+DISPUTE_TRANSITIONS = Transitions("dispute", {
+    None: set(DisputeStatus), **{state: set(DisputeStatus) - {state} for state in DISPUTE_OPEN}})
 
 
 class Dispute(db.Model):
@@ -253,6 +321,12 @@ register(Rule(
                 "invoice keeps its own copy).",
     legal_basis="contract: they go on the customer's invoices",
 ))
+
+
+class InvoiceKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+    VOID_NOTE = "void_note"
 
 
 class InvoiceSequence(db.Model):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import current_app
 
 from app.auth.models import User
-from app.billing.models import Invoice, Order
+from app.billing.models import Invoice, InvoiceKind, Order
 from app.email import external_url, queue_email
 from app.extensions import db
 
@@ -55,7 +55,8 @@ def refund_failed(order: Order, amount_cents: int, credits_back: int, documents:
     if user is None:
         return
     voids = [{"number": d.number, "url": external_url("billing.show_invoice", number=d.number),
-              "note": db.session.get(Invoice, d.refers_to_id).number} for d in documents if d.kind == "void_note"]
+              "note": db.session.get(Invoice, d.refers_to_id).number}
+             for d in documents if d.kind == InvoiceKind.VOID_NOTE]
     queue_email(user.email, "refund_failed", _locale(user), reference=order.reference, amount_cents=amount_cents,
                 currency=order.currency, credits_back=credits_back, voids=voids, **_links(order, None))
 

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.audit import services as audit
+from app.audit.models import AuditAction
 from app.auth.models import User
 from app.billing import disputes, webhooks
 from app.billing.amounts import in_units
-from app.billing.models import Order
+from app.billing.models import Order, OrderStatus
 from app.extensions import db
 from app.metering import services as metering
 
-REFUNDABLE = ("paid", "partially_refunded")
+REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
 
 
 class NotRefundable(ValueError):
@@ -77,7 +78,7 @@ def refund(order: Order, requested_cents: int | None, actor: User, reason: str, 
     asked, so an attempt whose request fails stays on record. Raises NotRefundable or TooMuch."""
     amount = refundable_amount(order, requested_cents)
     buyer = db.session.get(User, order.user_id) if order.user_id else None
-    audit.record(actor, "billing:order:refund", now, target_user=buyer, target=order.reference,
+    audit.record(actor, AuditAction.BILLING_ORDER_REFUND, now, target_user=buyer, target=order.reference,
                  reason=f"{in_units(amount, order.currency)} {order.currency.upper()}: {reason}", ip=ip)
     db.session.commit()
     if payment_gateway.name == "stripe":

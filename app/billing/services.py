@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, update
 from app import references
 from app.auth.models import User
 from app.billing import alerts, details
-from app.billing.models import CreditEntry, Order
+from app.billing.models import ORDER_TRANSITIONS, PAID_STATUSES, CreditEntry, CreditKind, Order, OrderStatus
 from app.database import insert_once
 from app.email import external_url, queue_email
 from app.extensions import db
@@ -26,14 +26,14 @@ class AlreadyApplied(Exception):
     """A ledger row with this source key exists: the credits were already given or taken."""
 
 
-def add_credits(user: User, amount: int, kind: str, now: datetime, reason: str | None = None,
+def add_credits(user: User, amount: int, kind: CreditKind, now: datetime, reason: str | None = None,
                 actor=None, source_key: str | None = None) -> CreditEntry:
     """Add (or, for an adjustment, remove) credits with a ledger row. Never takes a balance below 0.
 
     ``source_key`` names what the change is for (``purchase:<order>``, ``refund:<refund id>``): the
     ledger holds each key once, so a second attempt raises AlreadyApplied and changes nothing.
     """
-    if kind not in ("signup_bonus", "purchase", "refund", "adjustment"):
+    if kind not in (CreditKind.SIGNUP_BONUS, CreditKind.PURCHASE, CreditKind.REFUND, CreditKind.ADJUSTMENT):
         raise ValueError(f"unknown credit entry kind {kind!r}")
     values = {"user_id": user.id, "created_at": now, "kind": kind, "amount": amount, "reason": reason,
               "actor_id": actor.id if actor else None, "source_key": source_key}
@@ -63,7 +63,7 @@ def hold_for_dispute(user: User, amount: int, now: datetime, reason: str) -> Cre
     credits were bought with money the bank is taking back, and a balance below zero stops the
     account's API calls until it is settled. Callers keep their own tally (the dispute's
     ``credits_held``) under the order's lock, so this runs once per change."""
-    entry = CreditEntry(user_id=user.id, created_at=now, kind="dispute", amount=amount, reason=reason[:200])
+    entry = CreditEntry(user_id=user.id, created_at=now, kind=CreditKind.DISPUTE, amount=amount, reason=reason[:200])
     db.session.add(entry)
     balances_changed(user.id, amount)
     db.session.execute(update(User).where(User.id == user.id).values(credit_balance=User.credit_balance + amount))
@@ -116,8 +116,8 @@ def verify_orders() -> list[tuple[str, int, int]]:
     any other order none.
     """
     given = select(CreditEntry.reason, func.sum(CreditEntry.amount).label("total")) \
-        .where(CreditEntry.kind == "purchase").group_by(CreditEntry.reason).subquery()
-    expected = db.case((Order.status.in_(("paid", "refunded", "partially_refunded")), Order.credits), else_=0)
+        .where(CreditEntry.kind == CreditKind.PURCHASE).group_by(CreditEntry.reason).subquery()
+    expected = db.case((Order.status.in_(PAID_STATUSES), Order.credits), else_=0)
     rows = db.session.execute(
         select(Order.reference, expected, func.coalesce(given.c.total, 0))
         .outerjoin(given, given.c.reason == Order.reference)
@@ -155,7 +155,7 @@ def check_low_credit(user_id: int, balance: int, config, now: datetime | None = 
     levels = [int(v) for v in (user.alert_levels or "").split(",") if v]
     thresholds = [t for t in levels if balance <= t]
     bought = db.session.scalar(select(CreditEntry.id).where(CreditEntry.user_id == user_id,
-                                                            CreditEntry.kind == "purchase").limit(1))
+                                                            CreditEntry.kind == CreditKind.PURCHASE).limit(1))
     if bought is None:
         thresholds = [t for t in thresholds if t < config["PRICING"].signup_credits]
     if not thresholds:
@@ -208,8 +208,9 @@ def create_order(user: User, pack_id: str, pricing, now: datetime, country: str 
 def expire_orders(now: datetime) -> int:
     """Mark expired the pending orders whose checkout session stopped taking payment (one
     statement; a payment Stripe still reports later is credited all the same). The number marked."""
-    return db.session.execute(update(Order).where(Order.status == "pending", Order.expires_at.is_not(None),
-                                                  Order.expires_at < now).values(status="expired")).rowcount
+    expired = ORDER_TRANSITIONS.check(OrderStatus.PENDING, OrderStatus.EXPIRED)
+    return db.session.execute(update(Order).where(Order.status == OrderStatus.PENDING, Order.expires_at.is_not(None),
+                                                  Order.expires_at < now).values(status=expired)).rowcount
 
 
 def find_order(reference: str, user_id: int | None = None):

@@ -15,7 +15,18 @@ from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.billing import details, disputes, invoices, notices
-from app.billing.models import REFUND_STATUSES, Order, Refund, WebhookEvent
+from app.billing.models import (
+    ORDER_TRANSITIONS,
+    PAID_STATUSES,
+    REFUND_STATUSES,
+    REFUND_TRANSITIONS,
+    CreditKind,
+    Order,
+    OrderStatus,
+    Refund,
+    RefundStatus,
+    WebhookEvent,
+)
 from app.billing.services import AlreadyApplied, add_credits
 from app.database import insert_once
 from app.extensions import db
@@ -77,12 +88,12 @@ def _apply(kind: str, obj: dict, record, config, now: datetime) -> str:
         if kind == "checkout.session.async_payment_succeeded":
             return _mark_paid(order, obj, config, now)
         if kind == "checkout.session.async_payment_failed":
-            outcome = _close(order, "failed")
-            if outcome == "failed":
+            outcome = _close(order, OrderStatus.FAILED)
+            if outcome == OrderStatus.FAILED:
                 notices.payment_failed(order)
             return outcome
         if kind == "checkout.session.expired":
-            return _close(order, "expired")
+            return _close(order, OrderStatus.EXPIRED)
         return "ignored"
     if kind in ("charge.refunded", "charge.refund.updated") or kind.startswith("refund."):
         return _refund_event(kind, obj, record, now)
@@ -137,24 +148,24 @@ def _payment_method(obj: dict) -> str:
     return "stripe"
 
 
-def _close(order, status: str) -> str:
-    if order.status != "pending":
-        return f"already {order.status}"
+def _close(order, status: OrderStatus) -> str:
+    if order.status == status or not ORDER_TRANSITIONS.allowed(order.status, status):
+        return f"already {order.status}"  # Stripe repeats and reorders events: a late one changes nothing
     order.status = status
     return status
 
 
 def _mark_paid(order, obj: dict, config, now: datetime) -> str:
-    if order.status not in ("pending", "failed", "expired"):
+    if order.status == OrderStatus.PAID or not ORDER_TRANSITIONS.allowed(order.status, OrderStatus.PAID):
         return f"already {order.status}"
-    order.status = "paid"
+    order.status = OrderStatus.PAID
     order.paid_at = now
     if obj.get("receipt_url"):
         order.receipt_url = obj["receipt_url"]
     user = db.session.get(User, order.user_id) if order.user_id else None
     if user is not None:
         try:
-            add_credits(user, order.credits, "purchase", now, reason=order.reference,
+            add_credits(user, order.credits, CreditKind.PURCHASE, now, reason=order.reference,
                         source_key=f"purchase:{order.reference}")
         except AlreadyApplied:
             return "already credited"
@@ -182,7 +193,7 @@ def _refund_event(kind: str, obj: dict, record, now: datetime) -> str:
         if obj.get("object") == "charge":
             record.refunded_cents = _cents(obj.get("amount_refunded"))
         else:
-            record.refunded_cents = _cents(obj.get("amount")) if obj.get("status") == "succeeded" else 0
+            record.refunded_cents = _cents(obj.get("amount")) if obj.get("status") == RefundStatus.SUCCEEDED else 0
         return "refund recorded before payment"
     record.order_reference = order.reference
     if not order.payment_intent_id and obj.get("payment_intent"):
@@ -196,7 +207,7 @@ def _refund_event(kind: str, obj: dict, record, now: datetime) -> str:
                 _record_refund(order, refund, now)
     else:
         _record_refund(order, obj, now)
-    if order.status == "pending":
+    if order.status == OrderStatus.PENDING:
         return "refund recorded before payment"
     return settle_refunds(order, now)
 
@@ -219,7 +230,10 @@ def _record_refund(order, obj: dict, now: datetime) -> None:
     insert_once(Refund.__table__, refund_id=refund_id, order_id=order.id, amount_cents=amount, status=status,
                 created_at=now, updated_at=now)
     refund = db.session.scalar(select(Refund).where(Refund.refund_id == refund_id))
-    if refund.status == "succeeded" and status in ("failed", "canceled"):
+    if not REFUND_TRANSITIONS.allowed(refund.status, status):
+        db.session.flush()
+        return  # a late event naming an earlier state (or a final one left) changes nothing
+    if refund.status == RefundStatus.SUCCEEDED and status in (RefundStatus.FAILED, RefundStatus.CANCELED):
         order.charge_refunded_cents = max(0, order.charge_refunded_cents - refund.amount_cents)
     if refund.status != status or refund.amount_cents != amount:
         refund.status, refund.amount_cents, refund.updated_at = status, amount, now
@@ -236,13 +250,14 @@ def settle_refunds(order, now: datetime) -> str:
     voided by a void note (see invoices.void_credit). Idempotent.
     """
     succeeded = db.session.scalar(select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
-        Refund.order_id == order.id, Refund.status == "succeeded")) or 0
+        Refund.order_id == order.id, Refund.status == RefundStatus.SUCCEEDED)) or 0
     refunded = min(order.amount_cents, max(int(succeeded), order.charge_refunded_cents))
     newly = refunded - order.refunded_cents
     order.refunded_cents = refunded
-    if order.status in ("paid", "refunded", "partially_refunded"):
-        order.status = ("paid" if refunded == 0 else
-                        "refunded" if refunded >= order.amount_cents else "partially_refunded")
+    if order.status in PAID_STATUSES:
+        order.status = ORDER_TRANSITIONS.check(order.status, (
+            OrderStatus.PAID if refunded == 0 else
+            OrderStatus.REFUNDED if refunded >= order.amount_cents else OrderStatus.PARTIALLY_REFUNDED))
     owed = min(order.credits, math.ceil(order.credits * refunded / order.amount_cents)) if order.amount_cents else 0
     delta = owed - order.credits_reversed
     order.credits_reversed = owed
@@ -251,7 +266,7 @@ def settle_refunds(order, now: datetime) -> str:
         # Never below zero here (a dispute's hold may already have taken the balance below it).
         take = min(max(delta, 0), max(metering.balance(user.id), 0)) if user else 0
         if take:
-            add_credits(user, -take, "refund", now, reason=order.reference)
+            add_credits(user, -take, CreditKind.REFUND, now, reason=order.reference)
         order.credit_shortfall += max(delta, 0) - take
         if newly > 0:  # money went back: a credit note for it, and the buyer is told
             note = invoices.issue_credit_note(order, newly, max(delta, 0), now)
@@ -261,7 +276,7 @@ def settle_refunds(order, now: datetime) -> str:
         forgiven = min(back, order.credit_shortfall)  # credits never taken need no giving back
         order.credit_shortfall -= forgiven
         if user is not None and back - forgiven:
-            add_credits(user, back - forgiven, "refund", now, reason=f"{order.reference}: refund failed")
+            add_credits(user, back - forgiven, CreditKind.REFUND, now, reason=f"{order.reference}: refund failed")
     if newly < 0:  # a refund failed after its credit note was issued: a void note cancels that note
         issued = invoices.void_credit(order, -newly, max(-delta, 0), now)
         notices.refund_failed(order, -newly, max(-delta, 0), issued)

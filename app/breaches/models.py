@@ -4,13 +4,36 @@ the remedial action, whether or not the authority was told)."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.retention import Rule, register
+from app.states import IllegalTransition, Transitions
 from app.timeutil import utcnow
+
+
+class BreachStage(StrEnum):
+    SUSPECTED = "suspected"
+    CONFIRMED = "confirmed"
+    CONTAINED = "contained"
+    CLOSED = "closed"
+
+
+class StageRefused(IllegalTransition):
+    """The breach cannot move from its stage to the one asked for."""
+
+
+# Forward only (a suspicion may be closed at once as a false alarm); a closed breach is reopened
+# as confirmed when more comes to light, never back to a mere suspicion.
+BREACH_TRANSITIONS = Transitions("breach", {
+    BreachStage.SUSPECTED: {BreachStage.CONFIRMED, BreachStage.CONTAINED, BreachStage.CLOSED},
+    BreachStage.CONFIRMED: {BreachStage.CONTAINED, BreachStage.CLOSED},
+    BreachStage.CONTAINED: {BreachStage.CLOSED},
+    BreachStage.CLOSED: {BreachStage.CONFIRMED},
+}, error=StageRefused)
 
 
 class Breach(db.Model):
@@ -19,7 +42,7 @@ class Breach(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(db.String(20), unique=True)
     title: Mapped[str] = mapped_column(db.String(200))
-    stage: Mapped[str] = mapped_column(db.String(20), default="suspected")  # see services.STAGES
+    stage: Mapped[str] = mapped_column(db.String(20), default=BreachStage.SUSPECTED)
     # When we became aware of it: the 72 hours of Art. 33(1) run from here.
     aware_at: Mapped[datetime]
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,15 +13,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import distinct, func, select
 
 from app.audit import services as audit
+from app.audit.models import AuditAction
 from app.auth.models import User, UserSession
 from app.billing.models import Order
-from app.breaches.models import Breach
+from app.breaches.models import BREACH_TRANSITIONS, Breach, BreachStage
 from app.contact.models import ContactThread
 from app.email import render_email
 from app.extensions import db
 from app.keys.models import ApiKey
 
-STAGES = ("suspected", "confirmed", "contained", "closed")
+STAGES = tuple(BreachStage)
 NOTIFY_WITHIN = timedelta(hours=72)
 EDITABLE = ("title", "nature", "data_categories", "scope", "people_affected", "records_affected", "contact",
             "consequences", "measures")
@@ -57,11 +58,11 @@ def record(title: str, aware_at: datetime, nature: str | None, actor: User, now:
     """Open a suspected breach; the clock starts at ``aware_at`` (not in the future)."""
     breach = Breach(reference="BR-pending", title=title.strip()[:200], aware_at=min(aware_at, now),
                     nature=(nature or "").strip() or None, recorded_at=now, recorded_by_id=actor.id,
-                    stage="suspected")
+                    stage=BreachStage.SUSPECTED)
     db.session.add(breach)
     db.session.flush()
     breach.reference = f"BR-{now.year}-{breach.id:04d}"
-    audit.record(actor, "privacy:breach:record", now, target=breach.reference, reason=breach.title, ip=ip)
+    audit.record(actor, AuditAction.PRIVACY_BREACH_RECORD, now, target=breach.reference, reason=breach.title, ip=ip)
     db.session.flush()
     return breach
 
@@ -74,7 +75,8 @@ def update(breach: Breach, values: dict, actor: User, now: datetime, ip: str | N
             setattr(breach, name, values[name])
             changed.append(name)
     if changed:
-        audit.record(actor, "privacy:breach:update", now, target=breach.reference, reason=", ".join(changed), ip=ip)
+        audit.record(actor, AuditAction.PRIVACY_BREACH_UPDATE, now, target=breach.reference,
+                     reason=", ".join(changed), ip=ip)
     db.session.flush()
     return changed
 
@@ -92,11 +94,13 @@ def details_from(values: dict, breach: Breach) -> dict:
 
 
 def set_stage(breach: Breach, stage: str, actor: User, now: datetime, ip: str | None = None) -> None:
+    """Move the breach to ``stage``: Refused for an unknown stage, StageRefused for a move
+    BREACH_TRANSITIONS does not allow."""
     if stage not in STAGES:
         raise Refused(["stage"])
-    breach.stage = stage
-    breach.closed_at = now if stage == "closed" else None
-    audit.record(actor, "privacy:breach:stage", now, target=breach.reference, reason=stage, ip=ip)
+    breach.stage = BREACH_TRANSITIONS.check(breach.stage, BreachStage(stage))
+    breach.closed_at = now if stage == BreachStage.CLOSED else None
+    audit.record(actor, AuditAction.PRIVACY_BREACH_STAGE, now, target=breach.reference, reason=stage, ip=ip)
     db.session.flush()
 
 
@@ -118,7 +122,7 @@ def notify_authority(breach: Breach, sent_at: datetime, authority_reference: str
         raise Refused(missing)
     breach.authority_notified_at, breach.delay_reason = sent_at, delay_reason
     breach.authority_reference = (authority_reference or "").strip()[:100] or None
-    audit.record(actor, "privacy:breach:notify", now, target=breach.reference,
+    audit.record(actor, AuditAction.PRIVACY_BREACH_NOTIFY, now, target=breach.reference,
                  reason=f"authority notified {sent_at:%Y-%m-%d %H:%M} UTC" + (" (late)" if delay_reason else ""), ip=ip)
     db.session.flush()
 
@@ -164,4 +168,4 @@ def find(reference: str) -> Breach | None:
 def open_count() -> int:
     """Breaches not closed whose authority notification is still to be decided."""
     return db.session.scalar(select(func.count()).select_from(Breach).where(
-        Breach.stage != "closed", Breach.authority_notified_at.is_(None))) or 0
+        Breach.stage != BreachStage.CLOSED, Breach.authority_notified_at.is_(None))) or 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, and_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,10 +11,33 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.crypto import EncryptedText
 from app.extensions import db
 from app.retention import PERSONAL, Rule, ip_truncation_rule, register
+from app.states import Transitions
 from app.timeutil import utcnow
 
 TOPICS = ("sales", "billing", "technical", "privacy", "complaint", "other")
-STATUSES = ("new", "open", "waiting", "closed")
+
+
+class ThreadStatus(StrEnum):
+    NEW = "new"  # until staff pick it up
+    OPEN = "open"
+    WAITING = "waiting"  # answered: waiting for the customer
+    CLOSED = "closed"
+
+
+class MessageKind(StrEnum):
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    NOTE = "note"  # internal, never shown to the customer
+
+
+STATUSES = tuple(ThreadStatus)
+# A closed thread is reopened by staff or by the customer's next message (or answered again).
+THREAD_TRANSITIONS = Transitions("support thread", {
+    ThreadStatus.NEW: {ThreadStatus.OPEN, ThreadStatus.WAITING, ThreadStatus.CLOSED},
+    ThreadStatus.OPEN: {ThreadStatus.WAITING, ThreadStatus.CLOSED},
+    ThreadStatus.WAITING: {ThreadStatus.OPEN, ThreadStatus.CLOSED},
+    ThreadStatus.CLOSED: {ThreadStatus.OPEN, ThreadStatus.WAITING},
+})
 
 
 class ContactThread(db.Model):
@@ -25,7 +49,7 @@ class ContactThread(db.Model):
     name: Mapped[str] = mapped_column(db.String(100), info=PERSONAL)
     email: Mapped[str] = mapped_column(db.String(254), index=True, info=PERSONAL)
     topic: Mapped[str] = mapped_column(db.String(20))
-    status: Mapped[str] = mapped_column(db.String(20), default="new", index=True)
+    status: Mapped[str] = mapped_column(db.String(20), default=ThreadStatus.NEW, index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     locale: Mapped[str] = mapped_column(db.String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -60,7 +84,7 @@ register(Rule(
     default_days=365,
     description="Messages go with their thread, N days after it was closed.",
     selects=lambda cutoff: ContactMessage.thread_id.in_(select(ContactThread.id).where(
-        ContactThread.status == "closed", ContactThread.closed_at < cutoff)),
+        ContactThread.status == ThreadStatus.CLOSED, ContactThread.closed_at < cutoff)),
 ))
 register(Rule(
     name="contact_threads.closed",
@@ -69,7 +93,7 @@ register(Rule(
     days_setting="CONTACT_RETENTION_DAYS",
     default_days=365,
     description="Closed support threads (and their messages) are deleted N days after closing.",
-    selects=lambda cutoff: and_(ContactThread.status == "closed", ContactThread.closed_at < cutoff),
+    selects=lambda cutoff: and_(ContactThread.status == ThreadStatus.CLOSED, ContactThread.closed_at < cutoff),
 ))
 register(ip_truncation_rule(
     "contact_threads.ip", ContactThread, "CONTACT_IP_DAYS",

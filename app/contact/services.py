@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from app import references
 from app.audit import access
 from app.audit import services as audit
+from app.audit.models import AuditAction
 from app.auth.models import User
-from app.contact.models import ContactMessage, ContactThread
+from app.contact.models import THREAD_TRANSITIONS, ContactMessage, ContactThread, MessageKind, ThreadStatus
 from app.email import external_url, queue_email
 from app.extensions import db
 
@@ -41,10 +42,10 @@ def thread_from_token(token: str, secret_key: str, max_age_days: int) -> Contact
 def create_thread(name: str, email: str, topic: str, body: str, user_id: int | None, ip: str | None,
                   locale: str, config, now: datetime) -> ContactThread:
     thread = ContactThread(reference=new_reference(), user_id=user_id, name=name.strip(), email=email.strip().lower(),
-                           topic=topic, status="new", locale=locale, created_at=now, updated_at=now, ip=ip)
+                           topic=topic, status=ThreadStatus.NEW, locale=locale, created_at=now, updated_at=now, ip=ip)
     db.session.add(thread)
     db.session.flush()
-    db.session.add(ContactMessage(thread_id=thread.id, kind="customer", body=body, created_at=now))
+    db.session.add(ContactMessage(thread_id=thread.id, kind=MessageKind.CUSTOMER, body=body, created_at=now))
     db.session.flush()
     # The reference and a link only: the address is unconfirmed, so our mail must not carry a
     # stranger's text (or links) to whatever inbox was typed in.
@@ -61,17 +62,18 @@ def thread_url(thread: ContactThread, config) -> str:
 
 
 def add_customer_reply(thread: ContactThread, body: str, now: datetime) -> None:
-    db.session.add(ContactMessage(thread_id=thread.id, kind="customer", body=body, created_at=now))
-    if thread.status != "new":  # a new thread stays new until staff pick it up
-        thread.status = "open"
+    db.session.add(ContactMessage(thread_id=thread.id, kind=MessageKind.CUSTOMER, body=body, created_at=now))
+    if thread.status != ThreadStatus.NEW:  # a new thread stays new until staff pick it up
+        thread.status = THREAD_TRANSITIONS.check(thread.status, ThreadStatus.OPEN)
     thread.closed_at = None
     thread.updated_at = now
     db.session.flush()
 
 
 def add_staff_reply(thread: ContactThread, staff, body: str, config, now: datetime) -> None:
-    db.session.add(ContactMessage(thread_id=thread.id, kind="staff", staff_id=staff.id, body=body, created_at=now))
-    thread.status = "waiting"
+    db.session.add(ContactMessage(thread_id=thread.id, kind=MessageKind.STAFF, staff_id=staff.id, body=body,
+                                  created_at=now))
+    thread.status = THREAD_TRANSITIONS.check(thread.status, ThreadStatus.WAITING)
     thread.updated_at = now
     db.session.flush()
     queue_email(thread.email, "contact_reply", thread.locale, reference=thread.reference, name=thread.name,
@@ -79,29 +81,31 @@ def add_staff_reply(thread: ContactThread, staff, body: str, config, now: dateti
 
 
 def add_note(thread: ContactThread, staff, body: str, now: datetime) -> None:
-    db.session.add(ContactMessage(thread_id=thread.id, kind="note", staff_id=staff.id, body=body, created_at=now))
+    db.session.add(ContactMessage(thread_id=thread.id, kind=MessageKind.NOTE, staff_id=staff.id, body=body,
+                                  created_at=now))
     thread.updated_at = now
     db.session.flush()
 
 
-def set_status(thread: ContactThread, status: str, now: datetime) -> None:
-    thread.status = status
-    thread.closed_at = now if status == "closed" else None
+def set_status(thread: ContactThread, status: ThreadStatus, now: datetime) -> None:
+    """Close or reopen; raises IllegalTransition for a move THREAD_TRANSITIONS does not allow."""
+    thread.status = THREAD_TRANSITIONS.check(thread.status, status)
+    thread.closed_at = now if status == ThreadStatus.CLOSED else None
     thread.updated_at = now
     db.session.flush()
 
 
 def assign(thread: ContactThread, assignee_id: int | None, now: datetime) -> None:
     thread.assignee_id = assignee_id or None
-    if thread.status == "new" and assignee_id:
-        thread.status = "open"
+    if thread.status == ThreadStatus.NEW and assignee_id:
+        thread.status = THREAD_TRANSITIONS.check(thread.status, ThreadStatus.OPEN)
     thread.updated_at = now
     db.session.flush()
 
 
 def visible_messages(thread: ContactThread) -> list[ContactMessage]:
     """What the sender sees: everything but internal notes."""
-    return [m for m in thread.messages if m.kind != "note"]
+    return [m for m in thread.messages if m.kind != MessageKind.NOTE]
 
 
 def threads_of(user_id: int) -> list[ContactThread]:
@@ -123,9 +127,10 @@ def inbox(status: str | None, topic: str | None, query: str | None, limit: int =
 
 
 def inbox_counts() -> dict:
-    new = db.session.scalar(select(func.count()).select_from(ContactThread).where(ContactThread.status == "new"))
+    new = db.session.scalar(select(func.count()).select_from(ContactThread).where(
+        ContactThread.status == ThreadStatus.NEW))
     unassigned = db.session.scalar(select(func.count()).select_from(ContactThread).where(
-        ContactThread.assignee_id.is_(None), ContactThread.status != "closed"))
+        ContactThread.assignee_id.is_(None), ContactThread.status != ThreadStatus.CLOSED))
     return {"new": new or 0, "unassigned": unassigned or 0}
 
 
@@ -153,7 +158,7 @@ def staff_action(thread: ContactThread, staff, action: str, *, message: str | No
         assign(thread, assignee, now)
         reason = str(assignee or "nobody")
     elif action in ("close", "reopen"):
-        set_status(thread, "closed" if action == "close" else "open", now)
+        set_status(thread, ThreadStatus.CLOSED if action == "close" else ThreadStatus.OPEN, now)
     else:
         raise ValueError(f"unknown thread action {action!r}")
     record_staff_access(thread, staff, action, now, ip, reason)
@@ -170,6 +175,6 @@ def record_staff_view(thread: ContactThread, staff, config, now: datetime, ip: s
 def record_staff_access(thread: ContactThread, staff, action: str, now: datetime, ip: str | None = None,
                         reason: str | None = None) -> None:
     """The audit row of a staff member's action on (or view of) a thread."""
-    audit.record(staff, f"contact:thread:{action}", now, target_user=None, target=thread.reference, reason=reason,
-                 ip=ip)
+    audit.record(staff, AuditAction(f"contact:thread:{action}"), now, target_user=None, target=thread.reference,
+                 reason=reason, ip=ip)
 

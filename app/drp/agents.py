@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.audit import services as audit
+from app.audit.models import AuditAction
 from app.drp.models import Agent
 from app.extensions import db
 
@@ -23,7 +24,7 @@ def register_agent(values: dict, actor, now: datetime, ip: str | None = None) ->
                   web_url=values["web_url"], technical_contact=values.get("technical_contact") or None, created_at=now)
     db.session.add(found)
     db.session.flush()
-    audit.record(actor, "privacy:agent:register", now, target=found.agent_id, reason=found.name, ip=ip)
+    audit.record(actor, AuditAction.PRIVACY_AGENT_REGISTER, now, target=found.agent_id, reason=found.name, ip=ip)
     return found
 
 
@@ -32,7 +33,7 @@ def revoke_agent(agent_pk: int, actor, now: datetime, ip: str | None = None) -> 
     if found is None or found.revoked_at is not None:
         return None
     found.revoked_at = now
-    audit.record(actor, "privacy:agent:revoke", now, target=found.agent_id, reason=found.name, ip=ip)
+    audit.record(actor, AuditAction.PRIVACY_AGENT_REVOKE, now, target=found.agent_id, reason=found.name, ip=ip)
     db.session.flush()
     return found
 

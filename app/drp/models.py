@@ -4,6 +4,7 @@ they filed (each backed by one of our rights requests, or answered at once)."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,7 +12,26 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.retention import PERSONAL, Rule, register
 from app.rights.models import RightsRequest
+from app.states import Transitions
 from app.timeutil import utcnow
+
+
+class DrpStatus(StrEnum):
+    """An exercise request's status in the Data Rights Protocol (section 3.03)."""
+
+    IN_PROGRESS = "in_progress"
+    FULFILLED = "fulfilled"
+    DENIED = "denied"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+FINAL = (DrpStatus.FULFILLED, DrpStatus.REVOKED, DrpStatus.DENIED, DrpStatus.EXPIRED)
+# The status stored on an agent's request: none while the rights request behind it answers (or
+# until it is answered at once); a stored status is final.
+DRP_TRANSITIONS = Transitions("data rights request", {
+    None: {DrpStatus.FULFILLED, DrpStatus.DENIED, DrpStatus.REVOKED},
+})
 
 
 class Agent(db.Model):

@@ -10,6 +10,7 @@ from app.drp import services, signing
 from app.drp.signing import Refusal
 from app.extensions import db, limiter
 from app.rights import workflow
+from app.rights.models import RequestStatus
 from app.security import agent, public
 from app.timeutil import utcnow
 
@@ -132,7 +133,7 @@ def verify_identity(request_id: str):
     if named is not None and named != filed.request_id:
         return render_template("drp/verify.html", mismatch=True), 400
     req, target = filed.rights_request, services.safe_redirect(filed, request.values.get("redirect_to"))
-    if request.method == "POST" and req.status == "unconfirmed":
+    if request.method == "POST" and req.status == RequestStatus.UNCONFIRMED:
         if workflow.check_code(req, (request.form.get("code") or "")[:20], utcnow()):
             db.session.commit()
             return redirect(target, code=303) if target else render_template("drp/verify.html", filed=filed,
@@ -141,4 +142,4 @@ def verify_identity(request_id: str):
         return render_template("drp/verify.html", filed=filed, target=target, named=named,
                                error=_("That code is not right, or it has expired.")), 400
     return render_template("drp/verify.html", filed=filed, target=target, named=named,
-                           done=req.status != "unconfirmed")
+                           done=req.status != RequestStatus.UNCONFIRMED)

@@ -17,12 +17,12 @@ from sqlalchemy import not_, or_, select
 
 from app import throttle
 from app.database import insert_once, lock_row
-from app.drp.models import Agent, AgentRequest, AgentToken
+from app.drp.models import DRP_TRANSITIONS, FINAL, Agent, AgentRequest, AgentToken, DrpStatus
 from app.drp.signing import Refusal, check_claims
 from app.email import external_url
 from app.extensions import db
 from app.rights import workflow
-from app.rights.models import OPEN_STATUSES, RightsRequest
+from app.rights.models import OPEN_STATUSES, RequestStatus, RightsRequest
 from app.security import hash_token
 
 VERSION = "0.9.4"
@@ -33,7 +33,6 @@ SUPPORTED = {"access": "access", "deletion": "erasure", "sale:opt_out": None, "s
 # What marks a message of another purpose: an exercise names its right, a revoke gives a reason.
 # A pairing message carries neither, and a revoke no right, so one message never serves twice.
 EXERCISE_CLAIM, REVOKE_CLAIM = "exercise", "reason"
-FINAL = ("fulfilled", "revoked", "denied", "expired")
 CALLBACK_TIMEOUT_SECONDS = 5
 CALLBACK_BACKOFF = (60, 300, 1800, 7200, 43200)
 
@@ -103,10 +102,10 @@ def exercise(agent: Agent, claims: dict, digest: str, config, now: datetime) -> 
         raise Refusal(409, "This signed request was already received: each one works once.")
     filed = db.session.scalar(select(AgentRequest).where(AgentRequest.message_hash == digest))
     if SUPPORTED[kind] is None:
-        filed.status = "fulfilled"
+        filed.status = DRP_TRANSITIONS.check(filed.status, DrpStatus.FULFILLED)
         filed.processing_details = "We do not sell personal information: nothing to opt out of."
     elif not email or "@" not in email or len(email) > 254:
-        filed.status, filed.reason = "denied", "no_match"
+        filed.status, filed.reason = DRP_TRANSITIONS.check(filed.status, DrpStatus.DENIED), "no_match"
         filed.processing_details = "We match a person by e-mail address, and the request carried none."
     else:
         details = (f"Filed through the Data Rights Protocol by {agent.name} ({agent.agent_id}), request "
@@ -132,7 +131,7 @@ def status(filed: AgentRequest, config, now: datetime) -> dict:
     req: RightsRequest | None = filed.rights_request
     state, reason, details, extra = filed.status, filed.reason, filed.processing_details, {}
     if state is None and req is None:
-        state, reason, details = "denied", "other", "The request is no longer on record."
+        state, reason, details = DrpStatus.DENIED, "other", "The request is no longer on record."
     elif state is None:
         state, reason, details, extra = _from_rights(filed, req, now)
     body = {"request_id": filed.request_id, "received_at": _iso(filed.received_at), "status": state}
@@ -151,23 +150,24 @@ def _from_rights(filed: AgentRequest, req: RightsRequest, now: datetime) -> tupl
     deadline, and before the person verifies, the deadline counted from when we received it."""
     due = req.due_on or workflow.due_date(filed.received_at.date(), req.minor)
     expected = {"expected_by": due.isoformat() + "T23:59:59Z"}
-    if req.status == "unconfirmed":
+    if req.status == RequestStatus.UNCONFIRMED:
         if req.code_expires_at and now > req.code_expires_at:
-            return "denied", "insuf_verification", "The code we e-mailed to the person was not entered in time.", {}
+            return (DrpStatus.DENIED, "insuf_verification",
+                    "The code we e-mailed to the person was not entered in time.", {})
         url = external_url("drp.verify_identity", request_id=filed.request_id)
-        return "in_progress", "need_user_verification", "We e-mailed a code to the person; they enter it at " \
+        return DrpStatus.IN_PROGRESS, "need_user_verification", "We e-mailed a code to the person; they enter it at " \
             "the verification page.", {"user_verification_url": url, **expected}
     if req.status in OPEN_STATUSES:
-        note = {"extended": "The deadline was extended, as the law allows; the person was told why.",
-                "on_hold": "On hold while we wait for something from the person."}.get(req.status)
-        return "in_progress", None, note, expected
-    if req.status == "completed":
-        return "fulfilled", None, "Completed; the result was e-mailed to the person.", {}
-    if req.status == "revoked":
-        return "revoked", None, None, {}
-    if req.status == "rejected":
-        return "denied", "other", (req.outcome or "")[:500] or None, {}
-    return "expired", None, None, {}
+        note = {RequestStatus.EXTENDED: "The deadline was extended, as the law allows; the person was told why.",
+                RequestStatus.ON_HOLD: "On hold while we wait for something from the person."}.get(req.status)
+        return DrpStatus.IN_PROGRESS, None, note, expected
+    if req.status == RequestStatus.COMPLETED:
+        return DrpStatus.FULFILLED, None, "Completed; the result was e-mailed to the person.", {}
+    if req.status == RequestStatus.REVOKED:
+        return DrpStatus.REVOKED, None, None, {}
+    if req.status == RequestStatus.REJECTED:
+        return DrpStatus.DENIED, "other", (req.outcome or "")[:500] or None, {}
+    return DrpStatus.EXPIRED, None, None, {}
 
 
 def revoke(filed: AgentRequest, claims: dict, config, now: datetime) -> None:
@@ -188,7 +188,7 @@ def revoke(filed: AgentRequest, claims: dict, config, now: datetime) -> None:
     req = filed.rights_request
     if req is not None:
         workflow.withdraw(req, (reason or "").strip()[:500] or "Revoked by the person's agent.", now)
-    filed.status, filed.reason = "revoked", None
+    filed.status, filed.reason = DRP_TRANSITIONS.check(filed.status, DrpStatus.REVOKED), None
     db.session.flush()
 
 

@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.states import Transitions
 from app.timeutil import utcnow
 
 KEY_PREFIX = "twt_"  # every secret starts with it (the gateway looks up nothing else)
+
+
+class KeyState(StrEnum):
+    """A key's state, read from its times (not stored): see ApiKey.status."""
+
+    ACTIVE = "active"
+    ROTATING = "rotating"  # replaced; works until its grace period ends
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+USABLE_STATES = (KeyState.ACTIVE, KeyState.ROTATING)
+# Rotation without a grace period revokes the old key at once; a key is rotated once.
+KEY_TRANSITIONS = Transitions("API key", {
+    KeyState.ACTIVE: {KeyState.ROTATING, KeyState.REVOKED, KeyState.EXPIRED},
+    KeyState.ROTATING: {KeyState.REVOKED, KeyState.EXPIRED},
+    KeyState.EXPIRED: {KeyState.REVOKED},
+})
 
 
 class ApiKey(db.Model):
@@ -46,15 +66,15 @@ class ApiKey(db.Model):
         moments = [m for m in (self.expires_at, self.valid_until) if m is not None]
         return min(moments) if moments else None
 
-    def status(self, now: datetime) -> str:
+    def status(self, now: datetime) -> KeyState:
         if self.revoked_at is not None:
-            return "revoked"
+            return KeyState.REVOKED
         stops = self.stops_at()
         if stops is not None and stops <= now:
-            return "expired"
+            return KeyState.EXPIRED
         if self.expires_at is not None:
-            return "rotating"
-        return "active"
+            return KeyState.ROTATING
+        return KeyState.ACTIVE
 
     def editable(self, now: datetime) -> bool:
         """Whether its owner may still change it: not revoked, not rotated out (a key past its
@@ -70,4 +90,4 @@ class ApiKey(db.Model):
         return [n for n in (self.allowed_ips or "").split(",") if n]
 
     def usable(self, now: datetime) -> bool:
-        return self.status(now) in ("active", "rotating")
+        return self.status(now) in USABLE_STATES

@@ -12,7 +12,7 @@ from app.auth.models import User
 from app.database import lock_row
 from app.email import external_url, queue_email
 from app.extensions import db
-from app.keys.models import KEY_PREFIX, ApiKey
+from app.keys.models import KEY_PREFIX, KEY_TRANSITIONS, ApiKey, KeyState
 from app.security import hash_token
 
 VISIBLE_PREFIX_LENGTH = 12  # "twt_" and 8 random characters, shown in lists
@@ -121,6 +121,7 @@ def revoke_key(user: User, key_id: int, now: datetime) -> ApiKey:
     """Revoke one of the user's keys; effective on its next request."""
     key = get_own_key(user, key_id)
     if key.revoked_at is None:
+        KEY_TRANSITIONS.check(key.status(now), KeyState.REVOKED)
         key.revoked_at = now
     db.session.flush()
     return key
@@ -142,13 +143,14 @@ def rotate_key(user: User, key_id: int, grace_days: int, max_keys: int, config,
     """
     lock_row(User.__table__, user.id)
     old = get_own_key(user, key_id)
-    if old.status(now) == "rotating":
+    if old.status(now) == KeyState.ROTATING:
         raise KeyAlreadyRotated()
     if not old.usable(now):
         raise KeyNotFound()
     grace_days = max(0, min(grace_days, MAX_GRACE_DAYS))
     if grace_days and len(active_keys(user, now)) >= max_keys:
         raise KeyLimitReached()
+    KEY_TRANSITIONS.check(old.status(now), KeyState.ROTATING if grace_days else KeyState.REVOKED)
     old.expires_at = now + timedelta(days=grace_days)
     if grace_days == 0:
         old.revoked_at = now

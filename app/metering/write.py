@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.auth.models import User
-from app.billing.models import CreditEntry
+from app.billing.models import CreditEntry, CreditKind
 from app.keys.models import ApiKey
 from app.metering.lookups import stored_balance
 from app.metering.types import InsufficientCredits
@@ -94,8 +94,8 @@ def _charge(conn, rows: list[dict], strict: bool) -> dict[int, int]:
                      .values(credit_balance=users.c.credit_balance - bindparam("b_spent")),
                      [{"b_user": user, "b_spent": spent[user]} for user in sorted(spent)])
     conn.execute(CreditEntry.__table__.insert(),
-                 [{"user_id": r["user_id"], "created_at": r["created_at"], "kind": "usage", "amount": -r["credits"],
-                   "call_id": r["request_id"]} for r in rows])
+                 [{"user_id": r["user_id"], "created_at": r["created_at"], "kind": CreditKind.USAGE,
+                   "amount": -r["credits"], "call_id": r["request_id"]} for r in rows])
     return balances
 
 

@@ -18,7 +18,7 @@ from app.auth.models import Passkey, SecurityEvent, User, UserSession
 from app.billing.models import AlertRecipient, BillingDetails, CreditEntry, Dispute, Order
 from app.consent import receipts
 from app.consent.models import ConsentRecord, SeparateConsent
-from app.contact.models import ContactThread
+from app.contact.models import ContactThread, MessageKind
 from app.extensions import db
 from app.keys.models import ApiKey
 from app.labels import label
@@ -178,7 +178,7 @@ def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes
                             "status_label": label("thread", thread.status),
                             "created_at": _iso(thread.created_at),
                             "messages": [{"from": m.kind, "at": _iso(m.created_at), "text": m.body}
-                                         for m in thread.messages if m.kind != "note"]})
+                                         for m in thread.messages if m.kind != MessageKind.NOTE]})
         archive.writestr("support_threads.json", json.dumps(threads, ensure_ascii=False, indent=2))
         consents = [receipts.receipt(record, config) for record in db.session.scalars(
             select(ConsentRecord).where(ConsentRecord.user_id == user.id).order_by(ConsentRecord.created_at))]

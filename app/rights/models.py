@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,11 +11,45 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.crypto import EncryptedText
 from app.extensions import db
 from app.retention import PERSONAL, Rule, register
+from app.states import IllegalTransition, Transitions
 from app.timeutil import utcnow
 
-STATUSES = ("unconfirmed", "received", "open", "in_progress", "extended", "on_hold", "completed", "rejected",
-            "expired", "revoked")
-OPEN_STATUSES = ("received", "open", "in_progress", "extended", "on_hold")
+
+class RequestStatus(StrEnum):
+    UNCONFIRMED = "unconfirmed"
+    RECEIVED = "received"
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    EXTENDED = "extended"
+    ON_HOLD = "on_hold"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+STATUSES = tuple(RequestStatus)
+OPEN_STATUSES = (RequestStatus.RECEIVED, RequestStatus.OPEN, RequestStatus.IN_PROGRESS, RequestStatus.EXTENDED,
+                 RequestStatus.ON_HOLD)
+CLOSED_STATUSES = (RequestStatus.COMPLETED, RequestStatus.REJECTED, RequestStatus.EXPIRED)
+
+
+class TransitionRefused(IllegalTransition):
+    """The change is not allowed in the request's current state; the message says why."""
+
+
+_CLOSING = {RequestStatus.COMPLETED, RequestStatus.REJECTED, RequestStatus.REVOKED}
+REQUEST_TRANSITIONS = Transitions("rights request", {
+    RequestStatus.UNCONFIRMED: {RequestStatus.RECEIVED, RequestStatus.REVOKED, RequestStatus.EXPIRED},
+    RequestStatus.RECEIVED: {RequestStatus.OPEN, RequestStatus.IN_PROGRESS, RequestStatus.EXTENDED,
+                             RequestStatus.ON_HOLD, *_CLOSING},
+    RequestStatus.OPEN: {RequestStatus.IN_PROGRESS, RequestStatus.EXTENDED, RequestStatus.ON_HOLD, *_CLOSING},
+    RequestStatus.IN_PROGRESS: {RequestStatus.EXTENDED, RequestStatus.ON_HOLD, *_CLOSING},
+    RequestStatus.EXTENDED: {RequestStatus.IN_PROGRESS, RequestStatus.ON_HOLD, *_CLOSING},
+    # A hold stops the work: released (open again), extended, or closed without acting on it.
+    RequestStatus.ON_HOLD: {RequestStatus.OPEN, RequestStatus.EXTENDED, RequestStatus.REJECTED,
+                            RequestStatus.REVOKED},
+}, error=TransitionRefused)
 
 
 class RightsRequest(db.Model):
@@ -27,7 +62,7 @@ class RightsRequest(db.Model):
     details: Mapped[str] = mapped_column(EncryptedText, info=PERSONAL)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     locale: Mapped[str] = mapped_column(db.String(16))
-    status: Mapped[str] = mapped_column(db.String(20), default="unconfirmed", index=True)
+    status: Mapped[str] = mapped_column(db.String(20), default=RequestStatus.UNCONFIRMED, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     due_on: Mapped[date | None] = mapped_column(index=True)
@@ -108,5 +143,5 @@ register(Rule(
     days_setting="UNCONFIRMED_REQUEST_DAYS",
     default_days=30,
     description="Requests whose address was never confirmed are deleted after N days.",
-    selects=lambda cutoff: and_(RightsRequest.status == "unconfirmed", RightsRequest.created_at < cutoff),
+    selects=lambda cutoff: and_(RightsRequest.status == RequestStatus.UNCONFIRMED, RightsRequest.created_at < cutoff),
 ))

@@ -30,7 +30,7 @@ from app.consent import services as consent_services
 from app.extensions import db
 from app.rights import export, services, workflow
 from app.rights.forms import CloseAccountForm, CodeForm, RequestForm
-from app.rights.models import RightsRequest
+from app.rights.models import RequestStatus, RightsRequest
 from app.security import customer, public
 from app.timeutil import utcnow
 
@@ -140,7 +140,7 @@ def file_request():
                                            current_user._get_current_object() if signed_in else None,
                                            str(get_locale()), utcnow(), guardian=bool(form.guardian.data))
         db.session.commit()
-        if req.status != "unconfirmed":
+        if req.status != RequestStatus.UNCONFIRMED:
             return render_template("rights/request_filed.html", req=req)
         code_form = CodeForm(data={"token": _confirm_serializer().dumps(req.id)})
         return render_template("rights/request_code.html", form=code_form)

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select, update
 
 from app.audit import services as audit
-from app.audit.models import StaffAccess
+from app.audit.models import AuditAction, StaffAccess
 from app.auth.models import AccountToken, Passkey, RecoveryCode, SecurityEvent, User, UserRole, UserSession
 from app.auth.passwords import hash_password
 from app.billing.models import AlertRecipient, BillingDetails
@@ -38,7 +38,7 @@ def close_account(user: User, config, now: datetime) -> None:
 
 def record_export(user: User, now: datetime, ip: str | None = None) -> None:
     """The audit row of a customer downloading their own data."""
-    audit.record(user, "privacy:export", now, target_user=user, ip=ip)
+    audit.record(user, AuditAction.PRIVACY_EXPORT, now, target_user=user, ip=ip)
 
 
 def accounts_due_for_erasure(config, now: datetime) -> list[int]:

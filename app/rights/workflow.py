@@ -16,22 +16,28 @@ from sqlalchemy import select
 from app import references, throttle
 from app.addresses import canonical_email
 from app.audit import services as audit
+from app.audit.models import AuditAction
 from app.auth.models import User, UserRole
 from app.auth.services import end_sessions
-from app.contact.models import ContactThread
+from app.contact.models import ContactThread, MessageKind
 from app.email import external_url, queue_email
 from app.extensions import db
 from app.rights import inventory
-from app.rights.models import OPEN_STATUSES, JobRun, LegalHold, RequestEvent, RightsRequest
+from app.rights.models import (
+    OPEN_STATUSES,
+    REQUEST_TRANSITIONS,
+    JobRun,
+    LegalHold,
+    RequestEvent,
+    RequestStatus,
+    RightsRequest,
+    TransitionRefused,
+)
 from app.security import hash_token
 
 CODE_MINUTES = 10
 CODE_ATTEMPTS = 5
 MINOR_DAYS = 7
-
-
-class TransitionRefused(ValueError):
-    """The change is not allowed in the request's current state; the message says why."""
 
 
 def add_months(day: date, months: int) -> date:
@@ -53,8 +59,11 @@ def new_reference() -> str:
     return references.new_reference("PRV", 6)
 
 
-def _event(req: RightsRequest, to_status: str | None, now: datetime, actor=None, note: str | None = None,
+def _event(req: RightsRequest, to_status: RequestStatus | None, now: datetime, actor=None, note: str | None = None,
            internal: bool = False) -> None:
+    """Record a note or a move (refused by REQUEST_TRANSITIONS when the table does not allow it)."""
+    if to_status:
+        REQUEST_TRANSITIONS.check(req.status, to_status)
     db.session.add(RequestEvent(request_id=req.id, created_at=now, from_status=req.status if to_status else None,
                                 to_status=to_status, actor_id=actor.id if actor else None, note=note,
                                 internal=internal))
@@ -79,8 +88,8 @@ def file_request(kind: str, email: str, details: str, user: User | None, locale:
     if guardian:
         details = "[Parent or guardian request about a child's data] " + details
     req = RightsRequest(reference=new_reference(), type=kind, email=email.strip().lower(), details=details,
-                        user_id=user.id if user else None, locale=locale, created_at=now, status="unconfirmed",
-                        minor=guardian)
+                        user_id=user.id if user else None, locale=locale, created_at=now,
+                        status=RequestStatus.UNCONFIRMED, minor=guardian)
     db.session.add(req)
     db.session.flush()
     if user is not None:
@@ -96,7 +105,7 @@ def file_request(kind: str, email: str, details: str, user: User | None, locale:
 
 def check_code(req: RightsRequest, code: str, now: datetime) -> bool:
     """Confirm with the e-mailed code: valid 10 minutes, 5 attempts."""
-    if req.status != "unconfirmed" or req.code_hash is None:
+    if req.status != RequestStatus.UNCONFIRMED or req.code_hash is None:
         return False
     if req.code_attempts >= CODE_ATTEMPTS or (req.code_expires_at and now > req.code_expires_at):
         return False
@@ -112,7 +121,7 @@ def confirm(req: RightsRequest, now: datetime) -> None:
     req.confirmed_at = now
     req.code_hash = None
     req.due_on = due_date(now.date(), req.minor)
-    _event(req, "received", now)
+    _event(req, RequestStatus.RECEIVED, now)
     if req.user_id is None:
         owner = db.session.scalar(select(User).where(User.email == req.email))
         req.user_id = owner.id if owner else None
@@ -147,13 +156,14 @@ def request_from_token(token: str, secret_key: str, max_age_days: int = 90) -> R
 def audit_request(staff, req: RightsRequest, action: str, now: datetime, reason: str | None = None, ip=None) -> None:
     """The audit row of a staff action on a request (its owner, when there is one, is the subject)."""
     owner = db.session.get(User, req.user_id) if req.user_id else None
-    audit.record(staff, f"rights:{action}", now, target_user=owner, target=req.reference, reason=reason, ip=ip)
+    audit.record(staff, AuditAction(f"rights:{action}"), now, target_user=owner, target=req.reference,
+                 reason=reason, ip=ip)
 
 
 def assign(req: RightsRequest, staff, assignee_id: int | None, now: datetime, ip=None) -> None:
     req.assignee_id = assignee_id or None
-    if req.status == "received":
-        _event(req, "open", now, staff)
+    if req.status == RequestStatus.RECEIVED:
+        _event(req, RequestStatus.OPEN, now, staff)
     audit_request(staff, req, "assign", now, reason=str(assignee_id or "nobody"), ip=ip)
 
 
@@ -163,9 +173,9 @@ def add_note(req: RightsRequest, staff, note: str, now: datetime, ip=None) -> No
 
 
 def start(req: RightsRequest, staff, now: datetime, ip=None) -> None:
-    if req.status not in ("received", "open", "extended"):
+    if req.status not in (RequestStatus.RECEIVED, RequestStatus.OPEN, RequestStatus.EXTENDED):
         raise TransitionRefused("Only a received, open or extended request can be started.")
-    _event(req, "in_progress", now, staff)
+    _event(req, RequestStatus.IN_PROGRESS, now, staff)
     audit_request(staff, req, "start", now, ip=ip)
 
 
@@ -179,15 +189,15 @@ def extend(req: RightsRequest, staff, months: int, reason: str, today: date, now
         raise TransitionRefused("Give one or two months and a reason.")
     req.due_on = add_months(req.due_on, months)
     req.extended = True
-    _event(req, "extended", now, staff, note=reason)
+    _event(req, RequestStatus.EXTENDED, now, staff, note=reason)
     audit_request(staff, req, "extend", now, reason=f"+{months} months: {reason}", ip=ip)
-    queue_email(req.email, "rights_update", req.locale, reference=req.reference, status="extended",
+    queue_email(req.email, "rights_update", req.locale, reference=req.reference, status=RequestStatus.EXTENDED,
                 due_on=req.due_on.isoformat(), note=reason, status_url=status_url(req))
 
 
 def complete(req: RightsRequest, staff, outcome: str, config, now: datetime, ip=None) -> None:
     """Complete: erasure runs the erasure now; access sends the export link; others record what was done."""
-    if req.status not in OPEN_STATUSES or req.status == "on_hold":
+    if req.status not in OPEN_STATUSES or req.status == RequestStatus.ON_HOLD:
         raise TransitionRefused("Only an open request that is not on hold can be completed.")
     owner = db.session.get(User, req.user_id) if req.user_id else None
     email, erased = req.email, req.type == "erasure"
@@ -203,11 +213,11 @@ def complete(req: RightsRequest, staff, outcome: str, config, now: datetime, ip=
                    else held_for_address(req.email))
     req.outcome = outcome
     req.closed_at = now
-    _event(req, "completed", now, staff, note=None if erased else outcome)
+    _event(req, RequestStatus.COMPLETED, now, staff, note=None if erased else outcome)
     if not erased:
         audit_request(staff, req, "complete", now, reason=outcome[:400], ip=ip)
-    queue_email(email, "rights_update", req.locale, ephemeral=erased, reference=req.reference, status="completed",
-                due_on=req.due_on.isoformat() if req.due_on else "", note=outcome,
+    queue_email(email, "rights_update", req.locale, ephemeral=erased, reference=req.reference,
+                status=RequestStatus.COMPLETED, due_on=req.due_on.isoformat() if req.due_on else "", note=outcome,
                 status_url=status_url(req),
                 export_url=external_url("rights.show_privacy") if req.type == "access" and owner else None)
 
@@ -220,8 +230,8 @@ def held_for_address(email: str) -> str:
     lines = ["We hold no account for this address. We hold these support conversations:"]
     for thread in threads:
         lines.append(f"- {thread.reference} ({thread.topic}), from {thread.created_at:%Y-%m-%d}, name given: "
-                     f"{thread.name}, {len([m for m in thread.messages if m.kind != 'note'])} messages:")
-        lines += [f"  [{m.created_at:%Y-%m-%d %H:%M}] {m.body}" for m in thread.messages if m.kind != "note"]
+                     f"{thread.name}, {len([m for m in thread.messages if m.kind != MessageKind.NOTE])} messages:")
+        lines += [f"  [{m.created_at:%Y-%m-%d %H:%M}] {m.body}" for m in thread.messages if m.kind != MessageKind.NOTE]
     return "\n".join(lines)
 
 
@@ -232,20 +242,20 @@ def reject(req: RightsRequest, staff, reason: str, now: datetime, ip=None) -> No
         raise TransitionRefused("Only an open request can be rejected.")
     req.outcome = reason
     req.closed_at = now
-    _event(req, "rejected", now, staff, note=reason)
+    _event(req, RequestStatus.REJECTED, now, staff, note=reason)
     audit_request(staff, req, "reject", now, reason=reason[:400], ip=ip)
-    queue_email(req.email, "rights_update", req.locale, reference=req.reference, status="rejected",
+    queue_email(req.email, "rights_update", req.locale, reference=req.reference, status=RequestStatus.REJECTED,
                 due_on="", note=reason, status_url=status_url(req), complaint=True)
 
 
 def withdraw(req: RightsRequest, reason: str, now: datetime) -> None:
     """The requester (through their agent) withdraws a request that is not closed."""
-    if req.status not in OPEN_STATUSES and req.status != "unconfirmed":
+    if req.status not in OPEN_STATUSES and req.status != RequestStatus.UNCONFIRMED:
         raise TransitionRefused("Only a request that is not closed can be withdrawn.")
     req.closed_at, req.code_hash = now, None
-    _event(req, "revoked", now, note=reason)
+    _event(req, RequestStatus.REVOKED, now, note=reason)
     if req.confirmed_at is not None:  # nobody to tell before the address was confirmed
-        queue_email(req.email, "rights_update", req.locale, reference=req.reference, status="revoked",
+        queue_email(req.email, "rights_update", req.locale, reference=req.reference, status=RequestStatus.REVOKED,
                     due_on="", note=reason, status_url=status_url(req))
 
 
@@ -264,9 +274,9 @@ def place_hold(user: User, staff, reason: str, ends_on: date, now: datetime, ip=
     db.session.add(hold)
     for req in db.session.scalars(select(RightsRequest).where(RightsRequest.user_id == user.id,
                                                               RightsRequest.status.in_(OPEN_STATUSES))):
-        if req.status != "on_hold":
-            _event(req, "on_hold", now, staff, note="legal hold")
-    audit.record(staff, "rights:hold", now, target_user=user, reason=f"until {ends_on}: {reason}", ip=ip)
+        if req.status != RequestStatus.ON_HOLD:
+            _event(req, RequestStatus.ON_HOLD, now, staff, note="legal hold")
+    audit.record(staff, AuditAction.RIGHTS_HOLD, now, target_user=user, reason=f"until {ends_on}: {reason}", ip=ip)
     db.session.flush()
     return hold
 
@@ -274,10 +284,10 @@ def place_hold(user: User, staff, reason: str, ends_on: date, now: datetime, ip=
 def release_hold(hold: LegalHold, staff, now: datetime, ip=None) -> None:
     hold.released_at = now
     for req in db.session.scalars(select(RightsRequest).where(RightsRequest.user_id == hold.user_id,
-                                                              RightsRequest.status == "on_hold")):
-        _event(req, "open", now, staff, note="legal hold released")
+                                                              RightsRequest.status == RequestStatus.ON_HOLD)):
+        _event(req, RequestStatus.OPEN, now, staff, note="legal hold released")
     user = db.session.get(User, hold.user_id)
-    audit.record(staff, "rights:release", now, target_user=user, reason=hold.reason, ip=ip)
+    audit.record(staff, AuditAction.RIGHTS_RELEASE, now, target_user=user, reason=hold.reason, ip=ip)
     db.session.flush()
 
 
@@ -289,13 +299,13 @@ def flag_minor(user: User, staff, now: datetime, ip=None) -> RightsRequest:
     end_sessions(user, "minor", now)
     req = RightsRequest(reference=new_reference(), type="erasure", email=user.email, user_id=user.id,
                         details="Account flagged by staff as belonging to a minor.", locale=user.locale or "en",
-                        created_at=now, status="unconfirmed", minor=True)
+                        created_at=now, status=RequestStatus.UNCONFIRMED, minor=True)
     db.session.add(req)
     db.session.flush()
     req.confirmed_at = now
     req.due_on = due_date(now.date(), minor=True)
-    _event(req, "received", now, staff, note="minor")
-    audit.record(staff, "rights:minor", now, target_user=user, reason=req.reference, ip=ip)
+    _event(req, RequestStatus.RECEIVED, now, staff, note="minor")
+    audit.record(staff, AuditAction.RIGHTS_MINOR, now, target_user=user, reason=req.reference, ip=ip)
     db.session.flush()
     return req
 
@@ -304,7 +314,7 @@ def flag_minor(user: User, staff, now: datetime, ip=None) -> RightsRequest:
 
 
 def queue(filter_name: str | None, staff_id: int, today: date) -> list[RightsRequest]:
-    statement = select(RightsRequest).where(RightsRequest.status != "unconfirmed").order_by(
+    statement = select(RightsRequest).where(RightsRequest.status != RequestStatus.UNCONFIRMED).order_by(
         RightsRequest.due_on.is_(None), RightsRequest.due_on)
     open_only = RightsRequest.status.in_(OPEN_STATUSES)
     if filter_name == "overdue":
@@ -320,7 +330,8 @@ def queue(filter_name: str | None, staff_id: int, today: date) -> list[RightsReq
 
 def requests_of(user_id: int) -> list[RightsRequest]:
     return list(db.session.scalars(select(RightsRequest).where(
-        RightsRequest.user_id == user_id, RightsRequest.status != "unconfirmed").order_by(RightsRequest.id.desc())))
+        RightsRequest.user_id == user_id, RightsRequest.status != RequestStatus.UNCONFIRMED)
+        .order_by(RightsRequest.id.desc())))
 
 
 def send_digest(config, today: date) -> int | None:

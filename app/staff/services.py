@@ -13,15 +13,15 @@ from sqlalchemy import func, select, update
 
 from app.audit import access, chain
 from app.audit import services as audit
-from app.audit.models import AuditChainAnchor, AuditEntry
+from app.audit.models import AuditAction, AuditChainAnchor, AuditEntry
 from app.auth.models import STAFF_ROLES, User, UserRole, UserSession
 from app.auth.provisioning import create_staff
 from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_verification
 from app.billing import disputes, invoices
-from app.billing.models import Invoice, Order, WebhookEvent
+from app.billing.models import CreditKind, Invoice, Order, WebhookEvent
 from app.billing.services import add_credits
 from app.breaches import services as breaches
-from app.contact.models import ContactThread
+from app.contact.models import ContactThread, ThreadStatus
 from app.csvstream import csv_lines
 from app.email import OutboxMessage, external_url, queue_email
 from app.extensions import db
@@ -60,21 +60,21 @@ def notify(user: User, what: str, config) -> None:
 def suspend(user: User, staff, reason: str, config, now: datetime, ip=None) -> None:
     user.suspended_at = now
     end_sessions(user, "suspended", now)
-    audit.record(staff, "staff:user:suspend", now, target_user=user, reason=reason, ip=ip)
+    audit.record(staff, AuditAction.STAFF_USER_SUSPEND, now, target_user=user, reason=reason, ip=ip)
     notify(user, "suspended", config)
     db.session.flush()
 
 
 def unsuspend(user: User, staff, reason: str, config, now: datetime, ip=None) -> None:
     user.suspended_at = None
-    audit.record(staff, "staff:user:unsuspend", now, target_user=user, reason=reason, ip=ip)
+    audit.record(staff, AuditAction.STAFF_USER_UNSUSPEND, now, target_user=user, reason=reason, ip=ip)
     notify(user, "unsuspended", config)
     db.session.flush()
 
 
 def end_all_sessions(user: User, staff, reason: str, config, now: datetime, ip=None) -> int:
     count = end_sessions(user, "ended_by_staff", now)
-    audit.record(staff, "staff:user:end-sessions", now, target_user=user, reason=reason, ip=ip)
+    audit.record(staff, AuditAction.STAFF_USER_END_SESSIONS, now, target_user=user, reason=reason, ip=ip)
     notify(user, "sessions_ended", config)
     return count
 
@@ -87,20 +87,22 @@ def end_every_session(staff, reason: str, now: datetime, keep_id: int | None = N
     if keep_id is not None:
         query = query.where(sessions.c.id != keep_id)
     count = db.session.execute(query.values(ended_at=now, end_reason="emergency")).rowcount
-    audit.record(staff, "staff:sessions:end-all", now, target=f"every session ({count})", reason=reason, ip=ip)
+    audit.record(staff, AuditAction.STAFF_SESSIONS_END_ALL, now, target=f"every session ({count})", reason=reason,
+                 ip=ip)
     db.session.flush()
     return count
 
 
 def revoke_key(user: User, key_id: int, staff, reason: str, config, now: datetime, ip=None) -> None:
     key = revoke(user, key_id, now)
-    audit.record(staff, "staff:user:revoke-key", now, target_user=user, reason=f"{key.prefix}: {reason}", ip=ip)
+    audit.record(staff, AuditAction.STAFF_USER_REVOKE_KEY, now, target_user=user, reason=f"{key.prefix}: {reason}",
+                 ip=ip)
     notify(user, "key_revoked", config)
 
 
 def resend_verification(user: User, staff, reason: str, config, now: datetime, ip=None) -> None:
     send_verification(user, config, now)
-    audit.record(staff, "staff:user:resend-verification", now, target_user=user, reason=reason, ip=ip)
+    audit.record(staff, AuditAction.STAFF_USER_RESEND_VERIFICATION, now, target_user=user, reason=reason, ip=ip)
 
 
 # --- the team ---------------------------------------------------------------------------------------
@@ -121,7 +123,7 @@ def invite(email: str, roles: list[str], staff, config, now: datetime, ip=None) 
     queue_email(user.email, "staff_invitation", user.locale or config["BABEL_DEFAULT_LOCALE"],
                 roles=", ".join(sorted(user.role_names)), set_password_url=external_url("auth.reset_password",
                                                                                         token=secret))
-    audit.record(staff, "staff:team:invite", now, target_user=user, reason=", ".join(sorted(roles)), ip=ip)
+    audit.record(staff, AuditAction.STAFF_TEAM_INVITE, now, target_user=user, reason=", ".join(sorted(roles)), ip=ip)
     db.session.flush()
     return user
 
@@ -136,7 +138,7 @@ def set_roles(user: User, roles: list[str], staff, now: datetime, ip=None) -> No
     for name in roles:
         if name not in user.role_names:
             user.roles.append(UserRole(user_id=user.id, role=name, granted_at=now))
-    audit.record(staff, "staff:team:roles", now, target_user=user, reason=", ".join(roles) or "none", ip=ip)
+    audit.record(staff, AuditAction.STAFF_TEAM_ROLES, now, target_user=user, reason=", ".join(roles) or "none", ip=ip)
     db.session.flush()
 
 
@@ -224,7 +226,7 @@ def waiting_counts(viewer: User, today: date) -> dict[str, int]:
     counts: dict[str, int] = {}
     if viewer.has_role("support", "admin"):
         counts["messages"] = db.session.scalar(select(func.count()).select_from(ContactThread).where(
-            ContactThread.status == "new")) or 0
+            ContactThread.status == ThreadStatus.NEW)) or 0
     if viewer.has_role("privacy", "admin"):
         counts["requests"] = db.session.scalar(select(func.count()).select_from(RightsRequest).where(
             RightsRequest.status.in_(OPEN_STATUSES), RightsRequest.due_on <= today + timedelta(days=7))) or 0
@@ -237,12 +239,12 @@ def waiting_counts(viewer: User, today: date) -> dict[str, int]:
 
 def record_person_lookup(actor: User, now: datetime, ip: str | None = None) -> None:
     """A privacy lookup of everything held about an address (the address itself is not kept)."""
-    audit.record(actor, "privacy:person:lookup", now, target="address lookup", ip=ip)
+    audit.record(actor, AuditAction.PRIVACY_PERSON_LOOKUP, now, target="address lookup", ip=ip)
 
 
 def record_orders_export(actor: User, filters: str, now: datetime, ip: str | None = None) -> AuditEntry:
     """An accounting export of orders (it names customers), with the filters it used."""
-    return audit.record(actor, "billing:orders:export", now, target="orders", reason=filters or None, ip=ip)
+    return audit.record(actor, AuditAction.BILLING_ORDERS_EXPORT, now, target="orders", reason=filters or None, ip=ip)
 
 
 # Staff reads that name a customer (by e-mail or reference) are reads of that customer's data:
@@ -297,7 +299,7 @@ def record_customer_search(actor: User, query: str, found: list[User], config, n
     """The customer search listed these customers."""
     category = next((c for role, c in SEARCH_CATEGORY.items() if actor.has_role(role)), "support")
     reference = None if "@" in query else query.strip().upper()[:40] or None
-    record_reads(actor, found, category, "staff:users:search", config, now, reference=reference, ip=ip)
+    record_reads(actor, found, category, AuditAction.STAFF_USERS_SEARCH, config, now, reference=reference, ip=ip)
 
 
 def record_inbox_search(actor: User, threads: list[ContactThread], config, now: datetime,
@@ -305,7 +307,8 @@ def record_inbox_search(actor: User, threads: list[ContactThread], config, now: 
     """The support inbox searched by an e-mail or a reference: each account's threads it listed."""
     for thread in threads[:MAX_NAMED]:
         owner = db.session.get(User, thread.user_id) if thread.user_id else None
-        record_reads(actor, [owner], "support", "contact:threads:search", config, now, target=thread.reference,
+        record_reads(actor, [owner], "support", AuditAction.CONTACT_THREADS_SEARCH, config, now,
+                     target=thread.reference,
                      reference=thread.reference, ip=ip)
 
 
@@ -314,13 +317,15 @@ def record_audit_read(actor: User, statement, export: bool, filters: str, custom
     """The audit log read by customer (page or CSV), or exported: the export's own row, and for a
     customer filter a read of each customer whose entries it shows."""
     if export:
-        audit.record(actor, "privacy:audit:export", now, target="audit log", reason=filters[:300] or None, ip=ip)
+        audit.record(actor, AuditAction.PRIVACY_AUDIT_EXPORT, now, target="audit log",
+                     reason=filters[:300] or None, ip=ip)
     if not customer:
         return
     shown = statement.with_only_columns(AuditEntry.target_user_id).where(AuditEntry.target_user_id.is_not(None))
     ids = list(db.session.scalars(shown.order_by(None).distinct().limit(MAX_NAMED)))
     users = list(db.session.scalars(select(User).where(User.id.in_(ids)))) if ids else []
-    record_reads(actor, users, "audit", "privacy:audit:read", config, now, target=customer.strip()[:254], ip=ip)
+    record_reads(actor, users, "audit", AuditAction.PRIVACY_AUDIT_READ, config, now, target=customer.strip()[:254],
+                 ip=ip)
 
 
 def open_user_record(actor: User, user: User, category: str, reference: str | None, reason: str, config,
@@ -329,25 +334,26 @@ def open_user_record(actor: User, user: User, category: str, reference: str | No
     when ``reference`` names none of their conversations, requests or orders)."""
     access.record(actor, user, category, now, config, reference=reference, reason=reason)
     shown = (f"{reference}: {reason}" if reference else reason)[:300]
-    return audit.record(actor, "staff:user:view", now, target_user=user, reason=shown, ip=ip)
+    return audit.record(actor, AuditAction.STAFF_USER_VIEW, now, target_user=user, reason=shown, ip=ip)
 
 
 def record_user_view(actor: User, user: User, reason: str, now: datetime, ip: str | None = None) -> AuditEntry:
     """A display of a customer's record, with the reason given when it was opened."""
-    return audit.record(actor, "staff:user:view", now, target_user=user, reason=reason, ip=ip)
+    return audit.record(actor, AuditAction.STAFF_USER_VIEW, now, target_user=user, reason=reason, ip=ip)
 
 
 def record_order_view(actor: User, order: Order, config, now: datetime, ip: str | None = None) -> None:
     buyer = db.session.get(User, order.user_id) if order.user_id else None
     access.record(actor, buyer, "billing", now, config, reference=order.reference)
-    audit.record(actor, "billing:order:view", now, target_user=buyer, target=order.reference, ip=ip)
+    audit.record(actor, AuditAction.BILLING_ORDER_VIEW, now, target_user=buyer, target=order.reference, ip=ip)
 
 
 def adjust_credits(user: User, amount: int, reason: str, actor: User, config, now: datetime,
                    ip: str | None = None) -> None:
     """Add (or remove) credits with a ledger row and an audit row, and tell the customer. Raises
     InsufficientCredits rather than take the balance below zero."""
-    add_credits(user, amount, "adjustment", now, reason=reason, actor=actor)
-    audit.record(actor, "billing:credits:adjust", now, target_user=user, reason=f"{amount:+d}: {reason}", ip=ip)
+    add_credits(user, amount, CreditKind.ADJUSTMENT, now, reason=reason, actor=actor)
+    audit.record(actor, AuditAction.BILLING_CREDITS_ADJUST, now, target_user=user, reason=f"{amount:+d}: {reason}",
+                 ip=ip)
     notify(user, "credits", config)
 

@@ -4,11 +4,11 @@ import cycle between domain packages and on an upward import, and prints each on
 The layers, lowest first; a module may import its own layer or lower ones, never a higher one:
 
 1. foundation: the top-level modules of ``app`` (configuration, extensions, the database helpers,
-   time, mail, labels, the price list, the retention registry), ``app.security``, ``app.tools``,
+   time, mail, the price list, the retention registry, the transition tables), ``app.security``, ``app.tools``,
    the cookie registry (``app.consent.registry``, plain data the language switch reads) and the
    call log's partition helpers (``app.usage.partitions``, plain SQL the model's retention rule
    and the migrations use);
-2. models: ``app.<domain>.models``;
+2. models: ``app.<domain>.models``, and the labels (``app.labels``, keyed by the models' state enums);
 3. metering: ``app.metering`` (below the api, billing and usage that call it);
 4. domains: every other module of ``app.<domain>``;
 5. wiring: ``app/__init__.py`` and ``app/cli.py``, which put it all together.
@@ -31,6 +31,7 @@ APP = Path(__file__).resolve().parents[1]
 WIRING = {"app", "app.cli"}
 FOUNDATION_PACKAGES = {"security", "tools", "templates", "static"}  # packages of the foundation, not domains
 FOUNDATION = {"app.consent.registry", "app.usage.partitions"}
+BESIDE_MODELS = {"app.labels"}  # top-level, but reads the models' state enums
 
 
 def module_name(path: Path) -> str:
@@ -79,7 +80,7 @@ def layer(name: str) -> int:
         return 5
     if name in FOUNDATION:
         return 1
-    if name.endswith(".models"):
+    if name.endswith(".models") or name in BESIDE_MODELS:
         return 2
     domain = domain_of(name)
     if domain is None:

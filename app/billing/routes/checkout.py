@@ -11,6 +11,7 @@ from flask_login import current_user
 from app.billing import details, gateway, invoices, services, webhooks
 from app.billing.blueprint import bp
 from app.billing.forms import CheckoutForm, ReviewCheckoutForm
+from app.billing.models import OrderStatus
 from app.email import external_url
 from app.extensions import db
 from app.pricing import get_pricing
@@ -118,7 +119,7 @@ def show_demo_checkout(session_id: str):
     if order is None:
         abort(404)
     form = CheckoutForm(data={"pack": order.pack_id})
-    open_ = order.status == "pending" and (order.expires_at is None or order.expires_at > utcnow())
+    open_ = order.status == OrderStatus.PENDING and (order.expires_at is None or order.expires_at > utcnow())
     if not open_:  # paid, failed, cancelled or past its time: nothing more to choose
         status = 200 if request.method == "GET" else 409
         return render_template("billing/demo_checkout.html", order=order, form=None), status

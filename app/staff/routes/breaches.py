@@ -9,7 +9,9 @@ from flask_login import current_user
 
 from app.breaches import services as breaches
 from app.breaches.forms import BreachDetailsForm, BreachStageForm, NotifyAuthorityForm, RecordBreachForm
+from app.breaches.models import StageRefused
 from app.extensions import db
+from app.labels import label
 from app.security import staff
 from app.staff.blueprint import bp
 from app.staff.forms import StaffActionForm
@@ -72,6 +74,11 @@ def show_breach(reference: str):
         else:
             breaches.notify_authority(breach, form.sent_at.data, form.authority_reference.data,
                                       form.delay_reason.data, current_user, now, request.remote_addr)
+    except StageRefused as refused:
+        form.form_errors.append(_("A breach that is %(current)s cannot move to %(target)s.",
+                                  current=label("breach_stage", refused.current),
+                                  target=label("breach_stage", refused.target)))
+        return _render(breach, 409, **{k: v for k, v in forms.items() if v is form})
     except breaches.Refused as refused:
         db.session.rollback()
         form.form_errors.append(_("Not yet: the notification needs %(missing)s.",

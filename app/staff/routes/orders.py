@@ -7,6 +7,7 @@ from flask_babel import format_currency, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.audit.models import AuditAction
 from app.auth import services as auth_services
 from app.auth.models import User
 from app.billing import amounts, disputes, documents, gateway, invoices, refunds, reports
@@ -42,8 +43,8 @@ def list_orders():
     open_disputes = disputes.open_disputes()
     if chosen is None:
         return render_template("staff/orders.html", form=form, rows=[], totals=[], open_disputes=open_disputes), 400
-    staff_services.record_order_search(current_user, chosen.query, "billing:orders:search", current_app.config,
-                                       utcnow(), request.remote_addr)
+    staff_services.record_order_search(current_user, chosen.query, AuditAction.BILLING_ORDERS_SEARCH,
+                                       current_app.config, utcnow(), request.remote_addr)
     db.session.commit()
     return render_template("staff/orders.html", form=form, rows=reports.find_orders(chosen),
                            totals=reports.monthly_totals(chosen), export_query=request.query_string.decode(),
@@ -59,8 +60,8 @@ def export_orders():
         abort(400)
     staff_services.record_orders_export(current_user, request.query_string.decode()[:200], utcnow(),
                                         request.remote_addr)
-    staff_services.record_order_search(current_user, chosen.query, "billing:orders:export", current_app.config,
-                                       utcnow(), request.remote_addr)
+    staff_services.record_order_search(current_user, chosen.query, AuditAction.BILLING_ORDERS_EXPORT,
+                                       current_app.config, utcnow(), request.remote_addr)
     db.session.commit()
     return Response(stream_with_context(reports.csv_lines(chosen)), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="orders-{utcnow():%Y%m%d}.csv"', "Cache-Control": "no-store"})
@@ -136,8 +137,8 @@ def _document(number: str):
 def show_invoice(number: str):
     """An invoice or credit note as the customer sees it (audited: it names the buyer)."""
     document = _document(number)
-    staff_services.record_document_read(current_user, document, "billing:invoice:view", current_app.config, utcnow(),
-                                        request.remote_addr)
+    staff_services.record_document_read(current_user, document, AuditAction.BILLING_INVOICE_VIEW,
+                                        current_app.config, utcnow(), request.remote_addr)
     db.session.commit()
     return documents.page(document)
 
@@ -147,8 +148,8 @@ def show_invoice(number: str):
 def download_invoice(number: str):
     """The same document as a PDF (audited)."""
     document = _document(number)
-    staff_services.record_document_read(current_user, document, "billing:invoice:download", current_app.config,
-                                        utcnow(), request.remote_addr)
+    staff_services.record_document_read(current_user, document, AuditAction.BILLING_INVOICE_DOWNLOAD,
+                                        current_app.config, utcnow(), request.remote_addr)
     db.session.commit()
     return documents.download(document)
 

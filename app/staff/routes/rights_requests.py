@@ -13,6 +13,7 @@ from app.labels import label
 from app.rights import inventory, staff_actions
 from app.rights import workflow as rights
 from app.rights.forms import StaffRequestForm
+from app.rights.models import CLOSED_STATUSES, RequestStatus
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
@@ -52,7 +53,7 @@ def list_requests():
 def show_request(reference: str):
     """One request: assign, note, start, extend, hold or release, complete, reject, flag a minor."""
     req = rights.find_request(reference)
-    if req is None or req.status == "unconfirmed":
+    if req is None or req.status == RequestStatus.UNCONFIRMED:
         abort(404)
     owner = db.session.get(User, req.user_id) if req.user_id else None
     form = StaffRequestForm()
@@ -89,7 +90,7 @@ def show_request(reference: str):
 
 def _render_request(req, owner, form, status, confirm: str | None = None):
     today = utcnow().date()
-    open_request = req.status not in ("completed", "rejected", "expired")
+    open_request = req.status not in CLOSED_STATUSES
     holdings = inventory.holdings(req.email, current_app.config) \
         if open_request and req.type in ("erasure", "access") else None
     return render_template("staff/request.html", req=req, owner=owner, form=form, today=today,
