@@ -185,7 +185,7 @@ def _literal(value: Any) -> str:
         return "on" if value else "off"
     if value == "":
         return "empty"
-    return f"`{value}`"
+    return f"`{value:g}`" if isinstance(value, float) else f"`{value}`"
 
 
 def default_text(field: FieldInfo) -> str:
@@ -203,8 +203,10 @@ def shown_value(value: Any, secret: bool) -> str:
     """A value as it may be printed: a secret only as set or unset, a URL without its password."""
     if secret:
         return "set (not shown)" if value else "unset"
+    if value is None or isinstance(value, bool) or value == "":
+        return _literal(value)
     if isinstance(value, str):
-        return re.sub(r"(://[^:@/]*:)[^@/]*@", r"\1***@", value)
+        return re.sub(r"((?:^|://)[^:@/]*:)[^/]*@", r"\1***@", value)
     return str(value)
 
 

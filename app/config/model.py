@@ -1,6 +1,6 @@
 """The one model of every setting (``Settings``), read from an environment mapping, and what is
-made from it: the one line a bad value stops the start with, ``flask show-config``'s list and the
-settings tables of docs/configuration.md."""
+made from it: the one line a bad value stops the start with, and ``flask show-config``'s list
+(``reference`` makes the tables of docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from app.config.fields import UNSET, ConfigError, allowed_text, default_text, extra, keeps_empty, problem, shown_value
+from app.config.fields import UNSET, ConfigError, extra, keeps_empty, problem, shown_value
 from app.config.service import Accounts, Consent, Gateway, Requests, Retention
 from app.config.site import Mail, Payments, Serving, SiteAndStores
 
 SECTIONS = (SiteAndStores, Mail, Serving, Accounts, Gateway, Payments, Requests, Consent, Retention)
-DOC_BEGIN = "<!-- settings: generated from app/config by `python -m app.config.reference`; do not edit -->"
-DOC_END = "<!-- end of settings -->"
 
 
 class Settings(*reversed(SECTIONS), BaseSettings):  # type: ignore[misc]
@@ -64,21 +62,3 @@ def shown_settings(config: Mapping[str, Any]) -> list[tuple[str, str]]:
         value = config.get(extra(field, "config_key") or name)
         rows.append((name, shown_value(value, extra(field, "secret"))))
     return rows
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def reference() -> str:
-    """The settings tables of docs/configuration.md, markers included: one table per section."""
-    lines = [DOC_BEGIN, ""]
-    for section in SECTIONS:
-        lines += [f"### {section.__doc__.strip().splitlines()[0]}", "",
-                  "| variable | meaning | allowed | default |", "|---|---|---|---|"]
-        for name, field in section.model_fields.items():
-            lines.append(f"| `{name}` | {_cell(field.description or '')} | {_cell(allowed_text(field))} "
-                         f"| {_cell(default_text(field))} |")
-        lines.append("")
-    lines.append(DOC_END)
-    return "\n".join(lines)

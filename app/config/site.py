@@ -56,6 +56,7 @@ class SiteAndStores(Section):
         "characters (the key is never printed). Generate with "
         "`python -c \"import secrets; print(secrets.token_urlsafe(48))\"`",
         development="development-only-not-secret", secret=True,
+        allowed="any text (production: at least 32 bytes and 10 different characters)",
         shown="development: fixed, labelled not secret; required in production")
     DEMO_MODE: Switch = setting(False, "`1`: a public sandbox on the demo parts (see above)")
     SITE_NAME: Text = setting("TwtAPI", "the name shown in pages and mail")
