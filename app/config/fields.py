@@ -1,5 +1,6 @@
 """The pieces every setting is made of: its types, how its allowed values and default are told,
-and the one line a bad value stops the start with. No setting is declared here (see ``sections``)."""
+and the one line a bad value stops the start with. No setting is declared here (see ``site`` and
+``service``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ INSTANCE_DIR = BASE_DIR / "instance"
 MAIL_SCHEMES = ("smtp", "smtps", "smtp+starttls")
 MAIL_DELIVERIES = ("queue", "background", "inline")
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster")
-ENVIRONMENTS = ("development", "testing", "production")
 UNSET: Any = object()  # no default of an environment's own
 
 
@@ -128,24 +128,20 @@ def keeps_empty(field: FieldInfo) -> bool:
     return found.keeps_empty if found else field.annotation is Text
 
 
-def _choices(annotation: Any) -> tuple[list[str], bool] | None:
-    """The values of a Literal type (through Annotated and ``| None``), and whether unset is allowed."""
-    args = typing.get_args(annotation)
-    optional = isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
-    if optional:
-        [annotation] = [a for a in args if a is not type(None)]
-    if typing.get_origin(annotation) is Annotated:
-        annotation = typing.get_args(annotation)[0]
-    if typing.get_origin(annotation) is Literal:
-        return [str(v) for v in typing.get_args(annotation)], optional
-    return None
-
-
 def _optional(annotation: Any) -> tuple[Any, bool]:
+    """The type inside ``X | None``, and whether it was optional."""
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         [inner] = [a for a in typing.get_args(annotation) if a is not type(None)]
         return inner, True
     return annotation, False
+
+
+def _choices(annotation: Any) -> list[str]:
+    """The values of a Literal type (through ``| None`` and Annotated); empty for other types."""
+    annotation, _ = _optional(annotation)
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return [str(v) for v in typing.get_args(annotation)] if typing.get_origin(annotation) is Literal else []
 
 
 def _bounds(field: FieldInfo, kind: str) -> str:
@@ -170,7 +166,7 @@ def allowed_text(field: FieldInfo) -> str:
     if kind(field):
         text = kind(field).allowed
     elif choices:
-        words = [f"`{c}`" for c in choices[0]]
+        words = [f"`{c}`" for c in choices]
         text = ", ".join(words[:-1]) + f" or {words[-1]}"
     elif annotation is int:
         text = _bounds(field, "a whole number")
