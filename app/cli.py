@@ -19,6 +19,7 @@ from app.auth.passwords import password_problems
 from app.billing import alerts
 from app.billing import services as billing_services
 from app.billing.services import verify_balances, verify_orders
+from app.config.model import shown_settings
 from app.crypto import new_key, rotate
 from app.drp import services as drp
 from app.email import deliver_due
@@ -40,7 +41,8 @@ def _redacted_database_url(url: str) -> str:
 @click.command("show-config")
 @with_appcontext
 def show_config_command():
-    """Print the settings in force, with secrets redacted."""
+    """Print what the settings in force amount to, then every setting of the model with its value
+    (docs/configuration.md says what each means): secrets only as set or unset, URLs without passwords."""
     cfg = current_app.config
     rows = [
         ("environment", cfg.get("ENV_NAME")),
@@ -59,6 +61,11 @@ def show_config_command():
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         click.echo(f"{name.ljust(width)}  {value}")
+    settings = shown_settings(cfg)
+    width = max(len(name) for name, _ in settings)
+    click.echo("\nsettings (docs/configuration.md):")
+    for name, value in settings:
+        click.echo(f"  {name.ljust(width)}  {value}")
 
 
 @click.command("demo-data")

@@ -314,3 +314,127 @@ def test_production_names_the_session_cookie_with_the_host_prefix(database_url):
 
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.mark.parametrize(("env", "line"), [
+    ({"APP_ENV": "production", **PRODUCTION_ENV, "UPSTREAM_TIMEOUT_SECONDS": "ten"},
+     "TwtAPI cannot start: UPSTREAM_TIMEOUT_SECONDS must be a number above 0, got 'ten'."),
+    ({"APP_ENV": "production", **PRODUCTION_ENV, "METERING_FLUSH": "sometimes"},
+     "TwtAPI cannot start: METERING_FLUSH must be background, external or inline, got 'sometimes'."),
+    ({"METERING_FLUSH": "sometimes"},
+     "TwtAPI cannot start: METERING_FLUSH must be background, external or inline, got 'sometimes'."),
+])
+def test_wsgi_stops_on_a_bad_value_with_one_line_naming_the_setting_the_value_and_what_is_allowed(tmp_path, env, line):
+    """The issue's two typos: a timeout of "ten" used to stop with a traceback, and
+    METERING_FLUSH=sometimes used to start with nobody writing the Redis meter's calls."""
+    result = _run_wsgi(env, tmp_path)
+    assert result.returncode == 1
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [line]
+
+
+@pytest.mark.parametrize(("setting", "value", "allowed"), [
+    ("PROXY_HOPS", "-1", "a whole number, 0 or more"),
+    ("MAX_CONTENT_LENGTH", "1MB", "a whole number, 1 or more"),
+    ("KEY_CACHE_SECONDS", "inf", "a number, 0 or more"),
+    ("CHECKOUT_EXPIRY_MINUTES", "20", "between 30 and 1440"),
+    ("DEMO_MODE", "maybe", "on or off (1, true, yes, on / 0, false, no, off)"),
+    ("SESSION_COOKIE_SECURE", "sometimes", "on or off (1, true, yes, on / 0, false, no, off)"),
+    ("MAIL_DELIVERY", "later", "queue, background or inline"),
+    ("API_METERING", "memcached", "database or redis, or unset"),
+    ("LOG_LEVEL", "verbose", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    ("REGISTER_RATE_LIMIT", "lots", "limits like 10 per hour or 5/minute;100/day"),
+    ("CONTACT_RATE_LIMIT_IP", "5 per fortnight", "limits like 10 per hour or 5/minute;100/day"),
+    ("SITE_URL", "twtapi.example", "an http:// or https:// address"),
+    ("SELLER_COUNTRY", "Germany", "a two-letter country code"),
+    ("TAX_RATES", "DE=19", "rates by country in percent like DE:19,FR:20,FI:25.5, or empty for none"),
+    ("CALL_LOG_DAYS", "ninety", "a whole number, 0 or more"),
+])
+def test_a_value_that_is_not_allowed_is_refused_in_every_environment_with_one_line(setting, value, allowed):
+    for name in ("development", "production"):
+        env = {**PRODUCTION_ENV, setting: value} if name == "production" else {setting: value}
+        with pytest.raises(ConfigError) as info:
+            load_config(name, env)
+        assert str(info.value) == f"{setting} must be {allowed}, got {value!r}."
+
+
+def test_every_bad_value_is_named_in_the_one_line():
+    with pytest.raises(ConfigError) as info:
+        load_config("development", {"UPSTREAM_TIMEOUT_SECONDS": "ten", "METERING_FLUSH": "sometimes", "MIN_AGE": "x"})
+    assert str(info.value) == ("MIN_AGE must be between 0 and 120, got 'x'; UPSTREAM_TIMEOUT_SECONDS must be a number "
+                               "above 0, got 'ten'; METERING_FLUSH must be background, external or inline, got "
+                               "'sometimes'.")
+
+
+@pytest.mark.parametrize(("setting", "value"), [
+    ("DATA_ENCRYPTION_KEYS", "hunter2-is-not-a-fernet-key"),
+    ("REDIS_URL", "memory://admin:hunter2@cache.internal"),
+    ("REDIS_URL", "admin:hunter2@cache.internal:6379"),
+    ("MAIL_URL", "file://postmaster:hunter2@relay.internal"),
+])
+def test_a_refused_value_never_prints_a_secret_or_a_password(tmp_path, setting, value):
+    with pytest.raises(ConfigError, match=setting) as info:
+        load_config("development", {setting: value})
+    assert "hunter2" not in str(info.value)
+    result = _run_wsgi({"APP_ENV": "production", **PRODUCTION_ENV, setting: value}, tmp_path)
+    assert result.returncode == 1
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith(f"TwtAPI cannot start: {setting} must be ") and "hunter2" not in line
+
+
+def test_api_metering_on_redis_needs_redis_url_said_in_one_line():
+    with pytest.raises(ConfigError, match="API_METERING=redis needs REDIS_URL"):
+        load_config("development", {"API_METERING": "redis"})
+
+
+def test_an_empty_variable_is_unset_except_where_empty_text_means_something():
+    cfg = load_config("production", {**PRODUCTION_ENV, "PROXY_HOPS": "", "SESSION_COOKIE_SECURE": " ",
+                                     "UPSTREAM_TIMEOUT_SECONDS": "", "METERING_FLUSH": "", "LOG_LEVEL": "",
+                                     "TAX_RATES": "", "LOW_CREDIT_THRESHOLDS": "", "COOKIE_POLICY_CHANGES": ""})
+    assert (cfg.PROXY_HOPS, cfg.SESSION_COOKIE_SECURE, cfg.UPSTREAM_TIMEOUT_SECONDS) == (1, True, 10.0)
+    assert (cfg.METERING_FLUSH, cfg.LOG_LEVEL) == ("external", "INFO")
+    assert (cfg.TAX_RATES, cfg.LOW_CREDIT_THRESHOLDS, cfg.COOKIE_POLICY_CHANGES) == ("", "", "")
+    assert load_config("development", {"SECRET_KEY": ""}).SECRET_KEY == "development-only-not-secret"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("yes", True), (" On ", True), ("TRUE", True),
+                                                 ("0", False), ("off", False), ("False", False), ("no", False)])
+def test_switches_take_the_usual_words_in_any_case(value, expected):
+    assert load_config("development", {"DEMO_MODE": value}).DEMO_MODE is expected
+
+
+def test_settings_are_typed_and_the_environments_keep_their_defaults():
+    development, production = load_config("development", {}), load_config("production", PRODUCTION_ENV)
+    assert (development.UPSTREAM_TIMEOUT_SECONDS, development.METERING_FLUSH_INTERVAL_SECONDS) == (10.0, 0.2)
+    assert (development.MAIL_DELIVERY, production.MAIL_DELIVERY, load_config("testing", {}).MAIL_DELIVERY) == (
+        "background", "queue", "inline")
+    assert (development.METERING_FLUSH, production.METERING_FLUSH) == ("background", "external")
+    assert (development.PROXY_HOPS, production.PROXY_HOPS) == (0, 1)
+    assert load_config("development", {"LOG_LEVEL": "warning", "CALL_LOG_DAYS": "45"}).LOG_LEVEL == "WARNING"
+    assert load_config("development", {"CALL_LOG_DAYS": "45"}).CALL_LOG_DAYS == 45
+
+
+def test_docs_configuration_md_has_the_settings_tables_of_the_model():
+    """``python -m app.config.reference`` rewrites them; every setting is in them once."""
+    from app.config import reference
+    from app.config.model import Settings
+
+    doc = (ROOT / "docs/configuration.md").read_text(encoding="utf-8")
+    assert reference.in_doc(doc) == reference.tables()
+    rows = [line.split(" | ")[0] for line in reference.in_doc(doc).splitlines() if line.startswith("| `")]
+    assert rows == [f"| `{name}`" for name in Settings.model_fields]
+
+
+def test_show_config_lists_every_setting_of_the_model_and_never_a_secret(make_app):
+    from app.config.model import Settings
+
+    key = Fernet.generate_key().decode()
+    app = make_app(STRIPE_SECRET_KEY="sk_live_hunter2", STRIPE_WEBHOOK_SECRET="whsec_hunter2",
+                   DATA_ENCRYPTION_KEYS=[key], MAIL_URL="smtp+starttls://mailer:hunter2@relay.internal:587",
+                   REDIS_URL=None, RATELIMIT_STORAGE_URI="memory://", UPSTREAM_TIMEOUT_SECONDS=2.5)
+    output = app.test_cli_runner().invoke(args=["show-config"]).output
+    listed = dict(line.split(None, 1) for line in output.split("settings (docs/configuration.md):\n")[1].splitlines())
+    assert list(listed) == list(Settings.model_fields)
+    assert "hunter2" not in output and key not in output and "testing-only-not-secret" not in output
+    assert listed["STRIPE_SECRET_KEY"] == listed["DATA_ENCRYPTION_KEYS"] == "set (not shown)"
+    assert listed["MAIL_URL"] == "smtp+starttls://mailer:***@relay.internal:587"
+    assert (listed["UPSTREAM_TIMEOUT_SECONDS"], listed["REDIS_URL"], listed["DEMO_MODE"]) == ("2.5", "unset", "off")
