@@ -29,7 +29,7 @@ from pathlib import Path
 APP = Path(__file__).resolve().parents[1]
 # Top-level modules of ``app`` that sit above the foundation because they read the domains.
 WIRING = {"app", "app.cli"}
-FOUNDATION_PACKAGES = {"security", "tools", "templates", "static"}  # packages of the foundation, not domains
+FOUNDATION_PACKAGES = {"security", "tools", "templates", "static", "config"}  # packages of the foundation, not domains
 FOUNDATION = {"app.consent.registry", "app.usage.partitions"}
 BESIDE_MODELS = {"app.labels"}  # top-level, but reads the models' state enums
 
