@@ -191,13 +191,23 @@ def clear_login_failures(email: str, ip: str | None = None) -> None:
 
 def authenticate(email: str, password: str) -> User | None:
     """The user whose address and password match, or None. Re-hashes outdated hashes."""
+    user, needs_rehash = check_password(email, password)
+    if needs_rehash:
+        rehash_password(user, password)
+    return user
+
+
+def check_password(email: str, password: str) -> tuple[User | None, bool]:
+    """The user whose address and password match (or None), and whether their hash is outdated.
+    Changes nothing."""
     user = find_user_by_email(email)
     matches, needs_rehash = verify_password(user.password_hash if user else None, password)
-    if not matches:
-        return None
-    if needs_rehash:
-        user.password_hash = hash_password(password)
-    return user
+    return (user, needs_rehash) if matches else (None, False)
+
+
+def rehash_password(user: User, password: str) -> None:
+    """Store ``password`` (just verified) under the current hashing parameters."""
+    user.password_hash = hash_password(password)
 
 
 def start_session(user: User, ip: str | None, user_agent: str | None, remember: bool, config,
