@@ -80,3 +80,41 @@ def test_views_leave_queries_and_audit_rows_to_services():
                     and isinstance(node.func.value, ast.Name) and node.func.value.id == "audit":
                 offenders.append(f"{path.relative_to(APP)}:{node.lineno}: audit.record")
     assert offenders == []
+
+
+# Where app/ may commit or roll back, and why. Everything else leaves the transaction to the unit
+# of work (app/uow.py): a request's work is committed once after its view, a job's by atomic().
+TRANSACTION_OWNERS = {
+    "uow.py": 4,  # the unit of work itself: atomic(), commit_now(), the request's commit, its rollback
+    "errors/routes.py": 1,  # the error page may read the database after a failed statement
+    "email.py": 2,  # the outbox sender claims rows, then commits each message as it is sent
+    "retention.py": 2,  # the purge commits per batch: no transaction over half a second
+    "audit/chain.py": 2,  # the audit chain's anchor lock row, on its own
+    "crypto.py": 1,  # key rotation re-encrypts in committed batches
+    "rights/services.py": 2,  # the rights digest's per-request batches
+    "legal/services.py": 1,  # policy notices are committed per batch of users
+    "billing/alerts.py": 1,  # an alert is marked sent before its mail goes out
+    "pages/services.py": 1,  # the health check ends its probe transaction
+    "metering/database_meter.py": 2,  # not converted yet: the meter commits the charge with its call row
+    "metering/redis_meter.py": 2,  # the flusher's batches; a fresh read of a key
+}
+
+
+def _transaction_calls(path: Path) -> int:
+    return sum(1 for node in ast.walk(ast.parse(path.read_text()))
+               if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+               and node.func.attr in ("commit", "rollback") and not node.args)
+
+
+def test_only_the_unit_of_work_and_named_exceptions_commit_or_roll_back():
+    """A view, service, sign-in or user loader that commits or rolls back takes the transaction
+    from its owner: a new ``commit()``/``rollback()`` outside the places listed fails here."""
+    found = {str(p.relative_to(APP)): n for p in _modules() if (n := _transaction_calls(p))}
+    over = {name: n for name, n in found.items() if n > TRANSACTION_OWNERS.get(name, 0)}
+    assert over == {}
+
+
+def test_the_transaction_check_sees_a_commit_in_a_view(tmp_path):
+    view = tmp_path / "routes.py"
+    view.write_text("def save():\n    db.session.commit()\n    return redirect('/')\n")
+    assert _transaction_calls(view) == 1

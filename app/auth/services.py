@@ -189,17 +189,8 @@ def clear_login_failures(email: str, ip: str | None = None) -> None:
         throttle.clear(LOGIN_LIMIT_PER_CLIENT, throttle.throttle_key("login-client", address, ip))
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """The user whose address and password match, or None. Re-hashes outdated hashes."""
-    user, needs_rehash = check_password(email, password)
-    if needs_rehash:
-        rehash_password(user, password)
-    return user
-
-
 def check_password(email: str, password: str) -> tuple[User | None, bool]:
-    """The user whose address and password match (or None), and whether their hash is outdated.
-    Changes nothing."""
+    """The user whose address and password match (or None), and whether their hash is outdated."""
     user = find_user_by_email(email)
     matches, needs_rehash = verify_password(user.password_hash if user else None, password)
     return (user, needs_rehash) if matches else (None, False)
