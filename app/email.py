@@ -43,7 +43,7 @@ from app.crypto import EncryptedText
 from app.extensions import db
 from app.retention import PERSONAL, Rule, register
 from app.timeutil import utcnow
-from app.uow import on_commit
+from app.uow import commit_now, on_commit
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ def claim_due(runner: str, now: datetime, ids: list[int] | None = None, limit: i
         .values(claimed_by=token, claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    commit_now("outbox: the claim is seen by every other runner before anything is sent")
     return list(db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.claimed_by == token,
                                                                   OutboxMessage.sent_at.is_(None))
                                    .order_by(OutboxMessage.id)))
@@ -283,7 +283,7 @@ def deliver_due(config, now: datetime | None = None, ids: list[int] | None = Non
         message.claimed_by, message.claimed_until = None, None
         if message.ephemeral and message.sent_at is not None:
             db.session.delete(message)
-        db.session.commit()
+        commit_now("outbox: a sent message is on record before the next is sent, so it is never sent twice")
     return counts
 
 

@@ -85,18 +85,11 @@ def test_views_leave_queries_and_audit_rows_to_services():
 # Where app/ may commit or roll back, and why. Everything else leaves the transaction to the unit
 # of work (app/uow.py): a request's work is committed once after its view, a job's by atomic().
 TRANSACTION_OWNERS = {
-    "uow.py": 4,  # the unit of work itself: atomic(), commit_now(), the request's commit, its rollback
+    "uow.py": 4,  # the unit of work itself: the request's commit, atomic(), commit_now(), its rollback
     "errors/routes.py": 1,  # the error page may read the database after a failed statement
-    "email.py": 2,  # the outbox sender claims rows, then commits each message as it is sent
-    "retention.py": 2,  # the purge commits per batch: no transaction over half a second
-    "audit/chain.py": 2,  # the audit chain's anchor lock row, on its own
-    "crypto.py": 1,  # key rotation re-encrypts in committed batches
-    "rights/services.py": 2,  # the rights digest's per-request batches
-    "legal/services.py": 1,  # policy notices are committed per batch of users
-    "billing/alerts.py": 1,  # an alert is marked sent before its mail goes out
-    "pages/services.py": 1,  # the health check ends its probe transaction
-    "metering/database_meter.py": 2,  # not converted yet: the meter commits the charge with its call row
-    "metering/redis_meter.py": 2,  # the flusher's batches; a fresh read of a key
+    "pages/services.py": 1,  # the health check's probe failed: the session is made usable again
+    "metering/database_meter.py": 1,  # a charge past a cap is undone whole (the meter's own lock order)
+    "metering/redis_meter.py": 1,  # a key is read as committed now, not in an older read transaction
 }
 
 
@@ -118,3 +111,14 @@ def test_the_transaction_check_sees_a_commit_in_a_view(tmp_path):
     view = tmp_path / "routes.py"
     view.write_text("def save():\n    db.session.commit()\n    return redirect('/')\n")
     assert _transaction_calls(view) == 1
+
+
+def test_every_commit_of_its_own_names_its_reason():
+    """``commit_now(reason)``: a step that commits on its own says why, in words."""
+    unnamed = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "commit_now" and not (
+                    node.args and isinstance(node.args[0], ast.Constant) and len(str(node.args[0].value)) > 10):
+                unnamed.append(f"{path.relative_to(APP)}:{node.lineno}")
+    assert unnamed == []

@@ -68,8 +68,6 @@ class DatabaseMeter:
             status = 402
         if not credits and (commit or status >= 400):
             write_records(conn, [record.row(key.user_id, key.id, status, 0)], fresh=True, touch_keys=touch)
-        if commit or status >= 400:
-            db.session.commit()
         window = limiter.limiter.get_window_stats(item, *stats_key)
         reset = max(0, math.ceil(window.reset_time - time.time()))
         if capped is not None:

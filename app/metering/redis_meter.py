@@ -265,8 +265,8 @@ class RedisMeter(RecordStreams):
             retry_after = self._retry_after(limit, cur, prev, elapsed)
         day_used = int(day_used) if int(day_used) >= 0 else None
         month_used = int(month_used) if int(month_used) >= 0 else None
-        if credits and hooks.charged(Charge(key, int(credits), balance + credits, balance, day_used, month_used)):
-            db.session.commit()
+        if credits:  # a listener's writes (the low-credit e-mail) commit with the request's work
+            hooks.charged(Charge(key, int(credits), balance + credits, balance, day_used, month_used))
         return Outcome(int(status), int(credits), int(balance), limit, remaining, reset, retry_after, capped_by or "",
                        int(cap), int(used), day_used, month_used)
 
