@@ -23,6 +23,7 @@ from contextlib import contextmanager
 
 from flask import Flask, g, has_request_context
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -30,6 +31,9 @@ from app.extensions import db
 log = logging.getLogger(__name__)
 
 HOOKS = "uow_on_commit"
+CONNECTION = "uow_connection"  # the connection of the session's transaction
+WROTE = "uow_wrote"  # set on that connection by a statement that is not a read
+READS = ("SELECT", "PRAGMA", "SHOW", "SAVEPOINT", "RELEASE", "ROLLBACK")
 
 
 def keep_on_error() -> None:
@@ -65,17 +69,33 @@ def atomic() -> Iterator[None]:
 
 
 def finish(response):
-    """After the view (the last after-request step): commit, or roll back an error response."""
-    if response.status_code < 400 or g.pop("uow_keep_on_error", False):
-        try:
-            db.session.commit()
-        except Exception:
-            _rollback()
-            raise
-        _run_hooks()
-    else:
+    """After the view (the last after-request step): commit, or roll back an error response. A
+    request that wrote nothing ends its read transaction without a commit."""
+    if not (response.status_code < 400 or g.pop("uow_keep_on_error", False)) or not _wrote():
         _rollback()
+        return response
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = not response.is_streamed  # a streamed body still reads what the view loaded
+    try:
+        session.commit()
+    except Exception:
+        _rollback()
+        raise
+    finally:
+        session.expire_on_commit = expire
+    _run_hooks()
     return response
+
+
+def _wrote() -> bool:
+    """Whether the session's transaction holds work: objects to flush, hooks waiting, or a
+    statement other than a read sent on its connection."""
+    session = db.session()
+    if session.new or session.dirty or session.deleted or session.info.get(HOOKS):
+        return True
+    connection = session.info.get(CONNECTION)
+    return session.in_transaction() and connection is not None and connection.info.get(WROTE, False)
 
 
 def _teardown(error: BaseException | None) -> None:
@@ -110,9 +130,21 @@ def _drop_hooks(session: Session) -> None:
     session.info.pop(HOOKS, None)
 
 
+def _began(session: Session, _transaction, connection) -> None:
+    session.info[CONNECTION] = connection
+    connection.info.pop(WROTE, None)
+
+
+def _statement(connection, _cursor, statement: str, *_args) -> None:
+    if not connection.info.get(WROTE) and not statement.lstrip()[:9].upper().startswith(READS):
+        connection.info[WROTE] = True
+
+
 def register_unit_of_work(app: Flask) -> None:
     """Register first, so its after-request step runs last (Flask runs them in reverse)."""
     app.after_request(finish)
     app.teardown_request(_teardown)
     if not event.contains(Session, "after_rollback", _drop_hooks):
         event.listen(Session, "after_rollback", _drop_hooks)
+        event.listen(Session, "after_begin", _began)
+        event.listen(Engine, "before_cursor_execute", _statement)
