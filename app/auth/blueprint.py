@@ -52,7 +52,7 @@ def init_app(app) -> None:
 
 
 def load_signed_in_user():
-    """Load the user before the view runs, so session bookkeeping commits on its own."""
+    """Load the user before the view runs (its session bookkeeping commits with the request's work)."""
     if session.get("sid"):
         current_user._get_current_object()
 

@@ -221,7 +221,7 @@ def start_session(user: User, ip: str | None, user_agent: str | None, remember: 
 @dataclass(frozen=True)
 class LoadedSession:
     """What the user loader needs: the active session row (None when there is none), whether the
-    row changed (the caller commits then), and whether its user has policy notices to see."""
+    row changed (committed with the request's work), and whether its user has policy notices to see."""
 
     row: UserSession | None
     changed: bool = False
