@@ -38,6 +38,7 @@ from app.rights import routes as rights_routes
 from app.security import register_security
 from app.staff import routes as staff_routes
 from app.tables import stacked
+from app.uow import register_unit_of_work
 from app.usage import routes as usage_routes
 
 
@@ -58,6 +59,7 @@ def create_app(config: str | Config | None = None, overrides: Mapping | None = N
     register_proxy(app)
     app.url_map.converters["int"] = IdConverter
     register_extensions(app)
+    register_unit_of_work(app)  # first: its commit is the last step after every view
     register_metering(app)
     register_domains(app)
     payments = register_payments(app)

@@ -31,6 +31,7 @@ from app.metering.services import get_meter
 from app.rights import services as rights_services
 from app.rights.workflow import send_digest
 from app.timeutil import utcnow
+from app.uow import atomic
 from app.usage import partitions
 
 
@@ -73,15 +74,15 @@ def show_config_command():
 def demo_data_command():
     """Create the demo customer (idempotent; refused in production)."""
     try:
-        user, created = demo.ensure_demo_customer(current_app.config, utcnow())
-        admin, admin_created = demo.ensure_demo_admin(current_app.config, utcnow())
+        with atomic():
+            user, created = demo.ensure_demo_customer(current_app.config, utcnow())
+            admin, admin_created = demo.ensure_demo_admin(current_app.config, utcnow())
     except demo.DemoRefused as exc:
         raise click.ClickException(str(exc)) from exc
-    db.session.commit()
     secret = None
     if created:
-        _key, secret = key_services.create_key(user, "Demo key", None, 10, current_app.config, utcnow())
-    db.session.commit()
+        with atomic():
+            _key, secret = key_services.create_key(user, "Demo key", None, 10, current_app.config, utcnow())
     if current_app.config.get("MAIL_DELIVERY") != "queue":  # development: its mail is written now too
         deliver_due(current_app.config)
     click.echo(("Created" if created else "Already present:") + " demo customer")
@@ -190,10 +191,10 @@ def create_staff_command(email: str, roles: tuple[str, ...]):
         if problems:
             raise click.ClickException(" ".join(str(p) for p in problems))
     try:
-        user, created = provisioning.create_staff(email, password, list(roles), current_app.config, utcnow())
+        with atomic():
+            user, created = provisioning.create_staff(email, password, list(roles), current_app.config, utcnow())
     except (provisioning.UnknownRole, auth_services.InvalidEmail) as exc:
         raise click.ClickException(f"Refused: {exc}") from None
-    db.session.commit()
     click.echo(f"{'Created' if created else 'Updated'} {user.email}: roles {', '.join(sorted(user.role_names))}")
     click.echo("Two-factor authentication must be turned on before the staff console opens.")
 
@@ -229,8 +230,8 @@ orders_cli = AppGroup("orders", help="Credit-pack orders.")
 @orders_cli.command("expire")
 def expire_orders_command():
     """Mark expired the pending orders whose checkout session has ended (run every few minutes)."""
-    count = billing_services.expire_orders(utcnow())
-    db.session.commit()
+    with atomic():
+        count = billing_services.expire_orders(utcnow())
     click.echo(f"orders expired: {count}")
 
 
@@ -261,8 +262,8 @@ policies_cli = AppGroup("policies", help="Versioned legal documents.")
 @policies_cli.command("publish")
 def publish_policies_command():
     """Load new document versions from app/legal/documents, then notify users of significant ones."""
-    added = legal.publish()
-    db.session.commit()
+    with atomic():
+        added = legal.publish()
     for version in added:
         click.echo(f"published {version.document} {version.version} ({version.locale})"
                    + (" - significant" if version.significant else ""))
@@ -285,8 +286,8 @@ rights_cli = AppGroup("rights", help="Rights requests.")
 @rights_cli.command("digest")
 def rights_digest_command():
     """E-mail privacy staff the requests due within 7 days and the overdue ones (once a day)."""
-    count = send_digest(current_app.config, utcnow().date())
-    db.session.commit()
+    with atomic():
+        count = send_digest(current_app.config, utcnow().date())
     if count is None:
         click.echo("digest already sent today")
     else:
@@ -323,8 +324,8 @@ keys_cli = AppGroup("keys", help="API keys.")
 @keys_cli.command("remind-expiring")
 def remind_expiring_command():
     """E-mail the owners of keys expiring within 7 days (once per key and expiry; run daily)."""
-    count = key_services.remind_expiring(current_app.config, utcnow())
-    db.session.commit()
+    with atomic():
+        count = key_services.remind_expiring(current_app.config, utcnow())
     deliver_due(current_app.config)
     click.echo(f"expiry reminders queued: {count}")
 
@@ -352,8 +353,8 @@ drp_cli = AppGroup("drp", help="The Data Rights Protocol.")
 @drp_cli.command("callbacks")
 def drp_callbacks_command():
     """POST each changed request status to its agent's status_callback (run every minute)."""
-    delivered, failed = drp.send_callbacks(current_app.config, utcnow())
-    db.session.commit()
+    with atomic():
+        delivered, failed = drp.send_callbacks(current_app.config, utcnow())
     click.echo(f"status callbacks: {delivered} delivered, {failed} failed (tried again later)")
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.types import TypeDecorator
 
 from app.extensions import db
+from app.uow import commit_now
 
 
 class EncryptionKeyError(ValueError):
@@ -123,7 +124,7 @@ def rotate(batch_size: int = 500) -> dict[str, int]:
                 stored = type_coerce(rotated, Text)  # bypasses EncryptedText: already encrypted
                 db.session.execute(table.update().where(key == row_id).values({column.name: stored}))
                 done += 1
-            db.session.commit()
+            commit_now("key rotation: one batch of re-encrypted rows a transaction")
             last = rows[-1][0]
         counts[f"{table.name}.{column.name}"] = done
     return counts

@@ -43,6 +43,7 @@ from app.crypto import EncryptedText
 from app.extensions import db
 from app.retention import PERSONAL, Rule, register
 from app.timeutil import utcnow
+from app.uow import commit_now, on_commit
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,23 @@ def queue_email(recipient: str, template: str, locale: str | None = None, epheme
     db.session.add(message)
     db.session.flush()
     if has_request_context():
-        g.setdefault("outbox_ids", []).append(message.id)
+        _kick_after_commit(message.id)
     return message
+
+
+def _kick_after_commit(message_id: int) -> None:
+    """Hand the queued message to its sender once the request's work commits (never before: a
+    rolled-back request sends nothing). ``inline`` sends it then; ``background`` wakes the sender."""
+    mode = current_app.config.get("MAIL_DELIVERY", "queue")
+    if mode == "inline":
+        ids = g.get("outbox_ids")
+        if ids is None:
+            ids = g.outbox_ids = []
+            config = current_app.config
+            on_commit(lambda: _deliver_committed(config, g.pop("outbox_ids", None)))
+        ids.append(message_id)
+    elif mode == "background" and "twtapi_mail_sender" in current_app.extensions:
+        on_commit(current_app.extensions["twtapi_mail_sender"]["wake"].set)
 
 
 def outbox_backlog(now: datetime) -> tuple[int, int]:
@@ -229,7 +245,7 @@ def claim_due(runner: str, now: datetime, ids: list[int] | None = None, limit: i
         .values(claimed_by=token, claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    commit_now("outbox: the claim is seen by every other runner before anything is sent")
     return list(db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.claimed_by == token,
                                                                   OutboxMessage.sent_at.is_(None))
                                    .order_by(OutboxMessage.id)))
@@ -267,7 +283,7 @@ def deliver_due(config, now: datetime | None = None, ids: list[int] | None = Non
         message.claimed_by, message.claimed_until = None, None
         if message.ephemeral and message.sent_at is not None:
             db.session.delete(message)
-        db.session.commit()
+        commit_now("outbox: a sent message is on record before the next is sent, so it is never sent twice")
     return counts
 
 
@@ -275,31 +291,30 @@ def runner_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"[:50]
 
 
-def follow(app: Flask, interval: float = 1.0, stop: threading.Event | None = None) -> None:
+def follow(app: Flask, interval: float = 1.0, stop: threading.Event | None = None,
+           wake: threading.Event | None = None) -> None:
     """Deliver due mail every ``interval`` seconds until ``stop`` is set (the service and the
-    development thread). A failing round is logged and the next one tries again."""
+    development thread), and at once when ``wake`` is set (a request's commit queued mail). A
+    failing round is logged and the next one tries again."""
     stop = stop or threading.Event()
+    wake = wake or threading.Event()
     while not stop.is_set():
+        wake.clear()
         try:
             with app.app_context():
                 deliver_due(app.config)
                 db.session.remove()
         except Exception:  # noqa: BLE001 - a database outage must not end the sender
             log.exception("Mail delivery round failed; retrying")
-        stop.wait(interval)
+        if not stop.is_set():
+            wake.wait(interval)
 
 
-def _deliver_after_request(response):
-    """Tests only (MAIL_DELIVERY=inline): send what this request queued, once it has committed."""
-    ids = g.pop("outbox_ids", None)
+def _deliver_committed(config, ids: list[int] | None) -> None:
+    """Tests only (MAIL_DELIVERY=inline): send what this request queued, after its commit. A
+    failure is logged by the unit of work; the job retries the message."""
     if ids:
-        try:
-            db.session.rollback()  # anything uncommitted by the view is not ours to send
-            deliver_due(current_app.config, ids=ids)
-        except Exception:  # noqa: BLE001 - the job retries; the visitor's request still succeeds
-            db.session.rollback()
-            log.exception("Delivering queued mail after the request failed; the job will retry")
-    return response
+        deliver_due(config, ids=ids)
 
 
 _background_lock = threading.Lock()
@@ -315,15 +330,14 @@ def _start_background_sender() -> None:
         if sender["pid"] != os.getpid():
             sender["pid"] = os.getpid()
             app = current_app._get_current_object()
-            threading.Thread(target=follow, args=(app, 0.5, sender["stop"]), name="twtapi-mail", daemon=True).start()
+            threading.Thread(target=follow, args=(app, 0.5, sender["stop"], sender["wake"]), name="twtapi-mail",
+                             daemon=True).start()
 
 
 def register_mail(app: Flask) -> None:
     mode = app.config.get("MAIL_DELIVERY", "queue")
-    if mode == "inline":
-        app.after_request(_deliver_after_request)
-    elif mode == "background":
-        app.extensions["twtapi_mail_sender"] = {"pid": None, "stop": threading.Event()}
+    if mode == "background":
+        app.extensions["twtapi_mail_sender"] = {"pid": None, "stop": threading.Event(), "wake": threading.Event()}
         app.before_request(_start_background_sender)
-    elif mode != "queue":
+    elif mode not in ("queue", "inline"):
         raise RuntimeError(f"MAIL_DELIVERY must be queue, background or inline, not {mode!r}")

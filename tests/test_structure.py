@@ -269,3 +269,45 @@ def test_audit_actions_are_enum_members():
                           if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
                           and re.fullmatch(r"(staff|privacy|billing|rights|contact):[a-z:_-]+", arg.value)]
     assert found == []
+
+
+# Where app/ may commit or roll back, and why. Everything else leaves the transaction to the unit
+# of work (app/uow.py): a request's work is committed once after its view, a job's by atomic().
+TRANSACTION_OWNERS = {
+    "uow.py": 4,  # the unit of work itself: the request's commit, atomic(), commit_now(), its rollback
+    "errors/routes.py": 1,  # the error page may read the database after a failed statement
+    "pages/services.py": 1,  # the health check's probe failed: the session is made usable again
+    "metering/database_meter.py": 1,  # a charge past a cap is undone whole (the meter's own lock order)
+    "metering/redis_meter.py": 1,  # a key is read as committed now, not in an older read transaction
+}
+
+
+def _transaction_calls(path: Path) -> int:
+    return sum(1 for node in ast.walk(ast.parse(path.read_text()))
+               if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+               and node.func.attr in ("commit", "rollback") and not node.args)
+
+
+def test_only_the_unit_of_work_and_named_exceptions_commit_or_roll_back():
+    """A view, service, sign-in or user loader that commits or rolls back takes the transaction
+    from its owner: a new ``commit()``/``rollback()`` outside the places listed fails here."""
+    found = {str(p.relative_to(APP)): n for p in _modules() if (n := _transaction_calls(p))}
+    over = {name: n for name, n in found.items() if n > TRANSACTION_OWNERS.get(name, 0)}
+    assert over == {}
+
+
+def test_the_transaction_check_sees_a_commit_in_a_view(tmp_path):
+    view = tmp_path / "routes.py"
+    view.write_text("def save():\n    db.session.commit()\n    return redirect('/')\n")
+    assert _transaction_calls(view) == 1
+
+
+def test_every_commit_of_its_own_names_its_reason():
+    """``commit_now(reason)``: a step that commits on its own says why, in words."""
+    unnamed = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "commit_now" and not (
+                    node.args and isinstance(node.args[0], ast.Constant) and len(str(node.args[0].value)) > 10):
+                unnamed.append(f"{path.relative_to(APP)}:{node.lineno}")
+    assert unnamed == []

@@ -19,6 +19,7 @@ from app.metering.types import KeyChanged, MeteredCall, MeteringUnavailable, Out
 from app.pricing import get_pricing
 from app.security import api_key, csrf_exempt, customer, public
 from app.timeutil import utcnow
+from app.uow import keep_on_error
 from app.usage import services as usage
 
 bp = Blueprint("api", __name__)
@@ -135,6 +136,7 @@ def _metered_call(meter, secret: str, matched: services.Match, pricing, started:
 
 def _respond(call: MeteredCall, outcome: Outcome, body: dict | None = None, detail: str | None = None):
     """The response for a metered call: its data, or a problem, with the rate-limit and balance headers."""
+    keep_on_error()  # the call's log row (and its charge) stay, whatever the answer: a 402/429 is logged
     headers = {**outcome.headers(), "X-Request-Id": g.request_id}
     call.meter.after_call()
     if outcome.capped_by:

@@ -30,6 +30,7 @@ from app.database import insert_once, lock_row
 from app.extensions import db
 from app.retention import Rule, register
 from app.timeutil import utcnow
+from app.uow import commit_now
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def purge_expired(cutoff: datetime) -> int:
         ids = list(db.session.scalars(select(AuditEntry.id).where(_expired(cutoff)).order_by(AuditEntry.id)
                                       .limit(BATCH)))
         if not ids:
-            db.session.commit()
+            commit_now("audit purge: release the chain head's lock")
             return total
         sealed = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.id.in_(ids), AuditEntry.row_hash.is_not(None)))
@@ -133,7 +134,7 @@ def purge_expired(cutoff: datetime) -> int:
                            .execution_options(retention_purge=True, synchronize_session=False))
         if sealed:  # the chain's start went (not only entries from before it)
             _reanchor(ids[-1], utcnow())
-        db.session.commit()
+        commit_now("audit purge: each batch with its anchor, under the head's lock, in a short transaction")
         total += len(ids)
 
 

@@ -29,8 +29,6 @@ PENDING_2FA_KEYS = ("pending_2fa_user", "pending_2fa_remember", "pending_2fa_nex
 def load_user(user_id: str):
     """The signed-in user, when the browser's session id matches an active session row."""
     loaded = services.load_session(session.get("sid"), current_app.config, utcnow())
-    if loaded.changed:  # an idle or expired ending, or the coarse last-seen time: kept whatever the view does
-        db.session.commit()
     row = loaded.row
     g.has_policy_notices = loaded.has_notices  # the notice banner needs no query of its own
     if row is None or str(row.user_id) != user_id or row.user.sign_in_blocked:
@@ -54,7 +52,7 @@ def init_app(app) -> None:
 
 
 def load_signed_in_user():
-    """Load the user before the view runs, so session bookkeeping commits on its own."""
+    """Load the user before the view runs (its session bookkeeping commits with the request's work)."""
     if session.get("sid"):
         current_user._get_current_object()
 
@@ -76,10 +74,9 @@ def start_browser_session(user, remember: bool) -> None:
 
 
 def finish_sign_in(user, remember: bool, next_url: str | None, reopened: bool):
-    """Sign ``user`` in, commit, and come back through the cookie check (if the browser refused
+    """Sign ``user`` in and come back through the cookie check (if the browser refused
     the session cookie, the login page says so)."""
     start_browser_session(user, remember)
-    db.session.commit()
     current_app.logger.info("auth:login:success user=%s", user.id)
     if reopened:
         flash(_("Welcome back: your account is open again, with its credits, orders and settings. Your old API "

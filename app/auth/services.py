@@ -190,15 +190,16 @@ def clear_login_failures(email: str, ip: str | None = None) -> None:
         throttle.clear(LOGIN_LIMIT_PER_CLIENT, throttle.throttle_key("login-client", address, ip))
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """The user whose address and password match, or None. Re-hashes outdated hashes."""
+def check_password(email: str, password: str) -> tuple[User | None, bool]:
+    """The user whose address and password match (or None), and whether their hash is outdated."""
     user = find_user_by_email(email)
     matches, needs_rehash = verify_password(user.password_hash if user else None, password)
-    if not matches:
-        return None
-    if needs_rehash:
-        user.password_hash = hash_password(password)
-    return user
+    return (user, needs_rehash) if matches else (None, False)
+
+
+def rehash_password(user: User, password: str) -> None:
+    """Store ``password`` (just verified) under the current hashing parameters."""
+    user.password_hash = hash_password(password)
 
 
 def start_session(user: User, ip: str | None, user_agent: str | None, remember: bool, config,
@@ -221,7 +222,7 @@ def start_session(user: User, ip: str | None, user_agent: str | None, remember: 
 @dataclass(frozen=True)
 class LoadedSession:
     """What the user loader needs: the active session row (None when there is none), whether the
-    row changed (the caller commits then), and whether its user has policy notices to see."""
+    row changed (committed with the request's work), and whether its user has policy notices to see."""
 
     row: UserSession | None
     changed: bool = False

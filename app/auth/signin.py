@@ -10,7 +10,6 @@ from datetime import datetime
 
 from app.auth import activity, services
 from app.auth.models import User
-from app.extensions import db
 
 
 class Step(enum.Enum):
@@ -32,22 +31,22 @@ class SignIn:
 
 
 def sign_in(email: str, password: str, ip: str | None, client, config, now: datetime) -> SignIn:
-    """Check a password sign-in. Leaves the transaction for the caller to commit: a failure is
-    recorded in it, a refusal rolled back (a re-hashed password is kept only for a sign-in that
+    """Check a password sign-in. Leaves the transaction to the unit of work: a failure is
+    recorded in it, a refusal changes nothing (a password is re-hashed only for a sign-in that
     goes on), a reopened account reopened in it."""
     verdict = services.login_verdict(email, ip)
     if not verdict.allowed:
         return SignIn(Step.THROTTLED, retry_minutes=max(1, round(verdict.retry_after / 60)))
-    user = services.authenticate(email, password)
+    user, needs_rehash = services.check_password(email, password)
     if user is None:
         services.record_login_failure(email, ip)
-        db.session.rollback()
         activity.record_failed_login(email, client, now)
         return SignIn(Step.WRONG)
     refused = refusal(user, config, now)
     if refused is not None:
-        db.session.rollback()
         return SignIn(refused, user)
+    if needs_rehash:  # kept even if the second factor never comes
+        services.rehash_password(user, password)
     reopened = user.closed_at is not None
     if user.has_2fa:  # the reopening waits for the second factor
         return SignIn(Step.SECOND_FACTOR, user, reopened=reopened)

@@ -25,6 +25,7 @@ from app.metering.caps import CAP_ALERT_SHARE, crossed_alert
 from app.metering.lookups import month_start
 from app.metering.types import Charge
 from app.security import hash_token
+from app.uow import commit_now
 from app.usage.models import UsageDaily
 
 MAX_THRESHOLDS = 5
@@ -116,7 +117,7 @@ def refresh_all(config, today: date, batch: int = 500) -> int:
             refresh_levels(user, config, today)
             changed += user.alert_levels != before
         last_id = users[-1].id
-        db.session.commit()
+        commit_now("alert levels: one batch of accounts a transaction")
 
 
 def save_settings(user: User, thresholds: str, spend_limit: int | None, config, today: date) -> list[int]:

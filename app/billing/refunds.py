@@ -19,6 +19,7 @@ from app.billing.amounts import in_units
 from app.billing.models import Order, OrderStatus
 from app.extensions import db
 from app.metering import services as metering
+from app.uow import commit_now
 
 REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
 
@@ -80,11 +81,11 @@ def refund(order: Order, requested_cents: int | None, actor: User, reason: str, 
     buyer = db.session.get(User, order.user_id) if order.user_id else None
     audit.record(actor, AuditAction.BILLING_ORDER_REFUND, now, target_user=buyer, target=order.reference,
                  reason=f"{in_units(amount, order.currency)} {order.currency.upper()}: {reason}", ip=ip)
-    db.session.commit()
+    # On record before Stripe is asked: an attempt whose request fails (or hangs) stays.
+    commit_now("refund audit row before the payment provider is asked")
     if payment_gateway.name == "stripe":
         payment_gateway.refund(order, amount, reason_key=str(order.refunded_cents + amount))
         return "requested"
     event = webhooks.demo_event("charge.refunded", order, now, amount_refunded=order.refunded_cents + amount)
     webhooks.handle_event(json.loads(event), config, now)
-    db.session.commit()
     return "applied"

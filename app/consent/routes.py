@@ -78,10 +78,9 @@ def _count_view(response) -> None:
         response.set_cookie(registry.ANALYTICS_COOKIE, visitor_id,
                             max_age=registry.ANALYTICS_ID_MAX_AGE_DAYS * 86400, **_secure_cookie_kwargs())
     try:
-        services.count_page_view(request.url_rule.rule, visitor_id, utcnow().date())
-        db.session.commit()
+        with db.session.begin_nested():  # a savepoint: a failed count undoes only itself
+            services.count_page_view(request.url_rule.rule, visitor_id, utcnow().date())
     except Exception:  # noqa: BLE001 - counting must never break the page
-        db.session.rollback()
         current_app.logger.exception("Counting a page view failed")
 
 
@@ -113,7 +112,6 @@ def save_consent():
     decision, _record = services.decide(
         action, set(request.form.getlist("categories")), g.gpc, previous,
         current_user.id if current_user.is_authenticated else None, str(get_locale()), current_app.config, utcnow())
-    db.session.commit()
     response = redirect(safe_next(request.form.get("next"), "/"), code=303)
     response.set_cookie(registry.CONSENT_COOKIE, services.encode_cookie(decision, current_app.config["SECRET_KEY"]),
                         max_age=int(services.max_age(decision, current_app.config).total_seconds()),
@@ -134,8 +132,7 @@ def show_cookies():
     })
     records = services.history(decision.consent_id if decision else None, None)
 
-    if legal.ensure_published():  # a fresh database: the shipped documents are in force at once
-        db.session.commit()
+    legal.ensure_published()  # a fresh database: the shipped documents are in force at once
     version = legal.current("cookies", str(get_locale()), utcnow().date())
     return render_template(
         "consent/cookies.html", form=form, decision=decision, latest=records[0] if records else None,

@@ -12,7 +12,6 @@ from app import throttle
 from app.addresses import canonical_email
 from app.contact import services
 from app.contact.forms import ContactForm, ReplyForm
-from app.extensions import db
 from app.security import customer, public
 from app.timeutil import utcnow
 
@@ -52,7 +51,6 @@ def contact():
             form.name.data, form.email.data, form.subject.data, form.message.data,
             current_user.id if current_user.is_authenticated else None, request.remote_addr, str(get_locale()),
             current_app.config, utcnow())
-        db.session.commit()
         # Post/redirect/get: reloading the confirmation never sends the message again. The
         # confirmation's address carries a signed, short-lived token: no cookie is needed.
         return redirect(url_for("contact.show_sent", token=_sent_token(thread.reference, thread.topic)), code=303)
@@ -115,7 +113,6 @@ def _reply(thread, action_url):
     form = ReplyForm()
     if form.validate_on_submit():
         services.add_customer_reply(thread, form.message.data, utcnow())
-        db.session.commit()
         flash(_("Your reply is sent. We answer by e-mail and here."), "success")
         return redirect(action_url, code=303)
     return _thread_page(thread, form, action_url), 400 if form.errors else 200

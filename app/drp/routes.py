@@ -8,11 +8,12 @@ from flask_babel import gettext as _
 
 from app.drp import services, signing
 from app.drp.signing import Refusal
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.rights import workflow
 from app.rights.models import RequestStatus
 from app.security import agent, public
 from app.timeutil import utcnow
+from app.uow import keep_on_error
 
 bp = Blueprint("drp", __name__, url_prefix="/v1")
 
@@ -21,7 +22,6 @@ DRP_LIMIT = "120 per minute"
 
 
 def _refused(refusal: Refusal):
-    db.session.rollback()
     return jsonify(refusal.body()), refusal.status
 
 
@@ -45,9 +45,7 @@ def pair_agent(agent_id: str):
         claims = signing.open_message(body, found)
         token = services.pair(found, claims, signing.message_hash(body), current_app.config, utcnow())
     except Refusal:
-        db.session.rollback()
         return "", 403
-    db.session.commit()
     return jsonify({"agent-id": found.agent_id, "token": token})
 
 
@@ -75,7 +73,6 @@ def file_request():
         filed = services.exercise(found, claims, signing.message_hash(body), current_app.config, utcnow())
     except Refusal as refusal:
         return _refused(refusal)
-    db.session.commit()
     return jsonify(services.status(filed, current_app.config, utcnow()))
 
 
@@ -115,7 +112,6 @@ def revoke_request(request_id: str):
         if isinstance(refused, Refusal):
             return _refused(refused)
         return _refused(Refusal(409, str(refused)))
-    db.session.commit()
     return jsonify(services.status(filed, current_app.config, utcnow()))
 
 
@@ -135,10 +131,9 @@ def verify_identity(request_id: str):
     req, target = filed.rights_request, services.safe_redirect(filed, request.values.get("redirect_to"))
     if request.method == "POST" and req.status == RequestStatus.UNCONFIRMED:
         if workflow.check_code(req, (request.form.get("code") or "")[:20], utcnow()):
-            db.session.commit()
             return redirect(target, code=303) if target else render_template("drp/verify.html", filed=filed,
                                                                               done=True)
-        db.session.commit()  # the attempt counts
+        keep_on_error()  # the attempt counts, with the 400 it answers
         return render_template("drp/verify.html", filed=filed, target=target, named=named,
                                error=_("That code is not right, or it has expired.")), 400
     return render_template("drp/verify.html", filed=filed, target=target, named=named,

@@ -9,7 +9,6 @@ from flask_login import current_user
 from app.auth import activity
 from app.auth.forms import ActionForm
 from app.auth.guards import recent_auth_required, request_client, take_pending_form
-from app.extensions import db
 from app.keys import services
 from app.keys.forms import CreateKeyForm, EditKeyForm, RotateKeyForm
 from app.pricing import get_pricing
@@ -62,7 +61,6 @@ def create_key():
                                   "Revoke one first.", count=get_pricing().max_keys))
         return _render_list(form, 400)
     activity.record_event(current_user, "api:key:create", request_client(), utcnow())
-    db.session.commit()
     return _show_secret(key, secret)
 
 
@@ -79,7 +77,6 @@ def edit_key(key_id: int):
     form = EditKeyForm() if request.method == "POST" else EditKeyForm(formdata=None, data=_controls_data(key))
     if request.method == "POST" and form.validate_on_submit():
         services.update_key(current_user, key_id, form.name.data, **form.controls())
-        db.session.commit()
         flash(_("Key “%(name)s” saved; its next call follows the new settings. The secret is unchanged.",
                 name=key.name), "success")
         return redirect(url_for("keys.list_keys"), code=303)
@@ -113,7 +110,6 @@ def revoke_key(key_id: int):
             cancel_url=url_for("keys.list_keys"), fields={})
     services.revoke_key(current_user, key_id, utcnow())
     activity.record_event(current_user, "api:key:revoke", request_client(), utcnow())
-    db.session.commit()
     flash(_("Key “%(name)s” (%(prefix)s…) revoked; calls with it now get 401.", name=key.name, prefix=key.prefix),
           "success")
     return redirect(url_for("keys.list_keys"), code=303)
@@ -143,5 +139,4 @@ def rotate_key(key_id: int):
                 count=get_pricing().max_keys), "error")
         return redirect(url_for("keys.list_keys"), code=303)
     activity.record_event(current_user, "api:key:create", request_client(), utcnow())
-    db.session.commit()
     return _show_secret(key, secret)

@@ -6,7 +6,6 @@ from flask import Blueprint, abort, current_app, g, has_request_context, redirec
 from flask_babel import get_locale
 from flask_login import current_user
 
-from app.extensions import db
 from app.legal import services
 from app.legal.models import DOCUMENTS
 from app.security import customer, public, safe_next
@@ -17,8 +16,7 @@ bp = Blueprint("legal", __name__)
 
 def in_force(document: str, locale: str, today):
     """The version in force, publishing the shipped documents first on a fresh database."""
-    if services.ensure_published():
-        db.session.commit()
+    services.ensure_published()
     return services.current(document, locale, today)
 
 
@@ -30,7 +28,6 @@ def _show(document: str, label: str | None = None):
         abort(404)
     if current_user.is_authenticated and label is None:
         services.mark_viewed(current_user.id, document, now)
-        db.session.commit()
     upcoming = services.upcoming(document, locale, now.date()) if label is None else None
     return render_template("legal/document.html", doc=services.render(version, current_app.config),
                            document=document, upcoming=upcoming, in_force=current,
@@ -95,7 +92,6 @@ def show_history():
 def acknowledge():
     """Hide the notice of a significant change."""
     services.acknowledge(current_user.id, utcnow())
-    db.session.commit()
     return redirect(safe_next(request.form.get("next"), url_for("account.show_dashboard")), code=303)
 
 

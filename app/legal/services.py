@@ -27,6 +27,7 @@ from app.email import external_url, queue_email
 from app.extensions import db
 from app.legal.models import DOCUMENTS, PolicyNotice, PolicyVersion
 from app.tables import stacked
+from app.uow import commit_now
 
 DOCUMENTS_DIR = Path(__file__).parent / "documents"
 
@@ -282,7 +283,7 @@ def notify_significant(config, now: datetime, batch: int = 200) -> int:
                                 url=external_url(f"legal.show_{document}") if document != "cookies"
                                 else external_url("consent.show_cookies"))
                     sent += 1
-                db.session.commit()
+                commit_now("policy notices: one batch of users a transaction, their e-mails queued with it")
     return sent
 
 

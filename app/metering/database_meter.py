@@ -34,7 +34,8 @@ class DatabaseMeter:
         return key
 
     def check(self, key: KeyInfo, limit: int, price: int, record: CallRecord, now: datetime) -> Outcome:
-        """See ``types.Meter.check``. Commits the request's transaction when it logged a refusal."""
+        """See ``types.Meter.check``. A refusal is logged in the request's transaction, which the unit
+        of work commits (the API keeps it on its error response)."""
         window = _window(limit)
         status = 200 if _hit(window, key) else 429
         conn = db.session.connection()
@@ -50,12 +51,12 @@ class DatabaseMeter:
             status = 402
         if status >= 400:
             write_records(conn, [record.row(key.user_id, key.id, status, 0)], fresh=True, touch_keys=_touch(key, now))
-            db.session.commit()
         return _outcome(window, key, limit, status, 0, balance, capped, (None, None), now)
 
     def settle(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime,
                checked: Outcome | None = None) -> Outcome:
-        """See ``types.Meter.settle``. Commits the request's transaction (the call is written)."""
+        """See ``types.Meter.settle``. The call is written in the request's transaction: the unit of
+        work commits the charge and the call row together."""
         window = _window(limit)
         if checked is None and not _hit(window, key):
             status = 429
@@ -78,7 +79,6 @@ class DatabaseMeter:
             status = 402
         if not credits:
             write_records(conn, [record.row(key.user_id, key.id, status, 0)], fresh=True, touch_keys=touch)
-        db.session.commit()
         return _outcome(window, key, limit, status, credits, balance, capped, used, now)
 
     def _charge(self, conn, key: KeyInfo, price: int, status: int, record: CallRecord, now: datetime,

@@ -58,6 +58,7 @@ from app.metering.types import (
 )
 from app.redis_store import connect
 from app.security import hash_token
+from app.uow import commit_now
 
 WINDOW_MS = WINDOW_SECONDS * 1000
 BALANCE_TTL_SECONDS = 600  # a balance is reloaded at least this often
@@ -276,7 +277,9 @@ class RedisMeter(RecordStreams):
         day_used = int(day_used) if int(day_used) >= 0 else None
         month_used = int(month_used) if int(month_used) >= 0 else None
         if credits and hooks.charged(Charge(key, int(credits), balance + credits, balance, day_used, month_used)):
-            db.session.commit()
+            # A listener wrote (the low-credit e-mail): committed now, because the call's flush
+            # writes on a connection of its own and would wait for this transaction's lock.
+            commit_now("the charge's listeners' writes, before the flush's own connection writes")
         return Outcome(int(status), int(credits), int(balance), limit, remaining, reset, retry_after, capped_by or "",
                        int(cap), int(used), day_used, month_used)
 

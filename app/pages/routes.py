@@ -9,7 +9,6 @@ from flask_login import current_user
 
 from app.auth import services as auth_services
 from app.email import external_url
-from app.extensions import db
 from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, html_lang, normalise_locale
 from app.pages import releases, services
 from app.pricing import get_pricing
@@ -64,7 +63,6 @@ def set_language(code: str):
     if locale and current_user.is_authenticated:
         # A signed-in user's saved language decides, so the choice is saved there.
         auth_services.save_locale(current_user, locale)
-        db.session.commit()
     elif locale:
         response.set_cookie(
             LANG_COOKIE,

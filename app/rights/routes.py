@@ -33,6 +33,7 @@ from app.rights.forms import CloseAccountForm, CodeForm, RequestForm
 from app.rights.models import RequestStatus, RightsRequest
 from app.security import customer, public
 from app.timeutil import utcnow
+from app.uow import keep_on_error
 
 bp = Blueprint("rights", __name__)
 
@@ -61,7 +62,6 @@ def give_transfer_consent():
         flash(_("Tick the box to give your consent; without it we cannot keep your account."), "warning")
     elif pipl.needs_transfer_consent(current_user, str(get_locale())):
         pipl.record(current_user.id, [pipl.CROSS_BORDER], str(get_locale()), current_app.config, utcnow())
-        db.session.commit()
         flash(_("Thank you: your separate consent is recorded."), "success")
     return redirect(url_for("rights.show_privacy", _anchor="separate-title"), code=303)
 
@@ -73,7 +73,6 @@ def download_export():
     """Everything we hold about the account, as a ZIP streamed to the browser."""
     now = utcnow()
     services.record_export(current_user, now, request.remote_addr)
-    db.session.commit()
     user, config, locale = current_user._get_current_object(), current_app.config, str(get_locale())
     body = stream_with_context(export.export_zip(user, config, locale, now))
     return Response(body, mimetype="application/zip", headers={
@@ -94,7 +93,6 @@ def close_account():
                                consents=consent_services.history(None, current_user.id),
                                requests=workflow.requests_of(current_user.id)), 400
     services.close_account(current_user, current_app.config, utcnow())
-    db.session.commit()
     logout_user()
     session.clear()
     flash(_("Your account is closed. Sign in within %(days)s days to reopen it; after %(purge)s days it is erased.",
@@ -139,7 +137,6 @@ def file_request():
         req, _code = workflow.file_request(form.type.data, email, form.details.data,
                                            current_user._get_current_object() if signed_in else None,
                                            str(get_locale()), utcnow(), guardian=bool(form.guardian.data))
-        db.session.commit()
         if req.status != RequestStatus.UNCONFIRMED:
             return render_template("rights/request_filed.html", req=req)
         code_form = CodeForm(data={"token": _confirm_serializer().dumps(req.id)})
@@ -160,9 +157,8 @@ def confirm_request():
     if req is None or not form.validate_on_submit():
         abort(400)
     if workflow.check_code(req, form.code.data, utcnow()):
-        db.session.commit()
         return render_template("rights/request_filed.html", req=req)
-    db.session.commit()
+    keep_on_error()  # the attempt counts, with the 400 it answers
     form.code.errors.append(_("That code is not right or has expired. Check the latest e-mail, or file the "
                               "request again."))
     return render_template("rights/request_code.html", form=form), 400

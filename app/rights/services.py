@@ -20,6 +20,7 @@ from app.extensions import db
 from app.keys.models import ApiKey
 from app.mail_preferences import MailPreference
 from app.rights.models import OPEN_STATUSES, LegalHold, RightsRequest
+from app.uow import commit_now
 from app.usage.models import ApiCall, UsageDaily
 
 
@@ -114,11 +115,11 @@ def purge_closed_accounts(config, now: datetime) -> int:
     for user_id in accounts_due_for_erasure(config, now):
         user = db.session.get(User, user_id)
         result = erase_account(user, config, now)
-        db.session.commit()
+        commit_now("erasure: each account is erased for good before its last e-mail goes")
         # The final e-mail goes now; once delivered, its copy (the last trace of the address) is deleted.
         deliver_due(config, now=now, ids=[result["final_mail_id"]])
         db.session.execute(delete(OutboxMessage).where(OutboxMessage.id == result["final_mail_id"],
                                                        OutboxMessage.sent_at.is_not(None)))
-        db.session.commit()
+        commit_now("erasure: the delivered last e-mail's copy is gone with the account")
         erased += 1
     return erased

@@ -10,7 +10,6 @@ from flask_login import current_user
 from app import mail_preferences
 from app.account import services
 from app.account.blueprint import bp
-from app.extensions import db
 from app.security import csrf_exempt, customer, public
 from app.timeutil import utcnow
 
@@ -29,7 +28,6 @@ def show_notifications():
 def save_notifications():
     """Save the optional categories ticked (the ones not ticked are turned off)."""
     services.save_choices(current_user, set(request.form.getlist("categories")), utcnow())
-    db.session.commit()
     flash(_("Your e-mail choices are saved."), "success")
     return redirect(url_for("account.show_notifications"), code=303)
 
@@ -51,5 +49,4 @@ def unsubscribe_mail(token: str):
     done = services.unsubscribe(secret, token, utcnow())
     if done is None:
         return render_template("account/unsubscribe.html", invalid=True), 400
-    db.session.commit()
     return render_template("account/unsubscribe.html", category=done.category, done=done)

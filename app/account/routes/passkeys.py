@@ -11,7 +11,6 @@ from app.account.blueprint import bp, no_store, recovery_codes_page
 from app.auth import activity, passkeys, services, twofactor
 from app.auth.forms import ActionForm, AddPasskeyForm, RenamePasskeyForm
 from app.auth.guards import recent_auth_required, request_client
-from app.extensions import db
 from app.security import customer
 from app.timeutil import utcnow
 
@@ -53,7 +52,6 @@ def add_passkey():
         try:
             added = passkeys.register(current_user, form.credential.data, form.name.data, current_app.config, now)
         except passkeys.PasskeyRefused as refused:
-            db.session.rollback()
             form.credential.errors.append(str(REFUSED.get(refused.reason, NOT_ADDED)))
         else:
             passkey = added.passkey
@@ -64,9 +62,7 @@ def add_passkey():
                 row = g.get("user_session")
                 services.end_sessions(current_user, "2fa_enabled", now, keep_id=row.id if row else None)
                 codes = twofactor.new_recovery_codes(current_user, now)
-                db.session.commit()
                 return recovery_codes_page(codes)
-            db.session.commit()
             return redirect(url_for("account.show_passkeys"), code=303)
     return _render_passkeys(form, 400)
 
@@ -80,7 +76,6 @@ def rename_passkey(passkey_id: int):
     if passkey is None:
         flash(_("That passkey is no longer on your account."), "info")
     elif form.validate_on_submit() and passkeys.rename(passkey, form.name.data):
-        db.session.commit()
         flash(_("The passkey is renamed “%(name)s”.", name=passkey.name), "success")
     else:
         flash(_("Enter a name of up to %(max)s characters.", max=passkeys.NAME_LENGTH), "warning")
@@ -110,6 +105,5 @@ def remove_passkey(passkey_id: int):
         twofactor.remove_recovery_codes(current_user)
     activity.record_event(current_user, "auth:passkey:remove", request_client(), utcnow())
     activity.notify_passkey_changed(current_user, name, False, current_app.config)
-    db.session.commit()
     flash(_("The passkey “%(name)s” is removed.", name=name), "success")
     return redirect(url_for("account.show_passkeys"), code=303)

@@ -13,7 +13,6 @@ from app.auth.forms import ActionForm, ChangeEmailForm, ChangePasswordForm, Prof
 from app.auth.guards import recent_auth_required, request_client
 from app.billing import services as billing_services
 from app.consent import pipl
-from app.extensions import db
 from app.i18n import LANG_COOKIE, normalise_locale
 from app.keys import services as key_services
 from app.security import customer
@@ -43,7 +42,6 @@ def edit_profile():
     form = _profile_form()
     if form.validate_on_submit():
         services.update_profile(current_user, form.nickname.data, normalise_locale(form.locale.data))
-        db.session.commit()
         flash(_("Your profile is saved."), "success")
         response = redirect(url_for("account.edit_profile"), code=303)
         if current_user.locale:
@@ -76,7 +74,6 @@ def change_password():
                                            row.id if row else None, current_app.config, utcnow())
         if changed:
             activity.record_event(current_user, "auth:password:change", request_client(), utcnow())
-            db.session.commit()
             flash(_("Your password is changed. Your other sessions were signed out."), "success")
             return redirect(url_for("account.edit_profile"), code=303)
         form.current_password.errors.append(_("Your current password is not right."))
@@ -97,7 +94,6 @@ def change_email():
             form.new_email.errors.append(_("Enter a valid e-mail address, like name@example.com."))
         else:
             if accepted:
-                db.session.commit()
                 flash(_("We sent a confirmation link to %(email)s. Your address changes when you open it.",
                         email=form.new_email.data.strip()), "success")
                 return redirect(url_for("account.edit_profile"), code=303)

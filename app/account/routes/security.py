@@ -11,7 +11,6 @@ from app.account.blueprint import bp, no_store, recovery_codes_page
 from app.auth import activity, passkeys, services, twofactor
 from app.auth.forms import ActionForm, EnableTwoFactorForm, SecondFactorForm
 from app.auth.guards import recent_auth_required, request_client
-from app.extensions import db
 from app.security import customer
 from app.timeutil import utcnow
 
@@ -43,7 +42,6 @@ def end_session(session_id: int):
         return redirect(url_for("account.show_security"), code=303)
     services.end_session(target, "ended_by_user", utcnow())
     activity.record_event(current_user, "auth:session:end", request_client(), utcnow())
-    db.session.commit()
     current = g.get("user_session")
     if current is not None and current.id == session_id:
         logout_user()
@@ -72,7 +70,6 @@ def end_other_sessions():
     count = services.end_sessions(current_user, "ended_by_user", utcnow(), keep_id=current.id if current else None)
     if count:
         activity.record_event(current_user, "auth:session:end", request_client(), utcnow())
-    db.session.commit()
     flash(ngettext("%(num)s other session ended; that device is signed out.",
                    "%(num)s other sessions ended; those devices are signed out.", count), "success")
     return redirect(url_for("account.show_security"), code=303)
@@ -91,7 +88,6 @@ def show_two_factor():
         return no_store(current_app.make_response(html))
     if not current_user.totp_secret:
         twofactor.begin_setup(current_user)
-        db.session.commit()
     return _render_setup(EnableTwoFactorForm())
 
 
@@ -118,13 +114,11 @@ def enable_two_factor():
             services.end_sessions(current_user, "2fa_enabled", utcnow(), keep_id=row.id if row else None)
             activity.record_event(current_user, "auth:2fa:enable", request_client(), utcnow())
             activity.notify_two_factor_changed(current_user, True, current_app.config)
-            db.session.commit()
             if codes:
                 return recovery_codes_page(codes)
             flash(_("The authenticator app is on. Your existing recovery codes keep working; no new ones were "
                     "made."), "success")
             return redirect(url_for("account.show_two_factor"), code=303)
-        db.session.rollback()
         form.code.errors.append(_("That code does not match. Check the time on your device and try again."))
     return _render_setup(form, 400)
 
@@ -143,11 +137,9 @@ def disable_two_factor():
             activity.record_event(current_user, "auth:2fa:disable", request_client(), utcnow())
             activity.notify_two_factor_changed(current_user, still_on, current_app.config,
                                                change="app_off" if still_on else None)
-            db.session.commit()
             flash(_("The authenticator app is removed; your passkeys still protect your account.") if still_on
                   else _("Two-factor authentication is off."), "success")
             return redirect(url_for("account.show_security"), code=303)
-        db.session.rollback()
         form.code.errors.append(_("That code is not right, or was already used."))
     html = render_template("account/two_factor.html", action_form=form,
                            recovery_left=twofactor.remaining_recovery_codes(current_user))
@@ -164,5 +156,4 @@ def regenerate_recovery_codes():
     codes = twofactor.new_recovery_codes(current_user, utcnow())
     activity.record_event(current_user, "auth:2fa:recovery_codes", request_client(), utcnow())
     activity.notify_two_factor_changed(current_user, True, current_app.config, change="recovery_codes")
-    db.session.commit()
     return recovery_codes_page(codes)

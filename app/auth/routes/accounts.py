@@ -11,7 +11,7 @@ from app.auth.blueprint import bp
 from app.auth.forms import RegistrationForm, ResetPasswordForm, ResetRequestForm
 from app.auth.guards import request_client
 from app.consent import pipl
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.i18n import select_locale
 from app.security import customer, public
 from app.timeutil import utcnow
@@ -41,7 +41,6 @@ def register():
             if made.user is not None and pipl_asked:  # each consent its own event
                 pipl.record(made.user.id, [pipl.CROSS_BORDER] + ([pipl.GUARDIAN] if guardian else []), locale,
                             current_app.config, utcnow())
-            db.session.commit()
             return render_template("auth/check_inbox.html", email=services.normalise_email(form.email.data))
     return render_template("auth/register.html", form=form, pipl_asked=pipl_asked, guardian=guardian,
                            transfer=pipl.transfer_facts(current_app.config) if pipl_asked else None)
@@ -53,11 +52,9 @@ def verify_email(token: str):
     """Confirm an address from the e-mailed link (sign-up or e-mail change)."""
     user, changed = services.confirm_email_token(token, current_app.config, utcnow())
     if user is None:
-        db.session.rollback()
         return render_template("auth/verify_failed.html"), 400
     if changed:
         activity.record_event(user, "auth:email:change", request_client(), utcnow())
-    db.session.commit()
     flash(_("Thank you, your e-mail address %(email)s is confirmed.", email=user.email), "success")
     if current_user.is_authenticated:
         return redirect(url_for("account.show_dashboard"))
@@ -72,7 +69,6 @@ def resend_verification():
         flash(_("Your e-mail address is already confirmed."), "info")
         return redirect(url_for("account.show_dashboard"))
     verdict = services.resend_verification(current_user, current_app.config, utcnow())
-    db.session.commit()
     if verdict.allowed:
         flash(_("We sent a new link to %(email)s.", email=current_user.email), "success")
     else:
@@ -93,7 +89,6 @@ def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data, current_app.config, utcnow())
-        db.session.commit()
         return render_template("auth/reset_sent.html", email=form.email.data.strip())
     return render_template("auth/reset_request.html", form=form)
 
@@ -110,7 +105,6 @@ def reset_password(token: str):
         user = services.reset_password(token, form.password.data, current_app.config, utcnow(), request.remote_addr)
         if user is not None:
             activity.record_event(user, "auth:password:reset", request_client(), utcnow())
-        db.session.commit()
         current_app.logger.info("auth:password:reset user=%s", user.id if user else None)
         if current_user.is_authenticated:
             logout_user()

@@ -16,12 +16,13 @@ from app.auth.guards import request_client
 from app.auth.pages import REFUSALS, SECOND_FACTOR_LIMIT, render_login, render_reauth, render_second_factor
 from app.auth.passwords import verify_password
 from app.auth.signin import Step
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.security import customer, public, safe_next
 from app.throttle import check as throttle_check
 from app.throttle import hit as throttle_hit
 from app.throttle import throttle_key
 from app.timeutil import utcnow
+from app.uow import keep_on_error
 
 PASSKEY_SIGN_IN_LIMIT = "30 per 5 minutes"
 REASONS = {
@@ -49,9 +50,7 @@ def _check(form, purpose: str, user, password_confirmed: bool = False):
             owner = refused.passkey.user
             activity.record_event(owner, "auth:passkey:cloned", request_client(), utcnow())
             activity.notify_passkey_cloned(owner, refused.passkey.name, current_app.config)
-            db.session.commit()
-        else:
-            db.session.rollback()
+            keep_on_error()  # a cloned passkey's mark and its security event stay with the refusal
         form.credential.errors.append(str(REASONS.get(refused.reason.replace("_before", ""), NOT_ACCEPTED)))
         return None
     return passkey
@@ -72,10 +71,8 @@ def login_with_passkey():
     user, now = passkey.user, utcnow()
     refused = signin.refusal(user, current_app.config, now)
     if refused is Step.MINOR:
-        db.session.rollback()
         return render_template("auth/minor.html"), 403
     if refused is not None:
-        db.session.rollback()
         message, status = REFUSALS[refused]
         return render_login(LoginForm(formdata=None), next_url, status, passkey_errors=[str(message)])
     reopened = user.closed_at is not None
@@ -100,7 +97,7 @@ def login_second_factor_passkey():
     if _check(form, passkeys.SECOND_FACTOR, user) is None:
         throttle_hit(SECOND_FACTOR_LIMIT, key)
         activity.record_event(user, "auth:login:failure", request_client(), utcnow())
-        db.session.commit()
+        keep_on_error()  # the failed attempt's security event stays with the 400
         return render_second_factor(user, SecondFactorForm(formdata=None), 400, passkey_errors=form.credential.errors)
     return finish_pending_sign_in(user)
 
@@ -127,6 +124,5 @@ def reauthenticate_passkey():
     if _check(form, passkeys.REAUTH, current_user, password_confirmed) is None:
         return render_reauth(ReauthForm(formdata=None), next_url, 400, passkey_errors=form.credential.errors)
     services.mark_reauthenticated(g.get("user_session"), utcnow())
-    db.session.commit()
     session.pop("reauth_for", None)
     return redirect(next_url, code=303)

@@ -15,12 +15,12 @@ from app.auth.guards import request_client
 from app.auth.pages import REFUSALS, SECOND_FACTOR_LIMIT, render_login, render_reauth, render_second_factor
 from app.auth.passwords import verify_password
 from app.auth.signin import Step
-from app.extensions import db
 from app.security import customer, public, safe_next
 from app.throttle import check as throttle_check
 from app.throttle import hit as throttle_hit
 from app.throttle import throttle_key
 from app.timeutil import utcnow
+from app.uow import keep_on_error
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -37,7 +37,7 @@ def login():
         return render_login(form, next_url)
     result = signin.sign_in(form.email.data, form.password.data, request.remote_addr, request_client(),
                             current_app.config, utcnow())
-    db.session.commit()  # a failure's record, or a re-hashed password kept even if the code never comes
+    keep_on_error()  # a failure's record is kept with the refusal (401/403/429) it answers
     if result.step is Step.THROTTLED:
         return render_login(form, next_url, 429, throttled_minutes=result.retry_minutes)
     if result.step is Step.MINOR:
@@ -73,9 +73,7 @@ def login_second_factor():
         now = utcnow()
         if not activity.check_second_factor(user, form.code.data, request_client(), current_app.config, now):
             throttle_hit(SECOND_FACTOR_LIMIT, key)
-            db.session.rollback()
             activity.record_event(user, "auth:login:failure", request_client(), now)
-            db.session.commit()
             form.code.errors.append(_("That code is not right, or was already used."))
             return render_second_factor(user, form)
         return finish_pending_sign_in(user)
@@ -100,11 +98,9 @@ def reauthenticate():
             current_user, form.code.data or "", request_client(), current_app.config, now))
         if password_ok and factor_ok:
             services.mark_reauthenticated(g.get("user_session"), now)
-            db.session.commit()
             session.pop("reauth_for", None)
             return redirect(next_url, code=303)
         throttle_hit(SECOND_FACTOR_LIMIT, key)
-        db.session.rollback()
         target = form.code if password_ok else form.password
         target.errors.append(_("That code is not right, or was already used.") if password_ok
                              else _("Your password is not right."))
@@ -119,7 +115,6 @@ def logout():
     if row is not None:
         services.end_session(row, "logout", utcnow())
         activity.record_event(row.user, "auth:logout", request_client(), utcnow())
-        db.session.commit()
         current_app.logger.info("auth:logout user=%s", row.user_id)
     logout_user()
     session.clear()

@@ -12,7 +12,6 @@ from app.billing import alerts
 from app.billing.blueprint import bp
 from app.billing.forms import AlertRecipientForm, AlertSettingsForm
 from app.database import form_id
-from app.extensions import db
 from app.forms import BaseForm
 from app.metering.caps import next_month
 from app.metering.services import shown_balance
@@ -51,7 +50,6 @@ def save_alerts():
         return _render(settings_form=form, status=400)
     levels = alerts.save_settings(current_user, form.thresholds.data, form.spend_limit.data, current_app.config,
                                   utcnow().date())
-    db.session.commit()
     if levels:
         flash(_("Alerts saved: you will hear when your balance falls to %(levels)s credits.",
                 levels=", ".join(format_decimal(level) for level in levels)), "success")
@@ -76,7 +74,6 @@ def add_alert_recipient():
         form.email.errors.append(_("At most %(count)s other addresses; remove one first.",
                                    count=alerts.MAX_RECIPIENTS))
         return _render(recipient_form=form, status=400)
-    db.session.commit()
     if added is None:
         flash(_("%(email)s already gets your alerts.", email=form.email.data.lower()), "info")
     else:
@@ -91,7 +88,6 @@ def remove_alert_recipient():
     form = BaseForm()
     recipient_id = form_id(request.form.get("recipient"))
     if form.validate_on_submit() and recipient_id and alerts.remove_recipient(current_user, recipient_id):
-        db.session.commit()
         flash(_("That address no longer gets your alerts, and we deleted it."), "success")
     return redirect(url_for("billing.show_alerts"), code=303)
 
@@ -103,5 +99,4 @@ def confirm_alert_recipient(token: str):
     recipient = alerts.confirm_recipient(token, current_app.config, utcnow())
     if recipient is None:
         return render_template("billing/alert_confirmed.html", confirmed=False), 400
-    db.session.commit()
     return render_template("billing/alert_confirmed.html", confirmed=True, email=recipient.email)

@@ -13,7 +13,6 @@ from app.billing.blueprint import bp
 from app.billing.forms import CheckoutForm, ReviewCheckoutForm
 from app.billing.models import OrderStatus
 from app.email import external_url
-from app.extensions import db
 from app.pricing import get_pricing
 from app.security import csrf_exempt, customer, public
 from app.timeutil import utcnow
@@ -72,7 +71,6 @@ def start_checkout():
         cancel_url=external_url("billing.list_orders"),
     )
     order.checkout_session_id = session.id
-    db.session.commit()
     return redirect(session.url, code=303)
 
 
@@ -106,7 +104,6 @@ def process_webhook(payload: bytes, signature: str | None):
         current_app.logger.warning("billing:webhook:bad-signature")
         return jsonify({"error": "invalid signature"}), 400
     outcome = webhooks.handle_event(event, cfg, utcnow())
-    db.session.commit()
     current_app.logger.info("billing:webhook %s %s: %s", event.get("type"), event.get("id"), outcome)
     return jsonify({"received": True, "outcome": outcome})
 

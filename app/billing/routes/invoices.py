@@ -11,7 +11,6 @@ from app.billing import details, disputes, documents, invoices
 from app.billing.blueprint import bp
 from app.billing.forms import BillingDetailsForm
 from app.billing.tax import InvalidTaxId
-from app.extensions import db
 from app.security import customer
 from app.timeutil import utcnow
 
@@ -30,7 +29,6 @@ def edit_billing_details():
             form.tax_id.errors.append(_("This is not a valid tax id for the chosen country: check its letters, "
                                         "digits and check digit."))
         else:
-            db.session.commit()
             flash(_("Billing details saved: your next orders and their invoices carry them."), "success")
             return redirect(url_for("billing.edit_billing_details"), code=303)
     example = details.tax_of(10_000, form.country.data or (stored.country if stored else None),

@@ -8,7 +8,6 @@ from flask_login import current_user
 
 from app.drp import agents
 from app.drp.forms import AgentForm
-from app.extensions import db
 from app.security import staff
 from app.staff.blueprint import bp
 from app.timeutil import utcnow
@@ -25,7 +24,6 @@ def list_agents():
         except agents.AgentExists:
             form.agent_id.errors.append(_("An agent with this id is registered already."))
         else:
-            db.session.commit()
             flash(_("%(name)s is registered: it can pair for a token and file requests.", name=found.name), "success")
             return redirect(url_for("staff.list_agents"), code=303)
     return render_template("staff/agents.html", form=form, agents=agents.all_agents(),
@@ -40,6 +38,5 @@ def revoke_agent(agent_pk: int):
     if found is None:
         flash(_("That agent was already revoked."), "info")
     else:
-        db.session.commit()
         flash(_("%(name)s is revoked: its tokens no longer work.", name=found.name), "success")
     return redirect(url_for("staff.list_agents"), code=303)

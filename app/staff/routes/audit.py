@@ -47,7 +47,6 @@ def show_audit():
     staff_services.record_audit_read(current_user, staff_services.audit_query(*filters), False,
                                      request.query_string.decode(), filters[1], current_app.config, utcnow(),
                                      request.remote_addr)
-    db.session.commit()
     return _render_audit(db.session.scalars(staff_services.audit_query(*filters).limit(500)).all())
 
 
@@ -62,7 +61,6 @@ def download_audit():
     staff_services.record_audit_read(current_user, staff_services.audit_query(*filters), True,
                                      request.query_string.decode(), filters[1], current_app.config, utcnow(),
                                      request.remote_addr)
-    db.session.commit()
     lines = staff_services.audit_csv(staff_services.audit_query(*filters))
     return Response(stream_with_context(lines), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="audit.csv"'})

@@ -10,7 +10,6 @@ from flask_login import current_user
 from app.breaches import services as breaches
 from app.breaches.forms import BreachDetailsForm, BreachStageForm, NotifyAuthorityForm, RecordBreachForm
 from app.breaches.models import StageRefused
-from app.extensions import db
 from app.labels import label
 from app.security import staff
 from app.staff.blueprint import bp
@@ -34,7 +33,6 @@ def list_breaches():
     if form.validate_on_submit():
         breach = breaches.record(form.title.data, form.aware_at.data, form.nature.data, current_user, utcnow(),
                                  request.remote_addr)
-        db.session.commit()
         flash(_("Breach %(reference)s is recorded. The 72 hours run from when we became aware of it.",
                 reference=breach.reference), "success")
         return redirect(url_for("staff.show_breach", reference=breach.reference), code=303)
@@ -80,11 +78,9 @@ def show_breach(reference: str):
                                   target=label("breach_stage", refused.target)))
         return _render(breach, 409, **{k: v for k, v in forms.items() if v is form})
     except breaches.Refused as refused:
-        db.session.rollback()
         form.form_errors.append(_("Not yet: the notification needs %(missing)s.",
                                   missing=", ".join(str(MISSING.get(m, m)) for m in refused.missing)))
         return _render(breaches.find(reference), 400, **{k: v for k, v in forms.items() if v is form})
-    db.session.commit()
     flash(_("Breach %(reference)s is updated.", reference=reference), "success")
     current_app.logger.info("privacy:breach:%s %s", action, reference)
     return redirect(url_for("staff.show_breach", reference=reference), code=303)

@@ -43,7 +43,6 @@ def find_users():
     users = staff_services.find_customers(query)
     staff_services.record_customer_search(current_user, query, users, current_app.config, utcnow(),
                                           request.remote_addr)
-    db.session.commit()
     return render_template("staff/users.html", query=query, users=users, holdings=holdings)
 
 
@@ -66,7 +65,6 @@ def show_user(user_id: int):
                                    form=form.data, missing=True), 400
         entry = staff_services.open_user_record(current_user, user, form.category.data, form.reference.data,
                                                 form.reason.data, current_app.config, utcnow(), request.remote_addr)
-        db.session.commit()
         recent = sorted(grants.items(), key=lambda item: item[1][1])[-19:]
         session["staff_record_views"] = {**dict(recent), str(user_id): [entry.id, time.time()]}
         return redirect(url_for("staff.show_user", user_id=user_id), code=303)
@@ -75,7 +73,6 @@ def show_user(user_id: int):
     if opened is None or opened.actor_id != current_user.id:
         return render_template("staff/user_reason.html", user_id=user_id, categories=access.CATEGORIES, form={})
     staff_services.record_user_view(current_user, user, opened.reason, utcnow(), request.remote_addr)
-    db.session.commit()
     return render_template("staff/user.html", user=user, reason=opened.reason, **_customer_record(user))
 
 
@@ -144,6 +141,5 @@ def act_on_user(user_id: int):
         abort(403)
     except account_actions.KeyNotFound:
         abort(404)
-    db.session.commit()
     flash(str(DONE_USER_ACTIONS[action]) % {"email": user.email}, "success")
     return redirect(url_for("staff.show_user", user_id=user_id), code=303)

@@ -13,7 +13,6 @@ from app import charts, processing
 from app.audit import access
 from app.consent import services as consent_services
 from app.contact import services as contact
-from app.extensions import db
 from app.legal import services as legal
 from app.security import staff
 from app.staff import services as staff_services
@@ -42,7 +41,6 @@ def review_access(access_id: int):
     if not form.validate_on_submit():
         flash(first_error(form), "error")
     elif access.mark_reviewed(access_id, current_user, form.note.data, utcnow(), request.remote_addr):
-        db.session.commit()
         flash(_("The access is marked as reviewed."), "success")
     else:
         flash(_("That access was already reviewed."), "info")

@@ -10,7 +10,6 @@ from flask_login import current_user
 from app.contact import services as contact
 from app.contact.forms import AssignForm, StaffReplyForm
 from app.contact.models import STATUSES, TOPICS
-from app.extensions import db
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
@@ -28,7 +27,6 @@ def list_messages():
     threads = contact.inbox(status, topic, query)
     if query:
         staff_services.record_inbox_search(current_user, threads, current_app.config, utcnow(), request.remote_addr)
-        db.session.commit()
     staff_by_id = {u.id: u for u in staff_services.members_with_roles("support", "admin")}
     return render_template("staff/messages.html", threads=threads, status=status, topic=topic, query=query or "",
                            statuses=STATUSES, topics=TOPICS, staff_by_id=staff_by_id)
@@ -55,7 +53,6 @@ def show_message(reference: str):
     assign_form.assignee.choices = [(0, _("nobody"))] + [(u.id, u.email) for u in members]
     if request.method == "GET":
         contact.record_staff_view(thread, current_user, current_app.config, utcnow(), request.remote_addr)
-        db.session.commit()
         assign_form.assignee.data = thread.assignee_id or 0
         return render_template("staff/message.html", thread=thread, reply_form=reply_form,
                                assign_form=assign_form, members=members)
@@ -68,6 +65,5 @@ def show_message(reference: str):
     contact.staff_action(thread, current_user, action, message=reply_form.message.data,
                          assignee=assign_form.assignee.data, config=current_app.config, now=utcnow(),
                          ip=request.remote_addr)
-    db.session.commit()
     flash(str(DONE_THREAD_ACTIONS[action]) % {"reference": reference, "email": thread.email}, "success")
     return redirect(url_for("staff.show_message", reference=reference), code=303)

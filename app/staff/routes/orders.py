@@ -45,7 +45,6 @@ def list_orders():
         return render_template("staff/orders.html", form=form, rows=[], totals=[], open_disputes=open_disputes), 400
     staff_services.record_order_search(current_user, chosen.query, AuditAction.BILLING_ORDERS_SEARCH,
                                        current_app.config, utcnow(), request.remote_addr)
-    db.session.commit()
     return render_template("staff/orders.html", form=form, rows=reports.find_orders(chosen),
                            totals=reports.monthly_totals(chosen), export_query=request.query_string.decode(),
                            open_disputes=open_disputes)
@@ -62,7 +61,6 @@ def export_orders():
                                         request.remote_addr)
     staff_services.record_order_search(current_user, chosen.query, AuditAction.BILLING_ORDERS_EXPORT,
                                        current_app.config, utcnow(), request.remote_addr)
-    db.session.commit()
     return Response(stream_with_context(reports.csv_lines(chosen)), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="orders-{utcnow():%Y%m%d}.csv"', "Cache-Control": "no-store"})
 
@@ -78,7 +76,6 @@ def show_order(reference: str):
     form = RefundForm()
     if request.method == "GET":
         staff_services.record_order_view(current_user, order, current_app.config, utcnow(), request.remote_addr)
-        db.session.commit()
     if request.method != "POST" or not form.validate_on_submit():
         return _render_order(order, buyer, form, 400 if form.errors else 200)
     try:
@@ -139,7 +136,6 @@ def show_invoice(number: str):
     document = _document(number)
     staff_services.record_document_read(current_user, document, AuditAction.BILLING_INVOICE_VIEW,
                                         current_app.config, utcnow(), request.remote_addr)
-    db.session.commit()
     return documents.page(document)
 
 
@@ -150,7 +146,6 @@ def download_invoice(number: str):
     document = _document(number)
     staff_services.record_document_read(current_user, document, AuditAction.BILLING_INVOICE_DOWNLOAD,
                                         current_app.config, utcnow(), request.remote_addr)
-    db.session.commit()
     return documents.download(document)
 
 
@@ -170,7 +165,6 @@ def adjust_credits():
             except billing.InsufficientCredits as exc:
                 form.amount.errors.append(_("The balance is only %(balance)s credits.", balance=exc.balance))
             else:
-                db.session.commit()
                 flash(_("The balance of %(email)s is now %(balance)s credits.", email=user.email,
                         balance=user.credit_balance), "success")
                 return redirect(url_for("staff.adjust_credits"), code=303)

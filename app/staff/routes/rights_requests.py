@@ -62,7 +62,6 @@ def show_request(reference: str):
     now = utcnow()
     if request.method == "GET":
         staff_actions.record_view(current_user, req, current_app.config, now, request.remote_addr)
-        db.session.commit()
         form.assignee.data = req.assignee_id or 0
     if request.method != "POST" or not form.validate_on_submit():
         return _render_request(req, owner, form, 400 if form.errors else 200)
@@ -77,10 +76,8 @@ def show_request(reference: str):
     except staff_actions.ActionForbidden:
         abort(403)
     except rights.TransitionRefused as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return _render_request(req, owner, form, 400)
-    db.session.commit()
     flash(str(DONE_REQUEST_ACTIONS.get(action, DONE_REQUEST_ACTIONS["assign"])) % {
         "reference": reference, "status": label("request", req.status)}, "success")
     return redirect(url_for("staff.show_request", reference=reference), code=303)

@@ -42,10 +42,8 @@ def manage_team():
             else:
                 abort(400)
         except (staff_services.LastAdmin, auth_services.InvalidEmail, provisioning.UnknownRole, ValueError) as exc:
-            db.session.rollback()
             flash(str(exc), "error")
             return render_template("staff/team.html", members=staff_services.team(), roles=STAFF_ROLES), 400
-        db.session.commit()
         flash(_team_done(action, form.email.data), "success")
         return redirect(url_for("staff.manage_team"), code=303)
     return render_template("staff/team.html", members=staff_services.team(), roles=STAFF_ROLES)
@@ -88,7 +86,6 @@ def end_every_session():
     current = g.get("user_session")
     count = staff_services.end_every_session(current_user, reason, utcnow(), current.id if current else None,
                                              request.remote_addr)
-    db.session.commit()
     flash(ngettext("%(num)s session ended; everyone signs in again. Yours stays.",
                    "%(num)s sessions ended; everyone signs in again. Yours stays.", count), "success")
     return redirect(url_for("staff.manage_team"), code=303)
