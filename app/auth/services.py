@@ -30,10 +30,9 @@ TOKEN_LIFETIMES = {
     RESET_PASSWORD: timedelta(hours=1),
 }
 
-# Failed sign-ins are counted per address *and client*: an attacker's wrong passwords block the
-# attacker's client for that address, not the owner's. The per-address ceiling across all clients
-# slows guessing from many addresses; the owner passes it with a password reset, which clears
-# the address's counters (docs/configuration.md, "Sign-in throttling").
+# Failed sign-ins are counted per address *and client*: an attacker's wrong passwords block the attacker's
+# client for that address, not the owner's. The per-address ceiling across all clients slows guessing from
+# many addresses; a password reset clears the address's counters (docs/configuration.md, "Sign-in throttling").
 LOGIN_LIMIT_PER_CLIENT = "5 per 5 minutes"
 LOGIN_LIMIT_PER_ACCOUNT = "100 per hour"
 LOGIN_LIMIT_PER_IP = "30 per 5 minutes"
