@@ -23,13 +23,14 @@ from tests.server import HttpClient
 SECRET = "whsec_concurrency_test"
 
 
-def post_event(url: str, payload: dict) -> int:
+def post_event(url: str, payload: dict, secret: str = SECRET) -> int:
+    """Post ``payload`` signed with ``secret`` to a running server's webhook, as Stripe would."""
     body = json.dumps(payload)
     request = urllib.request.Request(url + "/billing/webhook", data=body.encode(), method="POST", headers={
         "Content-Type": "application/json",
-        "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body, SECRET)})
+        "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body, secret)})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code

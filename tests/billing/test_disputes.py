@@ -6,15 +6,11 @@ and the mail to staff through the outbox."""
 import copy
 import csv
 import io
-import json
 import re
-import urllib.error
-import urllib.request
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import stripe
 from sqlalchemy import func, select
 
 from app.auth.models import User, UserRole
@@ -23,6 +19,7 @@ from app.billing.models import CreditEntry, Dispute, Order
 from app.email import OutboxMessage
 from app.extensions import db as _db
 from app.timeutil import utcnow
+from tests.billing.test_concurrency import post_event
 from tests.billing.test_webhooks import SECRET, event, post, session_obj
 from tests.fixtures.factories import UserFactory, charge_call, make_customer
 from tests.fixtures.visitor import AuthActions, bearer, turn_on_2fa
@@ -203,18 +200,6 @@ def test_a_refund_is_refused_while_the_payment_is_disputed(app, paid):
     assert "cannot be refunded while" in page
 
 
-def post_event(url: str, payload: dict) -> int:
-    body = json.dumps(payload)
-    request = urllib.request.Request(url + "/billing/webhook", data=body.encode(), method="POST", headers={
-        "Content-Type": "application/json",
-        "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body, SECRET)})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
 def test_the_same_dispute_posted_concurrently_by_real_clients_holds_the_credits_once(make_app, serve):
     """Twelve deliveries of one event and twelve other events about the same open dispute, at once,
     against gunicorn (2 workers x 8 threads), on SQLite as on PostgreSQL."""
@@ -228,12 +213,12 @@ def test_the_same_dispute_posted_concurrently_by_real_clients_holds_the_credits_
         _db.session.commit()
         reference = order.reference
     url = serve(STRIPE_WEBHOOK_SECRET=SECRET)
-    assert post_event(url, event("checkout.session.completed", session_obj({"reference": reference}))) == 200
+    assert post_event(url, event("checkout.session.completed", session_obj({"reference": reference})), SECRET) == 200
     same = event("charge.dispute.created", dispute(), event_id="evt_dp_race")
     others = [event("charge.dispute.updated", dispute(status="needs_response"), event_id=f"evt_dp_u{n}")
               for n in range(12)]
     with ThreadPoolExecutor(max_workers=24) as pool:
-        statuses = list(pool.map(lambda e: post_event(url, e), [same] * 12 + others))
+        statuses = list(pool.map(lambda e: post_event(url, e, SECRET), [same] * 12 + others))
     assert statuses == [200] * 24
     with app.app_context():
         held = _db.session.scalar(select(func.coalesce(func.sum(CreditEntry.amount), 0)).where(
