@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -63,7 +64,9 @@ def gunicorn(env: dict, log_path: Path, workers: int = 1, threads: int = 4, port
                 raise RuntimeError(f"{exc}; log:\n{log_path.read_text()[-3000:]}") from None
             yield url
         finally:
-            process.terminate()
+            # SIGQUIT: gunicorn's quick shutdown (SIGTERM would wait for idle keep-alive connections);
+            # the workers still exit through their at-exit steps (the metering flusher's last flush).
+            process.send_signal(signal.SIGQUIT)
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -175,6 +175,7 @@ def test_oversized_request_gets_413(app, client):
     assert client.get("/api/v1/users/jack", headers=bearer(secret), data=b"x" * 10).status_code == 200
 
 
+@pytest.mark.commits
 def test_concurrent_calls_never_overspend(app):
     """Twelve calls race for the credits of exactly five: five succeed, the log holds five charges."""
     user_id, secret = make_customer(app, credits=5)

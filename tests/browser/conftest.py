@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.crypto import development_key
+from tests.fixtures.settings import served_environment
 from tests.server import free_port, gunicorn
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -25,6 +26,7 @@ def live_server(database_url, tmp_path_factory, smtp_server):
     port = free_port()
     log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     env = {
+        **served_environment(),
         "APP_ENV": "development",
         "DATABASE_URL": database_url,
         "SECRET_KEY": "browser-tests-only-" + "x" * 24,

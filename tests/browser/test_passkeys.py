@@ -13,6 +13,7 @@ from app.auth.models import Passkey, User, UserRole
 from app.crypto import development_key
 from app.extensions import db as _db
 from tests.fixtures.factories import make_customer
+from tests.fixtures.settings import served_environment
 from tests.fixtures.visitor import PASSWORD_FOR_TESTS
 from tests.server import HttpClient, free_port, gunicorn
 
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.browser
 def site(database_url, smtp_server, tmp_path_factory):
     port = free_port()
     env = {
+        **served_environment(),
         "APP_ENV": "development",
         "DATABASE_URL": database_url,
         "SITE_URL": f"http://localhost:{port}",

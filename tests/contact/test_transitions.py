@@ -6,19 +6,17 @@ from datetime import datetime
 import pytest
 
 from app.contact import services as contact
-from app.contact.models import ContactThread, ThreadStatus
-from app.extensions import db as _db
+from app.contact.models import ThreadStatus
 from app.states import IllegalTransition
+from tests.fixtures.factories import ContactThreadFactory
 
 NOW = datetime(2026, 12, 7, 12, 0)
 
 
 @pytest.fixture
 def thread(db):
-    found = ContactThread(reference="SUP-TRANS1", name="Ann", email="ann@example.com", topic="billing",
-                          status=ThreadStatus.NEW, locale="en", created_at=NOW, updated_at=NOW)
-    _db.session.add(found)
-    _db.session.flush()
+    found = ContactThreadFactory()
+    assert found.status == ThreadStatus.NEW
     return found
 
 
