@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from flask import current_app
 from limits import parse
 
 from app.extensions import limiter
@@ -23,9 +24,10 @@ class Verdict:
 
 
 def throttle_key(*parts: str) -> str:
-    """A storage key that does not reveal the e-mail address or IP it is about."""
+    """A storage key that does not reveal the e-mail address or IP it is about, under the site's
+    RATELIMIT_KEY_PREFIX (two sites sharing a Redis never count each other's attempts)."""
     digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
-    return f"throttle:{parts[0]}:{digest}"
+    return f"{current_app.config['RATELIMIT_KEY_PREFIX']}:throttle:{parts[0]}:{digest}"
 
 
 def check(limit: str, key: str) -> Verdict:
