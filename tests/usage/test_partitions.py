@@ -14,7 +14,9 @@ from app.usage import partitions
 from app.usage.models import ApiCall
 from tests.fixtures.factories import UserFactory
 
-pytestmark = pytest.mark.usefixtures("db")
+# Partitions are made and dropped on connections of their own (DDL outside the request's
+# transaction): real commits, so that DDL never waits on a test's open transaction.
+pytestmark = [pytest.mark.usefixtures("db"), pytest.mark.commits]
 
 
 def add_calls(user_id: int, when: datetime, count: int, ips=("203.0.113.9",), tag: str = "c") -> None:
