@@ -15,6 +15,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from app.audit.models import AnchorKind, AuditAction
+from app.auth.models import SecurityEventTag
 from app.billing.models import CreditKind, DisputeStatus, InvoiceKind, OrderStatus, RefundStatus
 from app.breaches.models import BreachStage
 from app.consent.registry import CATEGORIES
@@ -56,22 +57,22 @@ LABELS: dict[str, dict[str, object]] = {
         "other": _l("Something else"),
     },
     "security_event": {
-        "auth:login:success": _l("Signed in"),
-        "auth:login:failure": _l("Failed sign-in attempt"),
-        "auth:logout": _l("Signed out"),
-        "auth:password:change": _l("Password changed"),
-        "auth:password:reset": _l("Password reset by e-mail link"),
-        "auth:email:change": _l("E-mail address changed"),
-        "auth:2fa:enable": _l("Two-factor authentication turned on"),
-        "auth:2fa:disable": _l("Two-factor authentication turned off"),
-        "auth:2fa:recovery_used": _l("Recovery code used"),
-        "auth:2fa:recovery_codes": _l("New recovery codes made"),
-        "auth:passkey:add": _l("Passkey added"),
-        "auth:passkey:remove": _l("Passkey removed"),
-        "auth:passkey:cloned": _l("Passkey refused: a copy of it exists (its counter went backwards)"),
-        "auth:session:end": _l("Session ended"),
-        "api:key:create": _l("API key created"),
-        "api:key:revoke": _l("API key revoked"),
+        SecurityEventTag.LOGIN_SUCCESS: _l("Signed in"),
+        SecurityEventTag.LOGIN_FAILURE: _l("Failed sign-in attempt"),
+        SecurityEventTag.LOGOUT: _l("Signed out"),
+        SecurityEventTag.PASSWORD_CHANGE: _l("Password changed"),
+        SecurityEventTag.PASSWORD_RESET: _l("Password reset by e-mail link"),
+        SecurityEventTag.EMAIL_CHANGE: _l("E-mail address changed"),
+        SecurityEventTag.TWO_FACTOR_ENABLE: _l("Two-factor authentication turned on"),
+        SecurityEventTag.TWO_FACTOR_DISABLE: _l("Two-factor authentication turned off"),
+        SecurityEventTag.RECOVERY_CODE_USED: _l("Recovery code used"),
+        SecurityEventTag.RECOVERY_CODES_NEW: _l("New recovery codes made"),
+        SecurityEventTag.PASSKEY_ADD: _l("Passkey added"),
+        SecurityEventTag.PASSKEY_REMOVE: _l("Passkey removed"),
+        SecurityEventTag.PASSKEY_CLONED: _l("Passkey refused: a copy of it exists (its counter went backwards)"),
+        SecurityEventTag.SESSION_END: _l("Session ended"),
+        SecurityEventTag.API_KEY_CREATE: _l("API key created"),
+        SecurityEventTag.API_KEY_REVOKE: _l("API key revoked"),
     },
     "audit": {
         AuditAction.STAFF_ROLE_GRANT: _l("Staff role granted"),

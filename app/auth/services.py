@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from app import throttle
 from app.addresses import InvalidEmail, canonical_email, normalise_email  # noqa: F401 - re-exported
-from app.auth.models import AccountToken, User, UserSession
+from app.auth.models import AccountToken, SessionEndReason, User, UserSession
 from app.auth.passwords import hash_password, verify_password
 from app.billing.models import CreditKind
 from app.billing.services import add_credits
@@ -247,11 +247,11 @@ def load_session(secret: str, config, now: datetime) -> LoadedSession:
     idle_minutes = config["STAFF_IDLE_MINUTES"] if row.user.is_staff else config["SESSION_IDLE_MINUTES"]
     idle_limit = timedelta(minutes=idle_minutes)
     if now >= row.expires_at:
-        end_session(row, "expired", now)
+        end_session(row, SessionEndReason.EXPIRED, now)
         return LoadedSession(None, changed=True)
     # Staff sessions always idle out, "keep me signed in" or not.
     if (not row.remember or row.user.is_staff) and now - row.last_seen_at > idle_limit:
-        end_session(row, "idle", now)
+        end_session(row, SessionEndReason.IDLE, now)
         return LoadedSession(None, changed=True)
     changed = now - row.last_seen_at > timedelta(minutes=1)
     if changed:
@@ -259,14 +259,14 @@ def load_session(secret: str, config, now: datetime) -> LoadedSession:
     return LoadedSession(row, changed, bool(has_notices))
 
 
-def end_session(row: UserSession, reason: str, now: datetime) -> None:
+def end_session(row: UserSession, reason: SessionEndReason, now: datetime) -> None:
     if row.ended_at is None:
         row.ended_at = now
         row.end_reason = reason
     db.session.flush()
 
 
-def end_sessions(user: User, reason: str, now: datetime, keep_id: int | None = None) -> int:
+def end_sessions(user: User, reason: SessionEndReason, now: datetime, keep_id: int | None = None) -> int:
     """End every active session of ``user`` except ``keep_id``; return how many ended."""
     query = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
     if keep_id is not None:
@@ -331,7 +331,7 @@ def reset_password(secret: str, new_password: str, config, now: datetime, ip: st
         AccountToken.user_id == user.id, AccountToken.purpose == RESET_PASSWORD, AccountToken.used_at.is_(None))
         .values(used_at=now))
     _set_password(user, new_password, config, now)
-    end_sessions(user, "password_reset", now)
+    end_sessions(user, SessionEndReason.PASSWORD_RESET, now)
     clear_login_failures(user.email, ip)
     if not user.is_verified:
         user.email_verified_at = now  # the link reached the inbox: the address is proven
@@ -345,7 +345,7 @@ def change_password(user: User, current: str, new_password: str, keep_session_id
     if not matches:
         return False
     _set_password(user, new_password, config, now)
-    end_sessions(user, "password_changed", now, keep_id=keep_session_id)
+    end_sessions(user, SessionEndReason.PASSWORD_CHANGED, now, keep_id=keep_session_id)
     return True
 
 

@@ -17,7 +17,7 @@ from app import references, throttle
 from app.addresses import canonical_email
 from app.audit import services as audit
 from app.audit.models import AuditAction
-from app.auth.models import User, UserRole
+from app.auth.models import SessionEndReason, User, UserRole
 from app.auth.services import end_sessions
 from app.contact.models import ContactThread, MessageKind
 from app.email import external_url, queue_email
@@ -296,7 +296,7 @@ def flag_minor(user: User, staff, now: datetime, ip=None) -> RightsRequest:
     erasure request due in 7 days that deletes rather than anonymises."""
     if user.minor_flagged_at is None:
         user.minor_flagged_at = now
-    end_sessions(user, "minor", now)
+    end_sessions(user, SessionEndReason.MINOR, now)
     req = RightsRequest(reference=new_reference(), type="erasure", email=user.email, user_id=user.id,
                         details="Account flagged by staff as belonging to a minor.", locale=user.locale or "en",
                         created_at=now, status=RequestStatus.UNCONFIRMED, minor=True)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from app.audit import access, chain
 from app.audit import services as audit
 from app.audit.models import AuditAction, AuditChainAnchor, AuditEntry
-from app.auth.models import STAFF_ROLES, User, UserRole, UserSession
+from app.auth.models import STAFF_ROLES, SessionEndReason, User, UserRole, UserSession
 from app.auth.provisioning import create_staff
 from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_verification
 from app.billing import disputes, invoices
@@ -59,7 +59,7 @@ def notify(user: User, what: str, config) -> None:
 
 def suspend(user: User, staff, reason: str, config, now: datetime, ip=None) -> None:
     user.suspended_at = now
-    end_sessions(user, "suspended", now)
+    end_sessions(user, SessionEndReason.SUSPENDED, now)
     audit.record(staff, AuditAction.STAFF_USER_SUSPEND, now, target_user=user, reason=reason, ip=ip)
     notify(user, "suspended", config)
     db.session.flush()
@@ -73,7 +73,7 @@ def unsuspend(user: User, staff, reason: str, config, now: datetime, ip=None) ->
 
 
 def end_all_sessions(user: User, staff, reason: str, config, now: datetime, ip=None) -> int:
-    count = end_sessions(user, "ended_by_staff", now)
+    count = end_sessions(user, SessionEndReason.ENDED_BY_STAFF, now)
     audit.record(staff, AuditAction.STAFF_USER_END_SESSIONS, now, target_user=user, reason=reason, ip=ip)
     notify(user, "sessions_ended", config)
     return count
@@ -86,7 +86,7 @@ def end_every_session(staff, reason: str, now: datetime, keep_id: int | None = N
     query = update(sessions).where(sessions.c.ended_at.is_(None))
     if keep_id is not None:
         query = query.where(sessions.c.id != keep_id)
-    count = db.session.execute(query.values(ended_at=now, end_reason="emergency")).rowcount
+    count = db.session.execute(query.values(ended_at=now, end_reason=SessionEndReason.EMERGENCY)).rowcount
     audit.record(staff, AuditAction.STAFF_SESSIONS_END_ALL, now, target=f"every session ({count})", reason=reason,
                  ip=ip)
     db.session.flush()

@@ -10,6 +10,7 @@ from app.auth import activity, services
 from app.auth.blueprint import bp
 from app.auth.forms import RegistrationForm, ResetPasswordForm, ResetRequestForm
 from app.auth.guards import request_client
+from app.auth.models import SecurityEventTag
 from app.consent import pipl
 from app.extensions import limiter
 from app.i18n import select_locale
@@ -54,7 +55,7 @@ def verify_email(token: str):
     if user is None:
         return render_template("auth/verify_failed.html"), 400
     if changed:
-        activity.record_event(user, "auth:email:change", request_client(), utcnow())
+        activity.record_event(user, SecurityEventTag.EMAIL_CHANGE, request_client(), utcnow())
     flash(_("Thank you, your e-mail address %(email)s is confirmed.", email=user.email), "success")
     if current_user.is_authenticated:
         return redirect(url_for("account.show_dashboard"))
@@ -104,7 +105,7 @@ def reset_password(token: str):
     if form.validate_on_submit():
         user = services.reset_password(token, form.password.data, current_app.config, utcnow(), request.remote_addr)
         if user is not None:
-            activity.record_event(user, "auth:password:reset", request_client(), utcnow())
+            activity.record_event(user, SecurityEventTag.PASSWORD_RESET, request_client(), utcnow())
         current_app.logger.info("auth:password:reset user=%s", user.id if user else None)
         if current_user.is_authenticated:
             logout_user()
