@@ -19,14 +19,14 @@ from app.auth.models import SecurityEventTag
 from app.billing.models import CreditKind, DisputeStatus, InvoiceKind, OrderStatus, RefundStatus
 from app.breaches.models import BreachStage
 from app.consent.registry import CATEGORIES
-from app.contact.models import MessageKind, ThreadStatus
+from app.contact.models import ContactTopic, MessageKind, ThreadStatus
 from app.drp.models import DrpStatus
 from app.keys.models import KeyState
-from app.rights.models import RequestStatus
+from app.rights.models import RequestStatus, RequestType
 
 TEMPLATE_STATES = {enum.__name__: enum for enum in (
-    AnchorKind, AuditAction, BreachStage, CreditKind, DisputeStatus, DrpStatus, InvoiceKind, KeyState, MessageKind,
-    OrderStatus, RefundStatus, RequestStatus, ThreadStatus)}
+    AnchorKind, AuditAction, BreachStage, ContactTopic, CreditKind, DisputeStatus, DrpStatus, InvoiceKind, KeyState,
+    MessageKind, OrderStatus, RefundStatus, RequestStatus, RequestType, SecurityEventTag, ThreadStatus)}
 
 LABELS: dict[str, dict[str, object]] = {
     "order": {
@@ -39,9 +39,9 @@ LABELS: dict[str, dict[str, object]] = {
         ThreadStatus.CLOSED: _l("closed"),
     },
     "topic": {
-        "sales": _l("Sales and pricing"), "billing": _l("Billing and payments"),
-        "technical": _l("Technical question about the API"), "privacy": _l("Privacy and my data"),
-        "complaint": _l("Complaint"), "other": _l("Something else"),
+        ContactTopic.SALES: _l("Sales and pricing"), ContactTopic.BILLING: _l("Billing and payments"),
+        ContactTopic.TECHNICAL: _l("Technical question about the API"), ContactTopic.PRIVACY: _l("Privacy and my data"),
+        ContactTopic.COMPLAINT: _l("Complaint"), ContactTopic.OTHER: _l("Something else"),
     },
     "request": {
         RequestStatus.UNCONFIRMED: _l("waiting for confirmation"), RequestStatus.RECEIVED: _l("received"),
@@ -51,10 +51,12 @@ LABELS: dict[str, dict[str, object]] = {
         RequestStatus.EXPIRED: _l("expired"), RequestStatus.REVOKED: _l("withdrawn"),
     },
     "request_type": {
-        "access": _l("A copy of my data (access)"), "rectification": _l("Correct my data (rectification)"),
-        "erasure": _l("Delete my data (erasure)"), "restriction": _l("Limit how my data is used (restriction)"),
-        "objection": _l("Object to a use of my data (objection)"), "withdraw_consent": _l("Withdraw my consent"),
-        "other": _l("Something else"),
+        RequestType.ACCESS: _l("A copy of my data (access)"),
+        RequestType.RECTIFICATION: _l("Correct my data (rectification)"),
+        RequestType.ERASURE: _l("Delete my data (erasure)"),
+        RequestType.RESTRICTION: _l("Limit how my data is used (restriction)"),
+        RequestType.OBJECTION: _l("Object to a use of my data (objection)"),
+        RequestType.WITHDRAW_CONSENT: _l("Withdraw my consent"), RequestType.OTHER: _l("Something else"),
     },
     "security_event": {
         SecurityEventTag.LOGIN_SUCCESS: _l("Signed in"),

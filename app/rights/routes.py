@@ -30,7 +30,7 @@ from app.consent import services as consent_services
 from app.extensions import db
 from app.rights import export, services, workflow
 from app.rights.forms import CloseAccountForm, CodeForm, RequestForm
-from app.rights.models import RequestStatus, RightsRequest
+from app.rights.models import RequestStatus, RequestType, RightsRequest
 from app.security import customer, public
 from app.timeutil import utcnow
 from app.uow import keep_on_error
@@ -134,7 +134,7 @@ def file_request():
         email = current_user.email if signed_in else form.email.data
         if _request_throttled(email):
             return render_template("rights/request_form.html", form=form, throttled=True), 429
-        req, _code = workflow.file_request(form.type.data, email, form.details.data,
+        req, _code = workflow.file_request(RequestType(form.type.data), email, form.details.data,
                                            current_user._get_current_object() if signed_in else None,
                                            str(get_locale()), utcnow(), guardian=bool(form.guardian.data))
         if req.status != RequestStatus.UNCONFIRMED:

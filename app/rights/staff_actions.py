@@ -9,7 +9,7 @@ from app.audit import access
 from app.auth.models import User
 from app.extensions import db
 from app.rights import workflow as rights
-from app.rights.models import RightsRequest
+from app.rights.models import RequestType, RightsRequest
 
 DEFAULT_HOLD_DAYS = 90
 
@@ -20,7 +20,7 @@ class ActionForbidden(Exception):
 
 def needs_confirmation(req: RightsRequest, action: str) -> bool:
     """Destructive actions ask once more, on a page naming what they do (no JavaScript needed)."""
-    return (action == "complete" and req.type == "erasure") or action == "minor"
+    return (action == "complete" and req.type == RequestType.ERASURE) or action == "minor"
 
 
 def record_view(staff: User, req: RightsRequest, config, now: datetime, ip: str | None = None) -> None:
