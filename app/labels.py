@@ -18,15 +18,17 @@ from app.audit.models import AnchorKind, AuditAction
 from app.auth.models import SecurityEventTag
 from app.billing.models import CreditKind, DisputeStatus, InvoiceKind, OrderStatus, RefundStatus
 from app.breaches.models import BreachStage
-from app.consent.registry import CATEGORIES
+from app.consent.models import ConsentMethod, SeparateConsentKind
+from app.consent.registry import CATEGORIES, ConsentCategory
 from app.contact.models import ContactTopic, MessageKind, ThreadStatus
 from app.drp.models import DrpStatus
 from app.keys.models import KeyState
 from app.rights.models import RequestStatus, RequestType
 
 TEMPLATE_STATES = {enum.__name__: enum for enum in (
-    AnchorKind, AuditAction, BreachStage, ContactTopic, CreditKind, DisputeStatus, DrpStatus, InvoiceKind, KeyState,
-    MessageKind, OrderStatus, RefundStatus, RequestStatus, RequestType, SecurityEventTag, ThreadStatus)}
+    AnchorKind, AuditAction, BreachStage, ConsentCategory, ConsentMethod, ContactTopic, CreditKind, DisputeStatus,
+    DrpStatus, InvoiceKind, KeyState, MessageKind, OrderStatus, RefundStatus, RequestStatus, RequestType,
+    SecurityEventTag, SeparateConsentKind, ThreadStatus)}
 
 LABELS: dict[str, dict[str, object]] = {
     "order": {
@@ -133,8 +135,9 @@ LABELS: dict[str, dict[str, object]] = {
         KeyState.EXPIRED: _l("expired"),
     },
     "consent_method": {
-        "accept_all": _l("accepted all"), "reject_all": _l("rejected all"), "save": _l("saved a choice"),
-        "withdraw": _l("withdrew consent"), "gpc": _l("Global Privacy Control signal"),
+        ConsentMethod.ACCEPT_ALL: _l("accepted all"), ConsentMethod.REJECT_ALL: _l("rejected all"),
+        ConsentMethod.SAVE: _l("saved a choice"), ConsentMethod.WITHDRAW: _l("withdrew consent"),
+        ConsentMethod.GPC: _l("Global Privacy Control signal"),
     },
     "consent_category": {c.name: c.label for c in CATEGORIES},
     "breach_stage": {
@@ -148,8 +151,8 @@ LABELS: dict[str, dict[str, object]] = {
         "support_senders": _l("People who wrote to support"),
     },
     "separate_consent": {
-        "cross_border": _l("Transfer of my personal information abroad"),
-        "guardian": _l("A parent's or guardian's consent"),
+        SeparateConsentKind.CROSS_BORDER: _l("Transfer of my personal information abroad"),
+        SeparateConsentKind.GUARDIAN: _l("A parent's or guardian's consent"),
     },
     "access_category": {
         "support": _l("Support you asked for"), "rights": _l("Your privacy request"),

@@ -12,6 +12,7 @@ from app.auth.forms import RegistrationForm, ResetPasswordForm, ResetRequestForm
 from app.auth.guards import request_client
 from app.auth.models import SecurityEventTag
 from app.consent import pipl
+from app.consent.models import SeparateConsentKind
 from app.extensions import limiter
 from app.i18n import select_locale
 from app.security import customer, public
@@ -40,8 +41,8 @@ def register():
             form.email.errors.append(_("Enter a valid e-mail address, like name@example.com."))
         else:
             if made.user is not None and pipl_asked:  # each consent its own event
-                pipl.record(made.user.id, [pipl.CROSS_BORDER] + ([pipl.GUARDIAN] if guardian else []), locale,
-                            current_app.config, utcnow())
+                kinds = [SeparateConsentKind.CROSS_BORDER, *([SeparateConsentKind.GUARDIAN] if guardian else [])]
+                pipl.record(made.user.id, kinds, locale, current_app.config, utcnow())
             return render_template("auth/check_inbox.html", email=services.normalise_email(form.email.data))
     return render_template("auth/register.html", form=form, pipl_asked=pipl_asked, guardian=guardian,
                            transfer=pipl.transfer_facts(current_app.config) if pipl_asked else None)
