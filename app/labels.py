@@ -14,7 +14,7 @@ from babel.lists import format_list
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from app.audit.models import AnchorKind, AuditAction
+from app.audit.models import AccessCategory, AnchorKind, AuditAction
 from app.auth.models import SecurityEventTag
 from app.billing.models import CreditKind, DisputeStatus, InvoiceKind, OrderStatus, RefundStatus
 from app.breaches.models import BreachStage
@@ -26,9 +26,9 @@ from app.keys.models import KeyState
 from app.rights.models import RequestStatus, RequestType
 
 TEMPLATE_STATES = {enum.__name__: enum for enum in (
-    AnchorKind, AuditAction, BreachStage, ConsentCategory, ConsentMethod, ContactTopic, CreditKind, DisputeStatus,
-    DrpStatus, InvoiceKind, KeyState, MessageKind, OrderStatus, RefundStatus, RequestStatus, RequestType,
-    SecurityEventTag, SeparateConsentKind, ThreadStatus)}
+    AccessCategory, AnchorKind, AuditAction, BreachStage, ConsentCategory, ConsentMethod, ContactTopic, CreditKind,
+    DisputeStatus, DrpStatus, InvoiceKind, KeyState, MessageKind, OrderStatus, RefundStatus, RequestStatus,
+    RequestType, SecurityEventTag, SeparateConsentKind, ThreadStatus)}
 
 LABELS: dict[str, dict[str, object]] = {
     "order": {
@@ -155,9 +155,10 @@ LABELS: dict[str, dict[str, object]] = {
         SeparateConsentKind.GUARDIAN: _l("A parent's or guardian's consent"),
     },
     "access_category": {
-        "support": _l("Support you asked for"), "rights": _l("Your privacy request"),
-        "billing": _l("Billing and payments"), "fraud": _l("Fraud and abuse review"),
-        "legal": _l("Legal request"), "audit": _l("Review of our staff's actions (audit log)"),
+        AccessCategory.SUPPORT: _l("Support you asked for"), AccessCategory.RIGHTS: _l("Your privacy request"),
+        AccessCategory.BILLING: _l("Billing and payments"), AccessCategory.FRAUD: _l("Fraud and abuse review"),
+        AccessCategory.LEGAL: _l("Legal request"),
+        AccessCategory.AUDIT: _l("Review of our staff's actions (audit log)"),
     },
     "role": {
         "support": _l("Support"), "billing": _l("Billing"), "privacy": _l("Privacy"), "admin": _l("Administrator"),

@@ -164,6 +164,14 @@ class UserSession(db.Model):
         return self.ended_at is None
 
 
+class TokenPurpose(StrEnum):
+    """What an e-mailed one-time token is for (``AccountToken.purpose``)."""
+
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
+    CHANGE_EMAIL = "change_email"
+
+
 class AccountToken(db.Model):
     """A single-use token sent by e-mail: verify an address, reset a password, change e-mail."""
 
@@ -171,7 +179,7 @@ class AccountToken(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    purpose: Mapped[str] = mapped_column(db.String(20))
+    purpose: Mapped[str] = mapped_column(db.String(20))  # a TokenPurpose
     token_hash: Mapped[str] = mapped_column(db.String(64), unique=True)
     new_email: Mapped[str | None] = mapped_column(db.String(254), info=PERSONAL)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app import references
 from app.audit import access
 from app.audit import services as audit
-from app.audit.models import AuditAction
+from app.audit.models import AccessCategory, AuditAction
 from app.auth.models import User
 from app.contact.models import (
     THREAD_TRANSITIONS,
@@ -176,7 +176,7 @@ def record_staff_view(thread: ContactThread, staff, config, now: datetime, ip: s
     """A staff member opening a thread: the audit row, and the access its customer (when it is
     an account's) sees on their privacy page."""
     owner = db.session.get(User, thread.user_id) if thread.user_id else None
-    access.record(staff, owner, "support", now, config, reference=thread.reference)
+    access.record(staff, owner, AccessCategory.SUPPORT, now, config, reference=thread.reference)
     record_staff_access(thread, staff, "view", now, ip)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from app.audit import access
+from app.audit.models import AccessCategory
 from app.auth.models import User
 from app.extensions import db
 from app.rights import workflow as rights
@@ -27,7 +28,7 @@ def record_view(staff: User, req: RightsRequest, config, now: datetime, ip: str 
     """Audit a staff member opening the request (its details are personal data); its owner sees
     the access on their privacy page."""
     owner = db.session.get(User, req.user_id) if req.user_id else None
-    access.record(staff, owner, "rights", now, config, reference=req.reference)
+    access.record(staff, owner, AccessCategory.RIGHTS, now, config, reference=req.reference)
     rights.audit_request(staff, req, "view", now, ip=ip)
 
 

@@ -10,7 +10,7 @@ from app.auth import activity, services
 from app.auth.blueprint import bp
 from app.auth.forms import RegistrationForm, ResetPasswordForm, ResetRequestForm
 from app.auth.guards import request_client
-from app.auth.models import SecurityEventTag
+from app.auth.models import SecurityEventTag, TokenPurpose
 from app.consent import pipl
 from app.consent.models import SeparateConsentKind
 from app.extensions import limiter
@@ -99,7 +99,7 @@ def reset_request():
 @public
 def reset_password(token: str):
     """Choose a new password from an e-mailed link (single use, one hour)."""
-    found = services.find_token(token, services.RESET_PASSWORD, utcnow())
+    found = services.find_token(token, TokenPurpose.RESET_PASSWORD, utcnow())
     if found is None:
         return render_template("auth/reset_failed.html"), 400
     form = ResetPasswordForm(email=found.user.email)
