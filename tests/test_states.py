@@ -6,7 +6,7 @@ from enum import StrEnum
 
 import pytest
 
-from app.audit.models import AuditAction
+from app.audit.models import AccessCategory, AuditAction
 from app.auth.models import SecurityEventTag
 from app.billing.models import (
     DISPUTE_TRANSITIONS,
@@ -33,7 +33,7 @@ LABELLED = {"order": OrderStatus, "thread": ThreadStatus, "request": RequestStat
             "breach_stage": BreachStage, "dispute": DisputeStatus, "audit": AuditAction,
             "security_event": SecurityEventTag, "topic": ContactTopic, "request_type": RequestType,
             "consent_method": ConsentMethod, "consent_category": ConsentCategory,
-            "separate_consent": SeparateConsentKind}
+            "separate_consent": SeparateConsentKind, "access_category": AccessCategory}
 
 
 @pytest.mark.parametrize(("table", "enum"), TABLES, ids=[t.aggregate for t, _ in TABLES])

@@ -181,12 +181,14 @@ def test_the_meter_protocol_is_check_and_settle_without_boolean_flags():
 STATE_COLUMNS = {"status", "kind", "stage", "from_status", "to_status", "tag", "topic", "end_reason"}
 # Stored states too, but common argument names elsewhere (``type="html"``, ``method="POST"``): checked as
 # a model's attribute (``req.type == "erasure"``) and as a keyword of the models named here.
-STATE_ATTRIBUTES = STATE_COLUMNS | {"type", "method"}
-MODEL_STATE_KEYWORDS = {"RightsRequest": {"type"}, "ConsentRecord": {"method"}}
+STATE_ATTRIBUTES = STATE_COLUMNS | {"type", "method", "purpose", "category"}
+MODEL_STATE_KEYWORDS = {"RightsRequest": {"type"}, "ConsentRecord": {"method"}, "AccountToken": {"purpose"},
+                        "StaffAccess": {"category"}}
 NOT_MODELS = {"request"}  # ``request.method`` is the HTTP method, not a stored state
 # Functions that take a state positionally, and where: ``end_sessions(user, SessionEndReason.MINOR, now)``.
 STATE_ARGUMENTS = {"record_event": 1, "end_session": 1, "end_sessions": 1, "file_request": 0, "decide": 0,
-                   "create_thread": 2, "allows": 0}
+                   "create_thread": 2, "allows": 0, "issue_token": 1, "find_token": 1, "access.record": 2,
+                   "record_reads": 2, "open_user_record": 2, "acting_role": 1}
 
 
 def _state_attribute(node) -> bool:
@@ -196,6 +198,14 @@ def _state_attribute(node) -> bool:
 
 def _called(node) -> str | None:
     return node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+
+
+def _state_argument(node) -> int | None:
+    """The index of the state argument of a call in ``STATE_ARGUMENTS`` (by name or module.name)."""
+    func = node.func
+    dotted = f"{func.value.id}.{func.attr}" if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+        else None
+    return STATE_ARGUMENTS.get(dotted, STATE_ARGUMENTS.get(_called(node)))
 
 
 def _string_literals(node) -> list[str]:
@@ -232,7 +242,7 @@ def state_literals(root: Path) -> list[str]:
                 keywords = STATE_COLUMNS | MODEL_STATE_KEYWORDS.get(_called(node), set())
                 found += [f"{where}: {k.arg}={ast.unparse(k.value)}" for k in node.keywords
                           if k.arg in keywords and _string_literals(k.value)]
-                index = STATE_ARGUMENTS.get(_called(node))
+                index = _state_argument(node)
                 if index is not None and len(node.args) > index and _string_literals(node.args[index]):
                     found.append(f"{where}: {ast.unparse(node)}")
     return found
@@ -260,9 +270,12 @@ def test_the_state_literal_checker_sees_each_spelling(tmp_path):
         '    activity.record_event(user, "auth:logout", client, now)\n'
         '    RightsRequest(type="access"), ConsentRecord(method="gpc"), item.content(text, type="html")\n'
         '    services.decide("save", set(), False, None, None, "en", config, now)\n'
-        '    return UserSession(end_reason="idle"), decision.allows("analytics"), Thread(topic="sales")\n')
+        '    return UserSession(end_reason="idle"), decision.allows("analytics"), Thread(topic="sales")\n'
+        'def h(staff, owner, token):\n'
+        '    access.record(staff, owner, "rights", now, config), audit.record(staff, action, "x")\n'
+        '    return token.purpose == "reset_password" or AccountToken(purpose="verify_email")\n')
     assert sorted(int(line.split(":")[1]) for line in state_literals(tmp_path)) == [
-        2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 12, 13, 14, 14, 14]
+        2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 12, 13, 14, 14, 14, 16, 17, 17]
 
 
 TEMPLATES = APP / "templates"
