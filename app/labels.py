@@ -14,18 +14,21 @@ from babel.lists import format_list
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from app.audit.models import AnchorKind, AuditAction
+from app.audit.models import AccessCategory, AnchorKind, AuditAction
+from app.auth.models import SecurityEventTag
 from app.billing.models import CreditKind, DisputeStatus, InvoiceKind, OrderStatus, RefundStatus
 from app.breaches.models import BreachStage
-from app.consent.registry import CATEGORIES
-from app.contact.models import MessageKind, ThreadStatus
+from app.consent.models import ConsentMethod, SeparateConsentKind
+from app.consent.registry import CATEGORIES, ConsentCategory
+from app.contact.models import ContactTopic, MessageKind, ThreadStatus
 from app.drp.models import DrpStatus
 from app.keys.models import KeyState
-from app.rights.models import RequestStatus
+from app.rights.models import RequestStatus, RequestType
 
 TEMPLATE_STATES = {enum.__name__: enum for enum in (
-    AnchorKind, AuditAction, BreachStage, CreditKind, DisputeStatus, DrpStatus, InvoiceKind, KeyState, MessageKind,
-    OrderStatus, RefundStatus, RequestStatus, ThreadStatus)}
+    AccessCategory, AnchorKind, AuditAction, BreachStage, ConsentCategory, ConsentMethod, ContactTopic, CreditKind,
+    DisputeStatus, DrpStatus, InvoiceKind, KeyState, MessageKind, OrderStatus, RefundStatus, RequestStatus,
+    RequestType, SecurityEventTag, SeparateConsentKind, ThreadStatus)}
 
 LABELS: dict[str, dict[str, object]] = {
     "order": {
@@ -38,9 +41,9 @@ LABELS: dict[str, dict[str, object]] = {
         ThreadStatus.CLOSED: _l("closed"),
     },
     "topic": {
-        "sales": _l("Sales and pricing"), "billing": _l("Billing and payments"),
-        "technical": _l("Technical question about the API"), "privacy": _l("Privacy and my data"),
-        "complaint": _l("Complaint"), "other": _l("Something else"),
+        ContactTopic.SALES: _l("Sales and pricing"), ContactTopic.BILLING: _l("Billing and payments"),
+        ContactTopic.TECHNICAL: _l("Technical question about the API"), ContactTopic.PRIVACY: _l("Privacy and my data"),
+        ContactTopic.COMPLAINT: _l("Complaint"), ContactTopic.OTHER: _l("Something else"),
     },
     "request": {
         RequestStatus.UNCONFIRMED: _l("waiting for confirmation"), RequestStatus.RECEIVED: _l("received"),
@@ -50,28 +53,30 @@ LABELS: dict[str, dict[str, object]] = {
         RequestStatus.EXPIRED: _l("expired"), RequestStatus.REVOKED: _l("withdrawn"),
     },
     "request_type": {
-        "access": _l("A copy of my data (access)"), "rectification": _l("Correct my data (rectification)"),
-        "erasure": _l("Delete my data (erasure)"), "restriction": _l("Limit how my data is used (restriction)"),
-        "objection": _l("Object to a use of my data (objection)"), "withdraw_consent": _l("Withdraw my consent"),
-        "other": _l("Something else"),
+        RequestType.ACCESS: _l("A copy of my data (access)"),
+        RequestType.RECTIFICATION: _l("Correct my data (rectification)"),
+        RequestType.ERASURE: _l("Delete my data (erasure)"),
+        RequestType.RESTRICTION: _l("Limit how my data is used (restriction)"),
+        RequestType.OBJECTION: _l("Object to a use of my data (objection)"),
+        RequestType.WITHDRAW_CONSENT: _l("Withdraw my consent"), RequestType.OTHER: _l("Something else"),
     },
     "security_event": {
-        "auth:login:success": _l("Signed in"),
-        "auth:login:failure": _l("Failed sign-in attempt"),
-        "auth:logout": _l("Signed out"),
-        "auth:password:change": _l("Password changed"),
-        "auth:password:reset": _l("Password reset by e-mail link"),
-        "auth:email:change": _l("E-mail address changed"),
-        "auth:2fa:enable": _l("Two-factor authentication turned on"),
-        "auth:2fa:disable": _l("Two-factor authentication turned off"),
-        "auth:2fa:recovery_used": _l("Recovery code used"),
-        "auth:2fa:recovery_codes": _l("New recovery codes made"),
-        "auth:passkey:add": _l("Passkey added"),
-        "auth:passkey:remove": _l("Passkey removed"),
-        "auth:passkey:cloned": _l("Passkey refused: a copy of it exists (its counter went backwards)"),
-        "auth:session:end": _l("Session ended"),
-        "api:key:create": _l("API key created"),
-        "api:key:revoke": _l("API key revoked"),
+        SecurityEventTag.LOGIN_SUCCESS: _l("Signed in"),
+        SecurityEventTag.LOGIN_FAILURE: _l("Failed sign-in attempt"),
+        SecurityEventTag.LOGOUT: _l("Signed out"),
+        SecurityEventTag.PASSWORD_CHANGE: _l("Password changed"),
+        SecurityEventTag.PASSWORD_RESET: _l("Password reset by e-mail link"),
+        SecurityEventTag.EMAIL_CHANGE: _l("E-mail address changed"),
+        SecurityEventTag.TWO_FACTOR_ENABLE: _l("Two-factor authentication turned on"),
+        SecurityEventTag.TWO_FACTOR_DISABLE: _l("Two-factor authentication turned off"),
+        SecurityEventTag.RECOVERY_CODE_USED: _l("Recovery code used"),
+        SecurityEventTag.RECOVERY_CODES_NEW: _l("New recovery codes made"),
+        SecurityEventTag.PASSKEY_ADD: _l("Passkey added"),
+        SecurityEventTag.PASSKEY_REMOVE: _l("Passkey removed"),
+        SecurityEventTag.PASSKEY_CLONED: _l("Passkey refused: a copy of it exists (its counter went backwards)"),
+        SecurityEventTag.SESSION_END: _l("Session ended"),
+        SecurityEventTag.API_KEY_CREATE: _l("API key created"),
+        SecurityEventTag.API_KEY_REVOKE: _l("API key revoked"),
     },
     "audit": {
         AuditAction.STAFF_ROLE_GRANT: _l("Staff role granted"),
@@ -130,8 +135,9 @@ LABELS: dict[str, dict[str, object]] = {
         KeyState.EXPIRED: _l("expired"),
     },
     "consent_method": {
-        "accept_all": _l("accepted all"), "reject_all": _l("rejected all"), "save": _l("saved a choice"),
-        "withdraw": _l("withdrew consent"), "gpc": _l("Global Privacy Control signal"),
+        ConsentMethod.ACCEPT_ALL: _l("accepted all"), ConsentMethod.REJECT_ALL: _l("rejected all"),
+        ConsentMethod.SAVE: _l("saved a choice"), ConsentMethod.WITHDRAW: _l("withdrew consent"),
+        ConsentMethod.GPC: _l("Global Privacy Control signal"),
     },
     "consent_category": {c.name: c.label for c in CATEGORIES},
     "breach_stage": {
@@ -145,13 +151,14 @@ LABELS: dict[str, dict[str, object]] = {
         "support_senders": _l("People who wrote to support"),
     },
     "separate_consent": {
-        "cross_border": _l("Transfer of my personal information abroad"),
-        "guardian": _l("A parent's or guardian's consent"),
+        SeparateConsentKind.CROSS_BORDER: _l("Transfer of my personal information abroad"),
+        SeparateConsentKind.GUARDIAN: _l("A parent's or guardian's consent"),
     },
     "access_category": {
-        "support": _l("Support you asked for"), "rights": _l("Your privacy request"),
-        "billing": _l("Billing and payments"), "fraud": _l("Fraud and abuse review"),
-        "legal": _l("Legal request"), "audit": _l("Review of our staff's actions (audit log)"),
+        AccessCategory.SUPPORT: _l("Support you asked for"), AccessCategory.RIGHTS: _l("Your privacy request"),
+        AccessCategory.BILLING: _l("Billing and payments"), AccessCategory.FRAUD: _l("Fraud and abuse review"),
+        AccessCategory.LEGAL: _l("Legal request"),
+        AccessCategory.AUDIT: _l("Review of our staff's actions (audit log)"),
     },
     "role": {
         "support": _l("Support"), "billing": _l("Billing"), "privacy": _l("Privacy"), "admin": _l("Administrator"),

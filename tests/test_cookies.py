@@ -31,7 +31,7 @@ def test_static_files_and_error_pages_set_no_cookie(client):
     assert client.get("/api/v1/missing").headers.getlist("Set-Cookie") == []
 
 
-NECESSARY_COOKIES = {c.name for c in registry.COOKIES if c.category == registry.NECESSARY}
+NECESSARY_COOKIES = {c.name for c in registry.COOKIES if c.category == registry.ConsentCategory.NECESSARY}
 
 
 def test_signed_in_pages_set_only_the_necessary_session_cookie(app, client, outbox):

@@ -6,7 +6,8 @@ from enum import StrEnum
 
 import pytest
 
-from app.audit.models import AuditAction
+from app.audit.models import AccessCategory, AuditAction
+from app.auth.models import SecurityEventTag
 from app.billing.models import (
     DISPUTE_TRANSITIONS,
     ORDER_TRANSITIONS,
@@ -16,18 +17,23 @@ from app.billing.models import (
     RefundStatus,
 )
 from app.breaches.models import BREACH_TRANSITIONS, BreachStage
-from app.contact.models import THREAD_TRANSITIONS, ThreadStatus
+from app.consent.models import ConsentMethod, SeparateConsentKind
+from app.consent.registry import ConsentCategory
+from app.contact.models import THREAD_TRANSITIONS, ContactTopic, ThreadStatus
 from app.drp.models import DRP_TRANSITIONS, DrpStatus
 from app.keys.models import KEY_TRANSITIONS, KeyState
 from app.labels import LABELS, TEMPLATE_STATES
-from app.rights.models import REQUEST_TRANSITIONS, RequestStatus, TransitionRefused
+from app.rights.models import REQUEST_TRANSITIONS, RequestStatus, RequestType, TransitionRefused
 from app.states import IllegalTransition
 
 TABLES = [(ORDER_TRANSITIONS, OrderStatus), (REFUND_TRANSITIONS, RefundStatus), (DISPUTE_TRANSITIONS, DisputeStatus),
           (REQUEST_TRANSITIONS, RequestStatus), (THREAD_TRANSITIONS, ThreadStatus), (KEY_TRANSITIONS, KeyState),
           (BREACH_TRANSITIONS, BreachStage)]
 LABELLED = {"order": OrderStatus, "thread": ThreadStatus, "request": RequestStatus, "key": KeyState,
-            "breach_stage": BreachStage, "dispute": DisputeStatus, "audit": AuditAction}
+            "breach_stage": BreachStage, "dispute": DisputeStatus, "audit": AuditAction,
+            "security_event": SecurityEventTag, "topic": ContactTopic, "request_type": RequestType,
+            "consent_method": ConsentMethod, "consent_category": ConsentCategory,
+            "separate_consent": SeparateConsentKind, "access_category": AccessCategory}
 
 
 @pytest.mark.parametrize(("table", "enum"), TABLES, ids=[t.aggregate for t, _ in TABLES])

@@ -178,11 +178,34 @@ def test_the_meter_protocol_is_check_and_settle_without_boolean_flags():
             assert inspect.signature(getattr(meter, name)) == expected, (meter.__name__, name)
     assert not hasattr(Meter, "meter") and not hasattr(DatabaseMeter, "meter") and not hasattr(RedisMeter, "meter")
 
-STATE_COLUMNS = {"status", "kind", "stage", "from_status", "to_status"}
+STATE_COLUMNS = {"status", "kind", "stage", "from_status", "to_status", "tag", "topic", "end_reason"}
+# Stored states too, but common argument names elsewhere (``type="html"``, ``method="POST"``): checked as
+# a model's attribute (``req.type == "erasure"``) and as a keyword of the models named here.
+STATE_ATTRIBUTES = STATE_COLUMNS | {"type", "method", "purpose", "category"}
+MODEL_STATE_KEYWORDS = {"RightsRequest": {"type"}, "ConsentRecord": {"method"}, "AccountToken": {"purpose"},
+                        "StaffAccess": {"category"}}
+NOT_MODELS = {"request"}  # ``request.method`` is the HTTP method, not a stored state
+# Functions that take a state positionally, and where: ``end_sessions(user, SessionEndReason.MINOR, now)``.
+STATE_ARGUMENTS = {"record_event": 1, "end_session": 1, "end_sessions": 1, "file_request": 0, "decide": 0,
+                   "create_thread": 2, "allows": 0, "issue_token": 1, "find_token": 1, "access.record": 2,
+                   "record_reads": 2, "open_user_record": 2, "acting_role": 1}
 
 
 def _state_attribute(node) -> bool:
-    return isinstance(node, ast.Attribute) and node.attr in STATE_COLUMNS
+    return isinstance(node, ast.Attribute) and node.attr in STATE_ATTRIBUTES \
+        and not (isinstance(node.value, ast.Name) and node.value.id in NOT_MODELS)
+
+
+def _called(node) -> str | None:
+    return node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+
+
+def _state_argument(node) -> int | None:
+    """The index of the state argument of a call in ``STATE_ARGUMENTS`` (by name or module.name)."""
+    func = node.func
+    dotted = f"{func.value.id}.{func.attr}" if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+        else None
+    return STATE_ARGUMENTS.get(dotted, STATE_ARGUMENTS.get(_called(node)))
 
 
 def _string_literals(node) -> list[str]:
@@ -196,7 +219,8 @@ def _string_literals(node) -> list[str]:
 def state_literals(root: Path) -> list[str]:
     """Every place under ``root`` that spells a state: a string literal compared with, assigned to
     or passed as a status/kind/stage column (``order.status == "paid"``, ``x.status = "open"``,
-    ``Order(status="pending")``, ``Order.status.in_(("paid", ...))``)."""
+    ``Order(status="pending")``, ``Order.status.in_(("paid", ...))``) or as the state argument of
+    a function in ``STATE_ARGUMENTS`` (``record_event(user, "auth:logout", ...)``)."""
     found = []
     for path in sorted(root.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -215,8 +239,12 @@ def state_literals(root: Path) -> list[str]:
                 if isinstance(node.func, ast.Attribute) and node.func.attr in ("in_", "not_in") \
                         and _state_attribute(node.func.value) and any(_string_literals(a) for a in node.args):
                     found.append(f"{where}: {ast.unparse(node)}")
+                keywords = STATE_COLUMNS | MODEL_STATE_KEYWORDS.get(_called(node), set())
                 found += [f"{where}: {k.arg}={ast.unparse(k.value)}" for k in node.keywords
-                          if k.arg in STATE_COLUMNS and _string_literals(k.value)]
+                          if k.arg in keywords and _string_literals(k.value)]
+                index = _state_argument(node)
+                if index is not None and len(node.args) > index and _string_literals(node.args[index]):
+                    found.append(f"{where}: {ast.unparse(node)}")
     return found
 
 
@@ -235,14 +263,26 @@ def test_the_state_literal_checker_sees_each_spelling(tmp_path):
         '    order.status, order.note = "expired", "x"\n'
         '    Refund(status="pending")\n'
         '    Order.status.in_(("paid", "refunded"))\n'
-        '    return order.kind in ("invoice",) or order.stage != OrderStatus.PAID\n')
-    assert sorted(int(line.split(":")[1]) for line in state_literals(tmp_path)) == [2, 3, 4, 5, 6, 7]
+        '    return order.kind in ("invoice",) or order.stage != OrderStatus.PAID\n'
+        'def g(req, user, request, RightsRequest, ConsentRecord):\n'
+        '    if req.type == "erasure" or request.method == "GET":\n'
+        '        end_sessions(user, "minor", now)\n'
+        '    activity.record_event(user, "auth:logout", client, now)\n'
+        '    RightsRequest(type="access"), ConsentRecord(method="gpc"), item.content(text, type="html")\n'
+        '    services.decide("save", set(), False, None, None, "en", config, now)\n'
+        '    return UserSession(end_reason="idle"), decision.allows("analytics"), Thread(topic="sales")\n'
+        'def h(staff, owner, token):\n'
+        '    access.record(staff, owner, "rights", now, config), audit.record(staff, action, "x")\n'
+        '    return token.purpose == "reset_password" or AccountToken(purpose="verify_email")\n')
+    assert sorted(int(line.split(":")[1]) for line in state_literals(tmp_path)) == [
+        2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 12, 13, 14, 14, 14, 16, 17, 17]
 
 
 TEMPLATES = APP / "templates"
 NOT_STATES = {"legal/history.html"}  # its ``kind`` is a line of a text diff (added, removed), not a stored state
-TEMPLATE_STATE_LITERAL = re.compile(
-    r"""\b(?:status|stage|kind|to_status|from_status)\s*(?:==|!=|\bnot in\b|\bin\b)\s*\(?\s*['"]""")
+TEMPLATE_STATE_LITERAL = re.compile(  # ``field.type`` (a form field's class name) is not a stored state
+    r"""(?:\b(?:status|stage|kind|to_status|from_status|topic|tag|end_reason|method)|(?<!field)\.type)"""
+    r"""\s*(?:==|!=|\bnot in\b|\bin\b)\s*\(?\s*['"]""")
 
 
 def test_templates_compare_enum_members_not_state_strings():

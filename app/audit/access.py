@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 
 from app.audit import services
-from app.audit.models import AuditAction, StaffAccess
+from app.audit.models import AccessCategory, AuditAction, StaffAccess
 from app.auth.models import STAFF_ROLES, User
 from app.billing.models import Order
 from app.contact.models import ContactThread
@@ -21,13 +21,14 @@ from app.extensions import db
 from app.rights.models import RightsRequest
 
 # Why staff may open a customer's data; the first three tie an access to what the customer asked.
-CATEGORIES = ("support", "rights", "billing", "fraud", "legal")
-ROLE_FOR = {"support": "support", "rights": "privacy", "billing": "billing", "fraud": "admin", "legal": "privacy",
-            "audit": "privacy"}  # audit: reading the audit log's entries about the customer (not a reason to give)
+CATEGORIES = (AccessCategory.SUPPORT, AccessCategory.RIGHTS, AccessCategory.BILLING, AccessCategory.FRAUD,
+              AccessCategory.LEGAL)  # the reasons staff may give (AUDIT is recorded, never chosen)
+ROLE_FOR = {AccessCategory.SUPPORT: "support", AccessCategory.RIGHTS: "privacy", AccessCategory.BILLING: "billing",
+            AccessCategory.FRAUD: "admin", AccessCategory.LEGAL: "privacy", AccessCategory.AUDIT: "privacy"}
 SAME_ACCESS_MINUTES = 60  # re-reading the same thing within this time is the same access
 
 
-def acting_role(actor: User, category: str) -> str:
+def acting_role(actor: User, category: AccessCategory) -> str:
     """The role the staff member acts in: the one the category belongs to when they hold it."""
     preferred = ROLE_FOR.get(category)
     if actor.has_role(preferred):
@@ -49,8 +50,8 @@ def links_to(user: User, reference: str | None) -> bool:
     ))
 
 
-def record(actor: User, user: User | None, category: str, now: datetime, config, reference: str | None = None,
-           reason: str | None = None) -> StaffAccess | None:
+def record(actor: User, user: User | None, category: AccessCategory, now: datetime, config,
+           reference: str | None = None, reason: str | None = None) -> StaffAccess | None:
     """Record an access to ``user``'s data (None when the data is no account's); the same access
     again within an hour is not recorded twice. E-mails the customer when they asked for it."""
     if user is None or user.erased_at is not None:

@@ -69,6 +69,17 @@ class AnchorKind(StrEnum):
     RETENTION = "retention"  # where it starts after the retention purge deleted older entries
 
 
+class AccessCategory(StrEnum):
+    """Why staff opened a customer's personal data (``StaffAccess.category``)."""
+
+    SUPPORT = "support"
+    RIGHTS = "rights"
+    BILLING = "billing"
+    FRAUD = "fraud"
+    LEGAL = "legal"
+    AUDIT = "audit"  # reading the audit log's entries about the customer (not a reason staff give)
+
+
 class AuditEntry(db.Model):
     __tablename__ = "audit_log"
 
@@ -133,7 +144,7 @@ class StaffAccess(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     role: Mapped[str] = mapped_column(db.String(20))
-    category: Mapped[str] = mapped_column(db.String(20))
+    category: Mapped[str] = mapped_column(db.String(20))  # an AccessCategory
     reference: Mapped[str | None] = mapped_column(db.String(40))
     reason: Mapped[str | None] = mapped_column(db.String(300))
     flagged: Mapped[bool] = mapped_column(default=False, index=True)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.addresses import InvalidEmail, canonical_email, normalise_email  # noqa: F401 - re-exported
 from app.auth import twofactor
-from app.auth.models import SecurityEvent, User
+from app.auth.models import SecurityEvent, SecurityEventTag, User
 from app.auth.services import find_user_by_email, user_locale
 from app.email import external_url, queue_email
 from app.extensions import db
@@ -24,8 +24,8 @@ class Client:
     user_agent: str | None
 
 
-def record_event(user: User, tag: str, client: Client, now: datetime) -> SecurityEvent:
-    """Append a security event (``auth:login:success``, ``auth:2fa:enable`` ...) for ``user``."""
+def record_event(user: User, tag: SecurityEventTag, client: Client, now: datetime) -> SecurityEvent:
+    """Append a security event (``SecurityEventTag.LOGIN_SUCCESS`` ...) for ``user``."""
     event = SecurityEvent(user_id=user.id, tag=tag, created_at=now, ip=client.ip,
                           user_agent=(client.user_agent or "")[:255] or None)
     db.session.add(event)
@@ -37,7 +37,7 @@ def record_failed_login(email: str, client: Client, now: datetime) -> None:
     """Record a failed sign-in on the account it targeted, when there is one."""
     user = find_user_by_email(email)
     if user is not None:
-        record_event(user, "auth:login:failure", client, now)
+        record_event(user, SecurityEventTag.LOGIN_FAILURE, client, now)
 
 
 def recent_events(user: User, config, now: datetime) -> list[SecurityEvent]:
@@ -55,7 +55,7 @@ def is_new_device(user: User, client: Client, config, now: datetime) -> bool:
     """
     since = now - timedelta(days=config["SECURITY_EVENT_DAYS"])
     agents = db.session.scalars(select(SecurityEvent.user_agent).where(
-        SecurityEvent.user_id == user.id, SecurityEvent.tag == "auth:login:success",
+        SecurityEvent.user_id == user.id, SecurityEvent.tag == SecurityEventTag.LOGIN_SUCCESS,
         SecurityEvent.created_at >= since)).all()
     if not agents:
         return False
@@ -99,7 +99,7 @@ def check_second_factor(user: User, code: str, client: Client, config, now: date
     """
     method = twofactor.verify_second_factor(user, code, now)
     if method == "recovery":
-        record_event(user, "auth:2fa:recovery_used", client, now)
+        record_event(user, SecurityEventTag.RECOVERY_CODE_USED, client, now)
         notify_recovery_code_used(user, twofactor.remaining_recovery_codes(user), config)
     return method is not None
 

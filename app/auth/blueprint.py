@@ -13,7 +13,7 @@ from flask_login import current_user, login_user
 from app.auth import activity, passkeys, services
 from app.auth.forms import PasskeyForm, PasskeyReauthForm
 from app.auth.guards import request_client
-from app.auth.models import User
+from app.auth.models import SecurityEventTag, User
 from app.consent import services as consent_services
 from app.extensions import db, login_manager
 from app.security import safe_next
@@ -63,7 +63,7 @@ def start_browser_session(user, remember: bool) -> None:
     if activity.is_new_device(user, client, current_app.config, now):
         activity.notify_new_device(user, client, current_app.config, now)
     secret = services.start_session(user, client.ip, client.user_agent, remember, current_app.config, now)
-    activity.record_event(user, "auth:login:success", client, now)
+    activity.record_event(user, SecurityEventTag.LOGIN_SUCCESS, client, now)
     decision = g.get("consent")
     if decision is not None:  # the cookie choice made in this browser is now the account's too
         consent_services.link_to_account(decision.consent_id, user.id)

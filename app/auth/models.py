@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, and_, exists, or_
@@ -12,6 +13,44 @@ from app.crypto import EncryptedText
 from app.extensions import db
 from app.retention import PERSONAL, Rule, ip_truncation_rule, register
 from app.timeutil import utcnow
+
+
+class SecurityEventTag(StrEnum):
+    """What happened to an account's security (a ``SecurityEvent``'s tag), shown to its owner."""
+
+    LOGIN_SUCCESS = "auth:login:success"
+    LOGIN_FAILURE = "auth:login:failure"
+    LOGOUT = "auth:logout"
+    PASSWORD_CHANGE = "auth:password:change"  # noqa: S105 - an event tag, not a password
+    PASSWORD_RESET = "auth:password:reset"  # noqa: S105
+    EMAIL_CHANGE = "auth:email:change"
+    TWO_FACTOR_ENABLE = "auth:2fa:enable"
+    TWO_FACTOR_DISABLE = "auth:2fa:disable"
+    RECOVERY_CODE_USED = "auth:2fa:recovery_used"
+    RECOVERY_CODES_NEW = "auth:2fa:recovery_codes"
+    PASSKEY_ADD = "auth:passkey:add"
+    PASSKEY_REMOVE = "auth:passkey:remove"
+    PASSKEY_CLONED = "auth:passkey:cloned"
+    SESSION_END = "auth:session:end"
+    API_KEY_CREATE = "api:key:create"
+    API_KEY_REVOKE = "api:key:revoke"
+
+
+class SessionEndReason(StrEnum):
+    """Why a sign-in session ended (``UserSession.end_reason``)."""
+
+    LOGOUT = "logout"
+    EXPIRED = "expired"
+    IDLE = "idle"
+    ENDED_BY_USER = "ended_by_user"
+    ENDED_BY_STAFF = "ended_by_staff"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a reason, not a password
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105
+    TWO_FACTOR_ENABLED = "2fa_enabled"
+    SUSPENDED = "suspended"
+    MINOR = "minor"
+    ACCOUNT_CLOSED = "account_closed"
+    EMERGENCY = "emergency"  # every account signed out by staff
 
 
 class User(UserMixin, db.Model):
@@ -114,7 +153,7 @@ class UserSession(db.Model):
     ip_truncated: Mapped[bool] = mapped_column(default=False)
     user_agent: Mapped[str | None] = mapped_column(db.String(255), info=PERSONAL)
     ended_at: Mapped[datetime | None] = mapped_column(index=True)
-    end_reason: Mapped[str | None] = mapped_column(db.String(32))
+    end_reason: Mapped[str | None] = mapped_column(db.String(32))  # a SessionEndReason
     # When the password (and second factor) were last entered in this session.
     reauthenticated_at: Mapped[datetime | None]
 
@@ -125,6 +164,14 @@ class UserSession(db.Model):
         return self.ended_at is None
 
 
+class TokenPurpose(StrEnum):
+    """What an e-mailed one-time token is for (``AccountToken.purpose``)."""
+
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
+    CHANGE_EMAIL = "change_email"
+
+
 class AccountToken(db.Model):
     """A single-use token sent by e-mail: verify an address, reset a password, change e-mail."""
 
@@ -132,7 +179,7 @@ class AccountToken(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    purpose: Mapped[str] = mapped_column(db.String(20))
+    purpose: Mapped[str] = mapped_column(db.String(20))  # a TokenPurpose
     token_hash: Mapped[str] = mapped_column(db.String(64), unique=True)
     new_email: Mapped[str | None] = mapped_column(db.String(254), info=PERSONAL)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -217,7 +264,7 @@ class SecurityEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    tag: Mapped[str] = mapped_column(db.String(40))  # e.g. auth:login:failure
+    tag: Mapped[str] = mapped_column(db.String(40))  # a SecurityEventTag
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     ip: Mapped[str | None] = mapped_column(db.String(45), info=PERSONAL)
     user_agent: Mapped[str | None] = mapped_column(db.String(255), info=PERSONAL)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from app import throttle
 from app.addresses import InvalidEmail, canonical_email, normalise_email  # noqa: F401 - re-exported
-from app.auth.models import AccountToken, User, UserSession
+from app.auth.models import AccountToken, SessionEndReason, TokenPurpose, User, UserSession
 from app.auth.passwords import hash_password, verify_password
 from app.billing.models import CreditKind
 from app.billing.services import add_credits
@@ -21,13 +21,10 @@ from app.legal import services as legal
 from app.legal.models import PolicyNotice
 from app.security import hash_token, new_token
 
-VERIFY_EMAIL = "verify_email"
-RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
-CHANGE_EMAIL = "change_email"
 TOKEN_LIFETIMES = {
-    VERIFY_EMAIL: timedelta(hours=24),
-    CHANGE_EMAIL: timedelta(hours=24),
-    RESET_PASSWORD: timedelta(hours=1),
+    TokenPurpose.VERIFY_EMAIL: timedelta(hours=24),
+    TokenPurpose.CHANGE_EMAIL: timedelta(hours=24),
+    TokenPurpose.RESET_PASSWORD: timedelta(hours=1),
 }
 
 # Failed sign-ins are counted per address *and client*: an attacker's wrong passwords block the attacker's
@@ -55,7 +52,7 @@ def user_locale(user: User, config) -> str:
 # --- tokens -------------------------------------------------------------------------------
 
 
-def issue_token(user: User, purpose: str, now: datetime, new_email: str | None = None) -> str:
+def issue_token(user: User, purpose: TokenPurpose, now: datetime, new_email: str | None = None) -> str:
     """Create a single-use token; return the secret (only its hash is stored)."""
     secret = new_token()
     db.session.add(AccountToken(
@@ -66,7 +63,7 @@ def issue_token(user: User, purpose: str, now: datetime, new_email: str | None =
     return secret
 
 
-def find_token(secret: str, purpose: str, now: datetime) -> AccountToken | None:
+def find_token(secret: str, purpose: TokenPurpose, now: datetime) -> AccountToken | None:
     """The unused, unexpired token of ``purpose`` matching ``secret``."""
     if not secret or len(secret) > 200:
         return None
@@ -119,7 +116,7 @@ def register(email: str, password: str, nickname: str | None, locale: str, confi
 
 
 def send_verification(user: User, config, now: datetime) -> None:
-    secret = issue_token(user, VERIFY_EMAIL, now)
+    secret = issue_token(user, TokenPurpose.VERIFY_EMAIL, now)
     queue_email(user.email, "verify_email", user_locale(user, config),
                 verify_url=external_url("auth.verify_email", token=secret), hours=24)
 
@@ -138,11 +135,11 @@ def confirm_email_token(secret: str, config, now: datetime) -> tuple[User | None
     Returns (user, changed): the user, or None when the link is not valid, and whether the
     address was changed (rather than confirmed).
     """
-    token = find_token(secret, VERIFY_EMAIL, now) or find_token(secret, CHANGE_EMAIL, now)
+    token = find_token(secret, TokenPurpose.VERIFY_EMAIL, now) or find_token(secret, TokenPurpose.CHANGE_EMAIL, now)
     if token is None or not use_token(token, now):
         return None, False
     user = token.user
-    if token.purpose == CHANGE_EMAIL:
+    if token.purpose == TokenPurpose.CHANGE_EMAIL:
         if db.session.scalar(select(User.id).where(User.email == token.new_email, User.id != user.id)):
             return None, False
         old_email = user.email
@@ -150,12 +147,12 @@ def confirm_email_token(secret: str, config, now: datetime) -> tuple[User | None
         queue_email(old_email, "email_changed", user_locale(user, config),
                     new_email=user.email, support_email=config["SUPPORT_EMAIL"])
     first_confirmation = not user.is_verified
-    if token.purpose == CHANGE_EMAIL or first_confirmation:
+    if token.purpose == TokenPurpose.CHANGE_EMAIL or first_confirmation:
         user.email_verified_at = now
     if first_confirmation and config["PRICING"].signup_credits:
         add_credits(user, config["PRICING"].signup_credits, CreditKind.SIGNUP_BONUS, now, reason="welcome credits")
     db.session.flush()
-    return user, token.purpose == CHANGE_EMAIL
+    return user, token.purpose == TokenPurpose.CHANGE_EMAIL
 
 
 # --- sign-in and sessions -------------------------------------------------------------------
@@ -247,11 +244,11 @@ def load_session(secret: str, config, now: datetime) -> LoadedSession:
     idle_minutes = config["STAFF_IDLE_MINUTES"] if row.user.is_staff else config["SESSION_IDLE_MINUTES"]
     idle_limit = timedelta(minutes=idle_minutes)
     if now >= row.expires_at:
-        end_session(row, "expired", now)
+        end_session(row, SessionEndReason.EXPIRED, now)
         return LoadedSession(None, changed=True)
     # Staff sessions always idle out, "keep me signed in" or not.
     if (not row.remember or row.user.is_staff) and now - row.last_seen_at > idle_limit:
-        end_session(row, "idle", now)
+        end_session(row, SessionEndReason.IDLE, now)
         return LoadedSession(None, changed=True)
     changed = now - row.last_seen_at > timedelta(minutes=1)
     if changed:
@@ -259,14 +256,14 @@ def load_session(secret: str, config, now: datetime) -> LoadedSession:
     return LoadedSession(row, changed, bool(has_notices))
 
 
-def end_session(row: UserSession, reason: str, now: datetime) -> None:
+def end_session(row: UserSession, reason: SessionEndReason, now: datetime) -> None:
     if row.ended_at is None:
         row.ended_at = now
         row.end_reason = reason
     db.session.flush()
 
 
-def end_sessions(user: User, reason: str, now: datetime, keep_id: int | None = None) -> int:
+def end_sessions(user: User, reason: SessionEndReason, now: datetime, keep_id: int | None = None) -> int:
     """End every active session of ``user`` except ``keep_id``; return how many ended."""
     query = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
     if keep_id is not None:
@@ -315,23 +312,23 @@ def request_password_reset(email: str, config, now: datetime) -> None:
         return
     if not allowed:
         return
-    secret = issue_token(user, RESET_PASSWORD, now)
+    secret = issue_token(user, TokenPurpose.RESET_PASSWORD, now)
     queue_email(user.email, "reset_password", user_locale(user, config),
                 reset_url=external_url("auth.reset_password", token=secret), minutes=60)
 
 
 def reset_password(secret: str, new_password: str, config, now: datetime, ip: str | None = None) -> User | None:
     """Set a new password from a reset link; end every session. None when the link is not valid."""
-    token = find_token(secret, RESET_PASSWORD, now)
+    token = find_token(secret, TokenPurpose.RESET_PASSWORD, now)
     if token is None or not use_token(token, now):
         return None
     user = token.user
     # Any other reset link still in an inbox stops working: the newest use wins, older ones die.
     db.session.execute(update(AccountToken).where(
-        AccountToken.user_id == user.id, AccountToken.purpose == RESET_PASSWORD, AccountToken.used_at.is_(None))
-        .values(used_at=now))
+        AccountToken.user_id == user.id, AccountToken.purpose == TokenPurpose.RESET_PASSWORD,
+        AccountToken.used_at.is_(None)).values(used_at=now))
     _set_password(user, new_password, config, now)
-    end_sessions(user, "password_reset", now)
+    end_sessions(user, SessionEndReason.PASSWORD_RESET, now)
     clear_login_failures(user.email, ip)
     if not user.is_verified:
         user.email_verified_at = now  # the link reached the inbox: the address is proven
@@ -345,7 +342,7 @@ def change_password(user: User, current: str, new_password: str, keep_session_id
     if not matches:
         return False
     _set_password(user, new_password, config, now)
-    end_sessions(user, "password_changed", now, keep_id=keep_session_id)
+    end_sessions(user, SessionEndReason.PASSWORD_CHANGED, now, keep_id=keep_session_id)
     return True
 
 
@@ -368,7 +365,7 @@ def request_email_change(user: User, password: str, new_email: str, config, now:
         return False
     normalised = normalise_email(new_email)
     if normalised != user.email and not db.session.scalar(select(User.id).where(User.email == normalised)):
-        secret = issue_token(user, CHANGE_EMAIL, now, new_email=normalised)
+        secret = issue_token(user, TokenPurpose.CHANGE_EMAIL, now, new_email=normalised)
         queue_email(normalised, "confirm_new_email", user_locale(user, config),
                     confirm_url=external_url("auth.verify_email", token=secret), hours=24)
     return True

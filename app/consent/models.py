@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -10,6 +11,26 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.retention import PERSONAL, Rule, register
 from app.timeutil import utcnow
+
+
+class ConsentMethod(StrEnum):
+    """How a cookie decision was made (``ConsentRecord.method``)."""
+
+    ACCEPT_ALL = "accept_all"
+    REJECT_ALL = "reject_all"
+    SAVE = "save"
+    WITHDRAW = "withdraw"
+    GPC = "gpc"  # recorded, never chosen: Global Privacy Control turned analytics off
+
+
+VISITOR_METHODS = (ConsentMethod.ACCEPT_ALL, ConsentMethod.REJECT_ALL, ConsentMethod.SAVE, ConsentMethod.WITHDRAW)
+
+
+class SeparateConsentKind(StrEnum):
+    """What a separate consent (PIPL Art. 14) is given to (``SeparateConsent.kind``)."""
+
+    CROSS_BORDER = "cross_border"  # the transfer of one's data abroad (Art. 39)
+    GUARDIAN = "guardian"  # a guardian's, for a child under 14 (Art. 31)
 
 
 class ConsentRecord(db.Model):
@@ -22,8 +43,8 @@ class ConsentRecord(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True,
                                                 info=PERSONAL)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    categories: Mapped[str] = mapped_column(db.String(200))  # comma-separated, "necessary" always first
-    method: Mapped[str] = mapped_column(db.String(16))  # accept_all | reject_all | save | withdraw | gpc
+    categories: Mapped[str] = mapped_column(db.String(200))  # comma-separated ConsentCategory, necessary first
+    method: Mapped[str] = mapped_column(db.String(16))  # a ConsentMethod
     policy_version: Mapped[str] = mapped_column(db.String(32))
     banner_hash: Mapped[str] = mapped_column(db.String(64))
     locale: Mapped[str] = mapped_column(db.String(16))
@@ -42,7 +63,7 @@ class SeparateConsent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True, info=PERSONAL)
-    kind: Mapped[str] = mapped_column(db.String(20))  # cross_border | guardian
+    kind: Mapped[str] = mapped_column(db.String(20))  # a SeparateConsentKind
     given_at: Mapped[datetime] = mapped_column(default=utcnow)
     locale: Mapped[str] = mapped_column(db.String(16))
     notice_sha256: Mapped[str] = mapped_column(db.String(64))

@@ -13,10 +13,9 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.consent.models import SeparateConsent
+from app.consent.models import SeparateConsent, SeparateConsentKind
 from app.extensions import db
 
-CROSS_BORDER, GUARDIAN = "cross_border", "guardian"
 GUARDIAN_AGE = 14
 DEFAULT_LOCATION = "the European Union"  # DATA_LOCATION's default, shown translated
 
@@ -53,7 +52,7 @@ def notice_text(config, locale: str) -> str:
         return "\n".join(f"{key}: {value}" for key, value in facts.items() if value)
 
 
-def record(user_id: int, kinds: list[str], locale: str, config, now: datetime) -> None:
+def record(user_id: int, kinds: list[SeparateConsentKind], locale: str, config, now: datetime) -> None:
     digest = hashlib.sha256(notice_text(config, locale).encode()).hexdigest()
     for kind in kinds:
         db.session.add(SeparateConsent(user_id=user_id, kind=kind, given_at=now, locale=locale,
@@ -72,5 +71,5 @@ def needs_transfer_consent(user, locale: str | None) -> bool:
     if not applies(user.locale or locale):
         return False
     return not db.session.scalar(select(SeparateConsent.id).where(
-        SeparateConsent.user_id == user.id, SeparateConsent.kind == CROSS_BORDER,
+        SeparateConsent.user_id == user.id, SeparateConsent.kind == SeparateConsentKind.CROSS_BORDER,
         SeparateConsent.withdrawn_at.is_(None)))

@@ -22,7 +22,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from app.consent import registry
-from app.consent.models import ConsentRecord
+from app.consent.models import ConsentMethod, ConsentRecord
+from app.consent.registry import ConsentCategory
 
 CONTEXT = json.loads((Path(__file__).with_name("receipt-context.jsonld")).read_text(encoding="utf-8"))["@context"]
 RECORD_SCHEMA = "https://w3id.org/dpv/schema/dpv-27560#record"
@@ -31,20 +32,20 @@ RECEIPT_SCHEMA = "https://w3id.org/dpv/schema/dpv-27560#receipt"
 RECEIPT_NAMESPACE = uuid.UUID("0f6b7f4e-2b1c-5d8e-9a3f-6c1d2e4b7a90")
 # What each way of deciding records: the DPV consent status of the event, and what the person did.
 EVENTS = {
-    "accept_all": ("dpv:ConsentGiven", "accepted every optional category"),
-    "save": ("dpv:ConsentGiven", "saved a choice per category"),
-    "reject_all": ("dpv:ConsentRefused", "refused every optional category"),
-    "withdraw": ("dpv:ConsentWithdrawn", "withdrew consent in one click"),
-    "gpc": ("dpv:ConsentRefused", "the browser's Global Privacy Control signal refused analytics"),
+    ConsentMethod.ACCEPT_ALL: ("dpv:ConsentGiven", "accepted every optional category"),
+    ConsentMethod.SAVE: ("dpv:ConsentGiven", "saved a choice per category"),
+    ConsentMethod.REJECT_ALL: ("dpv:ConsentRefused", "refused every optional category"),
+    ConsentMethod.WITHDRAW: ("dpv:ConsentWithdrawn", "withdrew consent in one click"),
+    ConsentMethod.GPC: ("dpv:ConsentRefused", "the browser's Global Privacy Control signal refused analytics"),
 }
 PURPOSES = {
-    registry.NECESSARY: {
+    ConsentCategory.NECESSARY: {
         "purposeCategory": ["dpv:ServiceProvision", "dpv:EnforceSecurity"],
         "legalBasis": "eu-gdpr:A6-1-b",
         "legalBasisNote": "strictly necessary: no consent needed (ePrivacy Art. 5(3)), so no consent state",
         "personalData": ["pd:Identifier", "pd:Language"],
     },
-    registry.ANALYTICS: {
+    ConsentCategory.ANALYTICS: {
         "purposeCategory": ["dpv:ServiceOptimisation"],
         "legalBasis": "eu-gdpr:A6-1-a", "legalBasisNote": "consent",
         "personalData": ["pd:Identifier", "pd:BrowsingBehaviour"],
@@ -60,11 +61,11 @@ def _iso(moment) -> str:
 
 
 def _state(record: ConsentRecord, category: str) -> str | None:
-    if category == registry.NECESSARY:
+    if category == ConsentCategory.NECESSARY:
         return None  # consent is not the legal basis: DPV has no status for it, so none is claimed
     if category in record.category_set:
         return "dpv:ConsentGiven"
-    return "dpv:ConsentWithdrawn" if record.method == "withdraw" else "dpv:ConsentRefused"
+    return "dpv:ConsentWithdrawn" if record.method == ConsentMethod.WITHDRAW else "dpv:ConsentRefused"
 
 
 def receipt_id(record: ConsentRecord) -> str:
@@ -84,7 +85,7 @@ def _storage(config) -> list[dict]:
 def receipt(record: ConsentRecord, config) -> dict:
     """One decision as an ISO/IEC TS 27560 consent receipt (DPV-27560, JSON-LD)."""
     site = config["SITE_URL"]
-    refused = not (record.category_set - {registry.NECESSARY})
+    refused = not (record.category_set - {ConsentCategory.NECESSARY})
     valid_days = config["CONSENT_REJECT_MAX_AGE_DAYS" if refused else "CONSENT_MAX_AGE_DAYS"]
     event_type, event_text = EVENTS.get(record.method, ("dpv:ConsentGiven", record.method))
     purposes = []
@@ -130,7 +131,7 @@ def receipt(record: ConsentRecord, config) -> dict:
                        "url": f"{site}/cookies#settings"},
         "event": {"time": _iso(record.created_at), "type": event_type, "description": event_text,
                   "method": record.method, "indicatedBy": "dpv:DataSubject"},
-        "state": "dpv:ConsentRefused" if refused and record.method != "withdraw"
+        "state": "dpv:ConsentRefused" if refused and record.method != ConsentMethod.WITHDRAW
                  else "dpv:ConsentWithdrawn" if refused else "dpv:ConsentGiven",
         "validity": {"@type": "dpv:TemporalDuration", "from": _iso(record.created_at),
                      "until": _iso(record.created_at + timedelta(days=valid_days)),

@@ -2,17 +2,24 @@
 
 The cookie page renders from it, the consent logic expires cookies of refused categories from
 it, and a browser test fails on any cookie that is not here. A category other than
-``necessary`` and ``analytics`` is added only when a cookie needs it.
+``necessary`` and ``analytics`` (a ``ConsentCategory``) is added only when a cookie needs it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 
-NECESSARY = "necessary"
-ANALYTICS = "analytics"
+
+class ConsentCategory(StrEnum):
+    """A category of cookies a visitor allows or refuses (kept here, in the foundation, beside the
+    registry that names them, not in the consent models)."""
+
+    NECESSARY = "necessary"
+    ANALYTICS = "analytics"
+
 
 SESSION_COOKIE = "session"
 CONSENT_COOKIE = "consent"
@@ -24,7 +31,7 @@ ANALYTICS_ID_MAX_AGE_DAYS = 395  # 13 months at most
 
 @dataclass(frozen=True)
 class Category:
-    name: str
+    name: ConsentCategory
     label: str
     description: str
     optional: bool
@@ -33,7 +40,7 @@ class Category:
 @dataclass(frozen=True)
 class Cookie:
     name: str
-    category: str
+    category: ConsentCategory
     purpose: str
     lifetime: str
     http_only: bool = True
@@ -52,26 +59,26 @@ class Cookie:
 
 
 CATEGORIES = (
-    Category(NECESSARY, _l("Necessary"), _l(
+    Category(ConsentCategory.NECESSARY, _l("Necessary"), _l(
         "Keep you signed in, protect forms against forgery, remember your cookie choice and the language you "
         "picked. They are always on; if you block them in your browser, signing in stops working."), False),
-    Category(ANALYTICS, _l("Analytics"), _l(
+    Category(ConsentCategory.ANALYTICS, _l("Analytics"), _l(
         "Count page views and unique visitors per day so we can improve the site and its documentation. "
         "First party only: nothing is sent to another company."), True),
 )
 
 COOKIES = (
-    Cookie(SESSION_COOKIE, NECESSARY, _l(
+    Cookie(SESSION_COOKIE, ConsentCategory.NECESSARY, _l(
         "Your sign-in session (a random id; the session itself is kept on our server), the form-forgery "
         "protection token and one-time messages such as \"You are signed out\"."),
         _l("Until you close the browser; %(remember_days)s days if you choose \"Keep me signed in\".")),
-    Cookie(CONSENT_COOKIE, NECESSARY, _l(
+    Cookie(CONSENT_COOKIE, ConsentCategory.NECESSARY, _l(
         "Your cookie choice: its id, the categories you allowed, the cookie-policy version and the time."),
         _l("%(consent_days)s days, then we ask again.")),
-    Cookie(LANG_COOKIE, NECESSARY, _l(
+    Cookie(LANG_COOKIE, ConsentCategory.NECESSARY, _l(
         "The language you picked with the language switch at the top of each page. Set only when you pick one."),
            _l("1 year.")),
-    Cookie(ANALYTICS_COOKIE, ANALYTICS, _l(
+    Cookie(ANALYTICS_COOKIE, ConsentCategory.ANALYTICS, _l(
         "A random visitor id used only to count unique visitors per day on this site."),
         _l("13 months at most; removed at once if you withdraw consent.")),
 )

@@ -11,6 +11,8 @@ from flask_login import current_user
 
 from app.consent import receipts, registry, services
 from app.consent.forms import CookieSettingsForm
+from app.consent.models import VISITOR_METHODS, ConsentMethod
+from app.consent.registry import ConsentCategory
 from app.extensions import db
 from app.legal import services as legal
 from app.security import csrf_exempt, public, request_is_same_origin, safe_next
@@ -106,11 +108,11 @@ def save_consent():
     if not request_is_same_origin():
         abort(403)
     action = request.form.get("action", "")
-    if action not in ("accept_all", "reject_all", "save", "withdraw"):
+    if action not in VISITOR_METHODS:
         abort(400)
     previous = g.get("consent")
     decision, _record = services.decide(
-        action, set(request.form.getlist("categories")), g.gpc, previous,
+        ConsentMethod(action), set(request.form.getlist("categories")), g.gpc, previous,
         current_user.id if current_user.is_authenticated else None, str(get_locale()), current_app.config, utcnow())
     response = redirect(safe_next(request.form.get("next"), "/"), code=303)
     response.set_cookie(registry.CONSENT_COOKIE, services.encode_cookie(decision, current_app.config["SECRET_KEY"]),
@@ -127,7 +129,7 @@ def show_cookies():
     """The cookie policy, the registry as a table, the visitor's decision and the settings form."""
     decision = g.get("consent") if g.get("consent_current") else None
     form = CookieSettingsForm(data={
-        "analytics": bool(decision and decision.allows(registry.ANALYTICS)),
+        "analytics": bool(decision and decision.allows(ConsentCategory.ANALYTICS)),
         "next": "/cookies",
     })
     records = services.history(decision.consent_id if decision else None, None)

@@ -19,11 +19,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.consent import registry
-from app.consent.models import AnalyticsSalt, ConsentRecord, PageViewDay, VisitorDay
+from app.consent.models import VISITOR_METHODS, AnalyticsSalt, ConsentMethod, ConsentRecord, PageViewDay, VisitorDay
+from app.consent.registry import ConsentCategory
 from app.database import insert_once
 from app.extensions import db
-
-METHODS = ("accept_all", "reject_all", "save", "withdraw", "gpc")
 
 
 @dataclass(frozen=True)
@@ -35,8 +34,8 @@ class Decision:
     policy_version: str
     decided_at: datetime
 
-    def allows(self, category: str) -> bool:
-        return category == registry.NECESSARY or category in self.categories
+    def allows(self, category: ConsentCategory) -> bool:
+        return category == ConsentCategory.NECESSARY or category in self.categories
 
 
 def _serializer(secret_key: str) -> URLSafeSerializer:
@@ -69,7 +68,7 @@ def decode_cookie(value: str | None, secret_key: str) -> Decision | None:
 
 
 def max_age(decision: Decision, config) -> timedelta:
-    accepted = bool(decision.categories - {registry.NECESSARY})
+    accepted = bool(decision.categories - {ConsentCategory.NECESSARY})
     days = config["CONSENT_MAX_AGE_DAYS"] if accepted else config["CONSENT_REJECT_MAX_AGE_DAYS"]
     return timedelta(days=days)
 
@@ -90,7 +89,7 @@ def needs_reconsent_notice(decision: Decision | None, config, now: datetime) -> 
 
 def analytics_allowed(decision: Decision | None, gpc: bool, config, now: datetime) -> bool:
     """Analytics run only with a current decision allowing them, and never under GPC."""
-    return not gpc and is_current(decision, config, now) and decision.allows(registry.ANALYTICS)
+    return not gpc and is_current(decision, config, now) and decision.allows(ConsentCategory.ANALYTICS)
 
 
 # --- the banner text and its hash ----------------------------------------------------------
@@ -119,32 +118,32 @@ def banner_hash(locale: str) -> str:
 # --- decisions -----------------------------------------------------------------------------
 
 
-def decide(method: str, requested: set[str], gpc: bool, previous: Decision | None, user_id: int | None,
+def decide(method: ConsentMethod, requested: set[str], gpc: bool, previous: Decision | None, user_id: int | None,
            locale: str, config, now: datetime) -> tuple[Decision, ConsentRecord]:
     """Record a decision and return it with its proof row.
 
-    ``accept_all`` allows every optional category, ``reject_all`` and ``withdraw`` none, ``save``
+    ``ACCEPT_ALL`` allows every optional category, ``REJECT_ALL`` and ``WITHDRAW`` none, ``SAVE``
     exactly ``requested``. Under Global Privacy Control, analytics are removed and the method
-    is recorded as ``gpc`` when the visitor's request would have allowed them.
+    is recorded as ``GPC`` when the visitor's request would have allowed them.
     """
-    if method not in METHODS[:4]:
+    if method not in VISITOR_METHODS:
         raise ValueError(f"unknown consent action {method!r}")
     optional = {c.name for c in registry.optional_categories()}
-    if method == "accept_all":
+    if method == ConsentMethod.ACCEPT_ALL:
         allowed = set(optional)
-    elif method == "save":
+    elif method == ConsentMethod.SAVE:
         allowed = set(requested) & optional
     else:
         allowed = set()
-    if gpc and registry.ANALYTICS in allowed:
-        allowed.discard(registry.ANALYTICS)
-        method = "gpc"
+    if gpc and ConsentCategory.ANALYTICS in allowed:
+        allowed.discard(ConsentCategory.ANALYTICS)
+        method = ConsentMethod.GPC
     consent_id = previous.consent_id if previous is not None else str(uuid.uuid4())
-    categories = frozenset(allowed | {registry.NECESSARY})
+    categories = frozenset(allowed | {ConsentCategory.NECESSARY})
     decision = Decision(consent_id, categories, config["COOKIE_POLICY_VERSION"], now.replace(microsecond=0))
     record = ConsentRecord(
         consent_id=consent_id, user_id=user_id, created_at=now, method=method,
-        categories=",".join([registry.NECESSARY, *sorted(allowed)]),
+        categories=",".join([ConsentCategory.NECESSARY, *sorted(allowed)]),
         policy_version=config["COOKIE_POLICY_VERSION"], banner_hash=banner_hash(locale), locale=locale,
     )
     db.session.add(record)
@@ -174,7 +173,7 @@ def history(consent_id: str | None, user_id: int | None) -> list[ConsentRecord]:
 
 def cookies_to_expire(decision: Decision) -> list[registry.Cookie]:
     """Registered cookies of every category the decision does not allow."""
-    refused = {c.name for c in registry.CATEGORIES} - set(decision.categories) - {registry.NECESSARY}
+    refused = {c.name for c in registry.CATEGORIES} - set(decision.categories) - {ConsentCategory.NECESSARY}
     return list(registry.cookies_in(refused))
 
 

@@ -14,7 +14,16 @@ from app.retention import PERSONAL, Rule, ip_truncation_rule, register
 from app.states import Transitions
 from app.timeutil import utcnow
 
-TOPICS = ("sales", "billing", "technical", "privacy", "complaint", "other")
+
+class ContactTopic(StrEnum):
+    """What a message to support is about (chosen on the contact form)."""
+
+    SALES = "sales"
+    BILLING = "billing"
+    TECHNICAL = "technical"
+    PRIVACY = "privacy"
+    COMPLAINT = "complaint"
+    OTHER = "other"
 
 
 class ThreadStatus(StrEnum):
@@ -31,6 +40,7 @@ class MessageKind(StrEnum):
 
 
 STATUSES = tuple(ThreadStatus)
+TOPICS = tuple(ContactTopic)
 # A closed thread is reopened by staff or by the customer's next message (or answered again).
 THREAD_TRANSITIONS = Transitions("support thread", {
     ThreadStatus.NEW: {ThreadStatus.OPEN, ThreadStatus.WAITING, ThreadStatus.CLOSED},
@@ -48,7 +58,7 @@ class ContactThread(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     name: Mapped[str] = mapped_column(db.String(100), info=PERSONAL)
     email: Mapped[str] = mapped_column(db.String(254), index=True, info=PERSONAL)
-    topic: Mapped[str] = mapped_column(db.String(20))
+    topic: Mapped[str] = mapped_column(db.String(20))  # a ContactTopic
     status: Mapped[str] = mapped_column(db.String(20), default=ThreadStatus.NEW, index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     locale: Mapped[str] = mapped_column(db.String(16))

@@ -12,6 +12,7 @@ from app import throttle
 from app.addresses import canonical_email
 from app.contact import services
 from app.contact.forms import ContactForm, ReplyForm
+from app.contact.models import ContactTopic
 from app.security import customer, public
 from app.timeutil import utcnow
 
@@ -48,7 +49,7 @@ def contact():
             minutes = max(1, round(verdict.retry_after / 60))
             return render_template("contact/form.html", form=form, throttled_minutes=minutes), 429
         thread = services.create_thread(
-            form.name.data, form.email.data, form.subject.data, form.message.data,
+            form.name.data, form.email.data, ContactTopic(form.subject.data), form.message.data,
             current_user.id if current_user.is_authenticated else None, request.remote_addr, str(get_locale()),
             current_app.config, utcnow())
         # Post/redirect/get: reloading the confirmation never sends the message again. The

@@ -10,9 +10,16 @@ from sqlalchemy import func, select
 from app import references
 from app.audit import access
 from app.audit import services as audit
-from app.audit.models import AuditAction
+from app.audit.models import AccessCategory, AuditAction
 from app.auth.models import User
-from app.contact.models import THREAD_TRANSITIONS, ContactMessage, ContactThread, MessageKind, ThreadStatus
+from app.contact.models import (
+    THREAD_TRANSITIONS,
+    ContactMessage,
+    ContactThread,
+    ContactTopic,
+    MessageKind,
+    ThreadStatus,
+)
 from app.email import external_url, queue_email
 from app.extensions import db
 
@@ -39,7 +46,7 @@ def thread_from_token(token: str, secret_key: str, max_age_days: int) -> Contact
     return thread if thread is not None and thread.reference == data.get("r") else None
 
 
-def create_thread(name: str, email: str, topic: str, body: str, user_id: int | None, ip: str | None,
+def create_thread(name: str, email: str, topic: ContactTopic, body: str, user_id: int | None, ip: str | None,
                   locale: str, config, now: datetime) -> ContactThread:
     thread = ContactThread(reference=new_reference(), user_id=user_id, name=name.strip(), email=email.strip().lower(),
                            topic=topic, status=ThreadStatus.NEW, locale=locale, created_at=now, updated_at=now, ip=ip)
@@ -113,7 +120,8 @@ def threads_of(user_id: int) -> list[ContactThread]:
                                    .order_by(ContactThread.updated_at.desc())))
 
 
-def inbox(status: str | None, topic: str | None, query: str | None, limit: int = 200) -> list[ContactThread]:
+def inbox(status: str | None, topic: ContactTopic | None, query: str | None,
+          limit: int = 200) -> list[ContactThread]:
     statement = select(ContactThread).order_by(ContactThread.updated_at.desc())
     if status:
         statement = statement.where(ContactThread.status == status)
@@ -168,7 +176,7 @@ def record_staff_view(thread: ContactThread, staff, config, now: datetime, ip: s
     """A staff member opening a thread: the audit row, and the access its customer (when it is
     an account's) sees on their privacy page."""
     owner = db.session.get(User, thread.user_id) if thread.user_id else None
-    access.record(staff, owner, "support", now, config, reference=thread.reference)
+    access.record(staff, owner, AccessCategory.SUPPORT, now, config, reference=thread.reference)
     record_staff_access(thread, staff, "view", now, ip)
 
 

@@ -22,14 +22,14 @@ from app.drp.signing import Refusal, check_claims
 from app.email import external_url
 from app.extensions import db
 from app.rights import workflow
-from app.rights.models import OPEN_STATUSES, RequestStatus, RightsRequest
+from app.rights.models import OPEN_STATUSES, RequestStatus, RequestType, RightsRequest
 from app.security import hash_token
 
 VERSION = "0.9.4"
 # The rights we answer, and the kind of rights request each files (None: answered at once). The
 # opt-out has two spellings: 3.01's table and OSIRAA's model write sale:opt_out, the spec's example
 # and OSIRAA's agents (since 2025) sale:opt-out.
-SUPPORTED = {"access": "access", "deletion": "erasure", "sale:opt_out": None, "sale:opt-out": None}
+SUPPORTED = {"access": RequestType.ACCESS, "deletion": RequestType.ERASURE, "sale:opt_out": None, "sale:opt-out": None}
 # What marks a message of another purpose: an exercise names its right, a revoke gives a reason.
 # A pairing message carries neither, and a revoke no right, so one message never serves twice.
 EXERCISE_CLAIM, REVOKE_CLAIM = "exercise", "reason"

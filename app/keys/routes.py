@@ -9,6 +9,7 @@ from flask_login import current_user
 from app.auth import activity
 from app.auth.forms import ActionForm
 from app.auth.guards import recent_auth_required, request_client, take_pending_form
+from app.auth.models import SecurityEventTag
 from app.keys import services
 from app.keys.forms import CreateKeyForm, EditKeyForm, RotateKeyForm
 from app.pricing import get_pricing
@@ -60,7 +61,7 @@ def create_key():
         form.name.errors.append(_("You already have %(count)s active keys, the most an account can have. "
                                   "Revoke one first.", count=get_pricing().max_keys))
         return _render_list(form, 400)
-    activity.record_event(current_user, "api:key:create", request_client(), utcnow())
+    activity.record_event(current_user, SecurityEventTag.API_KEY_CREATE, request_client(), utcnow())
     return _show_secret(key, secret)
 
 
@@ -109,7 +110,7 @@ def revoke_key(key_id: int):
             button=_("Revoke the key"), action_url=url_for("keys.revoke_key", key_id=key.id),
             cancel_url=url_for("keys.list_keys"), fields={})
     services.revoke_key(current_user, key_id, utcnow())
-    activity.record_event(current_user, "api:key:revoke", request_client(), utcnow())
+    activity.record_event(current_user, SecurityEventTag.API_KEY_REVOKE, request_client(), utcnow())
     flash(_("Key “%(name)s” (%(prefix)s…) revoked; calls with it now get 401.", name=key.name, prefix=key.prefix),
           "success")
     return redirect(url_for("keys.list_keys"), code=303)
@@ -138,5 +139,5 @@ def rotate_key(key_id: int):
                 "more working. Replace the key with no grace period, or revoke a key first.",
                 count=get_pricing().max_keys), "error")
         return redirect(url_for("keys.list_keys"), code=303)
-    activity.record_event(current_user, "api:key:create", request_client(), utcnow())
+    activity.record_event(current_user, SecurityEventTag.API_KEY_CREATE, request_client(), utcnow())
     return _show_secret(key, secret)

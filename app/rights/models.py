@@ -28,6 +28,18 @@ class RequestStatus(StrEnum):
     REVOKED = "revoked"
 
 
+class RequestType(StrEnum):
+    """What a rights request asks for (``RightsRequest.type``)."""
+
+    ACCESS = "access"
+    RECTIFICATION = "rectification"
+    ERASURE = "erasure"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+    WITHDRAW_CONSENT = "withdraw_consent"
+    OTHER = "other"
+
+
 STATUSES = tuple(RequestStatus)
 OPEN_STATUSES = (RequestStatus.RECEIVED, RequestStatus.OPEN, RequestStatus.IN_PROGRESS, RequestStatus.EXTENDED,
                  RequestStatus.ON_HOLD)
@@ -57,7 +69,7 @@ class RightsRequest(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(db.String(12), unique=True)  # PRV-7KQ29X
-    type: Mapped[str] = mapped_column(db.String(20))
+    type: Mapped[str] = mapped_column(db.String(20))  # a RequestType
     email: Mapped[str] = mapped_column(db.String(254), index=True, info=PERSONAL)
     details: Mapped[str] = mapped_column(EncryptedText, info=PERSONAL)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)

@@ -27,10 +27,11 @@ from app.auth import services as auth_services
 from app.auth.guards import recent_auth_required, take_pending_form
 from app.consent import pipl
 from app.consent import services as consent_services
+from app.consent.models import SeparateConsentKind
 from app.extensions import db
 from app.rights import export, services, workflow
 from app.rights.forms import CloseAccountForm, CodeForm, RequestForm
-from app.rights.models import RequestStatus, RightsRequest
+from app.rights.models import RequestStatus, RequestType, RightsRequest
 from app.security import customer, public
 from app.timeutil import utcnow
 from app.uow import keep_on_error
@@ -61,7 +62,8 @@ def give_transfer_consent():
     if request.form.get("transfer_consent") != "y":
         flash(_("Tick the box to give your consent; without it we cannot keep your account."), "warning")
     elif pipl.needs_transfer_consent(current_user, str(get_locale())):
-        pipl.record(current_user.id, [pipl.CROSS_BORDER], str(get_locale()), current_app.config, utcnow())
+        pipl.record(current_user.id, [SeparateConsentKind.CROSS_BORDER], str(get_locale()), current_app.config,
+                    utcnow())
         flash(_("Thank you: your separate consent is recorded."), "success")
     return redirect(url_for("rights.show_privacy", _anchor="separate-title"), code=303)
 
@@ -134,7 +136,7 @@ def file_request():
         email = current_user.email if signed_in else form.email.data
         if _request_throttled(email):
             return render_template("rights/request_form.html", form=form, throttled=True), 429
-        req, _code = workflow.file_request(form.type.data, email, form.details.data,
+        req, _code = workflow.file_request(RequestType(form.type.data), email, form.details.data,
                                            current_user._get_current_object() if signed_in else None,
                                            str(get_locale()), utcnow(), guardian=bool(form.guardian.data))
         if req.status != RequestStatus.UNCONFIRMED:

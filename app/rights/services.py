@@ -10,7 +10,16 @@ from sqlalchemy import delete, or_, select, update
 
 from app.audit import services as audit
 from app.audit.models import AuditAction, StaffAccess
-from app.auth.models import AccountToken, Passkey, RecoveryCode, SecurityEvent, User, UserRole, UserSession
+from app.auth.models import (
+    AccountToken,
+    Passkey,
+    RecoveryCode,
+    SecurityEvent,
+    SessionEndReason,
+    User,
+    UserRole,
+    UserSession,
+)
 from app.auth.passwords import hash_password
 from app.billing.models import AlertRecipient, BillingDetails
 from app.consent.models import ConsentRecord, SeparateConsent
@@ -28,7 +37,7 @@ def close_account(user: User, config, now: datetime) -> None:
     """Close now: sessions and API keys end at once; sign in within the grace period to reopen."""
     user.closed_at = now
     db.session.execute(update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
-                       .values(ended_at=now, end_reason="account_closed"))
+                       .values(ended_at=now, end_reason=SessionEndReason.ACCOUNT_CLOSED))
     db.session.execute(update(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
                        .values(revoked_at=now))
     queue_email(user.email, "account_closed", user.locale or config["BABEL_DEFAULT_LOCALE"],

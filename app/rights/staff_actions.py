@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from app.audit import access
+from app.audit.models import AccessCategory
 from app.auth.models import User
 from app.extensions import db
 from app.rights import workflow as rights
-from app.rights.models import RightsRequest
+from app.rights.models import RequestType, RightsRequest
 
 DEFAULT_HOLD_DAYS = 90
 
@@ -20,14 +21,14 @@ class ActionForbidden(Exception):
 
 def needs_confirmation(req: RightsRequest, action: str) -> bool:
     """Destructive actions ask once more, on a page naming what they do (no JavaScript needed)."""
-    return (action == "complete" and req.type == "erasure") or action == "minor"
+    return (action == "complete" and req.type == RequestType.ERASURE) or action == "minor"
 
 
 def record_view(staff: User, req: RightsRequest, config, now: datetime, ip: str | None = None) -> None:
     """Audit a staff member opening the request (its details are personal data); its owner sees
     the access on their privacy page."""
     owner = db.session.get(User, req.user_id) if req.user_id else None
-    access.record(staff, owner, "rights", now, config, reference=req.reference)
+    access.record(staff, owner, AccessCategory.RIGHTS, now, config, reference=req.reference)
     rights.audit_request(staff, req, "view", now, ip=ip)
 
 

@@ -17,7 +17,7 @@ from app import references, throttle
 from app.addresses import canonical_email
 from app.audit import services as audit
 from app.audit.models import AuditAction
-from app.auth.models import User, UserRole
+from app.auth.models import SessionEndReason, User, UserRole
 from app.auth.services import end_sessions
 from app.contact.models import ContactThread, MessageKind
 from app.email import external_url, queue_email
@@ -30,6 +30,7 @@ from app.rights.models import (
     LegalHold,
     RequestEvent,
     RequestStatus,
+    RequestType,
     RightsRequest,
     TransitionRefused,
 )
@@ -77,7 +78,7 @@ def address_limit_key(email: str) -> str:
     return throttle.throttle_key("rights-address", canonical_email(email))
 
 
-def file_request(kind: str, email: str, details: str, user: User | None, locale: str, now: datetime,
+def file_request(kind: RequestType, email: str, details: str, user: User | None, locale: str, now: datetime,
                  guardian: bool = False) -> tuple[RightsRequest, str | None]:
     """Record a request. A signed-in requester (already re-authenticated) is confirmed at once;
     anyone else gets a 6-digit code by e-mail. Returns (request, code or None).
@@ -200,7 +201,7 @@ def complete(req: RightsRequest, staff, outcome: str, config, now: datetime, ip=
     if req.status not in OPEN_STATUSES or req.status == RequestStatus.ON_HOLD:
         raise TransitionRefused("Only an open request that is not on hold can be completed.")
     owner = db.session.get(User, req.user_id) if req.user_id else None
-    email, erased = req.email, req.type == "erasure"
+    email, erased = req.email, req.type == RequestType.ERASURE
     if erased:
         if owner is not None and active_hold(owner.id, now.date()):
             raise TransitionRefused("The account is under a legal hold: release it before erasing.")
@@ -208,7 +209,7 @@ def complete(req: RightsRequest, staff, outcome: str, config, now: datetime, ip=
         report = inventory.erase_person(email, config, now, hard=req.minor, notify_account=False)
         outcome = "\n".join(filter(None, [outcome, inventory.summary(report)]))
         owner = None
-    if req.type == "access" and not outcome:
+    if req.type == RequestType.ACCESS and not outcome:
         outcome = ("Your data is ready: sign in and download it from your privacy page." if owner
                    else held_for_address(req.email))
     req.outcome = outcome
@@ -219,7 +220,7 @@ def complete(req: RightsRequest, staff, outcome: str, config, now: datetime, ip=
     queue_email(email, "rights_update", req.locale, ephemeral=erased, reference=req.reference,
                 status=RequestStatus.COMPLETED, due_on=req.due_on.isoformat() if req.due_on else "", note=outcome,
                 status_url=status_url(req),
-                export_url=external_url("rights.show_privacy") if req.type == "access" and owner else None)
+                export_url=external_url("rights.show_privacy") if req.type == RequestType.ACCESS and owner else None)
 
 
 def held_for_address(email: str) -> str:
@@ -296,8 +297,8 @@ def flag_minor(user: User, staff, now: datetime, ip=None) -> RightsRequest:
     erasure request due in 7 days that deletes rather than anonymises."""
     if user.minor_flagged_at is None:
         user.minor_flagged_at = now
-    end_sessions(user, "minor", now)
-    req = RightsRequest(reference=new_reference(), type="erasure", email=user.email, user_id=user.id,
+    end_sessions(user, SessionEndReason.MINOR, now)
+    req = RightsRequest(reference=new_reference(), type=RequestType.ERASURE, email=user.email, user_id=user.id,
                         details="Account flagged by staff as belonging to a minor.", locale=user.locale or "en",
                         created_at=now, status=RequestStatus.UNCONFIRMED, minor=True)
     db.session.add(req)

@@ -13,10 +13,10 @@ from sqlalchemy import func, select, update
 
 from app.audit import access, chain
 from app.audit import services as audit
-from app.audit.models import AuditAction, AuditChainAnchor, AuditEntry
-from app.auth.models import STAFF_ROLES, User, UserRole, UserSession
+from app.audit.models import AccessCategory, AuditAction, AuditChainAnchor, AuditEntry
+from app.auth.models import STAFF_ROLES, SessionEndReason, TokenPurpose, User, UserRole, UserSession
 from app.auth.provisioning import create_staff
-from app.auth.services import RESET_PASSWORD, end_sessions, issue_token, send_verification
+from app.auth.services import end_sessions, issue_token, send_verification
 from app.billing import disputes, invoices
 from app.billing.models import CreditKind, Invoice, Order, WebhookEvent
 from app.billing.services import add_credits
@@ -59,7 +59,7 @@ def notify(user: User, what: str, config) -> None:
 
 def suspend(user: User, staff, reason: str, config, now: datetime, ip=None) -> None:
     user.suspended_at = now
-    end_sessions(user, "suspended", now)
+    end_sessions(user, SessionEndReason.SUSPENDED, now)
     audit.record(staff, AuditAction.STAFF_USER_SUSPEND, now, target_user=user, reason=reason, ip=ip)
     notify(user, "suspended", config)
     db.session.flush()
@@ -73,7 +73,7 @@ def unsuspend(user: User, staff, reason: str, config, now: datetime, ip=None) ->
 
 
 def end_all_sessions(user: User, staff, reason: str, config, now: datetime, ip=None) -> int:
-    count = end_sessions(user, "ended_by_staff", now)
+    count = end_sessions(user, SessionEndReason.ENDED_BY_STAFF, now)
     audit.record(staff, AuditAction.STAFF_USER_END_SESSIONS, now, target_user=user, reason=reason, ip=ip)
     notify(user, "sessions_ended", config)
     return count
@@ -86,7 +86,7 @@ def end_every_session(staff, reason: str, now: datetime, keep_id: int | None = N
     query = update(sessions).where(sessions.c.ended_at.is_(None))
     if keep_id is not None:
         query = query.where(sessions.c.id != keep_id)
-    count = db.session.execute(query.values(ended_at=now, end_reason="emergency")).rowcount
+    count = db.session.execute(query.values(ended_at=now, end_reason=SessionEndReason.EMERGENCY)).rowcount
     audit.record(staff, AuditAction.STAFF_SESSIONS_END_ALL, now, target=f"every session ({count})", reason=reason,
                  ip=ip)
     db.session.flush()
@@ -119,7 +119,7 @@ def invite(email: str, roles: list[str], staff, config, now: datetime, ip=None) 
     """Give roles to an address, creating the account; the invitee sets a password by e-mail link."""
 
     user, created = create_staff(email, secrets.token_urlsafe(32), roles, config, now)
-    secret = issue_token(user, RESET_PASSWORD, now)
+    secret = issue_token(user, TokenPurpose.RESET_PASSWORD, now)
     queue_email(user.email, "staff_invitation", user.locale or config["BABEL_DEFAULT_LOCALE"],
                 roles=", ".join(sorted(user.role_names)), set_password_url=external_url("auth.reset_password",
                                                                                         token=secret))
@@ -251,10 +251,11 @@ def record_orders_export(actor: User, filters: str, now: datetime, ip: str | Non
 # each writes, per customer shown, an audit row and the access the customer sees on their privacy page.
 MAX_NAMED = 50
 # A search's purpose, from the searcher's role (the first they hold, in this order).
-SEARCH_CATEGORY = {"billing": "billing", "support": "support", "privacy": "rights", "admin": "fraud"}
+SEARCH_CATEGORY = {"billing": AccessCategory.BILLING, "support": AccessCategory.SUPPORT,
+                   "privacy": AccessCategory.RIGHTS, "admin": AccessCategory.FRAUD}
 
 
-def record_reads(actor: User, users, category: str, action: str, config, now: datetime, *,
+def record_reads(actor: User, users, category: AccessCategory, action: str, config, now: datetime, *,
                  target: str | None = None, reference: str | None = None, reason: str | None = None,
                  ip: str | None = None) -> None:
     """A staff read that showed these customers' data (at most MAX_NAMED of them, each once)."""
@@ -277,8 +278,8 @@ def record_document_read(actor: User, document: Invoice, action: str, config, no
     if buyer is None:
         audit.record(actor, action, now, target=document.number, ip=ip)
         return
-    record_reads(actor, [buyer], "billing", action, config, now, target=document.number, reference=order.reference,
-                 ip=ip)
+    record_reads(actor, [buyer], AccessCategory.BILLING, action, config, now, target=document.number,
+                 reference=order.reference, ip=ip)
 
 
 def record_order_search(actor: User, query: str, action: str, config, now: datetime, ip: str | None = None) -> None:
@@ -290,14 +291,14 @@ def record_order_search(actor: User, query: str, action: str, config, now: datet
     buyers = list(db.session.scalars(select(User).where(User.email == query.lower())))
     if by_reference is not None and by_reference.user_id:
         buyers.append(db.session.get(User, by_reference.user_id))
-    record_reads(actor, buyers, "billing", action, config, now, target=query[:254],
+    record_reads(actor, buyers, AccessCategory.BILLING, action, config, now, target=query[:254],
                  reference=by_reference.reference if by_reference is not None else None, ip=ip)
 
 
 def record_customer_search(actor: User, query: str, found: list[User], config, now: datetime,
                            ip: str | None = None) -> None:
     """The customer search listed these customers."""
-    category = next((c for role, c in SEARCH_CATEGORY.items() if actor.has_role(role)), "support")
+    category = next((c for role, c in SEARCH_CATEGORY.items() if actor.has_role(role)), AccessCategory.SUPPORT)
     reference = None if "@" in query else query.strip().upper()[:40] or None
     record_reads(actor, found, category, AuditAction.STAFF_USERS_SEARCH, config, now, reference=reference, ip=ip)
 
@@ -307,7 +308,7 @@ def record_inbox_search(actor: User, threads: list[ContactThread], config, now: 
     """The support inbox searched by an e-mail or a reference: each account's threads it listed."""
     for thread in threads[:MAX_NAMED]:
         owner = db.session.get(User, thread.user_id) if thread.user_id else None
-        record_reads(actor, [owner], "support", AuditAction.CONTACT_THREADS_SEARCH, config, now,
+        record_reads(actor, [owner], AccessCategory.SUPPORT, AuditAction.CONTACT_THREADS_SEARCH, config, now,
                      target=thread.reference,
                      reference=thread.reference, ip=ip)
 
@@ -324,11 +325,11 @@ def record_audit_read(actor: User, statement, export: bool, filters: str, custom
     shown = statement.with_only_columns(AuditEntry.target_user_id).where(AuditEntry.target_user_id.is_not(None))
     ids = list(db.session.scalars(shown.order_by(None).distinct().limit(MAX_NAMED)))
     users = list(db.session.scalars(select(User).where(User.id.in_(ids)))) if ids else []
-    record_reads(actor, users, "audit", AuditAction.PRIVACY_AUDIT_READ, config, now, target=customer.strip()[:254],
-                 ip=ip)
+    record_reads(actor, users, AccessCategory.AUDIT, AuditAction.PRIVACY_AUDIT_READ, config, now,
+                 target=customer.strip()[:254], ip=ip)
 
 
-def open_user_record(actor: User, user: User, category: str, reference: str | None, reason: str, config,
+def open_user_record(actor: User, user: User, category: AccessCategory, reference: str | None, reason: str, config,
                      now: datetime, ip: str | None = None) -> AuditEntry:
     """Opening a customer's record: the audit row, and the access the customer sees (flagged
     when ``reference`` names none of their conversations, requests or orders)."""
@@ -344,7 +345,7 @@ def record_user_view(actor: User, user: User, reason: str, now: datetime, ip: st
 
 def record_order_view(actor: User, order: Order, config, now: datetime, ip: str | None = None) -> None:
     buyer = db.session.get(User, order.user_id) if order.user_id else None
-    access.record(actor, buyer, "billing", now, config, reference=order.reference)
+    access.record(actor, buyer, AccessCategory.BILLING, now, config, reference=order.reference)
     audit.record(actor, AuditAction.BILLING_ORDER_VIEW, now, target_user=buyer, target=order.reference, ip=ip)
 
 

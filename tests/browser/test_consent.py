@@ -94,7 +94,7 @@ def test_walk_every_page_in_each_consent_state(browser, live_server, runner, cho
         for path in ["/account", "/account/profile", "/account/security"]:
             page.goto(live_server + path)
         names = {c["name"] for c in context.cookies()}
-        allowed = {c.name for c in registry.COOKIES if c.category == registry.NECESSARY}
+        allowed = {c.name for c in registry.COOKIES if c.category == registry.ConsentCategory.NECESSARY}
         if choice == "Accept all":
             allowed |= {registry.ANALYTICS_COOKIE}
         assert names <= allowed

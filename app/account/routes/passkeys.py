@@ -11,6 +11,7 @@ from app.account.blueprint import bp, no_store, recovery_codes_page
 from app.auth import activity, passkeys, services, twofactor
 from app.auth.forms import ActionForm, AddPasskeyForm, RenamePasskeyForm
 from app.auth.guards import recent_auth_required, request_client
+from app.auth.models import SecurityEventTag, SessionEndReason
 from app.security import customer
 from app.timeutil import utcnow
 
@@ -55,12 +56,13 @@ def add_passkey():
             form.credential.errors.append(str(REFUSED.get(refused.reason, NOT_ADDED)))
         else:
             passkey = added.passkey
-            activity.record_event(current_user, "auth:passkey:add", request_client(), now)
+            activity.record_event(current_user, SecurityEventTag.PASSKEY_ADD, request_client(), now)
             activity.notify_passkey_changed(current_user, passkey.name, True, current_app.config)
             flash(_("The passkey “%(name)s” is added.", name=passkey.name), "success")
             if added.first:  # recovery codes come with the first second factor; a later one keeps them
                 row = g.get("user_session")
-                services.end_sessions(current_user, "2fa_enabled", now, keep_id=row.id if row else None)
+                services.end_sessions(current_user, SessionEndReason.TWO_FACTOR_ENABLED, now,
+                                      keep_id=row.id if row else None)
                 codes = twofactor.new_recovery_codes(current_user, now)
                 return recovery_codes_page(codes)
             return redirect(url_for("account.show_passkeys"), code=303)
@@ -103,7 +105,7 @@ def remove_passkey(passkey_id: int):
     name = passkey.name
     if passkeys.remove(current_user, passkey):
         twofactor.remove_recovery_codes(current_user)
-    activity.record_event(current_user, "auth:passkey:remove", request_client(), utcnow())
+    activity.record_event(current_user, SecurityEventTag.PASSKEY_REMOVE, request_client(), utcnow())
     activity.notify_passkey_changed(current_user, name, False, current_app.config)
     flash(_("The passkey “%(name)s” is removed.", name=name), "success")
     return redirect(url_for("account.show_passkeys"), code=303)

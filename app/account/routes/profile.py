@@ -11,6 +11,7 @@ from app.account.blueprint import bp
 from app.auth import activity, services
 from app.auth.forms import ActionForm, ChangeEmailForm, ChangePasswordForm, ProfileForm
 from app.auth.guards import recent_auth_required, request_client
+from app.auth.models import SecurityEventTag
 from app.billing import services as billing_services
 from app.consent import pipl
 from app.i18n import LANG_COOKIE, normalise_locale
@@ -73,7 +74,7 @@ def change_password():
         changed = services.change_password(current_user, form.current_password.data, form.password.data,
                                            row.id if row else None, current_app.config, utcnow())
         if changed:
-            activity.record_event(current_user, "auth:password:change", request_client(), utcnow())
+            activity.record_event(current_user, SecurityEventTag.PASSWORD_CHANGE, request_client(), utcnow())
             flash(_("Your password is changed. Your other sessions were signed out."), "success")
             return redirect(url_for("account.edit_profile"), code=303)
         form.current_password.errors.append(_("Your current password is not right."))

@@ -11,6 +11,7 @@ from app.account.blueprint import bp, no_store, recovery_codes_page
 from app.auth import activity, passkeys, services, twofactor
 from app.auth.forms import ActionForm, EnableTwoFactorForm, SecondFactorForm
 from app.auth.guards import recent_auth_required, request_client
+from app.auth.models import SecurityEventTag, SessionEndReason
 from app.security import customer
 from app.timeutil import utcnow
 
@@ -40,8 +41,8 @@ def end_session(session_id: int):
     if target is None:
         flash(_("That session had already ended."), "info")
         return redirect(url_for("account.show_security"), code=303)
-    services.end_session(target, "ended_by_user", utcnow())
-    activity.record_event(current_user, "auth:session:end", request_client(), utcnow())
+    services.end_session(target, SessionEndReason.ENDED_BY_USER, utcnow())
+    activity.record_event(current_user, SecurityEventTag.SESSION_END, request_client(), utcnow())
     current = g.get("user_session")
     if current is not None and current.id == session_id:
         logout_user()
@@ -67,9 +68,10 @@ def end_other_sessions():
                                  "password (and second factor) to come back.", len(others)),
             button=_("Sign out the other sessions"), action_url=url_for("account.end_other_sessions"),
             cancel_url=url_for("account.show_security"), fields={})
-    count = services.end_sessions(current_user, "ended_by_user", utcnow(), keep_id=current.id if current else None)
+    count = services.end_sessions(current_user, SessionEndReason.ENDED_BY_USER, utcnow(),
+                                  keep_id=current.id if current else None)
     if count:
-        activity.record_event(current_user, "auth:session:end", request_client(), utcnow())
+        activity.record_event(current_user, SecurityEventTag.SESSION_END, request_client(), utcnow())
     flash(ngettext("%(num)s other session ended; that device is signed out.",
                    "%(num)s other sessions ended; those devices are signed out.", count), "success")
     return redirect(url_for("account.show_security"), code=303)
@@ -111,8 +113,9 @@ def enable_two_factor():
         codes = twofactor.confirm_setup(current_user, form.code.data, utcnow())
         if codes is not None:
             row = g.get("user_session")  # a thief's session must not outlive the new second factor
-            services.end_sessions(current_user, "2fa_enabled", utcnow(), keep_id=row.id if row else None)
-            activity.record_event(current_user, "auth:2fa:enable", request_client(), utcnow())
+            services.end_sessions(current_user, SessionEndReason.TWO_FACTOR_ENABLED, utcnow(),
+                                  keep_id=row.id if row else None)
+            activity.record_event(current_user, SecurityEventTag.TWO_FACTOR_ENABLE, request_client(), utcnow())
             activity.notify_two_factor_changed(current_user, True, current_app.config)
             if codes:
                 return recovery_codes_page(codes)
@@ -134,7 +137,7 @@ def disable_two_factor():
         if activity.check_second_factor(current_user, form.code.data, request_client(), current_app.config, utcnow()):
             twofactor.disable(current_user)
             still_on = current_user.has_2fa
-            activity.record_event(current_user, "auth:2fa:disable", request_client(), utcnow())
+            activity.record_event(current_user, SecurityEventTag.TWO_FACTOR_DISABLE, request_client(), utcnow())
             activity.notify_two_factor_changed(current_user, still_on, current_app.config,
                                                change="app_off" if still_on else None)
             flash(_("The authenticator app is removed; your passkeys still protect your account.") if still_on
@@ -154,6 +157,6 @@ def regenerate_recovery_codes():
     if not current_user.has_2fa:
         return redirect(url_for("account.show_two_factor"), code=303)
     codes = twofactor.new_recovery_codes(current_user, utcnow())
-    activity.record_event(current_user, "auth:2fa:recovery_codes", request_client(), utcnow())
+    activity.record_event(current_user, SecurityEventTag.RECOVERY_CODES_NEW, request_client(), utcnow())
     activity.notify_two_factor_changed(current_user, True, current_app.config, change="recovery_codes")
     return recovery_codes_page(codes)

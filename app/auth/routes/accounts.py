@@ -10,7 +10,9 @@ from app.auth import activity, services
 from app.auth.blueprint import bp
 from app.auth.forms import RegistrationForm, ResetPasswordForm, ResetRequestForm
 from app.auth.guards import request_client
+from app.auth.models import SecurityEventTag, TokenPurpose
 from app.consent import pipl
+from app.consent.models import SeparateConsentKind
 from app.extensions import limiter
 from app.i18n import select_locale
 from app.security import customer, public
@@ -39,8 +41,8 @@ def register():
             form.email.errors.append(_("Enter a valid e-mail address, like name@example.com."))
         else:
             if made.user is not None and pipl_asked:  # each consent its own event
-                pipl.record(made.user.id, [pipl.CROSS_BORDER] + ([pipl.GUARDIAN] if guardian else []), locale,
-                            current_app.config, utcnow())
+                kinds = [SeparateConsentKind.CROSS_BORDER, *([SeparateConsentKind.GUARDIAN] if guardian else [])]
+                pipl.record(made.user.id, kinds, locale, current_app.config, utcnow())
             return render_template("auth/check_inbox.html", email=services.normalise_email(form.email.data))
     return render_template("auth/register.html", form=form, pipl_asked=pipl_asked, guardian=guardian,
                            transfer=pipl.transfer_facts(current_app.config) if pipl_asked else None)
@@ -54,7 +56,7 @@ def verify_email(token: str):
     if user is None:
         return render_template("auth/verify_failed.html"), 400
     if changed:
-        activity.record_event(user, "auth:email:change", request_client(), utcnow())
+        activity.record_event(user, SecurityEventTag.EMAIL_CHANGE, request_client(), utcnow())
     flash(_("Thank you, your e-mail address %(email)s is confirmed.", email=user.email), "success")
     if current_user.is_authenticated:
         return redirect(url_for("account.show_dashboard"))
@@ -97,14 +99,14 @@ def reset_request():
 @public
 def reset_password(token: str):
     """Choose a new password from an e-mailed link (single use, one hour)."""
-    found = services.find_token(token, services.RESET_PASSWORD, utcnow())
+    found = services.find_token(token, TokenPurpose.RESET_PASSWORD, utcnow())
     if found is None:
         return render_template("auth/reset_failed.html"), 400
     form = ResetPasswordForm(email=found.user.email)
     if form.validate_on_submit():
         user = services.reset_password(token, form.password.data, current_app.config, utcnow(), request.remote_addr)
         if user is not None:
-            activity.record_event(user, "auth:password:reset", request_client(), utcnow())
+            activity.record_event(user, SecurityEventTag.PASSWORD_RESET, request_client(), utcnow())
         current_app.logger.info("auth:password:reset user=%s", user.id if user else None)
         if current_user.is_authenticated:
             logout_user()

@@ -13,6 +13,7 @@ from app.auth import activity, passkeys, services, signin
 from app.auth.blueprint import bp, finish_pending_sign_in, finish_sign_in, pending_sign_in
 from app.auth.forms import LoginForm, PasskeyForm, PasskeyReauthForm, ReauthForm, SecondFactorForm
 from app.auth.guards import request_client
+from app.auth.models import SecurityEventTag
 from app.auth.pages import REFUSALS, SECOND_FACTOR_LIMIT, render_login, render_reauth, render_second_factor
 from app.auth.passwords import verify_password
 from app.auth.signin import Step
@@ -48,7 +49,7 @@ def _check(form, purpose: str, user, password_confirmed: bool = False):
     except passkeys.PasskeyRefused as refused:
         if refused.reason == "cloned":  # found now: on record, and the owner is told at once
             owner = refused.passkey.user
-            activity.record_event(owner, "auth:passkey:cloned", request_client(), utcnow())
+            activity.record_event(owner, SecurityEventTag.PASSKEY_CLONED, request_client(), utcnow())
             activity.notify_passkey_cloned(owner, refused.passkey.name, current_app.config)
             keep_on_error()  # a cloned passkey's mark and its security event stay with the refusal
         form.credential.errors.append(str(REASONS.get(refused.reason.replace("_before", ""), NOT_ACCEPTED)))
@@ -96,7 +97,7 @@ def login_second_factor_passkey():
                                     throttled_minutes=max(1, round(verdict.retry_after / 60)))
     if _check(form, passkeys.SECOND_FACTOR, user) is None:
         throttle_hit(SECOND_FACTOR_LIMIT, key)
-        activity.record_event(user, "auth:login:failure", request_client(), utcnow())
+        activity.record_event(user, SecurityEventTag.LOGIN_FAILURE, request_client(), utcnow())
         keep_on_error()  # the failed attempt's security event stays with the 400
         return render_second_factor(user, SecondFactorForm(formdata=None), 400, passkey_errors=form.credential.errors)
     return finish_pending_sign_in(user)

@@ -12,6 +12,7 @@ from app.auth import activity, services, signin
 from app.auth.blueprint import bp, finish_pending_sign_in, finish_sign_in, pending_sign_in
 from app.auth.forms import LoginForm, ReauthForm, SecondFactorForm
 from app.auth.guards import request_client
+from app.auth.models import SecurityEventTag, SessionEndReason
 from app.auth.pages import REFUSALS, SECOND_FACTOR_LIMIT, render_login, render_reauth, render_second_factor
 from app.auth.passwords import verify_password
 from app.auth.signin import Step
@@ -73,7 +74,7 @@ def login_second_factor():
         now = utcnow()
         if not activity.check_second_factor(user, form.code.data, request_client(), current_app.config, now):
             throttle_hit(SECOND_FACTOR_LIMIT, key)
-            activity.record_event(user, "auth:login:failure", request_client(), now)
+            activity.record_event(user, SecurityEventTag.LOGIN_FAILURE, request_client(), now)
             form.code.errors.append(_("That code is not right, or was already used."))
             return render_second_factor(user, form)
         return finish_pending_sign_in(user)
@@ -113,8 +114,8 @@ def logout():
     """Sign out: end this session row and forget the browser's session."""
     row = g.get("user_session")
     if row is not None:
-        services.end_session(row, "logout", utcnow())
-        activity.record_event(row.user, "auth:logout", request_client(), utcnow())
+        services.end_session(row, SessionEndReason.LOGOUT, utcnow())
+        activity.record_event(row.user, SecurityEventTag.LOGOUT, request_client(), utcnow())
         current_app.logger.info("auth:logout user=%s", row.user_id)
     logout_user()
     session.clear()

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.audit import access
-from app.audit.models import AuditEntry
+from app.audit.models import AccessCategory, AuditEntry
 from app.auth import services as auth_services
 from app.auth.models import User
 from app.billing import services as billing
@@ -63,8 +63,9 @@ def show_user(user_id: int):
         if not form.validate_on_submit():
             return render_template("staff/user_reason.html", user_id=user_id, categories=access.CATEGORIES,
                                    form=form.data, missing=True), 400
-        entry = staff_services.open_user_record(current_user, user, form.category.data, form.reference.data,
-                                                form.reason.data, current_app.config, utcnow(), request.remote_addr)
+        entry = staff_services.open_user_record(current_user, user, AccessCategory(form.category.data),
+                                                form.reference.data, form.reason.data, current_app.config, utcnow(),
+                                                request.remote_addr)
         recent = sorted(grants.items(), key=lambda item: item[1][1])[-19:]
         session["staff_record_views"] = {**dict(recent), str(user_id): [entry.id, time.time()]}
         return redirect(url_for("staff.show_user", user_id=user_id), code=303)

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from app.contact import services as contact
 from app.contact.forms import AssignForm, StaffReplyForm
-from app.contact.models import STATUSES, TOPICS
+from app.contact.models import STATUSES, TOPICS, ContactTopic
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
@@ -22,7 +22,7 @@ from app.timeutil import utcnow
 def list_messages():
     """The inbox: filter by status and topic, search by reference or e-mail."""
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
-    topic = request.args.get("topic") if request.args.get("topic") in TOPICS else None
+    topic = ContactTopic(request.args["topic"]) if request.args.get("topic") in TOPICS else None
     query = (request.args.get("q") or "").strip()[:254] or None
     threads = contact.inbox(status, topic, query)
     if query:

@@ -13,7 +13,7 @@ from app.labels import label
 from app.rights import inventory, staff_actions
 from app.rights import workflow as rights
 from app.rights.forms import StaffRequestForm
-from app.rights.models import CLOSED_STATUSES, RequestStatus
+from app.rights.models import CLOSED_STATUSES, RequestStatus, RequestType
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
@@ -89,7 +89,7 @@ def _render_request(req, owner, form, status, confirm: str | None = None):
     today = utcnow().date()
     open_request = req.status not in CLOSED_STATUSES
     holdings = inventory.holdings(req.email, current_app.config) \
-        if open_request and req.type in ("erasure", "access") else None
+        if open_request and req.type in (RequestType.ERASURE, RequestType.ACCESS) else None
     return render_template("staff/request.html", req=req, owner=owner, form=form, today=today,
                            hold=rights.active_hold(owner.id, today) if owner else None, holdings=holdings,
                            confirm=confirm), status
