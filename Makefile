@@ -51,12 +51,12 @@ run: compile-translations migrate
 	SITE_URL=$(SITE_URL) $(FLASK) demo-data
 	SITE_URL=$(SITE_URL) $(FLASK) run --host $(HOST) --port $(PORT)
 
-# The suite runs on TEST_WORKERS processes (pytest-xdist; one file stays on one worker); 1 runs it
+# The suite runs on TEST_WORKERS processes (pytest-xdist; an idle worker takes tests from the busy one); 1 runs it
 # in this process, in file order.
 TEST_WORKERS ?= 2
 test: dev-venv
 	$(BIN)/pybabel -q compile -d translations
-	$(BIN)/python -m pytest --cov --cov-report=term $(if $(filter 1,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
+	$(BIN)/python -m pytest --cov --cov-report=term $(if $(filter 1,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist worksteal)
 
 lint: dev-venv
 	$(BIN)/ruff check .
