@@ -14,14 +14,13 @@ import pytest
 from sqlalchemy import func, select
 
 from app.auth.models import User, UserRole
-from app.billing import services
 from app.billing.models import CreditEntry, Dispute, Order
 from app.email import OutboxMessage
 from app.extensions import db as _db
 from app.timeutil import utcnow
 from tests.billing.test_concurrency import post_event
 from tests.billing.test_webhooks import SECRET, event, post, session_obj
-from tests.fixtures.factories import UserFactory, charge_call, make_customer
+from tests.fixtures.factories import OrderFactory, UserFactory, charge_call, make_customer
 from tests.fixtures.visitor import AuthActions, bearer, turn_on_2fa
 from tests.staff.test_routes import PASSWORD, make_staff
 
@@ -71,13 +70,13 @@ def paid(app, runner, outbox):
     buyer = app.test_client()
     AuthActions(buyer, outbox).register("buyer@example.com")
     AuthActions(buyer, outbox).login("buyer@example.com")
-    with app.app_context():
+    with app.test_request_context():
         user = _db.session.scalar(select(User).where(User.email == "buyer@example.com"))
-        order = services.create_order(user, "starter", app.config["PRICING"], utcnow())
-        order.checkout_session_id = "cs_test_1"
+        order = OrderFactory(user=user)
         _db.session.commit()
-        reference, user_id = order.reference, user.id
-    paid = post(app.test_client(), event("checkout.session.completed", session_obj({"reference": reference})))
+        opened, user_id = {"reference": order.reference, "session_id": order.checkout_session_id}, user.id
+        reference = order.reference
+    paid = post(app.test_client(), event("checkout.session.completed", session_obj(opened)))
     assert paid.get_json()["outcome"] == "paid"
     with app.app_context():
         charge_call(user_id, 4_000, "spent")
@@ -205,15 +204,14 @@ def test_the_same_dispute_posted_concurrently_by_real_clients_holds_the_credits_
     against gunicorn (2 workers x 8 threads), on SQLite as on PostgreSQL."""
     app = make_app(STRIPE_WEBHOOK_SECRET=SECRET)
     user_id, _ = make_customer(app, "racer@example.com", credits=0)
-    with app.app_context():
+    with app.test_request_context():
         staff = UserFactory(email="billing@example.com", created_at=utcnow())
         _db.session.add(UserRole(user_id=staff.id, role="billing"))
-        order = services.create_order(_db.session.get(User, user_id), "starter", app.config["PRICING"], utcnow())
-        order.checkout_session_id = "cs_test_1"
+        order = OrderFactory(user=_db.session.get(User, user_id))
         _db.session.commit()
-        reference = order.reference
+        reference, opened = order.reference, {"reference": order.reference, "session_id": order.checkout_session_id}
     url = serve(STRIPE_WEBHOOK_SECRET=SECRET)
-    assert post_event(url, event("checkout.session.completed", session_obj({"reference": reference})), SECRET) == 200
+    assert post_event(url, event("checkout.session.completed", session_obj(opened)), SECRET) == 200
     same = event("charge.dispute.created", dispute(), event_id="evt_dp_race")
     others = [event("charge.dispute.updated", dispute(status="needs_response"), event_id=f"evt_dp_u{n}")
               for n in range(12)]
@@ -235,12 +233,11 @@ def test_the_same_dispute_posted_concurrently_by_real_clients_holds_the_credits_
 
 def test_credits_held_below_zero_stop_api_calls_until_the_dispute_is_won(app, client):
     user_id, secret = make_customer(app, "caller@example.com", credits=0)
-    with app.app_context():
-        order = services.create_order(_db.session.get(User, user_id), "starter", app.config["PRICING"], utcnow())
-        order.checkout_session_id = "cs_test_1"
+    with app.test_request_context():
+        order = OrderFactory(user=_db.session.get(User, user_id))
         _db.session.commit()
-        reference = order.reference
-    post(client, event("checkout.session.completed", session_obj({"reference": reference})))
+        opened = {"reference": order.reference, "session_id": order.checkout_session_id}
+    post(client, event("checkout.session.completed", session_obj(opened)))
     with app.app_context():
         charge_call(user_id, 4_000, "spent")
         _db.session.commit()

@@ -5,7 +5,6 @@ naming an earlier state is answered 200 and changes nothing."""
 import pytest
 from sqlalchemy import select
 
-from app.auth.models import User
 from app.billing import disputes, services
 from app.billing.models import (
     ORDER_TRANSITIONS,
@@ -20,8 +19,7 @@ from app.billing.models import (
 from app.extensions import db as _db
 from app.states import IllegalTransition
 from app.timeutil import utcnow
-from tests.billing.test_webhooks import SECRET, event, post, session_obj, state, stripe_refund
-from tests.fixtures.factories import make_customer
+from tests.billing.test_webhooks import SECRET, event, pending_order, post, session_obj, state, stripe_refund
 
 
 @pytest.fixture
@@ -31,12 +29,7 @@ def app(make_app):
 
 @pytest.fixture
 def order(app):
-    user_id, _ = make_customer(app, credits=0)
-    with app.app_context():
-        created = services.create_order(_db.session.get(User, user_id), "starter", app.config["PRICING"], utcnow())
-        created.checkout_session_id = "cs_test_1"
-        _db.session.commit()
-        return {"reference": created.reference, "user_id": user_id}
+    return pending_order(app)
 
 
 def test_a_late_expiry_leaves_a_paid_order_paid(app, client, order):

@@ -13,7 +13,7 @@ from app.billing import services
 from app.billing.models import CreditEntry, Order, WebhookEvent
 from app.extensions import db as _db
 from app.timeutil import utcnow
-from tests.fixtures.factories import charge_call, make_customer
+from tests.fixtures.factories import OrderFactory, charge_call, make_customer
 
 SECRET = "whsec_test_secret"
 
@@ -23,15 +23,18 @@ def app(make_app):
     return make_app(STRIPE_WEBHOOK_SECRET=SECRET)
 
 
+def pending_order(app) -> dict:
+    """A customer with no credits and one order whose checkout opened (``OrderFactory``)."""
+    user_id, _ = make_customer(app, credits=0)
+    with app.test_request_context():
+        created = OrderFactory(user=_db.session.get(User, user_id))
+        _db.session.commit()
+        return {"reference": created.reference, "user_id": user_id, "session_id": created.checkout_session_id}
+
+
 @pytest.fixture
 def order(app):
-    user_id, _ = make_customer(app, credits=0)
-    with app.app_context():
-        user = _db.session.get(User, user_id)
-        created = services.create_order(user, "starter", app.config["PRICING"], utcnow())
-        created.checkout_session_id = "cs_test_1"
-        _db.session.commit()
-        return {"reference": created.reference, "user_id": user_id}
+    return pending_order(app)
 
 
 def event(kind, obj, event_id=None):
@@ -40,7 +43,7 @@ def event(kind, obj, event_id=None):
 
 
 def session_obj(order, **fields):
-    return {"object": "checkout.session", "id": "cs_test_1", "client_reference_id": order["reference"],
+    return {"object": "checkout.session", "id": order["session_id"], "client_reference_id": order["reference"],
             "metadata": {"order_reference": order["reference"]}, "payment_status": "paid",
             "payment_intent": "pi_test_1", **fields}
 
