@@ -33,6 +33,7 @@ from app.keys import routes as keys_routes
 from app.labels import TEMPLATE_STATES, label, label_list
 from app.legal import routes as legal_routes
 from app.metering.services import register_metering, shown_balance
+from app.organisations import models as _organisation_models  # noqa: F401 - the tables the others refer to
 from app.pages import routes as pages_routes
 from app.rights import routes as rights_routes
 from app.security import register_security

@@ -73,18 +73,6 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
     totp_enabled_at: Mapped[datetime | None]
     totp_last_counter: Mapped[int | None]  # the newest time step used: no code works twice
-    # Credits: the balance always equals the sum of the user's credit ledger (flask credits verify).
-    credit_balance: Mapped[int] = mapped_column(default=0, server_default="0")
-    # The lowest low-credit threshold already announced by e-mail (reset when credits are added).
-    low_credit_notified: Mapped[int | None]
-    low_credit_notified_at: Mapped[datetime | None]  # the last low-credit mail (at most one per window)
-    # The customer's low-balance thresholds ("25%,10%,5%", "500,100": a share of the last 30 days'
-    # use or credits; None: LOW_CREDIT_THRESHOLDS), and the balances they come to now, highest first
-    # (computed on saving, on a top-up and daily by `flask credits refresh-alerts`).
-    alert_thresholds: Mapped[str | None] = mapped_column(db.String(100))
-    alert_levels: Mapped[str | None] = mapped_column(db.String(200))
-    # An optional cap on the credits all keys together may spend in a calendar month (UTC).
-    monthly_spend_limit: Mapped[int | None]
     # Closure: reopened by signing in within ACCOUNT_GRACE_DAYS; erased after ACCOUNT_PURGE_DAYS.
     closed_at: Mapped[datetime | None] = mapped_column(index=True)
     erased_at: Mapped[datetime | None]

@@ -52,7 +52,7 @@ class CreditEntry(db.Model):
     __tablename__ = "credit_ledger"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(db.String(20))
     amount: Mapped[int]  # positive: credits added; negative: credits used or removed
@@ -83,9 +83,12 @@ class Order(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(db.String(20), unique=True)  # ORD-7KQ2-9XW4
-    # SET NULL: the order outlives an erased account (tax law), without the buyer's identity.
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True,
-                                                info=PERSONAL)
+    # SET NULL: the order outlives a deleted organisation and an erased buyer (tax law), without
+    # the buyer's identity. The organisation owns it; ``placed_by_id`` is the member who bought.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"),
+                                                        index=True)
+    placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True,
+                                                     info=PERSONAL)
     pack_id: Mapped[str] = mapped_column(db.String(40))
     pack_name: Mapped[str] = mapped_column(db.String(80))
     credits: Mapped[int]
@@ -268,10 +271,10 @@ class AlertRecipient(db.Model):
     """Another address that gets an account's usage alerts, once its owner confirmed it by link."""
 
     __tablename__ = "alert_recipients"
-    __table_args__ = (db.UniqueConstraint("user_id", "email"),)
+    __table_args__ = (db.UniqueConstraint("organisation_id", "email"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     email: Mapped[str] = mapped_column(db.String(254), info=PERSONAL)
     token_hash: Mapped[str | None] = mapped_column(db.String(64), unique=True)  # the link's, until confirmed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -303,7 +306,8 @@ class BillingDetails(db.Model):
 
     __tablename__ = "billing_details"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                                 primary_key=True)
     name: Mapped[str] = mapped_column(db.String(200), info=PERSONAL)
     address: Mapped[str] = mapped_column(db.Text, info=PERSONAL)
     country: Mapped[str] = mapped_column(db.String(2))

@@ -37,7 +37,10 @@ class ApiKey(db.Model):
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    # The member who made it (None once their account is erased): a removed member's keys are
+    # revoked unless the remover keeps them working for the organisation.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     name: Mapped[str] = mapped_column(db.String(60))
     prefix: Mapped[str] = mapped_column(db.String(16))
     secret_hash: Mapped[str] = mapped_column(db.String(64), unique=True)

@@ -24,7 +24,7 @@ class ApiCall(db.Model):
 
     __tablename__ = "api_calls"
     __table_args__ = (
-        Index("ix_api_calls_user_id_created_at", "user_id", "created_at"),
+        Index("ix_api_calls_organisation_id_created_at", "organisation_id", "created_at"),
         UniqueConstraint("request_id", "created_at", name="uq_api_calls_request_id_created_at"),
         # The calls whose IP is still whole, in time order: the daily truncation walks only these.
         Index("ix_api_calls_ip_whole", "created_at", sqlite_where=db.column("ip_truncated") == false(),
@@ -32,13 +32,13 @@ class ApiCall(db.Model):
         # The explorer's key filter (and ON DELETE SET NULL when a key is deleted), and its
         # "failures only", which would otherwise read a thousand calls for each one it shows.
         Index("ix_api_calls_key_id_created_at", "key_id", "created_at"),
-        Index("ix_api_calls_failed", "user_id", "created_at", sqlite_where=db.column("status") >= 500,
+        Index("ix_api_calls_failed", "organisation_id", "created_at", sqlite_where=db.column("status") >= 500,
               postgresql_where=db.column("status") >= 500),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[str] = mapped_column(db.String(32))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     method: Mapped[str] = mapped_column(db.String(8))
@@ -51,15 +51,15 @@ class ApiCall(db.Model):
 
 
 class UsageDaily(db.Model):
-    """Calls, credits and errors per day, account, key and endpoint, updated with every call."""
+    """Calls, credits and errors per day, organisation, key and endpoint, updated with every call."""
 
     __tablename__ = "usage_daily"
-    __table_args__ = (UniqueConstraint("day", "user_id", "key_id", "endpoint"),
-                      Index("ix_usage_daily_user_id_day", "user_id", "day"))
+    __table_args__ = (UniqueConstraint("day", "organisation_id", "key_id", "endpoint"),
+                      Index("ix_usage_daily_organisation_id_day", "organisation_id", "day"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date]
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     endpoint: Mapped[str] = mapped_column(db.String(100))
     calls: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,120 @@
+"""Organisations and their memberships, the roles members hold and what each role may do."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.retention import PERSONAL, Rule, register
+from app.timeutil import utcnow
+
+
+class Role(StrEnum):
+    """A member's role in an organisation (``Membership.role``)."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+    BILLING = "billing"
+    VIEWER = "viewer"
+
+
+class Permission(StrEnum):
+    """What a member may do in the organisation; every customer page names the one it needs."""
+
+    VIEW = "view"  # the dashboard, keys, usage, orders and the team, read-only
+    MANAGE_KEYS = "manage_keys"  # create, change, rotate and revoke API keys
+    MANAGE_BILLING = "manage_billing"  # buy credits, billing details, spend limit, alerts
+    MANAGE_MEMBERS = "manage_members"  # invite, remove, change roles
+    MANAGE_ORGANISATION = "manage_organisation"  # rename, close, hand over ownership
+
+
+# The one permission table: a page or action checks ``may(role, permission)``, never a role name.
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(Permission),
+    Role.ADMIN: frozenset({Permission.VIEW, Permission.MANAGE_KEYS, Permission.MANAGE_BILLING,
+                           Permission.MANAGE_MEMBERS}),
+    Role.DEVELOPER: frozenset({Permission.VIEW, Permission.MANAGE_KEYS}),
+    Role.BILLING: frozenset({Permission.VIEW, Permission.MANAGE_BILLING}),
+    Role.VIEWER: frozenset({Permission.VIEW}),
+}
+
+
+def may(role: str | None, permission: Permission) -> bool:
+    """Whether a member holding ``role`` may do ``permission`` (an unknown role may do nothing)."""
+    try:
+        return permission in PERMISSIONS[Role(role)]
+    except ValueError:
+        return False
+
+
+class Organisation(db.Model):
+    """A team (or one person's personal organisation): it owns the credits and the keys.
+
+    Ids come from their own sequence (``sqlite_autoincrement``: never reused on SQLite either), so
+    an organisation's id is no user's id by design; the migration that created the table gave each
+    existing account's personal organisation its user's id, so the tables that moved to it kept
+    their values.
+    """
+
+    __tablename__ = "organisations"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None for a personal organisation: it is shown as "Personal" and copies no one's name.
+    name: Mapped[str | None] = mapped_column(db.String(80), info=PERSONAL)
+    personal: Mapped[bool] = mapped_column(default=False, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Credits: the balance always equals the sum of the organisation's credit ledger (flask credits verify).
+    credit_balance: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The lowest low-credit threshold already announced by e-mail (reset when credits are added).
+    low_credit_notified: Mapped[int | None]
+    low_credit_notified_at: Mapped[datetime | None]  # the last low-credit mail (at most one per window)
+    # The low-balance thresholds ("25%,10%,5%", "500,100": a share of the last 30 days' use or
+    # credits; None: LOW_CREDIT_THRESHOLDS), and the balances they come to now, highest first
+    # (computed on saving, on a top-up and daily by `flask credits refresh-alerts`).
+    alert_thresholds: Mapped[str | None] = mapped_column(db.String(100))
+    alert_levels: Mapped[str | None] = mapped_column(db.String(200))
+    # An optional cap on the credits all keys together may spend in a calendar month (UTC).
+    monthly_spend_limit: Mapped[int | None]
+    # Suspended by staff: no API calls until unsuspended. Closed: its keys are revoked.
+    suspended_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="organisation",
+                                                         cascade="all, delete-orphan", passive_deletes=True)
+
+
+class Membership(db.Model):
+    """A person's place in an organisation, with the role that says what they may do there."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("organisation_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(db.String(20))  # a Role
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="memberships")
+    user = relationship("User", lazy="joined")
+
+    def may(self, permission: Permission) -> bool:
+        return may(self.role, permission)
+
+
+register(Rule(
+    name="organisations.kept",
+    model=Organisation,
+    action="keep",
+    days_setting="ACCOUNT_PURGE_DAYS",
+    default_days=30,
+    description="An organisation's name is kept while it exists; a closed organisation's is removed with "
+                "its last owner's account.",
+    legal_basis="contract: the organisation is the customer",
+))
