@@ -33,7 +33,7 @@ from app.keys import routes as keys_routes
 from app.labels import TEMPLATE_STATES, label, label_list
 from app.legal import routes as legal_routes
 from app.metering.services import register_metering, shown_balance
-from app.organisations import models as _organisation_models  # noqa: F401 - the tables the others refer to
+from app.organisations import routes as organisations_routes
 from app.pages import routes as pages_routes
 from app.rights import routes as rights_routes
 from app.security import register_security
@@ -111,7 +111,7 @@ def register_extensions(app: Flask) -> None:
 # The domain packages' routes modules: each exposes its blueprint (``bp``) and, when it has
 # application-wide hooks, an ``init_app(app)``.
 DOMAINS = (pages_routes, auth_routes, account_routes, staff_routes, consent_routes, keys_routes, usage_routes,
-           api_routes, billing_routes, contact_routes, rights_routes, legal_routes, drp_routes)
+           api_routes, billing_routes, contact_routes, rights_routes, legal_routes, drp_routes, organisations_routes)
 
 
 def register_domains(app: Flask) -> None:

@@ -23,12 +23,13 @@ from app.consent.registry import CATEGORIES, ConsentCategory
 from app.contact.models import ContactTopic, MessageKind, ThreadStatus
 from app.drp.models import DrpStatus
 from app.keys.models import KeyState
+from app.organisations.models import Role
 from app.rights.models import RequestStatus, RequestType
 
 TEMPLATE_STATES = {enum.__name__: enum for enum in (
     AccessCategory, AnchorKind, AuditAction, BreachStage, ConsentCategory, ConsentMethod, ContactTopic, CreditKind,
     DisputeStatus, DrpStatus, InvoiceKind, KeyState, MessageKind, OrderStatus, RefundStatus, RequestStatus,
-    RequestType, SecurityEventTag, SeparateConsentKind, ThreadStatus)}
+    RequestType, Role, SecurityEventTag, SeparateConsentKind, ThreadStatus)}
 
 LABELS: dict[str, dict[str, object]] = {
     "order": {
@@ -162,6 +163,10 @@ LABELS: dict[str, dict[str, object]] = {
     },
     "role": {
         "support": _l("Support"), "billing": _l("Billing"), "privacy": _l("Privacy"), "admin": _l("Administrator"),
+    },
+    "member_role": {
+        Role.OWNER: _l("Owner"), Role.ADMIN: _l("Admin"), Role.DEVELOPER: _l("Developer"),
+        Role.BILLING: _l("Billing"), Role.VIEWER: _l("Viewer"),
     },
     "credit": {
         CreditKind.SIGNUP_BONUS: _l("welcome credits"), CreditKind.PURCHASE: _l("purchase"),

@@ -13,6 +13,7 @@ from app.auth.provisioning import create_staff
 from app.billing.models import CreditKind
 from app.billing.services import add_credits
 from app.extensions import db
+from app.organisations import services as organisations
 
 DEMO_EMAIL = "demo@twtapi.com"
 DEMO_PASSWORD = "sample-customer-2025-twtapi"  # noqa: S105 - printed by `flask demo-data`, development only
@@ -42,7 +43,8 @@ def ensure_demo_customer(config, now: datetime) -> tuple[User, bool]:
     )
     db.session.add(user)
     db.session.flush()
-    add_credits(user, 10_000, CreditKind.ADJUSTMENT, now, reason="demo credits")
+    organisation = organisations.create_personal(user, now)
+    add_credits(organisation, 10_000, CreditKind.ADJUSTMENT, now, reason="demo credits")
     return user, True
 
 

@@ -19,6 +19,7 @@ from app.email import external_url, queue_email, render_email
 from app.extensions import db
 from app.legal import services as legal
 from app.legal.models import PolicyNotice
+from app.organisations import services as organisations
 from app.security import hash_token, new_token
 
 TOKEN_LIFETIMES = {
@@ -111,6 +112,7 @@ def register(email: str, password: str, nickname: str | None, locale: str, confi
     )
     db.session.add(user)
     db.session.flush()
+    organisations.create_personal(user, now)
     send_verification(user, config, now)
     return Registration(user=user)
 
@@ -150,7 +152,8 @@ def confirm_email_token(secret: str, config, now: datetime) -> tuple[User | None
     if token.purpose == TokenPurpose.CHANGE_EMAIL or first_confirmation:
         user.email_verified_at = now
     if first_confirmation and config["PRICING"].signup_credits:
-        add_credits(user, config["PRICING"].signup_credits, CreditKind.SIGNUP_BONUS, now, reason="welcome credits")
+        add_credits(organisations.personal_organisation(user.id), config["PRICING"].signup_credits,
+                    CreditKind.SIGNUP_BONUS, now, reason="welcome credits")
     db.session.flush()
     return user, token.purpose == TokenPurpose.CHANGE_EMAIL
 

@@ -12,8 +12,9 @@ from app.auth.guards import recent_auth_required, request_client, take_pending_f
 from app.auth.models import SecurityEventTag
 from app.keys import services
 from app.keys.forms import CreateKeyForm, EditKeyForm, RotateKeyForm
+from app.organisations.access import current_organisation, member
+from app.organisations.models import Permission
 from app.pricing import get_pricing
-from app.security import customer
 from app.timeutil import utcnow
 
 bp = Blueprint("keys", __name__)
@@ -30,21 +31,21 @@ def _render_list(form=None, status=200):
     if form is None:  # what was typed before a re-authentication, shown again
         typed = take_pending_form("keys.create_key") or {}
         form = CreateKeyForm(formdata=None, data={k: typed[k] for k in ("name", "rate_limit") if typed.get(k)})
-    return render_template("keys/list.html", keys=services.all_keys(current_user), now=utcnow(),
+    return render_template("keys/list.html", keys=services.all_keys(current_organisation()), now=utcnow(),
                            form=form, rotate_form=RotateKeyForm(formdata=None),
                            action_form=ActionForm(), max_keys=get_pricing().max_keys,
                            account_limit=get_pricing().rate_limit_per_minute), status
 
 
 @bp.get("/account/keys")
-@customer
+@member(Permission.VIEW)
 def list_keys():
-    """The user's keys with their prefix, dates and status."""
+    """The organisation's keys with their prefix, maker, dates and status."""
     return _render_list()
 
 
 @bp.post("/account/keys")
-@customer
+@member(Permission.MANAGE_KEYS)
 @recent_auth_required
 def create_key():
     """Create a key (verified accounts only) and show its secret once."""
@@ -55,10 +56,10 @@ def create_key():
     if not form.validate_on_submit():
         return _render_list(form, 400)
     try:
-        key, secret = services.create_key(current_user, form.name.data, form.rate_limit.data, get_pricing().max_keys,
+        key, secret = services.create_key(current_organisation(), current_user, form.name.data, form.rate_limit.data, get_pricing().max_keys,
                                           current_app.config, utcnow(), **form.controls())
     except services.KeyLimitReached:
-        form.name.errors.append(_("You already have %(count)s active keys, the most an account can have. "
+        form.name.errors.append(_("You already have %(count)s active keys, the most an organisation can have. "
                                   "Revoke one first.", count=get_pricing().max_keys))
         return _render_list(form, 400)
     activity.record_event(current_user, SecurityEventTag.API_KEY_CREATE, request_client(), utcnow())
@@ -66,18 +67,18 @@ def create_key():
 
 
 @bp.route("/account/keys/<int:key_id>", methods=["GET", "POST"])
-@customer
+@member(Permission.MANAGE_KEYS)
 def edit_key(key_id: int):
     """Rename a key or change what it may do (endpoint groups, addresses, expiry); the secret stays."""
     try:
-        key = services.get_own_key(current_user, key_id)
+        key = services.get_own_key(current_organisation(), key_id)
     except services.KeyNotFound:
         abort(404)
     if not key.editable(utcnow()):
         abort(404)
     form = EditKeyForm() if request.method == "POST" else EditKeyForm(formdata=None, data=_controls_data(key))
     if request.method == "POST" and form.validate_on_submit():
-        services.update_key(current_user, key_id, form.name.data, **form.controls())
+        services.update_key(current_organisation(), key_id, form.name.data, **form.controls())
         flash(_("Key “%(name)s” saved; its next call follows the new settings. The secret is unchanged.",
                 name=key.name), "success")
         return redirect(url_for("keys.list_keys"), code=303)
@@ -93,12 +94,12 @@ def _controls_data(key):
 
 
 @bp.post("/account/keys/<int:key_id>/revoke")
-@customer
+@member(Permission.MANAGE_KEYS)
 def revoke_key(key_id: int):
     """Revoke a key after a confirmation step (the same form posted with confirmed=yes): its next
     request is refused."""
     try:
-        key = services.get_own_key(current_user, key_id)
+        key = services.get_own_key(current_organisation(), key_id)
     except services.KeyNotFound:
         flash(_("That key does not exist."), "error")
         return redirect(url_for("keys.list_keys"), code=303)
@@ -109,7 +110,7 @@ def revoke_key(key_id: int):
                           "you can make a new key.", prefix=key.prefix),
             button=_("Revoke the key"), action_url=url_for("keys.revoke_key", key_id=key.id),
             cancel_url=url_for("keys.list_keys"), fields={})
-    services.revoke_key(current_user, key_id, utcnow())
+    services.revoke_key(current_organisation(), key_id, utcnow())
     activity.record_event(current_user, SecurityEventTag.API_KEY_REVOKE, request_client(), utcnow())
     flash(_("Key “%(name)s” (%(prefix)s…) revoked; calls with it now get 401.", name=key.name, prefix=key.prefix),
           "success")
@@ -117,7 +118,7 @@ def revoke_key(key_id: int):
 
 
 @bp.post("/account/keys/<int:key_id>/rotate")
-@customer
+@member(Permission.MANAGE_KEYS)
 @recent_auth_required
 def rotate_key(key_id: int):
     """Replace a key; the old one keeps working for the chosen grace period (7 days at most)."""
@@ -125,7 +126,7 @@ def rotate_key(key_id: int):
     if not form.validate_on_submit():
         return _render_list(status=400)
     try:
-        key, secret = services.rotate_key(current_user, key_id, form.grace_days.data, get_pricing().max_keys,
+        key, secret = services.rotate_key(current_organisation(), current_user, key_id, form.grace_days.data, get_pricing().max_keys,
                                           current_app.config, utcnow())
     except services.KeyNotFound:
         flash(_("That key does not exist or no longer works."), "error")
@@ -135,7 +136,7 @@ def rotate_key(key_id: int):
               "error")
         return redirect(url_for("keys.list_keys"), code=303)
     except services.KeyLimitReached:
-        flash(_("You have %(count)s working keys, the most an account can have, and a grace period keeps one "
+        flash(_("You have %(count)s working keys, the most an organisation can have, and a grace period keeps one "
                 "more working. Replace the key with no grace period, or revoke a key first.",
                 count=get_pricing().max_keys), "error")
         return redirect(url_for("keys.list_keys"), code=303)

@@ -13,6 +13,8 @@ from app.database import lock_row
 from app.email import external_url, queue_email
 from app.extensions import db
 from app.keys.models import KEY_PREFIX, KEY_TRANSITIONS, ApiKey, KeyState
+from app.organisations import services as organisations
+from app.organisations.models import Organisation
 from app.security import hash_token
 
 VISIBLE_PREFIX_LENGTH = 12  # "twt_" and 8 random characters, shown in lists
@@ -20,11 +22,11 @@ MAX_GRACE_DAYS = 7
 
 
 class KeyLimitReached(Exception):
-    """The account already has the maximum number of active keys."""
+    """The organisation already has the maximum number of active keys."""
 
 
 class KeyNotFound(Exception):
-    """No usable key of this user has that id."""
+    """No usable key of this organisation has that id."""
 
 
 def new_secret() -> str:
@@ -32,12 +34,13 @@ def new_secret() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def active_keys(user: User, now: datetime) -> list[ApiKey]:
-    return [k for k in all_keys(user) if k.usable(now)]
+def active_keys(organisation: Organisation, now: datetime) -> list[ApiKey]:
+    return [k for k in all_keys(organisation) if k.usable(now)]
 
 
-def all_keys(user: User) -> list[ApiKey]:
-    return list(db.session.scalars(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.id.desc())))
+def all_keys(organisation: Organisation) -> list[ApiKey]:
+    return list(db.session.scalars(select(ApiKey).where(ApiKey.organisation_id == organisation.id)
+                                   .order_by(ApiKey.id.desc())))
 
 
 MAX_NETWORKS = 50
@@ -76,10 +79,10 @@ def set_controls(key: ApiKey, scopes: list[str] | None, networks: list[str], val
         key.valid_until, key.expiry_notice_at = valid_until, None
 
 
-def update_key(user: User, key_id: int, name: str, scopes: list[str] | None, networks: list[str],
+def update_key(organisation: Organisation, key_id: int, name: str, scopes: list[str] | None, networks: list[str],
                valid_until: datetime | None, caps: tuple[int | None, int | None] = (None, None)) -> ApiKey:
     """Rename a key or change its controls; the secret stays the same. Effective on its next call."""
-    key = get_own_key(user, key_id)
+    key = get_own_key(organisation, key_id)
     if key.revoked_at is not None:
         raise KeyNotFound()
     key.name = name.strip()[:60]
@@ -88,38 +91,39 @@ def update_key(user: User, key_id: int, name: str, scopes: list[str] | None, net
     return key
 
 
-def create_key(user: User, name: str, rate_limit: int | None, max_keys: int, config,
+def create_key(organisation: Organisation, creator: User, name: str, rate_limit: int | None, max_keys: int, config,
                now: datetime, scopes: list[str] | None = None, networks: list[str] | None = None,
                valid_until: datetime | None = None,
                caps: tuple[int | None, int | None] = (None, None)) -> tuple[ApiKey, str]:
-    """Issue a key for ``user`` with its controls; return it with its secret (shown once, never stored).
+    """Issue a key of ``organisation`` made by ``creator`` with its controls; return it with its
+    secret (shown once, never stored). The creator is told by e-mail.
 
-    Concurrent creations for one account are serialised on its row, so the limit holds.
+    Concurrent creations for one organisation are serialised on its row, so the limit holds.
     """
-    lock_row(User.__table__, user.id)
-    if len(active_keys(user, now)) >= max_keys:
+    lock_row(Organisation.__table__, organisation.id)
+    if len(active_keys(organisation, now)) >= max_keys:
         raise KeyLimitReached()
     secret = new_secret()
-    key = ApiKey(user_id=user.id, name=name.strip()[:60], prefix=secret[:VISIBLE_PREFIX_LENGTH],
+    key = ApiKey(organisation_id=organisation.id, created_by_id=creator.id, name=name.strip()[:60], prefix=secret[:VISIBLE_PREFIX_LENGTH],
                  secret_hash=hash_token(secret), created_at=now, rate_limit_per_minute=rate_limit)
     set_controls(key, scopes, networks or [], valid_until, caps)
     db.session.add(key)
     db.session.flush()
-    queue_email(user.email, "api_key_created", user.locale or config["BABEL_DEFAULT_LOCALE"], name=key.name,
+    queue_email(creator.email, "api_key_created", creator.locale or config["BABEL_DEFAULT_LOCALE"], name=key.name,
                 prefix=key.prefix, keys_url=external_url("keys.list_keys"))
     return key, secret
 
 
-def get_own_key(user: User, key_id: int) -> ApiKey:
-    key = db.session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user.id))
+def get_own_key(organisation: Organisation, key_id: int) -> ApiKey:
+    key = db.session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.organisation_id == organisation.id))
     if key is None:
         raise KeyNotFound()
     return key
 
 
-def revoke_key(user: User, key_id: int, now: datetime) -> ApiKey:
-    """Revoke one of the user's keys; effective on its next request."""
-    key = get_own_key(user, key_id)
+def revoke_key(organisation: Organisation, key_id: int, now: datetime) -> ApiKey:
+    """Revoke one of the organisation's keys; effective on its next request."""
+    key = get_own_key(organisation, key_id)
     if key.revoked_at is None:
         KEY_TRANSITIONS.check(key.status(now), KeyState.REVOKED)
         key.revoked_at = now
@@ -131,24 +135,24 @@ class KeyAlreadyRotated(Exception):
     """The key was replaced already; it works only until its grace period ends."""
 
 
-def rotate_key(user: User, key_id: int, grace_days: int, max_keys: int, config,
+def rotate_key(organisation: Organisation, rotator: User, key_id: int, grace_days: int, max_keys: int, config,
                now: datetime) -> tuple[ApiKey, str]:
     """Replace a key: the new one works at once with the old one's controls; the old one keeps
     working for ``grace_days``. A key is replaced once (KeyAlreadyRotated). A grace period keeps
     one more key working for its days, so it counts against ``max_keys`` like a new key
     (KeyLimitReached); without one the new key takes the old one's place.
 
-    Concurrent rotations and creations for one account are serialised on its row, so both rules
-    hold however the requests interleave.
+    Concurrent rotations and creations for one organisation are serialised on its row, so both
+    rules hold however the requests interleave. The new key is the rotator's (who is told by e-mail).
     """
-    lock_row(User.__table__, user.id)
-    old = get_own_key(user, key_id)
+    lock_row(Organisation.__table__, organisation.id)
+    old = get_own_key(organisation, key_id)
     if old.status(now) == KeyState.ROTATING:
         raise KeyAlreadyRotated()
     if not old.usable(now):
         raise KeyNotFound()
     grace_days = max(0, min(grace_days, MAX_GRACE_DAYS))
-    if grace_days and len(active_keys(user, now)) >= max_keys:
+    if grace_days and len(active_keys(organisation, now)) >= max_keys:
         raise KeyLimitReached()
     KEY_TRANSITIONS.check(old.status(now), KeyState.ROTATING if grace_days else KeyState.REVOKED)
     old.expires_at = now + timedelta(days=grace_days)
@@ -156,13 +160,13 @@ def rotate_key(user: User, key_id: int, grace_days: int, max_keys: int, config,
         old.revoked_at = now
     db.session.flush()
     secret = new_secret()
-    new = ApiKey(user_id=user.id, name=old.name, prefix=secret[:VISIBLE_PREFIX_LENGTH], secret_hash=hash_token(secret),
+    new = ApiKey(organisation_id=organisation.id, created_by_id=rotator.id, name=old.name, prefix=secret[:VISIBLE_PREFIX_LENGTH], secret_hash=hash_token(secret),
                  created_at=now, rate_limit_per_minute=old.rate_limit_per_minute, scopes=old.scopes,
                  allowed_ips=old.allowed_ips, valid_until=old.valid_until, daily_cap=old.daily_cap,
                  monthly_cap=old.monthly_cap)  # the same controls (a cap counts the new key's own spending)
     db.session.add(new)
     db.session.flush()
-    queue_email(user.email, "api_key_created", user.locale or config["BABEL_DEFAULT_LOCALE"], name=new.name,
+    queue_email(rotator.email, "api_key_created", rotator.locale or config["BABEL_DEFAULT_LOCALE"], name=new.name,
                 prefix=new.prefix, keys_url=external_url("keys.list_keys"))
     return new, secret
 
@@ -173,19 +177,19 @@ REMIND_DAYS = 7
 def remind_expiring(config, now: datetime) -> int:
     """Queue one e-mail for each key whose chosen expiry is within 7 days, once per expiry: the
     reminder is claimed by a conditional update, so two runs at once send it once. Flush only."""
-    due = db.session.execute(select(ApiKey.id, ApiKey.user_id).where(
+    due = db.session.execute(select(ApiKey.id).where(
         ApiKey.revoked_at.is_(None), ApiKey.expiry_notice_at.is_(None), ApiKey.valid_until.is_not(None),
         ApiKey.valid_until > now, ApiKey.valid_until <= now + timedelta(days=REMIND_DAYS))).all()
     sent = 0
-    for key_id, user_id in due:
+    for (key_id,) in due:
         claimed = db.session.execute(update(ApiKey).where(ApiKey.id == key_id, ApiKey.expiry_notice_at.is_(None))
                                      .values(expiry_notice_at=now))
         if claimed.rowcount != 1:
             continue
-        key, user = db.session.get(ApiKey, key_id), db.session.get(User, user_id)
-        queue_email(user.email, "api_key_expiring", user.locale or config["BABEL_DEFAULT_LOCALE"], user_id=user.id,
-                    name=key.name,
-                    prefix=key.prefix, expires_on=key.valid_until.date().isoformat(),
-                    keys_url=external_url("keys.list_keys"))
+        key = db.session.get(ApiKey, key_id)
+        for user in organisations.key_contacts(key.organisation_id, key.created_by_id):
+            queue_email(user.email, "api_key_expiring", user.locale or config["BABEL_DEFAULT_LOCALE"], user_id=user.id,
+                        name=key.name, prefix=key.prefix, expires_on=key.valid_until.date().isoformat(),
+                        keys_url=external_url("keys.list_keys"))
         sent += 1
     return sent

@@ -41,16 +41,16 @@ class DatabaseMeter:
         conn = db.session.connection()
         balance, capped = None, None
         if status < 400 and price > 0 and key.capped:  # before the backend's work; settle re-checks
-            balance = stored_balance(conn, key.user_id)
+            balance = stored_balance(conn, key.organisation_id)
             if balance >= price:  # the balance first, as in the charge
-                capped = over_cap(key, price, *spent(conn, key.user_id, key.id, now.date()))
+                capped = over_cap(key, price, *spent(conn, key.organisation_id, key.id, now.date()))
         status = _capped_status(capped, status)
         if balance is None:
-            balance = stored_balance(conn, key.user_id)
+            balance = stored_balance(conn, key.organisation_id)
         if status < 400 and balance < price:
             status = 402
         if status >= 400:
-            write_records(conn, [record.row(key.user_id, key.id, status, 0)], fresh=True, touch_keys=_touch(key, now))
+            write_records(conn, [record.row(key.organisation_id, key.id, status, 0)], fresh=True, touch_keys=_touch(key, now))
         return _outcome(window, key, limit, status, 0, balance, capped, (None, None), now)
 
     def settle(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime,
@@ -74,19 +74,19 @@ class DatabaseMeter:
                 conn, balance, capped = db.session.connection(), None, exc
         status = _capped_status(capped, status)
         if balance is None:
-            balance = stored_balance(conn, key.user_id)
+            balance = stored_balance(conn, key.organisation_id)
         if status < 400 and balance < price and not credits:
             status = 402
         if not credits:
-            write_records(conn, [record.row(key.user_id, key.id, status, 0)], fresh=True, touch_keys=touch)
+            write_records(conn, [record.row(key.organisation_id, key.id, status, 0)], fresh=True, touch_keys=touch)
         return _outcome(window, key, limit, status, credits, balance, capped, used, now)
 
     def _charge(self, conn, key: KeyInfo, price: int, status: int, record: CallRecord, now: datetime,
                 touch: bool) -> tuple[int, tuple[int | None, int | None]]:
         """Write the call with its price: the balance left and what the key spent today and this month
         (when it has caps). Raises InsufficientCredits, or CapReached (the caller rolls back)."""
-        balance = write_records(conn, [record.row(key.user_id, key.id, status, price)], strict=True,
-                                fresh=True, touch_keys=touch)[key.user_id]
+        balance = write_records(conn, [record.row(key.organisation_id, key.id, status, price)], strict=True,
+                                fresh=True, touch_keys=touch)[key.organisation_id]
         used = (None, None)
         if key.capped:  # the balance's row lock is held: every earlier charge is counted
             used = self._check_caps(conn, key, price, now)
@@ -97,14 +97,14 @@ class DatabaseMeter:
     def _check_caps(conn, key: KeyInfo, price: int, now: datetime) -> tuple[int, int]:
         """What the key spent today and this month with this call; raises CapReached when the call
         passes a cap (the caller rolls the charge back)."""
-        day, month, account = spent(conn, key.user_id, key.id, now.date())
+        day, month, account = spent(conn, key.organisation_id, key.id, now.date())
         refused = over_cap(key, price, day - price, month - price, account - price)
         if refused is not None:
             raise refused
         return day, month
 
-    def balance(self, user_id: int) -> int:
-        return stored_balance(db.session, user_id)
+    def balance(self, organisation_id: int) -> int:
+        return stored_balance(db.session, organisation_id)
 
     def after_call(self) -> None:
         """Nothing to do: the call is already in the database."""

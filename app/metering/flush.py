@@ -51,7 +51,7 @@ def flush_once(meter, consumer: str, block_ms: int | None = None, claim_idle_ms:
         except IntegrityError:  # a ledger row of a call written meanwhile (belt and braces): try again
             if attempt == 2:
                 raise
-    meter.acknowledge([(shard, entry_id, r["user_id"], r["key_id"] or "", r["credits"])
+    meter.acknowledge([(shard, entry_id, r["organisation_id"], r["key_id"] or "", r["credits"])
                        for (shard, entry_id, _), r in zip(entries, records, strict=True)])
     return len(entries)
 

@@ -21,6 +21,7 @@ from app.auth.models import User
 from app.extensions import db
 from app.keys.models import ApiKey
 from app.metering.types import Charge
+from app.organisations.models import Organisation
 
 log = logging.getLogger(__name__)
 ChargeListener = Callable[[Charge], bool]  # -> True when it wrote to the session
@@ -40,33 +41,38 @@ def charged(charge: Charge) -> bool:
     return wrote
 
 
-def balances_changed(user_id: int, amount: int = 0) -> int:
+def balances_changed(organisation_id: int, amount: int = 0) -> int:
     """Call when a transaction changes a balance outside the gateway: once it ends, the Redis
     meter reloads that balance from the database. Returns the transaction's change so far."""
     changes = db.session.info.setdefault("twtapi_balances_changed", {})
-    changes[user_id] = changes.get(user_id, 0) + amount
-    return changes[user_id]
+    changes[organisation_id] = changes.get(organisation_id, 0) + amount
+    return changes[organisation_id]
 
 
-def uncommitted_change(user_id: int) -> int:
+def uncommitted_change(organisation_id: int) -> int:
     """Credits this transaction added to (or took from) the balance, not yet committed."""
-    return db.session.info.get("twtapi_balances_changed", {}).get(user_id, 0)
+    return db.session.info.get("twtapi_balances_changed", {}).get(organisation_id, 0)
 
 
 @event.listens_for(Session, "before_flush")
 def _watch_keys(session, _context, _instances) -> None:
-    """A changed or deleted key, an owner suspended, closed or erased, or a change of the owner's
-    spend limit or alert levels (which keys carry) may change what keys do:
+    """A changed or deleted key, a key's maker suspended, closed or erased, an organisation
+    suspended or closed, or a change of its spend limit or alert levels (which keys carry) may
+    change what keys do:
     once the transaction commits, every process drops the keys it has cached (RedisMeter)."""
     for obj in (*session.dirty, *session.deleted):
-        if isinstance(obj, ApiKey) or (isinstance(obj, User) and _owner_changed(inspect(obj))):
+        if isinstance(obj, ApiKey) or (isinstance(obj, User) and _changed(inspect(obj), _PERSON)) \
+                or (isinstance(obj, Organisation) and _changed(inspect(obj), _ORGANISATION)):
             session.info["twtapi_keys_changed"] = True
             return
 
 
-def _owner_changed(state) -> bool:
-    return any(state.attrs[name].history.has_changes() for name in (
-        "suspended_at", "minor_flagged_at", "closed_at", "erased_at", "monthly_spend_limit", "alert_levels"))
+_PERSON = ("suspended_at", "minor_flagged_at", "closed_at", "erased_at")
+_ORGANISATION = ("suspended_at", "closed_at", "monthly_spend_limit", "alert_levels")
+
+
+def _changed(state, names: tuple[str, ...]) -> bool:
+    return any(state.attrs[name].history.has_changes() for name in names)
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -14,6 +14,7 @@ from app.auth.models import User
 from app.extensions import db
 from app.keys.models import KEY_PREFIX, ApiKey
 from app.metering.types import KeyInfo
+from app.organisations.models import Organisation
 from app.security import hash_token
 from app.usage.models import UsageDaily
 
@@ -26,8 +27,15 @@ class LoadedKey(NamedTuple):
     alert_levels: str | None
 
     @property
-    def user_id(self) -> int:
-        return self.key.user_id
+    def organisation_id(self) -> int:
+        return self.key.organisation_id
+
+
+_FIND_KEY = (select(ApiKey, Organisation.monthly_spend_limit, Organisation.alert_levels,
+                    Organisation.suspended_at, Organisation.closed_at, User.suspended_at, User.minor_flagged_at)
+             .join(Organisation, Organisation.id == ApiKey.organisation_id)
+             .outerjoin(User, User.id == ApiKey.created_by_id)
+             .where(ApiKey.secret_hash == bindparam("hash")))
 
 
 def looks_like_key(secret: str) -> bool:
@@ -44,13 +52,13 @@ def find_key(secret: str) -> LoadedKey | None:
 
 
 def find_key_by_hash(secret_hash: str) -> LoadedKey | None:
-    """The unrevoked key with this secret hash whose owner may use it (not suspended, not flagged)."""
-    row = db.session.execute(select(ApiKey, User.suspended_at, User.minor_flagged_at, User.monthly_spend_limit,
-                                    User.alert_levels)
-                             .join(User, User.id == ApiKey.user_id).where(ApiKey.secret_hash == secret_hash)).first()
-    if row is None or row[1] is not None or row[2] is not None:  # unknown, or the owner suspended or a minor
+    """The unrevoked key with this secret hash whose organisation may use it (not suspended or
+    closed), made by a member who may (not suspended, not flagged as a minor: staff stopped that
+    person, and the keys they made stop with them)."""
+    row = db.session.execute(_FIND_KEY, {"hash": secret_hash}).first()
+    if row is None or any(blocked is not None for blocked in row[3:]):
         return None
-    return LoadedKey(row[0], row[3], row[4]) if row[0].revoked_at is None else None
+    return LoadedKey(row[0], row[1], row[2]) if row[0].revoked_at is None else None
 
 
 @lru_cache(maxsize=4096)
@@ -68,7 +76,7 @@ def key_info(loaded: LoadedKey, epoch: str = "", secret_hash: str = "") -> KeyIn
     """What the gateway keeps of a key: its limits and controls, parsed once per load."""
     key = loaded.key
     networks, hosts, ranges = parse_allowlist(key.allowed_ips)
-    return KeyInfo(key.id, key.user_id, key.rate_limit_per_minute, key.stops_at(), epoch, secret_hash,
+    return KeyInfo(key.id, key.organisation_id, key.rate_limit_per_minute, key.stops_at(), epoch, secret_hash,
                    last_used_at=key.last_used_at, scopes=frozenset(key.scope_list) if key.scopes else None,
                    networks=networks, hosts=hosts, ranges=ranges,
                    daily_cap=key.daily_cap or None, monthly_cap=key.monthly_cap or None,
@@ -76,9 +84,9 @@ def key_info(loaded: LoadedKey, epoch: str = "", secret_hash: str = "") -> KeyIn
                    alert_levels=tuple(int(v) for v in (loaded.alert_levels or "").split(",") if v))
 
 
-def stored_balance(executor, user_id: int) -> int:
+def stored_balance(executor, organisation_id: int) -> int:
     """The balance in the database, read on ``executor`` (the session, or a connection outside it)."""
-    return executor.scalar(select(User.credit_balance).where(User.id == user_id)) or 0
+    return executor.scalar(select(Organisation.credit_balance).where(Organisation.id == organisation_id)) or 0
 
 
 def month_start(day: date) -> date:
@@ -92,11 +100,11 @@ _SPENT = select(
     func.coalesce(func.sum(_DAILY.c.credits).filter(_DAILY.c.key_id == bindparam("key"),
                                                     _DAILY.c.day == bindparam("day")), 0),
     func.coalesce(_KEY_CREDITS, 0), func.coalesce(func.sum(_DAILY.c.credits), 0),
-).where(_DAILY.c.user_id == bindparam("user"), _DAILY.c.day >= bindparam("month"))
+).where(_DAILY.c.organisation_id == bindparam("organisation"), _DAILY.c.day >= bindparam("month"))
 
 
-def spent(executor, user_id: int, key_id: int, day: date) -> tuple[int, int, int]:
+def spent(executor, organisation_id: int, key_id: int, day: date) -> tuple[int, int, int]:
     """Credits spent as logged: by the key today and this month, and by the whole account this
     month (the daily roll-ups; read after the balance's row lock, they hold every committed call)."""
-    row = executor.execute(_SPENT, {"key": key_id, "day": day, "user": user_id, "month": month_start(day)}).first()
+    row = executor.execute(_SPENT, {"key": key_id, "day": day, "organisation": organisation_id, "month": month_start(day)}).first()
     return int(row[0]), int(row[1]), int(row[2])

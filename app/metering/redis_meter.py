@@ -3,20 +3,20 @@
 Accounts are spread over ``METERING_SHARDS`` groups; every name of group ``s`` starts with
 ``<RATELIMIT_KEY_PREFIX>:meter:{s}:``. The braces are a Redis Cluster hash tag: all of a group's keys
 live in one hash slot, so each script (which touches an account's balance, its key's window, its
-group's pending sums and stream together) runs on one node. An account belongs to group
-``user id % METERING_SHARDS``. In each group:
+group's pending sums and stream together) runs on one node. An organisation (the account that
+owns the balance every member's keys spend) belongs to group ``organisation id % METERING_SHARDS``. In each group:
 
 - ``epoch``: the key-cache generation, a random value. Any change that can stop a key (revoke,
   rotate, suspend, close, erase) replaces every group's after its commit; a process whose cached key
   is older reloads it from the database before it serves the call, so a revoked key stops on its
   next request.
-- ``bal:<user>``: the spendable balance: the database balance minus charges not yet written there.
-  Loaded ("primed") from the database when missing; ``gen:<user>`` guards the load against a
-  concurrent flush or balance change, ``hold:<user>`` against a debit being committed.
-- ``pend``: per user, the credits charged in Redis and not yet in the database.
+- ``bal:<org>``: the spendable balance: the database balance minus charges not yet written there.
+  Loaded ("primed") from the database when missing; ``gen:<org>`` guards the load against a
+  concurrent flush or balance change, ``hold:<org>`` against a debit being committed.
+- ``pend``: per organisation, the credits charged in Redis and not yet in the database.
 - ``rl:<key>:<minute>``: the per-key sliding window (two fixed windows, weighted).
-- ``kd:<key>:<day>``, ``km:<key>:<month>``, ``um:<user>:<month>``: credits spent by a key today
-  and this month, and by the account this month, for the caps and the spend limit; loaded from
+- ``kd:<key>:<day>``, ``km:<key>:<month>``, ``um:<org>:<month>``: credits spent by a key today
+  and this month, and by the organisation this month, for the caps and the spend limit; loaded from
   the daily roll-ups plus ``pendk`` (per key, credits charged here and not yet flushed) when a
   cap needs one, then kept by every charge while they exist.
 - ``calls``: a stream of call records; ``app/metering/flush.py`` moves them (from every group) to
@@ -102,9 +102,9 @@ class RedisMeter(RecordStreams):
             meter._meter_call = ScriptCaller(cfg["REDIS_URL"], METER)
         return meter
 
-    def group(self, user_id: int) -> str:
-        """The start of every name in the group of ``user_id``'s account."""
-        return self.group_prefix(user_id % self.shards)
+    def group(self, organisation_id: int) -> str:
+        """The start of every name in the group of ``organisation_id``'s account."""
+        return self.group_prefix(organisation_id % self.shards)
 
     def group_prefix(self, shard: int) -> str:
         return f"{self.prefix}{{{shard}}}:"
@@ -127,11 +127,11 @@ class RedisMeter(RecordStreams):
 
     # --- keys ------------------------------------------------------------------------------
 
-    def _epoch(self, user_id: int) -> str:
+    def _epoch(self, organisation_id: int) -> str:
         """The current generation of the account's group: a random value, so it never repeats, even
         when Redis restarts empty (a counter would start again at a value some process may still
         have cached)."""
-        name = self.group(user_id) + "epoch"
+        name = self.group(organisation_id) + "epoch"
         self.redis.set(name, new_epoch(), nx=True)
         return self.redis.get(name) or ""
 
@@ -141,30 +141,30 @@ class RedisMeter(RecordStreams):
         digest = hash_token(secret)
         info = self._keys.get(digest)
         if info is None or time.monotonic() - self._loaded.get(digest, 0) > self.key_cache_seconds:
-            info = self._load_key(digest, now, info.user_id if info else None)
+            info = self._load_key(digest, now, info.organisation_id if info else None)
         return info  # perhaps expired: the gateway says so
 
     def current_key(self, key: KeyInfo, now: datetime) -> KeyInfo | None:
         """``key`` as it is now: read again when its group's epoch moved since it was cached (one
         Redis read; asked only before refusing a call on the cached key's controls)."""
         try:
-            if self._epoch(key.user_id) == key.epoch:
+            if self._epoch(key.organisation_id) == key.epoch:
                 return key
         except redis.RedisError as exc:
             raise MeteringUnavailable(str(exc)) from exc
-        return self._load_key(key.secret_hash, now, key.user_id)
+        return self._load_key(key.secret_hash, now, key.organisation_id)
 
-    def _load_key(self, digest: str, now: datetime, user_id: int | None = None) -> KeyInfo | None:
+    def _load_key(self, digest: str, now: datetime, organisation_id: int | None = None) -> KeyInfo | None:
         """Read the key from the database under its group's current epoch. The epoch is read first,
         so a change committed after the key was read shows as a newer epoch; a key not seen before is
         read once more to learn its account (and so its group)."""
-        if user_id is None:
+        if organisation_id is None:
             loaded = self._read_key(digest, now)
             if loaded is None:
                 return None
-            user_id = loaded.user_id
+            organisation_id = loaded.organisation_id
         try:
-            epoch = self._epoch(user_id)
+            epoch = self._epoch(organisation_id)
         except redis.RedisError as exc:
             raise MeteringUnavailable(str(exc)) from exc
         loaded = self._read_key(digest, now)
@@ -213,7 +213,7 @@ class RedisMeter(RecordStreams):
                     return self._outcome(key, result, limit, now)
                 if result[0] == "stale":
                     self._keys.clear()
-                    fresh = self._load_key(key.secret_hash, now, key.user_id)
+                    fresh = self._load_key(key.secret_hash, now, key.organisation_id)
                     if fresh is None or not fresh.usable(now) or not fresh.same_controls(key):
                         raise KeyChanged()  # the gateway checks the key again as it is now
                     key = fresh
@@ -222,7 +222,7 @@ class RedisMeter(RecordStreams):
                     self._prime_caps(key, record.created_at)
                 else:  # "prime"
                     db.session.close()  # nothing to keep: hold one database connection at a time
-                    self._prime(key.user_id)
+                    self._prime(key.organisation_id)
         except redis.RedisError as exc:
             raise MeteringUnavailable(str(exc)) from exc
         raise MeteringUnavailable("the balance kept changing while it was loaded")
@@ -231,32 +231,32 @@ class RedisMeter(RecordStreams):
                    record: CallRecord):
         now_ms = int(time.time() * 1000)
         window = now_ms // WINDOW_MS
-        group = self.group(key.user_id)
+        group = self.group(key.organisation_id)
         rl = f"{group}rl:{key.id}:"
-        keys = [group + "epoch", f"{group}bal:{key.user_id}", group + "pend", f"{rl}{window}", f"{rl}{window - 1}",
+        keys = [group + "epoch", f"{group}bal:{key.organisation_id}", group + "pend", f"{rl}{window}", f"{rl}{window - 1}",
                 group + "calls", *self._counters(key, record.created_at), group + "pendk"]
-        args = [key.epoch, key.user_id, price, limit, now_ms % WINDOW_MS, WINDOW_MS, count, settled, status,
-                record.pack(key.user_id, key.id), key.id, key.daily_cap or 0, key.monthly_cap or 0,
+        args = [key.epoch, key.organisation_id, price, limit, now_ms % WINDOW_MS, WINDOW_MS, count, settled, status,
+                record.pack(key.organisation_id, key.id), key.id, key.daily_cap or 0, key.monthly_cap or 0,
                 key.spend_limit or 0]
         return self._meter_call(keys=keys, args=args)
 
     def _counters(self, key: KeyInfo, now: datetime) -> list[str]:
         """The names of the key's credits today and this month, and the account's this month."""
-        group = self.group(key.user_id)
+        group = self.group(key.organisation_id)
         return [f"{group}kd:{key.id}:{now:%Y%m%d}", f"{group}km:{key.id}:{now:%Y%m}",
-                f"{group}um:{key.user_id}:{now:%Y%m}"]
+                f"{group}um:{key.organisation_id}:{now:%Y%m}"]
 
     def _prime_caps(self, key: KeyInfo, now: datetime) -> None:
         """Load the credit counters from the daily roll-ups, adding what Redis charged and the
         database does not hold yet; ``gen`` (moved by every flush and balance change) guards against
         a flush between the read and the load."""
-        group = self.group(key.user_id)
-        keys = [*self._counters(key, now), f"{group}gen:{key.user_id}", group + "pend", group + "pendk"]
+        group = self.group(key.organisation_id)
+        keys = [*self._counters(key, now), f"{group}gen:{key.organisation_id}", group + "pend", group + "pendk"]
         for _ in range(300):
             gen = self.redis.get(keys[3]) or "0"
             with db.engine.connect() as conn:
-                sums = spent(conn, key.user_id, key.id, now.date())
-            result = self._scripts["primecap"](keys=keys, args=[gen, *sums, key.user_id, key.id, DAY_COUNTER_TTL,
+                sums = spent(conn, key.organisation_id, key.id, now.date())
+            result = self._scripts["primecap"](keys=keys, args=[gen, *sums, key.organisation_id, key.id, DAY_COUNTER_TTL,
                                                                MONTH_COUNTER_TTL])
             if result[0] == "ok":
                 return
@@ -294,54 +294,54 @@ class RedisMeter(RecordStreams):
 
     # --- balances --------------------------------------------------------------------------
 
-    def balance(self, user_id: int) -> int:
+    def balance(self, organisation_id: int) -> int:
         """The spendable balance (the database balance minus charges not yet written there)."""
         try:
-            value = self.redis.get(f"{self.group(user_id)}bal:{user_id}")
-            return int(value) if value is not None else self._prime(user_id)
+            value = self.redis.get(f"{self.group(organisation_id)}bal:{organisation_id}")
+            return int(value) if value is not None else self._prime(organisation_id)
         except redis.RedisError as exc:
             raise MeteringUnavailable(str(exc)) from exc
 
-    def _prime(self, user_id: int) -> int:
-        group = self.group(user_id)
-        names = [f"{group}{part}:{user_id}" for part in ("bal", "gen")]
-        keys = [names[0], names[1], group + "pend", f"{group}hold:{user_id}"]
+    def _prime(self, organisation_id: int) -> int:
+        group = self.group(organisation_id)
+        names = [f"{group}{part}:{organisation_id}" for part in ("bal", "gen")]
+        keys = [names[0], names[1], group + "pend", f"{group}hold:{organisation_id}"]
         for _ in range(300):
             gen = self.redis.get(names[1]) or "0"
             with db.engine.connect() as conn:  # a fresh connection: the balance as committed now
-                stored = stored_balance(conn, user_id)
-            result = self._scripts["prime"](keys=keys, args=[gen, stored, user_id, BALANCE_TTL_SECONDS])
+                stored = stored_balance(conn, organisation_id)
+            result = self._scripts["prime"](keys=keys, args=[gen, stored, organisation_id, BALANCE_TTL_SECONDS])
             if result[0] == "ok":
                 return int(result[1])
             if result[0] == "busy":  # a debit is being committed: wait for it
                 time.sleep(0.01)
         raise MeteringUnavailable("the balance could not be loaded")
 
-    def take(self, user_id: int, amount: int, uncommitted: int = 0) -> int | None:
+    def take(self, organisation_id: int, amount: int, uncommitted: int = 0) -> int | None:
         """Reserve a debit before it is committed; the balance left, or None when it is short.
 
         ``uncommitted``: credits the same transaction added (not visible to Redis until it commits;
         the balance is reloaded then).
         """
-        keys = [f"{self.group(user_id)}{part}:{user_id}" for part in ("bal", "gen", "hold")]
+        keys = [f"{self.group(organisation_id)}{part}:{organisation_id}" for part in ("bal", "gen", "hold")]
         for _ in range(5):
             result = self._scripts["take"](keys=keys, args=[amount, HOLD_MS, max(0, uncommitted)])
             if result[0] == "ok":
                 return int(result[1])
             if result[0] == "short":
                 return None
-            self._prime(user_id)
+            self._prime(organisation_id)
         raise MeteringUnavailable("the balance could not be loaded")
 
     def invalidate_balances(self, user_ids) -> None:
         """After a balance change is committed or rolled back: reload from the database next time."""
         pipe = self.redis.pipeline(transaction=False)
-        for user_id in user_ids:
-            group = self.group(user_id)
-            pipe.delete(f"{group}bal:{user_id}")
-            pipe.delete(f"{group}hold:{user_id}")
-            pipe.incr(f"{group}gen:{user_id}")
-            pipe.expire(f"{group}gen:{user_id}", 172_800)
+        for organisation_id in user_ids:
+            group = self.group(organisation_id)
+            pipe.delete(f"{group}bal:{organisation_id}")
+            pipe.delete(f"{group}hold:{organisation_id}")
+            pipe.incr(f"{group}gen:{organisation_id}")
+            pipe.expire(f"{group}gen:{organisation_id}", 172_800)
         pipe.execute()
 
 

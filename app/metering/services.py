@@ -35,23 +35,23 @@ def get_meter() -> Meter:
     return current_app.extensions["twtapi_meter"]
 
 
-def balance(user_id: int, spendable: bool = True) -> int:
+def balance(organisation_id: int, spendable: bool = True) -> int:
     """An account's balance. ``spendable``: what it can spend now, this transaction's own changes
     included; with the Redis meter that also counts charges not yet written to the database.
     Without it: the balance stored in the database (what the ledger sums to)."""
     if not spendable:
-        return stored_balance(db.session, user_id)
+        return stored_balance(db.session, organisation_id)
     meter = get_meter()
     if meter.name == "redis":  # Redis sees committed changes only: add this transaction's own
-        return meter.balance(user_id) + uncommitted_change(user_id)
-    return meter.balance(user_id)
+        return meter.balance(organisation_id) + uncommitted_change(organisation_id)
+    return meter.balance(organisation_id)
 
 
-def shown_balance(user_id: int) -> int:
+def shown_balance(organisation_id: int) -> int:
     """The balance a page shows: the spendable one, as the API's ``X-Credits-Remaining`` says;
     the stored one when the meter's store cannot be reached (a page never fails for it)."""
     try:
-        return balance(user_id)
+        return balance(organisation_id)
     except MeteringUnavailable:
-        return balance(user_id, spendable=False)
+        return balance(organisation_id, spendable=False)
 

@@ -16,7 +16,7 @@ class KeyInfo:
     """What the gateway needs to know about a usable key."""
 
     id: int
-    user_id: int
+    organisation_id: int
     rate_limit: int | None
     expires_at: datetime | None
     epoch: str = ""  # the key-cache generation it was read under (RedisMeter)
@@ -75,14 +75,14 @@ class CallRecord:
     created_at: datetime
     latency_ms: int
 
-    def pack(self, user_id: int, key_id: int) -> str:
+    def pack(self, organisation_id: int, key_id: int) -> str:
         """One string for the Redis stream (the meter appends the status and the credits charged)."""
-        return SEP.join((self.request_id, str(user_id), str(key_id), self.method, self.endpoint, self.ip or "",
+        return SEP.join((self.request_id, str(organisation_id), str(key_id), self.method, self.endpoint, self.ip or "",
                          self.created_at.isoformat(), str(self.latency_ms)))
 
-    def row(self, user_id: int, key_id: int | None, status: int, credits: int) -> dict:
+    def row(self, organisation_id: int, key_id: int | None, status: int, credits: int) -> dict:
         """The call log's columns, as ``write.write_records`` takes them."""
-        return {"request_id": self.request_id, "user_id": user_id, "key_id": key_id, "created_at": self.created_at,
+        return {"request_id": self.request_id, "organisation_id": organisation_id, "key_id": key_id, "created_at": self.created_at,
                 "method": self.method, "endpoint": self.endpoint, "status": status, "credits": credits,
                 "latency_ms": self.latency_ms, "ip": self.ip, "ip_truncated": False}
 
@@ -90,7 +90,7 @@ class CallRecord:
 def unpack(fields: dict) -> dict:
     """A packed stream record as the call log's columns (see ``CallRecord.row``)."""
     request_id, user, key, method, endpoint, ip, created, latency, status, credits = fields["v"].split(SEP)
-    return {"request_id": request_id, "user_id": int(user), "key_id": int(key) if key else None,
+    return {"request_id": request_id, "organisation_id": int(user), "key_id": int(key) if key else None,
             "created_at": datetime.fromisoformat(created), "method": method, "endpoint": endpoint,
             "status": int(status), "credits": int(credits), "latency_ms": int(latency), "ip": ip or None,
             "ip_truncated": False}
@@ -187,7 +187,7 @@ class Meter(Protocol):
     def current_key(self, key: KeyInfo, now: datetime) -> KeyInfo | None:
         """``key`` as committed now (a cached copy is read again when it changed), or None."""
 
-    def balance(self, user_id: int) -> int:
+    def balance(self, organisation_id: int) -> int:
         """The spendable balance as committed (see ``services.balance``)."""
 
     def after_call(self) -> None:

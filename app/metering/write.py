@@ -14,11 +14,11 @@ from datetime import date, datetime
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.auth.models import User
 from app.billing.models import CreditEntry, CreditKind
 from app.keys.models import ApiKey
 from app.metering.lookups import stored_balance
 from app.metering.types import InsufficientCredits
+from app.organisations.models import Organisation
 from app.usage.models import ApiCall, UsageDaily
 
 
@@ -51,13 +51,12 @@ def write_records(conn, rows: list[dict], *, strict: bool = False, fresh: bool =
 
 
 def _of_live_accounts(conn, rows: list[dict]) -> list[dict]:
-    # An erased account's calls are not logged (its keys stopped when it was closed, long before).
+    # A deleted organisation's calls are not logged (its keys stopped when it was closed, long before).
     if not rows:
         return rows
-    users = set(conn.scalars(select(User.id).where(User.id.in_({r["user_id"] for r in rows}),
-                                                   User.erased_at.is_(None))))
+    live = set(conn.scalars(select(Organisation.id).where(Organisation.id.in_({r["organisation_id"] for r in rows}))))
     keys = set(conn.scalars(select(ApiKey.id).where(ApiKey.id.in_({r["key_id"] for r in rows if r["key_id"]}))))
-    return [{**r, "key_id": r["key_id"] if r["key_id"] in keys else None} for r in rows if r["user_id"] in users]
+    return [{**r, "key_id": r["key_id"] if r["key_id"] in keys else None} for r in rows if r["organisation_id"] in live]
 
 
 def _insert_new_calls(conn, rows: list[dict]) -> list[dict]:
@@ -72,29 +71,29 @@ def _insert_new_calls(conn, rows: list[dict]) -> list[dict]:
 
 
 def _charge(conn, rows: list[dict], strict: bool) -> dict[int, int]:
-    """The balances, then the usage ledger rows; users in one order (id) so concurrent writers
+    """The balances, then the usage ledger rows; organisations in one order (id) so concurrent writers
     never deadlock."""
     if not rows:
         return {}
     spent: dict[int, int] = defaultdict(int)
     for r in rows:
-        spent[r["user_id"]] += r["credits"]
-    users = User.__table__
+        spent[r["organisation_id"]] += r["credits"]
+    owners = Organisation.__table__
     balances = {}
-    if strict:  # one conditional UPDATE per account: never below zero, also under concurrent calls
-        for user in sorted(spent):
-            left = conn.execute(update(users).where(users.c.id == user, users.c.credit_balance >= spent[user])
-                                .values(credit_balance=users.c.credit_balance - spent[user])
-                                .returning(users.c.credit_balance)).first()
+    if strict:  # one conditional UPDATE per organisation: never below zero, also under concurrent calls
+        for owner in sorted(spent):
+            left = conn.execute(update(owners).where(owners.c.id == owner, owners.c.credit_balance >= spent[owner])
+                                .values(credit_balance=owners.c.credit_balance - spent[owner])
+                                .returning(owners.c.credit_balance)).first()
             if left is None:
-                raise InsufficientCredits(stored_balance(conn, user), spent[user])
-            balances[user] = left[0]
+                raise InsufficientCredits(stored_balance(conn, owner), spent[owner])
+            balances[owner] = left[0]
     else:  # Redis already decided these charges against the spendable balance
-        conn.execute(update(users).where(users.c.id == bindparam("b_user"))
-                     .values(credit_balance=users.c.credit_balance - bindparam("b_spent")),
-                     [{"b_user": user, "b_spent": spent[user]} for user in sorted(spent)])
+        conn.execute(update(owners).where(owners.c.id == bindparam("b_owner"))
+                     .values(credit_balance=owners.c.credit_balance - bindparam("b_spent")),
+                     [{"b_owner": owner, "b_spent": spent[owner]} for owner in sorted(spent)])
     conn.execute(CreditEntry.__table__.insert(),
-                 [{"user_id": r["user_id"], "created_at": r["created_at"], "kind": CreditKind.USAGE,
+                 [{"organisation_id": r["organisation_id"], "created_at": r["created_at"], "kind": CreditKind.USAGE,
                    "amount": -r["credits"], "call_id": r["request_id"]} for r in rows])
     return balances
 
@@ -102,36 +101,36 @@ def _charge(conn, rows: list[dict], strict: bool) -> dict[int, int]:
 def _roll_up(conn, rows: list[dict]) -> None:
     totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     for r in rows:
-        total = totals[(r["created_at"].date(), r["user_id"], r["key_id"], r["endpoint"])]
+        total = totals[(r["created_at"].date(), r["organisation_id"], r["key_id"], r["endpoint"])]
         total[0] += 1
         total[1] += r["credits"]
         total[2] += 1 if r["status"] >= 400 else 0
-    keyed = [{"day": day, "user_id": user, "key_id": key, "endpoint": endpoint, "calls": c, "credits": cr,
+    keyed = [{"day": day, "organisation_id": user, "key_id": key, "endpoint": endpoint, "calls": c, "credits": cr,
               "errors": e} for (day, user, key, endpoint), (c, cr, e) in sorted(totals.items(), key=_order)
              if key is not None]
     daily = UsageDaily.__table__
     if keyed:  # one statement, safe under concurrency: insert the day's row or add to it
         statement = dialect_insert(conn.dialect.name)(daily)
         statement = statement.on_conflict_do_update(
-            index_elements=["day", "user_id", "key_id", "endpoint"],
+            index_elements=["day", "organisation_id", "key_id", "endpoint"],
             set_={"calls": daily.c.calls + statement.excluded.calls,
                   "credits": daily.c.credits + statement.excluded.credits,
                   "errors": daily.c.errors + statement.excluded.errors})
         conn.execute(statement, keyed)
     for (day, user, key, endpoint), (calls, credits, errors) in totals.items():
         if key is None:  # the key was deleted meanwhile
-            _add_keyless_usage(conn, day=day, user_id=user, endpoint=endpoint, calls=calls, credits=credits,
+            _add_keyless_usage(conn, day=day, organisation_id=user, endpoint=endpoint, calls=calls, credits=credits,
                                errors=errors)
 
 
-def _add_keyless_usage(conn, *, day: date, user_id: int, endpoint: str, calls: int, credits: int,
+def _add_keyless_usage(conn, *, day: date, organisation_id: int, endpoint: str, calls: int, credits: int,
                        errors: int) -> None:
     """NULLs never conflict in a unique constraint: count key-less calls by update, else insert."""
     daily = UsageDaily.__table__
-    where = (daily.c.day == day, daily.c.user_id == user_id, daily.c.endpoint == endpoint, daily.c.key_id.is_(None))
+    where = (daily.c.day == day, daily.c.organisation_id == organisation_id, daily.c.endpoint == endpoint, daily.c.key_id.is_(None))
     added = {"calls": daily.c.calls + calls, "credits": daily.c.credits + credits, "errors": daily.c.errors + errors}
     if not conn.execute(update(daily).where(*where).values(**added)).rowcount:
-        conn.execute(daily.insert().values(day=day, user_id=user_id, key_id=None, endpoint=endpoint, calls=calls,
+        conn.execute(daily.insert().values(day=day, organisation_id=organisation_id, key_id=None, endpoint=endpoint, calls=calls,
                                            credits=credits, errors=errors))
 
 

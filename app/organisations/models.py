@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -87,6 +88,11 @@ class Organisation(db.Model):
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="organisation",
                                                          cascade="all, delete-orphan", passive_deletes=True)
+
+    @property
+    def display_name(self) -> str:
+        """Its name; a personal organisation is "Personal" in the reader's language."""
+        return self.name or str(_l("Personal"))
 
 
 class Membership(db.Model):
