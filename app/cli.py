@@ -28,6 +28,7 @@ from app.keys import services as key_services
 from app.legal import services as legal
 from app.metering.flush import flush_metered_calls, run_flusher
 from app.metering.services import get_meter
+from app.organisations import services as organisations
 from app.rights import services as rights_services
 from app.rights.workflow import send_digest
 from app.timeutil import utcnow
@@ -82,13 +83,14 @@ def demo_data_command():
     secret = None
     if created:
         with atomic():
-            _key, secret = key_services.create_key(user, "Demo key", None, 10, current_app.config, utcnow())
+            _key, secret = key_services.create_key(organisations.personal_organisation(user.id), user, "Demo key", None,
+                                                   10, current_app.config, utcnow())
     if current_app.config.get("MAIL_DELIVERY") != "queue":  # development: its mail is written now too
         deliver_due(current_app.config)
     click.echo(("Created" if created else "Already present:") + " demo customer")
     click.echo(f"  e-mail:   {user.email}")
     click.echo(f"  password: {demo.DEMO_PASSWORD}")
-    click.echo(f"  credits:  {user.credit_balance}")
+    click.echo(f"  credits:  {organisations.personal_organisation(user.id).credit_balance}")
     if secret:
         click.echo(f"  API key:  {secret}  (shown once)")
         site = current_app.config["SITE_URL"]

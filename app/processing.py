@@ -55,6 +55,17 @@ ACTIVITIES: tuple[Activity, ...] = (
                  "and recovery codes stored; IP addresses cut to their network after days",
     ),
     Activity(
+        "Organisations and their members",
+        "Let customers work as teams: an organisation owns credits, keys, usage, orders and invoices; its members "
+        "hold roles that say what each may do.",
+        "contract (Art. 6(1)(b))",
+        CUSTOMERS,
+        "organisation names, who is a member of which organisation, with their role and since when",
+        ("organisations", "memberships"),
+        security="each page and action checks the member's role in one permission table; a removed member's access "
+                 "ends on their next request",
+    ),
+    Activity(
         "API access, metering and usage",
         "Issue API keys, authenticate and meter calls, enforce quotas, caps and rate limits, show usage.",
         "contract (Art. 6(1)(b)); fraud prevention: legitimate interest (Art. 6(1)(f))",

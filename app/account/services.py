@@ -13,6 +13,7 @@ from app.auth.models import User
 from app.billing.models import AlertRecipient
 from app.extensions import db
 from app.mail_preferences import BY_NAME, OPTIONAL, Category, Unsubscribe
+from app.organisations.models import Membership
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,9 @@ def unsubscribe(secret_key: str, token: str, now: datetime) -> Unsubscribed | No
     if link.is_for(secret_key, user.email):
         mail_preferences.choose(user.id, category.name, False, now, "one-click")
         return Unsubscribed(category, "account")
-    others = db.session.scalars(select(AlertRecipient).where(AlertRecipient.user_id == user.id)).all()
+    # Another address gets the alerts of an organisation the link's person belongs to.
+    theirs = select(Membership.organisation_id).where(Membership.user_id == user.id)
+    others = db.session.scalars(select(AlertRecipient).where(AlertRecipient.organisation_id.in_(theirs))).all()
     match = next((r for r in others if link.is_for(secret_key, r.email)), None)
     if match is None:
         return Unsubscribed(category, "nothing")

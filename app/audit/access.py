@@ -46,7 +46,7 @@ def links_to(user: User, reference: str | None) -> bool:
                                        or_(ContactThread.user_id == user.id, ContactThread.email == email)),
         select(RightsRequest.id).where(RightsRequest.reference == reference,
                                        or_(RightsRequest.user_id == user.id, RightsRequest.email == email)),
-        select(Order.id).where(Order.reference == reference, Order.user_id == user.id),
+        select(Order.id).where(Order.reference == reference, Order.placed_by_id == user.id),
     ))
 
 

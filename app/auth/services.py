@@ -395,6 +395,8 @@ def can_reopen(user: User, config, now: datetime) -> bool:
 
 
 def reopen_account(user: User) -> None:
-    """Reopen a closed account (its API keys stay revoked: new ones are made on /account/keys)."""
+    """Reopen a closed account and its personal organisation (its API keys stay revoked: new ones
+    are made on /account/keys)."""
     user.closed_at = None
+    organisations.set_personal_closed(user.id, None)
     db.session.flush()

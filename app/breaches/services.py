@@ -21,6 +21,7 @@ from app.contact.models import ContactThread
 from app.email import render_email
 from app.extensions import db
 from app.keys.models import ApiKey
+from app.organisations.models import Membership
 
 STAGES = tuple(BreachStage)
 NOTIFY_WITHIN = timedelta(hours=72)
@@ -137,10 +138,11 @@ def count_affected(scope: str, breach: Breach) -> int:
     live = User.erased_at.is_(None)
     statements = {
         "all_accounts": select(func.count()).select_from(User).where(live),
-        "accounts_with_keys": select(func.count(distinct(ApiKey.user_id))).join(User, User.id == ApiKey.user_id)
-        .where(live, ApiKey.revoked_at.is_(None)),
-        "paying_customers": select(func.count(distinct(Order.user_id))).join(User, User.id == Order.user_id)
-        .where(live, Order.paid_at.is_not(None)),
+        # The members of organisations with a working key, or with a paid order.
+        "accounts_with_keys": select(func.count(distinct(Membership.user_id))).join(User, User.id == Membership.user_id)
+        .where(live, Membership.organisation_id.in_(select(ApiKey.organisation_id).where(ApiKey.revoked_at.is_(None)))),
+        "paying_customers": select(func.count(distinct(Membership.user_id))).join(User, User.id == Membership.user_id)
+        .where(live, Membership.organisation_id.in_(select(Order.organisation_id).where(Order.paid_at.is_not(None)))),
         "signed_in_since_aware": select(func.count(distinct(UserSession.user_id)))
         .where(UserSession.created_at >= breach.aware_at - NOTIFY_WITHIN),
         "support_senders": select(func.count(distinct(ContactThread.email))),

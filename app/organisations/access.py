@@ -68,4 +68,6 @@ def organisation_context() -> dict:
     if not current_user.is_authenticated:
         return {}
     return {"current_membership": current_membership,
-            "my_memberships": lambda: services.memberships_of(current_user.id)}
+            "my_memberships": lambda: services.memberships_of(current_user.id),
+            "personal_organisation": lambda: services.personal_organisation(current_user.id),
+            "sole_owned_teams": lambda: services.sole_owned_teams(current_user.id)}

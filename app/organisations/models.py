@@ -124,3 +124,13 @@ register(Rule(
                 "its last owner's account.",
     legal_basis="contract: the organisation is the customer",
 ))
+register(Rule(
+    name="memberships.kept",
+    model=Membership,
+    action="keep",
+    days_setting="ACCOUNT_PURGE_DAYS",
+    default_days=30,
+    description="A membership is kept while the person belongs to the organisation; it is deleted when they leave, "
+                "are removed, or their account is erased.",
+    legal_basis="contract: it says what the member may do",
+))

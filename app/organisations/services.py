@@ -99,3 +99,21 @@ def key_contacts(organisation_id: int, creator_id: int | None) -> list:
         if found.erased_at is None and found.closed_at is None:
             return [found]
     return owners(organisation_id)
+
+
+def sole_owned_teams(user_id: int) -> list[Organisation]:
+    """The open team organisations where ``user_id`` is the only owner: an account cannot close
+    while it holds one (hand it over to another member, or close it, first)."""
+    owned = db.session.scalars(select(Organisation).join(Membership).where(
+        Membership.user_id == user_id, Membership.role == Role.OWNER, Organisation.personal.is_(False),
+        Organisation.closed_at.is_(None))).all()
+    return [o for o in owned if len(owners(o.id)) <= 1]
+
+
+def set_personal_closed(user_id: int, when: datetime | None) -> Organisation | None:
+    """Close (a time) or reopen (None) the person's personal organisation with their account."""
+    personal = personal_organisation(user_id)
+    if personal is not None:
+        personal.closed_at = when
+        db.session.flush()
+    return personal

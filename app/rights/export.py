@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from flask import render_template
-from sqlalchemy import select, tuple_
+from sqlalchemy import or_, select, tuple_
 
 from app import mail_preferences
 from app.audit.models import StaffAccess
@@ -22,6 +22,7 @@ from app.contact.models import ContactThread, MessageKind
 from app.extensions import db
 from app.keys.models import ApiKey
 from app.labels import label
+from app.organisations import services as organisations
 from app.usage.models import ApiCall, UsageDaily
 
 SCHEMA_VERSION = 1
@@ -127,16 +128,33 @@ TABLES = (
 )
 
 
-def _billing_details(user_id: int) -> dict:
-    details = db.session.get(BillingDetails, user_id)
+def _billing_details(organisation_id: int) -> dict:
+    details = db.session.get(BillingDetails, organisation_id)
     if details is None:
         return {}
     return {"billing_name": details.name, "billing_address": details.address, "billing_country": details.country,
             "billing_tax_id": details.tax_id}
 
 
+def _owned_by(model, user_id: int, own: int):
+    """The rows of ``model`` that are the person's: their own rows; of the organisation's tables,
+    their personal organisation's rows, and the keys they made and orders they placed elsewhere."""
+    if model is Dispute:  # a dispute belongs to the account through its order
+        return Dispute.order_id.in_(select(Order.id).where(_owned_by(Order, user_id, own)))
+    if model is ApiKey:
+        return or_(ApiKey.organisation_id == own, ApiKey.created_by_id == user_id)
+    if model is Order:
+        return or_(Order.organisation_id == own, Order.placed_by_id == user_id)
+    if "organisation_id" in model.__table__.c:
+        return model.organisation_id == own
+    return model.user_id == user_id
+
+
 def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes]:
-    """Yield the bytes of the export ZIP for ``user``, file by file and batch by batch."""
+    """Yield the bytes of the export ZIP for ``user``, file by file and batch by batch: the
+    person's own data, their personal organisation's, and what they did in team organisations."""
+    personal = organisations.personal_organisation(user.id)
+    own = personal.id if personal is not None else -1
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         profile = {
@@ -144,16 +162,18 @@ def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes
             "created_at": _iso(user.created_at), "email_verified_at": _iso(user.email_verified_at),
             "age_confirmed_at": _iso(user.age_confirmed_at), "two_factor": user.has_2fa,
             "accepted_privacy_version": user.accepted_privacy_version,
-            "accepted_terms_version": user.accepted_terms_version, "credit_balance": user.credit_balance,
-            "alert_thresholds": user.alert_thresholds, "monthly_spend_limit": user.monthly_spend_limit,
-            **_billing_details(user.id),
+            "accepted_terms_version": user.accepted_terms_version,
+            "credit_balance": personal.credit_balance if personal else 0,
+            "alert_thresholds": personal.alert_thresholds if personal else None,
+            "monthly_spend_limit": personal.monthly_spend_limit if personal else None,
+            **_billing_details(own),
+            "organisations": [{"name": m.organisation.display_name, "personal": m.organisation.personal,
+                               "role": m.role, "role_label": label("member_role", m.role),
+                               "member_since": _iso(m.created_at)} for m in organisations.memberships_of(user.id)],
         }
         counts = {}
         for name, model, columns in TABLES:
-            if model is Dispute:  # a dispute belongs to the account through its order
-                where = [Dispute.order_id.in_(select(Order.id).where(Order.user_id == user.id))]
-            else:
-                where = [model.user_id == user.id]
+            where = [_owned_by(model, user.id, own)]
             if model is ApiCall:
                 where.append(ApiCall.created_at >= now - timedelta(days=config["CALL_LOG_DAYS"]))
             with archive.open(name, "w", force_zip64=True) as member:

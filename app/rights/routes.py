@@ -94,7 +94,15 @@ def close_account():
         return render_template("rights/privacy.html", form=form,
                                consents=consent_services.history(None, current_user.id),
                                requests=workflow.requests_of(current_user.id)), 400
-    services.close_account(current_user, current_app.config, utcnow())
+    try:
+        services.close_account(current_user, current_app.config, utcnow())
+    except services.OwnsTeams as refused:
+        form.confirm_email.errors.append(_(
+            "You are the only owner of %(names)s. Make another member an owner on its Team page, or close the "
+            "organisation, before you close your account.", names=str(refused)))
+        return render_template("rights/privacy.html", form=form,
+                               consents=consent_services.history(None, current_user.id),
+                               requests=workflow.requests_of(current_user.id)), 409
     logout_user()
     session.clear()
     flash(_("Your account is closed. Sign in within %(days)s days to reopen it; after %(purge)s days it is erased.",

@@ -28,18 +28,36 @@ from app.email import OutboxMessage, deliver_due, queue_email
 from app.extensions import db
 from app.keys.models import ApiKey
 from app.mail_preferences import MailPreference
+from app.organisations import services as organisations
+from app.organisations.models import Membership
 from app.rights.models import OPEN_STATUSES, LegalHold, RightsRequest
 from app.uow import commit_now
 from app.usage.models import ApiCall, UsageDaily
 
 
+class OwnsTeams(Exception):
+    """The account is the only owner of team organisations (``teams``): hand them over or close them first."""
+
+    def __init__(self, teams):
+        super().__init__(", ".join(t.display_name for t in teams))
+        self.teams = teams
+
+
 def close_account(user: User, config, now: datetime) -> None:
-    """Close now: sessions and API keys end at once; sign in within the grace period to reopen."""
+    """Close now: sessions end, the personal organisation closes and every key the person made
+    (in any organisation) is revoked at once; sign in within the grace period to reopen.
+    Refused (OwnsTeams) while the person is the only owner of a team organisation."""
+    teams = organisations.sole_owned_teams(user.id)
+    if teams:
+        raise OwnsTeams(teams)
     user.closed_at = now
+    personal = organisations.set_personal_closed(user.id, now)
     db.session.execute(update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
                        .values(ended_at=now, end_reason=SessionEndReason.ACCOUNT_CLOSED))
-    db.session.execute(update(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
-                       .values(revoked_at=now))
+    made_here = ApiKey.created_by_id == user.id
+    if personal is not None:
+        made_here = or_(made_here, ApiKey.organisation_id == personal.id)
+    db.session.execute(update(ApiKey).where(made_here, ApiKey.revoked_at.is_(None)).values(revoked_at=now))
     queue_email(user.email, "account_closed", user.locale or config["BABEL_DEFAULT_LOCALE"],
                 grace_days=config["ACCOUNT_GRACE_DAYS"], purge_days=config["ACCOUNT_PURGE_DAYS"],
                 erase_on=(now + timedelta(days=config["ACCOUNT_PURGE_DAYS"])).date().isoformat())
@@ -65,13 +83,15 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
     """Erase a closed account; return what was deleted, anonymised and kept.
 
     Deleted: sessions, security events, tokens, 2FA codes, passkeys, records of staff access, roles,
-    API keys (their calls' key link goes), consent records, support threads, raw API calls, unsent
-    and sent mail to the address.
+    memberships of team organisations, consent records, support threads, unsent and sent mail to
+    the address; of the personal organisation: its API keys (their calls' key link goes), raw API
+    calls, alert addresses and billing details. The keys the person made in team organisations
+    belong to those organisations: they stay (revoked at closure), without their maker.
     Anonymised: the account row (the e-mail address becomes free), audit entries about it.
     Kept, pseudonymised: orders and the credit ledger (tax law), daily usage roll-ups; invoices
     and credit notes as issued (tax law: they keep the billing name and address they were made out to).
-    ``hard`` (a minor's account): the account row and everything hanging from it are deleted
-    instead of anonymised; only orders stay, with no link to anyone.
+    ``hard`` (a minor's account): the account row, the personal organisation and everything hanging
+    from them are deleted instead of anonymised; only orders stay, with no link to anyone.
     """
     email, locale, closed = user.email, user.locale or config["BABEL_DEFAULT_LOCALE"], user.closed_at
     pseudonym = f"erased-user-{user.id}"
@@ -79,6 +99,8 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
               "kept": {"orders": config["ORDER_RETENTION_YEARS"], "credit ledger": config["ORDER_RETENTION_YEARS"],
                        "invoices": config["ORDER_RETENTION_YEARS"],
                        "daily usage totals": None}}
+    personal = organisations.personal_organisation(user.id)
+    own = personal.id if personal is not None else -1
     for label, statement in (
         (_l("sign-in sessions"), delete(UserSession).where(UserSession.user_id == user.id)),
         (_l("security events"), delete(SecurityEvent).where(SecurityEvent.user_id == user.id)),
@@ -88,11 +110,13 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
         (_l("records of staff access"), delete(StaffAccess).where(StaffAccess.user_id == user.id)),
         (_l("separate consents"), delete(SeparateConsent).where(SeparateConsent.user_id == user.id)),
         (_l("staff roles"), delete(UserRole).where(UserRole.user_id == user.id)),
-        (_l("API calls"), delete(ApiCall).where(ApiCall.user_id == user.id)),
-        (_l("API keys"), delete(ApiKey).where(ApiKey.user_id == user.id)),
-        (_l("alert addresses"), delete(AlertRecipient).where(AlertRecipient.user_id == user.id)),
+        (_l("API calls"), delete(ApiCall).where(ApiCall.organisation_id == own)),
+        (_l("API keys"), delete(ApiKey).where(ApiKey.organisation_id == own)),
+        (_l("alert addresses"), delete(AlertRecipient).where(AlertRecipient.organisation_id == own)),
         (_l("e-mail choices"), delete(MailPreference).where(MailPreference.user_id == user.id)),
-        (_l("billing details"), delete(BillingDetails).where(BillingDetails.user_id == user.id)),
+        (_l("billing details"), delete(BillingDetails).where(BillingDetails.organisation_id == own)),
+        (_l("team memberships"), delete(Membership).where(Membership.user_id == user.id,
+                                                          Membership.organisation_id != own)),
         (_l("cookie consent records"), delete(ConsentRecord).where(ConsentRecord.user_id == user.id)),
         (_l("support conversations"), delete(ContactThread).where(or_(ContactThread.user_id == user.id,
                                                                    ContactThread.email == email))),
@@ -109,7 +133,9 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
     user.erased_at = now
     db.session.flush()
     if hard:
-        db.session.execute(delete(UsageDaily).where(UsageDaily.user_id == user.id))
+        db.session.execute(delete(UsageDaily).where(UsageDaily.organisation_id == own))
+        if personal is not None:
+            db.session.delete(personal)
         db.session.delete(user)
         db.session.flush()
     if not notify:  # a rights request tells the requester itself, with everything erased

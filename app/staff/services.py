@@ -28,6 +28,7 @@ from app.extensions import db
 from app.keys.models import ApiKey
 from app.keys.services import revoke_key as revoke
 from app.rights import workflow as rights
+from app.organisations import services as organisations
 from app.rights.models import OPEN_STATUSES, RightsRequest
 
 
@@ -43,11 +44,11 @@ def find_customers(query: str) -> list[User]:
     upper = query.upper()
     ids: set[int] = set()
     ids |= set(db.session.scalars(select(User.id).where(User.email.contains(query.lower())).limit(50)))
-    ids |= set(db.session.scalars(select(Order.user_id).where(Order.reference == upper)))
+    ids |= set(db.session.scalars(select(Order.placed_by_id).where(Order.reference == upper)))
     ids |= set(db.session.scalars(select(ContactThread.user_id).where(ContactThread.reference == upper)))
     ids |= set(db.session.scalars(select(RightsRequest.user_id).where(RightsRequest.reference == upper)))
     if query.startswith("twt_"):
-        ids |= set(db.session.scalars(select(ApiKey.user_id).where(ApiKey.prefix == query[:12])))
+        ids |= set(db.session.scalars(select(ApiKey.created_by_id).where(ApiKey.prefix == query[:12])))
     ids.discard(None)
     return list(db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.email))) if ids else []
 
@@ -94,7 +95,7 @@ def end_every_session(staff, reason: str, now: datetime, keep_id: int | None = N
 
 
 def revoke_key(user: User, key_id: int, staff, reason: str, config, now: datetime, ip=None) -> None:
-    key = revoke(user, key_id, now)
+    key = revoke(organisations.personal_organisation(user.id), key_id, now)
     audit.record(staff, AuditAction.STAFF_USER_REVOKE_KEY, now, target_user=user, reason=f"{key.prefix}: {reason}",
                  ip=ip)
     notify(user, "key_revoked", config)
@@ -274,7 +275,7 @@ def record_document_read(actor: User, document: Invoice, action: str, config, no
                          ip: str | None = None) -> None:
     """An invoice or credit note opened or downloaded: it carries the buyer's name, address and tax id."""
     order = invoices.order_of(document)
-    buyer = db.session.get(User, order.user_id) if order.user_id else None
+    buyer = db.session.get(User, order.placed_by_id) if order.placed_by_id else None
     if buyer is None:
         audit.record(actor, action, now, target=document.number, ip=ip)
         return
@@ -344,16 +345,16 @@ def record_user_view(actor: User, user: User, reason: str, now: datetime, ip: st
 
 
 def record_order_view(actor: User, order: Order, config, now: datetime, ip: str | None = None) -> None:
-    buyer = db.session.get(User, order.user_id) if order.user_id else None
+    buyer = db.session.get(User, order.placed_by_id) if order.placed_by_id else None
     access.record(actor, buyer, AccessCategory.BILLING, now, config, reference=order.reference)
     audit.record(actor, AuditAction.BILLING_ORDER_VIEW, now, target_user=buyer, target=order.reference, ip=ip)
 
 
 def adjust_credits(user: User, amount: int, reason: str, actor: User, config, now: datetime,
                    ip: str | None = None) -> None:
-    """Add (or remove) credits with a ledger row and an audit row, and tell the customer. Raises
-    InsufficientCredits rather than take the balance below zero."""
-    add_credits(user, amount, CreditKind.ADJUSTMENT, now, reason=reason, actor=actor)
+    """Add (or remove) credits of the customer's personal organisation with a ledger row and an
+    audit row, and tell the customer. Raises InsufficientCredits rather than take the balance below zero."""
+    add_credits(organisations.personal_organisation(user.id), amount, CreditKind.ADJUSTMENT, now, reason=reason, actor=actor)
     audit.record(actor, AuditAction.BILLING_CREDITS_ADJUST, now, target_user=user, reason=f"{amount:+d}: {reason}",
                  ip=ip)
     notify(user, "credits", config)

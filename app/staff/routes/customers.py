@@ -25,6 +25,7 @@ from app.staff import services as staff_services
 from app.staff.blueprint import bp
 from app.staff.forms import AccountActionForm, OpenRecordForm, first_error, resubmitted
 from app.timeutil import utcnow
+from app.organisations import services as organisations
 from app.usage import services as usage_services
 
 # --- customers (all staff roles; actions by role) ---------------------------------------------------------
@@ -80,9 +81,12 @@ def show_user(user_id: int):
 def _customer_record(user) -> dict:
     today = utcnow().date()
     show_ips = current_user.has_role("admin", "privacy")
+    personal = organisations.personal_organisation(user.id)
+    own = personal.id if personal is not None else -1
     return {
-        "keys": key_services.all_keys(user), "now": utcnow(), "ledger": billing.ledger(user.id, limit=50),
-        "month": usage_services.month_totals(user.id, today), "orders": billing.orders_of(user.id),
+        "personal": personal, "keys": key_services.all_keys(personal) if personal else [], "now": utcnow(),
+        "ledger": billing.ledger(own, limit=50), "month": usage_services.month_totals(own, today),
+        "orders": billing.orders_of(own),
         "threads": contact_services.threads_of(user.id), "requests": rights.requests_of(user.id),
         "consents": consent_services.history(None, user.id),
         "sessions": auth_services.active_sessions(user) if show_ips else None,

@@ -15,6 +15,7 @@ from app.billing import services as billing
 from app.billing.forms import AdjustCreditsForm, OrderFilterForm, RefundForm
 from app.extensions import db
 from app.pricing import get_pricing
+from app.organisations import services as organisations
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
@@ -72,7 +73,7 @@ def show_order(reference: str):
     order = billing.find_order(reference)
     if order is None:
         abort(404)
-    buyer = db.session.get(User, order.user_id) if order.user_id else None
+    buyer = db.session.get(User, order.placed_by_id) if order.placed_by_id else None
     form = RefundForm()
     if request.method == "GET":
         staff_services.record_order_view(current_user, order, current_app.config, utcnow(), request.remote_addr)
@@ -166,6 +167,6 @@ def adjust_credits():
                 form.amount.errors.append(_("The balance is only %(balance)s credits.", balance=exc.balance))
             else:
                 flash(_("The balance of %(email)s is now %(balance)s credits.", email=user.email,
-                        balance=user.credit_balance), "success")
+                        balance=organisations.personal_organisation(user.id).credit_balance), "success")
                 return redirect(url_for("staff.adjust_credits"), code=303)
     return render_template("staff/credits.html", form=form), 400 if form.errors else 200
