@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, current_app, g, session
+from babel.lists import format_list
+from flask import current_app, g, render_template, session
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.labels import label
 from app.organisations import services
-from app.organisations.models import Membership, Organisation, Permission
+from app.organisations.models import Membership, Organisation, Permission, Role, may
 from app.security import ACCESS_ATTR
 from app.timeutil import utcnow
 
@@ -52,8 +56,9 @@ def member(permission: Permission = Permission.VIEW):
         def wrapper(*args, **kwargs):
             if not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()
-            if not current_membership().may(permission):
-                abort(403)
+            working = current_membership()
+            if not working.may(permission):
+                return refused(working, permission)
             return view(*args, **kwargs)
 
         setattr(wrapper, ACCESS_ATTR, "customer")
@@ -61,6 +66,18 @@ def member(permission: Permission = Permission.VIEW):
         return wrapper
 
     return decorate
+
+
+def refused(working: Membership, permission: Permission):
+    """The 403 page of a member whose role does not allow ``permission``: it names their role and
+    the roles that do."""
+    roles = [label("member_role", role) for role in Role if may(role, permission)]
+    explanation = _("Your role in %(organisation)s is %(role)s, which does not allow this. Members with the role "
+                    "%(roles)s can do it; an owner or admin can change your role.",
+                    organisation=working.organisation.display_name, role=label("member_role", working.role),
+                    roles=format_list(roles, style="or", locale=get_locale() or "en"))
+    return render_template("errors/error.html", status=403, title=_("Your role does not allow this"),
+                           explanation=explanation), 403
 
 
 def organisation_context() -> dict:
