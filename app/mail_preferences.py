@@ -65,6 +65,10 @@ CATEGORIES: tuple[Category, ...] = (
              _l("Replies to your support messages and privacy requests, and confirmation links for addresses "
                 "you add."), optional=False,
              why_required=_l("You asked us for them; each one answers a request of yours.")),
+    Category("team", _l("Your organisations"),
+             _l("Invitations to an organisation, and members joining, leaving or changing role in the organisations "
+                "you own."), optional=False,
+             why_required=_l("They say who can use your organisation's credits and keys.")),
     Category("staff", _l("Staff work"),
              _l("Invitations to the staff console and the daily digest of open privacy requests."), optional=False,
              why_required=_l("They are part of your work as a staff member.")),
@@ -110,6 +114,10 @@ TEMPLATES = {
     "dispute_opened": "staff",
     "rights_digest": "staff",
     "staff_invitation": "staff",
+    "organisation_invitation": "team",
+    "organisation_member_joined": "team",
+    "organisation_member_removed": "team",
+    "organisation_role_changed": "team",
 }
 
 

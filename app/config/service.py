@@ -141,3 +141,6 @@ class Retention(Section):
     ANALYTICS_VISITOR_DAYS: int = _days(395, "daily visitor hashes (unique-visitor counts) are deleted")
     ALERT_RECIPIENT_CONFIRM_DAYS: int = _days(7, "how long the link that confirms another alert address works; an "
                                               "address never confirmed is deleted after this many days")
+    INVITATION_DAYS: int = setting(7, "how long the link of an invitation to an organisation works", ge=1, le=30)
+    INVITATION_RETENTION_DAYS: int = _days(30, "an invitation is deleted this long after it was accepted, revoked or "
+                                               "expired")

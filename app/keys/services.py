@@ -193,3 +193,20 @@ def remind_expiring(config, now: datetime) -> int:
                         keys_url=external_url("keys.list_keys"))
         sent += 1
     return sent
+
+
+def made_by(organisation: Organisation, user_id: int) -> list[ApiKey]:
+    """The organisation's keys that ``user_id`` made, newest first."""
+    return [k for k in all_keys(organisation) if k.created_by_id == user_id]
+
+
+def revoke_made_by(organisation: Organisation, user_id: int, keep: set[int], now: datetime) -> int:
+    """Revoke the keys ``user_id`` made in the organisation but those in ``keep`` (which keep
+    working for it, shown with their maker, revocable later); how many were revoked."""
+    revoked = 0
+    for key in made_by(organisation, user_id):
+        if key.id not in keep and key.revoked_at is None:
+            key.revoked_at = now
+            revoked += 1
+    db.session.flush()
+    return revoked

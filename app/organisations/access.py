@@ -18,6 +18,8 @@ from app.organisations.models import Membership, Organisation, Permission, Role,
 from app.security import ACCESS_ATTR
 from app.timeutil import utcnow
 
+__all__ = ["current_membership", "current_organisation", "choose", "label", "member", "organisation_context"]
+
 SESSION_KEY = "org"  # the chosen organisation's id, in the signed session cookie
 
 

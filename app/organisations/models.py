@@ -134,3 +134,42 @@ register(Rule(
                 "are removed, or their account is erased.",
     legal_basis="contract: it says what the member may do",
 ))
+
+
+class Invitation(db.Model):
+    """An invitation to join an organisation, sent by e-mail. The link is signed and carries a
+    random secret whose SHA-256 alone is kept; it works once, for INVITATION_DAYS, until revoked,
+    and only for an account with the invited address."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(db.String(254), info=PERSONAL)  # normalised, lower-case
+    role: Mapped[str] = mapped_column(db.String(20))  # a Role
+    token_hash: Mapped[str] = mapped_column(db.String(64), unique=True)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None]
+
+    organisation: Mapped[Organisation] = relationship()
+    invited_by = relationship("User", foreign_keys=[invited_by_id])
+
+    def pending(self, now: datetime) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
+
+
+register(Rule(
+    name="invitations.finished",
+    model=Invitation,
+    action="delete",
+    days_setting="INVITATION_RETENTION_DAYS",
+    default_days=30,
+    description="An invitation is deleted N days after it was accepted, revoked or expired (the membership it made "
+                "stays).",
+    selects=lambda cutoff: (Invitation.expires_at < cutoff) | (Invitation.accepted_at < cutoff)
+    | (Invitation.revoked_at < cutoff),
+))

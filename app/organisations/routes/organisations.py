@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.organisations import access, services
+from app.organisations.blueprint import bp
 from app.organisations.forms import CreateOrganisationForm, SwitchOrganisationForm
 from app.security import customer, safe_next
 from app.timeutil import utcnow
-
-bp = Blueprint("organisations", __name__)
-
-
-def init_app(app) -> None:
-    app.context_processor(access.organisation_context)
 
 
 def _render_list(form=None, status=200):
