@@ -39,6 +39,7 @@ from app.rights import routes as rights_routes
 from app.security import register_security
 from app.staff import routes as staff_routes
 from app.tables import stacked
+from app.team import routes as team_routes
 from app.uow import register_unit_of_work
 from app.usage import routes as usage_routes
 
@@ -111,7 +112,8 @@ def register_extensions(app: Flask) -> None:
 # The domain packages' routes modules: each exposes its blueprint (``bp``) and, when it has
 # application-wide hooks, an ``init_app(app)``.
 DOMAINS = (pages_routes, auth_routes, account_routes, staff_routes, consent_routes, keys_routes, usage_routes,
-           api_routes, billing_routes, contact_routes, rights_routes, legal_routes, drp_routes, organisations_routes)
+           api_routes, billing_routes, contact_routes, rights_routes, legal_routes, drp_routes, organisations_routes,
+           team_routes)
 
 
 def register_domains(app: Flask) -> None:

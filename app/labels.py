@@ -23,13 +23,13 @@ from app.consent.registry import CATEGORIES, ConsentCategory
 from app.contact.models import ContactTopic, MessageKind, ThreadStatus
 from app.drp.models import DrpStatus
 from app.keys.models import KeyState
-from app.organisations.models import Role
+from app.organisations.models import Role, TeamAction
 from app.rights.models import RequestStatus, RequestType
 
 TEMPLATE_STATES = {enum.__name__: enum for enum in (
     AccessCategory, AnchorKind, AuditAction, BreachStage, ConsentCategory, ConsentMethod, ContactTopic, CreditKind,
     DisputeStatus, DrpStatus, InvoiceKind, KeyState, MessageKind, OrderStatus, RefundStatus, RequestStatus,
-    RequestType, Role, SecurityEventTag, SeparateConsentKind, ThreadStatus)}
+    RequestType, Role, SecurityEventTag, TeamAction, SeparateConsentKind, ThreadStatus)}
 
 LABELS: dict[str, dict[str, object]] = {
     "order": {
@@ -167,6 +167,18 @@ LABELS: dict[str, dict[str, object]] = {
     "member_role": {
         Role.OWNER: _l("Owner"), Role.ADMIN: _l("Admin"), Role.DEVELOPER: _l("Developer"),
         Role.BILLING: _l("Billing"), Role.VIEWER: _l("Viewer"),
+    },
+    "team_action": {
+        TeamAction.ORGANISATION_CREATE: _l("created the organisation"), TeamAction.KEY_CREATE: _l("created a key"),
+        TeamAction.KEY_UPDATE: _l("changed a key's settings"), TeamAction.KEY_ROTATE: _l("rotated a key"),
+        TeamAction.KEY_REVOKE: _l("revoked a key"), TeamAction.MEMBER_INVITE: _l("invited someone"),
+        TeamAction.INVITATION_REVOKE: _l("withdrew an invitation"), TeamAction.MEMBER_JOIN: _l("joined"),
+        TeamAction.MEMBER_REMOVE: _l("removed a member"), TeamAction.MEMBER_LEAVE: _l("left"),
+        TeamAction.MEMBER_ROLE: _l("changed a member's role"),
+        TeamAction.BILLING_DETAILS: _l("changed the billing details"),
+        TeamAction.SPEND_LIMIT: _l("changed the monthly spend limit"), TeamAction.ALERTS: _l("changed the alerts"),
+        TeamAction.ORDER_CREATE: _l("started an order"), TeamAction.ORDER_PAID: _l("paid for credits"),
+        TeamAction.ORDER_REFUNDED: _l("was refunded"), TeamAction.CREDITS_ADJUSTED: _l("adjusted the credits"),
     },
     "credit": {
         CreditKind.SIGNUP_BONUS: _l("welcome credits"), CreditKind.PURCHASE: _l("purchase"),

@@ -60,8 +60,9 @@ ACTIVITIES: tuple[Activity, ...] = (
         "hold roles that say what each may do.",
         "contract (Art. 6(1)(b))",
         CUSTOMERS,
-        "organisation names, who is a member of which organisation, with their role and since when",
-        ("organisations", "memberships"),
+        "organisation names, who is a member of which organisation, with their role and since when, "
+        "invitations (the invited address), the team audit log (who did what in the organisation)",
+        ("organisations", "memberships", "invitations", "team_events"),
         security="each page and action checks the member's role in one permission table; a removed member's access "
                  "ends on their next request",
     ),

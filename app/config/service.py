@@ -142,5 +142,6 @@ class Retention(Section):
     ALERT_RECIPIENT_CONFIRM_DAYS: int = _days(7, "how long the link that confirms another alert address works; an "
                                               "address never confirmed is deleted after this many days")
     INVITATION_DAYS: int = setting(7, "how long the link of an invitation to an organisation works", ge=1, le=30)
+    TEAM_LOG_DAYS: int = _days(730, "an organisation's team audit log entries are deleted")
     INVITATION_RETENTION_DAYS: int = _days(30, "an invitation is deleted this long after it was accepted, revoked or "
                                                "expired")

@@ -1,11 +1,11 @@
 """Organisation forms: create one, switch between them."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import DateField, IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.forms import BaseForm, strip
+from app.forms import BaseForm, day_in_range, strip
 from app.labels import choices
 from app.organisations.models import Role
 
@@ -47,3 +47,20 @@ class RemoveMemberForm(BaseForm):
 
     keep = SelectMultipleField(_l("Keys that keep working"), choices=[], coerce=int, option_widget=CheckboxInput(),
                                widget=ListWidget(prefix_label=False), validate_choice=True)
+
+
+class TeamLogFilterForm(BaseForm):
+    class Meta:
+        csrf = False  # a search: a link anyone can bookmark, and it changes nothing
+
+    group = SelectField(_l("What"), default="", choices=[
+        ("", _l("Everything")), ("key", _l("API keys")), ("member", _l("Members")),
+        ("billing", _l("Billing")), ("organisation", _l("The organisation"))])
+    actor = SelectField(_l("Who"), coerce=int, default=0)
+    since = DateField(_l("From"), validators=[Optional(), day_in_range])
+    until = DateField(_l("To"), validators=[Optional(), day_in_range])
+    before = IntegerField(validators=[Optional(), NumberRange(min=1)])  # the page: entries before this id
+
+    def __init__(self, formdata, people: list[tuple[int, str]]):
+        super().__init__(formdata)
+        self.actor.choices = [(0, _l("Anyone")), *people]

@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 from app.addresses import InvalidEmail, normalise_email
 from app.email import external_url, queue_email
 from app.extensions import db
-from app.organisations.models import Invitation, Membership, Organisation, Role
+from app.organisations.events import record
+from app.organisations.models import Invitation, Membership, Organisation, Role, TeamAction
 from app.organisations.services import OrganisationError, owners
 from app.security import hash_token, new_token
 
@@ -82,9 +83,10 @@ def invite(actor: Membership, email: str, role: str, config, now: datetime) -> I
     db.session.flush()
     link = URLSafeSerializer(config["SECRET_KEY"], salt=_SALT).dumps([invitation.id, secret])
     inviter = actor.user
+    record(organisation.id, inviter, TeamAction.MEMBER_INVITE, now, target=f"{address} ({role})")
     queue_email(address, "organisation_invitation", _locale(inviter, config), organisation=organisation.display_name,
                 inviter=inviter.display_name, role=role, days=config["INVITATION_DAYS"],
-                accept_url=external_url("organisations.show_invitation", token=link))
+                accept_url=external_url("team.show_invitation", token=link))
     return invitation
 
 
@@ -121,6 +123,7 @@ def accept(token: str, user, config, now: datetime) -> Membership:
                             created_at=now)
     db.session.add(membership)
     db.session.flush()
+    record(invitation.organisation_id, user, TeamAction.MEMBER_JOIN, now, subject=user, target=invitation.role)
     told = {p.id: p for p in owners(invitation.organisation_id)}
     if invitation.invited_by is not None and invitation.invited_by.erased_at is None:
         told.setdefault(invitation.invited_by.id, invitation.invited_by)
@@ -128,11 +131,11 @@ def accept(token: str, user, config, now: datetime) -> Membership:
         if person.id != user.id:
             queue_email(person.email, "organisation_member_joined", _locale(person, config),
                         organisation=invitation.organisation.display_name, member=user.display_name,
-                        role=invitation.role, team_url=external_url("organisations.show_team"))
+                        role=invitation.role, team_url=external_url("team.show_team"))
     return membership
 
 
-def revoke_invitation(organisation_id: int, invitation_id: int, now: datetime) -> Invitation | None:
+def revoke_invitation(organisation_id: int, invitation_id: int, now: datetime, actor=None) -> Invitation | None:
     """Withdraw a pending invitation of the organisation (None: there is no such invitation)."""
     invitation = db.session.scalar(select(Invitation).where(Invitation.id == invitation_id,
                                                             Invitation.organisation_id == organisation_id))
@@ -140,6 +143,7 @@ def revoke_invitation(organisation_id: int, invitation_id: int, now: datetime) -
         return None
     invitation.revoked_at = now
     db.session.flush()
+    record(organisation_id, actor, TeamAction.INVITATION_REVOKE, now, target=invitation.email)
     return invitation
 
 
@@ -165,10 +169,12 @@ def change_role(actor: Membership, target: Membership, role: str, config, now: d
         raise LastOwner("The organisation's last owner keeps the owner role: make another member an owner first.")
     before, target.role = target.role, role
     db.session.flush()
+    record(target.organisation_id, actor.user, TeamAction.MEMBER_ROLE, now, subject=target.user,
+           target=f"{before} → {role}")
     person = target.user
     queue_email(person.email, "organisation_role_changed", _locale(person, config),
                 organisation=target.organisation.display_name, before=before, role=role,
-                team_url=external_url("organisations.show_team"))
+                team_url=external_url("team.show_team"))
     return target
 
 
@@ -184,8 +190,11 @@ def remove(actor: Membership, target: Membership, config, now: datetime) -> int:
     if target.organisation.personal:
         raise OrganisationError("Nobody leaves their personal organisation.")
     organisation, person = target.organisation, target.user
+    leaving = actor.user_id == person.id
     db.session.delete(target)
     db.session.flush()
+    record(organisation.id, actor.user, TeamAction.MEMBER_LEAVE if leaving else TeamAction.MEMBER_REMOVE, now,
+           subject=person)
     if actor.user_id != person.id:
         queue_email(person.email, "organisation_member_removed", _locale(person, config),
                     organisation=organisation.display_name)

@@ -173,3 +173,59 @@ register(Rule(
     selects=lambda cutoff: (Invitation.expires_at < cutoff) | (Invitation.accepted_at < cutoff)
     | (Invitation.revoked_at < cutoff),
 ))
+
+
+class TeamAction(StrEnum):
+    """What happened in an organisation (``TeamEvent.action``): ``object:verb``."""
+
+    ORGANISATION_CREATE = "organisation:create"
+    KEY_CREATE = "key:create"
+    KEY_UPDATE = "key:update"
+    KEY_ROTATE = "key:rotate"
+    KEY_REVOKE = "key:revoke"
+    MEMBER_INVITE = "member:invite"
+    INVITATION_REVOKE = "member:invitation-revoke"
+    MEMBER_JOIN = "member:join"
+    MEMBER_REMOVE = "member:remove"
+    MEMBER_LEAVE = "member:leave"
+    MEMBER_ROLE = "member:role"
+    BILLING_DETAILS = "billing:details"
+    SPEND_LIMIT = "billing:spend-limit"
+    ALERTS = "billing:alerts"
+    ORDER_CREATE = "billing:order"
+    ORDER_PAID = "billing:order-paid"
+    ORDER_REFUNDED = "billing:order-refunded"
+    CREDITS_ADJUSTED = "billing:credits-adjusted"
+
+
+class TeamEvent(db.Model):
+    """One entry of an organisation's audit log."""
+
+    __tablename__ = "team_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    by: Mapped[str] = mapped_column(db.String(10), default="member")  # member | staff | system
+    action: Mapped[str] = mapped_column(db.String(40))  # a TeamAction
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))  # the member concerned
+    # What it was about, in words that need no lookup: "prod (twt_Ab12Cd34…)", "ORD-7KQ2-9XW4",
+    # an invited address (personal: deleted with the entry), "developer → viewer".
+    target: Mapped[str | None] = mapped_column(db.String(300), info=PERSONAL)
+
+    actor = relationship("User", foreign_keys=[actor_id], lazy="joined")
+    subject = relationship("User", foreign_keys=[subject_id], lazy="joined")
+
+    __table_args__ = (db.Index("ix_team_events_organisation_id_created_at", "organisation_id", "created_at"),)
+
+
+register(Rule(
+    name="team_events.expired",
+    model=TeamEvent,
+    action="delete",
+    days_setting="TEAM_LOG_DAYS",
+    default_days=730,
+    description="An organisation's team audit log entries are deleted after N days (two years).",
+    selects=lambda cutoff: TeamEvent.created_at < cutoff,
+))

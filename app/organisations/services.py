@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.extensions import db
-from app.organisations.models import Membership, Organisation, Role
+from app.organisations.models import Membership, Organisation, Role, TeamAction, TeamEvent
 
 
 class OrganisationError(ValueError):
@@ -34,6 +34,8 @@ def create_organisation(user, name: str, now: datetime) -> Organisation:
     db.session.add(organisation)
     db.session.flush()
     db.session.add(Membership(organisation_id=organisation.id, user_id=user.id, role=Role.OWNER, created_at=now))
+    db.session.add(TeamEvent(organisation_id=organisation.id, created_at=now, actor_id=user.id, by="member",
+                             action=TeamAction.ORGANISATION_CREATE, target=organisation.name))
     db.session.flush()
     return organisation
 

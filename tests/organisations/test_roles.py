@@ -17,7 +17,7 @@ from tests.fixtures.visitor import SAME_ORIGIN, AuthActions, form_token, submit
 PERSONAL_ENDPOINTS = {
     "account.edit_profile", "account.change_password", "account.change_email", "account.show_security",
     "account.show_notifications", "account.save_notifications", "organisations.list_organisations",
-    "organisations.create_organisation", "organisations.switch_organisation",
+    "organisations.create_organisation", "organisations.switch_organisation", "team.accept_invitation",
 }
 PERSONAL_PREFIXES = ("account.", "rights.", "contact.", "auth.", "consent.", "legal.")
 

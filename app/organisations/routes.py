@@ -7,10 +7,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.organisations import access, services
-from app.organisations.blueprint import bp
+from app.organisations.blueprint import bp, init_app
 from app.organisations.forms import CreateOrganisationForm, SwitchOrganisationForm
 from app.security import customer, safe_next
 from app.timeutil import utcnow
+
+__all__ = ["bp", "init_app"]
 
 
 def _render_list(form=None, status=200):

@@ -11,10 +11,10 @@ from flask_login import current_user
 from app.keys import services as key_services
 from app.organisations import access, members
 from app.organisations.access import current_membership, member
-from app.organisations.blueprint import bp
 from app.organisations.forms import InviteForm, RemoveMemberForm, RoleForm
 from app.organisations.models import Permission
 from app.security import customer, public
+from app.team.blueprint import bp
 from app.timeutil import utcnow
 
 
@@ -31,7 +31,7 @@ def _refusal(refused: Exception) -> str:
 def _render_team(invite_form=None, status=200):
     working, now = current_membership(), utcnow()
     return render_template(
-        "organisations/team.html", working=working, members=members.members(working.organisation_id),
+        "team/members.html", working=working, members=members.members(working.organisation_id),
         invitations=members.pending_invitations(working.organisation_id, now) if working.may(
             Permission.MANAGE_MEMBERS) else [],
         invite_form=invite_form or InviteForm(formdata=None), role_form=RoleForm(formdata=None),
@@ -66,18 +66,19 @@ def invite_member():
         return _render_team(form, 400)
     flash(_("Invitation sent to %(email)s. The link works for %(days)s days, once, for that address only.",
             email=form.email.data, days=current_app.config["INVITATION_DAYS"]), "success")
-    return redirect(url_for("organisations.show_team"), code=303)
+    return redirect(url_for("team.show_team"), code=303)
 
 
 @bp.post("/account/team/invitations/<int:invitation_id>/revoke")
 @member(Permission.MANAGE_MEMBERS)
 def revoke_invitation(invitation_id: int):
     """Withdraw an invitation that was not accepted yet: its link stops working."""
-    withdrawn = members.revoke_invitation(current_membership().organisation_id, invitation_id, utcnow())
+    withdrawn = members.revoke_invitation(current_membership().organisation_id, invitation_id, utcnow(),
+                                          current_user)
     if withdrawn is None:
         abort(404)
     flash(_("The invitation to %(email)s is withdrawn.", email=withdrawn.email), "success")
-    return redirect(url_for("organisations.show_team"), code=303)
+    return redirect(url_for("team.show_team"), code=303)
 
 
 def _target(membership_id: int):
@@ -94,15 +95,15 @@ def change_role(membership_id: int):
     target, form = _target(membership_id), RoleForm()
     if not form.validate():
         flash(_("Choose one of the roles."), "error")
-        return redirect(url_for("organisations.show_team"), code=303)
+        return redirect(url_for("team.show_team"), code=303)
     try:
         members.change_role(current_membership(), target, form.role.data, current_app.config, utcnow())
     except members.OrganisationError as refused:
         flash(_refusal(refused), "error")
-        return redirect(url_for("organisations.show_team"), code=303)
+        return redirect(url_for("team.show_team"), code=303)
     flash(_("%(name)s is now %(role)s.", name=target.user.display_name,
             role=access.label("member_role", target.role)), "success")
-    return redirect(url_for("organisations.show_team"), code=303)
+    return redirect(url_for("team.show_team"), code=303)
 
 
 @bp.route("/account/team/members/<int:membership_id>/remove", methods=["GET", "POST"])
@@ -116,17 +117,17 @@ def remove_member(membership_id: int):
     form = RemoveMemberForm() if request.method == "POST" else RemoveMemberForm(formdata=None)
     form.keep.choices = [(k.id, f"{k.name} ({k.prefix}…)") for k in made]
     if request.method == "GET" or not form.validate():
-        return render_template("organisations/remove.html", target=target, keys=made, form=form), \
+        return render_template("team/remove.html", target=target, keys=made, form=form), \
             400 if form.errors else 200
     name = target.user.display_name
     try:
         removed = members.remove(current_membership(), target, current_app.config, now)
     except members.OrganisationError as refused:
         flash(_refusal(refused), "error")
-        return redirect(url_for("organisations.show_team"), code=303)
+        return redirect(url_for("team.show_team"), code=303)
     revoked = key_services.revoke_made_by(current_membership().organisation, removed, set(form.keep.data or []), now)
     flash(_("%(name)s is no longer a member; %(count)s of their keys revoked.", name=name, count=revoked), "success")
-    return redirect(url_for("organisations.show_team"), code=303)
+    return redirect(url_for("team.show_team"), code=303)
 
 
 @bp.post("/account/team/leave")
@@ -139,7 +140,7 @@ def leave_organisation():
         members.remove(working, working, current_app.config, now)
     except members.OrganisationError as refused:
         flash(_refusal(refused), "error")
-        return redirect(url_for("organisations.show_team"), code=303)
+        return redirect(url_for("team.show_team"), code=303)
     key_services.revoke_made_by(organisation, current_user.id, set(), now)
     flash(_("You left %(name)s.", name=organisation.display_name), "success")
     return redirect(url_for("organisations.list_organisations"), code=303)
@@ -152,8 +153,8 @@ def show_invitation(token: str):
     try:
         invitation = members.read_invitation(token, current_app.config, utcnow())
     except members.InvitationUnusable:
-        return render_template("organisations/invitation.html", invitation=None, token=token), 404
-    return render_template("organisations/invitation.html", invitation=invitation, token=token,
+        return render_template("team/invitation.html", invitation=None, token=token), 404
+    return render_template("team/invitation.html", invitation=invitation, token=token,
                            matches=current_user.is_authenticated and current_user.email == invitation.email)
 
 
@@ -164,11 +165,11 @@ def accept_invitation(token: str):
     try:
         joined = members.accept(token, current_user, current_app.config, utcnow())
     except members.InvitationUnusable:
-        return render_template("organisations/invitation.html", invitation=None, token=token), 404
+        return render_template("team/invitation.html", invitation=None, token=token), 404
     except members.WrongAddress:
         flash(_("This invitation is for another e-mail address (or yours is not confirmed yet). Sign in with the "
                 "invited address to accept it."), "error")
-        return redirect(url_for("organisations.show_invitation", token=token), code=303)
+        return redirect(url_for("team.show_invitation", token=token), code=303)
     access.choose(joined.organisation_id)
     flash(_("Welcome to %(name)s. You work in it now.", name=joined.organisation.display_name), "success")
     return redirect(url_for("account.show_dashboard"), code=303)
