@@ -152,8 +152,8 @@ def confirm_email_token(secret: str, config, now: datetime) -> tuple[User | None
     if token.purpose == TokenPurpose.CHANGE_EMAIL or first_confirmation:
         user.email_verified_at = now
     if first_confirmation and config["PRICING"].signup_credits:
-        add_credits(organisations.personal_organisation(user.id), config["PRICING"].signup_credits,
-                    CreditKind.SIGNUP_BONUS, now, reason="welcome credits")
+        own = organisations.personal_organisation(user.id)
+        add_credits(own, config["PRICING"].signup_credits, CreditKind.SIGNUP_BONUS, now, reason="welcome credits")
     db.session.flush()
     return user, token.purpose == TokenPurpose.CHANGE_EMAIL
 
@@ -395,8 +395,7 @@ def can_reopen(user: User, config, now: datetime) -> bool:
 
 
 def reopen_account(user: User) -> None:
-    """Reopen a closed account and its personal organisation (its API keys stay revoked: new ones
-    are made on /account/keys)."""
+    """Reopen a closed account and its personal organisation (its API keys stay revoked)."""
     user.closed_at = None
     organisations.set_personal_closed(user.id, None)
     db.session.flush()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import wraps
 
 from babel.lists import format_list
-from flask import current_app, g, render_template, session
+from flask import current_app, g, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -89,4 +89,5 @@ def organisation_context() -> dict:
     return {"current_membership": current_membership,
             "my_memberships": lambda: services.memberships_of(current_user.id),
             "personal_organisation": lambda: services.personal_organisation(current_user.id),
-            "sole_owned_teams": lambda: services.sole_owned_teams(current_user.id)}
+            "sole_owned_teams": lambda: services.sole_owned_teams(current_user.id),
+            "switch_next": lambda: request.full_path.rstrip("?") if request.method == "GET" else ""}
