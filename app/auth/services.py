@@ -50,9 +50,6 @@ def user_locale(user: User, config) -> str:
     return user.locale or config["BABEL_DEFAULT_LOCALE"]
 
 
-# --- tokens -------------------------------------------------------------------------------
-
-
 def issue_token(user: User, purpose: TokenPurpose, now: datetime, new_email: str | None = None) -> str:
     """Create a single-use token; return the secret (only its hash is stored)."""
     secret = new_token()
