@@ -196,6 +196,8 @@ class TeamAction(StrEnum):
     ORDER_PAID = "billing:order-paid"
     ORDER_REFUNDED = "billing:order-refunded"
     CREDITS_ADJUSTED = "billing:credits-adjusted"
+    SUSPENDED = "organisation:suspended"
+    UNSUSPENDED = "organisation:unsuspended"
 
 
 class TeamEvent(db.Model):

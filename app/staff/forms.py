@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, SelectMultipleField, StringField, ValidationError
-from wtforms.validators import DataRequired
+from wtforms import HiddenField, IntegerField, SelectMultipleField, StringField, ValidationError
+from wtforms.validators import DataRequired, NumberRange, Optional
 
 from app.audit.access import CATEGORIES
 from app.database import form_id
@@ -81,3 +81,12 @@ class TeamForm(StaffActionForm):
 class EndEverySessionForm(StaffActionForm):
     reason = StringField(_l("Reason"), filters=[text(500)], validators=[
         DataRequired(message=_l("Give a reason: it goes into the audit log."))])
+
+
+class OrganisationActionForm(StaffActionForm):
+    """An action on an organisation (suspend, lift, adjust credits), with the reason for the audit log."""
+
+    reason = StringField(_l("Reason"), filters=[text(200)], validators=[
+        DataRequired(message=_l("Give a reason: it goes into the audit log."))])
+    amount = IntegerField(_l("Credits to add (negative to remove)"), validators=[
+        Optional(), NumberRange(min=-10_000_000, max=10_000_000)])

@@ -18,6 +18,8 @@ class Section(NamedTuple):
 SECTIONS = (
     Section("staff.show_dashboard", _l("Dashboard"), ()),
     Section("staff.find_users", _l("Customers"), (), ("staff.show_user", "staff.act_on_user")),
+    Section("staff.find_organisations", _l("Organisations"), (), ("staff.show_organisation",
+                                                                   "staff.act_on_organisation")),
     Section("staff.list_orders", _l("Orders"), ("billing", "admin"), ("staff.show_order", "staff.adjust_credits")),
     Section("staff.list_messages", _l("Inbox"), ("support", "admin"), ("staff.show_message",), "messages"),
     Section("staff.list_requests", _l("Requests"), ("privacy", "admin"), ("staff.show_request",), "requests"),

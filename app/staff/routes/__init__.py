@@ -10,6 +10,7 @@ from app.staff.routes import (  # noqa: F401
     dashboard,
     inbox,
     orders,
+    organisations,
     rights_requests,
     team,
 )
