@@ -17,6 +17,7 @@ from app.consent import services as consent_services
 from app.contact import services as contact_services
 from app.extensions import db
 from app.keys import services as key_services
+from app.organisations import services as organisations
 from app.rights import inventory
 from app.rights import workflow as rights
 from app.security import staff
@@ -25,7 +26,6 @@ from app.staff import services as staff_services
 from app.staff.blueprint import bp
 from app.staff.forms import AccountActionForm, OpenRecordForm, first_error, resubmitted
 from app.timeutil import utcnow
-from app.organisations import services as organisations
 from app.usage import services as usage_services
 
 # --- customers (all staff roles; actions by role) ---------------------------------------------------------

@@ -14,8 +14,8 @@ from app.billing import amounts, disputes, documents, gateway, invoices, refunds
 from app.billing import services as billing
 from app.billing.forms import AdjustCreditsForm, OrderFilterForm, RefundForm
 from app.extensions import db
-from app.pricing import get_pricing
 from app.organisations import services as organisations
+from app.pricing import get_pricing
 from app.security import staff
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
