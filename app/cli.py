@@ -29,6 +29,7 @@ from app.legal import services as legal
 from app.metering.flush import flush_metered_calls, run_flusher
 from app.metering.services import get_meter
 from app.organisations import services as organisations
+from app.rights import organisations as rights_organisations
 from app.rights import services as rights_services
 from app.rights.workflow import send_digest
 from app.timeutil import utcnow
@@ -120,6 +121,9 @@ def purge_command(dry_run: bool, batch_size: int):
     due = rights_services.accounts_due_for_erasure(current_app.config, now)
     erased = len(due) if dry_run else rights_services.purge_closed_accounts(current_app.config, now)
     click.echo(f"closed accounts erased: {'would erase' if dry_run else 'erased'} {erased}")
+    teams = (len(rights_organisations.due_for_erasure(current_app.config, now)) if dry_run
+             else rights_organisations.purge_closed_organisations(current_app.config, now))
+    click.echo(f"closed organisations erased: {'would erase' if dry_run else 'erased'} {teams}")
     rules = [r for r in retention.RULES if r.action != "keep"]
     counts = {}
     with click.progressbar(rules, label="retention rules", file=sys.stderr,

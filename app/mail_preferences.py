@@ -118,6 +118,7 @@ TEMPLATES = {
     "organisation_member_joined": "team",
     "organisation_member_removed": "team",
     "organisation_role_changed": "team",
+    "organisation_closed": "team",
 }
 
 

@@ -90,4 +90,5 @@ def organisation_context() -> dict:
             "my_memberships": lambda: services.memberships_of(current_user.id),
             "personal_organisation": lambda: services.personal_organisation(current_user.id),
             "sole_owned_teams": lambda: services.sole_owned_teams(current_user.id),
+            "may": lambda permission: current_membership().may(Permission(permission)),
             "switch_next": lambda: request.full_path.rstrip("?") if request.method == "GET" else ""}

@@ -102,3 +102,8 @@ def as_row(event: TeamEvent) -> dict:
     return {"time": event.created_at.isoformat(timespec="seconds") + "Z", "action": event.action,
             "action_label": label("team_action", event.action), "by": event.by, "actor": actor_name(event),
             "member": person(event.subject) if event.subject_id else "", "target": event.target or ""}
+
+
+def by_person(user_id: int) -> list[TeamEvent]:
+    """What a person did in any organisation (their data export), oldest first."""
+    return list(db.session.scalars(select(TeamEvent).where(TeamEvent.actor_id == user_id).order_by(TeamEvent.id)))

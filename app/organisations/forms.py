@@ -64,3 +64,8 @@ class TeamLogFilterForm(BaseForm):
     def __init__(self, formdata, people: list[tuple[int, str]]):
         super().__init__(formdata)
         self.actor.choices = [(0, _l("Anyone")), *people]
+
+
+class CloseOrganisationForm(BaseForm):
+    confirm_name = StringField(_l("Type the organisation's name to confirm"), filters=[strip], validators=[
+        DataRequired(message=_l("Type the organisation's name to confirm."))])

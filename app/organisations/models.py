@@ -91,8 +91,9 @@ class Organisation(db.Model):
 
     @property
     def display_name(self) -> str:
-        """Its name; a personal organisation is "Personal" in the reader's language."""
-        return self.name or str(_l("Personal"))
+        """Its name; a personal organisation is "Personal" in the reader's language (an erased team
+        organisation, whose name is gone, "Closed organisation")."""
+        return self.name or str(_l("Personal") if self.personal else _l("Closed organisation"))
 
 
 class Membership(db.Model):
@@ -179,6 +180,8 @@ class TeamAction(StrEnum):
     """What happened in an organisation (``TeamEvent.action``): ``object:verb``."""
 
     ORGANISATION_CREATE = "organisation:create"
+    ORGANISATION_CLOSE = "organisation:close"
+    ORGANISATION_EXPORT = "organisation:export"
     KEY_CREATE = "key:create"
     KEY_UPDATE = "key:update"
     KEY_ROTATE = "key:rotate"
@@ -216,6 +219,7 @@ class TeamEvent(db.Model):
     # an invited address (personal: deleted with the entry), "developer → viewer".
     target: Mapped[str | None] = mapped_column(db.String(300), info=PERSONAL)
 
+    organisation = relationship("Organisation")
     actor = relationship("User", foreign_keys=[actor_id], lazy="joined")
     subject = relationship("User", foreign_keys=[subject_id], lazy="joined")
 

@@ -22,6 +22,7 @@ from app.contact.models import ContactThread, MessageKind
 from app.extensions import db
 from app.keys.models import ApiKey
 from app.labels import label
+from app.organisations import events
 from app.organisations import services as organisations
 from app.usage.models import ApiCall, UsageDaily
 
@@ -150,6 +151,25 @@ def _owned_by(model, user_id: int, own: int):
     return model.user_id == user_id
 
 
+def write_csv(archive, sink, name: str, model, where: list, columns: list[str]):
+    """Write one CSV member of the ZIP in batches, yielding the bytes made so far; returns the row count."""
+    with archive.open(name, "w", force_zip64=True) as member:
+        text = io.TextIOWrapper(member, encoding="utf-8", newline="")
+        writer = csv.writer(text)
+        writer.writerow(_header(name, columns))
+        count = 0
+        for row in _rows(model, where, columns, name):
+            writer.writerow(row)
+            count += 1
+            if count % 1000 == 0:
+                text.flush()
+                yield sink.drain()
+        text.flush()
+        text.detach()
+    yield sink.drain()
+    return count
+
+
 def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes]:
     """Yield the bytes of the export ZIP for ``user``, file by file and batch by batch: the
     person's own data, their personal organisation's, and what they did in team organisations."""
@@ -167,30 +187,20 @@ def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes
             "alert_thresholds": personal.alert_thresholds if personal else None,
             "monthly_spend_limit": personal.monthly_spend_limit if personal else None,
             **_billing_details(own),
-            "organisations": [{"name": m.organisation.display_name, "personal": m.organisation.personal,
-                               "role": m.role, "role_label": label("member_role", m.role),
-                               "member_since": _iso(m.created_at)} for m in organisations.memberships_of(user.id)],
         }
         counts = {}
         for name, model, columns in TABLES:
             where = [_owned_by(model, user.id, own)]
             if model is ApiCall:
                 where.append(ApiCall.created_at >= now - timedelta(days=config["CALL_LOG_DAYS"]))
-            with archive.open(name, "w", force_zip64=True) as member:
-                text = io.TextIOWrapper(member, encoding="utf-8", newline="")
-                writer = csv.writer(text)
-                writer.writerow(_header(name, columns))
-                count = 0
-                for row in _rows(model, where, columns, name):
-                    writer.writerow(row)
-                    count += 1
-                    if count % 1000 == 0:
-                        text.flush()
-                        yield sink.drain()
-                text.flush()
-                text.detach()
-            counts[name] = count
-            yield sink.drain()
+            counts[name] = yield from write_csv(archive, sink, name, model, where, columns)
+        archive.writestr("organisations.json", json.dumps({
+            "memberships": [{"organisation": m.organisation.display_name, "personal": m.organisation.personal,
+                             "role": m.role, "role_label": label("member_role", m.role),
+                             "member_since": _iso(m.created_at)} for m in organisations.memberships_of(user.id)],
+            "activity": [{**events.as_row(e), "organisation": e.organisation.display_name}
+                         for e in events.by_person(user.id)],
+        }, ensure_ascii=False, indent=2))
         threads = []
         for thread in db.session.scalars(select(ContactThread).where(ContactThread.user_id == user.id)):
             threads.append({"reference": thread.reference, "topic": thread.topic,
