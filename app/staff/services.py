@@ -27,6 +27,7 @@ from app.email import OutboxMessage, external_url, queue_email
 from app.extensions import db
 from app.keys.models import ApiKey
 from app.keys.services import revoke_key as revoke
+from app.organisations.services import personal_organisation
 from app.rights import workflow as rights
 from app.rights.models import OPEN_STATUSES, RightsRequest
 
@@ -353,7 +354,7 @@ def adjust_credits(user: User, amount: int, reason: str, actor: User, config, no
                    ip: str | None = None) -> None:
     """Add (or remove) credits with a ledger row and an audit row, and tell the customer. Raises
     InsufficientCredits rather than take the balance below zero."""
-    add_credits(user, amount, CreditKind.ADJUSTMENT, now, reason=reason, actor=actor)
+    add_credits(personal_organisation(user.id), amount, CreditKind.ADJUSTMENT, now, reason=reason, actor=actor)
     audit.record(actor, AuditAction.BILLING_CREDITS_ADJUST, now, target_user=user, reason=f"{amount:+d}: {reason}",
                  ip=ip)
     notify(user, "credits", config)
