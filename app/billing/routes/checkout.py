@@ -51,9 +51,9 @@ def show_checkout():
 @member(Permission.MANAGE_BILLING)
 def start_checkout():
     """Create a pending order of the organisation worked in, placed by the signed-in member, for
-    the country whose totals were shown and send the buyer to the
-    checkout page; a changed country shows its totals first. (A post without a country, from an
-    older page, is taxed by the billing details' country, and then by the address Stripe confirms.)"""
+    the country whose totals were shown, and send the buyer to the checkout page; a changed
+    country shows its totals first. (A post without a country, from an older page, is taxed by the
+    billing details' country, and then by the address Stripe confirms.)"""
     if not current_user.is_verified:
         flash(_("Confirm your e-mail address before buying credits."), "warning")
         return redirect(url_for("account.show_dashboard"), code=303)
