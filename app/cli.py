@@ -213,8 +213,8 @@ def verify_credits_command():
     """Check that every balance equals the sum of its ledger and that every paid order was
     credited exactly once; exit 1 on any mismatch."""
     mismatches = verify_balances()
-    for user_id, email, balance, total in mismatches:
-        click.echo(f"MISMATCH user {user_id} {email}: balance {balance}, ledger {total}")
+    for organisation_id, name, balance, total in mismatches:
+        click.echo(f"MISMATCH organisation {organisation_id} {name}: balance {balance}, ledger {total}")
     orders = verify_orders()
     for reference, credits, given in orders:
         click.echo(f"MISMATCH order {reference}: {credits} credits bought, {given} credited")

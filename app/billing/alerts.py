@@ -1,11 +1,11 @@
-"""Usage alerts and the spend limit: the customer's low-balance thresholds and the balances they
-come to, the other addresses alerts go to (each confirmed by a link), and the e-mail when a key
-has used 80 % of a cap. No request, no commit.
+"""Usage alerts and the spend limit: an organisation's low-balance thresholds and the balances
+they come to, who gets the alerts (its owners and billing members, and other addresses, each
+confirmed by a link), and the e-mail when a key has used 80 % of a cap. No request, no commit.
 
-A threshold is ``N%`` (a share of the credits the account used in the last 30 days, or of its last
-purchase while it has used none) or ``N`` credits. The balances they come to are kept on the
-account (``alert_levels``), so the check after each charge reads nothing: they are computed again
-when the customer saves them, on every top-up and daily (``flask credits refresh-alerts``).
+A threshold is ``N%`` (a share of the credits the organisation used in the last 30 days, or of its
+last purchase while it has used none) or ``N`` credits. The balances they come to are kept on the
+organisation (``alert_levels``), so the check after each charge reads nothing: they are computed
+again when a member saves them, on every top-up and daily (``flask credits refresh-alerts``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from app.keys.models import ApiKey
 from app.metering.caps import CAP_ALERT_SHARE, crossed_alert
 from app.metering.lookups import month_start
 from app.metering.types import Charge
+from app.organisations import services as organisations
+from app.organisations.models import Organisation, Role
 from app.security import hash_token
 from app.uow import commit_now
 from app.usage.models import UsageDaily
@@ -38,7 +40,7 @@ class InvalidThresholds(ValueError):
 
 
 class RecipientLimitReached(Exception):
-    """The account already has the most alert addresses allowed."""
+    """The organisation already has the most alert addresses allowed."""
 
 
 def parse_thresholds(text: str | None) -> list[tuple[int, bool]]:
@@ -60,32 +62,34 @@ def format_thresholds(parsed: list[tuple[int, bool]]) -> str:
     return ",".join(f"{n}%" if share else str(n) for n, share in parsed)
 
 
-def thresholds_of(user: User, config) -> str:
-    """The thresholds the account uses: its own, or the site's default."""
-    return user.alert_thresholds if user.alert_thresholds is not None else config["LOW_CREDIT_THRESHOLDS"]
+def thresholds_of(organisation: Organisation, config) -> str:
+    """The thresholds the organisation uses: its own, or the site's default."""
+    own = organisation.alert_thresholds
+    return own if own is not None else config["LOW_CREDIT_THRESHOLDS"]
 
 
-def recent_use(user_id: int, today: date) -> int:
-    """Credits the account spent in the last 30 days (the daily roll-ups)."""
+def recent_use(organisation_id: int, today: date) -> int:
+    """Credits the organisation spent in the last 30 days (the daily roll-ups)."""
     return int(db.session.scalar(select(func.coalesce(func.sum(UsageDaily.credits), 0)).where(
-        UsageDaily.user_id == user_id, UsageDaily.day > today - timedelta(days=USE_DAYS))) or 0)
+        UsageDaily.organisation_id == organisation_id, UsageDaily.day > today - timedelta(days=USE_DAYS))) or 0)
 
 
-def last_purchase(user_id: int) -> int:
+def last_purchase(organisation_id: int) -> int:
     return int(db.session.scalar(select(CreditEntry.amount).where(
-        CreditEntry.user_id == user_id, CreditEntry.kind == CreditKind.PURCHASE)
+        CreditEntry.organisation_id == organisation_id, CreditEntry.kind == CreditKind.PURCHASE)
         .order_by(CreditEntry.id.desc()).limit(1))
         or 0)
 
 
-def levels_for(user: User, config, today: date) -> list[int]:
-    """The balances the account's thresholds come to now, highest first."""
-    parsed = parse_thresholds(thresholds_of(user, config))
+def levels_for(organisation: Organisation, config, today: date) -> list[int]:
+    """The balances the organisation's thresholds come to now, highest first."""
+    parsed = parse_thresholds(thresholds_of(organisation, config))
     basis = None
     levels = set()
     for number, share in parsed:
         if share:
-            basis = basis if basis is not None else (recent_use(user.id, today) or last_purchase(user.id))
+            basis = basis if basis is not None else (recent_use(organisation.id, today)
+                                                     or last_purchase(organisation.id))
             if basis:
                 levels.add(basis * number // 100)
         else:
@@ -93,67 +97,76 @@ def levels_for(user: User, config, today: date) -> list[int]:
     return sorted(levels, reverse=True)
 
 
-def refresh_levels(user: User, config, today: date) -> list[int]:
-    """Compute the account's alert balances again; written only when they changed (a change
+def refresh_levels(organisation: Organisation, config, today: date) -> list[int]:
+    """Compute the organisation's alert balances again; written only when they changed (a change
     reaches the gateway's cached keys, see ``metering.hooks``)."""
-    levels = levels_for(user, config, today)
+    levels = levels_for(organisation, config, today)
     text = ",".join(map(str, levels)) or None
-    if user.alert_levels != text:
-        user.alert_levels = text
+    if organisation.alert_levels != text:
+        organisation.alert_levels = text
     return levels
 
 
 def refresh_all(config, today: date, batch: int = 500) -> int:
-    """Recompute every open account's alert balances (daily: shares follow the last 30 days' use);
-    commits each batch. The number of accounts whose balances changed."""
+    """Recompute every open organisation's alert balances (daily: shares follow the last 30 days'
+    use); commits each batch. The number of organisations whose balances changed."""
     changed, last_id = 0, 0
     while True:
-        users = list(db.session.scalars(select(User).where(User.id > last_id, User.erased_at.is_(None))
-                                        .order_by(User.id).limit(batch)))
-        if not users:
+        found = list(db.session.scalars(select(Organisation).where(
+            Organisation.id > last_id, Organisation.closed_at.is_(None)).order_by(Organisation.id).limit(batch)))
+        if not found:
             return changed
-        for user in users:
-            before = user.alert_levels
-            refresh_levels(user, config, today)
-            changed += user.alert_levels != before
-        last_id = users[-1].id
-        commit_now("alert levels: one batch of accounts a transaction")
+        for organisation in found:
+            before = organisation.alert_levels
+            refresh_levels(organisation, config, today)
+            changed += organisation.alert_levels != before
+        last_id = found[-1].id
+        commit_now("alert levels: one batch of organisations a transaction")
 
 
-def save_settings(user: User, thresholds: str, spend_limit: int | None, config, today: date) -> list[int]:
-    """The customer's thresholds (validated) and monthly spend limit (None: none). The levels are
-    armed afresh: a threshold already below the balance warns when it is crossed."""
-    user.alert_thresholds = format_thresholds(parse_thresholds(thresholds))
-    user.monthly_spend_limit = spend_limit or None
-    user.low_credit_notified = None
-    levels = refresh_levels(user, config, today)
+def save_settings(organisation: Organisation, thresholds: str, spend_limit: int | None, config,
+                  today: date) -> list[int]:
+    """The organisation's thresholds (validated) and monthly spend limit (None: none). The levels
+    are armed afresh: a threshold already below the balance warns when it is crossed."""
+    organisation.alert_thresholds = format_thresholds(parse_thresholds(thresholds))
+    organisation.monthly_spend_limit = spend_limit or None
+    organisation.low_credit_notified = None
+    levels = refresh_levels(organisation, config, today)
     db.session.flush()
     return levels
 
 
-# --- other addresses --------------------------------------------------------------------------
+# --- who gets them ----------------------------------------------------------------------------
 
-def recipients(user_id: int) -> list[AlertRecipient]:
-    return list(db.session.scalars(select(AlertRecipient).where(AlertRecipient.user_id == user_id)
+def people(organisation_id: int) -> list[User]:
+    """The members alerts go to: the owners, then the billing members (open accounts only)."""
+    found = organisations.owners(organisation_id) + organisations.members_with(organisation_id, Role.BILLING)
+    return list({person.id: person for person in found}.values())
+
+
+def recipients(organisation_id: int) -> list[AlertRecipient]:
+    """The other addresses, confirmed or waiting for confirmation."""
+    return list(db.session.scalars(select(AlertRecipient).where(AlertRecipient.organisation_id == organisation_id)
                                    .order_by(AlertRecipient.id)))
 
 
-def add_recipient(user: User, email: str, config, now: datetime) -> AlertRecipient | None:
-    """Add an address and e-mail it a confirmation link; alerts go there once it is followed.
-    None when the address is the account's own or already listed. Raises RecipientLimitReached."""
+def add_recipient(organisation: Organisation, adder: User, email: str, config, now: datetime) -> AlertRecipient | None:
+    """Add an address and e-mail it a confirmation link (in the language of ``adder``, the member
+    adding it); alerts go there once it is followed. None when the address is a member's who gets
+    the alerts anyway, or already listed. Raises RecipientLimitReached."""
     email = email.strip().lower()
-    if email == user.email:
+    if email in {person.email.lower() for person in people(organisation.id)}:
         return None
-    lock_row(User.__table__, user.id)  # concurrent adds of one account count one after another
-    if len(recipients(user.id)) >= MAX_RECIPIENTS:
+    lock_row(Organisation.__table__, organisation.id)  # concurrent adds of one organisation count one after another
+    if len(recipients(organisation.id)) >= MAX_RECIPIENTS:
         raise RecipientLimitReached()
     token = secrets.token_urlsafe(32)
-    if not insert_once(AlertRecipient.__table__, user_id=user.id, email=email, token_hash=hash_token(token),
-                       created_at=now):
-        return None  # listed already (unique per account)
-    recipient = db.session.scalar(select(AlertRecipient).where(AlertRecipient.user_id == user.id,
+    if not insert_once(AlertRecipient.__table__, organisation_id=organisation.id, email=email,
+                       token_hash=hash_token(token), created_at=now):
+        return None  # listed already (unique per organisation)
+    recipient = db.session.scalar(select(AlertRecipient).where(AlertRecipient.organisation_id == organisation.id,
                                                                AlertRecipient.email == email))
-    queue_email(email, "alert_recipient_confirm", user.locale or config["BABEL_DEFAULT_LOCALE"],
+    queue_email(email, "alert_recipient_confirm", adder.locale or config["BABEL_DEFAULT_LOCALE"],
                 confirm_url=external_url("billing.confirm_alert_recipient", token=token),
                 days=config["ALERT_RECIPIENT_CONFIRM_DAYS"])
     return recipient
@@ -173,15 +186,37 @@ def confirm_recipient(token: str, config, now: datetime) -> AlertRecipient | Non
     return recipient
 
 
-def remove_recipient(user: User, recipient_id: int) -> bool:
+def remove_recipient(organisation: Organisation, recipient_id: int) -> bool:
     return bool(db.session.execute(delete(AlertRecipient).where(
-        AlertRecipient.id == recipient_id, AlertRecipient.user_id == user.id)).rowcount)
+        AlertRecipient.id == recipient_id, AlertRecipient.organisation_id == organisation.id)).rowcount)
 
 
-def alert_addresses(user: User) -> list[str]:
-    """The account's own address, then every confirmed other one."""
-    return [user.email, *db.session.scalars(select(AlertRecipient.email).where(
-        AlertRecipient.user_id == user.id, AlertRecipient.verified_at.is_not(None)).order_by(AlertRecipient.id))]
+def send_alert(organisation: Organisation, template: str, config, **context) -> int:
+    """Queue an alert about the organisation's money to its owners and billing members, each in
+    their language and by their own mail preferences (``user_id``: their unsubscribe link and
+    choice), then to its confirmed other addresses, which follow the choice of the organisation's
+    first owner (first billing member when it has no owner): their one-click link removes the
+    address. Each address once. The number queued."""
+    members = people(organisation.id)
+    default = config["BABEL_DEFAULT_LOCALE"]
+    context = {"organisation": None if organisation.personal else organisation.display_name, **context}
+    seen, queued = set(), 0
+    for person in members:
+        seen.add(person.email.lower())
+        queued += queue_email(person.email, template, person.locale or default, user_id=person.id,
+                              **context) is not None
+    if not members:
+        return queued
+    sponsor = members[0]
+    others = db.session.scalars(select(AlertRecipient.email).where(
+        AlertRecipient.organisation_id == organisation.id, AlertRecipient.verified_at.is_not(None))
+        .order_by(AlertRecipient.id))
+    for address in others:
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            queued += queue_email(address, template, sponsor.locale or default, user_id=sponsor.id,
+                                  **context) is not None
+    return queued
 
 
 # --- a key's caps -----------------------------------------------------------------------------
@@ -194,11 +229,11 @@ def after_charge_caps(charge: Charge, config, now: datetime) -> bool:
     for period, cap, used, start in (("day", key.daily_cap, charge.day_used, now.date()),
                                      ("month", key.monthly_cap, charge.month_used, month_start(now.date()))):
         if crossed_alert(cap, used, charge.price):
-            wrote = _cap_alert(key.id, key.user_id, period, cap, used, start, config) or wrote
+            wrote = _cap_alert(key.id, key.organisation_id, period, cap, used, start, config) or wrote
     return wrote
 
 
-def _cap_alert(key_id: int, user_id: int, period: str, cap: int, used: int, start: date, config) -> bool:
+def _cap_alert(key_id: int, organisation_id: int, period: str, cap: int, used: int, start: date, config) -> bool:
     """Claim the period's alert (a conditional update, so concurrent calls send one) and queue it."""
     keys = ApiKey.__table__  # a table update: claiming the alert changes nothing the gateway caches
     column = keys.c.cap_alert_day if period == "day" else keys.c.cap_alert_month
@@ -206,10 +241,7 @@ def _cap_alert(key_id: int, user_id: int, period: str, cap: int, used: int, star
                                  .values({column: start})).rowcount
     if claimed != 1:
         return False
-    user, key = db.session.get(User, user_id), db.session.get(ApiKey, key_id)
-    for address in alert_addresses(user):
-        queue_email(address, "key_cap_alert", user.locale or config["BABEL_DEFAULT_LOCALE"], user_id=user.id,
-                    name=key.name,
-                    prefix=key.prefix, period=period, used=used, cap=cap, share=int(CAP_ALERT_SHARE * 100),
-                    keys_url=external_url("keys.edit_key", key_id=key.id))
+    organisation, key = db.session.get(Organisation, organisation_id), db.session.get(ApiKey, key_id)
+    send_alert(organisation, "key_cap_alert", config, name=key.name, prefix=key.prefix, period=period, used=used,
+               cap=cap, share=int(CAP_ALERT_SHARE * 100), keys_url=external_url("keys.edit_key", key_id=key.id))
     return True

@@ -1,4 +1,4 @@
-"""A customer's billing details (name, address, country, tax id) and the tax an order of theirs
+"""An organisation's billing details (name, address, country, tax id) and the tax an order of its
 pays: the order copies the details when it is made, so its invoice names the buyer as they were,
 and the tax follows the country the buyer chose before paying, then the billing address the
 payment provider confirms (``confirm``). No request, no commit."""
@@ -15,21 +15,22 @@ from app.database import insert_once
 from app.extensions import db
 
 
-def of(user_id: int) -> BillingDetails | None:
-    return db.session.get(BillingDetails, user_id)
+def of(organisation_id: int) -> BillingDetails | None:
+    return db.session.get(BillingDetails, organisation_id)
 
 
-def save(user_id: int, name: str, address: str, country: str, tax_id: str | None, now: datetime) -> BillingDetails:
+def save(organisation_id: int, name: str, address: str, country: str, tax_id: str | None,
+         now: datetime) -> BillingDetails:
     """Store the details (the tax id in its compact form; raises tax.InvalidTaxId). One row an
-    account, whoever saves first: concurrent first saves insert once and the others update."""
+    organisation, whoever saves first: concurrent first saves insert once and the others update."""
     country = country.upper()
     tax_id = normalise_tax_id(country, tax_id) if tax_id and tax_id.strip() else None
     values = {"name": name.strip(), "address": address.strip(), "country": country, "tax_id": tax_id,
               "updated_at": now}
     table = BillingDetails.__table__
-    if not insert_once(table, user_id=user_id, **values):
-        db.session.execute(update(table).where(table.c.user_id == user_id).values(**values))
-    details = of(user_id)
+    if not insert_once(table, organisation_id=organisation_id, **values):
+        db.session.execute(update(table).where(table.c.organisation_id == organisation_id).values(**values))
+    details = of(organisation_id)
     db.session.refresh(details)  # the statement above, not what the session had cached
     return details
 
@@ -38,11 +39,11 @@ def tax_of(net_cents: int, country: str | None, tax_id: str | None, config) -> T
     return tax_for(net_cents, country, tax_id, config["SELLER_COUNTRY"], parse_rates(config["TAX_RATES"]))
 
 
-def apply_to_order(order: Order, user_id: int, config, country: str | None = None) -> None:
-    """Copy the account's billing details to the order and price its tax: the order's amount is
+def apply_to_order(order: Order, organisation_id: int, config, country: str | None = None) -> None:
+    """Copy the organisation's billing details to the order and price its tax: the order's amount is
     the pack's price plus the tax. ``country``, chosen before checkout, overrides the details':
     then their address and tax id (of another country) are not copied."""
-    stored = of(user_id)
+    stored = of(organisation_id)
     country = (country or (stored.country if stored else None) or "").upper() or None
     if stored is not None:
         order.buyer_name = stored.name
@@ -88,11 +89,11 @@ def confirm(order: Order, customer_details, config) -> None:
     order.tax_cents, order.tax_rate, order.tax_treatment = priced.tax_cents, priced.rate_text, priced.treatment
 
 
-def quote(user_id: int, net_cents: int, country: str | None, config) -> Tax | None:
+def quote(organisation_id: int, net_cents: int, country: str | None, config) -> Tax | None:
     """The tax a buyer in ``country`` pays on ``net_cents``, with their tax id when their billing
-    details are for that country; None while the country is not known."""
+    details (the organisation's) are for that country; None while the country is not known."""
     if not country:
         return None
-    stored = of(user_id)
+    stored = of(organisation_id)
     tax_id = stored.tax_id if stored is not None and stored.country == country.upper() else None
     return tax_of(net_cents, country, tax_id, config)

@@ -36,6 +36,7 @@ from app.billing.services import hold_for_dispute
 from app.database import insert_once
 from app.email import external_url, queue_email
 from app.extensions import db
+from app.organisations.models import Organisation
 
 STAFF_ROLES = ("billing", "admin")
 
@@ -105,17 +106,18 @@ def disputed_credits(order: Order, amount_cents: int) -> int:
 
 
 def settle(dispute: Dispute, order: Order | None, now: datetime) -> None:
-    """Bring the buyer's balance in line with the dispute's state: hold while open, keep removed
-    when lost, give back when won (or the inquiry closed). Idempotent."""
-    user = db.session.get(User, order.user_id) if order is not None and order.user_id else None
+    """Bring the buying organisation's balance in line with the dispute's state: hold while open,
+    keep removed when lost, give back when won (or the inquiry closed). Idempotent."""
+    organisation = (db.session.get(Organisation, order.organisation_id)
+                    if order is not None and order.organisation_id else None)
     target = 0
-    if user is not None and (dispute.is_open or dispute.status == DisputeStatus.LOST):
+    if organisation is not None and (dispute.is_open or dispute.status == DisputeStatus.LOST):
         target = disputed_credits(order, dispute.amount_cents)
     change = target - dispute.credits_held
-    if change and user is not None:
+    if change and organisation is not None:
         what = "held" if change > 0 else "released"
-        hold_for_dispute(user, -change, now, f"{order.reference}: dispute {dispute.dispute_id} {what}")
-    dispute.credits_held = target if user is not None else 0
+        hold_for_dispute(organisation, -change, now, f"{order.reference}: dispute {dispute.dispute_id} {what}")
+    dispute.credits_held = target if organisation is not None else 0
     db.session.flush()
 
 

@@ -99,12 +99,13 @@ def words(doc: Invoice, order, refers_to: Invoice | None = None) -> dict:
         }
 
 
-def page(document: Invoice) -> str:
-    """The document's printable page."""
+def page(document: Invoice, order_link: bool = False) -> str:
+    """The document's printable page; ``order_link``: with a link to the order's page (the
+    customer's view, where the order is the current organisation's)."""
     order = invoices.order_of(document)
     credited = invoices.net_credited(order) if document.kind == InvoiceKind.INVOICE else 0
     return render_template("billing/invoice.html", document=document, order=order, credited=credited,
-                           words=words(document, order, invoices.refers_to(document)))
+                           order_link=order_link, words=words(document, order, invoices.refers_to(document)))
 
 
 def download(document: Invoice) -> Response:

@@ -141,11 +141,11 @@ def documents_of(order: Order) -> list[Invoice]:
     return list(db.session.scalars(select(Invoice).where(Invoice.order_id == order.id).order_by(Invoice.id)))
 
 
-def find(number: str, user_id: int | None = None) -> Invoice | None:
-    """An invoice or credit note by number; with ``user_id``, only one of that customer's orders."""
+def find(number: str, organisation_id: int | None = None) -> Invoice | None:
+    """An invoice or credit note by number; with ``organisation_id``, only one of that organisation's orders."""
     query = select(Invoice).join(Order, Order.id == Invoice.order_id).where(Invoice.number == number[:30])
-    if user_id is not None:
-        query = query.where(Order.user_id == user_id)
+    if organisation_id is not None:
+        query = query.where(Order.organisation_id == organisation_id)
     return db.session.scalar(query)
 
 

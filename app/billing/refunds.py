@@ -53,7 +53,7 @@ class Preview:
 
     amount_cents: int
     credits_back: int  # credits the refund takes back
-    balance: int  # the buyer's spendable balance now
+    balance: int  # the buying organisation's spendable balance now
     shortfall: int  # of those, credits already spent (not taken)
 
     @property
@@ -62,12 +62,12 @@ class Preview:
 
 
 def preview(order: Order, amount_cents: int) -> Preview:
-    """The credits a refund of ``amount_cents`` takes back and the buyer's balance after it (the
+    """The credits a refund of ``amount_cents`` takes back and the organisation's balance after it (the
     share of the pack's credits the refunded share of its price bought, see settle_refunds)."""
     refunded = min(order.amount_cents, order.refunded_cents + amount_cents)
     owed = min(order.credits, math.ceil(order.credits * refunded / order.amount_cents)) if order.amount_cents else 0
     back = max(0, owed - order.credits_reversed)
-    balance = max(metering.balance(order.user_id), 0) if order.user_id else 0
+    balance = max(metering.balance(order.organisation_id), 0) if order.organisation_id else 0
     return Preview(amount_cents, back, balance, max(0, back - balance))
 
 
@@ -78,7 +78,7 @@ def refund(order: Order, requested_cents: int | None, actor: User, reason: str, 
     The audit row (the amount in currency units and the reason) is committed before Stripe is
     asked, so an attempt whose request fails stays on record. Raises NotRefundable or TooMuch."""
     amount = refundable_amount(order, requested_cents)
-    buyer = db.session.get(User, order.user_id) if order.user_id else None
+    buyer = db.session.get(User, order.placed_by_id) if order.placed_by_id else None
     audit.record(actor, AuditAction.BILLING_ORDER_REFUND, now, target_user=buyer, target=order.reference,
                  reason=f"{in_units(amount, order.currency)} {order.currency.upper()}: {reason}", ip=ip)
     # On record before Stripe is asked: an attempt whose request fails (or hangs) stays.

@@ -21,8 +21,8 @@ BATCH = 500
 
 @dataclass(frozen=True)
 class OrderFilter:
-    """Which orders: a reference or e-mail, a status, a creation date range (inclusive), an amount
-    range in minor units (the total paid)."""
+    """Which orders: a reference or the buyer's e-mail (the member who placed it), a status, a
+    creation date range (inclusive), an amount range in minor units (the total paid)."""
 
     query: str = ""
     status: str = ""
@@ -49,7 +49,7 @@ class OrderFilter:
 
 
 def _statement(f: OrderFilter):
-    return (select(Order, User.email).outerjoin(User, User.id == Order.user_id).where(*f.where())
+    return (select(Order, User.email).outerjoin(User, User.id == Order.placed_by_id).where(*f.where())
             .order_by(Order.id.desc()))
 
 
@@ -74,7 +74,7 @@ def monthly_totals(f: OrderFilter) -> list[MonthTotal]:
     newest month first."""
     totals: dict[tuple[str, str], MonthTotal] = {}
     statement = (select(Order.paid_at, Order.currency, Order.tax_cents, Order.amount_cents,
-                        Order.refunded_cents).outerjoin(User, User.id == Order.user_id)
+                        Order.refunded_cents).outerjoin(User, User.id == Order.placed_by_id)
                  .where(*f.where(), Order.paid_at.is_not(None)))
     for paid_at, currency, tax, total, refunded in db.session.execute(statement):
         key = (f"{paid_at:%Y-%m}", currency)
@@ -106,7 +106,7 @@ def csv_lines(f: OrderFilter) -> Iterator[str]:
 def _csv_rows(f: OrderFilter) -> Iterator[list]:
     last = 0
     while True:
-        rows = db.session.execute(select(Order, User.email).outerjoin(User, User.id == Order.user_id)
+        rows = db.session.execute(select(Order, User.email).outerjoin(User, User.id == Order.placed_by_id)
                                   .where(*f.where(), Order.id > last).order_by(Order.id).limit(BATCH)).all()
         if not rows:
             return

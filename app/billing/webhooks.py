@@ -31,6 +31,7 @@ from app.billing.services import AlreadyApplied, add_credits
 from app.database import insert_once
 from app.extensions import db
 from app.metering import services as metering
+from app.organisations.models import Organisation
 
 
 def handle_event(event: dict, config, now: datetime) -> str:
@@ -162,16 +163,18 @@ def _mark_paid(order, obj: dict, config, now: datetime) -> str:
     order.paid_at = now
     if obj.get("receipt_url"):
         order.receipt_url = obj["receipt_url"]
-    user = db.session.get(User, order.user_id) if order.user_id else None
-    if user is not None:
+    # The organisation's credits; an order whose organisation is gone is marked paid without any.
+    organisation = _organisation_of(order)
+    if organisation is not None:
         try:
-            add_credits(user, order.credits, CreditKind.PURCHASE, now, reason=order.reference,
+            add_credits(organisation, order.credits, CreditKind.PURCHASE, now, reason=order.reference,
                         source_key=f"purchase:{order.reference}")
         except AlreadyApplied:
             return "already credited"
     order.payment_method = order.payment_method or _payment_method(obj)
-    # Numbered in this transaction: a payment that rolls back gives its number back.
-    invoice = invoices.issue_invoice(order, config, now, (user.locale if user else None) or
+    buyer = db.session.get(User, order.placed_by_id) if order.placed_by_id else None
+    # Numbered in this transaction: a payment that rolls back gives its number back. In the buyer's language.
+    invoice = invoices.issue_invoice(order, config, now, (buyer.locale if buyer else None) or
                                      config["BABEL_DEFAULT_LOCALE"])
     notices.payment_received(order, invoice)
     # A refund that arrived before the payment was confirmed is applied now.
@@ -181,6 +184,10 @@ def _mark_paid(order, obj: dict, config, now: datetime) -> str:
         order.charge_refunded_cents = max(order.charge_refunded_cents, early or 0)
     settle_refunds(order, now)
     return "paid"
+
+
+def _organisation_of(order) -> Organisation | None:
+    return db.session.get(Organisation, order.organisation_id) if order.organisation_id else None
 
 
 def _refund_event(kind: str, obj: dict, record, now: datetime) -> str:
@@ -241,7 +248,7 @@ def _record_refund(order, obj: dict, now: datetime) -> None:
 
 
 def settle_refunds(order, now: datetime) -> str:
-    """Bring the order and the buyer's credits in line with what is refunded now.
+    """Bring the order and the buying organisation's credits in line with what is refunded now.
 
     Refunded: the succeeded refunds, or the charge's cumulative amount if that is higher (refunds
     it covers may not have arrived one by one), at most the order's amount. The credits of the
@@ -261,12 +268,12 @@ def settle_refunds(order, now: datetime) -> str:
     owed = min(order.credits, math.ceil(order.credits * refunded / order.amount_cents)) if order.amount_cents else 0
     delta = owed - order.credits_reversed
     order.credits_reversed = owed
-    user = db.session.get(User, order.user_id) if order.user_id else None
+    organisation = _organisation_of(order)
     if delta > 0 or newly > 0:
         # Never below zero here (a dispute's hold may already have taken the balance below it).
-        take = min(max(delta, 0), max(metering.balance(user.id), 0)) if user else 0
+        take = min(max(delta, 0), max(metering.balance(organisation.id), 0)) if organisation else 0
         if take:
-            add_credits(user, -take, CreditKind.REFUND, now, reason=order.reference)
+            add_credits(organisation, -take, CreditKind.REFUND, now, reason=order.reference)
         order.credit_shortfall += max(delta, 0) - take
         if newly > 0:  # money went back: a credit note for it, and the buyer is told
             note = invoices.issue_credit_note(order, newly, max(delta, 0), now)
@@ -275,8 +282,9 @@ def settle_refunds(order, now: datetime) -> str:
         back = -delta
         forgiven = min(back, order.credit_shortfall)  # credits never taken need no giving back
         order.credit_shortfall -= forgiven
-        if user is not None and back - forgiven:
-            add_credits(user, back - forgiven, CreditKind.REFUND, now, reason=f"{order.reference}: refund failed")
+        if organisation is not None and back - forgiven:
+            add_credits(organisation, back - forgiven, CreditKind.REFUND, now,
+                        reason=f"{order.reference}: refund failed")
     if newly < 0:  # a refund failed after its credit note was issued: a void note cancels that note
         issued = invoices.void_credit(order, -newly, max(-delta, 0), now)
         notices.refund_failed(order, -newly, max(-delta, 0), issued)

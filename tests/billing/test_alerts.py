@@ -1,4 +1,4 @@
-"""Usage alerts as a customer, a colleague they add and an attacker see them: the customer's own
+"""Usage alerts as a customer, a colleague they add and an attacker see them: the organisation's
 thresholds (credits or shares of recent use), one mail per crossing re-armed by a top-up, other
 addresses confirmed by a link, the 80 % warning of a key's cap, the spend limit's form."""
 
@@ -15,32 +15,34 @@ from app.billing.models import AlertRecipient
 from app.billing.services import add_credits
 from app.extensions import db as _db
 from app.keys.models import ApiKey
+from app.organisations.models import Organisation
 from app.timeutil import utcnow
 from app.usage.models import UsageDaily
-from tests.fixtures.factories import make_customer
+from tests.fixtures.factories import make_customer, org_of
 from tests.fixtures.visitor import AuthActions, bearer, submit
 
 USERS = "/api/v1/users/jack"
 
 
 def signed_in_customer(client, outbox, app, credits=100):
-    """A customer signed in through the pages, with a key and ``credits`` bought."""
+    """A customer signed in through the pages, with a key and ``credits`` bought in their personal
+    organisation; its id and the key's secret."""
     auth = AuthActions(client, outbox)
     auth.register("alice@example.com")
     auth.login("alice@example.com")
     with app.test_request_context():
-        user = _db.session.scalar(select(User).where(User.email == "alice@example.com"))
-        add_credits(user, credits, "purchase", utcnow())
+        organisation = org_of(_db.session.scalar(select(User).where(User.email == "alice@example.com")))
+        add_credits(organisation, credits, "purchase", utcnow())
         _db.session.commit()
-        user_id = user.id
+        organisation_id = organisation.id
     page = submit(client, "/account/keys", {"name": "app"})
     secret = re.search(r'value="(twt_[A-Za-z0-9_-]+)"', page.get_data(as_text=True)).group(1)
-    return user_id, secret
+    return organisation_id, secret
 
 
-def balance(app, user_id):
+def balance(app, organisation_id):
     with app.app_context():
-        return _db.session.scalar(select(User.credit_balance).where(User.id == user_id))
+        return _db.session.scalar(select(Organisation.credit_balance).where(Organisation.id == organisation_id))
 
 
 def low_mails(outbox):
@@ -48,8 +50,8 @@ def low_mails(outbox):
 
 
 def test_one_mail_per_crossing_to_the_owner_and_confirmed_addresses_re_armed_by_a_top_up(app, client, outbox):
-    user_id, secret = signed_in_customer(client, outbox, app)
-    start = balance(app, user_id)
+    org_id, secret = signed_in_customer(client, outbox, app)
+    start = balance(app, org_id)
     saved = submit(client, "/account/alerts", {"thresholds": f"{start - 3}, {start - 6}", "spend_limit": ""},
                    follow_redirects=True)
     assert f"falls to {start - 3}, {start - 6} credits" in saved.get_data(as_text=True)
@@ -74,7 +76,7 @@ def test_one_mail_per_crossing_to_the_owner_and_confirmed_addresses_re_armed_by_
     assert len(low_mails(outbox)) == 2 and all(f"now {start - 6}" in m.get_body(("plain",)).get_content()
                                                for m in low_mails(outbox))
     with app.test_request_context():  # a top-up re-arms both
-        add_credits(_db.session.get(User, user_id), 6, "purchase", utcnow())
+        add_credits(_db.session.get(Organisation, org_id), 6, "purchase", utcnow())
         _db.session.commit()
     outbox.clear()
     for _ in range(4):
@@ -83,21 +85,22 @@ def test_one_mail_per_crossing_to_the_owner_and_confirmed_addresses_re_armed_by_
 
 
 def test_shares_come_from_the_last_30_days_use_or_the_last_purchase(app, runner):
-    user_id, _secret = make_customer(app, credits=1000)  # bought 1,000, used none: 25 % is 250
+    org_id, _secret = make_customer(app, credits=1000)  # bought 1,000, used none: 25 % is 250
     with app.app_context():
-        assert _db.session.get(User, user_id).alert_levels == "250,100,50"
+        assert _db.session.get(Organisation, org_id).alert_levels == "250,100,50"
         today = utcnow().date()
-        _db.session.add_all([UsageDaily(day=today - timedelta(days=d), user_id=user_id, key_id=None, endpoint="/x",
-                                        calls=1, credits=c, errors=0) for d, c in ((1, 300), (10, 100), (40, 5000))])
+        _db.session.add_all([UsageDaily(day=today - timedelta(days=d), organisation_id=org_id, key_id=None,
+                                        endpoint="/x", calls=1, credits=c, errors=0)
+                             for d, c in ((1, 300), (10, 100), (40, 5000))])
         _db.session.commit()
     assert "alert levels changed: 1" in runner.invoke(args=["credits", "refresh-alerts"]).output
     with app.app_context():  # 400 credits in the last 30 days; the 5,000 of 40 days ago do not count
-        assert _db.session.get(User, user_id).alert_levels == "100,40,20"
+        assert _db.session.get(Organisation, org_id).alert_levels == "100,40,20"
     assert "alert levels changed: 0" in runner.invoke(args=["credits", "refresh-alerts"]).output
 
 
 def test_bad_thresholds_and_limits_get_a_message_and_change_nothing(app, client, outbox):
-    user_id, _secret = signed_in_customer(client, outbox, app)
+    org_id, _secret = signed_in_customer(client, outbox, app)
     for fields, message in (({"thresholds": "25%, lots"}, "“lots” is not a threshold"),
                             ({"thresholds": "150%"}, "“150%” is not a threshold"),
                             ({"thresholds": "1,2,3,4,5,6"}, "at most five"),
@@ -106,22 +109,23 @@ def test_bad_thresholds_and_limits_get_a_message_and_change_nothing(app, client,
         response = submit(client, "/account/alerts", fields)
         assert response.status_code == 400 and message in response.get_data(as_text=True), fields
     with app.app_context():
-        user = _db.session.get(User, user_id)
-        assert (user.alert_thresholds, user.monthly_spend_limit) == (None, None)
+        organisation = _db.session.get(Organisation, org_id)
+        assert (organisation.alert_thresholds, organisation.monthly_spend_limit) == (None, None)
     for email, message in (("not an address", "Enter a valid e-mail address"), ("", "Enter an e-mail address")):
         response = submit(client, "/account/alerts", {"email": email}, action="/account/alerts/recipients")
         assert response.status_code == 400 and message in response.get_data(as_text=True)
 
 
 def test_a_confirmation_link_works_once_within_its_days_and_addresses_are_limited(app, client, outbox):
-    user_id, _secret = signed_in_customer(client, outbox, app)
+    org_id, _secret = signed_in_customer(client, outbox, app)
     assert client.get("/alerts/confirm/not-a-token").status_code == 400
     assert client.get("/alerts/confirm/" + "x" * 5000).status_code in (400, 404, 414)
     submit(client, "/account/alerts", {"email": "team0@example.com"}, action="/account/alerts/recipients")
     with app.test_request_context():
-        user = _db.session.get(User, user_id)
+        organisation = _db.session.get(Organisation, org_id)
+        adder = _db.session.scalar(select(User).where(User.email == "alice@example.com"))
         for n in range(1, alerts.MAX_RECIPIENTS):
-            alerts.add_recipient(user, f"team{n}@example.com", app.config, utcnow())
+            alerts.add_recipient(organisation, adder, f"team{n}@example.com", app.config, utcnow())
         _db.session.commit()
     too_many = submit(client, "/account/alerts", {"email": "one.more@example.com"}, action="/account/alerts/recipients")
     assert too_many.status_code == 400 and "At most 5 other addresses" in too_many.get_data(as_text=True)
@@ -138,9 +142,11 @@ def test_a_confirmation_link_works_once_within_its_days_and_addresses_are_limite
 
 
 def test_another_customer_cannot_remove_my_addresses(app, client, outbox):
-    owner_id, _ = make_customer(app, "owner@example.com")
+    owner_org_id, _ = make_customer(app, "owner@example.com")
     with app.test_request_context():
-        recipient = alerts.add_recipient(_db.session.get(User, owner_id), "cfo@example.com", app.config, utcnow())
+        owner = _db.session.scalar(select(User).where(User.email == "owner@example.com"))
+        recipient = alerts.add_recipient(_db.session.get(Organisation, owner_org_id), owner, "cfo@example.com",
+                                         app.config, utcnow())
         _db.session.commit()
         recipient_id = recipient.id
     signed_in_customer(client, outbox, app)
@@ -150,9 +156,9 @@ def test_another_customer_cannot_remove_my_addresses(app, client, outbox):
 
 
 def test_a_key_warns_once_a_day_at_80_percent_of_its_cap(app, client, outbox):
-    user_id, secret = signed_in_customer(client, outbox, app, credits=1000)
+    org_id, secret = signed_in_customer(client, outbox, app, credits=1000)
     with app.app_context():
-        key_id = _db.session.scalar(select(ApiKey.id).where(ApiKey.user_id == user_id))
+        key_id = _db.session.scalar(select(ApiKey.id).where(ApiKey.organisation_id == org_id))
     saved = submit(client, f"/account/keys/{key_id}", {"name": "app", "access": "all", "daily_cap": "10",
                                                         "monthly_cap": "100"})
     assert saved.status_code == 303
@@ -167,9 +173,10 @@ def test_a_key_warns_once_a_day_at_80_percent_of_its_cap(app, client, outbox):
 
 
 def test_erasure_deletes_the_alert_addresses_and_the_export_lists_them(app, client, outbox, runner):
-    user_id, _secret = signed_in_customer(client, outbox, app)
+    org_id, _secret = signed_in_customer(client, outbox, app)
     with app.test_request_context():
-        alerts.add_recipient(_db.session.get(User, user_id), "finance@example.com", app.config, utcnow())
+        user = _db.session.scalar(select(User).where(User.email == "alice@example.com"))
+        alerts.add_recipient(_db.session.get(Organisation, org_id), user, "finance@example.com", app.config, utcnow())
         _db.session.commit()
     export = client.get("/account/privacy/export")  # just signed in: no re-authentication asked
     assert export.status_code == 200
@@ -178,6 +185,7 @@ def test_erasure_deletes_the_alert_addresses_and_the_export_lists_them(app, clie
     assert "daily_cap" in archive.read("api_keys.csv").decode()
     from app.rights.services import erase_account
     with app.test_request_context():
-        erase_account(_db.session.get(User, user_id), app.config, utcnow())
+        erase_account(_db.session.scalar(select(User).where(User.email == "alice@example.com")), app.config,
+                      utcnow())
         _db.session.commit()
         assert _db.session.scalar(select(func.count()).select_from(AlertRecipient)) == 0

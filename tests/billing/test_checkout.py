@@ -5,10 +5,10 @@ from datetime import UTC, timedelta
 
 from sqlalchemy import select, update
 
-from app.auth.models import User
 from app.billing.gateway import StripeGateway
 from app.billing.models import Order
 from app.extensions import db as _db
+from app.organisations.models import Organisation
 from app.timeutil import utcnow
 from tests.billing.fakes import FakeStripeHTTP
 from tests.fixtures.visitor import AuthActions, submit
@@ -93,9 +93,7 @@ def test_demo_checkout_pay_grants_credits_once(app, client, outbox):
     with app.app_context():
         order = _db.session.scalar(select(Order))
         assert order.status == "paid"
-        from app.auth.models import User
-
-        assert _db.session.scalar(select(User.credit_balance)) == start_balance + 10_000
+        assert _db.session.scalar(select(Organisation.credit_balance)) == start_balance + 10_000
 
 
 def test_demo_fail_and_cancel(app, client, outbox):
@@ -124,6 +122,8 @@ def test_orders_page_and_printable_receipt(app, client, outbox):
 
 
 def test_another_customers_order_is_not_found(app, client, outbox):
+    """Another customer works in their own organisation: the order, its checkout and its return
+    page are not found there."""
     _buyer(client, outbox)
     submit(client, _buy(client).headers["Location"], {"choice": "pay"})
     with app.app_context():
@@ -136,6 +136,7 @@ def test_another_customers_order_is_not_found(app, client, outbox):
     with app.app_context():
         session_id = _db.session.scalar(select(Order.checkout_session_id))
     assert other.get(f"/billing/demo/{session_id}").status_code == 404
+    assert other.get(f"/billing/return?session_id={session_id}").status_code == 404
 
 
 def _stripe_app(make_app):
@@ -184,7 +185,7 @@ def test_an_unpaid_order_ends_by_the_job_and_its_session_offers_nothing_more(app
     with app.app_context():
         order = _db.session.scalar(select(Order))
         assert order.status == "expired"
-        balance = _db.session.scalar(select(User.credit_balance))
+        balance = _db.session.scalar(select(Organisation.credit_balance))
     assert balance == app.config["PRICING"].signup_credits  # no credits
     receipt = client.get(f"/account/orders/{order.reference}").get_data(as_text=True)
     assert "This is not a receipt" in receipt and "<h1>Receipt</h1>" not in receipt

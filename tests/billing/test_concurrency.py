@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import stripe
 from sqlalchemy import func, select
 
-from app.auth.models import User
 from app.billing import services
 from app.billing.models import AlertRecipient, BillingDetails, CreditEntry, Invoice, Order
 from app.extensions import db as _db
+from app.organisations.models import Organisation
 from app.timeutil import utcnow
 from tests.fixtures.factories import make_customer
 from tests.fixtures.visitor import PASSWORD_FOR_TESTS
@@ -37,12 +37,14 @@ def post_event(url: str, payload: dict, secret: str = SECRET) -> int:
 
 
 def pending_order(app) -> dict:
-    user_id, _ = make_customer(app, credits=0)
+    org_id, _ = make_customer(app, credits=0)
     with app.app_context():
-        order = services.create_order(_db.session.get(User, user_id), "starter", app.config["PRICING"], utcnow())
+        buyer = _db.session.get(Organisation, org_id).memberships[0].user
+        order = services.create_order(_db.session.get(Organisation, org_id), buyer, "starter", app.config["PRICING"],
+                                      utcnow())
         order.checkout_session_id = "cs_test_race"
         _db.session.commit()
-        return {"reference": order.reference, "user_id": user_id, "credits": order.credits}
+        return {"reference": order.reference, "organisation_id": org_id, "credits": order.credits}
 
 
 def completed(order: dict, n: int) -> dict:
@@ -63,8 +65,9 @@ def test_twenty_concurrent_payment_events_for_one_order_credit_it_once(make_app,
     assert statuses == [200] * 20
     with app.app_context():
         purchases = _db.session.scalar(select(func.count()).select_from(CreditEntry).where(
-            CreditEntry.user_id == order["user_id"], CreditEntry.kind == "purchase"))
-        balance = _db.session.scalar(select(User.credit_balance).where(User.id == order["user_id"]))
+            CreditEntry.organisation_id == order["organisation_id"], CreditEntry.kind == "purchase"))
+        balance = _db.session.scalar(select(Organisation.credit_balance).where(
+            Organisation.id == order["organisation_id"]))
         status = _db.session.scalar(select(Order.status).where(Order.reference == order["reference"]))
         invoices = _db.session.scalars(select(Invoice.number)).all()
     assert (purchases, balance, status) == (1, order["credits"], "paid")

@@ -17,10 +17,11 @@ from app.auth.models import User, UserRole
 from app.billing.models import CreditEntry, Dispute, Order
 from app.email import OutboxMessage
 from app.extensions import db as _db
+from app.organisations.models import Organisation
 from app.timeutil import utcnow
 from tests.billing.test_concurrency import post_event
 from tests.billing.test_webhooks import SECRET, event, post, session_obj
-from tests.fixtures.factories import OrderFactory, UserFactory, charge_call, make_customer
+from tests.fixtures.factories import OrderFactory, UserFactory, charge_call, make_customer, org_of
 from tests.fixtures.visitor import AuthActions, bearer, turn_on_2fa
 from tests.staff.test_routes import PASSWORD, make_staff
 
@@ -66,7 +67,8 @@ def app(make_app):
 @pytest.fixture
 def paid(app, runner, outbox):
     """A signed-in buyer whose starter pack (10,000 credits for $9.00) is paid, who has spent 4,000
-    credits since (balance 6,100 with the welcome credits); a billing staff member."""
+    credits since (balance 6,100 with the welcome credits, in their personal organisation); a
+    billing staff member."""
     buyer = app.test_client()
     AuthActions(buyer, outbox).register("buyer@example.com")
     AuthActions(buyer, outbox).login("buyer@example.com")
@@ -74,24 +76,24 @@ def paid(app, runner, outbox):
         user = _db.session.scalar(select(User).where(User.email == "buyer@example.com"))
         order = OrderFactory(user=user)
         _db.session.commit()
-        opened, user_id = {"reference": order.reference, "session_id": order.checkout_session_id}, user.id
+        opened, org_id = {"reference": order.reference, "session_id": order.checkout_session_id}, org_of(user).id
         reference = order.reference
     paid = post(app.test_client(), event("checkout.session.completed", session_obj(opened)))
     assert paid.get_json()["outcome"] == "paid"
     with app.app_context():
-        charge_call(user_id, 4_000, "spent")
+        charge_call(org_id, 4_000, "spent")
         _db.session.commit()
     make_staff(runner, "billing@example.com", roles=("billing",))
     staff = app.test_client()
     AuthActions(staff, outbox).login("billing@example.com", PASSWORD)
     turn_on_2fa(staff)
     outbox.clear()
-    return {"reference": reference, "user_id": user_id, "buyer": buyer, "staff": staff}
+    return {"reference": reference, "organisation_id": org_id, "buyer": buyer, "staff": staff}
 
 
-def balance(app, user_id):
+def balance(app, organisation_id):
     with app.app_context():
-        return _db.session.scalar(select(User.credit_balance).where(User.id == user_id))
+        return _db.session.scalar(select(Organisation.credit_balance).where(Organisation.id == organisation_id))
 
 
 def verified(app) -> bool:
@@ -109,7 +111,7 @@ def test_a_dispute_holds_the_credits_below_zero_and_tells_the_customer_and_billi
     client = app.test_client()
     assert post(client, created).get_json()["outcome"] == "dispute held"
     assert post(client, created).get_json()["outcome"] == "duplicate"
-    assert balance(app, paid["user_id"]) == -3_900  # 6,100 - 10,000: only a dispute goes below zero
+    assert balance(app, paid["organisation_id"]) == -3_900  # 6,100 - 10,000: only a dispute goes below zero
     assert verified(app)
 
     page = text(paid["buyer"].get(f"/account/orders/{paid['reference']}"))
@@ -147,7 +149,7 @@ def test_a_dispute_settles_once_in_either_order_each_event_twice(app, paid, outb
     for payload in sequence:
         assert post(client, payload).status_code == 200
     expected = 6_100 if outcome == "won" else -3_900
-    assert balance(app, paid["user_id"]) == expected
+    assert balance(app, paid["organisation_id"]) == expected
     assert verified(app)
     with app.app_context():
         row = _db.session.scalar(select(Dispute))
@@ -185,7 +187,7 @@ def test_a_dispute_named_by_its_charge_only_finds_the_order_and_an_unknown_one_i
                                             "receipt_url": "https://pay.stripe.com/receipts/x"}))
     assert post(client, event("charge.dispute.created", dispute(payment_intent=None))).get_json()["outcome"] == (
         "dispute held")
-    assert balance(app, paid["user_id"]) == -3_900
+    assert balance(app, paid["organisation_id"]) == -3_900
     other = {**dispute(payment_intent=None), "id": "dp_other", "charge": "ch_unknown"}
     assert post(client, event("charge.dispute.created", other)).get_json()["outcome"] == "dispute for unknown order"
     assert "dp_other" in text(paid["staff"].get("/staff/orders"))
@@ -203,11 +205,11 @@ def test_the_same_dispute_posted_concurrently_by_real_clients_holds_the_credits_
     """Twelve deliveries of one event and twelve other events about the same open dispute, at once,
     against gunicorn (2 workers x 8 threads), on SQLite as on PostgreSQL."""
     app = make_app(STRIPE_WEBHOOK_SECRET=SECRET)
-    user_id, _ = make_customer(app, "racer@example.com", credits=0)
+    org_id, _ = make_customer(app, "racer@example.com", credits=0)
     with app.test_request_context():
         staff = UserFactory(email="billing@example.com", created_at=utcnow())
         _db.session.add(UserRole(user_id=staff.id, role="billing"))
-        order = OrderFactory(user=_db.session.get(User, user_id))
+        order = OrderFactory(user=_db.session.scalar(select(User).where(User.email == "racer@example.com")))
         _db.session.commit()
         reference, opened = order.reference, {"reference": order.reference, "session_id": order.checkout_session_id}
     url = serve(STRIPE_WEBHOOK_SECRET=SECRET)
@@ -220,26 +222,26 @@ def test_the_same_dispute_posted_concurrently_by_real_clients_holds_the_credits_
     assert statuses == [200] * 24
     with app.app_context():
         held = _db.session.scalar(select(func.coalesce(func.sum(CreditEntry.amount), 0)).where(
-            CreditEntry.user_id == user_id, CreditEntry.kind == "dispute"))
+            CreditEntry.organisation_id == org_id, CreditEntry.kind == "dispute"))
         rows = _db.session.scalar(select(func.count()).select_from(Dispute))
         status = _db.session.scalar(select(Order.status).where(Order.reference == reference))
         alerts = _db.session.scalars(select(OutboxMessage.recipient).where(
             OutboxMessage.template == "dispute_opened")).all()
     assert (held, rows, status) == (-10_000, 1, "paid")
     assert alerts == ["billing@example.com"]  # billing staff told once
-    assert balance(app, user_id) == 0
+    assert balance(app, org_id) == 0
     assert verified(app)
 
 
 def test_credits_held_below_zero_stop_api_calls_until_the_dispute_is_won(app, client):
-    user_id, secret = make_customer(app, "caller@example.com", credits=0)
+    org_id, secret = make_customer(app, "caller@example.com", credits=0)
     with app.test_request_context():
-        order = OrderFactory(user=_db.session.get(User, user_id))
+        order = OrderFactory(user=_db.session.scalar(select(User).where(User.email == "caller@example.com")))
         _db.session.commit()
         opened = {"reference": order.reference, "session_id": order.checkout_session_id}
     post(client, event("checkout.session.completed", session_obj(opened)))
     with app.app_context():
-        charge_call(user_id, 4_000, "spent")
+        charge_call(org_id, 4_000, "spent")
         _db.session.commit()
     post(client, event("charge.dispute.created", dispute()))
     refused = client.get("/api/v1/users/jack", headers=bearer(secret))
@@ -253,5 +255,5 @@ def test_a_refund_arriving_while_credits_are_held_below_zero_gives_no_credits(ap
     post(client, event("charge.dispute.created", dispute()))
     post(client, event("charge.refunded", {"object": "charge", "id": CHARGE, "payment_intent": "pi_test_1",
                                            "amount": 900, "amount_refunded": 450}))
-    assert balance(app, paid["user_id"]) == -3_900
+    assert balance(app, paid["organisation_id"]) == -3_900
     assert verified(app)

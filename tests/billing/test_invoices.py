@@ -22,6 +22,7 @@ from app.billing import services, tax
 from app.billing.gateway import StripeGateway
 from app.billing.models import BillingDetails, Invoice, Order
 from app.extensions import db as _db
+from app.organisations.models import Organisation
 from app.timeutil import utcnow
 from tests.billing.fakes import FakeStripeHTTP
 from tests.billing.test_staff import _staff
@@ -162,10 +163,11 @@ def test_what_checkout_collected_completes_the_order_and_a_late_failure_is_maile
     """Stripe-shaped checkout.session objects (the fields of Stripe's fixtures) through the webhook."""
     app = make_app(STRIPE_WEBHOOK_SECRET="whsec_test", **SELLER)
     client = app.test_client()
-    user_id, _secret = make_customer(app, "shop@example.com", credits=0)
+    org_id, _secret = make_customer(app, "shop@example.com", credits=0)
     with app.test_request_context():
-        paid, failed = (services.create_order(_db.session.get(User, user_id), "starter", app.config["PRICING"],
-                                              utcnow()) for _ in range(2))
+        shop = _db.session.scalar(select(User).where(User.email == "shop@example.com"))
+        paid, failed = (services.create_order(_db.session.get(Organisation, org_id), shop, "starter",
+                                              app.config["PRICING"], utcnow()) for _ in range(2))
         paid.checkout_session_id, failed.checkout_session_id = "cs_test_a", "cs_test_b"
         _db.session.commit()
         references = paid.reference, failed.reference
@@ -213,8 +215,10 @@ def test_twenty_payments_at_once_take_twenty_consecutive_invoice_numbers(make_ap
     references = []
     with app.test_request_context():
         for n in range(20):
-            user_id, _ = make_customer(app, f"payer{n}@example.com", credits=0)
-            order = services.create_order(_db.session.get(User, user_id), "starter", app.config["PRICING"], utcnow())
+            org_id, _ = make_customer(app, f"payer{n}@example.com", credits=0)
+            payer = _db.session.scalar(select(User).where(User.email == f"payer{n}@example.com"))
+            order = services.create_order(_db.session.get(Organisation, org_id), payer, "starter",
+                                          app.config["PRICING"], utcnow())
             order.checkout_session_id = f"cs_test_race_{n}"
             references.append(order.reference)
         _db.session.commit()

@@ -7,6 +7,7 @@ from app.auth.models import User
 from app.billing.models import Order
 from app.extensions import db as _db
 from app.timeutil import utcnow
+from tests.fixtures.factories import org_of
 from tests.fixtures.visitor import AuthActions, submit, turn_on_2fa
 from tests.staff.test_routes import PASSWORD, make_staff
 
@@ -76,7 +77,7 @@ def test_manual_adjustment_needs_a_reason_and_lands_in_ledger_and_audit(app, run
     assert "is now" in done.get_data(as_text=True)
     with app.app_context():
         user = _db.session.scalar(select(User).where(User.email == "buyer@example.com"))
-        assert user.credit_balance == 100 + 10_000 + 50
+        assert org_of(user).credit_balance == 100 + 10_000 + 50  # the customer's personal organisation
         entry = _db.session.scalar(select(AuditEntry).where(AuditEntry.action == "billing:credits:adjust"))
         assert entry.reason == "+50: outage"
     assert "0 mismatches" in app.test_cli_runner().invoke(args=["credits", "verify"]).output
@@ -96,7 +97,7 @@ def test_orders_survive_account_deletion_without_the_buyer(app, outbox):
         _db.session.delete(_db.session.scalar(select(User).where(User.email == "buyer@example.com")))
         _db.session.commit()
         order = _db.session.scalar(select(Order).where(Order.reference == reference))
-        assert order is not None and order.user_id is None and order.status == "paid"
+        assert order is not None and order.placed_by_id is None and order.status == "paid"
 
 
 def test_billing_staff_filter_orders_see_monthly_totals_and_export_them_for_accounting(make_app, runner, outbox):

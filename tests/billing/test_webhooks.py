@@ -10,10 +10,12 @@ from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.billing import services
-from app.billing.models import CreditEntry, Order, WebhookEvent
+from app.billing.models import CreditEntry, Invoice, Order, WebhookEvent
 from app.extensions import db as _db
+from app.organisations.models import Membership, Organisation, Role
+from app.organisations.services import create_organisation
 from app.timeutil import utcnow
-from tests.fixtures.factories import OrderFactory, charge_call, make_customer
+from tests.fixtures.factories import OrderFactory, UserFactory, charge_call, make_customer
 
 SECRET = "whsec_test_secret"
 
@@ -24,12 +26,14 @@ def app(make_app):
 
 
 def pending_order(app) -> dict:
-    """A customer with no credits and one order whose checkout opened (``OrderFactory``)."""
-    user_id, _ = make_customer(app, credits=0)
+    """A customer with no credits and one order of their personal organisation whose checkout
+    opened (``OrderFactory``)."""
+    org_id, _ = make_customer(app, credits=0)
     with app.test_request_context():
-        created = OrderFactory(user=_db.session.get(User, user_id))
+        created = OrderFactory(user=_db.session.scalar(select(User).where(User.email == "alice@example.com")))
         _db.session.commit()
-        return {"reference": created.reference, "user_id": user_id, "session_id": created.checkout_session_id}
+        return {"reference": created.reference, "organisation_id": org_id,
+                "session_id": created.checkout_session_id}
 
 
 @pytest.fixture
@@ -59,7 +63,8 @@ def post(client, payload, secret=SECRET, timestamp=None, signature=None):
 def state(app, order):
     with app.app_context():
         o = _db.session.scalar(select(Order).where(Order.reference == order["reference"]))
-        balance = _db.session.scalar(select(User.credit_balance).where(User.id == order["user_id"]))
+        balance = _db.session.scalar(select(Organisation.credit_balance).where(
+            Organisation.id == order["organisation_id"]))
         return o.status, balance, o.credit_shortfall
 
 
@@ -148,7 +153,7 @@ def test_full_and_partial_refunds_take_back_credits_never_below_zero(app, client
     post(client, event("charge.refunded", charge))
     assert state(app, order) == ("partially_refunded", 5_000, 0)
     with app.app_context():  # the customer spends most of what is left
-        charge_call(order["user_id"], 4_000, "spent")
+        charge_call(order["organisation_id"], 4_000, "spent")
         _db.session.commit()
     post(client, event("charge.refunded", {**charge, "amount_refunded": 900}))
     assert state(app, order) == ("refunded", 0, 4_000)
@@ -255,7 +260,7 @@ def test_a_failed_refund_gives_the_credits_back_and_restores_the_order(app, clie
 def test_a_failed_refund_whose_credits_were_spent_clears_the_shortfall_first(app, client, order):
     post(client, event("checkout.session.completed", session_obj(order)))
     with app.app_context():
-        charge_call(order["user_id"], 8_000, "spent")
+        charge_call(order["organisation_id"], 8_000, "spent")
         _db.session.commit()
     post(client, event("refund.created", stripe_refund(amount=900)))
     assert state(app, order) == ("refunded", 0, 8_000)
@@ -266,8 +271,8 @@ def test_a_failed_refund_whose_credits_were_spent_clears_the_shortfall_first(app
 def test_credits_verify_finds_an_order_credited_twice(app, client, order):
     post(client, event("checkout.session.completed", session_obj(order)))
     with app.app_context():  # what the race used to leave behind: a second purchase row
-        user = _db.session.get(User, order["user_id"])
-        services.add_credits(user, 10_000, "purchase", utcnow(), reason=order["reference"])
+        organisation = _db.session.get(Organisation, order["organisation_id"])
+        services.add_credits(organisation, 10_000, "purchase", utcnow(), reason=order["reference"])
         _db.session.commit()
     result = app.test_cli_runner().invoke(args=["credits", "verify"])
     assert result.exit_code == 1
@@ -290,3 +295,53 @@ def test_a_signed_event_of_a_strange_shape_is_acknowledged_and_changes_nothing(a
     response = post(client, {"id": "evt_odd", "type": "checkout.session.completed", "data": data})
     assert response.status_code == 200
     assert state(app, order) == ("pending", 0, 0)
+
+
+def test_a_payment_credits_the_orders_organisation_and_its_receipt_goes_to_the_buyer(app, client, outbox):
+    """A billing member buys for a team: the credits are the team's (not the buyer's personal
+    organisation's), the receipt goes to the buyer, and to the owners once the buyer has left."""
+    with app.test_request_context():
+        now = utcnow()
+        owner, buyer = UserFactory(email="owner@example.com"), UserFactory(email="buyer@example.com")
+        team = create_organisation(owner, "Acme", now)
+        _db.session.add(Membership(organisation_id=team.id, user_id=buyer.id, role=Role.BILLING, created_at=now))
+        first, second = OrderFactory(user=buyer, organisation=team), OrderFactory(user=buyer, organisation=team)
+        _db.session.commit()
+        team_id, orders = team.id, [{"reference": o.reference, "session_id": o.checkout_session_id,
+                                     "organisation_id": team.id} for o in (first, second)]
+        assert (first.organisation_id, first.placed_by_id) == (team_id, buyer.id)
+    outbox.clear()
+    assert post(client, event("checkout.session.completed", session_obj(orders[0]))).get_json()["outcome"] == "paid"
+    assert state(app, orders[0]) == ("paid", 10_000, 0)
+    assert [m["To"] for m in outbox if "receipt" in m["Subject"]] == ["buyer@example.com"]
+    assert "Acme" in next(m for m in outbox if "receipt" in m["Subject"]).get_body(("plain",)).get_content()
+    with app.app_context():  # the buyer leaves the team: the next receipt goes to its owner
+        _db.session.execute(Membership.__table__.delete().where(Membership.organisation_id == team_id,
+                                                                Membership.role == Role.BILLING))
+        _db.session.commit()
+    outbox.clear()
+    post(client, event("checkout.session.completed", session_obj(orders[1], payment_intent="pi_test_2")))
+    assert state(app, orders[1]) == ("paid", 20_000, 0)
+    assert [m["To"] for m in outbox if "receipt" in m["Subject"]] == ["owner@example.com"]
+    with app.app_context():
+        personal = _db.session.scalars(select(Organisation.credit_balance).where(Organisation.personal)).all()
+    assert personal == [0, 0]  # nothing went to the members' personal organisations
+    assert "0 mismatches" in app.test_cli_runner().invoke(args=["credits", "verify"]).output
+
+
+def test_an_order_whose_organisation_is_gone_is_paid_without_credits(app, client, order, outbox):
+    """The order outlives its organisation (SET NULL, kept for tax law): a late payment is recorded
+    and invoiced, and no one is credited or mailed."""
+    with app.app_context():
+        _db.session.execute(Order.__table__.update().where(Order.reference == order["reference"])
+                            .values(organisation_id=None))
+        _db.session.commit()
+    outbox.clear()
+    assert post(client, event("checkout.session.completed", session_obj(order))).get_json()["outcome"] == "paid"
+    assert state(app, order) == ("paid", 0, 0)
+    with app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(Invoice)) == 1
+        assert _db.session.scalar(select(func.count()).select_from(CreditEntry).where(
+            CreditEntry.kind == "purchase")) == 0
+    assert not [m for m in outbox if "receipt" in m["Subject"]]
+    assert "0 mismatches" in app.test_cli_runner().invoke(args=["credits", "verify"]).output

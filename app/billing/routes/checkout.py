@@ -1,5 +1,6 @@
 """Checkout (the order and its tax shown before payment), the Stripe webhook, the demo checkout,
-and the customer's orders."""
+and the organisation's orders. Buying needs MANAGE_BILLING in the organisation worked in; its
+orders are shown to every member (VIEW), and an order of another organisation is not found."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from app.billing.blueprint import bp
 from app.billing.forms import CheckoutForm, ReviewCheckoutForm
 from app.billing.models import OrderStatus
 from app.email import external_url
+from app.organisations.access import current_organisation, member
+from app.organisations.models import Permission
 from app.pricing import get_pricing
-from app.security import csrf_exempt, customer, public
+from app.security import csrf_exempt, public
 from app.timeutil import utcnow
 
 
@@ -22,14 +25,15 @@ def _review(form: ReviewCheckoutForm, pack, status: int = 200):
     """The order before payment: pack, country, subtotal, tax and total."""
     country = form.country.data if form.country.data in dict(form.country.choices) else None
     form.shown.data = country or ""
-    quote = details.quote(current_user.id, pack.price_cents, country, current_app.config)
+    quote = details.quote(current_organisation().id, pack.price_cents, country, current_app.config)
     return render_template("billing/checkout.html", form=form, pack=pack, quote=quote), status
 
 
 @bp.get("/billing/checkout")
-@customer
+@member(Permission.MANAGE_BILLING)
 def show_checkout():
-    """The pack, your country (from your billing details) and the subtotal, tax and total, before you pay."""
+    """The pack, your country (from the organisation's billing details) and the subtotal, tax and
+    total, before you pay."""
     if not current_user.is_verified:
         flash(_("Confirm your e-mail address before buying credits."), "warning")
         return redirect(url_for("account.show_dashboard"), code=303)
@@ -38,17 +42,18 @@ def show_checkout():
     pack = get_pricing().pack(request.args["pack"])
     if pack is None:
         abort(404)
-    stored = details.of(current_user.id)
+    stored = details.of(current_organisation().id)
     form = ReviewCheckoutForm(formdata=None, data={"pack": pack.id, "country": stored.country if stored else ""})
     return _review(form, pack)
 
 
 @bp.post("/billing/checkout")
-@customer
+@member(Permission.MANAGE_BILLING)
 def start_checkout():
-    """Create a pending order for the country whose totals were shown and send the buyer to the
-    checkout page; a changed country shows its totals first. (A post without a country, from an
-    older page, is taxed by the billing details' country, and then by the address Stripe confirms.)"""
+    """Create a pending order of the organisation worked in, placed by the signed-in member, for
+    the country whose totals were shown, and send the buyer to the checkout page; a changed
+    country shows its totals first. (A post without a country, from an older page, is taxed by the
+    billing details' country, and then by the address Stripe confirms.)"""
     if not current_user.is_verified:
         flash(_("Confirm your e-mail address before buying credits."), "warning")
         return redirect(url_for("account.show_dashboard"), code=303)
@@ -63,7 +68,7 @@ def start_checkout():
         abort(400)
     if reviewed and (request.form.get("action") == "update" or form.shown.data != form.country.data):
         return _review(form, pack)
-    order = services.create_order(current_user, pack.id, get_pricing(), utcnow(),
+    order = services.create_order(current_organisation(), current_user, pack.id, get_pricing(), utcnow(),
                                   form.country.data if reviewed else None)
     session = gateway.current_gateway().create_checkout_session(
         order, current_user.email, str(get_locale()),
@@ -75,15 +80,16 @@ def start_checkout():
 
 
 @bp.get("/billing/return")
-@customer
+@member(Permission.VIEW)
 def show_return():
-    """Back from checkout: the paid order, or "credits arrive in a moment" until the webhook confirms."""
-    order = None
+    """Back from checkout: the paid order, or "credits arrive in a moment" until the webhook
+    confirms (an order of another organisation is not found)."""
     session_id = request.args.get("session_id", "")
-    if session_id:
-        order = services.order_for_checkout(session_id, current_user.id)
-    if order is None:
+    if not session_id:
         return redirect(url_for("billing.list_orders"))
+    order = services.order_for_checkout(session_id, current_organisation().id)
+    if order is None:
+        abort(404)
     return render_template("billing/return.html", order=order)
 
 
@@ -108,11 +114,11 @@ def process_webhook(payload: bytes, signature: str | None):
     return jsonify({"received": True, "outcome": outcome})
 
 
-@customer
+@member(Permission.MANAGE_BILLING)
 def show_demo_checkout(session_id: str):
     """Demo checkout (the demo payment backend only; see init_app): no real payment;
-    Pay, Fail or Cancel."""
-    order = services.order_for_checkout(session_id, current_user.id)
+    Pay, Fail or Cancel (an order of another organisation is not found)."""
+    order = services.order_for_checkout(session_id, current_organisation().id)
     if order is None:
         abort(404)
     form = CheckoutForm(data={"pack": order.pack_id})
@@ -136,17 +142,17 @@ def show_demo_checkout(session_id: str):
 
 
 @bp.get("/account/orders")
-@customer
+@member(Permission.VIEW)
 def list_orders():
-    """The customer's orders."""
-    return render_template("billing/orders.html", orders=services.orders_of(current_user.id))
+    """The organisation's orders."""
+    return render_template("billing/orders.html", orders=services.orders_of(current_organisation().id))
 
 
 @bp.get("/account/orders/<reference>")
-@customer
+@member(Permission.VIEW)
 def show_order(reference: str):
-    """A printable receipt (another customer's reference is simply not found)."""
-    order = services.find_order(reference, current_user.id)
+    """A printable receipt (another organisation's reference is simply not found)."""
+    order = services.find_order(reference, current_organisation().id)
     if order is None:
         abort(404)
     return render_template("billing/receipt.html", order=order, documents=invoices.documents_of(order))
