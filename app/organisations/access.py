@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import wraps
 
 from babel.lists import format_list
-from flask import current_app, g, render_template, request, session
+from flask import current_app, g, has_request_context, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -83,8 +83,9 @@ def refused(working: Membership, permission: Permission):
 
 
 def organisation_context() -> dict:
-    """For every template: the organisation worked in and the others the person may switch to."""
-    if not current_user.is_authenticated:
+    """For every template: the organisation worked in and the others the person may switch to
+    (nothing outside a request, such as an e-mail rendered by a job)."""
+    if not has_request_context() or not current_user.is_authenticated:
         return {}
     return {"current_membership": current_membership,
             "my_memberships": lambda: services.memberships_of(current_user.id),
