@@ -15,6 +15,7 @@ from tests.fixtures.factories import (
     OrderFactory,
     RightsRequestFactory,
     UserFactory,
+    org_of,
 )
 from tests.fixtures.visitor import AuthActions, bearer
 
@@ -39,7 +40,7 @@ def test_a_paid_order_from_its_factory_has_its_credits_and_its_invoice(app, clie
         buyer = UserFactory(email="olive@example.com")
         invoice = InvoiceFactory(order__user=buyer)
         order = _db.session.get(Order, invoice.order_id)
-        assert order.status == OrderStatus.PAID and buyer.credit_balance == order.credits
+        assert order.status == OrderStatus.PAID and org_of(buyer).credit_balance == order.credits
         number, reference = invoice.number, order.reference
         pending = OrderFactory(user=buyer)
         assert pending.status == OrderStatus.PENDING and pending.paid_at is None

@@ -47,7 +47,7 @@ def test_staff_pages_show_labels_not_codes(app, runner, outbox):
     from tests.fixtures.factories import make_customer
     from tests.staff.test_console import open_record, staff_client
 
-    user_id, _ = make_customer(app, "cust@example.com")
+    user_id, _ = make_customer(app, "cust@example.com").as_user()
     staff = staff_client(app, runner, outbox, roles=("admin",))
     page = open_record(staff, user_id, "ticket SUP-1").get_data(as_text=True)
     assert '<div class="cell">purchase</div></td>' in page

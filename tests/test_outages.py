@@ -47,7 +47,7 @@ def test_after_redis_returns_the_first_calls_succeed(make_app, own_redis, outbox
 
 def test_a_revoked_key_stops_even_when_redis_restarted_empty(make_app, own_redis):
     app = _redis_app(make_app, own_redis.url)
-    user_id, secret = make_customer(app, credits=100)
+    organisation_id, secret = make_customer(app, credits=100)
     serving = app.test_client()
     assert serving.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200  # key cached
     own_redis.stop()
@@ -58,7 +58,7 @@ def test_a_revoked_key_stops_even_when_redis_restarted_empty(make_app, own_redis
         from app.keys.models import ApiKey
         from app.timeutil import utcnow
 
-        key = db.session.query(ApiKey).filter_by(user_id=user_id).one()
+        key = db.session.query(ApiKey).filter_by(organisation_id=organisation_id).one()
         key.revoked_at = utcnow()
         db.session.commit()
     assert serving.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 401

@@ -26,6 +26,8 @@ from app.keys.models import ApiKey
 from app.legal import services as legal
 from app.legal.models import PolicyNotice, PolicyVersion
 from app.mail_preferences import CATEGORIES, MailPreference
+from app.organisations.models import Organisation
+from app.organisations.services import personal_organisation
 from app.rights import export
 from app.rights.services import erase_account
 from app.security import RedactSecretsFilter
@@ -63,7 +65,7 @@ def customer(app, outbox, email="alice@example.com", credits=100):
     auth.login(email)
     with app.test_request_context():
         user = _db.session.scalar(select(User).where(User.email == email))
-        add_credits(user, credits, "purchase", utcnow())
+        add_credits(personal_organisation(user.id), credits, "purchase", utcnow())
         _db.session.commit()
         user_id = user.id
     return client, user_id
@@ -76,9 +78,10 @@ def path_of(url: str) -> str:
 def low_balance_mail(app, user_id, balance=1):
     """Cross the customer's low-balance threshold (set to 50 credits), as a charge does."""
     with app.test_request_context():
-        _db.session.execute(User.__table__.update().where(User.id == user_id)
-                            .values(alert_levels="50", low_credit_notified=None, low_credit_notified_at=None))
-        check_low_credit(user_id, balance, app.config)
+        own = personal_organisation(user_id)
+        own.alert_levels, own.low_credit_notified, own.low_credit_notified_at = "50", None, None
+        _db.session.flush()
+        check_low_credit(own.id, balance, app.config)
         _db.session.commit()
         deliver_due(app.config)
 
@@ -110,8 +113,9 @@ def test_each_optional_mail_carries_one_click_headers_and_required_mail_none(sit
     secret = _secret(_create(client, "app"))
     _create(client, "soon", valid_until=(date.today() + timedelta(days=6)).isoformat())
     with app.app_context():
-        key_id = _db.session.scalar(select(ApiKey.id).where(ApiKey.user_id == user_id, ApiKey.name == "app"))
-        start = _db.session.scalar(select(User.credit_balance).where(User.id == user_id))
+        key_id = _db.session.scalar(select(ApiKey.id).where(ApiKey.created_by_id == user_id, ApiKey.name == "app"))
+        start = _db.session.scalar(select(Organisation.credit_balance).where(
+            Organisation.id == _db.session.get(ApiKey, key_id).organisation_id))
         # Signed up before the policies change (the cookie policy concerns accounts opened before it).
         _db.session.execute(User.__table__.update().where(User.id == user_id)
                             .values(created_at=utcnow() - timedelta(days=2)))

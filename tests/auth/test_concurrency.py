@@ -19,7 +19,7 @@ from tests.server import HttpClient
 
 
 def _with_2fa(app, email="otp@example.com") -> tuple[int, str]:
-    user_id, _ = make_customer(app, email=email)
+    user_id, _ = make_customer(app, email=email).as_user()
     secret = pyotp.random_base32()
     with app.app_context():
         user = _db.session.get(User, user_id)
@@ -80,7 +80,7 @@ def test_thirty_concurrent_key_creations_stop_at_the_limit(make_app, serve):
     assert statuses.count(200) == limit - 1 and statuses.count(400) == 30 - (limit - 1), statuses
     with app.app_context():
         active = _db.session.scalar(select(func.count()).select_from(ApiKey).where(
-            ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)))
+            ApiKey.created_by_id == user_id, ApiKey.revoked_at.is_(None)))
     assert active == limit
 
 
@@ -116,7 +116,7 @@ def test_twenty_concurrent_passkey_registrations_keep_ten_and_turn_two_factor_on
     thief with the session): the account keeps at most ten passkeys, and the first second factor's
     path (recovery codes, other sessions ended) is taken once."""
     app = make_app()
-    user_id, _ = make_customer(app, email="racer@example.com")
+    user_id, _ = make_customer(app, email="racer@example.com").as_user()
     url = serve(SITE_URL="http://localhost")
     client = HttpClient(url)
     status, _, _ = client.submit("/login", {"email": "racer@example.com", "password": PASSWORD_FOR_TESTS})
@@ -154,7 +154,7 @@ def test_removing_the_last_two_second_factors_at_once_takes_the_recovery_codes_w
     """The app turned off and the only passkey removed at the same moment: whichever is last sees
     it is last, so two-factor authentication ends with no recovery codes left behind."""
     app = make_app()
-    user_id, _ = make_customer(app, email="both@example.com")
+    user_id, _ = make_customer(app, email="both@example.com").as_user()
     url = serve(SITE_URL="http://localhost")
     client = HttpClient(url)
     status, _, _ = client.submit("/login", {"email": "both@example.com", "password": PASSWORD_FOR_TESTS})
@@ -197,7 +197,7 @@ def test_the_app_and_a_passkey_turned_on_at_once_give_one_set_of_recovery_codes(
     """Both first second factors at the same moment: one of them is first and shows the codes; the
     other keeps them, so the set shown is the set that works."""
     app = make_app()
-    user_id, _ = make_customer(app, email="twofirsts@example.com")
+    user_id, _ = make_customer(app, email="twofirsts@example.com").as_user()
     url = serve(SITE_URL="http://localhost")
     client = HttpClient(url)
     status, _, _ = client.submit("/login", {"email": "twofirsts@example.com", "password": PASSWORD_FOR_TESTS})

@@ -7,6 +7,7 @@ from app.auth import demo
 from app.auth.models import User
 from app.extensions import db as _db
 from app.timeutil import utcnow
+from tests.fixtures.factories import org_of
 
 
 def test_demo_accounts_are_refused_in_production_by_the_service_itself(app):
@@ -24,4 +25,4 @@ def test_demo_customer_is_made_once_with_its_credits(app):
         _db.session.commit()
         again, created_again = demo.ensure_demo_customer(app.config, utcnow())
         assert (created, created_again, again.id) == (True, False, first.id)
-        assert again.credit_balance == 10_000 and again.is_verified
+        assert org_of(again).credit_balance == 10_000 and again.is_verified

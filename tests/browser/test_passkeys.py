@@ -113,7 +113,7 @@ def test_register_a_passkey_sign_out_and_sign_in_with_the_passkey_alone(context,
 
 
 def test_staff_meet_the_consoles_second_factor_with_a_passkey(context, page, site, app):
-    user_id, _ = make_customer(app, email="passkey.staff@example.com")
+    user_id, _ = make_customer(app, email="passkey.staff@example.com").as_user()
     with app.app_context():
         _db.session.add(UserRole(user_id=user_id, role="support"))
         _db.session.commit()

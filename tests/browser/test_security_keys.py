@@ -36,7 +36,7 @@ def security_key(context, page, kind: str) -> tuple[object, str]:
 def test_a_security_key_without_resident_keys_is_added_and_serves_as_the_second_factor(context, page, site, app,
                                                                                        kind):
     email = f"key.{kind}@example.com"
-    user_id, _ = make_customer(app, email=email)
+    user_id, _ = make_customer(app, email=email).as_user()
     cdp, key_id = security_key(context, page, kind)
     without_autofill(page)
     sign_in_with_password(page, site, email)

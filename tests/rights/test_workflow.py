@@ -310,7 +310,7 @@ def test_a_flagged_minor_cannot_sign_in_nor_use_keys_and_is_told_why(app, runner
     from tests.fixtures.visitor import bearer
     from tests.staff.test_console import open_record, staff_client
 
-    user_id, secret = make_customer(app, "kid@example.com")
+    user_id, secret = make_customer(app, "kid@example.com").as_user()
     child = app.test_client()
     AuthActions(child, outbox).login("kid@example.com")
     assert child.get("/account").status_code == 200

@@ -32,7 +32,7 @@ def staff_client(app, runner, outbox, email="staff@example.com", roles=("support
 
 
 def test_find_a_customer_by_key_prefix_open_with_a_reason_suspend_and_see_it_audited(app, runner, outbox):
-    user_id, secret = make_customer(app, "cust@example.com")
+    user_id, secret = make_customer(app, "cust@example.com").as_user()
     client = app.test_client()
     AuthActions(client, outbox).login("cust@example.com")
     staff = staff_client(app, runner, outbox, roles=("admin",))
@@ -62,7 +62,7 @@ def test_find_a_customer_by_key_prefix_open_with_a_reason_suspend_and_see_it_aud
 
 
 def test_actions_need_a_reason(app, runner, outbox):
-    user_id, _ = make_customer(app, "cust@example.com")
+    user_id, _ = make_customer(app, "cust@example.com").as_user()
     staff = staff_client(app, runner, outbox, roles=("admin",))
     submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": ""},
            action=f"/staff/users/{user_id}/action")
@@ -71,7 +71,7 @@ def test_actions_need_a_reason(app, runner, outbox):
 
 
 def test_support_staff_see_email_and_nickname_but_not_ips(app, runner, outbox):
-    user_id, _ = make_customer(app, "cust@example.com")
+    user_id, _ = make_customer(app, "cust@example.com").as_user()
     AuthActions(app.test_client(), outbox).login("cust@example.com", environ_base={"REMOTE_ADDR": "198.51.100.9"})
     support = staff_client(app, runner, outbox, roles=("support",))
     page = open_record(support, user_id, "r").get_data(as_text=True)
@@ -81,7 +81,7 @@ def test_support_staff_see_email_and_nickname_but_not_ips(app, runner, outbox):
 
 
 def test_billing_staff_cannot_suspend(app, runner, outbox):
-    user_id, _ = make_customer(app, "cust@example.com")
+    user_id, _ = make_customer(app, "cust@example.com").as_user()
     billing = staff_client(app, runner, outbox, roles=("billing",))
     response = submit(billing, f"/staff/users/{user_id}", {"action": "suspend", "reason": "x", "confirmed": "yes"},
                       action=f"/staff/users/{user_id}/action")
@@ -91,7 +91,7 @@ def test_billing_staff_cannot_suspend(app, runner, outbox):
 def test_revoking_a_customers_key_is_audited_and_effective(app, runner, outbox):
     from app.keys.models import ApiKey
 
-    user_id, secret = make_customer(app, "cust@example.com")
+    user_id, secret = make_customer(app, "cust@example.com").as_user()
     staff = staff_client(app, runner, outbox, roles=("support",))
     with app.app_context():
         key_id = _db.session.scalar(select(ApiKey.id))
@@ -156,7 +156,7 @@ def test_dashboard_shows_what_needs_attention(app, runner, outbox):
 def test_privacy_staff_flag_a_minor_and_place_a_hold_from_the_record(app, runner, outbox):
     from app.rights.models import LegalHold, RightsRequest
 
-    user_id, _ = make_customer(app, "teen@example.com")
+    user_id, _ = make_customer(app, "teen@example.com").as_user()
     staff = staff_client(app, runner, outbox, roles=("privacy",))
     for action in ("minor", "hold"):
         submit(staff, f"/staff/users/{user_id}", {"action": action, "reason": "school report", "confirmed": "yes"},
@@ -167,7 +167,7 @@ def test_privacy_staff_flag_a_minor_and_place_a_hold_from_the_record(app, runner
 
 
 def test_the_reason_for_opening_a_record_is_posted_never_put_in_a_url(app, runner, outbox):
-    user_id, _ = make_customer(app, "cust@example.com")
+    user_id, _ = make_customer(app, "cust@example.com").as_user()
     staff = staff_client(app, runner, outbox, roles=("admin",))
     opened = submit(staff, f"/staff/users/{user_id}", {"reason": "ticket SUP-777 " + "x" * 100_000,
                                                          "category": "support", "reference": "y" * 100_000})
@@ -183,7 +183,7 @@ def test_the_reason_for_opening_a_record_is_posted_never_put_in_a_url(app, runne
 
 
 def test_destructive_account_actions_ask_for_confirmation_first(app, runner, outbox):
-    user_id, _ = make_customer(app, "cust@example.com")
+    user_id, _ = make_customer(app, "cust@example.com").as_user()
     staff = staff_client(app, runner, outbox, roles=("admin",))
     open_record(staff, user_id, "ticket SUP-9")
     asked = submit(staff, f"/staff/users/{user_id}", {"action": "suspend", "reason": "fraud check"},

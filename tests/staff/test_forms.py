@@ -15,12 +15,12 @@ def _untouched(app, user_id) -> bool:
     """The account is not suspended and its key not revoked."""
     with app.app_context():
         user = _db.session.get(User, user_id)
-        key = _db.session.scalar(select(ApiKey).where(ApiKey.user_id == user_id))
+        key = _db.session.scalar(select(ApiKey).where(ApiKey.created_by_id == user_id))
         return user.suspended_at is None and key.revoked_at is None
 
 
 def test_an_account_action_without_a_reason_or_with_a_bad_key_id_is_refused_plainly(app, runner, outbox):
-    user_id, _secret = make_customer(app, "cust@example.com")
+    user_id, _secret = make_customer(app, "cust@example.com").as_user()
     staff = staff_client(app, runner, outbox, roles=("admin",))
     open_record(staff, user_id, "ticket SUP-1")
     page = f"/staff/users/{user_id}"
@@ -38,7 +38,7 @@ def test_an_account_action_without_a_reason_or_with_a_bad_key_id_is_refused_plai
 
 
 def test_opening_a_record_without_a_known_category_asks_again_with_what_was_typed(app, runner, outbox):
-    user_id, _secret = make_customer(app, "cust@example.com")
+    user_id, _secret = make_customer(app, "cust@example.com").as_user()
     staff = staff_client(app, runner, outbox)
     response = submit(staff, f"/staff/users/{user_id}", {"reason": "ticket SUP-1", "category": "curiosity",
                                                           "reference": "  SUP-1  "})
@@ -49,7 +49,7 @@ def test_opening_a_record_without_a_known_category_asks_again_with_what_was_type
 
 
 def test_the_confirmation_step_posts_the_same_fields_again(app, runner, outbox):
-    user_id, _secret = make_customer(app, "cust@example.com")
+    user_id, _secret = make_customer(app, "cust@example.com").as_user()
     staff = staff_client(app, runner, outbox, roles=("admin",))
     open_record(staff, user_id, "ticket SUP-1")
     page = f"/staff/users/{user_id}"

@@ -41,7 +41,7 @@ QUERY_ARGUMENTS = ("q", "email", "customer", "user", "user_id", "order", "refere
 
 def customer_with_everything(app, outbox, email):
     """A customer with a paid order (and its invoice), a support thread and a rights request."""
-    user_id, _ = make_customer(app, email)
+    user_id, _ = make_customer(app, email).as_user()
     client = app.test_client()
     AuthActions(client, outbox).login(email)
     demo_url = submit(client, "/account", {"pack": "starter"}, action="/billing/checkout").headers["Location"]
@@ -51,7 +51,7 @@ def customer_with_everything(app, outbox, email):
     with app.app_context():
         workflow.file_request("access", email, "Please send my data.", _db.session.get(User, user_id), "en", utcnow())
         _db.session.commit()
-        order = _db.session.scalar(select(Order).where(Order.user_id == user_id))
+        order = _db.session.scalar(select(Order).where(Order.placed_by_id == user_id))
         return {
             "id": user_id, "email": email, "order": order.reference,
             "invoice": _db.session.scalar(select(Invoice.number).where(Invoice.order_id == order.id)),
