@@ -11,7 +11,6 @@ import flask_migrate
 import pytest
 from itsdangerous import TimestampSigner
 from sqlalchemy import MetaData, insert, select
-from sqlalchemy import types as sa_types
 
 from app import create_app
 from app.auth import twofactor
@@ -20,6 +19,7 @@ from app.extensions import db as _db
 from app.rights import export, services
 from app.timeutil import utcnow
 from tests.fixtures.authenticator import SoftAuthenticator, add_passkey, options_in
+from tests.fixtures.database import required_values
 from tests.fixtures.visitor import PASSWORD_FOR_TESTS, AuthActions, form_token, submit, totp_now, turn_on_2fa
 
 SITE = "http://localhost"
@@ -333,25 +333,13 @@ def test_passkeys_added_before_the_discoverable_column_are_marked_discoverable(d
         tables.reflect(bind=_db.engine, only=["users", "passkeys"])
         with _db.engine.begin() as conn:
             user_id = conn.execute(insert(tables.tables["users"]).values(
-                **_required_values(tables.tables["users"], email="old@example.com"))).inserted_primary_key[0]
-            conn.execute(insert(tables.tables["passkeys"]).values(**_required_values(
+                **required_values(tables.tables["users"], email="old@example.com"))).inserted_primary_key[0]
+            conn.execute(insert(tables.tables["passkeys"]).values(**required_values(
                 tables.tables["passkeys"], user_id=user_id, credential_id=b"old-credential")))
         flask_migrate.upgrade(revision="a7d3e9b1c5f2")
         assert _db.session.scalar(select(Passkey.discoverable)) is True
         _db.session.remove()
         _db.engine.dispose()
-
-
-def _required_values(table, **given):
-    """Values for every NOT NULL column without a default, so a row of an old schema can be made."""
-    samples = {sa_types.String: "x", sa_types.Integer: 0, sa_types.Boolean: False, sa_types.DateTime: utcnow(),
-               sa_types.LargeBinary: b"x", sa_types.Date: utcnow().date()}
-    values = dict(given)
-    for column in table.columns:
-        if column.name in values or column.nullable or column.primary_key or column.server_default is not None:
-            continue
-        values[column.name] = next(v for kind, v in samples.items() if isinstance(column.type, kind))
-    return values
 
 
 def test_a_key_that_does_not_verify_its_user_confirms_it_is_you_only_with_the_password(client, app, auth):
