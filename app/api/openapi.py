@@ -84,7 +84,8 @@ SCHEMAS = {
 }
 RESPONSE_HEADERS = {
     "X-Request-Id": {"description": "This call's id: find it in your call log.", "schema": {"type": "string"}},
-    "X-Credits-Remaining": {"description": "The balance after this call.", "schema": {"type": "integer"}},
+    "X-Credits-Remaining": {"description": "The organisation's balance after this call (shared by all its keys).",
+                            "schema": {"type": "integer"}},
     "RateLimit-Policy": {"description": "The key's window (IETF draft).", "schema": {"type": "string"}},
     "RateLimit": {"description": "Calls left in the window and seconds to its reset.", "schema": {"type": "string"}},
 }
@@ -228,8 +229,10 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": f"{site_name} API", "version": "1.0.0",
-                 "description": "Public Twitter/X data, metered in credits. Every response carries "
-                                "X-Request-Id, RateLimit-Policy, RateLimit and X-Credits-Remaining."},
+                 "description": "Public Twitter/X data, metered in credits. A key belongs to an organisation "
+                                "and spends its balance, which every key of every member shares; GET "
+                                "/api/v1/account names the organisation. Every response carries X-Request-Id, "
+                                "RateLimit-Policy, RateLimit and X-Credits-Remaining (the organisation's balance)."},
         "servers": [{"url": site_url}],
         "security": [{"bearer": []}],
         "paths": paths,

@@ -43,7 +43,8 @@ def test_a_read_only_users_key_bound_to_one_address_with_a_daily_cap_refuses_the
     assert [client.get("/api/v1/users/jack", headers=bearer(secret)).status_code for _ in range(10)] == [200] * 10
     capped = client.get("/api/v1/users/jack", headers=bearer(secret))
     assert capped.status_code == 402 and capped.json["code"] == "key_cap_reached"
-    assert "daily cap of 10 credits" in capped.json["detail"] and "not your balance" in capped.json["detail"]
+    assert "daily cap of 10 credits" in capped.json["detail"]
+    assert "not the organisation's balance" in capped.json["detail"]
     elsewhere = client.get("/api/v1/users/jack", headers=bearer(secret), environ_base=ELSEWHERE)
     assert elsewhere.status_code == 403 and elsewhere.json["code"] == "ip_not_allowed"
     assert "203.0.113.9" in elsewhere.json["detail"] and elsewhere.json["ip"] == "203.0.113.9"

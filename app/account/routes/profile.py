@@ -32,12 +32,12 @@ def show_dashboard():
     membership = current_membership()
     organisation = membership.organisation
     keys = key_services.active_keys(organisation, now)
-    may = {"buy": membership.may(Permission.MANAGE_BILLING), "keys": membership.may(Permission.MANAGE_KEYS)}
-    steps = {"confirm": not current_user.is_verified, "key": not keys and may["keys"],
+    may_buy, may_manage_keys = membership.may(Permission.MANAGE_BILLING), membership.may(Permission.MANAGE_KEYS)
+    steps = {"confirm": not current_user.is_verified, "key": not keys and may_manage_keys,
              "call": not usage_services.has_calls(organisation.id),
-             "buy": not billing_services.has_paid_order(organisation.id) and may["buy"]}
+             "buy": not billing_services.has_paid_order(organisation.id) and may_buy}
     return render_template("account/dashboard.html", action_form=ActionForm(), organisation=organisation,
-                           keys=keys, steps=steps, may=may,
+                           keys=keys, steps=steps, may_buy=may_buy, may_manage_keys=may_manage_keys,
                            transfer_missing=pipl.needs_transfer_consent(current_user, str(get_locale())),
                            month=usage_services.month_totals(organisation.id, now.date()),
                            packs=current_app.config["PRICING"].credit_packs)
