@@ -35,10 +35,36 @@ SCHEMAS = {
     "TweetList": {"type": "object", "required": ["data"], "properties": {
         "data": {"type": "array", "maxItems": 100, "items": {"$ref": "#/components/schemas/Tweet"}},
         "meta": {"$ref": "#/components/schemas/Meta"}}},
-    "Account": {"type": "object", "required": ["data"], "properties": {"data": {
-        "type": "object", "required": ["balance", "key", "spend_limit", "usage_this_month", "limits", "prices"],
+    "SpendLimit": {"type": "object", "required": ["monthly", "used_this_month", "resets_at"],
+                   "description": "The organisation's monthly spend limit: what all its keys together may spend "
+                                  "in a calendar month (UTC), whoever made them",
+                   "properties": {"monthly": {"type": ["integer", "null"], "description": "null: no limit"},
+                                  "used_this_month": {"type": "integer", "minimum": 0},
+                                  "resets_at": TIMESTAMP}},
+    "MonthUsage": {"type": "object", "required": ["calls", "credits"],
+                   "description": "The calls of every key of the organisation this calendar month (UTC), before "
+                                  "this one, and the credits they cost",
+                   "properties": {"calls": {"type": "integer", "minimum": 0},
+                                  "credits": {"type": "integer", "minimum": 0}}},
+    "Organisation": {
+        "type": "object", "required": ["id", "name", "personal", "balance", "spend_limit", "usage_this_month"],
+        "description": "The organisation the key belongs to. Its balance, spend limit and month are shared by "
+                       "every key of every member: a call made with any of them spends the same credits.",
         "properties": {
-            "balance": {"type": "integer"},
+            "id": {"type": "integer"},
+            "name": {"type": ["string", "null"], "description": "null for a personal organisation"},
+            "personal": {"type": "boolean", "description": "true: one person's own organisation, not a team"},
+            "balance": {"type": "integer", "description": "The organisation's credits after this call (which is "
+                        "free); below zero only while credits of a disputed payment are held"},
+            "spend_limit": {"$ref": "#/components/schemas/SpendLimit"},
+            "usage_this_month": {"$ref": "#/components/schemas/MonthUsage"}}},
+    "Account": {"type": "object", "required": ["data"], "properties": {"data": {
+        "type": "object",
+        "required": ["organisation", "balance", "key", "spend_limit", "usage_this_month", "limits", "prices"],
+        "properties": {
+            "organisation": {"$ref": "#/components/schemas/Organisation"},
+            "balance": {"type": "integer", "description": "The same as organisation.balance: the organisation's, "
+                                                          "not the key's nor its maker's"},
             "key": {"type": "object", "description": "The controls of the key making the call", "properties": {
                 "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
                 "allowed_ips": {"type": ["array", "null"], "items": {"type": "string"}},
@@ -47,19 +73,19 @@ SCHEMAS = {
                          "as logged, today (UTC) and this calendar month", "properties": {
                              "daily": {"type": ["integer", "null"]}, "monthly": {"type": ["integer", "null"]},
                              "used_today": {"type": "integer"}, "used_this_month": {"type": "integer"}}}}},
-            "spend_limit": {"type": "object", "description": "The account's monthly spend limit (null: none)",
-                            "properties": {"monthly": {"type": ["integer", "null"]},
-                                           "used_this_month": {"type": "integer"},
-                                           "resets_at": {"type": "string", "format": "date-time"}}},
-            "usage_this_month": {"type": "object", "properties": {"calls": {"type": "integer"},
-                                                                  "credits": {"type": "integer"}}},
+            "spend_limit": {"$ref": "#/components/schemas/SpendLimit",
+                            "description": "The same as organisation.spend_limit"},
+            "usage_this_month": {"$ref": "#/components/schemas/MonthUsage",
+                                 "description": "The same as organisation.usage_this_month"},
             "limits": {"type": "object", "properties": {"calls_per_minute_per_key": {"type": "integer"},
-                                                        "max_keys": {"type": "integer"}}},
+                                                        "max_keys": {"type": "integer",
+                                                                     "description": "per organisation"}}},
             "prices": {"type": "object", "additionalProperties": {"type": "integer"}}}}}},
 }
 RESPONSE_HEADERS = {
     "X-Request-Id": {"description": "This call's id: find it in your call log.", "schema": {"type": "string"}},
-    "X-Credits-Remaining": {"description": "The balance after this call.", "schema": {"type": "integer"}},
+    "X-Credits-Remaining": {"description": "The organisation's balance after this call (shared by all its keys).",
+                            "schema": {"type": "integer"}},
     "RateLimit-Policy": {"description": "The key's window (IETF draft).", "schema": {"type": "string"}},
     "RateLimit": {"description": "Calls left in the window and seconds to its reset.", "schema": {"type": "string"}},
 }
@@ -67,15 +93,18 @@ EXAMPLE_PARAMS = {"username": "jack", "id": "1234567890"}
 
 
 def example(path: str) -> dict:
-    """A real answer of the demo backend for ``path`` (two items of a list), or the account's."""
+    """A real answer of the demo backend for ``path`` (two items of a list), or the account's (of a
+    key of a team organisation: the balance is the organisation's, shared by every member's keys)."""
     if path == ACCOUNT:
-        return {"data": {"balance": 9940, "key": {"scopes": ["users:read"], "allowed_ips": ["203.0.113.0/24"],
+        spend_limit = {"monthly": 5000, "used_this_month": 60, "resets_at": "2027-01-01T00:00:00Z"}
+        month = {"calls": 12, "credits": 60}
+        return {"data": {"organisation": {"id": 100042, "name": "Example Analytics Ltd", "personal": False,
+                                          "balance": 9940, "spend_limit": spend_limit, "usage_this_month": month},
+                         "balance": 9940, "key": {"scopes": ["users:read"], "allowed_ips": ["203.0.113.0/24"],
                                                   "expires_at": "2027-06-30T00:00:00Z",
                                                   "caps": {"daily": 500, "monthly": None, "used_today": 60,
                                                            "used_this_month": 60}},
-                         "spend_limit": {"monthly": 5000, "used_this_month": 60,
-                                         "resets_at": "2027-01-01T00:00:00Z"},
-                         "usage_this_month": {"calls": 12, "credits": 60},
+                         "spend_limit": spend_limit, "usage_this_month": month,
                          "limits": {"calls_per_minute_per_key": 60, "max_keys": 10},
                          "prices": {"/api/v1/users/{username}": 1}}}
     body = demo.respond(path, EXAMPLE_PARAMS, {"q": "python"})
@@ -152,7 +181,7 @@ def _head(path: str, params: list, credits: int) -> dict:
             "402": answer("The balance is lower than the price, or the key's own cap is reached."),
             "403": answer("The key's own controls refuse the call."),
             "404": answer("No such endpoint."),
-            "429": answer("The key's rate limit or the account's spend limit is reached.", RETRY_AFTER),
+            "429": answer("The key's rate limit or the organisation's spend limit is reached.", RETRY_AFTER),
             "503": answer("Calls cannot be metered right now.", RETRY_AFTER),
         },
     }
@@ -184,14 +213,14 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
                               "key past its expiry.", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
                 "403": _error("The key's own controls refuse the call, charged nothing: `code: missing_scope` (with "
                               "`scope`) or `code: ip_not_allowed` (with the caller's `ip`)."),
-                "402": _error("The balance is lower than the price (the body gives both), or `code: "
+                "402": _error("The organisation's balance is lower than the price (the body gives both), or `code: "
                               "key_cap_reached`: the key's own daily or monthly credit cap is reached (`period`, "
-                              "`limit`, `used`, `resets_at`); the account's other keys keep working."),
+                              "`limit`, `used`, `resets_at`); the organisation's other keys keep working."),
                 "404": _error("No such endpoint."),
                 "405": _error("Only GET, HEAD and OPTIONS work.", {"Allow": {"schema": {"type": "string"}}}),
                 "413": _error("The request has a body over the size limit; API calls take none. Nothing is charged."),
-                "429": _error("The key's rate limit is reached, or `code: spend_limit_reached`: the account's monthly "
-                              "spend limit is (`limit`, `used`, `resets_at`); see Retry-After.", RETRY_AFTER),
+                "429": _error("The key's rate limit is reached, or `code: spend_limit_reached`: the organisation's "
+                              "monthly spend limit is (`limit`, `used`, `resets_at`); see Retry-After.", RETRY_AFTER),
                 "502": _error("The data backend failed; nothing is charged."),
                 "503": _error("Calls cannot be metered right now; none is served and nothing is charged.",
                               RETRY_AFTER),
@@ -200,8 +229,10 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": f"{site_name} API", "version": "1.0.0",
-                 "description": "Public Twitter/X data, metered in credits. Every response carries "
-                                "X-Request-Id, RateLimit-Policy, RateLimit and X-Credits-Remaining."},
+                 "description": "Public Twitter/X data, metered in credits. A key belongs to an organisation "
+                                "and spends its balance, which every key of every member shares; GET "
+                                "/api/v1/account names the organisation. Every response carries X-Request-Id, "
+                                "RateLimit-Policy, RateLimit and X-Credits-Remaining (the organisation's balance)."},
         "servers": [{"url": site_url}],
         "security": [{"bearer": []}],
         "paths": paths,
@@ -215,8 +246,8 @@ def document(pricing: Pricing, site_url: str, site_name: str) -> dict:
                 "price": {"type": "integer", "description": "402: the credits the call costs"},
                 "code": {"type": "string", "enum": ["expired", "missing_scope", "ip_not_allowed", "key_cap_reached",
                                                     "spend_limit_reached"],
-                         "description": "401/402/403/429: which of the key's or the account's controls refused "
-                                        "the call"},
+                         "description": "401/402/403/429: which of the key's or the organisation's controls "
+                                        "refused the call"},
                 "period": {"type": "string", "enum": ["day", "month"],
                            "description": "402 key_cap_reached: the key's daily or monthly cap"},
                 "limit": {"type": "integer", "description": "402 key_cap_reached, 429 spend_limit_reached: the cap"},

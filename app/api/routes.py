@@ -16,6 +16,7 @@ from app.metering.caps import next_month, resets_at
 from app.metering.lookups import spent
 from app.metering.services import get_meter
 from app.metering.types import KeyChanged, MeteredCall, MeteringUnavailable, Outcome
+from app.organisations.models import Organisation
 from app.pricing import get_pricing
 from app.security import api_key, csrf_exempt, customer, public
 from app.timeutil import utcnow
@@ -111,10 +112,11 @@ def _metered_call(meter, secret: str, matched: services.Match, pricing, started:
     if request.method == "HEAD":  # RFC 9110: what a GET would get, without its data; nothing is charged
         return _respond(call, call.quote())
     if matched.price.path == ACCOUNT_ENDPOINT:
-        month = usage.month_totals(key.user_id, now.date())  # the calls before this one
-        used = spent(db.session, key.user_id, key.id, now.date())
+        organisation = db.session.get(Organisation, key.organisation_id)
+        month = usage.month_totals(key.organisation_id, now.date())  # the calls before this one
+        used = spent(db.session, key.organisation_id, key.id, now.date())
         outcome = call.settle(200)
-        return _respond(call, outcome, _account_body(month, used, outcome.balance, pricing, key, now))
+        return _respond(call, outcome, _account_body(organisation, month, used, outcome.balance, pricing, key, now))
     upstream = current_app.config["UPSTREAM_API_URL"]
     if not upstream:  # the demo backend cannot fail: fetch, then rate-limit, charge and log in one step
         _status, data = services.fetch(matched, request.args, None, 0)
@@ -144,8 +146,8 @@ def _respond(call: MeteredCall, outcome: Outcome, body: dict | None = None, deta
     if outcome.status == 429:
         return _problem(429, f"Rate limit of {call.limit} calls a minute reached for this key.", headers)
     if outcome.status == 402:
-        return _problem(402, f"This call costs {call.price} credits and your balance is {outcome.balance}.",
-                        headers, balance=outcome.balance, price=call.price)
+        return _problem(402, f"This call costs {call.price} credits and the organisation's balance is "
+                             f"{outcome.balance}.", headers, balance=outcome.balance, price=call.price)
     if outcome.status >= 400:
         return _problem(outcome.status, detail, headers)
     if request.method == "HEAD":  # no data was fetched, so no length to announce (RFC 9110 9.3.2)
@@ -159,35 +161,45 @@ def _respond(call: MeteredCall, outcome: Outcome, body: dict | None = None, deta
 
 
 def _capped(call: MeteredCall, outcome: Outcome, headers: dict):
-    """A call past the key's own cap (402: the balance is not the reason) or the account's monthly
-    spend limit (429, with Retry-After until the month starts again); nothing was charged."""
+    """A call past the key's own cap (402: the balance is not the reason) or the organisation's
+    monthly spend limit (429, with Retry-After until the month starts again); nothing was charged."""
     reset = resets_at(outcome.capped_by, call.now).isoformat() + "Z"
     extra = {"limit": outcome.cap, "used": outcome.used, "price": call.price, "resets_at": reset}
     if outcome.capped_by == "spend":
-        return _problem(429, f"Your account's monthly spend limit of {outcome.cap} credits is reached ({outcome.used} "
-                             f"spent this month); calls are refused until {reset}. Raise the limit on the alerts "
-                             "page.", {**headers, "Retry-After": str(outcome.retry_after)},
+        return _problem(429, f"The organisation's monthly spend limit of {outcome.cap} credits is reached "
+                             f"({outcome.used} spent this month); calls are refused until {reset}. Raise the limit on "
+                             "the alerts page.", {**headers, "Retry-After": str(outcome.retry_after)},
                         type=docs_url("spend_limit_reached"), code="spend_limit_reached", **extra)
     period = "today" if outcome.capped_by == "day" else "this month"
     return _problem(402, f"This key's {'daily' if outcome.capped_by == 'day' else 'monthly'} cap of {outcome.cap} "
                          f"credits is reached ({outcome.used} spent {period}; this call costs {call.price}). It is the "
-                         f"key's own cap, not your balance ({outcome.balance} credits): your other keys keep working. "
-                         f"It resets at {reset}.", headers, type=docs_url("key_cap_reached"),
+                         f"key's own cap, not the organisation's balance ({outcome.balance} credits): its other keys "
+                         f"keep working. It resets at {reset}.", headers, type=docs_url("key_cap_reached"),
                     code="key_cap_reached", period=outcome.capped_by, balance=outcome.balance, **extra)
 
 
-def _account_body(month: dict, used: tuple[int, int, int], balance: int, pricing, key, now) -> dict:
-    day_used, month_used, account_used = used
+def _account_body(organisation: Organisation, month: dict, used: tuple[int, int, int], balance: int, pricing, key,
+                  now) -> dict:
+    """What ``/api/v1/account`` answers: the key's organisation (whose balance, spend limit and
+    month every member's keys share) and the calling key's own controls and caps. The top-level
+    ``balance``, ``spend_limit`` and ``usage_this_month`` repeat the organisation's, for clients
+    written before keys belonged to organisations."""
+    day_used, month_used, organisation_used = used
+    spend_limit = {"monthly": key.spend_limit, "used_this_month": organisation_used,
+                   "resets_at": next_month(now).isoformat() + "Z"}
+    this_month = {"calls": month["calls"], "credits": month["credits"]}
     return {"data": {
+        "organisation": {"id": organisation.id, "name": None if organisation.personal else organisation.name,
+                         "personal": organisation.personal, "balance": balance, "spend_limit": spend_limit,
+                         "usage_this_month": this_month},
         "balance": balance,
         "key": {"scopes": sorted(key.scopes) if key.scopes is not None else None,
                 "allowed_ips": [str(n) for n in key.networks] or None,
                 "expires_at": key.expires_at.isoformat() + "Z" if key.expires_at else None,
                 "caps": {"daily": key.daily_cap, "monthly": key.monthly_cap, "used_today": day_used,
                          "used_this_month": month_used}},
-        "spend_limit": {"monthly": key.spend_limit, "used_this_month": account_used,
-                        "resets_at": next_month(now).isoformat() + "Z"},
-        "usage_this_month": {"calls": month["calls"], "credits": month["credits"]},
+        "spend_limit": spend_limit,
+        "usage_this_month": this_month,
         "limits": {"calls_per_minute_per_key": pricing.rate_limit_per_minute, "max_keys": pricing.max_keys},
         "prices": {e.path: e.credits for e in pricing.endpoints},
     }}

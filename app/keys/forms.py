@@ -78,7 +78,7 @@ class CreateKeyForm(KeyControlsForm):
     def validate_rate_limit(self, field):
         account_limit = current_app.config["PRICING"].rate_limit_per_minute
         if field.data is not None and field.data > account_limit:
-            raise ValidationError(str(_l("Use at most %(limit)s, your account's limit.", limit=account_limit)))
+            raise ValidationError(str(_l("Use at most %(limit)s, the limit every key has.", limit=account_limit)))
 
 
 class RotateKeyForm(BaseForm):

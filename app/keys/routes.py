@@ -12,7 +12,7 @@ from app.auth.guards import recent_auth_required, request_client, take_pending_f
 from app.auth.models import SecurityEventTag
 from app.keys import services
 from app.keys.forms import CreateKeyForm, EditKeyForm, RotateKeyForm
-from app.organisations.access import current_organisation, member
+from app.organisations.access import current_membership, current_organisation, member
 from app.organisations.models import Permission
 from app.pricing import get_pricing
 from app.timeutil import utcnow
@@ -27,11 +27,22 @@ def _show_secret(key, secret):
     return response
 
 
+def _own_key_or_404(key_id: int):
+    """One of the current organisation's keys (another organisation's is not found: 404)."""
+    try:
+        return services.get_own_key(current_organisation(), key_id)
+    except services.KeyNotFound:
+        abort(404)
+
+
 def _render_list(form=None, status=200):
     if form is None:  # what was typed before a re-authentication, shown again
         typed = take_pending_form("keys.create_key") or {}
         form = CreateKeyForm(formdata=None, data={k: typed[k] for k in ("name", "rate_limit") if typed.get(k)})
-    return render_template("keys/list.html", keys=services.all_keys(current_organisation()), now=utcnow(),
+    organisation = current_organisation()
+    return render_template("keys/list.html", organisation=organisation, keys=services.all_keys(organisation),
+                           makers=services.makers(organisation), now=utcnow(),
+                           may_manage=current_membership().may(Permission.MANAGE_KEYS),
                            form=form, rotate_form=RotateKeyForm(formdata=None),
                            action_form=ActionForm(), max_keys=get_pricing().max_keys,
                            account_limit=get_pricing().rate_limit_per_minute), status
@@ -40,7 +51,8 @@ def _render_list(form=None, status=200):
 @bp.get("/account/keys")
 @member(Permission.VIEW)
 def list_keys():
-    """The organisation's keys with their prefix, maker, dates and status."""
+    """The organisation's keys with their prefix, maker, dates and status (every member sees them;
+    the controls to change them are shown to members who may)."""
     return _render_list()
 
 
@@ -56,8 +68,8 @@ def create_key():
     if not form.validate_on_submit():
         return _render_list(form, 400)
     try:
-        key, secret = services.create_key(current_organisation(), current_user, form.name.data, form.rate_limit.data, get_pricing().max_keys,
-                                          current_app.config, utcnow(), **form.controls())
+        key, secret = services.create_key(current_organisation(), current_user, form.name.data, form.rate_limit.data,
+                                          get_pricing().max_keys, current_app.config, utcnow(), **form.controls())
     except services.KeyLimitReached:
         form.name.errors.append(_("You already have %(count)s active keys, the most an organisation can have. "
                                   "Revoke one first.", count=get_pricing().max_keys))
@@ -70,10 +82,7 @@ def create_key():
 @member(Permission.MANAGE_KEYS)
 def edit_key(key_id: int):
     """Rename a key or change what it may do (endpoint groups, addresses, expiry); the secret stays."""
-    try:
-        key = services.get_own_key(current_organisation(), key_id)
-    except services.KeyNotFound:
-        abort(404)
+    key = _own_key_or_404(key_id)
     if not key.editable(utcnow()):
         abort(404)
     form = EditKeyForm() if request.method == "POST" else EditKeyForm(formdata=None, data=_controls_data(key))
@@ -98,11 +107,7 @@ def _controls_data(key):
 def revoke_key(key_id: int):
     """Revoke a key after a confirmation step (the same form posted with confirmed=yes): its next
     request is refused."""
-    try:
-        key = services.get_own_key(current_organisation(), key_id)
-    except services.KeyNotFound:
-        flash(_("That key does not exist."), "error")
-        return redirect(url_for("keys.list_keys"), code=303)
+    key = _own_key_or_404(key_id)
     if request.form.get("confirmed") != "yes":
         return render_template(
             "account/confirm.html", title=_("Revoke the key “%(name)s”?", name=key.name),
@@ -122,12 +127,13 @@ def revoke_key(key_id: int):
 @recent_auth_required
 def rotate_key(key_id: int):
     """Replace a key; the old one keeps working for the chosen grace period (7 days at most)."""
+    _own_key_or_404(key_id)
     form = RotateKeyForm()
     if not form.validate_on_submit():
         return _render_list(status=400)
     try:
-        key, secret = services.rotate_key(current_organisation(), current_user, key_id, form.grace_days.data, get_pricing().max_keys,
-                                          current_app.config, utcnow())
+        key, secret = services.rotate_key(current_organisation(), current_user, key_id, form.grace_days.data,
+                                          get_pricing().max_keys, current_app.config, utcnow())
     except services.KeyNotFound:
         flash(_("That key does not exist or no longer works."), "error")
         return redirect(url_for("keys.list_keys"), code=303)

@@ -14,7 +14,7 @@ from app.email import external_url, queue_email
 from app.extensions import db
 from app.keys.models import KEY_PREFIX, KEY_TRANSITIONS, ApiKey, KeyState
 from app.organisations import services as organisations
-from app.organisations.models import Organisation
+from app.organisations.models import Membership, Organisation
 from app.security import hash_token
 
 VISIBLE_PREFIX_LENGTH = 12  # "twt_" and 8 random characters, shown in lists
@@ -41,6 +41,14 @@ def active_keys(organisation: Organisation, now: datetime) -> list[ApiKey]:
 def all_keys(organisation: Organisation) -> list[ApiKey]:
     return list(db.session.scalars(select(ApiKey).where(ApiKey.organisation_id == organisation.id)
                                    .order_by(ApiKey.id.desc())))
+
+
+def makers(organisation: Organisation) -> dict[int, str]:
+    """The names the key list shows for who made a key: the organisation's members, by user id.
+    A key whose maker left the organisation or was erased is not found here (a former member's)."""
+    rows = db.session.execute(select(User.id, User.nickname, User.email).join(Membership, Membership.user_id == User.id)
+                              .where(Membership.organisation_id == organisation.id, User.erased_at.is_(None)))
+    return {user_id: nickname or email for user_id, nickname, email in rows}
 
 
 MAX_NETWORKS = 50
@@ -104,8 +112,9 @@ def create_key(organisation: Organisation, creator: User, name: str, rate_limit:
     if len(active_keys(organisation, now)) >= max_keys:
         raise KeyLimitReached()
     secret = new_secret()
-    key = ApiKey(organisation_id=organisation.id, created_by_id=creator.id, name=name.strip()[:60], prefix=secret[:VISIBLE_PREFIX_LENGTH],
-                 secret_hash=hash_token(secret), created_at=now, rate_limit_per_minute=rate_limit)
+    key = ApiKey(organisation_id=organisation.id, created_by_id=creator.id, name=name.strip()[:60],
+                 prefix=secret[:VISIBLE_PREFIX_LENGTH], secret_hash=hash_token(secret), created_at=now,
+                 rate_limit_per_minute=rate_limit)
     set_controls(key, scopes, networks or [], valid_until, caps)
     db.session.add(key)
     db.session.flush()
@@ -160,8 +169,9 @@ def rotate_key(organisation: Organisation, rotator: User, key_id: int, grace_day
         old.revoked_at = now
     db.session.flush()
     secret = new_secret()
-    new = ApiKey(organisation_id=organisation.id, created_by_id=rotator.id, name=old.name, prefix=secret[:VISIBLE_PREFIX_LENGTH], secret_hash=hash_token(secret),
-                 created_at=now, rate_limit_per_minute=old.rate_limit_per_minute, scopes=old.scopes,
+    new = ApiKey(organisation_id=organisation.id, created_by_id=rotator.id, name=old.name,
+                 prefix=secret[:VISIBLE_PREFIX_LENGTH], secret_hash=hash_token(secret), created_at=now,
+                 rate_limit_per_minute=old.rate_limit_per_minute, scopes=old.scopes,
                  allowed_ips=old.allowed_ips, valid_until=old.valid_until, daily_cap=old.daily_cap,
                  monthly_cap=old.monthly_cap)  # the same controls (a cap counts the new key's own spending)
     db.session.add(new)

@@ -1,8 +1,9 @@
-"""The call-log explorer: an account's raw calls within retention, filtered, newest first, in
-keyset pages (never OFFSET: page 1000 costs what page 1 does), and the same selection as CSV.
+"""The call-log explorer: an organisation's raw calls (made with any member's keys) within
+retention, filtered, newest first, in keyset pages (never OFFSET: page 1000 costs what page 1
+does), and the same selection as CSV.
 
-A page walks ``ix_api_calls_user_id_created_at`` backwards from a cursor (the last call's time
-and id); a request id is looked up through the unique (request_id, created_at) index.
+A page walks ``ix_api_calls_organisation_id_created_at`` backwards from a cursor (the last call's
+time and id); a request id is looked up through the unique (request_id, created_at) index.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ STATUS_CLASSES = {"2xx": (200, 299), "4xx": (400, 499), "5xx": (500, 599)}
 
 @dataclass(frozen=True)
 class CallFilters:
-    """What the customer chose; every field optional. ``key_id`` must be one of the account's keys
-    (the form only offers those, and the query also requires the account)."""
+    """What the customer chose; every field optional. ``key_id`` must be one of the organisation's
+    keys (the form only offers those, and the query also requires the organisation)."""
 
     since: date | None = None
     until: date | None = None
@@ -35,8 +36,8 @@ class CallFilters:
     status_class: str | None = None
     request_id: str | None = None
 
-    def clauses(self, user_id: int, oldest: datetime) -> list:
-        where = [ApiCall.user_id == user_id, ApiCall.created_at >= oldest]
+    def clauses(self, organisation_id: int, oldest: datetime) -> list:
+        where = [ApiCall.organisation_id == organisation_id, ApiCall.created_at >= oldest]
         if self.since:
             where.append(ApiCall.created_at >= datetime.combine(self.since, datetime.min.time()))
         if self.until:
@@ -81,11 +82,11 @@ def _columns():
             ApiCall.endpoint, ApiCall.status, ApiCall.credits, ApiCall.latency_ms, ApiCall.ip)
 
 
-def page(user_id: int, filters: CallFilters, oldest: datetime, cursor: str | None = None,
+def page(organisation_id: int, filters: CallFilters, oldest: datetime, cursor: str | None = None,
          size: int = PAGE_SIZE) -> CallPage:
     """One page of calls, newest first, older than ``cursor``."""
     statement = (select(*_columns()).outerjoin(ApiKey, ApiKey.id == ApiCall.key_id)
-                 .where(*filters.clauses(user_id, oldest)))
+                 .where(*filters.clauses(organisation_id, oldest)))
     after = decode_cursor(cursor)
     if after is not None:
         statement = statement.where(tuple_(ApiCall.created_at, ApiCall.id) < tuple_(*after))
@@ -95,11 +96,11 @@ def page(user_id: int, filters: CallFilters, oldest: datetime, cursor: str | Non
     return CallPage(rows[:size], older)
 
 
-def csv_rows(user_id: int, filters: CallFilters, oldest: datetime, batch: int = 5000) -> Iterator[tuple]:
+def csv_rows(organisation_id: int, filters: CallFilters, oldest: datetime, batch: int = 5000) -> Iterator[tuple]:
     """Every call of the selection, newest first, in keyset batches (never all in memory)."""
     cursor = None
     while True:
-        chunk = page(user_id, filters, oldest, cursor, batch)
+        chunk = page(organisation_id, filters, oldest, cursor, batch)
         for r in chunk.rows:
             yield (r.created_at.isoformat(timespec="seconds") + "Z", r.request_id,
                    f"{r.prefix}…" if r.prefix else "", r.method, r.endpoint, r.status, r.credits, r.latency_ms,
@@ -109,7 +110,7 @@ def csv_rows(user_id: int, filters: CallFilters, oldest: datetime, batch: int = 
         cursor = chunk.older
 
 
-def account_keys(user_id: int) -> list[tuple[int, str]]:
-    """The account's keys (revoked ones too: their calls are still in the log), for the filter."""
+def organisation_keys(organisation_id: int) -> list[tuple[int, str]]:
+    """The organisation's keys (revoked ones too: their calls are still in the log), for the filter."""
     return [(k.id, f"{k.name} ({k.prefix}…)") for k in db.session.scalars(
-        select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.created_at.desc()))]
+        select(ApiKey).where(ApiKey.organisation_id == organisation_id).order_by(ApiKey.created_at.desc()))]

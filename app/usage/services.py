@@ -14,10 +14,11 @@ from app.keys.models import ApiKey
 from app.usage.models import UsageDaily
 
 
-def daily(user_id: int, since: date, until: date) -> list[dict]:
+def daily(organisation_id: int, since: date, until: date) -> list[dict]:
     rows = dict((r[0], r[1:]) for r in db.session.execute(
         select(UsageDaily.day, func.sum(UsageDaily.calls), func.sum(UsageDaily.credits), func.sum(UsageDaily.errors))
-        .where(UsageDaily.user_id == user_id, UsageDaily.day.between(since, until)).group_by(UsageDaily.day)))
+        .where(UsageDaily.organisation_id == organisation_id, UsageDaily.day.between(since, until))
+        .group_by(UsageDaily.day)))
     out = []
     for i in range((until - since).days + 1):
         day = since + timedelta(days=i)
@@ -26,33 +27,33 @@ def daily(user_id: int, since: date, until: date) -> list[dict]:
     return out
 
 
-def by_endpoint(user_id: int, since: date, until: date) -> list[dict]:
+def by_endpoint(organisation_id: int, since: date, until: date) -> list[dict]:
     rows = db.session.execute(
         select(UsageDaily.endpoint, func.sum(UsageDaily.calls), func.sum(UsageDaily.credits),
                func.sum(UsageDaily.errors))
-        .where(UsageDaily.user_id == user_id, UsageDaily.day.between(since, until))
+        .where(UsageDaily.organisation_id == organisation_id, UsageDaily.day.between(since, until))
         .group_by(UsageDaily.endpoint).order_by(func.sum(UsageDaily.calls).desc()))
     return [{"endpoint": r[0], "calls": int(r[1]), "credits": int(r[2]), "errors": int(r[3])} for r in rows]
 
 
-def by_key(user_id: int, since: date, until: date) -> list[dict]:
+def by_key(organisation_id: int, since: date, until: date) -> list[dict]:
     rows = db.session.execute(
         select(ApiKey.name, ApiKey.prefix, func.sum(UsageDaily.calls), func.sum(UsageDaily.credits))
         .select_from(UsageDaily).outerjoin(ApiKey, ApiKey.id == UsageDaily.key_id)
-        .where(UsageDaily.user_id == user_id, UsageDaily.day.between(since, until))
+        .where(UsageDaily.organisation_id == organisation_id, UsageDaily.day.between(since, until))
         .group_by(ApiKey.name, ApiKey.prefix).order_by(func.sum(UsageDaily.calls).desc()))
     return [{"name": r[0], "prefix": r[1], "calls": int(r[2]), "credits": int(r[3])} for r in rows]
 
 
-def month_totals(user_id: int, today: date) -> dict:
+def month_totals(organisation_id: int, today: date) -> dict:
     row = db.session.execute(
         select(func.coalesce(func.sum(UsageDaily.calls), 0), func.coalesce(func.sum(UsageDaily.credits), 0))
-        .where(UsageDaily.user_id == user_id, UsageDaily.day >= today.replace(day=1))).first()
+        .where(UsageDaily.organisation_id == organisation_id, UsageDaily.day >= today.replace(day=1))).first()
     return {"calls": int(row[0]), "credits": int(row[1])}
 
 
-def daily_csv(user_id: int, since: date, until: date) -> Iterator[str]:
-    rows = ((d["day"].isoformat(), d["calls"], d["credits"], d["errors"]) for d in daily(user_id, since, until))
+def daily_csv(organisation_id: int, since: date, until: date) -> Iterator[str]:
+    rows = ((d["day"].isoformat(), d["calls"], d["credits"], d["errors"]) for d in daily(organisation_id, since, until))
     return csv_lines(["day", "calls", "credits", "errors"], rows)
 
 
@@ -62,6 +63,7 @@ def calls_csv(rows) -> Iterator[str]:
                        "ip"], rows)
 
 
-def has_calls(user_id: int) -> bool:
-    """Whether the account has ever made a call (its daily roll-ups outlive the raw log)."""
-    return bool(db.session.scalar(select(select(UsageDaily.id).where(UsageDaily.user_id == user_id).exists())))
+def has_calls(organisation_id: int) -> bool:
+    """Whether any key of the organisation has ever made a call (its daily roll-ups outlive the raw log)."""
+    made = select(UsageDaily.id).where(UsageDaily.organisation_id == organisation_id).exists()
+    return bool(db.session.scalar(select(made)))

@@ -8,18 +8,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
-from app.auth.models import User
 from app.billing.models import CreditEntry
 from app.extensions import db as _db
 from app.keys.models import ApiKey
+from app.organisations.models import Organisation
 from app.usage.models import ApiCall, UsageDaily
 from tests.fixtures.factories import make_customer
 from tests.fixtures.visitor import bearer
 
 
-def balance(app, user_id):
+def balance(app, organisation_id):
     with app.app_context():
-        return _db.session.scalar(select(User.credit_balance).where(User.id == user_id))
+        return _db.session.scalar(select(Organisation.credit_balance).where(Organisation.id == organisation_id))
 
 
 def calls(app):
@@ -28,14 +28,14 @@ def calls(app):
 
 
 def test_a_call_returns_demo_data_charges_once_and_is_logged(app, client):
-    user_id, secret = make_customer(app, credits=100)
+    org_id, secret = make_customer(app, credits=100)
     response = client.get("/api/v1/users/jack", headers=bearer(secret))
     assert response.status_code == 200
     body = response.get_json()
     assert body["data"]["username"] == "jack"
     assert body["meta"]["demo"] is True and "not real" in body["meta"]["notice"]
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).get_json() == body  # deterministic
-    assert balance(app, user_id) == 98
+    assert balance(app, org_id) == 98
     assert response.headers["X-Credits-Remaining"] == "99"
     assert len(response.headers["X-Request-Id"]) == 32
     assert response.headers["RateLimit-Policy"] == '"per-key";q=60;w=60'
@@ -51,21 +51,24 @@ def test_a_call_returns_demo_data_charges_once_and_is_logged(app, client):
 @pytest.mark.parametrize(("path", "price"), [
     ("/api/v1/users/jack/tweets", 5), ("/api/v1/tweets/search?q=python", 10), ("/api/v1/tweets/123", 1)])
 def test_each_endpoint_costs_its_listed_price(app, client, path, price):
-    user_id, secret = make_customer(app, credits=100)
+    org_id, secret = make_customer(app, credits=100)
     response = client.get(path, headers=bearer(secret))
     assert response.status_code == 200
     assert response.get_json()["data"]
-    assert balance(app, user_id) == 100 - price
+    assert balance(app, org_id) == 100 - price
 
 
 def test_account_endpoint_is_free_and_shows_balance_usage_and_limits(app, client):
-    user_id, secret = make_customer(app, credits=50)
+    org_id, secret = make_customer(app, credits=50)
     client.get("/api/v1/users/jack", headers=bearer(secret))
     data = client.get("/api/v1/account", headers=bearer(secret)).get_json()["data"]
     assert data["balance"] == 49
     assert data["usage_this_month"]["calls"] == 1
     assert data["limits"]["calls_per_minute_per_key"] == 60
-    assert balance(app, user_id) == 49
+    assert balance(app, org_id) == 49
+    assert data["organisation"] == {"id": org_id, "name": None, "personal": True, "balance": 49,
+                                    "spend_limit": data["spend_limit"], "usage_this_month": data["usage_this_month"]}
+    assert data["spend_limit"]["monthly"] is None and data["spend_limit"]["used_this_month"] == 1
 
 
 @pytest.mark.parametrize("headers", [
@@ -89,7 +92,7 @@ def test_a_key_in_the_query_string_is_refused_saying_why(app, client):
 
 
 def test_revoked_and_expired_keys_are_refused_on_their_next_request(app, client):
-    user_id, secret = make_customer(app)
+    org_id, secret = make_customer(app)
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
     with app.app_context():
         key = _db.session.scalar(select(ApiKey))
@@ -105,13 +108,13 @@ def test_revoked_and_expired_keys_are_refused_on_their_next_request(app, client)
 
 
 def test_402_gives_balance_and_price_and_charges_nothing(app, client):
-    user_id, secret = make_customer(app, credits=4)
+    org_id, secret = make_customer(app, credits=4)
     response = client.get("/api/v1/tweets/search?q=python", headers=bearer(secret))
     assert response.status_code == 402
     body = response.get_json()
     assert (body["balance"], body["price"]) == (4, 10)
     assert "balance is 4" in body["detail"]
-    assert balance(app, user_id) == 4
+    assert balance(app, org_id) == 4
     assert [(c.status, c.credits) for c in calls(app)] == [(402, 0)]
 
 
@@ -145,12 +148,12 @@ def test_each_key_has_its_own_window(app, client):
     ("/api/v1/nothing/here", 404),
 ])
 def test_bad_input_gives_4xx_never_500_and_costs_nothing(app, client, path, status):
-    user_id, secret = make_customer(app, credits=100)
+    org_id, secret = make_customer(app, credits=100)
     response = client.get(path, headers=bearer(secret))
     assert response.status_code == status
     if status >= 400:
         assert response.mimetype == "application/problem+json"
-        assert balance(app, user_id) == 100
+        assert balance(app, org_id) == 100
 
 
 def test_other_methods_get_405(app, client):
@@ -162,7 +165,7 @@ def test_other_methods_get_405(app, client):
 
 def test_oversized_request_gets_413(app, client):
     """A body over MAX_CONTENT_LENGTH gets 413 problem+json, whatever the method, and costs nothing."""
-    user_id, secret = make_customer(app, credits=50)
+    org_id, secret = make_customer(app, credits=50)
     body = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
     for method in ("post", "get"):
         response = getattr(client, method)("/api/v1/users/jack", headers=bearer(secret), data=body)
@@ -170,7 +173,7 @@ def test_oversized_request_gets_413(app, client):
         assert response.mimetype == "application/problem+json"
         assert "take no body" in response.get_json()["detail"]
     with app.app_context():
-        assert _db.session.get(User, user_id).credit_balance == 50
+        assert _db.session.get(Organisation, org_id).credit_balance == 50
         assert _db.session.scalar(select(func.count()).select_from(ApiCall)) == 0
     assert client.get("/api/v1/users/jack", headers=bearer(secret), data=b"x" * 10).status_code == 200
 
@@ -178,7 +181,7 @@ def test_oversized_request_gets_413(app, client):
 @pytest.mark.commits
 def test_concurrent_calls_never_overspend(app):
     """Twelve calls race for the credits of exactly five: five succeed, the log holds five charges."""
-    user_id, secret = make_customer(app, credits=5)
+    org_id, secret = make_customer(app, credits=5)
     results = []
 
     def call():
@@ -190,10 +193,11 @@ def test_concurrent_calls_never_overspend(app):
     for t in threads:
         t.join()
     assert sorted(results) == [200] * 5 + [402] * 7
-    assert balance(app, user_id) == 0
+    assert balance(app, org_id) == 0
     with app.app_context():
         assert _db.session.scalar(select(func.count()).select_from(ApiCall).where(ApiCall.credits == 1)) == 5
-        assert _db.session.scalar(select(func.sum(CreditEntry.amount)).where(CreditEntry.user_id == user_id)) == 0
+        assert _db.session.scalar(select(func.sum(CreditEntry.amount))
+                                  .where(CreditEntry.organisation_id == org_id)) == 0
 
 
 def test_another_accounts_key_never_reveals_your_data(app, client):
@@ -201,12 +205,12 @@ def test_another_accounts_key_never_reveals_your_data(app, client):
     bob, bob_key = make_customer(app, "bob@example.com", credits=222)
     client.get("/api/v1/users/jack", headers=bearer(alice_key))
     data = client.get("/api/v1/account", headers=bearer(bob_key)).get_json()["data"]
-    assert data["balance"] == 222
+    assert data["balance"] == 222 and data["organisation"]["id"] == bob != alice
     assert data["usage_this_month"]["calls"] == 0
 
 
 def test_daily_rollups_stay_current(app, client):
-    user_id, secret = make_customer(app, credits=100)
+    org_id, secret = make_customer(app, credits=100)
     for path in ["/api/v1/users/jack", "/api/v1/users/jack", "/api/v1/users/bad-name!"]:
         client.get(path, headers=bearer(secret))
     with app.app_context():
@@ -242,21 +246,21 @@ def upstream():
 
 def test_calls_are_forwarded_to_the_upstream_backend(make_app, upstream):
     app = make_app(UPSTREAM_API_URL=upstream)
-    user_id, secret = make_customer(app, credits=10)
+    org_id, secret = make_customer(app, credits=10)
     response = app.test_client().get("/api/v1/users/jack", headers=bearer(secret))
     assert response.get_json() == {"data": {"from": "upstream", "path": "/users/jack"}}
-    assert balance(app, user_id) == 9
+    assert balance(app, org_id) == 9
 
 
 @pytest.mark.parametrize("target", ["fail", "closed"])
 def test_upstream_failure_is_502_and_charges_nothing(make_app, upstream, target):
     url = upstream + "/fail" if target == "fail" else "http://127.0.0.1:1"
     app = make_app(UPSTREAM_API_URL=url, UPSTREAM_TIMEOUT_SECONDS=2)
-    user_id, secret = make_customer(app, credits=10)
+    org_id, secret = make_customer(app, credits=10)
     response = app.test_client().get("/api/v1/users/jack", headers=bearer(secret))
     assert response.status_code == 502
     assert "nothing was charged" in response.get_json()["detail"]
-    assert balance(app, user_id) == 10
+    assert balance(app, org_id) == 10
 
 
 def test_low_credit_email_once_per_crossing(make_app, outbox):
@@ -329,9 +333,10 @@ def test_a_new_accounts_first_calls_send_no_low_credit_mail_and_later_crossings_
 
     app = make_app(LOW_CREDIT_THRESHOLDS="100,20,0", LOW_CREDIT_MAIL_MINUTES=60)
     client = app.test_client()
-    user_id, secret = make_customer(app, credits=0, rate_limit=1000)
+    org_id, secret = make_customer(app, credits=0, rate_limit=1000)
     with app.app_context():
-        add_credits(_db.session.get(User, user_id), app.config["PRICING"].signup_credits, "signup_bonus", utcnow())
+        add_credits(_db.session.get(Organisation, org_id), app.config["PRICING"].signup_credits, "signup_bonus",
+                    utcnow())
         _db.session.commit()
     outbox.clear()
     start = app.config["PRICING"].signup_credits
@@ -344,7 +349,7 @@ def test_a_new_accounts_first_calls_send_no_low_credit_mail_and_later_crossings_
     assert "/account#buy" in low[0].get_body(("plain",)).get_content()
     for _ in range(19 // price):  # down to 0 within the hour: no second mail
         client.get("/api/v1/users/jack", headers=bearer(secret))
-    assert balance(app, user_id) == 0
+    assert balance(app, org_id) == 0
     assert len([m for m in outbox if "running low" in m["Subject"]]) == 1
 
 

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from app.auth.models import User
 from app.extensions import db as _db
+from app.organisations.models import Organisation
 from app.usage.models import ApiCall
 from tests.fixtures.factories import make_customer
 from tests.fixtures.visitor import bearer
@@ -26,11 +26,11 @@ def metered(request, make_app):
                     RATELIMIT_KEY_PREFIX=f"head-test-{uuid.uuid4().hex[:8]}")
 
 
-def balances(app, user_id) -> tuple[int, int]:
+def balances(app, org_id) -> tuple[int, int]:
     """(the meter's balance, the database's)."""
     with app.app_context():
-        meter = app.extensions["twtapi_meter"].balance(user_id)
-        return meter, _db.session.scalar(select(User.credit_balance).where(User.id == user_id))
+        meter = app.extensions["twtapi_meter"].balance(org_id)
+        return meter, _db.session.scalar(select(Organisation.credit_balance).where(Organisation.id == org_id))
 
 
 def logged(app) -> list[tuple[str, int, int]]:
@@ -51,18 +51,18 @@ def assert_like(head, get):
 
 
 def test_head_answers_what_a_get_would_get_and_charges_nothing(metered):
-    user_id, secret = make_customer(metered, credits=100)
+    org_id, secret = make_customer(metered, credits=100)
     client = metered.test_client()
     head = client.head("/api/v1/users/jack/tweets", headers=bearer(secret))
     assert head.status_code == 200 and head.mimetype == "application/json"
     assert head.headers["X-Credits-Remaining"] == "100"
-    assert balances(metered, user_id) == (100, 100)
+    assert balances(metered, org_id) == (100, 100)
     get = client.get("/api/v1/users/jack/tweets", headers=bearer(secret))
     assert_like(head, get)
     assert get.headers["X-Credits-Remaining"] == "95"  # the GET is charged: 5 credits
     assert window_left(get) == window_left(head) - 1  # the HEAD counted against the window like a call
     assert head.headers["X-Request-Id"] != get.headers["X-Request-Id"]
-    assert balances(metered, user_id) == (95, 95)
+    assert balances(metered, org_id) == (95, 95)
     assert logged(metered) == [("HEAD", 200, 0), ("GET", 200, 5)]
 
 
@@ -72,13 +72,13 @@ def test_head_answers_what_a_get_would_get_and_charges_nothing(metered):
     ("/api/v1/nothing", 100, 404),
 ])
 def test_head_refuses_as_a_get_would_and_charges_nothing(metered, path, credits, status):
-    user_id, secret = make_customer(metered, credits=credits)
+    org_id, secret = make_customer(metered, credits=credits)
     client = metered.test_client()
     head = client.head(path, headers=bearer(secret))
     get = client.get(path, headers=bearer(secret))
     assert get.status_code == status and get.mimetype == "application/problem+json"
     assert_like(head, get)
-    assert balances(metered, user_id) == (credits, credits)
+    assert balances(metered, org_id) == (credits, credits)
 
 
 def test_head_without_a_key_or_past_the_rate_limit_answers_as_a_get(metered):
@@ -103,7 +103,7 @@ def test_a_served_head_ends_at_its_headers(make_app, serve):
     import urllib.request
 
     app = make_app()
-    user_id, secret = make_customer(app, credits=100)
+    org_id, secret = make_customer(app, credits=100)
     url = serve(workers=1, threads=2)
     request = urllib.request.Request(f"{url}/api/v1/users/jack", method="HEAD", headers=bearer(secret))
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
@@ -112,4 +112,4 @@ def test_a_served_head_ends_at_its_headers(make_app, serve):
         assert response.headers.get("Content-Length") in (None, "")
         assert response.read() == b""
     with app.app_context():
-        assert _db.session.scalar(select(User.credit_balance).where(User.id == user_id)) == 100
+        assert _db.session.scalar(select(Organisation.credit_balance).where(Organisation.id == org_id)) == 100

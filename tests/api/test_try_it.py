@@ -5,15 +5,15 @@ import re
 
 from sqlalchemy import func, select
 
-from app.auth.models import User
 from app.extensions import db as _db
+from app.organisations.models import Organisation
 from app.usage.models import ApiCall
 from tests.fixtures.factories import make_customer
 from tests.fixtures.visitor import AuthActions, submit
 
 
 def test_a_customer_tries_a_call_and_it_is_charged_and_logged(app, client, outbox):
-    _user_id, secret = make_customer(app, credits=100)
+    org_id, secret = make_customer(app, credits=100)
     AuthActions(client, outbox).login()
     page = submit(client, "/docs/api", {"key": secret, "path": "/api/v1/users/jack/tweets"}, action="/docs/api/try")
     body = page.get_data(as_text=True)
@@ -21,7 +21,7 @@ def test_a_customer_tries_a_call_and_it_is_charged_and_logged(app, client, outbo
     assert re.search(r"<code>X-Credits-Remaining</code></dt><dd><code>95</code>", body)
     assert "&#34;author_username&#34;: &#34;jack&#34;" in body and secret not in body  # the key is not shown back
     with app.app_context():
-        assert _db.session.scalar(select(User.credit_balance)) == 95
+        assert _db.session.get(Organisation, org_id).credit_balance == 95
         assert _db.session.scalar(select(func.count()).select_from(ApiCall)) == 1
 
 

@@ -1,5 +1,5 @@
 """API keys under concurrency: real concurrent clients against gunicorn (2 workers x 8 threads), on
-SQLite as on PostgreSQL. A key is rotated once, and the account's working keys (active, and
+SQLite as on PostgreSQL. A key is rotated once, and an organisation's working keys (active, and
 rotated ones in their grace period) never pass the limit, however the requests interleave."""
 
 import re
@@ -12,6 +12,7 @@ from app.auth.models import User
 from app.extensions import db as _db
 from app.keys.models import ApiKey
 from app.keys.services import create_key
+from app.organisations.models import Organisation
 from app.timeutil import utcnow
 from tests.fixtures.factories import make_customer
 from tests.fixtures.visitor import PASSWORD_FOR_TESTS
@@ -29,9 +30,9 @@ def signed_in(url: str, email: str) -> tuple[HttpClient, str]:
     return client, token
 
 
-def working(app, user_id: int) -> list[ApiKey]:
+def working(app, org_id: int) -> list[ApiKey]:
     with app.app_context():
-        keys = _db.session.scalars(select(ApiKey).where(ApiKey.user_id == user_id)).all()
+        keys = _db.session.scalars(select(ApiKey).where(ApiKey.organisation_id == org_id)).all()
         return [k for k in keys if k.usable(utcnow())]
 
 
@@ -49,8 +50,8 @@ def race(count: int, action) -> list[tuple[int, str]]:
 
 def test_fifteen_rotations_of_one_key_at_once_make_one_new_secret(make_app, serve):
     app = make_app()
-    user_id, old_secret = make_customer(app, email="rotate@example.com")
-    [key] = working(app, user_id)
+    org_id, old_secret = make_customer(app, email="rotate@example.com")
+    [key] = working(app, org_id)
     url = serve()
     client, token = signed_in(url, "rotate@example.com")
     answers = race(15, lambda n: client.request("POST", f"/account/keys/{key.id}/rotate",
@@ -61,21 +62,22 @@ def test_fifteen_rotations_of_one_key_at_once_make_one_new_secret(make_app, serv
     api = HttpClient(url)
     for secret in (old_secret, *secrets):  # the old key in its grace period, and its one successor
         assert api.get("/api/v1/account", headers={"Authorization": f"Bearer {secret}"})[0] == 200
-    assert len(working(app, user_id)) == 2
+    assert len(working(app, org_id)) == 2
 
 
 def test_rotations_and_creations_at_once_stop_at_the_limit(make_app, serve):
     """Eight working keys, then eight rotations with grace (one per key) and eight creations at
-    once: each success adds a working key, so two succeed and the account ends at the limit."""
+    once: each success adds a working key, so two succeed and the organisation ends at the limit."""
     app = make_app()
-    user_id, _ = make_customer(app, email="busy@example.com")
+    org_id, _ = make_customer(app, email="busy@example.com")
     limit = app.config["PRICING"].max_keys
     with app.test_request_context():
-        user = _db.session.get(User, user_id)
+        organisation = _db.session.get(Organisation, org_id)
+        owner = _db.session.scalar(select(User).where(User.email == "busy@example.com"))
         for n in range(7):
-            create_key(user, f"existing {n}", None, limit, app.config, utcnow())
+            create_key(organisation, owner, f"existing {n}", None, limit, app.config, utcnow())
         _db.session.commit()
-    keys = [k.id for k in working(app, user_id)]
+    keys = [k.id for k in working(app, org_id)]
     assert len(keys) == limit - 2
     url = serve()
     client, token = signed_in(url, "busy@example.com")
@@ -88,16 +90,16 @@ def test_rotations_and_creations_at_once_stop_at_the_limit(make_app, serve):
 
     statuses = race(16, act)
     assert statuses.count(200) == 2, statuses
-    assert len(working(app, user_id)) == limit
+    assert len(working(app, org_id)) == limit
 
 
 def test_thirty_creations_at_once_stop_at_the_limit(make_app, serve):
     app = make_app()
-    user_id, _ = make_customer(app, email="many@example.com")  # holds one key already
+    org_id, _ = make_customer(app, email="many@example.com")  # holds one key already
     limit = app.config["PRICING"].max_keys
     url = serve()
     client, token = signed_in(url, "many@example.com")
     statuses = race(30, lambda n: client.request("POST", "/account/keys",
                                                  {"csrf_token": token, "name": f"key {n}"})[0])
     assert statuses.count(200) == limit - 1 and statuses.count(400) == 30 - (limit - 1), statuses
-    assert len(working(app, user_id)) == limit
+    assert len(working(app, org_id)) == limit

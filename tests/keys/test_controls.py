@@ -6,10 +6,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select, update
 
-from app.auth.models import User
 from app.extensions import db as _db
 from app.keys import services
 from app.keys.models import ApiKey
+from app.organisations.models import Organisation
 from app.timeutil import utcnow
 from app.usage.models import ApiCall
 from tests.fixtures.factories import make_customer
@@ -22,7 +22,7 @@ ELSEWHERE = {"REMOTE_ADDR": "203.0.113.9"}
 def state(app):
     """(balance, calls logged) of the only customer."""
     with app.app_context():
-        return _db.session.scalar(select(User.credit_balance)), _db.session.scalar(
+        return _db.session.scalar(select(Organisation.credit_balance)), _db.session.scalar(
             select(func.count()).select_from(ApiCall))
 
 
@@ -43,7 +43,8 @@ def test_a_read_only_users_key_bound_to_one_address_with_a_daily_cap_refuses_the
     assert [client.get("/api/v1/users/jack", headers=bearer(secret)).status_code for _ in range(10)] == [200] * 10
     capped = client.get("/api/v1/users/jack", headers=bearer(secret))
     assert capped.status_code == 402 and capped.json["code"] == "key_cap_reached"
-    assert "daily cap of 10 credits" in capped.json["detail"] and "not your balance" in capped.json["detail"]
+    assert "daily cap of 10 credits" in capped.json["detail"]
+    assert "not the organisation's balance" in capped.json["detail"]
     elsewhere = client.get("/api/v1/users/jack", headers=bearer(secret), environ_base=ELSEWHERE)
     assert elsewhere.status_code == 403 and elsewhere.json["code"] == "ip_not_allowed"
     assert "203.0.113.9" in elsewhere.json["detail"] and elsewhere.json["ip"] == "203.0.113.9"
@@ -124,7 +125,7 @@ def test_rename_and_change_controls_keep_the_secret_and_apply_on_the_next_call(a
 def test_another_customers_key_cannot_be_edited(app, client, outbox):
     other_id, _secret_other = make_customer(app, "bob@example.com")
     with app.app_context():
-        bob_key = _db.session.scalar(select(ApiKey.id).where(ApiKey.user_id == other_id))
+        bob_key = _db.session.scalar(select(ApiKey.id).where(ApiKey.organisation_id == other_id))
     _signed_in(client, outbox)
     assert client.get(f"/account/keys/{bob_key}").status_code == 404
     response = submit(client, "/account/keys", {"name": "mine now"}, action=f"/account/keys/{bob_key}")

@@ -15,11 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
-from app.auth.models import User
 from app.extensions import db as _db
 from app.keys import services as keys
 from app.keys.models import ApiKey
 from app.metering.caps import next_month
+from app.organisations.models import Organisation
+from app.organisations.services import owners
 from app.timeutil import utcnow
 from app.usage.models import ApiCall
 from tests.fixtures.factories import make_customer
@@ -46,50 +47,51 @@ def metered(request, make_app):
     return factory
 
 
-def set_limits(app, user_id, daily=None, monthly=None, spend=None, key_id=None):
-    """Set a key's caps and the account's spend limit as the portal does (committed, so every
+def set_limits(app, org_id, daily=None, monthly=None, spend=None, key_id=None):
+    """Set a key's caps and the organisation's spend limit as the portal does (committed, so every
     process follows from its next call)."""
     with app.app_context():
-        query = select(ApiKey).where(ApiKey.user_id == user_id)
+        query = select(ApiKey).where(ApiKey.organisation_id == org_id)
         key = _db.session.scalar(query.where(ApiKey.id == key_id) if key_id else query.order_by(ApiKey.id))
         keys.set_controls(key, None, [], None, (daily, monthly))
-        _db.session.get(User, user_id).monthly_spend_limit = spend
+        _db.session.get(Organisation, org_id).monthly_spend_limit = spend
         _db.session.commit()
         return key.id
 
 
-def second_key(app, user_id) -> str:
+def second_key(app, org_id) -> str:
     with app.test_request_context():
-        _key, secret = keys.create_key(_db.session.get(User, user_id), "second", None, 10, app.config, utcnow())
+        _key, secret = keys.create_key(_db.session.get(Organisation, org_id), owners(org_id)[0], "second", None, 10,
+                                       app.config, utcnow())
         _db.session.commit()
         return secret
 
 
-def charged(app, user_id) -> tuple[int, int]:
+def charged(app, org_id) -> tuple[int, int]:
     """(balance in the database, credits the call log holds)."""
     with app.app_context():
-        return (_db.session.scalar(select(User.credit_balance).where(User.id == user_id)),
+        return (_db.session.scalar(select(Organisation.credit_balance).where(Organisation.id == org_id)),
                 int(_db.session.scalar(select(func.coalesce(func.sum(ApiCall.credits), 0))
-                                       .where(ApiCall.user_id == user_id))))
+                                       .where(ApiCall.organisation_id == org_id))))
 
 
 def test_a_keys_daily_cap_gives_402_naming_the_cap_and_the_accounts_other_keys_keep_working(metered):
     app = metered()
     client = app.test_client()
-    user_id, secret = make_customer(app, credits=1000)
-    set_limits(app, user_id, daily=10)
+    org_id, secret = make_customer(app, credits=1000)
+    set_limits(app, org_id, daily=10)
     assert [client.get(USERS, headers=bearer(secret)).status_code for _ in range(10)] == [200] * 10
     refused = client.get(USERS, headers=bearer(secret))
     assert refused.status_code == 402 and refused.mimetype == "application/problem+json"
     problem = refused.json
     assert problem["code"] == "key_cap_reached" and problem["type"].endswith("/docs/api#error-key_cap_reached")
     assert (problem["period"], problem["limit"], problem["used"], problem["balance"]) == ("day", 10, 10, 990)
-    assert "daily cap of 10 credits" in problem["detail"] and "not your balance" in problem["detail"]
+    assert "daily cap of 10 credits" in problem["detail"] and "not the organisation's balance" in problem["detail"]
     tomorrow = (utcnow() + timedelta(days=1)).date()
     assert problem["resets_at"] == f"{tomorrow.isoformat()}T00:00:00Z"
     assert refused.headers["X-Credits-Remaining"] == "990"
-    assert client.get(USERS, headers=bearer(second_key(app, user_id))).status_code == 200
-    assert charged(app, user_id) == (989, 11)
+    assert client.get(USERS, headers=bearer(second_key(app, org_id))).status_code == 200
+    assert charged(app, org_id) == (989, 11)
     account = client.get("/api/v1/account", headers=bearer(secret)).json["data"]  # free, and not capped
     assert account["key"]["caps"] == {"daily": 10, "monthly": None, "used_today": 10, "used_this_month": 10}
 
@@ -97,25 +99,25 @@ def test_a_keys_daily_cap_gives_402_naming_the_cap_and_the_accounts_other_keys_k
 def test_a_cap_set_after_spending_counts_what_the_key_spent_before(metered):
     app = metered()
     client = app.test_client()
-    user_id, secret = make_customer(app, credits=1000)
+    org_id, secret = make_customer(app, credits=1000)
     for _ in range(7):
         assert client.get(USERS, headers=bearer(secret)).status_code == 200
-    set_limits(app, user_id, monthly=8)
+    set_limits(app, org_id, monthly=8)
     assert client.get(USERS, headers=bearer(secret)).status_code == 200
     refused = client.get(USERS, headers=bearer(secret))
     assert refused.status_code == 402 and refused.json["period"] == "month" and refused.json["used"] == 8
     assert "monthly cap of 8 credits" in refused.json["detail"]
-    set_limits(app, user_id, monthly=None)  # lifted: the next call works
+    set_limits(app, org_id, monthly=None)  # lifted: the next call works
     assert client.get(USERS, headers=bearer(secret)).status_code == 200
-    assert charged(app, user_id) == (991, 9)
+    assert charged(app, org_id) == (991, 9)
 
 
 def test_the_monthly_spend_limit_covers_every_key_and_answers_429_until_the_month_ends(metered):
     app = metered()
     client = app.test_client()
-    user_id, secret = make_customer(app, credits=1000)
-    other = second_key(app, user_id)
-    set_limits(app, user_id, spend=5)
+    org_id, secret = make_customer(app, credits=1000)
+    other = second_key(app, org_id)
+    set_limits(app, org_id, spend=5)
     codes = [client.get(USERS, headers=bearer(k)).status_code for k in (secret, other, secret, other, secret)]
     assert codes == [200] * 5
     refused = client.get(USERS, headers=bearer(other))
@@ -125,26 +127,26 @@ def test_the_monthly_spend_limit_covers_every_key_and_answers_429_until_the_mont
     reset = next_month(utcnow())
     assert refused.json["resets_at"] == reset.isoformat() + "Z"
     assert abs(int(refused.headers["Retry-After"]) - (reset - utcnow()).total_seconds()) < 30
-    assert charged(app, user_id) == (995, 5)
+    assert charged(app, org_id) == (995, 5)
     account = client.get("/api/v1/account", headers=bearer(secret)).json["data"]
     assert account["spend_limit"] == {"monthly": 5, "used_this_month": 5, "resets_at": reset.isoformat() + "Z"}
-    set_limits(app, user_id, spend=6)
+    set_limits(app, org_id, spend=6)
     assert client.get(USERS, headers=bearer(other)).status_code == 200
 
 
 def test_a_cap_changed_in_one_process_holds_in_another_on_its_next_call(metered):
     prefix = f"caps-shared-{uuid.uuid4().hex[:8]}"
     portal, gateway = metered(prefix), metered(prefix)  # two processes: two key caches, one store
-    user_id, secret = make_customer(portal, credits=1000)
+    org_id, secret = make_customer(portal, credits=1000)
     client = gateway.test_client()
     assert client.get(USERS, headers=bearer(secret)).status_code == 200  # the key is cached now
-    set_limits(portal, user_id, daily=1)
+    set_limits(portal, org_id, daily=1)
     refused = client.get(USERS, headers=bearer(secret))
     assert refused.status_code == 402 and refused.json["code"] == "key_cap_reached", refused.get_data(as_text=True)
-    set_limits(portal, user_id, daily=3)
+    set_limits(portal, org_id, daily=3)
     assert [client.get(USERS, headers=bearer(secret)).status_code for _ in range(3)] == [200, 200, 402]
-    set_limits(portal, user_id, daily=3, spend=2)
-    assert client.get(USERS, headers=bearer(second_key(portal, user_id))).json["code"] == "spend_limit_reached"
+    set_limits(portal, org_id, daily=3, spend=2)
+    assert client.get(USERS, headers=bearer(second_key(portal, org_id))).json["code"] == "spend_limit_reached"
 
 
 @dataclass
@@ -189,11 +191,11 @@ def test_a_cap_refusal_before_the_backends_work_calls_nothing_and_charges_nothin
     backend no request."""
     app = metered(UPSTREAM_API_URL=backend.url)
     client = app.test_client()
-    user_id, secret = make_customer(app, credits=1000)
-    set_limits(app, user_id, daily=1)
+    org_id, secret = make_customer(app, credits=1000)
+    set_limits(app, org_id, daily=1)
     assert client.get(USERS, headers=bearer(secret)).status_code == 200
     assert client.get(USERS, headers=bearer(secret)).status_code == 402
-    assert len(backend.seen) == 1 and charged(app, user_id) == (999, 1)
+    assert len(backend.seen) == 1 and charged(app, org_id) == (999, 1)
 
 
 def race(base: str, secret: str, callers: int) -> list[int]:
@@ -229,15 +231,15 @@ def test_two_hundred_callers_racing_for_a_cap_of_k_spend_exactly_k(meter, make_a
         env = {"REDIS_URL": url, "RATELIMIT_STORAGE_URI": url, "API_METERING": "redis",
                "RATELIMIT_KEY_PREFIX": f"caps-race-{uuid.uuid4().hex[:8]}"}
     app = make_app(API_METERING="database")
-    user_id, secret = make_customer(app, credits=1000, rate_limit=1000)
-    set_limits(app, user_id, daily=40)
+    org_id, secret = make_customer(app, credits=1000, rate_limit=1000)
+    set_limits(app, org_id, daily=40)
     base = serve(**env)
     statuses = race(base, secret, 200)
     assert (statuses.count(200), statuses.count(402)) == (40, 160)
     deadline = datetime.now() + timedelta(seconds=20)
-    while charged(app, user_id) != (960, 40) and datetime.now() < deadline:  # the flusher's batches
+    while charged(app, org_id) != (960, 40) and datetime.now() < deadline:  # the flusher's batches
         threading.Event().wait(0.2)
-    assert charged(app, user_id) == (960, 40)
+    assert charged(app, org_id) == (960, 40)
 
 
 def test_a_cap_lowered_while_a_call_is_in_flight_holds_from_the_next_call(metered, backend):
@@ -247,13 +249,13 @@ def test_a_cap_lowered_while_a_call_is_in_flight_holds_from_the_next_call(metere
     and what is charged is what was served."""
     prefix = f"caps-flight-{uuid.uuid4().hex[:8]}"
     portal = metered(prefix)
-    user_id, secret = make_customer(portal, credits=1000)
-    set_limits(portal, user_id, daily=5)
+    org_id, secret = make_customer(portal, credits=1000)
+    set_limits(portal, org_id, daily=5)
     lowered = []
 
     def lower_during_the_second_fetch(n):  # the first call is served as usual: 1 credit of the cap spent
         if n == 2:
-            set_limits(portal, user_id, daily=1)
+            set_limits(portal, org_id, daily=1)
             lowered.append(True)
 
     backend.during = lower_during_the_second_fetch
@@ -269,4 +271,4 @@ def test_a_cap_lowered_while_a_call_is_in_flight_holds_from_the_next_call(metere
         assert in_flight.status_code == 200
     served = 2 if in_flight.status_code == 200 else 1
     assert after.status_code == 402 and after.json["code"] == "key_cap_reached"
-    assert charged(portal, user_id) == (1000 - served, served)
+    assert charged(portal, org_id) == (1000 - served, served)

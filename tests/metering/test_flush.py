@@ -4,30 +4,32 @@ import logging
 import threading
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from app.auth.models import User
 from app.billing.models import CreditEntry
 from app.extensions import db as _db
 from app.keys.models import ApiKey
 from app.metering.flush import run_flusher
 from app.metering.types import unpack
 from app.metering.write import write_records
+from app.organisations.models import Organisation
 from app.usage.models import ApiCall, UsageDaily
 from tests.fixtures.factories import make_customer
 from tests.fixtures.visitor import bearer
 
 
-def totals(app, user_id):
+def totals(app, org_id):
     """(calls logged, usage ledger rows, balance, ledger sum, calls in the roll-ups)."""
     with app.app_context():
-        calls = _db.session.scalar(select(func.count()).select_from(ApiCall).where(ApiCall.user_id == user_id))
+        calls = _db.session.scalar(select(func.count()).select_from(ApiCall)
+                                   .where(ApiCall.organisation_id == org_id))
         usage = _db.session.scalar(select(func.count()).select_from(CreditEntry)
-                                   .where(CreditEntry.user_id == user_id, CreditEntry.kind == "usage"))
-        balance = _db.session.scalar(select(User.credit_balance).where(User.id == user_id))
-        ledger = _db.session.scalar(select(func.sum(CreditEntry.amount)).where(CreditEntry.user_id == user_id))
+                                   .where(CreditEntry.organisation_id == org_id, CreditEntry.kind == "usage"))
+        balance = _db.session.scalar(select(Organisation.credit_balance).where(Organisation.id == org_id))
+        ledger = _db.session.scalar(select(func.coalesce(func.sum(CreditEntry.amount), 0))
+                                    .where(CreditEntry.organisation_id == org_id))
         rolled = _db.session.scalar(select(func.coalesce(func.sum(UsageDaily.calls), 0))
-                                    .where(UsageDaily.user_id == user_id))
+                                    .where(UsageDaily.organisation_id == org_id))
         return calls, usage, balance, int(ledger), int(rolled)
 
 
@@ -38,12 +40,12 @@ def call(app, secret, times=1, path="/api/v1/users/jack"):
 
 def test_the_background_flusher_writes_calls_soon_after_they_are_served(redis_app):
     app = redis_app(METERING_FLUSH="background", METERING_FLUSH_INTERVAL_SECONDS=0.05)
-    user_id, secret = make_customer(app, credits=100)
+    org_id, secret = make_customer(app, credits=100)
     assert call(app, secret, 4) == [200] * 4
     deadline = time.monotonic() + 15
-    while totals(app, user_id)[0] < 4 and time.monotonic() < deadline:
+    while totals(app, org_id)[0] < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert totals(app, user_id) == (4, 4, 96, 96, 4)
+    assert totals(app, org_id) == (4, 4, 96, 96, 4)
     with app.app_context():
         assert _db.session.scalar(select(ApiKey.last_used_at)) is not None
 
@@ -51,42 +53,42 @@ def test_the_background_flusher_writes_calls_soon_after_they_are_served(redis_ap
 def test_records_left_by_a_process_that_died_are_written_once(redis_app):
     app = redis_app(METERING_FLUSH="external")
     meter = app.extensions["twtapi_meter"]
-    user_id, secret = make_customer(app, credits=100)
+    org_id, secret = make_customer(app, credits=100)
     assert call(app, secret, 3) == [200] * 3
     taken = meter.read_records("worker-that-died", 100)  # delivered to it, never acknowledged
     assert len(taken) == 3
-    assert totals(app, user_id)[0] == 0
+    assert totals(app, org_id)[0] == 0
     result = app.test_cli_runner().invoke(args=["usage", "flush", "--claim-idle", "0"])
     assert result.exit_code == 0, result.output
     assert "3 call records written; 0 still waiting" in result.output
-    assert totals(app, user_id) == (3, 3, 97, 97, 3)
+    assert totals(app, org_id) == (3, 3, 97, 97, 3)
 
 
 def test_a_crash_between_commit_and_acknowledgement_counts_nothing_twice(redis_app):
     app = redis_app(METERING_FLUSH="external")
     meter = app.extensions["twtapi_meter"]
-    user_id, secret = make_customer(app, credits=100)
+    org_id, secret = make_customer(app, credits=100)
     assert call(app, secret, 2, "/api/v1/users/jack/tweets") == [200, 200]
     with app.app_context():
         entries = meter.read_records("crashed", 100)
         with _db.engine.begin() as conn:  # the batch is committed, then the process dies
             write_records(conn, [unpack(fields) for *_, fields in entries])
-    assert totals(app, user_id) == (2, 2, 90, 90, 2)
+    assert totals(app, org_id) == (2, 2, 90, 90, 2)
     app.test_cli_runner().invoke(args=["usage", "flush", "--claim-idle", "0"])
-    assert totals(app, user_id) == (2, 2, 90, 90, 2)
+    assert totals(app, org_id) == (2, 2, 90, 90, 2)
     assert meter.pending_count() == 0
-    assert meter.balance(user_id) == 90  # nothing is counted as still on its way
+    assert meter.balance(org_id) == 90  # nothing is counted as still on its way
 
 
-def test_calls_of_an_erased_account_are_not_logged(redis_app):
+def test_calls_of_a_deleted_organisation_are_not_logged(redis_app):
     app = redis_app(METERING_FLUSH="external")
-    user_id, secret = make_customer(app, credits=100)
+    org_id, secret = make_customer(app, credits=100)
     assert call(app, secret) == [200]
     with app.app_context():
-        _db.session.get(User, user_id).erased_at = _db.session.get(User, user_id).created_at
+        _db.session.execute(delete(Organisation.__table__).where(Organisation.id == org_id))
         _db.session.commit()
     app.test_cli_runner().invoke(args=["usage", "flush"])
-    assert totals(app, user_id)[0] == 0
+    assert totals(app, org_id)[0] == 0
     assert app.extensions["twtapi_meter"].pending_count() == 0
 
 
@@ -150,19 +152,19 @@ def test_a_redis_outage_is_one_log_line_and_its_end_another(make_app, own_redis,
     attempts = []
     reads = meter.read_records
     meter.read_records = lambda *args, **kwargs: attempts.append(1) or reads(*args, **kwargs)
-    user_id, secret = make_customer(app, credits=100)
+    org_id, secret = make_customer(app, credits=100)
     caplog.set_level(logging.INFO, logger="app.metering.flush")
     flusher = threading.Thread(target=run_flusher, args=(app, meter, "outage-test"), daemon=True)
     flusher.start()
     try:
         assert call(app, secret, 2) == [200, 200]
-        wait_for(lambda: totals(app, user_id)[0] == 2, "the first calls to be written")
+        wait_for(lambda: totals(app, org_id)[0] == 2, "the first calls to be written")
         own_redis.stop()
         tried = len(attempts)
         wait_for(lambda: len(attempts) >= tried + 5, "five retries while Redis is down")
         own_redis.start()
         assert call(app, secret, 1) == [200]
-        wait_for(lambda: totals(app, user_id)[0] == 3, "the call after the outage to be written")
+        wait_for(lambda: totals(app, org_id)[0] == 3, "the call after the outage to be written")
     finally:
         meter.stopped.set()
         flusher.join(timeout=30)

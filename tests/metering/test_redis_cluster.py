@@ -16,7 +16,7 @@ def keys_by_node(cluster, prefix: str) -> list[set[str]]:
     return [{name.decode() for name in redis.Redis(port=node.port).keys(prefix + "*")} for node in cluster.nodes]
 
 
-def test_an_accounts_meter_keys_share_one_node_and_accounts_spread_over_all_nodes(make_app, redis_cluster):
+def test_an_organisations_meter_keys_share_one_node_and_organisations_spread_over_all_nodes(make_app, redis_cluster):
     prefix = f"cluster-{uuid.uuid4().hex[:8]}"
     app = make_app(REDIS_URL=redis_cluster.url, RATELIMIT_STORAGE_URI=redis_cluster.url, RATELIMIT_KEY_PREFIX=prefix,
                    API_METERING="redis", METERING_SHARDS=4, METERING_FLUSH="external")
@@ -27,17 +27,17 @@ def test_an_accounts_meter_keys_share_one_node_and_accounts_spread_over_all_node
         assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
 
     found = keys_by_node(redis_cluster, prefix + ":meter:")
-    for user_id, _ in customers:
-        group = meter.group(user_id)
+    for org_id, _ in customers:
+        group = meter.group(org_id)
         holding = [i for i, names in enumerate(found) if any(name.startswith(group) for name in names)]
         assert len(holding) == 1, f"the keys of group {group} are on nodes {holding}"
-        assert f"{group}bal:{user_id}" in found[holding[0]]
-    assert all(found), "every node holds some accounts' keys"
+        assert f"{group}bal:{org_id}" in found[holding[0]]
+    assert all(found), "every node holds some organisations' keys"
     assert meter.pending_count() == 8
 
     result = app.test_cli_runner().invoke(args=["usage", "flush"])
     assert "8 call records written; 0 still waiting" in result.output
-    assert [meter.balance(user_id) for user_id, _ in customers] == [49] * 8  # a profile costs 1 credit
+    assert [meter.balance(org_id) for org_id, _ in customers] == [49] * 8  # a profile costs 1 credit
 
     meter.close(forget=True)
     assert not any(keys_by_node(redis_cluster, prefix + ":meter:"))

@@ -19,47 +19,48 @@ from app.extensions import db as _db
 from app.keys import services as keys
 from app.keys.models import ApiKey
 from app.metering.resp import ScriptCaller
+from app.organisations.models import Organisation, Role
 from app.timeutil import utcnow
 from app.usage.models import ApiCall
 from tests.fixtures.factories import make_customer
 from tests.fixtures.visitor import bearer
+from tests.metering.teams import make_team
 from tests.server import TlsRedisServer
 
 
-def ledger_state(app, user_id):
+def ledger_state(app, org_id):
     """(balance in the database, sum of the ledger, charged calls logged, usage ledger rows)."""
     with app.app_context():
-        balance = _db.session.scalar(select(User.credit_balance).where(User.id == user_id))
+        balance = _db.session.scalar(select(Organisation.credit_balance).where(Organisation.id == org_id))
         total = _db.session.scalar(select(func.coalesce(func.sum(CreditEntry.amount), 0))
-                                   .where(CreditEntry.user_id == user_id))
+                                   .where(CreditEntry.organisation_id == org_id))
         charged = _db.session.scalar(select(func.count()).select_from(ApiCall)
-                                     .where(ApiCall.user_id == user_id, ApiCall.credits > 0))
+                                     .where(ApiCall.organisation_id == org_id, ApiCall.credits > 0))
         usage = _db.session.scalar(select(func.count()).select_from(CreditEntry)
-                                   .where(CreditEntry.user_id == user_id, CreditEntry.kind == "usage"))
+                                   .where(CreditEntry.organisation_id == org_id, CreditEntry.kind == "usage"))
         return balance, int(total), charged, usage
 
 
 def test_calls_are_charged_logged_and_the_ledger_adds_up(redis_app):
     app = redis_app()
     client = app.test_client()
-    user_id, secret = make_customer(app, credits=20)
+    org_id, secret = make_customer(app, credits=20)
     remaining = [client.get("/api/v1/users/jack/tweets", headers=bearer(secret)).headers["X-Credits-Remaining"]
                  for _ in range(3)]
     assert remaining == ["15", "10", "5"]
-    assert ledger_state(app, user_id) == (5, 5, 3, 3)
+    assert ledger_state(app, org_id) == (5, 5, 3, 3)
     assert app.test_cli_runner().invoke(args=["credits", "verify"]).output.strip().endswith("0 mismatches")
 
 
 def test_a_key_revoked_in_one_process_stops_in_another_on_its_next_request(redis_app):
     prefix = f"shared-{uuid.uuid4().hex[:8]}"
     portal, gateway = redis_app(prefix), redis_app(prefix)  # two processes: two key caches, one Redis
-    user_id, secret = make_customer(portal)
+    org_id, secret = make_customer(portal)
     client = gateway.test_client()
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200  # cached now
     with portal.test_request_context():
-        user = _db.session.get(User, user_id)
-        key = _db.session.scalar(select(ApiKey).where(ApiKey.user_id == user_id))
-        keys.revoke_key(user, key.id, utcnow())
+        key = _db.session.scalar(select(ApiKey).where(ApiKey.organisation_id == org_id))
+        keys.revoke_key(_db.session.get(Organisation, org_id), key.id, utcnow())
         _db.session.commit()
     response = client.get("/api/v1/users/jack", headers=bearer(secret))
     assert response.status_code == 401
@@ -69,60 +70,73 @@ def test_a_key_revoked_in_one_process_stops_in_another_on_its_next_request(redis
 def test_a_scope_or_address_taken_from_a_key_in_one_process_holds_in_another_at_once(redis_app):
     prefix = f"shared-{uuid.uuid4().hex[:8]}"
     portal, gateway = redis_app(prefix), redis_app(prefix)  # two key caches, one Redis
-    user_id, secret = make_customer(portal, credits=100)
+    org_id, secret = make_customer(portal, credits=100)
     client = gateway.test_client()
     assert client.get("/api/v1/tweets/1", headers=bearer(secret)).status_code == 200  # cached: every endpoint
     with portal.test_request_context():
-        key = _db.session.scalar(select(ApiKey).where(ApiKey.user_id == user_id))
+        key = _db.session.scalar(select(ApiKey).where(ApiKey.organisation_id == org_id))
         keys.set_controls(key, ["users:read"], [], None)
         _db.session.commit()
     refused = client.get("/api/v1/tweets/1", headers=bearer(secret))
     assert refused.status_code == 403 and refused.json["code"] == "missing_scope"  # not served on the old scopes
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
     with portal.test_request_context():
-        key = _db.session.scalar(select(ApiKey).where(ApiKey.user_id == user_id))
+        key = _db.session.scalar(select(ApiKey).where(ApiKey.organisation_id == org_id))
         keys.set_controls(key, None, ["192.0.2.0/24"], None)
         _db.session.commit()
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).json["code"] == "ip_not_allowed"
     with portal.test_request_context():  # and a control lifted is lifted at once (the cached copy is re-read)
-        key = _db.session.scalar(select(ApiKey).where(ApiKey.user_id == user_id))
+        key = _db.session.scalar(select(ApiKey).where(ApiKey.organisation_id == org_id))
         keys.set_controls(key, None, ["127.0.0.0/8"], None)
         _db.session.commit()
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
-    assert ledger_state(portal, user_id)[0] == 97  # three calls served, the refusals cost nothing
+    assert ledger_state(portal, org_id)[0] == 97  # three calls served, the refusals cost nothing
 
 
 def test_a_rotated_key_stops_when_its_grace_period_ends(redis_app):
     app = redis_app()
     client = app.test_client()
-    user_id, secret = make_customer(app)
+    org_id, secret = make_customer(app)
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
     with app.test_request_context():
-        key = _db.session.scalar(select(ApiKey).where(ApiKey.user_id == user_id))
+        key = _db.session.scalar(select(ApiKey).where(ApiKey.organisation_id == org_id))
         key.expires_at = utcnow() - timedelta(seconds=1)  # the grace period is over
         _db.session.commit()
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 401
 
 
-def test_a_suspended_owner_is_refused_at_once(redis_app):
+def test_a_suspended_organisation_is_refused_at_once(redis_app):
     app = redis_app()
     client = app.test_client()
-    user_id, secret = make_customer(app)
+    org_id, secret = make_customer(app)
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
     with app.app_context():
-        _db.session.get(User, user_id).suspended_at = utcnow()
+        _db.session.get(Organisation, org_id).suspended_at = utcnow()
         _db.session.commit()
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 401
+
+
+def test_a_suspended_members_keys_stop_at_once_and_the_other_members_keys_keep_working(redis_app):
+    app = redis_app()
+    client = app.test_client()
+    team = make_team(app, credits=100, roles=(Role.OWNER, Role.DEVELOPER))
+    owner_key, developer_key = team.secrets
+    assert [client.get("/api/v1/users/jack", headers=bearer(k)).status_code for k in team.secrets] == [200, 200]
+    with app.app_context():
+        _db.session.get(User, team.member_ids[1]).suspended_at = utcnow()
+        _db.session.commit()
+    assert client.get("/api/v1/users/jack", headers=bearer(developer_key)).status_code == 401
+    assert client.get("/api/v1/users/jack", headers=bearer(owner_key)).headers["X-Credits-Remaining"] == "97"
 
 
 def test_credits_bought_are_spendable_on_the_next_call(redis_app):
     app = redis_app()
     client = app.test_client()
-    user_id, secret = make_customer(app, credits=0)
+    org_id, secret = make_customer(app, credits=0)
     refused = client.get("/api/v1/users/jack", headers=bearer(secret))
     assert refused.status_code == 402 and refused.get_json()["balance"] == 0
     with app.app_context():
-        billing.add_credits(_db.session.get(User, user_id), 50, "purchase", utcnow(), reason="ORD-TEST-0001")
+        billing.add_credits(_db.session.get(Organisation, org_id), 50, "purchase", utcnow(), reason="ORD-TEST-0001")
         _db.session.commit()
     served = client.get("/api/v1/users/jack", headers=bearer(secret))
     assert served.status_code == 200 and served.headers["X-Credits-Remaining"] == "49"
@@ -131,26 +145,26 @@ def test_credits_bought_are_spendable_on_the_next_call(redis_app):
 def test_a_debit_counts_the_charges_not_yet_written_to_the_database(redis_app):
     app = redis_app(METERING_FLUSH="external")  # the records wait in Redis for the flusher service
     client = app.test_client()
-    user_id, secret = make_customer(app, credits=10)
+    org_id, secret = make_customer(app, credits=10)
     for _ in range(5):
         assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 200
-    assert ledger_state(app, user_id)[0] == 10  # not written yet
+    assert ledger_state(app, org_id)[0] == 10  # not written yet
     with app.app_context():
-        user = _db.session.get(User, user_id)
+        organisation = _db.session.get(Organisation, org_id)
         with pytest.raises(billing.InsufficientCredits) as short:
-            billing.add_credits(user, -8, "adjustment", utcnow(), reason="chargeback")
+            billing.add_credits(organisation, -8, "adjustment", utcnow(), reason="chargeback")
         assert short.value.balance == 5
         _db.session.rollback()
-        billing.add_credits(user, -5, "adjustment", utcnow(), reason="chargeback")
+        billing.add_credits(organisation, -5, "adjustment", utcnow(), reason="chargeback")
         _db.session.commit()
     assert client.get("/api/v1/users/jack", headers=bearer(secret)).status_code == 402
     assert app.test_cli_runner().invoke(args=["usage", "flush"]).exit_code == 0
-    assert ledger_state(app, user_id) == (0, 0, 5, 5)
+    assert ledger_state(app, org_id) == (0, 0, 5, 5)
 
 
 def test_concurrent_calls_for_the_last_credits_never_overspend(redis_app):
     app = redis_app()
-    user_id, secret = make_customer(app, credits=10)
+    org_id, secret = make_customer(app, credits=10)
     statuses, barrier = [], threading.Barrier(30)
 
     def call():
@@ -164,7 +178,7 @@ def test_concurrent_calls_for_the_last_credits_never_overspend(redis_app):
     for t in threads:
         t.join()
     assert sorted(statuses) == [200] * 10 + [402] * 20
-    assert ledger_state(app, user_id) == (0, 0, 10, 10)
+    assert ledger_state(app, org_id) == (0, 0, 10, 10)
 
 
 def test_rate_limit_headers_and_429_come_from_the_shared_window(redis_app):
@@ -184,13 +198,13 @@ def test_when_redis_is_unreachable_calls_get_503_and_nothing_is_charged(make_app
         sock.bind(("127.0.0.1", 0))
         url = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
     app = make_app(REDIS_URL=url, API_METERING="redis")
-    user_id, secret = make_customer(app, credits=10)
+    org_id, secret = make_customer(app, credits=10)
     response = app.test_client().get("/api/v1/users/jack", headers=bearer(secret))
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"
     assert "nothing was charged" in response.get_json()["detail"]
     assert response.headers["Retry-After"] == "5"
-    assert ledger_state(app, user_id) == (10, 10, 0, 0)
+    assert ledger_state(app, org_id) == (10, 10, 0, 0)
 
 
 def test_metering_setting_is_checked_at_start(make_app):

@@ -19,9 +19,9 @@ from tests.fixtures.visitor import AuthActions, bearer
 
 @pytest.fixture
 def customer(app, client, outbox):
-    user_id, secret = make_customer(app, credits=1000)
+    org_id, secret = make_customer(app, credits=1000)
     AuthActions(client, outbox).login()
-    return user_id, secret
+    return org_id, secret
 
 
 def request_ids(body: str) -> list[str]:
@@ -40,7 +40,7 @@ def test_a_pasted_request_id_finds_its_call_with_its_credits(client, customer):
 
 
 def test_filters_by_endpoint_status_key_and_date(app, client, customer):
-    user_id, secret = customer
+    org_id, secret = customer
     for path in ["/api/v1/users/jack", "/api/v1/users/jack/tweets", "/api/v1/users/bad-name!"]:
         client.get(path, headers=bearer(secret))
     assert len(request_ids(client.get("/account/usage/calls").get_data(as_text=True))) == 3

@@ -12,15 +12,15 @@ from app.extensions import db as _db
 from app.timeutil import utcnow
 from app.usage import partitions
 from app.usage.models import ApiCall
-from tests.fixtures.factories import UserFactory
+from tests.fixtures.factories import UserFactory, org_of
 
 # Partitions are made and dropped on connections of their own (DDL outside the request's
 # transaction): real commits, so that DDL never waits on a test's open transaction.
 pytestmark = [pytest.mark.usefixtures("db"), pytest.mark.commits]
 
 
-def add_calls(user_id: int, when: datetime, count: int, ips=("203.0.113.9",), tag: str = "c") -> None:
-    rows = [{"request_id": f"{tag}{when:%Y%m%d%H%M}{i:06d}", "user_id": user_id, "key_id": None,
+def add_calls(org_id: int, when: datetime, count: int, ips=("203.0.113.9",), tag: str = "c") -> None:
+    rows = [{"request_id": f"{tag}{when:%Y%m%d%H%M}{i:06d}", "organisation_id": org_id, "key_id": None,
              "created_at": when + timedelta(seconds=i % 3600), "method": "GET", "endpoint": "/api/v1/users/{username}",
              "status": 200, "credits": 1, "latency_ms": 3, "ip": ips[i % len(ips)], "ip_truncated": False}
             for i in range(count)]
@@ -33,9 +33,10 @@ def count_calls(*where) -> int:
 
 
 def a_customer() -> int:
+    """A new customer's organisation, which the calls are made for."""
     user = UserFactory(email=f"calls-{utcnow():%H%M%S%f}@example.com", created_at=utcnow())
     _db.session.commit()
-    return user.id
+    return org_of(user).id
 
 
 @pytest.fixture
@@ -49,11 +50,11 @@ def attached(conn) -> set[str]:
 
 
 def test_ips_are_truncated_in_batches_of_one_update_each(app, database_factory):
-    user_id = a_customer()
+    org_id = a_customer()
     now = utcnow()
-    add_calls(user_id, now - timedelta(days=9), 1203, ips=("198.51.100.23", "198.51.100.77", "2001:db8:abcd:12::1"))
-    add_calls(user_id, now - timedelta(days=8), 1, ips=("not an address",), tag="bad")  # a proxy's garbage
-    add_calls(user_id, now - timedelta(hours=1), 5, tag="recent")
+    add_calls(org_id, now - timedelta(days=9), 1203, ips=("198.51.100.23", "198.51.100.77", "2001:db8:abcd:12::1"))
+    add_calls(org_id, now - timedelta(days=8), 1, ips=("not an address",), tag="bad")  # a proxy's garbage
+    add_calls(org_id, now - timedelta(hours=1), 5, tag="recent")
     statements = []
 
     def watch(_conn, _cursor, statement, *_args):
@@ -76,15 +77,15 @@ def test_ips_are_truncated_in_batches_of_one_update_each(app, database_factory):
 
 
 def test_expired_months_are_dropped_whole_and_the_rest_deleted_in_batches(app, postgresql_only):
-    user_id = a_customer()
+    org_id = a_customer()
     now = utcnow()
     cutoff = now - timedelta(days=app.config["CALL_LOG_DAYS"])
     old_month = partitions.month_start(cutoff - timedelta(days=62))  # wholly before the cutoff
     with _db.engine.begin() as conn:
         conn.execute(text(partitions.create_sql(old_month)))
-    add_calls(user_id, old_month + timedelta(days=3), 400, tag="old")
-    add_calls(user_id, cutoff - timedelta(days=1), 30, tag="edge")  # in the month the period ends in
-    add_calls(user_id, now - timedelta(days=1), 20, tag="new")
+    add_calls(org_id, old_month + timedelta(days=3), 400, tag="old")
+    add_calls(org_id, cutoff - timedelta(days=1), 30, tag="edge")  # in the month the period ends in
+    add_calls(org_id, now - timedelta(days=1), 20, tag="new")
     assert count_calls() == 450
 
     counts = retention.purge(app.config, now, batch_size=7, only="api_calls.expired")
@@ -97,9 +98,9 @@ def test_expired_months_are_dropped_whole_and_the_rest_deleted_in_batches(app, p
 
 def test_partitions_are_made_ahead_and_a_month_already_in_the_default_partition_stays_there(
         app, postgresql_only, caplog):
-    user_id = a_customer()
+    org_id = a_customer()
     later = datetime(2031, 5, 20)
-    add_calls(user_id, datetime(2031, 7, 2), 3, tag="early")  # no partition yet: the default takes them
+    add_calls(org_id, datetime(2031, 7, 2), 3, tag="early")  # no partition yet: the default takes them
     with caplog.at_level(logging.WARNING, logger="app.usage.partitions"):
         created = partitions.ensure(_db.engine, later)
     assert created == ["api_calls_y2031m05", "api_calls_y2031m06", "api_calls_y2031m08"]
@@ -121,12 +122,12 @@ def test_on_sqlite_there_is_nothing_to_partition(app, database_factory):
 
 def test_a_busy_call_log_is_not_held_up_its_expired_month_is_deleted_in_batches(app, postgresql_only, monkeypatch):
     monkeypatch.setattr(partitions, "DETACH_ATTEMPTS", 1)
-    user_id = a_customer()
+    org_id = a_customer()
     now = utcnow()
     old_month = partitions.month_start(now - timedelta(days=app.config["CALL_LOG_DAYS"] + 70))
     with _db.engine.begin() as conn:
         conn.execute(text(partitions.create_sql(old_month)))
-    add_calls(user_id, old_month + timedelta(days=1), 12, tag="busy")
+    add_calls(org_id, old_month + timedelta(days=1), 12, tag="busy")
     with _db.engine.connect() as reader:  # a long statement of somebody else's still reads the log
         reader.execute(text("SELECT count(*) FROM api_calls"))
         assert partitions.drop_expired(_db.engine, now - timedelta(days=app.config["CALL_LOG_DAYS"])) == 0
@@ -137,8 +138,8 @@ def test_a_busy_call_log_is_not_held_up_its_expired_month_is_deleted_in_batches(
 @pytest.mark.parametrize("ip", ["198.51.100.23", "10.0.0.255", "2001:db8:abcd:12::1", "2001:DB8:ABCD:FFFF::",
                                 "::ffff:198.51.100.23", "::1", "fe80::1%eth0", "300.1.2.3", ""])
 def test_the_database_cuts_each_address_as_truncate_ip_does(app, ip):
-    user_id = a_customer()
-    add_calls(user_id, utcnow() - timedelta(days=10), 1, ips=(ip,), tag="one")
+    org_id = a_customer()
+    add_calls(org_id, utcnow() - timedelta(days=10), 1, ips=(ip,), tag="one")
     retention.purge(app.config, utcnow(), only="api_calls.ip")
     assert _db.session.scalar(select(ApiCall.ip)) == retention.truncate_ip(ip)
 

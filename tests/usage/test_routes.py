@@ -8,9 +8,9 @@ from tests.fixtures.visitor import AuthActions, bearer
 
 
 def _signed_in_customer(app, client, outbox, credits=100):
-    user_id, secret = make_customer(app, credits=credits)
+    org_id, secret = make_customer(app, credits=credits)
     AuthActions(client, outbox).login()
-    return user_id, secret
+    return org_id, secret
 
 
 def test_usage_page_shows_calls_chart_breakdowns_and_balance(app, client, outbox):

@@ -16,23 +16,30 @@ from app.billing import services as billing_services
 from app.consent import pipl
 from app.i18n import LANG_COOKIE, normalise_locale
 from app.keys import services as key_services
+from app.organisations.access import current_membership, member
+from app.organisations.models import Permission
 from app.security import customer
 from app.timeutil import utcnow
 from app.usage import services as usage_services
 
 
 @bp.get("/account")
-@customer
+@member(Permission.VIEW)
 def show_dashboard():
-    """The account overview: verification, balance, this month's calls and the keys at a glance."""
+    """The overview of the organisation worked in: its balance, this month's calls and its keys at a
+    glance, the next steps, and the person's own verification and consents."""
     now = utcnow()
-    keys = key_services.active_keys(current_user, now)
-    steps = {"confirm": not current_user.is_verified, "key": not keys,
-             "call": not usage_services.has_calls(current_user.id),
-             "buy": not billing_services.has_paid_order(current_user.id)}
-    return render_template("account/dashboard.html", action_form=ActionForm(), keys=keys, steps=steps,
+    membership = current_membership()
+    organisation = membership.organisation
+    keys = key_services.active_keys(organisation, now)
+    may_buy, may_manage_keys = membership.may(Permission.MANAGE_BILLING), membership.may(Permission.MANAGE_KEYS)
+    steps = {"confirm": not current_user.is_verified, "key": not keys and may_manage_keys,
+             "call": not usage_services.has_calls(organisation.id),
+             "buy": not billing_services.has_paid_order(organisation.id) and may_buy}
+    return render_template("account/dashboard.html", action_form=ActionForm(), organisation=organisation,
+                           keys=keys, steps=steps, may_buy=may_buy, may_manage_keys=may_manage_keys,
                            transfer_missing=pipl.needs_transfer_consent(current_user, str(get_locale())),
-                           month=usage_services.month_totals(current_user.id, now.date()),
+                           month=usage_services.month_totals(organisation.id, now.date()),
                            packs=current_app.config["PRICING"].credit_packs)
 
 
