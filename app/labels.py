@@ -175,7 +175,8 @@ LABELS: dict[str, dict[str, object]] = {
     "team_action": {
         TeamAction.ORGANISATION_CREATE: _l("created the organisation"),
         TeamAction.ORGANISATION_CLOSE: _l("closed the organisation"),
-        TeamAction.ORGANISATION_EXPORT: _l("downloaded the organisation's data"), TeamAction.KEY_CREATE: _l("created a key"),
+        TeamAction.ORGANISATION_EXPORT: _l("downloaded the organisation's data"),
+        TeamAction.KEY_CREATE: _l("created a key"),
         TeamAction.KEY_UPDATE: _l("changed a key's settings"), TeamAction.KEY_ROTATE: _l("rotated a key"),
         TeamAction.KEY_REVOKE: _l("revoked a key"), TeamAction.MEMBER_INVITE: _l("invited someone"),
         TeamAction.INVITATION_REVOKE: _l("withdrew an invitation"), TeamAction.MEMBER_JOIN: _l("joined"),

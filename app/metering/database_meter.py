@@ -50,7 +50,8 @@ class DatabaseMeter:
         if status < 400 and balance < price:
             status = 402
         if status >= 400:
-            write_records(conn, [record.row(key.organisation_id, key.id, status, 0)], fresh=True, touch_keys=_touch(key, now))
+            write_records(conn, [record.row(key.organisation_id, key.id, status, 0)], fresh=True,
+                          touch_keys=_touch(key, now))
         return _outcome(window, key, limit, status, 0, balance, capped, (None, None), now)
 
     def settle(self, key: KeyInfo, limit: int, price: int, status: int, record: CallRecord, now: datetime,

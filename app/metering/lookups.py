@@ -106,5 +106,6 @@ _SPENT = select(
 def spent(executor, organisation_id: int, key_id: int, day: date) -> tuple[int, int, int]:
     """Credits spent as logged: by the key today and this month, and by the whole account this
     month (the daily roll-ups; read after the balance's row lock, they hold every committed call)."""
-    row = executor.execute(_SPENT, {"key": key_id, "day": day, "organisation": organisation_id, "month": month_start(day)}).first()
+    row = executor.execute(_SPENT, {"key": key_id, "day": day, "organisation": organisation_id,
+                                    "month": month_start(day)}).first()
     return int(row[0]), int(row[1]), int(row[2])

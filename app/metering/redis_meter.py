@@ -233,8 +233,8 @@ class RedisMeter(RecordStreams):
         window = now_ms // WINDOW_MS
         group = self.group(key.organisation_id)
         rl = f"{group}rl:{key.id}:"
-        keys = [group + "epoch", f"{group}bal:{key.organisation_id}", group + "pend", f"{rl}{window}", f"{rl}{window - 1}",
-                group + "calls", *self._counters(key, record.created_at), group + "pendk"]
+        keys = [group + "epoch", f"{group}bal:{key.organisation_id}", group + "pend", f"{rl}{window}",
+                f"{rl}{window - 1}", group + "calls", *self._counters(key, record.created_at), group + "pendk"]
         args = [key.epoch, key.organisation_id, price, limit, now_ms % WINDOW_MS, WINDOW_MS, count, settled, status,
                 record.pack(key.organisation_id, key.id), key.id, key.daily_cap or 0, key.monthly_cap or 0,
                 key.spend_limit or 0]
@@ -256,8 +256,8 @@ class RedisMeter(RecordStreams):
             gen = self.redis.get(keys[3]) or "0"
             with db.engine.connect() as conn:
                 sums = spent(conn, key.organisation_id, key.id, now.date())
-            result = self._scripts["primecap"](keys=keys, args=[gen, *sums, key.organisation_id, key.id, DAY_COUNTER_TTL,
-                                                               MONTH_COUNTER_TTL])
+            result = self._scripts["primecap"](keys=keys, args=[gen, *sums, key.organisation_id, key.id,
+                                                                DAY_COUNTER_TTL, MONTH_COUNTER_TTL])
             if result[0] == "ok":
                 return
             time.sleep(0.01)  # a flush moved credits from Redis to the database meanwhile: read again

@@ -82,7 +82,8 @@ class CallRecord:
 
     def row(self, organisation_id: int, key_id: int | None, status: int, credits: int) -> dict:
         """The call log's columns, as ``write.write_records`` takes them."""
-        return {"request_id": self.request_id, "organisation_id": organisation_id, "key_id": key_id, "created_at": self.created_at,
+        return {"request_id": self.request_id, "organisation_id": organisation_id, "key_id": key_id,
+                "created_at": self.created_at,
                 "method": self.method, "endpoint": self.endpoint, "status": status, "credits": credits,
                 "latency_ms": self.latency_ms, "ip": self.ip, "ip_truncated": False}
 

@@ -127,11 +127,12 @@ def _add_keyless_usage(conn, *, day: date, organisation_id: int, endpoint: str, 
                        errors: int) -> None:
     """NULLs never conflict in a unique constraint: count key-less calls by update, else insert."""
     daily = UsageDaily.__table__
-    where = (daily.c.day == day, daily.c.organisation_id == organisation_id, daily.c.endpoint == endpoint, daily.c.key_id.is_(None))
+    where = (daily.c.day == day, daily.c.organisation_id == organisation_id, daily.c.endpoint == endpoint,
+             daily.c.key_id.is_(None))
     added = {"calls": daily.c.calls + calls, "credits": daily.c.credits + credits, "errors": daily.c.errors + errors}
     if not conn.execute(update(daily).where(*where).values(**added)).rowcount:
-        conn.execute(daily.insert().values(day=day, organisation_id=organisation_id, key_id=None, endpoint=endpoint, calls=calls,
-                                           credits=credits, errors=errors))
+        conn.execute(daily.insert().values(day=day, organisation_id=organisation_id, key_id=None, endpoint=endpoint,
+                                           calls=calls, credits=credits, errors=errors))
 
 
 def _order(item) -> tuple:
