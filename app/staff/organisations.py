@@ -53,16 +53,35 @@ def _watchers(organisation: Organisation) -> list[User]:
 
 def open_record(actor: User, organisation: Organisation, category: AccessCategory, reference: str | None,
                 reason: str, config, now: datetime, ip: str | None = None) -> AuditEntry:
-    """Opening an organisation's record: the audit row, and an access each owner and admin sees."""
+    """Opening an organisation's record: an audit row about each owner and admin (whose data it
+    shows: their names and addresses, their organisation's keys and orders), and an access each of
+    them sees on their privacy page."""
     for person in _watchers(organisation):
         access.record(actor, person, category, now, config, reference=reference, reason=reason)
     shown = (f"{reference}: {reason}" if reference else reason)[:300]
-    return audit.record(actor, AuditAction.STAFF_ORGANISATION_VIEW, now, target=_label(organisation), reason=shown,
-                        ip=ip)
+    return record_view(actor, organisation, shown, now, ip)
 
 
-def record_view(actor: User, organisation: Organisation, reason: str, now: datetime, ip: str | None = None) -> None:
-    audit.record(actor, AuditAction.STAFF_ORGANISATION_VIEW, now, target=_label(organisation), reason=reason, ip=ip)
+def record_view(actor: User, organisation: Organisation, reason: str, now: datetime,
+                ip: str | None = None) -> AuditEntry:
+    """A display of the record: one audit row per owner and admin (the organisation alone if none)."""
+    entry = None
+    for person in _watchers(organisation) or [None]:
+        entry = audit.record(actor, AuditAction.STAFF_ORGANISATION_VIEW, now, target_user=person,
+                             target=_label(organisation), reason=reason, ip=ip)
+    return entry
+
+
+def record_search(actor: User, query: str, found: list[Organisation], config, now: datetime,
+                  ip: str | None = None) -> None:
+    """The organisation search listed these organisations: a read of their owners' and admins' data."""
+    if not query:
+        return
+    for organisation in found[:10]:
+        for person in _watchers(organisation):
+            access.record(actor, person, AccessCategory.SUPPORT, now, config)
+            audit.record(actor, AuditAction.STAFF_ORGANISATIONS_SEARCH, now, target_user=person,
+                         target=_label(organisation), ip=ip)
 
 
 def _tell_owners(organisation: Organisation, what: str, config) -> None:

@@ -290,8 +290,8 @@ def record_order_search(actor: User, query: str, action: str, config, now: datet
         return
     by_reference = db.session.scalar(select(Order).where(Order.reference == query.upper()))
     buyers = list(db.session.scalars(select(User).where(User.email == query.lower())))
-    if by_reference is not None and by_reference.user_id:
-        buyers.append(db.session.get(User, by_reference.user_id))
+    if by_reference is not None and by_reference.placed_by_id:
+        buyers.append(db.session.get(User, by_reference.placed_by_id))
     record_reads(actor, buyers, AccessCategory.BILLING, action, config, now, target=query[:254],
                  reference=by_reference.reference if by_reference is not None else None, ip=ip)
 

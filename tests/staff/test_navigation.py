@@ -16,13 +16,13 @@ def nav_links(body: str) -> list[str]:
 
 
 @pytest.mark.parametrize("roles, expected", [
-    (("support",), ["/staff/", "/staff/users", "/staff/messages"]),
-    (("billing",), ["/staff/", "/staff/users", "/staff/orders"]),
-    (("privacy",), ["/staff/", "/staff/users", "/staff/requests", "/staff/agents", "/staff/breaches",
-                    "/staff/policies", "/staff/audit"]),
-    (("admin",), ["/staff/", "/staff/users", "/staff/orders", "/staff/messages", "/staff/requests",
-                  "/staff/agents", "/staff/breaches", "/staff/policies", "/staff/analytics", "/staff/audit",
-                  "/staff/team"]),
+    (("support",), ["/staff/", "/staff/users", "/staff/organisations", "/staff/messages"]),
+    (("billing",), ["/staff/", "/staff/users", "/staff/organisations", "/staff/orders"]),
+    (("privacy",), ["/staff/", "/staff/users", "/staff/organisations", "/staff/requests", "/staff/agents",
+                    "/staff/breaches", "/staff/policies", "/staff/audit"]),
+    (("admin",), ["/staff/", "/staff/users", "/staff/organisations", "/staff/orders", "/staff/messages",
+                  "/staff/requests", "/staff/agents", "/staff/breaches", "/staff/policies", "/staff/analytics",
+                  "/staff/audit", "/staff/team"]),
 ])
 def test_each_role_sees_only_the_sections_it_can_open(app, runner, outbox, roles, expected):
     client = staff_client(app, runner, outbox, roles=roles)

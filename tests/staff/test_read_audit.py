@@ -33,7 +33,7 @@ NOT_A_CUSTOMER = {
     "staff.download_ropa": "the format of the record of processing activities",
 }
 # Changes (POST only) to a customer's account: audited as actions, with their reason.
-ACTIONS = {"staff.act_on_user"}
+ACTIONS = {"staff.act_on_user", "staff.act_on_organisation"}
 # Query argument names that could carry a customer identifier.
 QUERY_ARGUMENTS = ("q", "email", "customer", "user", "user_id", "order", "reference", "invoice", "number", "thread",
                    "request")
@@ -53,7 +53,7 @@ def customer_with_everything(app, outbox, email):
         _db.session.commit()
         order = _db.session.scalar(select(Order).where(Order.placed_by_id == user_id))
         return {
-            "id": user_id, "email": email, "order": order.reference,
+            "id": user_id, "email": email, "order": order.reference, "organisation": order.organisation_id,
             "invoice": _db.session.scalar(select(Invoice.number).where(Invoice.order_id == order.id)),
             "thread": _db.session.scalar(select(ContactThread.reference).where(ContactThread.email == email)),
             "request": _db.session.scalar(select(RightsRequest.reference).where(RightsRequest.email == email)),
@@ -64,6 +64,7 @@ def url_arguments(endpoint: str, customer: dict) -> dict | None:
     """How to name ``customer`` in each staff endpoint's URL (None: not known here)."""
     return {
         "staff.show_user": {"user_id": customer["id"]},
+        "staff.show_organisation": {"organisation_id": customer["organisation"]},
         "staff.show_order": {"reference": customer["order"]},
         "staff.show_invoice": {"number": customer["invoice"]},
         "staff.download_invoice": {"number": customer["invoice"]},
@@ -150,12 +151,18 @@ def test_every_staff_endpoint_with_a_customer_in_its_url_audits_the_read(app, wa
         if rule.endpoint == "staff.show_user":  # the record is shown once a reason is given (the access)
             open_record(walk.staff, alice["id"], "checking the double charge", category="billing",
                         reference=alice["order"])
+        if rule.endpoint == "staff.show_organisation":  # the same, for the organisation's record
+            opened = submit(walk.staff, rule.build(values)[1], {"reason": "checking the double charge",
+                                                                     "category": "billing",
+                                                                     "reference": alice["order"]})
+            assert opened.status_code == 303
         url = rule.build(values)[1]
         response, body = walk.get(url, begin=False)
         assert response.status_code == 200, url
         assert alice["email"] in body or alice["order"] in body, f"{url} should show the customer"
         walk.assert_audited(rule.endpoint, url, identifiers)
-    assert walk.checked >= {"staff.show_user", "staff.show_order", "staff.show_invoice", "staff.download_invoice",
+    assert walk.checked >= {"staff.show_user", "staff.show_organisation", "staff.show_order",
+                            "staff.show_invoice", "staff.download_invoice",
                             "staff.show_message", "staff.show_request"}
 
 
@@ -177,7 +184,7 @@ def test_every_staff_page_searched_by_a_customer_audits_the_read(app, walk):
                 if narrowed:
                     walk.assert_audited(rule.endpoint, f"{url}?{name}={value}", identifiers)
     assert walk.checked >= {"staff.list_orders", "staff.export_orders", "staff.show_audit", "staff.download_audit",
-                            "staff.find_users", "staff.list_messages"}
+                            "staff.find_users", "staff.find_organisations", "staff.list_messages"}
 
 
 def test_the_customer_sees_the_invoice_read_with_its_order(app, walk, outbox):

@@ -16,6 +16,7 @@ from app.billing import services as billing
 from app.extensions import db
 from app.keys import services as key_services
 from app.organisations import members
+from app.organisations import services as organisation_services
 from app.organisations.models import Organisation
 from app.security import staff
 from app.staff import organisations as staff_organisations
@@ -33,7 +34,9 @@ def find_organisations():
     """Search organisations by a member's e-mail, their name, a key prefix or an order reference."""
     query = (request.args.get("q") or "").strip()[:254]
     found = staff_organisations.find(query)
-    return render_template("staff/organisations.html", query=query, organisations=found)
+    staff_organisations.record_search(current_user, query, found, current_app.config, utcnow(), request.remote_addr)
+    owners = {o.id: [p.email for p in organisation_services.owners(o.id)] for o in found}
+    return render_template("staff/organisations.html", query=query, organisations=found, owners=owners)
 
 
 def _organisation(organisation_id: int) -> Organisation:
