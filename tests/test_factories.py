@@ -23,7 +23,7 @@ from tests.fixtures.visitor import AuthActions, bearer
 def test_a_key_from_its_factory_calls_the_api_and_its_owner_sees_it(app, client, outbox):
     with app.test_request_context(), atomic():
         key = ApiKeyFactory(name="factory key", user=UserFactory(email="kay@example.com"))
-        user_id, secret, prefix = key.user_id, key.secret, key.prefix
+        user_id, secret, prefix = key.created_by_id, key.secret, key.prefix
     response = client.get("/api/v1/users/jack", headers=bearer(secret))
     assert response.status_code == 402  # a real key of an account with no credits yet
     assert response.headers["Content-Type"].startswith("application/problem+json")

@@ -27,7 +27,7 @@ def customer_client(app, outbox, email):
 
 
 def test_a_customer_sees_the_staff_access_with_its_reason_and_no_one_elses(app, runner, outbox):
-    alice_id, _ = make_customer(app, "alice@example.com")
+    alice_id, _ = make_customer(app, "alice@example.com").as_user()
     make_customer(app, "bob@example.com")
     alice = customer_client(app, outbox, "alice@example.com")
     thread = submit(alice, "/contact", {"name": "Alice", "email": "alice@example.com", "subject": "billing",
@@ -50,7 +50,7 @@ def test_a_customer_sees_the_staff_access_with_its_reason_and_no_one_elses(app, 
 
 
 def test_an_unlinked_access_is_flagged_for_review_and_the_review_is_audited(app, runner, outbox):
-    user_id, _ = make_customer(app, "carol@example.com")
+    user_id, _ = make_customer(app, "carol@example.com").as_user()
     agent = staff_client(app, runner, outbox, email="agent@example.com", roles=("support",))
     open_record(agent, user_id, "just looking", category="fraud", reference="SUP-NOT-HERS")
     admin = staff_client(app, runner, outbox, email="boss@example.com", roles=("admin",))
@@ -72,7 +72,7 @@ def test_an_unlinked_access_is_flagged_for_review_and_the_review_is_audited(app,
 
 
 def test_a_customer_who_asks_is_emailed_at_each_access(app, runner, outbox):
-    user_id, _ = make_customer(app, "dave@example.com")
+    user_id, _ = make_customer(app, "dave@example.com").as_user()
     dave = customer_client(app, outbox, "dave@example.com")
     assert "/account/notifications#staff_access" in dave.get("/account/privacy").get_data(as_text=True)
     submit(dave, "/account/notifications", {"categories": ["staff_access"]})
@@ -90,7 +90,7 @@ def test_a_customer_who_asks_is_emailed_at_each_access(app, runner, outbox):
 
 
 def test_opening_an_order_or_a_rights_request_is_an_access_linked_to_it(app, runner, outbox):
-    user_id, _ = make_customer(app, "erin@example.com")
+    user_id, _ = make_customer(app, "erin@example.com").as_user()
     erin = customer_client(app, outbox, "erin@example.com")
     demo_url = submit(erin, "/account", {"pack": "starter"}, action="/billing/checkout").headers["Location"]
     submit(erin, demo_url, {"choice": "pay"})
@@ -106,7 +106,7 @@ def test_opening_an_order_or_a_rights_request_is_an_access_linked_to_it(app, run
 
 
 def test_the_export_lists_staff_access_and_erasure_removes_it(app, runner, outbox):
-    user_id, _ = make_customer(app, "fay@example.com")
+    user_id, _ = make_customer(app, "fay@example.com").as_user()
     staff = staff_client(app, runner, outbox, email="agent@example.com", roles=("support",))
     open_record(staff, user_id, "a legal question", category="legal")
     with app.app_context():

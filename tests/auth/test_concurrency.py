@@ -60,7 +60,7 @@ def test_one_code_submitted_at_once_from_eight_pending_sign_ins_gives_one_sessio
 
 def test_thirty_concurrent_key_creations_stop_at_the_limit(make_app, serve):
     app = make_app()
-    user_id, _ = make_customer(app, email="keys@example.com")  # holds one key already
+    user_id, _ = make_customer(app, email="keys@example.com").as_user()  # holds one key already
     limit = app.config["PRICING"].max_keys
     url = serve()
     client = HttpClient(url)
