@@ -14,7 +14,7 @@ from app.billing import services
 from app.extensions import db as _db
 from app.timeutil import utcnow
 from tests.billing.test_disputes import dispute
-from tests.fixtures.factories import UserFactory
+from tests.fixtures.factories import UserFactory, org_of
 from tests.fixtures.visitor import PASSWORD_FOR_TESTS
 
 pytestmark = pytest.mark.browser
@@ -38,7 +38,8 @@ def test_a_disputed_order_explains_the_held_credits_accessibly(browser, live_ser
         user = UserFactory(email="disputed-buyer@example.com",
                            accepted_privacy_version=app.config["PRIVACY_POLICY_VERSION"],
                            accepted_terms_version=app.config["TERMS_VERSION"])
-        order = services.create_order(_db.session.get(User, user.id), "starter", app.config["PRICING"], utcnow())
+        order = services.create_order(org_of(user), _db.session.get(User, user.id), "starter", app.config["PRICING"],
+                                      utcnow())
         order.checkout_session_id = "cs_test_browser_dispute"
         _db.session.commit()
         reference = order.reference

@@ -81,7 +81,7 @@ def test_a_visitor_contacts_us_asks_for_erasure_and_no_trace_is_left(page, brows
 
 
 def test_a_flagged_minor_cannot_sign_in_and_is_told_why(page, live_server, app):
-    user_id, _ = make_customer(app, "young.one@example.com")
+    user_id, _ = make_customer(app, "young.one@example.com").as_user()
     with app.app_context():
         _db.session.get(User, user_id).minor_flagged_at = utcnow()
         _db.session.commit()
