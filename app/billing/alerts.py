@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from app.auth.models import User
 from app.billing.models import AlertRecipient, CreditEntry, CreditKind
@@ -24,9 +24,11 @@ from app.keys.models import ApiKey
 from app.metering.caps import CAP_ALERT_SHARE, crossed_alert
 from app.metering.lookups import month_start
 from app.metering.types import Charge
+from app.organisations import events
 from app.organisations import services as organisations
-from app.organisations.models import Organisation, Role
+from app.organisations.models import Organisation, Role, TeamAction
 from app.security import hash_token
+from app.timeutil import utcnow
 from app.uow import commit_now
 from app.usage.models import UsageDaily
 
@@ -125,11 +127,21 @@ def refresh_all(config, today: date, batch: int = 500) -> int:
 
 
 def save_settings(organisation: Organisation, thresholds: str, spend_limit: int | None, config,
-                  today: date) -> list[int]:
+                  today: date, actor: User | None = None) -> list[int]:
     """The organisation's thresholds (validated) and monthly spend limit (None: none). The levels
-    are armed afresh: a threshold already below the balance warns when it is crossed."""
+    are armed afresh: a threshold already below the balance warns when it is crossed. A change
+    ``actor`` made is in the team log."""
+    before = (organisation.alert_thresholds, organisation.monthly_spend_limit)
     organisation.alert_thresholds = format_thresholds(parse_thresholds(thresholds))
     organisation.monthly_spend_limit = spend_limit or None
+    if actor is not None:
+        now = utcnow()
+        if before[0] != organisation.alert_thresholds:
+            events.record(organisation.id, actor, TeamAction.ALERTS, now,
+                          target=organisation.alert_thresholds or "-")
+        if before[1] != organisation.monthly_spend_limit:
+            events.record(organisation.id, actor, TeamAction.SPEND_LIMIT, now,
+                          target=f"{before[1] or '-'} → {organisation.monthly_spend_limit or '-'}")
     organisation.low_credit_notified = None
     levels = refresh_levels(organisation, config, today)
     db.session.flush()
@@ -166,6 +178,7 @@ def add_recipient(organisation: Organisation, adder: User, email: str, config, n
         return None  # listed already (unique per organisation)
     recipient = db.session.scalar(select(AlertRecipient).where(AlertRecipient.organisation_id == organisation.id,
                                                                AlertRecipient.email == email))
+    events.record(organisation.id, adder, TeamAction.ALERTS, now, target=f"+ {email}")
     queue_email(email, "alert_recipient_confirm", adder.locale or config["BABEL_DEFAULT_LOCALE"],
                 confirm_url=external_url("billing.confirm_alert_recipient", token=token),
                 days=config["ALERT_RECIPIENT_CONFIRM_DAYS"])
@@ -186,9 +199,16 @@ def confirm_recipient(token: str, config, now: datetime) -> AlertRecipient | Non
     return recipient
 
 
-def remove_recipient(organisation: Organisation, recipient_id: int) -> bool:
-    return bool(db.session.execute(delete(AlertRecipient).where(
-        AlertRecipient.id == recipient_id, AlertRecipient.organisation_id == organisation.id)).rowcount)
+def remove_recipient(organisation: Organisation, recipient_id: int, actor: User | None = None) -> bool:
+    """Forget one of the other addresses (``actor`` did: the team log says so); whether it was there."""
+    found = db.session.scalar(select(AlertRecipient).where(AlertRecipient.id == recipient_id,
+                                                           AlertRecipient.organisation_id == organisation.id))
+    if found is None:
+        return False
+    events.record(organisation.id, actor, TeamAction.ALERTS, utcnow(), target=f"- {found.email}")
+    db.session.delete(found)
+    db.session.flush()
+    return True
 
 
 def send_alert(organisation: Organisation, template: str, config, **context) -> int:

@@ -13,6 +13,8 @@ from app.billing.models import BillingDetails, Order
 from app.billing.tax import Tax, normalise_tax_id, parse_rates, tax_for, tax_within
 from app.database import insert_once
 from app.extensions import db
+from app.organisations import events
+from app.organisations.models import TeamAction
 
 
 def of(organisation_id: int) -> BillingDetails | None:
@@ -20,7 +22,7 @@ def of(organisation_id: int) -> BillingDetails | None:
 
 
 def save(organisation_id: int, name: str, address: str, country: str, tax_id: str | None,
-         now: datetime) -> BillingDetails:
+         now: datetime, actor=None) -> BillingDetails:
     """Store the details (the tax id in its compact form; raises tax.InvalidTaxId). One row an
     organisation, whoever saves first: concurrent first saves insert once and the others update."""
     country = country.upper()
@@ -32,6 +34,8 @@ def save(organisation_id: int, name: str, address: str, country: str, tax_id: st
         db.session.execute(update(table).where(table.c.organisation_id == organisation_id).values(**values))
     details = of(organisation_id)
     db.session.refresh(details)  # the statement above, not what the session had cached
+    if actor is not None:
+        events.record(organisation_id, actor, TeamAction.BILLING_DETAILS, now, target=f"{details.name}, {country}")
     return details
 
 

@@ -19,8 +19,9 @@ from app.extensions import db
 from app.metering import services as metering
 from app.metering.hooks import balances_changed, on_charge, uncommitted_change
 from app.metering.types import Charge, InsufficientCredits  # raised by add_credits: one type for every short balance
+from app.organisations import events
 from app.organisations import services as organisations
-from app.organisations.models import Organisation
+from app.organisations.models import Organisation, TeamAction
 from app.timeutil import utcnow
 
 
@@ -217,6 +218,7 @@ def create_order(organisation: Organisation, buyer: User, pack_id: str, pricing,
     details.apply_to_order(order, organisation.id, current_app.config, country)
     db.session.add(order)
     db.session.flush()
+    events.record(organisation.id, buyer, TeamAction.ORDER_CREATE, now, target=f"{order.reference}: {stored_name}")
     return order
 
 

@@ -31,7 +31,8 @@ from app.billing.services import AlreadyApplied, add_credits
 from app.database import insert_once
 from app.extensions import db
 from app.metering import services as metering
-from app.organisations.models import Organisation
+from app.organisations import events
+from app.organisations.models import Organisation, TeamAction
 
 
 def handle_event(event: dict, config, now: datetime) -> str:
@@ -173,6 +174,9 @@ def _mark_paid(order, obj: dict, config, now: datetime) -> str:
             return "already credited"
     order.payment_method = order.payment_method or _payment_method(obj)
     buyer = db.session.get(User, order.placed_by_id) if order.placed_by_id else None
+    if organisation is not None:
+        events.record(organisation.id, buyer, TeamAction.ORDER_PAID, now,
+                      target=f"{order.reference}: {order.credits} credits")
     # Numbered in this transaction: a payment that rolls back gives its number back. In the buyer's language.
     invoice = invoices.issue_invoice(order, config, now, (buyer.locale if buyer else None) or
                                      config["BABEL_DEFAULT_LOCALE"])
@@ -276,6 +280,9 @@ def settle_refunds(order, now: datetime) -> str:
             add_credits(organisation, -take, CreditKind.REFUND, now, reason=order.reference)
         order.credit_shortfall += max(delta, 0) - take
         if newly > 0:  # money went back: a credit note for it, and the buyer is told
+            if organisation is not None:
+                events.record(organisation.id, None, TeamAction.ORDER_REFUNDED, now,
+                              target=f"{order.reference}: {newly / 100:.2f} {order.currency.upper()}")
             note = invoices.issue_credit_note(order, newly, max(delta, 0), now)
             notices.refunded(order, newly, take, max(delta, 0) - take, note)
     elif delta < 0:

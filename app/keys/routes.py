@@ -87,7 +87,8 @@ def edit_key(key_id: int):
         abort(404)
     form = EditKeyForm() if request.method == "POST" else EditKeyForm(formdata=None, data=_controls_data(key))
     if request.method == "POST" and form.validate_on_submit():
-        services.update_key(current_organisation(), key_id, form.name.data, **form.controls())
+        services.update_key(current_organisation(), key_id, form.name.data, **form.controls(), actor=current_user,
+                            now=utcnow())
         flash(_("Key “%(name)s” saved; its next call follows the new settings. The secret is unchanged.",
                 name=key.name), "success")
         return redirect(url_for("keys.list_keys"), code=303)
@@ -115,7 +116,7 @@ def revoke_key(key_id: int):
                           "you can make a new key.", prefix=key.prefix),
             button=_("Revoke the key"), action_url=url_for("keys.revoke_key", key_id=key.id),
             cancel_url=url_for("keys.list_keys"), fields={})
-    services.revoke_key(current_organisation(), key_id, utcnow())
+    services.revoke_key(current_organisation(), key_id, utcnow(), current_user)
     activity.record_event(current_user, SecurityEventTag.API_KEY_REVOKE, request_client(), utcnow())
     flash(_("Key “%(name)s” (%(prefix)s…) revoked; calls with it now get 401.", name=key.name, prefix=key.prefix),
           "success")

@@ -13,9 +13,11 @@ from app.database import lock_row
 from app.email import external_url, queue_email
 from app.extensions import db
 from app.keys.models import KEY_PREFIX, KEY_TRANSITIONS, ApiKey, KeyState
+from app.organisations import events
 from app.organisations import services as organisations
-from app.organisations.models import Membership, Organisation
+from app.organisations.models import Membership, Organisation, TeamAction
 from app.security import hash_token
+from app.timeutil import utcnow
 
 VISIBLE_PREFIX_LENGTH = 12  # "twt_" and 8 random characters, shown in lists
 MAX_GRACE_DAYS = 7
@@ -88,15 +90,24 @@ def set_controls(key: ApiKey, scopes: list[str] | None, networks: list[str], val
 
 
 def update_key(organisation: Organisation, key_id: int, name: str, scopes: list[str] | None, networks: list[str],
-               valid_until: datetime | None, caps: tuple[int | None, int | None] = (None, None)) -> ApiKey:
-    """Rename a key or change its controls; the secret stays the same. Effective on its next call."""
+               valid_until: datetime | None, caps: tuple[int | None, int | None] = (None, None),
+               actor: User | None = None, now: datetime | None = None) -> ApiKey:
+    """Rename a key or change its controls (``actor`` changed them: the team log says so); the
+    secret stays the same. Effective on its next call."""
     key = get_own_key(organisation, key_id)
     if key.revoked_at is not None:
         raise KeyNotFound()
     key.name = name.strip()[:60]
     set_controls(key, scopes, networks, valid_until, caps)
     db.session.flush()
+    if actor is not None:
+        events.record(organisation.id, actor, TeamAction.KEY_UPDATE, now or utcnow(), target=_named(key))
     return key
+
+
+def _named(key: ApiKey) -> str:
+    """How the team log names a key: its name and prefix."""
+    return f"{key.name} ({key.prefix}…)"
 
 
 def create_key(organisation: Organisation, creator: User, name: str, rate_limit: int | None, max_keys: int, config,
@@ -118,6 +129,7 @@ def create_key(organisation: Organisation, creator: User, name: str, rate_limit:
     set_controls(key, scopes, networks or [], valid_until, caps)
     db.session.add(key)
     db.session.flush()
+    events.record(organisation.id, creator, TeamAction.KEY_CREATE, now, subject=creator, target=_named(key))
     queue_email(creator.email, "api_key_created", creator.locale or config["BABEL_DEFAULT_LOCALE"], name=key.name,
                 prefix=key.prefix, keys_url=external_url("keys.list_keys"))
     return key, secret
@@ -130,12 +142,15 @@ def get_own_key(organisation: Organisation, key_id: int) -> ApiKey:
     return key
 
 
-def revoke_key(organisation: Organisation, key_id: int, now: datetime) -> ApiKey:
-    """Revoke one of the organisation's keys; effective on its next request."""
+def revoke_key(organisation: Organisation, key_id: int, now: datetime, actor: User | None = None,
+               by: str = "member") -> ApiKey:
+    """Revoke one of the organisation's keys; effective on its next request. ``actor`` (a member,
+    or our staff when ``by`` says so) is named in the team log."""
     key = get_own_key(organisation, key_id)
     if key.revoked_at is None:
         KEY_TRANSITIONS.check(key.status(now), KeyState.REVOKED)
         key.revoked_at = now
+        events.record(organisation.id, actor, TeamAction.KEY_REVOKE, now, target=_named(key), by=by)
     db.session.flush()
     return key
 
@@ -176,6 +191,8 @@ def rotate_key(organisation: Organisation, rotator: User, key_id: int, grace_day
                  monthly_cap=old.monthly_cap)  # the same controls (a cap counts the new key's own spending)
     db.session.add(new)
     db.session.flush()
+    events.record(organisation.id, rotator, TeamAction.KEY_ROTATE, now, subject=rotator,
+                  target=f"{_named(old)} → {new.prefix}…")
     queue_email(rotator.email, "api_key_created", rotator.locale or config["BABEL_DEFAULT_LOCALE"], name=new.name,
                 prefix=new.prefix, keys_url=external_url("keys.list_keys"))
     return new, secret
@@ -210,13 +227,15 @@ def made_by(organisation: Organisation, user_id: int) -> list[ApiKey]:
     return [k for k in all_keys(organisation) if k.created_by_id == user_id]
 
 
-def revoke_made_by(organisation: Organisation, user_id: int, keep: set[int], now: datetime) -> int:
+def revoke_made_by(organisation: Organisation, user_id: int, keep: set[int], now: datetime,
+                   actor: User | None = None) -> int:
     """Revoke the keys ``user_id`` made in the organisation but those in ``keep`` (which keep
     working for it, shown with their maker, revocable later); how many were revoked."""
     revoked = 0
     for key in made_by(organisation, user_id):
         if key.id not in keep and key.revoked_at is None:
             key.revoked_at = now
+            events.record(organisation.id, actor, TeamAction.KEY_REVOKE, now, target=_named(key))
             revoked += 1
     db.session.flush()
     return revoked

@@ -95,7 +95,7 @@ def end_every_session(staff, reason: str, now: datetime, keep_id: int | None = N
 
 
 def revoke_key(user: User, key_id: int, staff, reason: str, config, now: datetime, ip=None) -> None:
-    key = revoke(organisations.personal_organisation(user.id), key_id, now)
+    key = revoke(organisations.personal_organisation(user.id), key_id, now, staff, by="staff")
     audit.record(staff, AuditAction.STAFF_USER_REVOKE_KEY, now, target_user=user, reason=f"{key.prefix}: {reason}",
                  ip=ip)
     notify(user, "key_revoked", config)

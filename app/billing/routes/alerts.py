@@ -53,7 +53,7 @@ def save_alerts():
     if not form.validate_on_submit():
         return _render(settings_form=form, status=400)
     levels = alerts.save_settings(current_organisation(), form.thresholds.data, form.spend_limit.data,
-                                  current_app.config, utcnow().date())
+                                  current_app.config, utcnow().date(), current_user)
     if levels:
         flash(_("Alerts saved: you will hear when your balance falls to %(levels)s credits.",
                 levels=", ".join(format_decimal(level) for level in levels)), "success")
@@ -92,7 +92,8 @@ def remove_alert_recipient():
     """Stop sending alerts to one of the other addresses (and forget it)."""
     form = BaseForm()
     recipient_id = form_id(request.form.get("recipient"))
-    if form.validate_on_submit() and recipient_id and alerts.remove_recipient(current_organisation(), recipient_id):
+    if form.validate_on_submit() and recipient_id and alerts.remove_recipient(current_organisation(), recipient_id,
+                                                                                             current_user):
         flash(_("That address no longer gets your alerts, and we deleted it."), "success")
     return redirect(url_for("billing.show_alerts"), code=303)
 

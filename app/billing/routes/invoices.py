@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from app.billing import details, disputes, documents, invoices
 from app.billing.blueprint import bp
@@ -43,7 +44,7 @@ def save_billing_details():
     if form.validate_on_submit():
         try:
             details.save(organisation_id, form.name.data, form.address.data, form.country.data, form.tax_id.data,
-                         utcnow())
+                         utcnow(), current_user)
         except InvalidTaxId:
             form.tax_id.errors.append(_("This is not a valid tax id for the chosen country: check its letters, "
                                         "digits and check digit."))

@@ -125,7 +125,8 @@ def remove_member(membership_id: int):
     except members.OrganisationError as refused:
         flash(_refusal(refused), "error")
         return redirect(url_for("team.show_team"), code=303)
-    revoked = key_services.revoke_made_by(current_membership().organisation, removed, set(form.keep.data or []), now)
+    revoked = key_services.revoke_made_by(current_membership().organisation, removed, set(form.keep.data or []), now,
+                                          current_user)
     flash(_("%(name)s is no longer a member; %(count)s of their keys revoked.", name=name, count=revoked), "success")
     return redirect(url_for("team.show_team"), code=303)
 
@@ -141,7 +142,7 @@ def leave_organisation():
     except members.OrganisationError as refused:
         flash(_refusal(refused), "error")
         return redirect(url_for("team.show_team"), code=303)
-    key_services.revoke_made_by(organisation, current_user.id, set(), now)
+    key_services.revoke_made_by(organisation, current_user.id, set(), now, current_user)
     flash(_("You left %(name)s.", name=organisation.display_name), "success")
     return redirect(url_for("organisations.list_organisations"), code=303)
 
