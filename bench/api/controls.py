@@ -32,6 +32,7 @@ def make_keys(url: str) -> tuple[str, str]:
     from app.extensions import db
     from app.keys.models import ApiKey
     from app.keys.services import create_key
+    from app.organisations.services import personal_organisation
     from app.timeutil import utcnow
 
     plain = run.make_customer(url, "plain@example.com", 10_000_000)
@@ -40,10 +41,11 @@ def make_keys(url: str) -> tuple[str, str]:
     with app.test_request_context():
         user = db.session.query(User).filter_by(email="controls@example.com").one()
         networks = [f"198.51.100.{i}/32" for i in range(49)] + ["127.0.0.1/32"]
-        _key, controlled = create_key(user, "controlled", None, 10, app.config, utcnow(),
+        organisation = personal_organisation(user.id)
+        _key, controlled = create_key(organisation, user, "controlled", None, 10, app.config, utcnow(),
                                       scopes=["users:read", "tweets:read"], networks=networks,
                                       valid_until=utcnow() + timedelta(days=30), caps=(10**9, 10**9))
-        user.monthly_spend_limit = 10**9
+        organisation.monthly_spend_limit = 10**9
         db.session.commit()
         assert db.session.query(ApiKey).count() == 3
         db.engine.dispose()

@@ -75,6 +75,7 @@ def make_customer(url: str, email: str, credits: int) -> str:
     from app.billing.services import add_credits
     from app.extensions import db
     from app.keys.services import create_key
+    from app.organisations.services import create_personal
     from app.timeutil import utcnow
 
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
@@ -85,9 +86,10 @@ def make_customer(url: str, email: str, credits: int) -> str:
                     accepted_privacy_version="v", accepted_terms_version="v")
         db.session.add(user)
         db.session.flush()
+        organisation = create_personal(user, now)
         if credits:
-            add_credits(user, credits, "purchase", now)
-        _key, secret = create_key(user, "bench", None, 10, app.config, now)
+            add_credits(organisation, credits, "purchase", now)
+        _key, secret = create_key(organisation, user, "bench", None, 10, app.config, now)
         db.session.commit()
         db.engine.dispose()
     return secret
@@ -258,8 +260,8 @@ def ledger_check(url: str) -> dict:
     engine = create_engine(url)
     with engine.connect() as conn:
         mismatched = conn.execute(text(
-            "SELECT count(*) FROM users u WHERE u.credit_balance <> "
-            "(SELECT coalesce(sum(amount), 0) FROM credit_ledger c WHERE c.user_id = u.id)")).scalar()
+            "SELECT count(*) FROM organisations o WHERE o.credit_balance <> "
+            "(SELECT coalesce(sum(amount), 0) FROM credit_ledger c WHERE c.organisation_id = o.id)")).scalar()
         orphans = conn.execute(text(
             "SELECT count(*) FROM credit_ledger c WHERE c.kind = 'usage' AND NOT EXISTS "
             "(SELECT 1 FROM api_calls a WHERE a.request_id = c.call_id)")).scalar()
@@ -282,8 +284,8 @@ def count_logged(url: str, secret: str) -> tuple[int, int]:
                               {"h": hash_token(secret)}).scalar()
         charged = conn.execute(text("SELECT count(*) FROM api_calls WHERE key_id = :k AND credits > 0"),
                                {"k": key_id}).scalar()
-        balance = conn.execute(text("SELECT credit_balance FROM users u JOIN api_keys k ON k.user_id = u.id "
-                                    "WHERE k.id = :k"), {"k": key_id}).scalar()
+        balance = conn.execute(text("SELECT credit_balance FROM organisations o JOIN api_keys k "
+                                    "ON k.organisation_id = o.id WHERE k.id = :k"), {"k": key_id}).scalar()
     engine.dispose()
     return charged, balance
 

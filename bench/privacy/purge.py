@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT / "bench" / "api"))
 from run import make_customer, prepare_database, start_server, wrk  # noqa: E402 - the API bench's helpers
 
 FILL = """
-INSERT INTO api_calls (request_id, user_id, key_id, created_at, method, endpoint, status, credits, latency_ms, ip,
-                       ip_truncated)
+INSERT INTO api_calls (request_id, organisation_id, key_id, created_at, method, endpoint, status, credits,
+                       latency_ms, ip, ip_truncated)
 SELECT :tag || g, :user, NULL, CAST(:start AS TIMESTAMP) + (g * :span / :rows) * INTERVAL '1 second', 'GET',
        '/api/v1/users/{username}', 200, 1, 3, '198.51.' || (g % 200) || '.' || (g % 250), :truncated
 FROM generate_series(1, :rows) AS g
@@ -124,7 +124,7 @@ def main() -> None:
     try:
         with app.app_context():
             now = utcnow()
-            user_id = db.session.scalar(text("SELECT id FROM users"))
+            user_id = db.session.scalar(text("SELECT id FROM organisations"))  # the customer's personal one
             log_days, ip_days = app.config["CALL_LOG_DAYS"], app.config["CALL_IP_DAYS"]
             # The months the traffic came in had their partitions, made by the daily job.
             partitions.ensure(db.engine, now, since=now - timedelta(days=log_days + 125))

@@ -39,6 +39,7 @@ def main() -> None:
     from app import create_app, retention
     from app.auth.models import User
     from app.extensions import db
+    from app.organisations.services import create_personal
     from app.rights.export import export_zip
     from app.timeutil import utcnow
 
@@ -51,6 +52,8 @@ def main() -> None:
         user = User(email="big@example.com", password_hash="x", created_at=now, age_confirmed_at=now,
                     accepted_privacy_version="v", accepted_terms_version="v", email_verified_at=now)
         db.session.add(user)
+        db.session.flush()
+        organisation_id = create_personal(user, now).id
         db.session.commit()
         raw = db.session.connection().connection.driver_connection
 
@@ -60,12 +63,13 @@ def main() -> None:
             cursor = raw.cursor()
             step = 100_000
             for start in range(0, count, step):  # one call every 50 ms, as a busy account makes them
-                rows = [(f"{prefix}{i:012d}", user.id, (first + timedelta(milliseconds=50 * i)).isoformat(sep=" "),
-                         "GET", "/api/v1/users/{username}", 200, 1, 3, "203.0.113.9", 0)
+                rows = [(f"{prefix}{i:012d}", organisation_id,
+                         (first + timedelta(milliseconds=50 * i)).isoformat(sep=" "), "GET",
+                         "/api/v1/users/{username}", 200, 1, 3, "203.0.113.9", 0)
                         for i in range(start, min(count, start + step))]
                 cursor.executemany(
-                    "INSERT INTO api_calls (request_id, user_id, created_at, method, endpoint, status, credits, "
-                    "latency_ms, ip, ip_truncated) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                    "INSERT INTO api_calls (request_id, organisation_id, created_at, method, endpoint, status, "
+                    "credits, latency_ms, ip, ip_truncated) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
                 raw.commit()
             return time.perf_counter() - started
 

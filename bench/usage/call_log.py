@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "bench" / "api"))
 from run import make_customer, prepare_database, sign_in, start_server  # noqa: E402 - bench/api/run.py
 
 FILL = """
-INSERT INTO api_calls (request_id, user_id, key_id, created_at, method, endpoint, status, credits, latency_ms, ip,
-                       ip_truncated)
+INSERT INTO api_calls (request_id, organisation_id, key_id, created_at, method, endpoint, status, credits,
+                       latency_ms, ip, ip_truncated)
 SELECT md5(:tag || g), :user,
        CASE WHEN g % 1000 = 7 THEN :rare_key WHEN g % 5 = 0 THEN :second_key ELSE :main_key END,
        CAST(:start AS TIMESTAMP) + (g * :span / :rows) * INTERVAL '1 second', 'GET',
@@ -68,6 +68,7 @@ def main() -> None:
     from app.auth.models import User
     from app.extensions import db
     from app.keys.services import create_key
+    from app.organisations.services import personal_organisation
     from app.timeutil import utcnow
     from app.usage import partitions
 
@@ -81,8 +82,9 @@ def main() -> None:
             now = utcnow()
             user = db.session.scalar(db.select(User))
             main_key = db.session.scalar(text("SELECT id FROM api_keys"))
-            second_key = create_key(user, "second", None, 10, app.config, now)[0].id
-            rare_key = create_key(user, "rare", None, 10, app.config, now)[0].id
+            organisation = personal_organisation(user.id)
+            second_key = create_key(organisation, user, "second", None, 10, app.config, now)[0].id
+            rare_key = create_key(organisation, user, "rare", None, 10, app.config, now)[0].id
             db.session.commit()
             partitions.ensure(db.engine, now, since=now - timedelta(days=90))  # as the daily job made them
             started = time.perf_counter()
@@ -91,7 +93,7 @@ def main() -> None:
                 rows = min(step, args.calls - offset)
                 with db.engine.begin() as conn:
                     conn.execute(text(FILL), {
-                        "tag": f"c{offset}-", "user": user.id, "rows": rows, "main_key": main_key,
+                        "tag": f"c{offset}-", "user": organisation.id, "rows": rows, "main_key": main_key,
                         "second_key": second_key, "rare_key": rare_key,
                         "start": now - timedelta(days=89) + timedelta(seconds=89 * 86400 * offset / args.calls),
                         "span": 89 * 86400 * rows / args.calls})
