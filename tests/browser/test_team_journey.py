@@ -226,15 +226,12 @@ def test_an_invited_developer_spends_the_credits_a_billing_member_bought_until_t
         assert [row.locator("td").nth(4).inner_text().strip() for row in calls.all()] == ["200", "402"]
         assert "/api/v1/users/{username}" in calls.first.inner_text()
 
-        # The team log names the developer; the keys page names the key's maker.
+        # The team log names the developer who joined and who made the key; so does the keys page.
         owner.goto(live_server + "/account/team/log")
         joined = owner.get_by_role("row").filter(has_text="joined")
         assert joined.count() == 1 and "Dev" in joined.inner_text()
-        # Key creation is not in the team log yet (keys.routes.create_key records no TeamAction.KEY_CREATE).
-        # Once it is, this journey should also assert, on /account/team/log:
-        #     made = owner.get_by_role("row").filter(has_text="created a key")
-        #     assert made.count() == 1 and "Dev" in made.inner_text() and "acme backend" in made.inner_text()
-        # Until then the key's maker is checked on the keys page:
+        made = owner.get_by_role("row").filter(has_text="created a key")
+        assert made.count() == 1 and "Dev" in made.inner_text() and "acme backend" in made.inner_text()
         owner.goto(live_server + "/account/keys")
         key_row = owner.get_by_role("row").filter(has_text="acme backend")
         assert key_row.count() == 1 and "Dev" in key_row.inner_text()
