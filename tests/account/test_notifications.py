@@ -277,8 +277,8 @@ def test_another_address_that_gets_the_alerts_is_removed_by_its_own_one_click(si
     app = site_app
     client, user_id = customer(app, outbox)
     with app.app_context():
-        _db.session.add(AlertRecipient(organisation_id=personal_organisation(user_id).id, email="finance@example.com", created_at=utcnow(),
-                                       verified_at=utcnow()))
+        _db.session.add(AlertRecipient(organisation_id=personal_organisation(user_id).id, email="finance@example.com",
+                                       created_at=utcnow(), verified_at=utcnow()))
         _db.session.commit()
     outbox.clear()
     low_balance_mail(app, user_id)
