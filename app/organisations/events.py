@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.labels import label
@@ -105,5 +105,7 @@ def as_row(event: TeamEvent) -> dict:
 
 
 def by_person(user_id: int) -> list[TeamEvent]:
-    """What a person did in any organisation (their data export), oldest first."""
-    return list(db.session.scalars(select(TeamEvent).where(TeamEvent.actor_id == user_id).order_by(TeamEvent.id)))
+    """What a person did, or what was done about them, in any organisation (their data export),
+    oldest first."""
+    return list(db.session.scalars(select(TeamEvent).where(
+        or_(TeamEvent.actor_id == user_id, TeamEvent.subject_id == user_id)).order_by(TeamEvent.id)))

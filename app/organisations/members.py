@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
+from app import throttle
 from app.addresses import InvalidEmail, normalise_email
 from app.email import external_url, queue_email
 from app.extensions import db
 from app.organisations.events import record
-from app.organisations.models import Invitation, Membership, Organisation, Role, TeamAction
+from app.organisations.models import Invitation, Membership, Organisation, Permission, Role, TeamAction
 from app.organisations.services import OrganisationError, owners
 from app.security import hash_token, new_token
 
@@ -34,6 +35,14 @@ class InvitationUnusable(OrganisationError):
 
 class WrongAddress(OrganisationError):
     """The signed-in account's address is not the invited one."""
+
+
+class TooManyInvitations(OrganisationError):
+    """The organisation sent too many invitations lately, or has too many open."""
+
+
+INVITE_LIMIT = "20 per hour"  # per organisation: invitations carry its name to any address
+MAX_OPEN_INVITATIONS = 50
 
 
 def _locale(user, config) -> str:
@@ -59,12 +68,13 @@ def _check_grant(actor: Membership, role: str) -> None:
         raise NotAllowed("Only an owner can make someone an owner.")
 
 
-def invite(actor: Membership, email: str, role: str, config, now: datetime) -> Invitation:
+def invite(actor: Membership, email: str, role: str, config, now: datetime) -> Invitation | None:
     """Invite ``email`` to the actor's organisation with ``role``; the link goes to that address.
 
     The same answer whether or not the address has an account, and whether or not it is already
-    a member (then nothing is sent): the inviter learns nothing about other accounts.
-    Raises InvalidEmail, NotAllowed (an admin inviting an owner), OrganisationError (personal).
+    a member (then nothing is sent and None is returned): the inviter learns nothing about other
+    accounts. Raises InvalidEmail, NotAllowed (an admin inviting an owner), OrganisationError
+    (personal), TooManyInvitations (INVITE_LIMIT an hour, MAX_OPEN_INVITATIONS open).
     """
     organisation = actor.organisation
     if organisation.personal:
@@ -72,6 +82,12 @@ def invite(actor: Membership, email: str, role: str, config, now: datetime) -> I
     role = Role(role)
     _check_grant(actor, role)
     address = normalise_email(email)
+    if len(pending_invitations(organisation.id, now)) >= MAX_OPEN_INVITATIONS or not throttle.hit(
+            INVITE_LIMIT, throttle.throttle_key("invite", str(organisation.id))).allowed:
+        raise TooManyInvitations("Too many invitations: wait an hour, or withdraw open ones.")
+    if db.session.scalar(select(Membership.id).where(Membership.organisation_id == organisation.id,
+                                                     Membership.user.has(email=address))) is not None:
+        return None  # a member already: nothing to send
     for old in pending_invitations(organisation.id, now):  # a new invitation replaces an open one
         if old.email == address:
             old.revoked_at = now
@@ -110,6 +126,11 @@ def accept(token: str, user, config, now: datetime) -> Membership:
     invitation = read_invitation(token, config, now)
     if user.email != invitation.email or not user.is_verified:
         raise WrongAddress("This invitation is for another e-mail address.")
+    inviter = db.session.scalar(select(Membership).where(Membership.organisation_id == invitation.organisation_id,
+                                                         Membership.user_id == invitation.invited_by_id))
+    if inviter is None or not inviter.may(Permission.MANAGE_MEMBERS) or (
+            invitation.role == Role.OWNER and inviter.role != Role.OWNER):
+        raise InvitationUnusable("Whoever sent this invitation may no longer invite.")
     claimed = db.session.execute(update(Invitation).where(
         Invitation.id == invitation.id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
         .values(accepted_at=now, accepted_by_id=user.id))
@@ -153,9 +174,11 @@ def member_of(organisation_id: int, membership_id: int) -> Membership | None:
 
 
 def _owner_count(organisation_id: int) -> int:
-    return len(db.session.scalars(select(Membership.id).where(Membership.organisation_id == organisation_id,
-                                                              Membership.role == Role.OWNER)
-                                  .with_for_update()).all())
+    """The owners who can still act: those whose accounts are open (a closed account's owner
+    membership is erased with it)."""
+    return len(db.session.scalars(select(Membership.id).where(
+        Membership.organisation_id == organisation_id, Membership.role == Role.OWNER,
+        Membership.user.has(closed_at=None, erased_at=None)).with_for_update(of=Membership)).all())
 
 
 def change_role(actor: Membership, target: Membership, role: str, config, now: datetime) -> Membership:
@@ -192,6 +215,11 @@ def remove(actor: Membership, target: Membership, config, now: datetime) -> int:
     organisation, person = target.organisation, target.user
     leaving = actor.user_id == person.id
     db.session.delete(target)
+    # Their open invitations (sent by them, or to them) end with their membership.
+    db.session.execute(update(Invitation).where(
+        Invitation.organisation_id == organisation.id, Invitation.accepted_at.is_(None),
+        Invitation.revoked_at.is_(None), or_(Invitation.invited_by_id == person.id, Invitation.email == person.email))
+        .values(revoked_at=now))
     db.session.flush()
     record(organisation.id, actor.user, TeamAction.MEMBER_LEAVE if leaving else TeamAction.MEMBER_REMOVE, now,
            subject=person)

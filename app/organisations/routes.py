@@ -35,6 +35,13 @@ def create_organisation():
     form = CreateOrganisationForm()
     if not form.validate():
         return _render_list(form, 400)
+    if not current_user.is_verified:
+        form.name.errors.append(_("Confirm your e-mail address before creating an organisation."))
+        return _render_list(form, 400)
+    if len(services.memberships_of(current_user.id)) >= services.MAX_ORGANISATIONS:
+        form.name.errors.append(_("You belong to %(count)s organisations, the most one person can.",
+                                  count=services.MAX_ORGANISATIONS))
+        return _render_list(form, 400)
     organisation = services.create_organisation(current_user, form.name.data, utcnow())
     access.choose(organisation.id)
     flash(_("%(name)s is created and you work in it now. Invite your team from its Team page.",

@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.extensions import db
-from app.organisations.models import Membership, Organisation, Role, TeamAction, TeamEvent
+from app.organisations.models import Invitation, Membership, Organisation, Role, TeamAction, TeamEvent
+
+MAX_ORGANISATIONS = 20  # memberships one person may hold (their personal organisation included)
 
 
 class OrganisationError(ValueError):
@@ -101,6 +103,11 @@ def key_contacts(organisation_id: int, creator_id: int | None) -> list:
         if found.erased_at is None and found.closed_at is None:
             return [found]
     return owners(organisation_id)
+
+
+def invitations_to(email: str) -> list[Invitation]:
+    """Every invitation sent to an address (a person's export)."""
+    return list(db.session.scalars(select(Invitation).where(Invitation.email == email).order_by(Invitation.id)))
 
 
 def sole_owned_teams(user_id: int) -> list[Organisation]:

@@ -200,6 +200,10 @@ def export_zip(user: User, config, locale: str, now: datetime) -> Iterator[bytes
                              "member_since": _iso(m.created_at)} for m in organisations.memberships_of(user.id)],
             "activity": [{**events.as_row(e), "organisation": e.organisation.display_name}
                          for e in events.by_person(user.id)],
+            "invitations": [{"organisation": i.organisation.display_name, "role": i.role,
+                             "sent_at": _iso(i.created_at), "accepted_at": _iso(i.accepted_at),
+                             "revoked_at": _iso(i.revoked_at), "expires_at": _iso(i.expires_at)}
+                            for i in organisations.invitations_to(user.email)],
         }, ensure_ascii=False, indent=2))
         threads = []
         for thread in db.session.scalars(select(ContactThread).where(ContactThread.user_id == user.id)):

@@ -19,12 +19,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from app.billing.models import AlertRecipient, BillingDetails
-from app.email import queue_email
+from app.email import external_url, queue_email
 from app.extensions import db
 from app.keys.models import ApiKey
 from app.labels import label
 from app.organisations import events, members
-from app.organisations.models import Invitation, Membership, Organisation, TeamAction, TeamEvent
+from app.organisations import services as organisations
+from app.organisations.models import Invitation, Membership, Organisation, Role, TeamAction, TeamEvent
 from app.rights.export import TABLES, _iso, _owned_by, _Sink, write_csv
 from app.uow import commit_now
 from app.usage.models import ApiCall
@@ -46,6 +47,30 @@ def close_organisation(organisation: Organisation, actor, config, now: datetime)
                         organisation=organisation.display_name, purge_days=config["ACCOUNT_PURGE_DAYS"])
     db.session.flush()
     return revoked
+
+
+def leave_every_team(user, config, now: datetime) -> None:
+    """Before a person's data is erased (by a rights request too, on an account never closed):
+    every key they made stops, and each team they alone own passes to its longest-standing admin
+    (else member) or, with nobody left, closes. What they did stays in the team logs under their
+    pseudonym; the invitations to their address go."""
+    db.session.execute(update(ApiKey).where(ApiKey.created_by_id == user.id, ApiKey.revoked_at.is_(None))
+                       .values(revoked_at=now))
+    for organisation in organisations.sole_owned_teams(user.id):
+        others = [m for m in members.members(organisation.id) if m.user_id != user.id
+                  and m.user.erased_at is None and m.user.closed_at is None]
+        heir = next((m for m in others if m.role == Role.ADMIN), None) or (others[0] if others else None)
+        if heir is None:
+            close_organisation(organisation, None, config, now)
+            continue
+        before, heir.role = heir.role, Role.OWNER
+        events.record(organisation.id, None, TeamAction.MEMBER_ROLE, now, subject=heir.user,
+                      target=f"{before} → {Role.OWNER}")
+        queue_email(heir.user.email, "organisation_role_changed", heir.user.locale or config["BABEL_DEFAULT_LOCALE"],
+                    organisation=organisation.display_name, before=before, role=Role.OWNER,
+                    team_url=external_url("team.show_team"))
+    db.session.execute(delete(Invitation).where(Invitation.email == user.email))
+    db.session.flush()
 
 
 def due_for_erasure(config, now: datetime) -> list[int]:

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from app.audit import services as audit
 from app.audit.models import AuditAction, StaffAccess
@@ -29,7 +29,8 @@ from app.extensions import db
 from app.keys.models import ApiKey
 from app.mail_preferences import MailPreference
 from app.organisations import services as organisations
-from app.organisations.models import Membership
+from app.organisations.models import Membership, TeamEvent
+from app.rights import organisations as closing
 from app.rights.models import OPEN_STATUSES, LegalHold, RightsRequest
 from app.uow import commit_now
 from app.usage.models import ApiCall, UsageDaily
@@ -85,8 +86,10 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
     Deleted: sessions, security events, tokens, 2FA codes, passkeys, records of staff access, roles,
     memberships of team organisations, consent records, support threads, unsent and sent mail to
     the address; of the personal organisation: its API keys (their calls' key link goes), raw API
-    calls, alert addresses and billing details. The keys the person made in team organisations
-    belong to those organisations: they stay (revoked at closure), without their maker.
+    calls, alert addresses, billing details and team log; the invitations to the address. The
+    keys the person made in team organisations belong to those organisations: they stay, revoked,
+    without their maker; a team they alone own passes to another member or closes
+    (``rights.organisations.leave_every_team``).
     Anonymised: the account row (the e-mail address becomes free), audit entries about it.
     Kept, pseudonymised: orders and the credit ledger (tax law), daily usage roll-ups; invoices
     and credit notes as issued (tax law: they keep the billing name and address they were made out to).
@@ -101,6 +104,7 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
                        "daily usage totals": None}}
     personal = organisations.personal_organisation(user.id)
     own = personal.id if personal is not None else -1
+    closing.leave_every_team(user, config, now)
     for label, statement in (
         (_l("sign-in sessions"), delete(UserSession).where(UserSession.user_id == user.id)),
         (_l("security events"), delete(SecurityEvent).where(SecurityEvent.user_id == user.id)),
@@ -117,6 +121,7 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
         (_l("billing details"), delete(BillingDetails).where(BillingDetails.organisation_id == own)),
         (_l("team memberships"), delete(Membership).where(Membership.user_id == user.id,
                                                           Membership.organisation_id != own)),
+        (_l("team log of the personal organisation"), delete(TeamEvent).where(TeamEvent.organisation_id == own)),
         (_l("cookie consent records"), delete(ConsentRecord).where(ConsentRecord.user_id == user.id)),
         (_l("support conversations"), delete(ContactThread).where(or_(ContactThread.user_id == user.id,
                                                                    ContactThread.email == email))),
@@ -124,6 +129,9 @@ def erase_account(user: User, config, now: datetime, hard: bool = False, notify:
     ):
         report["deleted"][label] = db.session.execute(statement.execution_options(retention_purge=True)).rowcount
     audit.pseudonymise_subject(user.id, pseudonym)
+    # Team logs name people by id; an address written into an entry (an invitation, an alert address) goes.
+    db.session.execute(update(TeamEvent).where(TeamEvent.target.contains(email))
+                       .values(target=func.replace(TeamEvent.target, email, f"{pseudonym}@erased.invalid")))
     user.email = f"{pseudonym}@erased.invalid"
     user.nickname = None
     user.locale = None

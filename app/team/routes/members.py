@@ -52,6 +52,9 @@ def invite_member():
     form = InviteForm()
     if not form.validate():
         return _render_team(form, 400)
+    if not current_user.is_verified:
+        form.email.errors.append(_("Confirm your e-mail address before inviting people."))
+        return _render_team(form, 400)
     try:
         members.invite(current_membership(), form.email.data, form.role.data, current_app.config, utcnow())
     except members.InvalidEmail:
@@ -60,6 +63,10 @@ def invite_member():
     except members.NotAllowed:
         form.role.errors.append(_("Only an owner can invite an owner."))
         return _render_team(form, 400)
+    except members.TooManyInvitations:
+        form.email.errors.append(_("This organisation sent many invitations lately or has many open: wait an hour, "
+                                   "or withdraw open ones."))
+        return _render_team(form, 429)
     except members.OrganisationError:
         form.email.errors.append(_("Your personal organisation is yours alone: create a team organisation to "
                                    "invite people."))
