@@ -12,6 +12,7 @@ from app.auth.models import User
 from app.billing.services import add_credits
 from app.extensions import db
 from app.organisations.models import Invitation, Membership, Organisation, Role
+from app.rights.services import close_account, erase_account
 from tests.fixtures.factories import ApiKeyFactory, UserFactory
 from tests.fixtures.visitor import SAME_ORIGIN, AuthActions, bearer, form_token, link_in, submit
 
@@ -193,3 +194,78 @@ def test_a_personal_organisation_invites_nobody(app, client, auth):
     assert "Your personal organisation is yours alone" in page and "Invite someone" not in page
     response = _invite(client, "friend@example.com")
     assert response.status_code == 400
+
+
+def test_an_owner_whose_account_closed_does_not_count_and_the_last_open_owner_stays(app, owner, outbox):
+    team_id = _join(app, "second@example.com", Role.OWNER)
+    with app.app_context():
+        close_account(db.session.scalar(select(User).where(User.email == "second@example.com")), app.config,
+                      db.session.get(Organisation, team_id).created_at)
+        mine = db.session.scalar(select(Membership.id).join(User, User.id == Membership.user_id).where(
+            Membership.organisation_id == team_id, User.email == "alice@example.com"))
+        db.session.commit()
+    page = owner.get("/account/team").get_data(as_text=True)
+    owner.post(f"/account/team/members/{mine}/role", data={"csrf_token": form_token(page), "role": "admin"},
+               headers=SAME_ORIGIN)
+    with app.app_context():
+        assert db.session.get(Membership, mine).role == Role.OWNER
+
+
+def test_no_invitation_goes_to_a_member_and_a_removed_inviters_invitations_end(app, owner, outbox):
+    team_id = _join(app, "admin@example.com", Role.ADMIN)
+    _join(app, "dev@example.com", Role.DEVELOPER)
+    outbox.clear()
+    assert _invite(owner, "dev@example.com").status_code == 303
+    assert not any(m["To"] == "dev@example.com" for m in outbox)  # a member already: the same page, no mail
+    admin = _signed_in_member(app, outbox, "admin@example.com", team_id)
+    assert _invite(admin, "admin-alt@example.com", role="admin").status_code == 303
+    path = _invitation_path(outbox, "admin-alt@example.com")
+    with app.app_context():
+        admin_membership = db.session.scalar(select(Membership.id).where(Membership.organisation_id == team_id,
+                                                                         Membership.role == Role.ADMIN))
+    confirm = owner.get(f"/account/team/members/{admin_membership}/remove").get_data(as_text=True)
+    owner.post(f"/account/team/members/{admin_membership}/remove", data={"csrf_token": form_token(confirm)},
+               headers=SAME_ORIGIN)
+    assert app.test_client().get(path).status_code == 404  # withdrawn with its sender's membership
+
+
+def test_an_invitation_stops_when_its_sender_may_no_longer_invite(app, owner, outbox):
+    team_id = _join(app, "admin@example.com", Role.ADMIN)
+    admin = _signed_in_member(app, outbox, "admin@example.com", team_id)
+    _invite(admin, "new@example.com", role="developer")
+    path = _invitation_path(outbox, "new@example.com")
+    with app.app_context():
+        db.session.execute(update(Membership).where(Membership.organisation_id == team_id,
+                                                    Membership.role == Role.ADMIN).values(role=Role.DEVELOPER))
+        UserFactory(email="new@example.com")
+        db.session.commit()
+    newcomer = app.test_client()
+    AuthActions(newcomer, outbox).login("new@example.com")
+    assert submit(newcomer, path, {}).status_code == 404
+
+
+def test_an_unconfirmed_account_neither_creates_organisations_nor_invites(app, client, auth, outbox):
+    auth.register("late@example.com", verify=False)
+    auth.login("late@example.com")
+    response = submit(client, "/account/organisations", {"name": "Spam Inc"})
+    assert response.status_code == 400 and "Confirm your e-mail address" in response.get_data(as_text=True)
+
+
+def test_invitations_are_limited_per_organisation(app, owner, outbox):
+    statuses = [_invite(owner, f"person{n}@example.com").status_code for n in range(21)]
+    assert statuses[:20] == [303] * 20 and statuses[20] == 429
+
+
+def test_erasing_a_member_stops_their_team_keys_and_hands_a_team_they_alone_own_to_an_admin(app, owner, outbox):
+    team_id = _join(app, "admin@example.com", Role.ADMIN)
+    with app.app_context():
+        alice = db.session.scalar(select(User).where(User.email == "alice@example.com"))
+        key = ApiKeyFactory(user=alice, organisation=db.session.get(Organisation, team_id), name="alice key")
+        secret = key.secret
+        erase_account(alice, app.config, db.session.get(Organisation, team_id).created_at, notify=False)
+        db.session.commit()
+        roles = {m.user.email: m.role for m in db.session.scalars(select(Membership).where(
+            Membership.organisation_id == team_id))}
+        assert roles == {"admin@example.com": Role.OWNER}
+        assert db.session.scalar(select(Invitation).where(Invitation.email == "alice@example.com")) is None
+    assert app.test_client().get("/api/v1/users/jack", headers=bearer(secret)).status_code == 401
