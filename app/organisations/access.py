@@ -11,6 +11,7 @@ from flask import current_app, g, has_request_context, render_template, request,
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from app.labels import label
 from app.organisations import services
@@ -61,6 +62,8 @@ def member(permission: Permission = Permission.VIEW):
             working = current_membership()
             if not working.may(permission):
                 return refused(working, permission)
+            if request.method not in ("GET", "HEAD") and _sent_for_another(working):
+                return switched(working)
             return view(*args, **kwargs)
 
         setattr(wrapper, ACCESS_ATTR, "customer")
@@ -68,6 +71,34 @@ def member(permission: Permission = Permission.VIEW):
         return wrapper
 
     return decorate
+
+
+FORM_FIELD = "org"  # the organisation a page's form was made for (``org_field()``)
+
+
+def _sent_for_another(working: Membership) -> bool:
+    """Whether a form names an organisation other than the one worked in now (switched in
+    another tab since the page was loaded). A form without the field is not checked."""
+    sent = request.form.get(FORM_FIELD)
+    return sent is not None and sent != str(working.organisation_id)
+
+
+def org_field() -> Markup:
+    """The hidden field every form of an organisation's page carries, so a form sent after the
+    person switched organisation in another tab is refused rather than applied to the other one."""
+    working = current_membership() if has_request_context() else None
+    if working is None:
+        return Markup("")
+    return Markup('<input type="hidden" name="{}" value="{}">').format(FORM_FIELD, working.organisation_id)
+
+
+def switched(working: Membership):
+    """The 409 page of a form made for another organisation than the one worked in now."""
+    explanation = _("This form was made while you worked in another organisation; you now work in "
+                    "%(organisation)s. Nothing was changed: go back, reload the page and send it again if it is "
+                    "meant for %(organisation)s.", organisation=working.organisation.display_name)
+    return render_template("errors/error.html", status=409, title=_("You switched organisation"),
+                           explanation=explanation), 409
 
 
 def refused(working: Membership, permission: Permission):

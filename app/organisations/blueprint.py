@@ -12,3 +12,4 @@ bp = Blueprint("organisations", __name__)
 def init_app(app) -> None:
     """Every template can show the organisation worked in and switch to another."""
     app.context_processor(access.organisation_context)
+    app.add_template_global(access.org_field)

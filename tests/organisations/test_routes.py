@@ -11,7 +11,7 @@ from app.auth.models import User
 from app.extensions import db
 from app.organisations.models import Membership, Organisation, Role
 from tests.fixtures.factories import UserFactory, org_of
-from tests.fixtures.visitor import submit
+from tests.fixtures.visitor import SAME_ORIGIN, form_token, submit
 
 
 def _organisation(name: str) -> Organisation:
@@ -82,3 +82,21 @@ def test_a_removed_member_works_in_their_personal_organisation_on_the_next_reque
         db.session.commit()
     page = client.get("/account").get_data(as_text=True)
     assert "Organisation: <strong>Personal</strong>" in page and "Acme" not in page
+
+
+def test_a_form_made_for_one_organisation_is_refused_after_switching_in_another_tab(app, client, auth):
+    auth.register()
+    auth.login()
+    submit(client, "/account/organisations", {"name": "Acme"})
+    alerts_page = client.get("/account/alerts").get_data(as_text=True)  # made while working in Acme
+    made_for = re.search(r'name="org" value="(\d+)"', alerts_page).group(1)
+    with app.app_context():
+        personal = db.session.scalar(select(Organisation.id).join(Membership).where(
+            Organisation.personal.is_(True), Membership.user_id == db.session.scalar(
+                select(User.id).where(User.email == "alice@example.com"))))
+    submit(client, "/account/organisations", {"organisation": personal}, action="/account/organisation")
+    sent = client.post("/account/alerts", data={"csrf_token": form_token(alerts_page), "org": made_for,
+                                                "thresholds": "5", "spend_limit": "100"}, headers=SAME_ORIGIN)
+    assert sent.status_code == 409 and "You switched organisation" in sent.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Organisation, personal).monthly_spend_limit is None
