@@ -263,5 +263,6 @@ def _cap_alert(key_id: int, organisation_id: int, period: str, cap: int, used: i
         return False
     organisation, key = db.session.get(Organisation, organisation_id), db.session.get(ApiKey, key_id)
     send_alert(organisation, "key_cap_alert", config, name=key.name, prefix=key.prefix, period=period, used=used,
-               cap=cap, share=int(CAP_ALERT_SHARE * 100), keys_url=external_url("keys.edit_key", key_id=key.id))
+               cap=cap, share=int(CAP_ALERT_SHARE * 100), keys_url=external_url("keys.edit_key", key_id=key.id,
+                                                                            org=organisation_id))
     return True

@@ -31,11 +31,12 @@ def _organisation(order: Order) -> str | None:
 
 
 def _links(order: Order, document: Invoice | None) -> dict:
-    links = {"order_url": external_url("billing.show_order", reference=order.reference),
+    org = order.organisation_id
+    links = {"order_url": external_url("billing.show_order", reference=order.reference, org=org),
              "organisation": _organisation(order)}
     if document is not None:
-        links["document_url"] = external_url("billing.show_invoice", number=document.number)
-        links["pdf_url"] = external_url("billing.download_invoice", number=document.number)
+        links["document_url"] = external_url("billing.show_invoice", number=document.number, org=org)
+        links["pdf_url"] = external_url("billing.download_invoice", number=document.number, org=org)
     return links
 
 
@@ -65,7 +66,8 @@ def refund_failed(order: Order, amount_cents: int, credits_back: int, documents:
     people = _recipients(order)
     if not people:
         return
-    voids = [{"number": d.number, "url": external_url("billing.show_invoice", number=d.number),
+    voids = [{"number": d.number, "url": external_url("billing.show_invoice", number=d.number,
+                                                       org=order.organisation_id),
               "note": db.session.get(Invoice, d.refers_to_id).number}
              for d in documents if d.kind == InvoiceKind.VOID_NOTE]
     for user in people:
@@ -78,4 +80,5 @@ def payment_failed(order: Order) -> None:
     for user in _recipients(order):
         queue_email(user.email, "payment_failed", _locale(user), reference=order.reference,
                     amount_cents=order.amount_cents, currency=order.currency,
-                    buy_url=external_url("account.show_dashboard") + "#buy", **_links(order, None))
+                    buy_url=external_url("account.show_dashboard", org=order.organisation_id) + "#buy",
+                    **_links(order, None))

@@ -187,8 +187,9 @@ def check_low_credit(organisation_id: int, balance: int, config, now: datetime |
         return False
     db.session.refresh(organisation, ["low_credit_notified", "low_credit_notified_at"])
     alerts.send_alert(organisation, "low_credits", config, balance=balance, threshold=level,
-                      pricing_url=external_url("account.show_dashboard") + "#buy",
-                      usage_url=external_url("usage.show_usage"), alerts_url=external_url("billing.show_alerts"))
+                      pricing_url=external_url("account.show_dashboard", org=organisation.id) + "#buy",
+                      usage_url=external_url("usage.show_usage", org=organisation.id),
+                      alerts_url=external_url("billing.show_alerts", org=organisation.id))
     return True
 
 

@@ -131,7 +131,7 @@ def create_key(organisation: Organisation, creator: User, name: str, rate_limit:
     db.session.flush()
     events.record(organisation.id, creator, TeamAction.KEY_CREATE, now, subject=creator, target=_named(key))
     queue_email(creator.email, "api_key_created", creator.locale or config["BABEL_DEFAULT_LOCALE"], name=key.name,
-                prefix=key.prefix, keys_url=external_url("keys.list_keys"))
+                prefix=key.prefix, keys_url=external_url("keys.list_keys", org=organisation.id))
     return key, secret
 
 
@@ -194,7 +194,7 @@ def rotate_key(organisation: Organisation, rotator: User, key_id: int, grace_day
     events.record(organisation.id, rotator, TeamAction.KEY_ROTATE, now, subject=rotator,
                   target=f"{_named(old)} → {new.prefix}…")
     queue_email(rotator.email, "api_key_created", rotator.locale or config["BABEL_DEFAULT_LOCALE"], name=new.name,
-                prefix=new.prefix, keys_url=external_url("keys.list_keys"))
+                prefix=new.prefix, keys_url=external_url("keys.list_keys", org=organisation.id))
     return new, secret
 
 
@@ -217,7 +217,7 @@ def remind_expiring(config, now: datetime) -> int:
         for user in organisations.key_contacts(key.organisation_id, key.created_by_id):
             queue_email(user.email, "api_key_expiring", user.locale or config["BABEL_DEFAULT_LOCALE"], user_id=user.id,
                         name=key.name, prefix=key.prefix, expires_on=key.valid_until.date().isoformat(),
-                        keys_url=external_url("keys.list_keys"))
+                        keys_url=external_url("keys.list_keys", org=key.organisation_id))
         sent += 1
     return sent
 

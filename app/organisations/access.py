@@ -59,6 +59,8 @@ def member(permission: Permission = Permission.VIEW):
         def wrapper(*args, **kwargs):
             if not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()
+            if request.method in ("GET", "HEAD"):
+                _follow_link()
             working = current_membership()
             if not working.may(permission):
                 return refused(working, permission)
@@ -73,7 +75,16 @@ def member(permission: Permission = Permission.VIEW):
     return decorate
 
 
-FORM_FIELD = "org"  # the organisation a page's form was made for (``org_field()``)
+FORM_FIELD = "org"  # the organisation a page's form was made for (``org_field()``), and a link's
+
+
+def _follow_link() -> None:
+    """A link naming an organisation (``?org=<id>``, as the site's mails write them) switches to
+    it when the person is a member, so a mail about one organisation's order or key opens it
+    whichever organisation they were working in; otherwise the link changes nothing."""
+    named = request.args.get(FORM_FIELD, "")
+    if named.isdigit() and len(named) < 12 and int(named) != current_membership().organisation_id:
+        choose(int(named))
 
 
 def _sent_for_another(working: Membership) -> bool:

@@ -152,7 +152,8 @@ def accept(token: str, user, config, now: datetime) -> Membership:
         if person.id != user.id:
             queue_email(person.email, "organisation_member_joined", _locale(person, config),
                         organisation=invitation.organisation.display_name, member=user.display_name,
-                        role=invitation.role, team_url=external_url("team.show_team"))
+                        role=invitation.role, team_url=external_url("team.show_team",
+                                                                    org=invitation.organisation_id))
     return membership
 
 
@@ -197,7 +198,7 @@ def change_role(actor: Membership, target: Membership, role: str, config, now: d
     person = target.user
     queue_email(person.email, "organisation_role_changed", _locale(person, config),
                 organisation=target.organisation.display_name, before=before, role=role,
-                team_url=external_url("team.show_team"))
+                team_url=external_url("team.show_team", org=target.organisation_id))
     return target
 
 

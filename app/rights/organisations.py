@@ -68,7 +68,7 @@ def leave_every_team(user, config, now: datetime) -> None:
                       target=f"{before} → {Role.OWNER}")
         queue_email(heir.user.email, "organisation_role_changed", heir.user.locale or config["BABEL_DEFAULT_LOCALE"],
                     organisation=organisation.display_name, before=before, role=Role.OWNER,
-                    team_url=external_url("team.show_team"))
+                    team_url=external_url("team.show_team", org=organisation.id))
     db.session.execute(delete(Invitation).where(Invitation.email == user.email))
     db.session.flush()
 

@@ -46,8 +46,9 @@ def test_checkout_sends_amount_currency_reference_idempotency_key_and_urls_to_st
     assert form["client_reference_id"] == order.reference
     assert form["metadata[order_reference]"] == order.reference
     assert form["customer_email"] == "alice@example.com"
-    assert form["success_url"] == "http://127.0.0.1:5000/billing/return?session_id={CHECKOUT_SESSION_ID}"
-    assert form["cancel_url"] == "http://127.0.0.1:5000/account/orders"
+    org = order.organisation_id  # the return names the organisation, which the buyer may have left meanwhile
+    assert form["success_url"] == f"http://127.0.0.1:5000/billing/return?org={org}&session_id={{CHECKOUT_SESSION_ID}}"
+    assert form["cancel_url"] == f"http://127.0.0.1:5000/account/orders?org={org}"
     assert headers["Idempotency-Key"] == f"checkout-{order.reference}"
     assert not any("card" in key for key in form)
 

@@ -100,3 +100,30 @@ def test_a_form_made_for_one_organisation_is_refused_after_switching_in_another_
     assert sent.status_code == 409 and "You switched organisation" in sent.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Organisation, personal).monthly_spend_limit is None
+
+
+def test_a_mailed_link_opens_its_organisation_whichever_one_is_worked_in(app, client, auth, outbox):
+    auth.register()
+    auth.login()
+    submit(client, "/account/organisations", {"name": "Acme"})
+    page = client.get("/account/keys").get_data(as_text=True)
+    response = client.post("/account/keys", data={"csrf_token": form_token(page), "name": "ingest"},
+                           headers=SAME_ORIGIN)
+    if response.status_code == 303:
+        submit(client, response.headers["Location"], {"password": auth.PASSWORD})
+        client.post("/account/keys", data={"csrf_token": form_token(page), "name": "ingest"}, headers=SAME_ORIGIN)
+    mail = next(m for m in reversed(outbox) if "ingest" in m.get_body(("plain",)).get_content())
+    link = re.search(r"http://[^/\s]+(/account/keys\?org=\d+)", mail.get_body(("plain",)).get_content()).group(1)
+    with app.app_context():
+        personal = db.session.scalar(select(Organisation.id).join(Membership).join(User, User.id == Membership.user_id)
+                                     .where(Organisation.personal.is_(True), User.email == "alice@example.com"))
+    submit(client, "/account/organisations", {"organisation": personal}, action="/account/organisation")
+    assert "ingest" not in client.get("/account/keys").get_data(as_text=True)
+    followed = client.get(link).get_data(as_text=True)
+    assert "Organisation: <strong>Acme</strong>" in followed and "ingest" in followed
+    with app.app_context():
+        stranger = UserFactory(email="stranger@example.com")
+        theirs = org_of(stranger).id
+        db.session.commit()
+    page = client.get(f"/account/keys?org={theirs}").get_data(as_text=True)  # not a member: nothing changes
+    assert "Organisation: <strong>Acme</strong>" in page

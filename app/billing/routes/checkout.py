@@ -72,8 +72,9 @@ def start_checkout():
                                   form.country.data if reviewed else None)
     session = gateway.current_gateway().create_checkout_session(
         order, current_user.email, str(get_locale()),
-        success_url=external_url("billing.show_return") + "?session_id={CHECKOUT_SESSION_ID}",
-        cancel_url=external_url("billing.list_orders"),
+        success_url=(external_url("billing.show_return", org=order.organisation_id)
+                     + "&session_id={CHECKOUT_SESSION_ID}"),
+        cancel_url=external_url("billing.list_orders", org=order.organisation_id),
     )
     order.checkout_session_id = session.id
     return redirect(session.url, code=303)
