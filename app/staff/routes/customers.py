@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.audit import access
-from app.audit.models import AccessCategory, AuditEntry
+from app.audit.models import AccessCategory
 from app.auth import services as auth_services
 from app.auth.models import User
 from app.billing import services as billing
@@ -21,7 +19,7 @@ from app.organisations import services as organisations
 from app.rights import inventory
 from app.rights import workflow as rights
 from app.security import staff
-from app.staff import account_actions
+from app.staff import account_actions, grants
 from app.staff import services as staff_services
 from app.staff.blueprint import bp
 from app.staff.forms import AccountActionForm, OpenRecordForm, first_error, resubmitted
@@ -47,7 +45,6 @@ def find_users():
     return render_template("staff/users.html", query=query, users=users, holdings=holdings)
 
 
-VIEW_GRANT_SECONDS = 600  # a record opened with a reason stays open this long (then ask again)
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -58,7 +55,6 @@ def show_user(user_id: int):
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
-    grants = session.get("staff_record_views", {})
     if request.method == "POST":
         form = OpenRecordForm()
         if not form.validate_on_submit():
@@ -67,12 +63,10 @@ def show_user(user_id: int):
         entry = staff_services.open_user_record(current_user, user, AccessCategory(form.category.data),
                                                 form.reference.data, form.reason.data, current_app.config, utcnow(),
                                                 request.remote_addr)
-        recent = sorted(grants.items(), key=lambda item: item[1][1])[-19:]
-        session["staff_record_views"] = {**dict(recent), str(user_id): [entry.id, time.time()]}
+        grants.remember(str(user_id), entry)
         return redirect(url_for("staff.show_user", user_id=user_id), code=303)
-    grant = grants.get(str(user_id))
-    opened = db.session.get(AuditEntry, grant[0]) if grant and time.time() - grant[1] < VIEW_GRANT_SECONDS else None
-    if opened is None or opened.actor_id != current_user.id:
+    opened = grants.opened(str(user_id))
+    if opened is None:
         return render_template("staff/user_reason.html", user_id=user_id, categories=access.CATEGORIES, form={})
     staff_services.record_user_view(current_user, user, opened.reason, utcnow(), request.remote_addr)
     return render_template("staff/user.html", user=user, reason=opened.reason, **_customer_record(user))

@@ -3,15 +3,13 @@ and orders), suspension and credit adjustments."""
 
 from __future__ import annotations
 
-import time
-
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.audit import access
-from app.audit.models import AccessCategory, AuditEntry
+from app.audit.models import AccessCategory
 from app.billing import services as billing
 from app.extensions import db
 from app.keys import services as key_services
@@ -19,13 +17,12 @@ from app.organisations import members
 from app.organisations import services as organisation_services
 from app.organisations.models import Organisation
 from app.security import staff
+from app.staff import grants
 from app.staff import organisations as staff_organisations
 from app.staff.blueprint import bp
 from app.staff.forms import OpenRecordForm, OrganisationActionForm, first_error, resubmitted
 from app.timeutil import utcnow
 from app.usage import services as usage_services
-
-VIEW_GRANT_SECONDS = 600
 
 
 @bp.get("/organisations")
@@ -51,7 +48,6 @@ def _organisation(organisation_id: int) -> Organisation:
 def show_organisation(organisation_id: int):
     """An organisation's record: opening it needs a reason (audited, shown to its owners and admins)."""
     organisation, grant_key = _organisation(organisation_id), f"org:{organisation_id}"
-    grants = session.get("staff_record_views", {})
     action_url = url_for("staff.show_organisation", organisation_id=organisation_id)
     if request.method == "POST":
         form = OpenRecordForm()
@@ -61,12 +57,10 @@ def show_organisation(organisation_id: int):
         entry = staff_organisations.open_record(current_user, organisation, AccessCategory(form.category.data),
                                                 form.reference.data, form.reason.data, current_app.config, utcnow(),
                                                 request.remote_addr)
-        recent = sorted(grants.items(), key=lambda item: item[1][1])[-19:]
-        session["staff_record_views"] = {**dict(recent), grant_key: [entry.id, time.time()]}
+        grants.remember(grant_key, entry)
         return redirect(action_url, code=303)
-    grant = grants.get(grant_key)
-    opened = db.session.get(AuditEntry, grant[0]) if grant and time.time() - grant[1] < VIEW_GRANT_SECONDS else None
-    if opened is None or opened.actor_id != current_user.id:
+    opened = grants.opened(grant_key)
+    if opened is None:
         return render_template("staff/user_reason.html", action_url=action_url, categories=access.CATEGORIES, form={})
     staff_organisations.record_view(current_user, organisation, opened.reason, utcnow(), request.remote_addr)
     return render_template(
